@@ -1,0 +1,31 @@
+"""Customer 360 home: the login form, then a landing view for the user's roles."""
+import streamlit as st
+
+from lib import config, metrics, navigation, settings, ui
+from lib.i18n import t
+
+user = ui.guard()
+
+st.title(t("app.title"))
+st.caption(t("app.welcome", name=user.name or user.username) + " · "
+           + t("app.your_roles", roles=", ".join(t(f"role.{r}") for r in sorted(user.roles))))
+
+kpis = metrics.home_kpis()
+if not kpis.get("customers"):
+    st.info(t("common.empty_warehouse"))
+else:
+    ui.kpi_row([
+        {"label": t("kpi.customers"), "value": ui.fmt_int(kpis["customers"]), "help": t("kpi.customers.help")},
+        {"label": t("kpi.new_this_month"), "value": ui.fmt_int(kpis["new_this_month"]), "help": t("kpi.new_this_month.help")},
+        {"label": t("kpi.active_90d"), "value": ui.fmt_int(kpis["active_customers"]), "help": t("kpi.active_90d.help")},
+        {"label": t("kpi.revenue_12m"), "value": ui.fmt_money(kpis["revenue_12m"]), "help": t("kpi.revenue_12m.help")},
+    ])
+    st.caption(t("app.as_of", date=settings.as_of().isoformat()))
+
+st.subheader(t("app.your_pages"))
+pages = navigation.allowed(user.roles)
+for col, page in zip(st.columns(3) * (len(pages) // 3 + 1), pages):
+    col.page_link(page.path, label=t(f"nav.{page.key}"), icon=page.icon)
+
+if config.demo_mode():
+    st.caption(t("app.demo_mode"))

@@ -1,0 +1,1 @@
+"""CLI command groups, one module per feature area, each with `register(subparsers)`."""

@@ -1,0 +1,64 @@
+"""Foundation commands: init, demo, users."""
+from __future__ import annotations
+
+import time
+from datetime import date
+
+from lib import auth, warehouse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("init", help="create an empty, migrated warehouse")
+    p.set_defaults(func=cmd_init)
+
+    p = subparsers.add_parser("demo", help="build the demo warehouse and its demo logins")
+    p.add_argument("--customers", type=int, default=50_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--as-of", type=date.fromisoformat, default=None)
+    p.add_argument("--if-missing", action="store_true",
+                   help="do nothing when the warehouse already has customers")
+    p.add_argument("--replace", action="store_true", help="delete an existing warehouse first")
+    p.set_defaults(func=cmd_demo)
+
+    p = subparsers.add_parser("demo-logins", help="print the demo logins")
+    p.set_defaults(func=cmd_demo_logins)
+
+
+def cmd_init(args) -> int:
+    applied = warehouse.migrate()
+    loc = warehouse.current_location().describe()
+    print(f"warehouse {loc}: applied {len(applied)} migration(s)"
+          + (f": {', '.join(applied)}" if applied else " (already up to date)"))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from lib import demo, settings
+    loc = warehouse.current_location()
+    if args.if_missing and loc.path is not None and loc.path.exists():
+        warehouse.migrate()
+        if warehouse.scalar("SELECT count(*) FROM customers") > 0:
+            auth.seed_demo_users()
+            print(f"demo warehouse {loc.describe()} already built")
+            return 0
+        warehouse.dispose()
+    started = time.perf_counter()
+    kwargs = {"path": str(loc.path) if loc.path else None}
+    if args.as_of:
+        kwargs["as_of"] = args.as_of
+    if args.replace:
+        kwargs["replace"] = True
+    result = demo.build(args.customers, args.seed, **kwargs)
+    warehouse.migrate()
+    auth.seed_demo_users()
+    settings.put_system("data_as_of", str(result.get("as_of", args.as_of or demo.DEFAULT_AS_OF)))
+    print(f"demo warehouse {loc.describe()}: {args.customers:,} customers "
+          f"in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_demo_logins(args) -> int:
+    print("Demo logins (user / password / roles):")
+    for username, spec in auth.DEMO_USERS.items():
+        print(f"  {username:<10} {spec['password']:<16} {', '.join(spec['roles'])}")
+    return 0

@@ -1,0 +1,55 @@
+"""Run-time settings that admins change (stored in app_settings, audited), with defaults.
+
+Each setting is declared once in DEFAULTS so that pages, jobs and docs agree on its meaning.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from lib import audit, auth, warehouse
+
+DEFAULTS: dict[str, Any] = {
+    # Reference date for "now" in metrics. None = today. The demo warehouse pins its build date
+    # so that its numbers stay meaningful however long after the build it is opened.
+    "data_as_of": None,
+    "active_window_days": 90,      # active = any event within this many days
+    "churn_window_days": 365,      # churned = had orders, none within this many days
+    "stale_after_months": 24,      # stale = not updated or verified for this many months
+    "backup_retention": 14,        # snapshots kept
+}
+
+
+def get(key: str) -> Any:
+    if key not in DEFAULTS:
+        raise KeyError(f"Unknown setting {key!r}")
+    raw = warehouse.scalar("setting_get", key=key)
+    return DEFAULTS[key] if raw is None else json.loads(raw)
+
+
+def put(user: auth.User, key: str, value: Any) -> None:
+    auth.require(user, "change_settings")
+    _put(user, key, value)
+
+
+@warehouse.retrying
+def _put(user: auth.User, key: str, value: Any) -> None:
+    if key not in DEFAULTS:
+        raise KeyError(f"Unknown setting {key!r}")
+    with warehouse.transaction() as tx:
+        before = tx.scalar("setting_get", key=key)
+        tx.run("setting_put", key=key, value=json.dumps(value), updated_by=user.username)
+        audit.record(tx, user, "setting.change", "setting", key,
+                     before=None if before is None else json.loads(before), after=value)
+
+
+def put_system(key: str, value: Any) -> None:
+    """For jobs run by the operator (demo build, CLI): audited as the system user."""
+    _put(auth.SYSTEM, key, value)
+
+
+def as_of() -> date:
+    """The date metrics treat as today."""
+    value = get("data_as_of")
+    return date.fromisoformat(value) if value else date.today()
