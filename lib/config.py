@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -59,7 +60,13 @@ def _demo_keys() -> dict:
             f'hash_key = "{secrets.token_urlsafe(32)}"\n'
         )
         DEMO_KEYS_FILE.chmod(0o600)
-    with DEMO_KEYS_FILE.open("rb") as fh:
+    return _read_toml(DEMO_KEYS_FILE)
+
+
+@lru_cache(maxsize=4)
+def _read_toml(path: Path) -> dict:
+    # Cached: keys are read on hot paths (hashing a million identifiers).
+    with path.open("rb") as fh:
         return tomllib.load(fh)
 
 

@@ -1,7 +1,7 @@
 """UI strings in English and Simplified Chinese.
 
 Strings live in `lib/locale/*.yaml`, one file per feature area, each key mapping to
-`{en: ..., zh: ...}`. `t("overview.title")` returns the text in the current language;
+`{en: ..., zh: ...}`. `t("nav.overview")` returns the text in the current language;
 `{placeholders}` are filled from keyword arguments. A missing key is a bug: tests check that
 every key has both languages, and `t` falls back to English, then to the key itself.
 

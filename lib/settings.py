@@ -24,8 +24,8 @@ DEFAULTS: dict[str, Any] = {
 def get(key: str) -> Any:
     if key not in DEFAULTS:
         raise KeyError(f"Unknown setting {key!r}")
-    raw = warehouse.scalar("setting_get", key=key)
-    return DEFAULTS[key] if raw is None else json.loads(raw)
+    row = warehouse.one("setting_get", key=key)
+    return DEFAULTS[key] if row is None else row["value"]  # DuckDB hands JSON back parsed
 
 
 def put(user: auth.User, key: str, value: Any) -> None:
@@ -38,10 +38,10 @@ def _put(user: auth.User, key: str, value: Any) -> None:
     if key not in DEFAULTS:
         raise KeyError(f"Unknown setting {key!r}")
     with warehouse.transaction() as tx:
-        before = tx.scalar("setting_get", key=key)
+        before = tx.one("setting_get", key=key)
         tx.run("setting_put", key=key, value=json.dumps(value), updated_by=user.username)
         audit.record(tx, user, "setting.change", "setting", key,
-                     before=None if before is None else json.loads(before), after=value)
+                     before=None if before is None else before["value"], after=value)
 
 
 def put_system(key: str, value: Any) -> None:

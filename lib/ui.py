@@ -104,7 +104,15 @@ def guard(page_key: str | None = None) -> auth.User:
     """Log the user in or stop; stop if the page's roles exclude them; draw the sidebar."""
     st.set_page_config(page_title=t("app.title"), page_icon=":material/groups:", layout="wide")
     _init_language()
-    authenticator = _authenticator()
+    try:
+        # Secrets are checked before anything else runs: outside demo mode a missing key or
+        # the demo cookie key stops the app here with a message, not a traceback.
+        config.field_keys()
+        config.hash_key()
+        authenticator = _authenticator()
+    except config.ConfigError as exc:
+        st.error(t("admin.config_refused", message=str(exc)))
+        st.stop()
     user = _session_user(authenticator)
     if user is None:
         _language_switch()
@@ -156,6 +164,175 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
     return "–" if value is None else f"{100 * float(value):.{digits}f}%"
 
 
+def fmt_money_short(value: Any) -> str:
+    """Large amounts for KPI cards: ¥672.9M in English, ¥6.73亿 / ¥8,383 in Chinese."""
+    if value is None:
+        return "–"
+    v = float(value)
+    if i18n.language() == "zh":
+        if abs(v) >= 1e8:
+            return f"¥{v / 1e8:,.2f}亿"
+        if abs(v) >= 1e5:
+            return f"¥{v / 1e4:,.1f}万"
+        return f"¥{v:,.0f}"
+    for size, unit in ((1e9, "B"), (1e6, "M")):
+        if abs(v) >= size:
+            return f"¥{v / size:,.1f}{unit}"
+    return f"¥{v:,.0f}"
+
+
 def show_error(exc: Exception) -> None:
     """Render a lib error (validation, permission, conflict) as a message, not a traceback."""
     st.error(t("common.error", message=str(exc)))
+
+
+# ---------------------------------------------------------------- dashboards: shared filters
+
+_FILTERS_STATE = "dash_filters"        # the Filters in force (survives page switches)
+_FILTERS_URL = "dash_filters_url"      # the URL params we last wrote (to spot a pasted link)
+
+
+def sidebar_filters():
+    """Sidebar filters of the dashboards -> lib.filters.Filters.
+
+    The choice lives in st.session_state (so it survives switching pages) and is mirrored in
+    st.query_params (so a view can be shared as a link); a link with other filters wins.
+    """
+    from lib import filters as flt, metrics, settings
+
+    as_of = settings.as_of()
+    default = flt.default(as_of)
+    url = {k: st.query_params.get(k) for k in flt.URL_KEYS.values() if k in st.query_params}
+    current = st.session_state.get(_FILTERS_STATE)
+    if url and url != st.session_state.get(_FILTERS_URL):
+        current = flt.Filters.from_params(url, current or default)
+        _forget_filter_widgets()
+    current = current or default
+
+    options = metrics.dimension_values()
+    span = metrics.data_range()
+    low = min(span[0] if span else current.start, current.start)
+    high = max(span[1] if span else as_of, as_of, current.end)
+
+    sb = st.sidebar
+    sb.subheader(t("dash.filters"))
+    keys = {"period": "dash_f_period", **{dim: f"dash_f_{dim}" for dim in flt.DIMENSIONS}}
+    if keys["period"] not in st.session_state:
+        st.session_state[keys["period"]] = (current.start, current.end)
+    period = sb.date_input(t("dash.filter.period"), min_value=low, max_value=high,
+                           key=keys["period"], help=t("dash.filter.period_help"))
+    chosen = {}
+    for dim in flt.DIMENSIONS:
+        values = options.get(dim, [])
+        selected = [v for v in getattr(current, dim) if v in values or not values]
+        values = values + [v for v in selected if v not in values]
+        if keys[dim] not in st.session_state:
+            st.session_state[keys[dim]] = selected
+        fmt = _stage_label if dim == "lifecycle_stage" else _dim_label
+        chosen[dim] = tuple(sb.multiselect(t(f"dash.filter.{dim}"), values, key=keys[dim],
+                                           format_func=fmt, placeholder=t("dash.filter.all")))
+    if sb.button(t("dash.filter.reset"), key="dash_f_reset"):
+        st.session_state[_FILTERS_STATE] = default
+        _forget_filter_widgets()
+        _write_filter_params(default)
+        st.rerun()
+    start, end = (period if isinstance(period, (tuple, list)) and len(period) == 2
+                  else (current.start, current.end))   # mid-selection: keep the old range
+    try:
+        chosen_filters = flt.Filters(start, end, **chosen)
+    except ValueError as exc:
+        sb.error(str(exc))
+        chosen_filters = current
+    st.session_state[_FILTERS_STATE] = chosen_filters
+    _write_filter_params(chosen_filters)
+    return chosen_filters
+
+
+def _forget_filter_widgets() -> None:
+    for key in [k for k in st.session_state if str(k).startswith("dash_f_")]:
+        del st.session_state[key]
+
+
+def _write_filter_params(filters) -> None:
+    from lib import filters as flt
+    wanted = filters.to_params()
+    for key in flt.URL_KEYS.values():
+        if key in wanted and st.query_params.get(key) != wanted[key]:
+            st.query_params[key] = wanted[key]
+        elif key not in wanted and key in st.query_params:
+            del st.query_params[key]
+    st.session_state[_FILTERS_URL] = wanted
+
+
+def _dim_label(value: str) -> str:
+    return t("dash.unknown") if value in (None, "") else str(value)
+
+
+def _stage_label(value: str) -> str:
+    return t(f"dash.stage.{value}") if value else t("dash.stage.none")
+
+
+# ---------------------------------------------------------------- dashboards: downloads, paging
+
+def download_csv(user: auth.User, frame, name: str, key: str, label: str | None = None) -> None:
+    """A CSV download of a (small) frame, masked for the user's roles. on_click="ignore": the
+    download does not rerun the script, so the page keeps its state."""
+    from lib import privacy
+    data = privacy.mask_frame(user, frame).to_csv(index=False).encode("utf-8-sig")
+    st.download_button(label or t("dash.download"), data, file_name=f"{name}.csv",
+                       mime="text/csv", key=key, on_click="ignore", icon=":material/download:",
+                       type="tertiary")
+
+
+def chart(user: auth.User, figure, frame, name: str, key: str) -> None:
+    """A plotly figure with a masked CSV download of the data it was drawn from."""
+    st.plotly_chart(figure, key=f"{key}_chart", config={"displaylogo": False})
+    download_csv(user, frame, name, key=f"{key}_csv")
+
+
+def open_customer_360(customer_id: int) -> None:
+    """Switch to the Customer 360° page for this id (which then shows ?id= in its URL)."""
+    st.session_state["dash_360_goto"] = str(int(customer_id))
+    st.switch_page("pages/03_customer_360.py", query_params={"id": str(int(customer_id))})
+
+
+def url_text_input(label: str, param: str, key: str, **kwargs) -> str:
+    """A text input mirrored in the URL (?param=...): a shared or page-link URL fills it, and
+    typing updates the URL. (Explicit rather than bind="query-params", which dropped values
+    passed by st.page_link(query_params=...) on page switches.)"""
+    goto = st.session_state.pop("dash_360_goto", None) if param == "id" else None
+    if goto:
+        st.query_params[param] = goto
+    from_url = st.query_params.get(param, "")
+    if from_url and st.session_state.get(f"{key}__url") != from_url:
+        st.session_state[key] = from_url
+    st.session_state[f"{key}__url"] = from_url
+    value = st.text_input(label, key=key, **kwargs)
+    if value.strip() and st.query_params.get(param) != value:
+        st.query_params[param] = value
+        st.session_state[f"{key}__url"] = value
+    elif not value.strip() and param in st.query_params:
+        del st.query_params[param]
+    return value
+
+
+def paginator(total: int, page_size: int, key: str) -> int:
+    """Previous/next buttons with 'page x of y' for the page number kept in st.session_state[key].
+
+    The buttons change the number in callbacks, i.e. before the next run starts, so the query
+    that ran above the buttons already used the new page."""
+    import math
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(1, int(st.session_state.get(key, 1))), pages)
+    st.session_state[key] = page
+
+    def move(step: int) -> None:
+        st.session_state[key] = min(max(1, int(st.session_state.get(key, 1)) + step), pages)
+
+    left, mid, right = st.columns([1, 3, 1])
+    left.button(t("dash.page.prev"), key=f"{key}_prev", disabled=page <= 1, on_click=move, args=(-1,),
+                icon=":material/chevron_left:")
+    right.button(t("dash.page.next"), key=f"{key}_next", disabled=page >= pages, on_click=move,
+                 args=(1,), icon=":material/chevron_right:")
+    mid.caption(t("dash.page.of", page=page, pages=pages, total=f"{total:,}"))
+    return page

@@ -270,7 +270,8 @@ def is_conflict(exc: BaseException) -> bool:
     text = str(exc)
     return ("Conflict on update" in text or "Conflict on tuple deletion" in text
             or "write-write conflict" in text.lower() or "Transaction conflict" in text
-            or "Catalog write-write conflict" in text)
+            or "Catalog write-write conflict" in text
+            or "could not serialize access" in text)   # DuckLake's PostgreSQL catalog
 
 
 def retrying(fn: Callable[..., T] | None = None, *, attempts: int = 6) -> Callable[..., T]:

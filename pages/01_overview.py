@@ -1,20 +1,101 @@
-"""Overview: headline KPIs for everyone who may see dashboards."""
+"""Overview: KPIs with change vs the previous period, trends, breakdowns, lifecycle, cohorts."""
 import streamlit as st
 
-from lib import metrics, settings, ui
+from lib import charts, metrics, ui
 from lib.i18n import t
 
 user = ui.guard("overview")
 
+# Results are small; cached per filter set and per aggregate build (a refresh changes the key).
+TTL = 600
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _kpis(f, built):
+    return metrics.kpis(f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _monthly(f, built):
+    return metrics.monthly_trends(f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _breakdowns(f, built):
+    return metrics.breakdowns(f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _funnel(f, built):
+    return metrics.lifecycle_funnel(f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _cohorts(f, built):
+    return metrics.cohort_retention(f)
+
+
 st.title(t("nav.overview"))
-kpis = metrics.home_kpis()
-if not kpis.get("customers"):
+filters = ui.sidebar_filters()
+meta = metrics.aggregates_meta()
+if meta is None or not meta["customers"]:
     st.info(t("common.empty_warehouse"))
     st.stop()
-ui.kpi_row([
-    {"label": t("kpi.customers"), "value": ui.fmt_int(kpis["customers"]), "help": t("kpi.customers.help")},
-    {"label": t("kpi.new_this_month"), "value": ui.fmt_int(kpis["new_this_month"]), "help": t("kpi.new_this_month.help")},
-    {"label": t("kpi.active_90d"), "value": ui.fmt_int(kpis["active_customers"]), "help": t("kpi.active_90d.help")},
-    {"label": t("kpi.revenue_12m"), "value": ui.fmt_money(kpis["revenue_12m"]), "help": t("kpi.revenue_12m.help")},
-])
-st.caption(t("app.as_of", date=settings.as_of().isoformat()))
+built = meta["refreshed_at"]
+
+prev = filters.previous()
+st.caption(t("dash.overview.caption", start=filters.start, end=filters.end, pstart=prev.start,
+             pend=prev.end, refreshed=built.strftime("%Y-%m-%d %H:%M")))
+if prev.start < metrics.oldest_comparable_start():
+    st.caption(t("dash.overview.not_comparable", month=metrics.oldest_comparable_start()))
+
+kpis = _kpis(filters, built)
+FORMAT = {"count": ui.fmt_int, "money": ui.fmt_money_short, "rate": ui.fmt_pct}
+
+
+def card(key):
+    spec, k = metrics.KPIS[key], kpis[key]
+    change = k["change"]
+    if change is None:
+        delta = None
+    elif spec["kind"] == "rate":
+        delta = t("dash.kpi.pp", value=f"{100 * change:+.1f}")
+    else:
+        delta = f"{100 * change:+.1f}%"
+    return {"label": t(f"dash.kpi.{key}"), "value": FORMAT[spec["kind"]](k["value"]), "delta": delta,
+            "help": metrics.definition(key),
+            "delta_color": "normal" if spec["higher_is_better"] else "inverse"}
+
+
+keys = list(metrics.KPIS)
+ui.kpi_row(card(k) for k in keys[:4])
+ui.kpi_row(card(k) for k in keys[4:])
+
+st.subheader(t("dash.section.trends"), help=metrics.definition("trends"))
+monthly = _monthly(filters, built)
+left, right = st.columns(2)
+with left:
+    ui.chart(user, charts.monthly_customers(monthly), monthly, "monthly_customers", "trend_customers")
+with right:
+    ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "trend_revenue")
+
+st.subheader(t("dash.section.breakdowns"))
+parts = _breakdowns(filters, built)
+measure = st.segmented_control(t("dash.breakdown.metric"), ["customers", "new_customers", "revenue"],
+                               default="customers", key="dash_breakdown_metric",
+                               format_func=lambda m: t(f"dash.metric.{m}")) or "customers"
+cols = st.columns(2)
+for i, dim in enumerate(["channel", "province", "customer_type", "industry"]):
+    with cols[i % 2]:
+        frame = parts[parts["dimension"] == dim].drop(columns="dimension")
+        ui.chart(user, charts.breakdown(parts, dim, measure), frame, f"by_{dim}", f"breakdown_{dim}")
+
+left, right = st.columns(2)
+with left:
+    st.subheader(t("dash.section.lifecycle"), help=metrics.definition("lifecycle"))
+    funnel = _funnel(filters, built)
+    ui.chart(user, charts.lifecycle_funnel(funnel), funnel, "lifecycle_funnel", "funnel")
+with right:
+    st.subheader(t("dash.section.cohorts"), help=metrics.definition("cohort"))
+    cohorts = _cohorts(filters, built)
+    ui.chart(user, charts.cohort_heatmap(cohorts), cohorts, "cohort_retention", "cohorts")

@@ -33,7 +33,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from lib import demo, settings
+    from lib import aggregates, demo, settings
     loc = warehouse.current_location()
     if args.if_missing and loc.path is not None and loc.path.exists():
         warehouse.migrate()
@@ -43,16 +43,15 @@ def cmd_demo(args) -> int:
             return 0
         warehouse.dispose()
     started = time.perf_counter()
-    kwargs = {"path": str(loc.path) if loc.path else None}
-    if args.as_of:
-        kwargs["as_of"] = args.as_of
-    if args.replace:
-        kwargs["replace"] = True
-    result = demo.build(args.customers, args.seed, **kwargs)
+    as_of = args.as_of or demo.DEFAULT_AS_OF
+    stats = demo.build(args.customers, args.seed, as_of, str(loc.path) if loc.path else None,
+                       replace=args.replace, progress=lambda msg: print(f"  {msg}", flush=True))
     warehouse.migrate()
     auth.seed_demo_users()
-    settings.put_system("data_as_of", str(result.get("as_of", args.as_of or demo.DEFAULT_AS_OF)))
-    print(f"demo warehouse {loc.describe()}: {args.customers:,} customers "
+    settings.put_system("data_as_of", as_of.isoformat())
+    aggregates.refresh()
+    print(f"demo warehouse {loc.describe()}: {stats['customers']:,} customers, "
+          f"{stats['orders']:,} orders, {stats['events']:,} events "
           f"in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -20,9 +20,13 @@ INSERT INTO app_users (username, display_name, email, password_hash, roles, pass
 VALUES (:username, :display_name, :email, :password_hash, :roles, current_timestamp)
 
 -- name: user_login_failed
+-- A lock that has run out starts a fresh count (the first failure after it is failure 1);
+-- failures while still locked extend the lock.
 UPDATE app_users
-SET failed_attempts = failed_attempts + 1,
-    locked_until = CASE WHEN failed_attempts + 1 >= :max_attempts
+SET failed_attempts = CASE WHEN locked_until <= current_timestamp THEN 1
+                           ELSE failed_attempts + 1 END,
+    locked_until = CASE WHEN locked_until <= current_timestamp THEN NULL
+                        WHEN failed_attempts + 1 >= :max_attempts
                         THEN current_timestamp + to_minutes(CAST(:lock_minutes AS BIGINT))
                         ELSE locked_until END
 WHERE username = :username

@@ -1,0 +1,34 @@
+"""Dashboards commands: `aggregates refresh` rebuilds the pre-aggregated tables."""
+from __future__ import annotations
+
+from lib import aggregates
+from lib.i18n import t
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("aggregates", help="dashboard pre-aggregates")
+    sub = p.add_subparsers(dest="aggregates_command", required=True, metavar="ACTION")
+    r = sub.add_parser("refresh", help="rebuild every dashboard aggregate (idempotent)")
+    r.set_defaults(func=cmd_refresh)
+    s = sub.add_parser("status", help="when the aggregates were last rebuilt")
+    s.set_defaults(func=cmd_status)
+
+
+def cmd_refresh(args) -> int:
+    from lib import warehouse
+    warehouse.migrate()
+    meta = aggregates.refresh()
+    print(t("dash.agg.refreshed", seconds=meta["seconds"], customers=f"{meta['customers']:,}",
+            orders=f"{meta['orders']:,}", events=f"{meta['events']:,}", base=meta["base_month"]))
+    return 0
+
+
+def cmd_status(args) -> int:
+    meta = aggregates.meta()
+    if meta is None:
+        print(t("dash.overview.no_aggregates"))
+        return 1
+    print(f"refreshed_at {meta['refreshed_at']:%Y-%m-%d %H:%M:%S}; "
+          + t("dash.agg.refreshed", seconds=meta["seconds"], customers=f"{meta['customers']:,}",
+              orders=f"{meta['orders']:,}", events=f"{meta['events']:,}", base=meta["base_month"]))
+    return 0

@@ -1,0 +1,137 @@
+"""Text normalisation before validation and matching: trim, full-width to half-width, names.
+
+Everything here is a pure function of its input, so the same code serves one form field and a
+million-row import (the `*_series` variants work on pandas Series and only call the slow
+libraries once per distinct value).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import pandas as pd
+
+_SPACES = re.compile(r"\s+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+# Two-character family names (复姓) that must not be split after the first character.
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 西门 百里 呼延 轩辕".split())
+
+# Surnames whose reading differs from the character's most common reading (pypinyin reads
+# characters, not names: 单 would come out as "dan", 曾 as "ceng").
+SURNAME_READINGS = {
+    "单": "shan", "曾": "zeng", "解": "xie", "仇": "qiu", "区": "ou", "朴": "piao", "查": "zha",
+    "覃": "qin", "盖": "ge", "缪": "miao", "乐": "yue", "秘": "bi", "种": "chong", "翟": "zhai",
+    "员": "yun", "纪": "ji", "黑": "he", "那": "na", "繁": "po", "褚": "chu", "尉迟": "yuchi",
+    "长孙": "zhangsun", "万俟": "moqi", "重": "chong", "召": "shao", "华": "hua", "任": "ren",
+    "沈": "shen", "曲": "qu", "宿": "su", "折": "she", "郇": "xun", "藏": "zang",
+}
+
+
+def text(value) -> str | None:
+    """Trimmed, whitespace-collapsed, full-width folded to half-width (NFKC); '' -> None."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    value = _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
+    return value or None
+
+
+def text_series(values: pd.Series) -> pd.Series:
+    """`text` for a column of strings, vectorised; empty strings become NA."""
+    s = values.astype("string")
+    s = s.str.normalize("NFKC").str.replace(_SPACES.pattern, " ", regex=True).str.strip()
+    return s.mask(s == "")
+
+
+def has_cjk(value: str | None) -> bool:
+    return bool(value) and bool(_CJK.search(value))
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=200_000)
+def simplified(value: str | None) -> str | None:
+    """Traditional Chinese characters converted to Simplified (張偉 -> 张伟), for matching."""
+    if not value:
+        return value
+    return _t2s().convert(value) if has_cjk(value) else value
+
+
+def split_name(full_name: str | None) -> tuple[str | None, str | None]:
+    """(family, given) of a name: 欧阳娜娜 -> (欧阳, 娜娜); 张伟 -> (张, 伟); Anna Smith -> (Smith, Anna)."""
+    name = text(full_name)
+    if not name:
+        return None, None
+    if has_cjk(name):
+        compact = name.replace(" ", "").replace("·", "")
+        n = 2 if simplified(compact[:2]) in COMPOUND_SURNAMES and len(compact) > 2 else 1
+        return compact[:n], compact[n:] or None
+    parts = name.split(" ")
+    if len(parts) == 1:
+        return None, parts[0]
+    return parts[-1], " ".join(parts[:-1])
+
+
+def join_name(family: str | None, given: str | None) -> str | None:
+    """Display name in the name's own order: 张 + 伟 -> 张伟; Smith + Anna -> Anna Smith."""
+    family, given = text(family), text(given)
+    if not family and not given:
+        return None
+    if has_cjk(family or "") or has_cjk(given or ""):
+        return f"{family or ''}{given or ''}"
+    return " ".join(p for p in (given, family) if p)
+
+
+@lru_cache(maxsize=200_000)
+def _syllables(part: str, is_family: bool) -> tuple[str, ...]:
+    from pypinyin import lazy_pinyin
+    part = simplified(part) or ""
+    if is_family and part in SURNAME_READINGS:
+        return (SURNAME_READINGS[part],)
+    out: list[str] = []
+    for syl in lazy_pinyin(part, errors="ignore"):
+        syl = syl.lower().replace("ü", "v")
+        out.extend(w for w in re.split(r"[^a-z0-9v]+", syl) if w)
+    return tuple(out)
+
+
+def pinyin(family: str | None, given: str | None) -> str | None:
+    """`name_pinyin`: full syllables, then '|' and initials: 张伟 -> 'zhang wei|zw'.
+
+    Latin names are lower-cased words in given-family order (Anna Smith -> 'anna smith|as').
+    """
+    family, given = text(family), text(given)
+    if not family and not given:
+        return None
+    if has_cjk(family or "") or has_cjk(given or ""):
+        words = list(_syllables(family, True) if family else ()) + list(
+            _syllables(given, False) if given else ())
+    else:
+        words = [w for w in re.split(r"[^a-z0-9]+", f"{given or ''} {family or ''}".lower()) if w]
+    if not words:
+        return None
+    return f"{' '.join(words)}|{''.join(w[0] for w in words)}"
+
+
+def pinyin_series(family: pd.Series, given: pd.Series) -> pd.Series:
+    """`pinyin` for two columns, computed once per distinct (family, given) pair."""
+    frame = pd.DataFrame({"f": family.astype("object"), "g": given.astype("object")})
+    frame = frame.where(frame.notna(), None)
+    keys = pd.MultiIndex.from_frame(frame)
+    uniq = keys.unique()
+    values = {k: pinyin(k[0], k[1]) for k in uniq}
+    return pd.Series([values[k] for k in keys], index=family.index, dtype="string")
+
+
+def simplified_series(values: pd.Series) -> pd.Series:
+    uniq = values.dropna().unique()
+    mapping = {v: simplified(v) for v in uniq}
+    return values.map(mapping).astype("string")

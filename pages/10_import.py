@@ -1,0 +1,159 @@
+"""Import: upload CSV/Excel, map columns, preview rejects, import in one transaction; quarantine."""
+import json
+
+import streamlit as st
+
+from lib import importer, ui, validation
+from lib.i18n import t
+
+user = ui.guard("import")
+
+st.title(t("nav.import"))
+tab_import, tab_quarantine, tab_history = st.tabs(
+    [t("stewards.imp.tab_import"), t("stewards.imp.tab_quarantine"), t("stewards.imp.tab_history")])
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _read(data: bytes, name: str):
+    return importer.read_table(data, name)
+
+
+with tab_import:
+    c1, c2 = st.columns(2)
+    kind = c1.selectbox(t("stewards.imp.kind"), list(importer.KINDS),
+                        format_func=lambda k: t(f"stewards.imp.kind.{k}"), key="imp_kind")
+    source = c2.text_input(t("stewards.imp.source"), key="imp_source", help=t("stewards.imp.source_help"))
+    upload = st.file_uploader(t("stewards.imp.file"), type=["csv", "xlsx"], key="imp_file")
+    if upload is None:
+        st.info(t("stewards.imp.start_hint"))
+    else:
+        data = upload.getvalue()
+        try:
+            frame = _read(data, upload.name)
+        except importer.ImportProblem as exc:
+            st.error(str(exc))
+            st.stop()
+        st.caption(t("stewards.imp.file_info", rows=ui.fmt_int(len(frame)), cols=len(frame.columns)))
+        st.dataframe(frame.head(5), hide_index=True, width="stretch")
+
+        st.subheader(t("stewards.imp.mapping"))
+        saved = importer.saved_mappings(kind)
+        m1, m2 = st.columns(2)
+        preset = m1.selectbox(t("stewards.imp.saved_mapping"), [None] + list(saved),
+                              format_func=lambda n: n or t("stewards.imp.suggested"), key="imp_preset")
+        mapping_file = m2.file_uploader(t("stewards.imp.mapping_file"), type=["json"], key="imp_mapping_file")
+        if mapping_file is not None:
+            base = json.loads(mapping_file.getvalue()).get("fields", {})
+        elif preset:
+            base = saved[preset].get("fields", {})
+        else:
+            base = importer.suggest_mapping(kind, frame.columns)
+        columns = list(frame.columns)
+        mapping = {}
+        grid = st.columns(3)
+        for i, field in enumerate(importer.FIELDS[kind]):
+            required = field in importer.REQUIRED_FIELDS[kind] or (kind == "customers" and field == "full_name")
+            label = t(f"stewards.field.{field}") + (" *" if required else "")
+            chosen = grid[i % 3].multiselect(label, columns, default=[c for c in base.get(field, []) if c in columns],
+                                             key=f"imp_map_{kind}_{field}_{preset}_{bool(mapping_file)}")
+            if chosen:
+                mapping[field] = chosen
+        st.caption(t("stewards.imp.mapping_help"))
+        s1, s2, s3 = st.columns([2, 1, 1])
+        mapping_name = s1.text_input(t("stewards.imp.mapping_name"), key="imp_mapping_name")
+        if s2.button(t("stewards.imp.save_mapping"), key="imp_save_mapping"):
+            try:
+                importer.save_mapping(user, mapping_name, kind, mapping)
+            except Exception as exc:  # noqa: BLE001
+                ui.show_error(exc)
+            else:
+                st.success(t("stewards.imp.mapping_saved", name=mapping_name))
+        s3.download_button(t("stewards.imp.download_mapping"), importer.mapping_json(kind, mapping),
+                           file_name=f"mapping-{kind}.json", mime="application/json", key="imp_dl_mapping")
+
+        if st.button(t("stewards.imp.preview"), key="imp_preview"):
+            try:
+                st.session_state["imp_plan"] = importer.prepare(
+                    kind, frame, mapping, source, file_name=upload.name, file_bytes=data)
+            except importer.ImportProblem as exc:
+                st.session_state.pop("imp_plan", None)
+                st.error(str(exc))
+        plan = st.session_state.get("imp_plan")
+        if plan is not None and plan.file_name == upload.name and plan.kind == kind:
+            st.subheader(t("stewards.imp.preview_title"))
+            ui.kpi_row([
+                {"label": t("stewards.imp.rows"), "value": ui.fmt_int(plan.rows)},
+                {"label": t("stewards.imp.will_load"), "value": ui.fmt_int(plan.rows - plan.quarantine_count)},
+                {"label": t("stewards.imp.will_quarantine"), "value": ui.fmt_int(plan.quarantine_count)},
+                {"label": t("stewards.imp.will_flag"), "value": ui.fmt_int(plan.flagged_count)},
+            ])
+            rejects = plan.rejects()
+            if not rejects.empty:
+                st.markdown(f"**{t('stewards.imp.rejects')}**")
+                st.dataframe(rejects, hide_index=True, width="stretch")
+            flagged = plan.flagged()
+            if not flagged.empty:
+                st.markdown(f"**{t('stewards.imp.flagged')}**")
+                st.dataframe(flagged, hide_index=True, width="stretch")
+            if st.button(t("stewards.imp.run"), type="primary", key="imp_run"):
+                bar = st.progress(0.0, text=t("stewards.imp.stage.write"))
+
+                def progress(fraction: float, stage: str) -> None:
+                    bar.progress(fraction, text=t(f"stewards.imp.stage.{stage}"))
+
+                try:
+                    result = importer.run_import(user, plan, progress=progress)
+                except Exception as exc:  # noqa: BLE001
+                    ui.show_error(exc)
+                else:
+                    st.session_state.pop("imp_plan", None)
+                    st.success(t("stewards.imp.done", loaded=result.rows_loaded, unchanged=result.rows_unchanged,
+                                 quarantined=result.rows_quarantined, flagged=result.rows_flagged,
+                                 seconds=f"{result.seconds:.1f}", pairs=result.duplicate_candidates))
+                    for note in result.notes:
+                        st.caption(note)
+
+with tab_quarantine:
+    rows = importer.quarantine("open")
+    if rows.empty:
+        st.success(t("stewards.imp.quarantine_empty"))
+    else:
+        view = rows.assign(reasons=[", ".join(validation.message(r["field"], r["code"]) for r in json.loads(x))
+                                    for x in rows["reasons"]])
+        st.dataframe(view[["quarantine_id", "kind", "source", "source_record_id", "row_no", "reasons", "raw"]],
+                     hide_index=True, width="stretch", height=260)
+        qid = st.selectbox(t("stewards.imp.fix_row"), rows["quarantine_id"].astype(int).tolist(),
+                           format_func=lambda i: f"#{i}", key="imp_q_id")
+        row = rows[rows["quarantine_id"] == qid].iloc[0]
+        raw = json.loads(row["raw"])
+        for r in json.loads(row["reasons"]):
+            st.warning(validation.message(r["field"], r["code"]))
+        with st.form(f"quarantine_{qid}"):
+            values = {}
+            cols = st.columns(3)
+            for i, (field, value) in enumerate(raw.items()):
+                values[field] = cols[i % 3].text_input(t(f"stewards.field.{field}"), value=value or "",
+                                                       key=f"q_{qid}_{field}")
+            release = st.form_submit_button(t("stewards.imp.release"), type="primary")
+        if release:
+            try:
+                new_id = importer.release(user, qid, values)
+            except validation.ValidationError as exc:
+                for e in exc.errors:
+                    st.error(e.message())
+            except Exception as exc:  # noqa: BLE001
+                ui.show_error(exc)
+            else:
+                st.success(t("stewards.imp.released", id=new_id or "—"))
+        d1, d2 = st.columns([3, 1])
+        reason = d1.text_input(t("stewards.field.reason"), key=f"q_reason_{qid}")
+        if d2.button(t("stewards.imp.discard"), key="imp_discard"):
+            try:
+                importer.discard(user, qid, reason)
+            except Exception as exc:  # noqa: BLE001
+                ui.show_error(exc)
+            else:
+                st.success(t("stewards.imp.discarded"))
+
+with tab_history:
+    st.dataframe(importer.recent_imports(50), hide_index=True, width="stretch")

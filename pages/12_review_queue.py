@@ -1,0 +1,184 @@
+"""Review queue: everything that needs a steward, most severe first; fix, verify or ignore."""
+import streamlit as st
+
+from lib import customer_edits, privacy, quality, review, settings, ui, validation
+from lib.i18n import t
+
+user = ui.guard("review_queue")
+
+st.title(t("nav.review_queue"))
+st.caption(t("stewards.rq.intro", months=settings.get("stale_after_months")))
+
+counts = review.counts(user)
+totals = counts.groupby("category")["n"].sum() if not counts.empty else {}
+ui.kpi_row([{"label": t(f"stewards.rq.cat.{c}"), "value": ui.fmt_int(int(totals.get(c, 0)) if len(totals) else 0)}
+            for c in review.CATEGORIES])
+
+with st.container(border=True):
+    c1, c2, c3, c4 = st.columns(4)
+    categories = c1.multiselect(t("stewards.rq.category"), list(review.CATEGORIES),
+                                format_func=lambda c: t(f"stewards.rq.cat.{c}"), key="rq_categories")
+    severities = c2.multiselect(t("stewards.q.severity"), list(quality.SEVERITIES),
+                                format_func=lambda s: t(f"stewards.sev.{s}"), key="rq_severities")
+    source = c3.selectbox(t("stewards.q.source"), [None] + review.sources(),
+                          format_func=lambda s: s or t("stewards.all"), key="rq_source")
+    rule_ids = [None] + [r.rule_id for r in quality.RULES]
+    rule_id = c4.selectbox(t("stewards.q.rule"), rule_ids,
+                           format_func=lambda r: t(f"stewards.rule.{r}") if r else t("stewards.all"),
+                           key="rq_rule")
+
+PAGE = 50
+page_no = st.session_state.get("rq_page", 0)
+items = review.items(user, review.QueueFilter(categories, severities, None, source, rule_id),
+                     limit=PAGE, offset=page_no * PAGE)
+if items.empty:
+    st.success(t("stewards.rq.empty"))
+    st.stop()
+
+
+def _item_label(row) -> str:
+    what = t(f"stewards.rule.{row.rule_id}") if row.category != "duplicate" else \
+        t("stewards.rq.duplicate_of", other=int(row.other_customer_id), p=f"{row.probability:.3f}")
+    if row.category == "import":
+        what = t("stewards.rq.import_value", field=t(f"stewards.field.{row.field}"))
+    name = row.full_name if isinstance(row.full_name, str) else "—"
+    return f"{t('stewards.sev.' + row.severity)} · #{row.customer_id} {name} · {what}"
+
+
+shown = items.assign(
+    category=[t(f"stewards.rq.cat.{c}") for c in items["category"]],
+    severity=[t(f"stewards.sev.{s}") for s in items["severity"]],
+    rule=[t(f"stewards.rule.{r}") if k != "duplicate" else t("stewards.rq.cat.duplicate")
+          for r, k in zip(items["rule_id"], items["category"])],
+    field=[t(f"stewards.field.{f}") for f in items["field"]])
+st.dataframe(shown[["severity", "category", "rule", "field", "customer_id", "source", "source_record_id",
+                    "full_name", "other_customer_id", "probability", "created_at"]],
+             hide_index=True, width="stretch", height=260)
+nav1, nav2, _ = st.columns([1, 1, 6])
+if nav1.button(t("stewards.prev"), disabled=page_no == 0, key="rq_prev"):
+    st.session_state["rq_page"] = page_no - 1
+    st.rerun()
+if nav2.button(t("stewards.next"), disabled=len(items) < PAGE, key="rq_next"):
+    st.session_state["rq_page"] = page_no + 1
+    st.rerun()
+
+keys = [f"{r.item_kind}:{r.item_id}" for r in items.itertuples(index=False)]
+labels = {k: _item_label(r) for k, r in zip(keys, items.itertuples(index=False))}
+choice = st.selectbox(t("stewards.rq.work_on"), keys, format_func=labels.get, key="rq_item")
+item = items.iloc[keys.index(choice)]
+st.divider()
+
+if item["category"] == "duplicate":
+    st.subheader(t("stewards.rq.duplicate_title"))
+    st.write(t("stewards.rq.duplicate_hint"))
+    if st.button(t("stewards.rq.open_pair"), type="primary", key="rq_open_pair"):
+        st.session_state["dd_pair"] = int(item["item_id"])
+        st.switch_page("pages/13_duplicates.py")
+    st.stop()
+
+flag_id = int(item["item_id"])
+customer_id = int(item["customer_id"])
+record = customer_edits.get(customer_id)
+version_key = f"rq_version_{flag_id}"
+if version_key not in st.session_state:
+    st.session_state[version_key] = record["version"]   # the version this form was opened on
+loaded_version = st.session_state[version_key]
+flag = review.flag(flag_id)
+
+st.subheader(t("stewards.rq.fix_title", id=customer_id,
+                 name=record["full_name"] if isinstance(record["full_name"], str) else "—"))
+st.caption(t("stewards.rq.fix_caption", source=record["source"], record_key=record["source_record_id"],
+             rule=t(f"stewards.rule.{flag['rule_id']}") if flag["kind"] == "rule"
+             else t("stewards.rq.import_value", field=t(f"stewards.field.{flag['field']}")),
+             help=t(f"stewards.rule.{flag['rule_id']}.help") if flag["kind"] == "rule" else (flag["detail"] or "")))
+if record.get("raw_values"):
+    st.info(t("stewards.rq.raw_values", values=record["raw_values"]))
+
+visible = privacy.mask_record(user, record)
+FIELDS = ["full_name", "gender", "birth_date", "mobile", "email", "country", "province", "city",
+          "district", "address", "postcode", "customer_type", "company", "industry", "job_title", "uscc"]
+
+
+def _text(v) -> str:
+    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+
+
+with st.form(f"fix_form_{flag_id}"):
+    values = {}
+    cols = st.columns(3)
+    for i, f in enumerate(FIELDS):
+        values[f] = cols[i % 3].text_input(t(f"stewards.field.{f}"), value=_text(visible.get(f)),
+                                           key=f"fix_{flag_id}_{f}")
+    values["id_number"] = cols[len(FIELDS) % 3].text_input(
+        t("stewards.field.id_number"), value="", placeholder=visible.get("id_number") or "",
+        help=t("stewards.rq.id_help"), key=f"fix_{flag_id}_id_number")
+    saved = st.form_submit_button(t("stewards.rq.save"), type="primary")
+
+if saved:
+    changes = {f: (v.strip() or None) for f, v in values.items()
+               if f != "id_number" and v.strip() != _text(visible.get(f))}
+    if values["id_number"].strip():
+        changes["id_number"] = values["id_number"].strip()
+    if not changes:
+        st.warning(t("stewards.rq.no_changes"))
+    else:
+        try:
+            customer_edits.update_customer(user, customer_id, changes, loaded_version, flag_id=flag_id)
+        except validation.ValidationError as exc:
+            for field, msg in exc.by_field().items():
+                st.error(f"{t('stewards.field.' + field)}: {msg}")
+        except customer_edits.ConflictError as exc:
+            st.error(str(exc))
+            if st.button(t("stewards.rq.reload"), key="rq_reload"):
+                st.session_state.pop(version_key, None)
+                st.rerun()
+        except Exception as exc:  # noqa: BLE001
+            ui.show_error(exc)
+        else:
+            st.session_state.pop(version_key, None)
+            st.success(t("stewards.rq.saved", id=customer_id))
+
+a1, a2 = st.columns(2)
+with a1.container(border=True):
+    st.markdown(f"**{t('stewards.rq.verify_title')}**")
+    st.caption(t("stewards.rq.verify_help"))
+    if st.button(t("stewards.rq.verify"), key="rq_verify"):
+        try:
+            customer_edits.verify(user, customer_id, loaded_version, flag_id=flag_id)
+        except customer_edits.ConflictError as exc:
+            st.error(str(exc))
+        except Exception as exc:  # noqa: BLE001
+            ui.show_error(exc)
+        else:
+            st.session_state.pop(version_key, None)
+            st.success(t("stewards.rq.verified", id=customer_id))
+with a2.container(border=True):
+    st.markdown(f"**{t('stewards.rq.ignore_title')}**")
+    reason = st.text_input(t("stewards.field.reason"), key=f"rq_reason_{flag_id}")
+    if st.button(t("stewards.rq.ignore"), key="rq_ignore"):
+        try:
+            customer_edits.ignore_flag(user, flag_id, reason)
+        except validation.ValidationError as exc:
+            st.error(str(exc))
+        except Exception as exc:  # noqa: BLE001
+            ui.show_error(exc)
+        else:
+            st.success(t("stewards.rq.ignored"))
+
+with st.expander(t("stewards.rq.history")):
+    history = customer_edits.edit_history(user, customer_id)
+    if history.empty:
+        st.caption(t("stewards.rq.no_history"))
+    else:
+        st.dataframe(history, hide_index=True, width="stretch")
+        edits = history[history["action"] == "customer.update"]["audit_id"].tolist()
+        if edits:
+            undo_id = st.selectbox(t("stewards.rq.undo_which"), edits, key="rq_undo_id")
+            if st.button(t("stewards.rq.undo"), key="rq_undo"):
+                try:
+                    customer_edits.undo_edit(user, int(undo_id))
+                except Exception as exc:  # noqa: BLE001
+                    ui.show_error(exc)
+                else:
+                    st.session_state.pop(version_key, None)
+                    st.success(t("stewards.rq.undone"))

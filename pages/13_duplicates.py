@@ -1,0 +1,127 @@
+"""Duplicates: candidate pairs with their match probability and why, merge with survivorship, undo."""
+import streamlit as st
+
+from lib import customer_edits, dedup, ui
+from lib.i18n import t
+
+user = ui.guard("duplicates")
+
+st.title(t("nav.duplicates"))
+st.caption(t("stewards.dd.intro"))
+
+top1, top2 = st.columns([1, 3])
+if top1.button(t("stewards.dd.run"), key="dd_run"):
+    with st.spinner(t("stewards.dd.running")):
+        try:
+            r = dedup.run(user)
+        except Exception as exc:  # noqa: BLE001
+            ui.show_error(exc)
+        else:
+            st.success(t("stewards.dd.run_done", pairs=r.pairs, new=r.new_pairs, clusters=r.clusters,
+                         seconds=f"{r.seconds:.1f}"))
+runs = dedup.runs(1)
+if not runs.empty:
+    top2.caption(t("stewards.dd.last_run", when=str(runs.iloc[0]["finished_at"])[:19],
+                   records=ui.fmt_int(runs.iloc[0]["records"]), mode=runs.iloc[0]["mode"]))
+
+tab_pairs, tab_merges = st.tabs([t("stewards.dd.tab_pairs"), t("stewards.dd.tab_merges")])
+
+with tab_pairs:
+    min_p = st.slider(t("stewards.dd.min_probability"), 0.5, 1.0, 0.5, 0.01, key="dd_min_p")
+    pairs = dedup.candidates(user, min_probability=min_p, limit=200)
+    st.caption(t("stewards.dd.open_pairs", n=ui.fmt_int(dedup.candidate_count())))
+    if pairs.empty:
+        st.info(t("stewards.dd.no_pairs"))
+    else:
+        st.dataframe(pairs[["pair_id", "match_probability", "customer_id_l", "source_l", "source_record_id_l",
+                            "name_l", "customer_id_r", "source_r", "source_record_id_r", "name_r"]],
+                     hide_index=True, width="stretch", height=240,
+                     column_config={"match_probability": st.column_config.NumberColumn(format="%.4f")})
+        st.download_button(t("common.download_csv"), pairs.drop(columns=["agreement"]).to_csv(index=False),
+                           file_name="duplicate_pairs.csv", mime="text/csv", key="dd_download")
+        ids = pairs["pair_id"].astype(int).tolist()
+        wanted = st.session_state.pop("dd_pair", None)
+        if wanted is not None and wanted in ids:
+            st.session_state["dd_pair_select"] = wanted
+        elif wanted is not None and wanted not in ids and dedup.pair(wanted):
+            ids = [wanted] + ids
+            st.session_state["dd_pair_select"] = wanted
+        pair_id = st.selectbox(t("stewards.dd.pair"), ids, key="dd_pair_select",
+                               format_func=lambda i: f"#{i}")
+        pr = dedup.pair(pair_id)
+        a = customer_edits.get(pr["customer_id_l"])
+        b = customer_edits.get(pr["customer_id_r"])
+        st.metric(t("stewards.dd.probability"), f"{pr['match_probability']:.4f}",
+                  help=t("stewards.dd.probability_help", weight=f"{pr['match_weight']:.1f}"))
+        survivor, other = dedup.suggested_survivor(a, b)
+        side = st.radio(t("stewards.dd.survivor"), [survivor["customer_id"], other["customer_id"]],
+                        format_func=lambda i: t("stewards.dd.keep", id=i), horizontal=True,
+                        key=f"dd_survivor_{pair_id}")
+        s_rec, m_rec = (a, b) if side == a["customer_id"] else (b, a)
+        table = dedup.compare(user, s_rec["customer_id"], m_rec["customer_id"])
+        why = {f: f"{v['label']} ({v['weight']:+.1f})" for f, v in pr["agreement"].items()}
+        table["why"] = table["field"].map(why).fillna("")
+        table["field"] = [t(f"stewards.field.{f}") if f not in ("customer_id", "source", "source_record_id",
+                                                                 "version") else f for f in table["field"]]
+        table = table.rename(columns={"a": t("stewards.dd.survivor_col", id=s_rec["customer_id"]),
+                                      "b": t("stewards.dd.other_col", id=m_rec["customer_id"]),
+                                      "why": t("stewards.dd.why")})
+        st.dataframe(table.astype(str), hide_index=True, width="stretch", height=600)
+
+        st.markdown(f"**{t('stewards.dd.choices')}**")
+        st.caption(t("stewards.dd.choices_help"))
+        defaults = dedup.default_choices(s_rec, m_rec)
+        choices = {}
+        cols = st.columns(3)
+        for i, group in enumerate(dedup.FIELD_GROUPS):
+            opts = ["survivor", "merged"]
+            choices[group] = cols[i % 3].radio(
+                t(f"stewards.field.{group}"), opts, index=opts.index(defaults[group]), horizontal=True,
+                format_func=lambda o, s=s_rec, m=m_rec: t("stewards.dd.from", id=(s if o == "survivor" else m)["customer_id"]),
+                key=f"dd_choice_{pair_id}_{side}_{group}")
+        b1, b2 = st.columns(2)
+        if b1.button(t("stewards.dd.merge"), type="primary", key="dd_merge"):
+            try:
+                merge_id = dedup.merge(user, s_rec["customer_id"], m_rec["customer_id"], choices,
+                                       pair_id=pair_id, expected_versions=(s_rec["version"], m_rec["version"]))
+            except Exception as exc:  # noqa: BLE001
+                ui.show_error(exc)
+            else:
+                st.success(t("stewards.dd.merged", merged=m_rec["customer_id"], survivor=s_rec["customer_id"],
+                             merge_id=merge_id))
+        if b2.button(t("stewards.dd.reject"), key="dd_reject"):
+            try:
+                dedup.reject(user, pair_id)
+            except Exception as exc:  # noqa: BLE001
+                ui.show_error(exc)
+            else:
+                st.success(t("stewards.dd.rejected"))
+
+with tab_merges:
+    merges = dedup.recent_merges(50)
+    if merges.empty:
+        st.info(t("stewards.dd.no_merges"))
+    else:
+        st.dataframe(merges, hide_index=True, width="stretch")
+        undoable = merges[merges["undone_at"].isna()]["merge_id"].astype(int).tolist()
+        if undoable:
+            merge_id = st.selectbox(t("stewards.dd.undo_which"), undoable, key="dd_undo_id",
+                                    format_func=lambda i: f"#{i}")
+            if st.button(t("stewards.dd.undo"), key="dd_undo"):
+                try:
+                    dedup.undo_merge(user, merge_id)
+                except Exception as exc:  # noqa: BLE001
+                    ui.show_error(exc)
+                else:
+                    st.success(t("stewards.dd.undone", merge_id=merge_id))
+
+with st.expander(t("stewards.dd.accuracy")):
+    ev = dedup.evaluate()
+    if ev["true_pairs"]:
+        ui.kpi_row([{"label": t("stewards.dd.precision"), "value": ui.fmt_pct(ev["precision"])},
+                    {"label": t("stewards.dd.recall"), "value": ui.fmt_pct(ev["recall"])},
+                    {"label": "F1", "value": f"{ev['f1']:.3f}"}])
+        st.caption(t("stewards.dd.accuracy_note", threshold=ev["threshold"], true=ev["true_pairs"],
+                     predicted=ev["predicted_pairs"]))
+    else:
+        st.caption(t("stewards.dd.no_truth"))

@@ -1,0 +1,124 @@
+"""AppTest of the stewardship pages: scorecard, review queue and fix form, merge screen, import."""
+from __future__ import annotations
+
+import pytest
+
+from lib import auth, customer_edits as ce, importer, quality, review, ui, warehouse
+from tests.app.helpers import as_user, open_page
+from tests.stewards_fixtures import _stw_root, stw_wh  # noqa: F401 - fixtures
+
+
+def button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+@pytest.fixture
+def ran(stw_wh):
+    quality.run(auth.SYSTEM)
+    return stw_wh
+
+
+def test_scorecard_shows_scores_and_drills_down_to_failing_records(ran):
+    at = open_page(as_user("steward"), "pages/11_quality.py")
+    assert not at.exception
+    card = quality.scorecard()
+    assert at.metric[0].label == "Overall score" and at.metric[0].value == ui.fmt_pct(card.overall)
+    assert [m.label for m in at.metric[1:]] == ["Completeness", "Validity", "Uniqueness", "Consistency",
+                                                 "Timeliness", "Accuracy"]
+    assert len(at.get("plotly_chart")) == 4
+    at.selectbox(key="quality_drill_rule").set_value("email_unique").run()
+    drill = at.dataframe[-1].value
+    assert drill[["customer_id", "source_record_id"]].values.tolist() == [[15, "T15"], [16, "T16"]]
+
+
+def test_running_the_checks_from_the_page_adds_a_run(ran):
+    at = open_page(as_user("admin"), "pages/11_quality.py")
+    button(at, "Run quality checks now").click().run()
+    assert not at.exception
+    assert len(quality.runs()) == 2
+    assert any("Run 2 finished" in s.value for s in at.success)
+
+
+def _open_item(at, customer_id, rule_id):
+    flag = review.items(auth.SYSTEM, review.QueueFilter(rule_id=rule_id))
+    flag = flag[flag["customer_id"] == customer_id].iloc[0]
+    at.selectbox(key="rq_rule").set_value(rule_id).run()
+    at.selectbox(key="rq_item").set_value(f"flag:{int(flag['item_id'])}").run()
+    return int(flag["item_id"])
+
+
+def test_queue_fix_form_saves_a_valid_value_and_resolves_the_flag(ran):
+    at = open_page(as_user("steward"), "pages/12_review_queue.py")
+    assert not at.exception
+    assert at.dataframe[0].value["severity"].iloc[0] == "High"
+    flag_id = _open_item(at, 7, "mobile_valid")
+    at.text_input(key=f"fix_{flag_id}_mobile").input("139 1234 0007")
+    button(at, "Validate and save").click().run()
+    assert not at.exception and not at.error
+    assert ce.get(7)["mobile"] == "+8613912340007"
+    assert review.flag(flag_id)["status"] == "resolved"
+
+
+def test_queue_fix_form_shows_field_errors_and_saves_nothing(ran):
+    at = open_page(as_user("steward"), "pages/12_review_queue.py")
+    flag_id = _open_item(at, 7, "mobile_valid")
+    at.text_input(key=f"fix_{flag_id}_mobile").input("12345")
+    button(at, "Validate and save").click().run()
+    assert any("Mobile" in e.value and "not a valid phone number" in e.value for e in at.error)
+    assert ce.get(7)["version"] == 1 and review.flag(flag_id)["status"] == "open"
+
+
+def test_queue_fix_form_reports_a_concurrent_save(ran, users):
+    at = open_page(as_user("steward"), "pages/12_review_queue.py")
+    flag_id = _open_item(at, 7, "mobile_valid")
+    ce.update_customer(users["admin"], 7, {"city": "广州市"}, 1)            # saved meanwhile
+    at.text_input(key=f"fix_{flag_id}_mobile").input("139 1234 0007")
+    button(at, "Validate and save").click().run()
+    assert any("Someone else saved this record first" in e.value for e in at.error)
+    assert (ce.get(7)["city"], ce.get(7)["mobile"], ce.get(7)["version"]) == ("广州市", "+8612633772910", 2)
+
+
+def test_queue_verify_and_ignore_actions(ran):
+    at = open_page(as_user("steward"), "pages/12_review_queue.py")
+    flag_id = _open_item(at, 24, "mobile_not_placeholder")
+    button(at, "Ignore this flag").click().run()
+    assert at.error and review.flag(flag_id)["status"] == "open"          # no reason given
+    at.text_input(key=f"rq_reason_{flag_id}").input("the customer's real test number")
+    button(at, "Ignore this flag").click().run()
+    assert review.flag(flag_id)["status"] == "ignored"
+    at = open_page(as_user("steward"), "pages/12_review_queue.py")
+    flag_id = _open_item(at, 23, "not_stale")
+    button(at, "Mark verified").click().run()
+    assert review.flag(flag_id)["status"] == "verified" and ce.get(23)["verified_at"] is not None
+
+
+def test_merge_screen_merges_with_survivorship_and_undoes(ran):
+    with warehouse.transaction() as tx:
+        tx.run("INSERT INTO dedup_candidates (run_id, customer_id_l, customer_id_r, match_probability, "
+               "match_weight, agreement) VALUES (1, 13, 14, 0.995, 14.2, "
+               "'{\"mobile\": {\"level\": 2, \"label\": \"same number\", \"weight\": 15.7}}')")
+    at = open_page(as_user("steward"), "pages/13_duplicates.py")
+    assert not at.exception
+    table = at.dataframe[1].value
+    assert "same number (+15.7)" in table.iloc[:, -1].tolist()
+    button(at, "Merge").click().run()
+    assert not at.exception
+    assert warehouse.scalar("SELECT merged_into FROM customers WHERE customer_id = 14") == 13
+    merge_id = int(warehouse.scalar("SELECT max(merge_id) FROM merges"))
+    at.run()
+    at.selectbox(key="dd_undo_id").set_value(merge_id).run()
+    button(at, "Undo merge").click().run()
+    assert warehouse.scalar("SELECT merged_into FROM customers WHERE customer_id = 14") is None
+
+
+def test_import_page_releases_a_fixed_quarantined_row(ran, tmp_path, users):
+    csv = tmp_path / "q.csv"
+    csv.write_text("id,name,mobile\nQ1,,13812345600\n", encoding="utf-8")
+    importer.import_file(users["steward"], "customers", csv, "walkin", match_duplicates=False)
+    qid = int(importer.quarantine().iloc[0]["quarantine_id"])
+    at = open_page(as_user("steward"), "pages/10_import.py")
+    assert not at.exception
+    at.text_input(key=f"q_{qid}_full_name").input("孙悟空")
+    button(at, "Validate and release").click().run()
+    assert not at.exception and not at.error
+    assert warehouse.scalar("SELECT full_name FROM customers WHERE source = 'walkin'") == "孙悟空"

@@ -1,0 +1,119 @@
+"""A real app server on a small demo warehouse, and Debian's chromium driven by Playwright.
+
+The server is started once per test session: `streamlit run app.py` on a free loopback port,
+polled on /_stcore/health. Screenshots go to test-artifacts/ (git-ignored) for people to look at.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = ROOT / "test-artifacts"
+DEMO_CUSTOMERS = 2000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """Base URL of the app serving a freshly built demo warehouse (2,000 customers)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    workdir = tmp_path_factory.mktemp("browser")
+    env = dict(os.environ, C360_WAREHOUSE=str(workdir / "warehouse.duckdb"), C360_DEMO="1")
+    subprocess.run([sys.executable, "-m", "lib.cli", "demo", "--customers", str(DEMO_CUSTOMERS),
+                    "--seed", "7"], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = _free_port()
+    log = open(workdir / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail(f"app did not start: {(workdir / 'server.log').read_text()[-2000:]}")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def settle(page, timeout: float = 30.0, quiet_ms: int = 600) -> float:
+    """Wait until Streamlit has shown no running script for quiet_ms; seconds until idle."""
+    start = time.time()
+    last_busy = start
+    while time.time() - start < timeout:
+        busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count()
+        now = time.time()
+        if busy:
+            last_busy = now
+        elif (now - last_busy) * 1000 >= quiet_ms:
+            return last_busy - start
+        page.wait_for_timeout(50)
+    raise AssertionError("the page kept running for more than %.0f s" % timeout)
+
+
+def log_in(page, url: str, username: str, password: str) -> None:
+    page.goto(url)
+    settle(page)
+    page.get_by_role("textbox", name=re.compile("Username")).fill(username)
+    page.get_by_role("textbox", name=re.compile("Password")).fill(password)
+    page.get_by_role("button", name=re.compile("Log in")).click()
+    settle(page)
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def no_exceptions(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]').first.inner_text()

@@ -1,0 +1,43 @@
+"""The real browser: log in through the form, see true KPIs, and no page leaks data anonymously."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lib import navigation
+from tests.browser.conftest import log_in, no_exceptions, screenshot, settle
+
+pytestmark = pytest.mark.browser
+
+
+def test_manager_logs_in_and_sees_the_kpis(app_server, page):
+    log_in(page, app_server, "manager", "manager-demo")
+    no_exceptions(page)
+    metrics = page.locator('[data-testid="stMetric"]')
+    assert metrics.count() >= 4
+    customers = page.locator('[data-testid="stMetric"]', has_text="Customers").first
+    value = customers.locator('[data-testid="stMetricValue"]').inner_text()
+    assert int(value.replace(",", "")) > 1000  # the 2,000-customer demo minus merged/deleted
+    links = page.locator('[data-testid="stSidebar"] a')
+    hrefs = {links.nth(i).get_attribute("href").rstrip("/").split("/")[-1] for i in range(links.count())}
+    for p in navigation.PAGES:
+        assert (p.url_path in hrefs) == ("manager" in p.roles), p.key
+    screenshot(page, "foundation-manager-home")
+
+
+def test_wrong_password_shows_an_error_and_no_data(app_server, page):
+    log_in(page, app_server, "manager", "wrong-password")
+    assert page.get_by_text("Wrong username or password").count() == 1
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+
+
+@pytest.mark.parametrize("url_path", [p.url_path for p in navigation.PAGES])
+def test_every_page_url_without_a_session_shows_only_the_login_form(app_server, page, url_path):
+    page.goto(f"{app_server}/{url_path}")
+    settle(page)
+    no_exceptions(page)
+    assert page.get_by_role("textbox", name=re.compile("Password")).count() == 1
+    data = page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"], '
+                        '[data-testid="stPlotlyChart"], [data-testid="stTable"]')
+    assert data.count() == 0

@@ -1,0 +1,50 @@
+"""Charts are figures with titles and axes in the current language; every dash.* string has both."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from lib import charts, i18n
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards():
+    yield
+    i18n.set_language("en")
+
+
+MONTHLY = pd.DataFrame({"month": [date(2026, 4, 1), date(2026, 5, 1)], "new_customers": [0, 1],
+                        "active_customers": [1, 2], "revenue": [200.0, 800.0], "orders": [1, 2]})
+
+
+@pytest.mark.parametrize("lang,title,axis", [("en", "New and active customers per month", "Month"),
+                                             ("zh", "每月新增与活跃客户", "月份")])
+def test_trend_chart_speaks_the_users_language(lang, title, axis):
+    i18n.set_language(lang)
+    fig = charts.monthly_customers(MONTHLY)
+    assert isinstance(fig, go.Figure)
+    assert fig.layout.title.text == title and fig.layout.xaxis.title.text == axis
+    assert [tr.name for tr in fig.data] == [i18n.t("dash.chart.new_customers"), i18n.t("dash.chart.active_customers")]
+
+
+def test_empty_data_gives_a_figure_that_says_so():
+    fig = charts.breakdown(pd.DataFrame(columns=["dimension", "value", "customers"]), "channel")
+    assert fig.layout.annotations[0].text == "No data for this selection."
+
+
+def test_unknown_values_and_stages_are_labelled():
+    frame = pd.DataFrame({"dimension": ["channel", "channel"], "value": ["", "web"],
+                          "customers": [2, 5], "new_customers": [0, 1], "revenue": [0.0, 10.0]})
+    fig = charts.breakdown(frame, "channel")
+    assert list(fig.data[0].y) == ["(unknown)", "web"]          # smallest first: largest on top
+    i18n.set_language("zh")
+    assert charts.stage_label("churned") == "流失客户" and charts.label("") == "（未知）"
+
+
+def test_every_dashboard_string_exists_in_both_languages():
+    keys = [k for k in i18n.catalog() if k.startswith("dash.")]
+    assert len(keys) > 100
+    assert [k for k in keys if not (i18n.catalog()[k].get("en") and i18n.catalog()[k].get("zh"))] == []

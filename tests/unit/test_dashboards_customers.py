@@ -1,0 +1,118 @@
+"""Customer search and 360° reads: what each role sees, exact matches on normalised values."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lib import audit, auth, customers, warehouse
+from tests import dashboards_fixture as fixture
+
+
+@pytest.fixture
+def small(warehouse_path):
+    fixture.build()
+    return warehouse_path
+
+
+SEARCHES = [
+    ("张", [1]),                       # partial Chinese name (6 is merged into 1: not listed)
+    ("zhangsan", [1]), ("zhang san", [1]), ("ZS", [1]),   # pinyin, compact, initials
+    ("138 1234 5678", [1]), ("+86 138-1234-5678", [1]),   # any mobile format, full value only
+    ("1381234", []),                   # partial mobile: no match
+    ("Zhang.San@EXAMPLE.com", [1]),    # email in another case
+    ("4", [4]),                        # customer id
+    ("示例贸易", [4]),                  # company, partial
+    ("anna", [5]),
+    ("nobody", []),
+]
+
+
+def test_search_finds_by_name_pinyin_mobile_email_id_and_company(small, users):
+    for entry, ids in SEARCHES:
+        page = customers.search(users["manager"], entry)
+        assert (entry, page.rows["customer_id"].tolist(), page.total) == (entry, ids, len(ids))
+
+
+def test_search_pages_with_limit_and_offset(small, users):
+    first = customers.search(users["manager"], "a", page=1, page_size=2)
+    second = customers.search(users["manager"], "a", page=2, page_size=2)
+    # pinyin with an "a": zhang san, wang wu, zhao liu, anna smith, zhou ba (not li si)
+    assert first.total == second.total == 5
+    assert first.pages == 3
+    assert first.rows["customer_id"].tolist() == [1, 3] and second.rows["customer_id"].tolist() == [4, 5]
+
+
+SEEN = {"manager": ("+86 138****5678", "z***@example.com"),
+        "marketing": ("+86 138****5678", "z***@example.com"),
+        "steward": ("+8613812345678", "zhang.san@example.com"),
+        "admin": ("+8613812345678", "zhang.san@example.com")}
+
+
+def test_contacts_are_masked_unless_the_role_may_see_them(small, users):
+    for username, (mobile, email) in SEEN.items():
+        row = customers.search(users[username], "13812345678").rows.iloc[0]
+        assert (username, row["mobile"], row["email"]) == (username, mobile, email)
+        p = customers.profile(users[username], 1)
+        assert (username, p["mobile"], p["email"]) == (username, mobile, email)
+        assert "id_number_enc" not in p and "id_number_hash" not in p
+
+
+def test_only_unmasked_profile_reads_are_audited(small, users):
+    customers.profile(users["manager"], 1)
+    customers.profile(users["steward"], 1)
+    rows = warehouse.read("SELECT username, entity_id FROM audit_log WHERE action = 'customer.view'")
+    assert rows.to_dict("records") == [{"username": "steward", "entity_id": "1"}]
+
+
+def test_a_user_without_a_role_is_refused(small):
+    with pytest.raises(auth.PermissionDenied):
+        customers.profile(auth.User("nobody"), 1)
+    with pytest.raises(auth.PermissionDenied):
+        customers.search(auth.User("nobody"), "张")
+
+
+def test_unknown_customer_raises_not_found(small, users):
+    with pytest.raises(customers.NotFound):
+        customers.profile(users["manager"], 999)
+
+
+def test_360_reads_orders_events_notes_tags_consents(small, users):
+    from tests import factories as fx
+    with warehouse.transaction() as tx:
+        fx.tag(tx, 1, "vip")
+        fx.consent(tx, 1, "sms", "granted")
+        fx.event(tx, 1, "complaint", fixture.dt(2026, 6, 1), note="物流太慢")
+    m = users["manager"]
+    assert customers.summary(m, 1)["kept_orders"] == 3
+    assert float(customers.summary(m, 2)["net_revenue"]) == 500.0
+    assert customers.orders(m, 1)["amount"].astype(float).tolist() == [300.0, 200.0, 100.0]
+    assert len(customers.events(m, 1)) == 5
+    assert customers.notes(m, 1)["note"].tolist() == ["物流太慢"]
+    assert customers.tags(m, 1)["tag"].tolist() == ["vip"]
+    assert customers.consents(m, 1)[["channel", "status", "current"]].values.tolist() == [["sms", "granted", True]]
+
+
+def test_history_masks_contacts_inside_audit_snapshots(small, users):
+    audit.record(None, users["steward"], "customer.update", "customer", 1,
+                 before={"mobile": "+8613812345678"}, after={"mobile": "+8613812349999"})
+    seen = customers.history(users["manager"], 1)
+    assert json.loads(seen["before"][0]) == {"mobile": "+86 138****5678"}
+    assert json.loads(customers.history(users["admin"], 1)["after"][0]) == {"mobile": "+8613812349999"}
+
+
+def test_quality_flags_show_missing_and_invalid_values_raw_input_and_open_flags(small, users):
+    with warehouse.transaction() as tx:
+        tx.run("UPDATE customers SET mobile = '+86123', email = NULL, "
+               "raw_values = '{\"email\": \"zhang@@example\"}' WHERE customer_id = 3")
+    flags = customers.quality_flags(users["manager"], 3)
+    found = {(f["source"], f["field"], f["code"]) for f in flags}
+    assert ("record", "mobile", "invalid") in found
+    assert ("import", "email", "raw_value") in found
+    assert next(f for f in flags if f["source"] == "import")["detail"] != "zhang@@example"   # masked
+    assert ("record", "full_name", "missing") not in found
+    with warehouse.transaction() as tx:
+        tx.run("INSERT INTO quality_flags (customer_id, kind, rule_id, field, severity) "
+               "VALUES (3, 'rule', 'mobile.valid', 'mobile', 'high')")
+    assert ("quality", "mobile", "mobile.valid") in {
+        (f["source"], f["field"], f["code"]) for f in customers.quality_flags(users["steward"], 3)}
