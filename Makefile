@@ -29,11 +29,13 @@ run: demo
 	@echo "Customer 360 on http://localhost:$(PORT)"
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
 
-# Debian packages the tests need: chromium for the browser tests, PostgreSQL for lake mode.
+# Debian packages the tests need: chromium for the browser tests (with a CJK font so Chinese
+# screenshots are readable), PostgreSQL for lake mode.
 system-deps:
-	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    || [ ! -d /usr/share/fonts/truetype/wqy ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium postgresql >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium postgresql fonts-wqy-microhei >/dev/null; \
 	fi
 
 test: dev-venv system-deps

@@ -67,6 +67,8 @@ def main() -> None:
         f"{int(summary['customers'].sum()):,} purchasers")
     s, n = timed(lambda: rfm.refresh(user, as_of))
     add("RFM snapshot refresh (customer_rfm)", s, f"{n:,} rows")
+    s, _ = timed(lambda: (rfm.summary(as_of), rfm.score_grid(as_of)))
+    add("RFM summary + R x F grid from the snapshot (page default)", s)
     s, counts = timed(lambda: lifecycle.counts_as_of(as_of))
     add("Lifecycle stage counts as of a date", s, ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     s, detail = timed(lambda: lifecycle.recompute(user, as_of))

@@ -26,7 +26,7 @@ ids, writes ``churn_scores`` (probability, tier, top reasons) in one transaction
 thresholds fixed at training time from the holdout: high = top 20 % of holdout probabilities,
 medium = the next 30 %. Reasons: for each group of features, how much the probability drops
 when the group is set to the typical value of retained customers; the top three groups that
-raise the risk by at least one percentage point.
+raise the risk by at least one percentage point (high and medium tiers only).
 """
 from __future__ import annotations
 
@@ -82,10 +82,11 @@ def _quiet(fraction: float, message: str) -> None:
 
 
 def _threads(rows: int):
-    """OpenMP threads for scikit-learn: one for small inputs. Thread start-up and spin-waits
-    cost more than they save below ~100k rows, and on a busy 2-core host a small fit or the
-    ~70 permutation-importance predictions ran 6x slower with two threads than with one."""
-    return threadpool_limits(limits=1 if rows < 100_000 else None, user_api="openmp")
+    """One OpenMP thread for scikit-learn. The app shares its cores with Streamlit sessions and
+    DuckDB; OpenMP's spin-waiting threads degrade badly when cores are busy (on the shared
+    2-core bench host a 100k-row fit took 160 s with two threads under load, see
+    docs/benchmarks.md), and below ~100k rows thread start-up costs more than it saves."""
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 # ---------------------------------------------------------------- features and labels
@@ -269,17 +270,25 @@ def predict(bundle: dict, frame: pd.DataFrame, *, with_reasons: bool = True) -> 
     if not with_reasons:
         out["reasons"] = [[] for _ in range(len(out))]
         return out
-    codes = list(REASON_GROUPS)
-    deltas = np.empty((len(X), len(codes)))
-    for j, code in enumerate(codes):
-        Xr = X.copy()
-        for col in REASON_GROUPS[code]:
-            Xr[col] = bundle["reference"][col]
-        deltas[:, j] = proba - model.predict_proba(Xr)[:, 1]
-    order = np.argsort(-deltas, axis=1)[:, :3]
-    top = np.take_along_axis(deltas, order, axis=1)
-    names = np.array(codes, dtype=object)[order]
-    out["reasons"] = [list(n[d >= REASON_MIN_DELTA]) for n, d in zip(names, top)]
+    # Reasons explain risk, so only high and medium tiers get them (half the rows; each costs
+    # one prediction per reason group).
+    explain = np.flatnonzero(tier != "low")
+    reasons: list[list[str]] = [[] for _ in range(len(out))]
+    if len(explain):
+        codes = list(REASON_GROUPS)
+        Xe = X.iloc[explain]
+        deltas = np.empty((len(explain), len(codes)))
+        for j, code in enumerate(codes):
+            Xr = Xe.copy()
+            for col in REASON_GROUPS[code]:
+                Xr[col] = bundle["reference"][col]
+            deltas[:, j] = proba[explain] - model.predict_proba(Xr)[:, 1]
+        order = np.argsort(-deltas, axis=1)[:, :3]
+        top = np.take_along_axis(deltas, order, axis=1)
+        names = np.array(codes, dtype=object)[order]
+        for row, n, d in zip(explain, names, top):
+            reasons[row] = list(n[d >= REASON_MIN_DELTA])
+    out["reasons"] = reasons
     return out
 
 

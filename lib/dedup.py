@@ -197,8 +197,37 @@ def _pairs_frame(con, sdf, labels) -> pd.DataFrame:
     return out.drop_duplicates(["id_l", "id_r"])
 
 
-def sdf_for(db_api, table: str, name: str):
-    return db_api.register(table, table_name=name)
+_linker_seq = iter(range(1, 1_000_000))
+
+
+def _relinked(db_api, model: dict):
+    """A fresh Linker over dedup_input with the given (regularised) model."""
+    import logging as _logging
+    from splink import Linker
+    sdf = db_api.register("dedup_input", table_name=f"dedup_input_{next(_linker_seq)}")
+    return Linker(sdf, model, log_level=_logging.WARNING)
+
+
+def _em(linker, db_api, blocking_rule):
+    """One EM session, between regularised models. Returns (linker, trained?).
+
+    Flooring m before the session matters: an m of exactly 0 learnt in an earlier session
+    (the demo's duplicates copy addresses verbatim) gives every non-matching pair a match
+    probability of exactly 0, and the next session then derives m = 0 for other levels, which
+    splink 5 refuses (ValueError). A session that still fails is discarded: the linker is
+    rebuilt from the model as it was before it (a failed session leaves splink's settings
+    half-changed)."""
+    before = _regularise(linker.misc.save_model_to_json())
+    linker = _relinked(db_api, before)
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            blocking_rule, estimate_without_term_frequencies=True)
+    except ValueError as exc:
+        if "probability" not in str(exc):
+            raise
+        log.warning("EM session %s discarded: %s", blocking_rule, exc)
+        return _relinked(db_api, before), False
+    return _relinked(db_api, _regularise(linker.misc.save_model_to_json())), True
 
 
 @dataclass
@@ -228,12 +257,11 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
         [block_on("mobile_key", "py"), block_on("email_norm", "py"), block_on("id_hash")], recall=0.8)
     linker.training.estimate_u_using_random_sampling(
         max_pairs=max_pairs_u or min(max(n * 200, 1e6), 2e7), seed=SEED)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("mobile_key"), estimate_without_term_frequencies=True)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("py", "birth_date"), estimate_without_term_frequencies=True)
+    linker, ok_mobile = _em(linker, db_api, block_on("mobile_key"))
+    linker, ok_name = _em(linker, db_api, block_on("py", "birth_date"))
+    if not (ok_mobile or ok_name):
+        log.warning("EM could not train any m probability; using splink's defaults, floored")
     model = _regularise(linker.misc.save_model_to_json())
-    linker = Linker(sdf_for(db_api, "dedup_input", "dedup_input_predict"), model, log_level=_logging.WARNING)
     predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     labels = _levels(model)
     pairs = _pairs_frame(con, predictions, labels)

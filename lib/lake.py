@@ -941,6 +941,26 @@ def _attach_file(con, path: Path, alias: str, read_only: bool) -> None:
 CLUSTER_BY = {"events": ("customer_id", "event_time"), "orders": ("customer_id", "order_time")}
 
 
+# Rows per Parquet row group, per table (DuckLake's default is 122,880). A customer is
+# looked up by id on every 360° page: with 16,384-row groups a lookup decodes 1/8 of the data
+# (measured on 1M customers: 180 ms -> 55 ms). Smaller groups were slower again (more
+# metadata per file); the big fact tables keep the default (their lookups prune by order).
+ROW_GROUP_ROWS = {"customers": 16_384}
+
+
+def apply_table_options(con) -> list[str]:
+    """Set the per-table Parquet options above on the lake's tables that exist (idempotent)."""
+    done = []
+    for table, rows in ROW_GROUP_ROWS.items():
+        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
+                             "AND table_name = ?", [ALIAS, table]).fetchone()[0]
+        if exists:
+            con.execute("CALL ducklake_set_option('" + ALIAS + "', 'parquet_row_group_size', "
+                        + str(int(rows)) + ", table_name => " + _sql_string(table) + ")")
+            done.append(table)
+    return done
+
+
 def migrate_file_to_lake(path: Path, spec: str, data_path: str | None = None,
                          progress=print, cluster: bool = True) -> MoveResult:
     """Copy every table, view and sequence position of a DuckDB file into an empty lake,
@@ -967,12 +987,22 @@ def migrate_file_to_lake(path: Path, spec: str, data_path: str | None = None,
         views = _views(con, SOURCE_DB)
         for name, position in sequences.items():
             lake.sequences.create(name, position, replace=True)
+        # Two transactions: table options cannot be set on tables created in the same
+        # transaction. If copying fails, the empty tables are dropped again.
         con.execute("BEGIN")
         try:
             for table, ddl in tables:
                 plan = lake.translator.plan(ddl)
                 if plan.sql:
                     con.execute(plan.sql)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        try:
+            apply_table_options(con)
+            con.execute("BEGIN")
+            for table, _ in tables:
                 order = ""
                 if cluster and table in CLUSTER_BY:
                     order = " ORDER BY " + ", ".join(_quote(c) for c in CLUSTER_BY[table])
@@ -984,7 +1014,14 @@ def migrate_file_to_lake(path: Path, spec: str, data_path: str | None = None,
             prime_empty_tables(con, [t for t, _ in tables])
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            con.execute("BEGIN")
+            for table, _ in tables + [(CONSTRAINTS_TABLE, "")]:
+                con.execute("DROP TABLE IF EXISTS " + _quote(ALIAS, "main", table))
+            con.execute("COMMIT")
             raise
         checks = []
         for table, _ in tables:
@@ -1112,11 +1149,12 @@ def compact(con, lake: "Lake | None" = None) -> dict:
             con.execute("COMMIT")
         except duckdb.Error:
             con.execute("ROLLBACK")   # a concurrent writer got there first: next run retries
-    flushed = _call(con, "CALL ducklake_flush_inlined_data('" + ALIAS + "')")
-    rewritten = _call(con, "CALL ducklake_rewrite_data_files('" + ALIAS + "')")
-    merged = _call(con, "CALL ducklake_merge_adjacent_files('" + ALIAS + "')")
-    return {"primed_tables": len(primed), "flushed_tables": len(flushed),
-            "rewritten": len(rewritten), "merged": len(merged)}
+    apply_table_options(con)
+    flushed = _call(con, "SELECT count(*) FROM ducklake_flush_inlined_data('" + ALIAS + "')")[0][0]
+    rewritten = _call(con, "SELECT count(*) FROM ducklake_rewrite_data_files('" + ALIAS + "')")[0][0]
+    merged = _call(con, "SELECT count(*) FROM ducklake_merge_adjacent_files('" + ALIAS + "')")[0][0]
+    return {"primed_tables": len(primed), "flushed_tables": int(flushed),
+            "rewritten_files": int(rewritten), "merged_files": int(merged)}
 
 
 def checkpoint(con) -> None:
@@ -1126,10 +1164,11 @@ def checkpoint(con) -> None:
 
 def expire(con, older_than_days: float, dry_run: bool = False) -> int:
     """Forget snapshots older than N days (time travel before then stops working)."""
-    rows = _call(con, "CALL ducklake_expire_snapshots('" + ALIAS + "', dry_run => "
+    # count(*) in SQL: the rows carry timestamps with time zone, which Python would need pytz for
+    rows = _call(con, "SELECT count(*) FROM ducklake_expire_snapshots('" + ALIAS + "', dry_run => "
                  + ("true" if dry_run else "false") + ", older_than => now() - to_microseconds("
                  + str(int(older_than_days * 86_400_000_000)) + "))")
-    return len(rows)
+    return int(rows[0][0])
 
 
 def cleanup(con, older_than_days: float, dry_run: bool = False) -> int:
@@ -1137,11 +1176,11 @@ def cleanup(con, older_than_days: float, dry_run: bool = False) -> int:
     that started before the expiry may still be reading them)."""
     interval = "now() - to_microseconds(" + str(int(older_than_days * 86_400_000_000)) + ")"
     flag = "true" if dry_run else "false"
-    old = _call(con, "CALL ducklake_cleanup_old_files('" + ALIAS + "', dry_run => " + flag
-                + ", older_than => " + interval + ")")
-    orphaned = _call(con, "CALL ducklake_delete_orphaned_files('" + ALIAS + "', dry_run => " + flag
-                     + ", older_than => " + interval + ")")
-    return len(old) + len(orphaned)
+    old = _call(con, "SELECT count(*) FROM ducklake_cleanup_old_files('" + ALIAS + "', dry_run => "
+                + flag + ", older_than => " + interval + ")")
+    orphaned = _call(con, "SELECT count(*) FROM ducklake_delete_orphaned_files('" + ALIAS
+                     + "', dry_run => " + flag + ", older_than => " + interval + ")")
+    return int(old[0][0]) + int(orphaned[0][0])
 
 
 def info(con) -> dict:

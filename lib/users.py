@@ -95,12 +95,6 @@ def _keep_an_admin(tx: warehouse.Tx, username: str, row: dict, *, losing_admin: 
 
 # ---------------------------------------------------------------- reads
 
-def list_users(user: User) -> pd.DataFrame:
-    """Every account without its password hash (admin only)."""
-    auth.require(user, "manage_users")
-    return warehouse.read("admin_users_list")
-
-
 def access_review(user: User, now: datetime | None = None,
                   dormant_days: int = DORMANT_AFTER_DAYS) -> pd.DataFrame:
     """User, roles, last login, last activity, days inactive, and whether the account is dormant.

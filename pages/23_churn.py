@@ -118,16 +118,23 @@ with tab_clv:
         c1.plotly_chart(charts.clv_backtest(bt["by_repeat_purchases"] if bt else []), width="stretch")
         c2.plotly_chart(charts.clv_by_segment(segs), width="stretch")
         st.subheader(t("marketing.clv.per_segment"))
-        st.dataframe(segs, hide_index=True, width="stretch",
-                     column_config={"avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%.0f"),
+        seg_names = [t(f"marketing.rfm.seg.{charts.rfm_slug(x)}") if not x.startswith("(") else t("marketing.rfm.none")
+                     for x in segs["rfm_segment"]]
+        st.dataframe(segs.assign(rfm_segment=seg_names), hide_index=True, width="stretch",
+                     column_config={"rfm_segment": t("marketing.rfm.segment"),
+                                    "customers": st.column_config.NumberColumn(t("marketing.rfm.customers"), format="localized"),
+                                    "avg_expected_purchases": st.column_config.NumberColumn(t("marketing.clv.expected_purchases"), format="%.2f"),
+                                    "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%.0f"),
                                     "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
                                     "avg_p_alive": st.column_config.ProgressColumn(t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1)})
         st.subheader(t("marketing.clv.per_customer"))
         st.dataframe(clv.top_customers(200), hide_index=True, width="stretch",
                      column_config={"p_alive": st.column_config.ProgressColumn(t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1),
-                                    "expected_avg_value": st.column_config.NumberColumn(format="¥%.0f"),
+                                    "expected_avg_value": st.column_config.NumberColumn(t("marketing.clv.expected_avg_value"), format="¥%.0f"),
                                     "expected_value": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
-                                    "expected_purchases": st.column_config.NumberColumn(format="%.2f")})
+                                    "expected_purchases": st.column_config.NumberColumn(t("marketing.clv.expected_purchases"), format="%.2f"),
+                                    "rfm_segment": t("marketing.rfm.segment"), "full_name": t("marketing.field.full_name"),
+                                    "customer_id": t("marketing.field.customer_id")})
         with st.expander(t("marketing.clv.definition_title")):
             st.markdown(t("marketing.clv.definition"))
     if may_train:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -88,7 +89,6 @@ def _confirm(question: str, assume_yes: bool) -> bool:
 
 
 def _new_password() -> str:
-    import os
     value = os.environ.get("C360_NEW_PASSWORD")
     if value:
         return value

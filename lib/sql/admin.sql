@@ -3,11 +3,6 @@
 
 -- ================================================================ users
 
--- name: admin_users_list
-SELECT username, display_name, email, roles, disabled, failed_attempts, locked_until,
-       last_login, last_activity, created_at, password_changed_at
-FROM app_users ORDER BY username
-
 -- name: admin_user_set_roles
 UPDATE app_users SET roles = :roles WHERE username = :username
 
@@ -96,9 +91,6 @@ UPDATE customers
 SET id_number_enc = r.new_token
 FROM rotation_batch AS r
 WHERE customers.customer_id = r.customer_id AND customers.id_number_enc = r.old_token
-
--- name: privacy_encrypted_count
-SELECT count(*) FROM customers WHERE id_number_enc IS NOT NULL
 
 -- ================================================================ consent
 

@@ -200,4 +200,5 @@ def test_only_admins_manage_users(warehouse_path, users, role):
 
 def test_docs_security_table_is_generated_from_the_permissions():
     text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
-    assert accounts.permissions_table() in text
+    assert accounts.permissions_table() in text, (
+        "docs/security.md is out of date: paste `python -m lib.cli users permissions` into it")

@@ -84,6 +84,8 @@ def test_scoring_covers_every_purchaser_with_probability_tier_and_reasons(traine
     assert scores["probability"].between(0, 1).all()
     assert set(scores["risk_tier"]) == {"high", "medium", "low"}
     assert set(r for rs in scores["reasons"] for r in rs) <= set(churn.REASON_GROUPS)
+    assert scores.loc[scores["risk_tier"] == "low", "reasons"].map(len).sum() == 0
+    assert scores.loc[scores["risk_tier"] == "high", "reasons"].map(len).mean() >= 1
     high = scores[scores["risk_tier"] == "high"]
     assert high["probability"].min() >= scores[scores["risk_tier"] == "low"]["probability"].max()
     assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'churn.score'") >= 1
@@ -240,3 +242,23 @@ def test_clv_backtest_and_scores_on_the_demo(demo, tmp_path):
     exported = pd.read_csv(out, dtype={"source_record_id": str})
     assert list(exported.columns[:2]) == ["source", "source_record_id"]
     assert exported["source_record_id"].notna().all()
+
+
+def test_cli_churn_and_clv_write_scores_keyed_by_source_record_id(demo, tmp_path, capsys):
+    from lib import cli
+    churn_out, clv_out = tmp_path / "churn.csv", tmp_path / "clv.csv"
+    assert cli.main(["--warehouse", str(demo), "churn", "train", "--as-of", "2026-10-31",
+                     "--horizon-days", "60", "--out", str(churn_out)]) == 0
+    assert "recency baseline" in capsys.readouterr().out
+    assert cli.main(["--warehouse", str(demo), "churn", "score", "--as-of", "2026-10-31",
+                     "--horizon-days", "60"]) == 0
+    assert cli.main(["--warehouse", str(demo), "clv", "score", "--as-of", "2026-10-31",
+                     "--horizon-days", "60", "--out", str(clv_out), "--no-backtest"]) == 0
+    churn_rows = pd.read_csv(churn_out, dtype={"source_record_id": str})
+    clv_rows = pd.read_csv(clv_out, dtype={"source_record_id": str})
+    assert list(churn_rows.columns[:2]) == list(clv_rows.columns[:2]) == ["source", "source_record_id"]
+    assert len(churn_rows) == len(clv_rows) > 1000
+    assert not churn_rows.duplicated(["source", "source_record_id"]).any()
+    warehouse.use(str(demo))
+    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action IN ('churn.train', 'clv.score')"
+                            " AND username = 'system'") >= 2

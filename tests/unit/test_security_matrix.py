@@ -19,7 +19,6 @@ import importlib
 import inspect
 import os
 from datetime import datetime
-from pathlib import Path
 
 import bcrypt
 import pytest
