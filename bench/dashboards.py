@@ -114,7 +114,7 @@ def child(args) -> int:
     warehouse.engine()
     opened = (time.perf_counter() - t0) * 1000
     overview, c360, _ = _calls(args.customer)
-    group = overview if args.group == "overview" else c360
+    group = overview if args.child == "overview" else c360
     out = {"open_ms": opened}
     for name, fn in group.items():
         out[name] = _timed(fn)

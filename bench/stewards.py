@@ -28,7 +28,8 @@ def make_csv(db: Path, out: Path, rows: int = 1_000_000) -> None:
     """A messy export of the warehouse's own customers under new keys (DuckDB, seconds)."""
     import duckdb
     con = duckdb.connect(str(db), read_only=True)
-    regions = "['110105','310104','440305','510107','330106','320102','420106','500103']"
+    # region codes stdnum knows for every birth year 1920-2025 (most others are time-bounded)
+    regions = "['110101','110105','310101','310104','120101','110101','110105','310101']"
     con.execute(f"""
         COPY (
           WITH base AS (
@@ -54,7 +55,7 @@ def make_csv(db: Path, out: Path, rows: int = 1_000_000) -> None:
                  CASE WHEN birth_date IS NOT NULL AND country = 'CN' AND n % 10 < 6
                            AND birth_date >= DATE '1900-01-01' AND birth_date <= DATE '2026-01-01'
                       THEN body || substr('10X98765432', CAST(s AS BIGINT) + 1, 1) ELSE '' END AS "身份证号",
-                 coalesce(postcode, '') AS "邮编", coalesce(province, '') AS "省份",
+                 coalesce(postcode, '') AS "邮编", country AS "国家", coalesce(province, '') AS "省份",
                  coalesce(city, '') AS "城市", coalesce(district, '') AS "区县",
                  coalesce(address, '') AS "地址", gender AS "性别", channel AS "渠道",
                  strftime(registered_at, '%Y-%m-%d %H:%M:%S') AS "注册时间"

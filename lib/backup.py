@@ -108,6 +108,11 @@ def warehouse_file() -> Path:
     return loc.path
 
 
+def supported() -> bool:
+    """File snapshots apply to a warehouse file; a lake has its own backup path."""
+    return warehouse.current_location().kind == "file"
+
+
 def backup_dir() -> Path:
     configured = config.setting("backup_dir")
     return Path(configured) if configured else warehouse_file().parent / "backups"

@@ -143,7 +143,8 @@ def read_table(source, file_name: str | None = None) -> pd.DataFrame:
     if frame.columns.duplicated().any():
         raise ImportProblem("The file has two columns with the same header: "
                             + ", ".join(sorted(set(frame.columns[frame.columns.duplicated()]))))
-    return frame.fillna("").astype("string")
+    # Arrow-backed strings: the vectorised validation runs in pyarrow compute, not in Python.
+    return frame.fillna("").astype(pd.StringDtype("pyarrow"))
 
 
 # ---------------------------------------------------------------- mapping
@@ -459,7 +460,7 @@ def _write_customers(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int
         flags = flags[~flags["required"] & flags["row"].isin(new.index)]
         if not flags.empty:
             tx.register("stw_flags", pd.DataFrame({
-                "customer_id": [base + 1 + new.index.get_loc(r) for r in flags["row"]],
+                "customer_id": base + 1 + new.index.get_indexer(flags["row"].to_numpy()),
                 "field": flags["field"].astype("string").to_numpy(),
                 "code": flags["code"].astype("string").to_numpy(),
                 "detail": [json.dumps({"code": c, "raw": None if pd.isna(r) else str(r)}, ensure_ascii=False)
@@ -521,7 +522,7 @@ def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int,
     rows = list(q[q].index) + [r for r in extra if not q.get(r, False)]
     if not rows:
         return 0
-    reasons = plan.checked.reasons()
+    reasons = plan.checked.reasons(rows)
     raw = plan.mapped.reindex(rows)
     srid = plan.checked.clean["source_record_id"].reindex(rows)
     frame = pd.DataFrame({

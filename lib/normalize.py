@@ -41,10 +41,21 @@ def text(value) -> str | None:
 
 
 def text_series(values: pd.Series) -> pd.Series:
-    """`text` for a column of strings, vectorised; empty strings become NA."""
-    s = values.astype("string")
-    s = s.str.normalize("NFKC").str.replace(_SPACES.pattern, " ", regex=True).str.strip()
-    return s.mask(s == "")
+    """`text` for a column of strings, vectorised in Arrow; empty strings become NA.
+
+    Collapsing inner whitespace is a regex replace, the slowest step, so it only runs on the
+    values that need it (two whitespace characters in a row, or a tab/newline/ideographic space)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    arr = pa.array(values, type=pa.string(), from_pandas=True)
+    arr = pc.utf8_normalize(arr, "NFKC")
+    needs = pc.match_substring_regex(arr, r"\s\s|[^\S ]")
+    if pc.any(needs).as_py():
+        arr = pc.if_else(needs, pc.replace_substring_regex(arr, r"\s+", " "), arr)
+    arr = pc.utf8_trim_whitespace(arr)
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr]) if isinstance(arr, pa.Array) else arr),
+                     index=values.index, dtype=pd.StringDtype("pyarrow"))
 
 
 def has_cjk(value: str | None) -> bool:
@@ -121,14 +132,30 @@ def pinyin(family: str | None, given: str | None) -> str | None:
     return f"{' '.join(words)}|{''.join(w[0] for w in words)}"
 
 
+def _part_words(part: str | None, is_family: bool) -> tuple[tuple[str, ...], bool]:
+    """(words, is_cjk) of one name part, as `pinyin` splits it."""
+    part = text(part)
+    if not part:
+        return (), False
+    if has_cjk(part):
+        return _syllables(part, is_family), True
+    return tuple(w for w in re.split(r"[^a-z0-9]+", part.lower()) if w), False
+
+
 def pinyin_series(family: pd.Series, given: pd.Series) -> pd.Series:
-    """`pinyin` for two columns, computed once per distinct (family, given) pair."""
-    frame = pd.DataFrame({"f": family.astype("object"), "g": given.astype("object")})
-    frame = frame.where(frame.notna(), None)
-    keys = pd.MultiIndex.from_frame(frame)
-    uniq = keys.unique()
-    values = {k: pinyin(k[0], k[1]) for k in uniq}
-    return pd.Series([values[k] for k in keys], index=family.index, dtype="string")
+    """`pinyin` for two columns: pypinyin runs once per distinct family name and once per
+    distinct given name (not per pair), the rest is joined per row from small lookups."""
+    fam = family.astype("object").where(family.notna(), None).tolist()
+    giv = given.astype("object").where(given.notna(), None).tolist()
+    fam_words = {v: _part_words(v, True) for v in set(fam)}
+    giv_words = {v: _part_words(v, False) for v in set(giv)}
+    out = []
+    for f, g in zip(fam, giv):
+        fw, fc = fam_words[f]
+        gw, gc = giv_words[g]
+        words = fw + gw if (fc or gc) else gw + fw
+        out.append(f"{' '.join(words)}|{''.join(w[0] for w in words)}" if words else None)
+    return pd.Series(out, index=family.index, dtype="string")
 
 
 def simplified_series(values: pd.Series) -> pd.Series:

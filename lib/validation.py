@@ -421,15 +421,29 @@ class Checked:
     flagged: pd.Series                        # bool per row: an optional field was emptied
     raw_values: pd.Series = dc_field(default=None)  # JSON of emptied fields' raw values, per row
 
-    def reasons(self) -> pd.Series:
-        """JSON list of {field, code, message} per row that has failures."""
-        if self.failures.empty:
-            return pd.Series(dtype="string")
-        f = self.failures.assign(message=[message(a, b, "en") for a, b in
-                                          zip(self.failures["field"], self.failures["code"])])
-        return f.groupby("row").apply(
-            lambda g: json.dumps(g[["field", "code", "message"]].to_dict("records"),
-                                 ensure_ascii=False), include_groups=False)
+    def reasons(self, rows=None) -> dict:
+        """{row: JSON list of {field, code, message}} for rows with failures (or the given rows).
+        Plain Python over the failure columns: a pandas groupby-apply took minutes at 1M rows."""
+        return _by_row(self.failures, rows, lambda f, c, r: {"field": f, "code": c,
+                                                             "message": _message_en(f, c)}, list)
+
+
+@lru_cache(maxsize=512)
+def _message_en(field: str, code: str) -> str:
+    return message(field, code, "en")
+
+
+def _by_row(failures: pd.DataFrame, rows, item, container) -> dict:
+    wanted = None if rows is None else set(rows)
+    grouped: dict = {}
+    for row, f, c, raw in zip(failures["row"].tolist(), failures["field"].tolist(),
+                              failures["code"].tolist(), failures["raw"].tolist()):
+        if wanted is not None and row not in wanted:
+            continue
+        grouped.setdefault(row, []).append(item(f, c, raw))
+    if container is list:
+        return {r: json.dumps(v, ensure_ascii=False) for r, v in grouped.items()}
+    return {r: json.dumps(dict(v), ensure_ascii=False, sort_keys=True) for r, v in grouped.items()}
 
 
 def _apply_unique(values: pd.Series, fn) -> tuple[pd.Series, pd.Series]:
@@ -688,10 +702,8 @@ def _finish(out: pd.DataFrame, c: _Collector) -> Checked:
     flagged = pd.Series(out.index.isin(list(set(opt["row"]))), index=out.index)
     raw = pd.Series(pd.NA, index=out.index, dtype="object")
     if not opt.empty:
-        grouped = opt.groupby("row").apply(
-            lambda g: json.dumps({f: (None if pd.isna(r) else str(r)) for f, r in zip(g["field"], g["raw"])},
-                                 ensure_ascii=False, sort_keys=True), include_groups=False)
-        raw.loc[grouped.index] = grouped.values
+        grouped = _by_row(opt, None, lambda f, c, r: (f, None if pd.isna(r) else str(r)), dict)
+        raw.loc[list(grouped)] = list(grouped.values())
     return Checked(out, failures, quarantined, flagged, raw)
 
 

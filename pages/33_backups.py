@@ -13,6 +13,11 @@ st.caption(t("admin.backups.caption"))
 if flash := st.session_state.pop("backups_flash", None):
     st.success(flash)
 
+if not backup.supported():
+    # A DuckLake is backed up through its PostgreSQL catalog and data files, not by this page.
+    st.info(t("admin.backups.lake_mode"))
+    st.stop()
+
 snaps = backup.list_snapshots(user)
 retention = int(settings.get("backup_retention"))
 ui.kpi_row([

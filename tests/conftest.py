@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,15 +16,29 @@ os.environ.setdefault("C360_FIELD_KEYS", "T8R4XUbzGv3rJ2a0G2f6vWc0m9V0G2wq1pQW0m
 os.environ.setdefault("C360_HASH_KEY", "test-hash-key-0123456789-abcdefghijklmnopqrs")
 
 
-@pytest.fixture
-def warehouse_path(tmp_path) -> Path:
-    """An empty, migrated warehouse file with the demo users; the process points at it."""
+@pytest.fixture(scope="session")
+def template_warehouse(tmp_path_factory) -> Path:
+    """Migrated, with the demo users: built once per session (bcrypt and DDL are slow),
+    then copied for every test that needs a warehouse."""
     from lib import auth, warehouse
-    path = tmp_path / "warehouse.duckdb"
+    path = tmp_path_factory.mktemp("template") / "warehouse.duckdb"
     warehouse.use(str(path))
-    os.environ["C360_WAREHOUSE"] = str(path)   # for AppTest scripts and subprocesses
     warehouse.migrate()
     auth.seed_demo_users()
+    warehouse.checkpoint()
+    warehouse.dispose()
+    warehouse.use(None)
+    return path
+
+
+@pytest.fixture
+def warehouse_path(tmp_path, template_warehouse) -> Path:
+    """An empty, migrated warehouse file with the demo users; the process points at it."""
+    from lib import warehouse
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(template_warehouse, path)
+    warehouse.use(str(path))
+    os.environ["C360_WAREHOUSE"] = str(path)   # for AppTest scripts and subprocesses
     yield path
     warehouse.dispose()
     warehouse.use(None)

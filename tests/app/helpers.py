@@ -26,11 +26,23 @@ def login(username: str, password: str) -> AppTest:
 
 
 def as_user(username: str) -> AppTest:
-    """Log in as a demo user (through the form) and return the AppTest on the home page."""
+    """An AppTest on the home page with `username` logged in.
+
+    The session is seeded the way streamlit-authenticator leaves it after a login (the form
+    itself is tested in test_login_and_pages.py); the guard still re-reads the user and its
+    roles from the warehouse on every run, so this exercises the real access checks without
+    paying for bcrypt in every test.
+    """
     from lib import auth
-    at = login(username, auth.DEMO_USERS[username]["password"])
+    spec = auth.DEMO_USERS[username]
+    at = new_app()
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state["name"] = spec["name"]
+    at.session_state["roles"] = spec["roles"]
+    at.session_state["logout"] = None
+    at.run()
     assert not at.exception, at.exception
-    assert at.session_state["authentication_status"] is True
     return at
 
 

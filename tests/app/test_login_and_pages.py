@@ -34,6 +34,17 @@ def test_each_demo_user_sees_exactly_the_pages_its_roles_allow(warehouse_path, u
     assert sidebar_links(at) == expected
 
 
+@pytest.mark.parametrize("username", list(auth.DEMO_USERS))
+def test_each_demo_user_logs_in_through_the_form_and_is_audited(warehouse_path, username):
+    at = login(username, auth.DEMO_USERS[username]["password"])
+    assert not at.exception
+    assert at.session_state["authentication_status"] is True
+    assert at.title[0].value == "Customer 360"
+    from lib import warehouse
+    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'login' AND username = :u",
+                            u=username) == 1
+
+
 def test_wrong_password_sees_no_data_and_is_audited(warehouse_path):
     at = login("manager", "not-the-password")
     assert not at.exception
