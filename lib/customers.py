@@ -180,11 +180,23 @@ def quality_flags(user: auth.User, customer_id: int) -> list[dict]:
     for field, value in (raw.items() if isinstance(raw, dict) else ()):
         found.append({"source": "import", "field": field, "code": "raw_value", "severity": "medium",
                       "detail": value})
-    if warehouse.scalar("c360_has_table", table_name="quality_flags"):
+    if _has_quality_flags():
         for flag in warehouse.read("c360_open_flags", id=int(customer_id)).to_dict("records"):
             found.append({"source": "quality", "field": flag["field"], "code": flag["rule_id"],
                           "severity": flag["severity"], "detail": _mask_json(user, flag["detail"])})
     return found
+
+
+_TABLES_SEEN: set[str] = set()
+
+
+def _has_quality_flags() -> bool:
+    """Whether the stewards' quality_flags table exists (remembered once seen: tables are only
+    added by migrations, never dropped)."""
+    key = warehouse.current_location().url
+    if key not in _TABLES_SEEN and warehouse.scalar("c360_has_table", table_name="quality_flags"):
+        _TABLES_SEEN.add(key)
+    return key in _TABLES_SEEN
 
 
 def profile_unaudited(customer_id: int) -> dict:

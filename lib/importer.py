@@ -452,15 +452,16 @@ def _write_customers(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int
             new[col] = new[col].astype("string")
     new["raw_values"] = new["raw_values"].astype("string")
     new["birth_date"] = new["birth_date"].dt.date
-    base = int(tx.scalar("stw_max_customer_id"))
+    reserved = tx.df("stw_reserve_customer_ids", n=len(new))["customer_id"].astype("int64")
+    new["customer_id"] = sorted(reserved.tolist())  # rows keep file order among their ids
     tx.register("stw_rows", new)
     try:
-        tx.run("stw_insert_customers", base_id=base, source=plan.source)
+        tx.run("stw_insert_customers", source=plan.source)
         flags = plan.checked.failures
         flags = flags[~flags["required"] & flags["row"].isin(new.index)]
         if not flags.empty:
             tx.register("stw_flags", pd.DataFrame({
-                "customer_id": base + 1 + new.index.get_indexer(flags["row"].to_numpy()),
+                "customer_id": new.loc[flags["row"].to_numpy(), "customer_id"].to_numpy(),
                 "field": flags["field"].astype("string").to_numpy(),
                 "code": flags["code"].astype("string").to_numpy(),
                 "detail": [json.dumps({"code": c, "raw": None if pd.isna(r) else str(r)}, ensure_ascii=False)
@@ -472,7 +473,7 @@ def _write_customers(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int
                 tx.unregister("stw_flags")
     finally:
         tx.unregister("stw_rows")
-    new_ids = list(range(base + 1, base + 1 + len(new)))
+    new_ids = new["customer_id"].tolist()
     return len(new), unchanged, new_ids
 
 

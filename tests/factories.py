@@ -22,7 +22,16 @@ def customer(tx: warehouse.Tx, customer_id: int, **fields) -> int:
     cols = ", ".join(row)
     binds = ", ".join(f":{c}" for c in row)
     tx.run(f"INSERT INTO customers ({cols}) VALUES ({binds})", **row)
+    _keep_sequence_ahead(tx, "customer_id_seq", customer_id)
     return customer_id
+
+
+def _keep_sequence_ahead(tx: warehouse.Tx, sequence: str, used_id: int) -> None:
+    """Explicit fixture ids must not be handed out again by the loaders' nextval()."""
+    last = tx.scalar("SELECT coalesce(last_value, 0) FROM duckdb_sequences() WHERE sequence_name = :s",
+                     s=sequence)
+    if last is not None and used_id > last:
+        tx.scalar(f"SELECT max(nextval('{sequence}')) FROM range({int(used_id - last)})")
 
 
 def order(tx: warehouse.Tx, customer_id: int, when: datetime, amount: float, *,

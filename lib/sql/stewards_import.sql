@@ -36,15 +36,17 @@ FROM stw_keys k
 JOIN customers c ON c.source = :source AND c.source_record_id = k.k
 WHERE c.deleted_at IS NULL
 
--- name: stw_max_customer_id
-SELECT coalesce(max(customer_id), 0) FROM customers
+-- name: stw_reserve_customer_ids
+-- Ids come from the sequence (never max()+n): two imports at once, or two lake processes,
+-- must not hand out the same ids.
+SELECT nextval('customer_id_seq') AS customer_id FROM range(CAST(:n AS BIGINT))
 
 -- name: stw_insert_customers
 INSERT INTO customers (customer_id, source, source_record_id, family_name, given_name, full_name,
     name_pinyin, gender, birth_date, mobile, email, id_number_enc, id_number_hash, id_number_last4,
     country, province, city, district, address, postcode, customer_type, company, industry,
     job_title, uscc, channel, registered_at, updated_at, raw_values, version)
-SELECT CAST(:base_id AS BIGINT) + row_number() OVER (ORDER BY r.row_no), :source, r.source_record_id,
+SELECT r.customer_id, :source, r.source_record_id,
        r.family_name, r.given_name, r.full_name, r.name_pinyin, r.gender, r.birth_date, r.mobile,
        r.email, r.id_number_enc, r.id_number_hash, r.id_number_last4, r.country, r.province, r.city,
        r.district, r.address, r.postcode, r.customer_type, r.company, r.industry, r.job_title,
@@ -62,7 +64,7 @@ FROM stw_flags f
 -- name: stw_insert_orders
 INSERT INTO orders (order_id, customer_id, source, source_record_id, order_time, status, amount,
                     refund_amount, channel, category, item_count)
-SELECT (SELECT coalesce(max(order_id), 0) FROM orders) + row_number() OVER (ORDER BY r.row_no),
+SELECT nextval('order_id_seq'),
        r.customer_id, :source, r.source_record_id, r.order_time, r.status,
        CAST(r.amount AS DECIMAL(12, 2)), CAST(coalesce(r.refund_amount, '0') AS DECIMAL(12, 2)),
        r.channel, r.category, r.item_count
@@ -72,7 +74,7 @@ ORDER BY r.row_no
 -- name: stw_insert_events
 INSERT INTO events (event_id, customer_id, event_type, event_time, channel, category, amount,
                     order_id, source, source_record_id, note)
-SELECT (SELECT coalesce(max(event_id), 0) FROM events) + row_number() OVER (ORDER BY r.row_no),
+SELECT nextval('event_id_seq'),
        r.customer_id, r.event_type, r.event_time, r.channel, r.category,
        CAST(r.amount AS DECIMAL(12, 2)), o.order_id, :source, r.source_record_id, r.note
 FROM stw_rows r
