@@ -16,14 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-os.environ.setdefault("C360_DEMO", "1")
-os.environ.setdefault("C360_COOKIE_KEY", "bench-cookie-key-0123456789-abcdefghijklmnop")
-
-
-def timed(fn):
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
+from bench import timed
 
 
 def main() -> None:

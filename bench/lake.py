@@ -21,8 +21,7 @@ import statistics
 import time
 from pathlib import Path
 
-os.environ.setdefault("C360_DEMO", "1")
-os.environ.setdefault("C360_COOKIE_KEY", "bench-cookie-key-0123456789-abcdefghijklmnop")
+import bench  # noqa: F401  (demo-mode settings for benchmarks)
 
 
 def _median_ms(fn, runs: int) -> tuple[float, float]:

@@ -14,14 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
-os.environ.setdefault("C360_DEMO", "1")
-os.environ.setdefault("C360_COOKIE_KEY", "bench-cookie-key-0123456789-abcdefghijklmnop")
-
-
-def timed(fn):
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
+from bench import timed
 
 
 AT_RISK_HIGH_VALUE = {"op": "and", "conditions": [

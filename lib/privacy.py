@@ -68,17 +68,20 @@ def id_hash(value: str | None) -> str | None:
 # ---------------------------------------------------------------- masking
 
 def mask_phone(phone: str | None) -> str | None:
-    """+8613812345678 -> +86 138****5678; keeps the country code, the first 3 and last 4 digits."""
+    """+8613812345678 -> +86 138****5678. Other numbers keep at most 3 leading and 4 trailing
+    digits and always hide at least 4; short (often invalid) values hide all but 2 + 2."""
     if not phone:
         return phone
     digits = phone.lstrip("+")
     if phone.startswith("+86") and len(digits) == 13:
         national = digits[2:]
         return f"+86 {national[:3]}****{national[-4:]}"
-    if len(digits) <= 6:
-        return "*" * len(digits)
     prefix = "+" if phone.startswith("+") else ""
-    return f"{prefix}{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    if len(digits) >= 11:
+        return f"{prefix}{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    if len(digits) > 6:
+        return f"{prefix}{digits[:2]}{'*' * (len(digits) - 4)}{digits[-2:]}"
+    return "*" * len(digits)
 
 
 def mask_email(email: str | None) -> str | None:

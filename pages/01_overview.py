@@ -10,29 +10,14 @@ user = ui.guard("overview")
 TTL = 600
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _kpis(f, built):
-    return metrics.kpis(f)
+OVERVIEW_QUERIES = {"kpis": metrics.kpis, "monthly": metrics.monthly_trends,
+                    "breakdowns": metrics.breakdowns, "funnel": metrics.lifecycle_funnel,
+                    "cohorts": metrics.cohort_retention}
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _monthly(f, built):
-    return metrics.monthly_trends(f)
-
-
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _breakdowns(f, built):
-    return metrics.breakdowns(f)
-
-
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _funnel(f, built):
-    return metrics.lifecycle_funnel(f)
-
-
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _cohorts(f, built):
-    return metrics.cohort_retention(f)
+def _cached(name, f, built):
+    return OVERVIEW_QUERIES[name](f)
 
 
 st.title(t("nav.overview"))
@@ -49,7 +34,7 @@ st.caption(t("dash.overview.caption", start=filters.start, end=filters.end, psta
 if prev.start < metrics.oldest_comparable_start():
     st.caption(t("dash.overview.not_comparable", month=metrics.oldest_comparable_start()))
 
-kpis = _kpis(filters, built)
+kpis = _cached("kpis", filters, built)
 FORMAT = {"count": ui.fmt_int, "money": ui.fmt_money_short, "rate": ui.fmt_pct}
 
 
@@ -72,7 +57,7 @@ ui.kpi_row(card(k) for k in keys[:4])
 ui.kpi_row(card(k) for k in keys[4:])
 
 st.subheader(t("dash.section.trends"), help=metrics.definition("trends"))
-monthly = _monthly(filters, built)
+monthly = _cached("monthly", filters, built)
 left, right = st.columns(2)
 with left:
     ui.chart(user, charts.monthly_customers(monthly), monthly, "monthly_customers", "trend_customers")
@@ -80,7 +65,7 @@ with right:
     ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "trend_revenue")
 
 st.subheader(t("dash.section.breakdowns"))
-parts = _breakdowns(filters, built)
+parts = _cached("breakdowns", filters, built)
 measure = st.segmented_control(t("dash.breakdown.metric"), ["customers", "new_customers", "revenue"],
                                default="customers", key="dash_breakdown_metric",
                                format_func=lambda m: t(f"dash.metric.{m}")) or "customers"
@@ -93,9 +78,9 @@ for i, dim in enumerate(["channel", "province", "customer_type", "industry"]):
 left, right = st.columns(2)
 with left:
     st.subheader(t("dash.section.lifecycle"), help=metrics.definition("lifecycle"))
-    funnel = _funnel(filters, built)
+    funnel = _cached("funnel", filters, built)
     ui.chart(user, charts.lifecycle_funnel(funnel), funnel, "lifecycle_funnel", "funnel")
 with right:
     st.subheader(t("dash.section.cohorts"), help=metrics.definition("cohort"))
-    cohorts = _cohorts(filters, built)
+    cohorts = _cached("cohorts", filters, built)
     ui.chart(user, charts.cohort_heatmap(cohorts), cohorts, "cohort_retention", "cohorts")

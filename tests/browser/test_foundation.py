@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from lib import navigation
 from tests.browser.conftest import log_in, no_exceptions, screenshot, settle
@@ -35,9 +36,10 @@ def test_wrong_password_shows_an_error_and_no_data(app_server, page):
 @pytest.mark.parametrize("url_path", [p.url_path for p in navigation.PAGES])
 def test_every_page_url_without_a_session_shows_only_the_login_form(app_server, page, url_path):
     page.goto(f"{app_server}/{url_path}")
+    # The form appears once the page's script has run; wait for it rather than for idleness.
+    expect(page.get_by_role("textbox", name=re.compile("Password"))).to_have_count(1, timeout=20_000)
     settle(page)
     no_exceptions(page)
-    assert page.get_by_role("textbox", name=re.compile("Password")).count() == 1
     data = page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"], '
                         '[data-testid="stPlotlyChart"], [data-testid="stTable"]')
     assert data.count() == 0

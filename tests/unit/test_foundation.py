@@ -213,3 +213,17 @@ def test_every_i18n_key_used_in_code_exists():
         used |= set(re.findall(r'\bt\(\s*"([a-z0-9_.]+)"', path.read_text(encoding="utf-8")))
     missing = sorted(k for k in used if not i18n.has(k))
     assert not missing, missing
+
+
+# ---------------------------------------------------------------- masking
+
+@pytest.mark.parametrize("phone, masked", [
+    ("+8613812345678", "+86 138****5678"),
+    ("+14155550123", "+141****0123"),
+    ("+8618435", "+86***35"),        # short, invalid values must not be shown whole
+    ("123456", "******"),
+    (None, None),
+])
+def test_phone_masking_never_shows_a_whole_number(phone, masked):
+    from lib import privacy
+    assert privacy.mask_phone(phone) == masked
