@@ -14,3 +14,18 @@ def timed(fn):
     started = time.perf_counter()
     result = fn()
     return time.perf_counter() - started, result
+
+
+SOURCE_1M = "/tmp/bench/warehouse-1m.duckdb"  # built by `python -m lib.cli demo --customers 1000000`
+
+
+def working_copy(source: str, workdir: str):
+    """A fresh copy of the benchmark warehouse in `workdir` (benchmarks write to it)."""
+    import shutil
+    from pathlib import Path
+    work = Path(workdir)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    path = work / "warehouse.duckdb"
+    shutil.copyfile(source, path)
+    return work, path

@@ -14,21 +14,16 @@ import shutil
 import statistics
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
-from bench import timed
+from bench import SOURCE_1M, timed, working_copy
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--source", default="/tmp/bench/warehouse-1m.duckdb")
+    parser.add_argument("--source", default=SOURCE_1M)
     parser.add_argument("--work", default="/tmp/admin/bench")
     args = parser.parse_args()
-    work = Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    path = work / "warehouse.duckdb"
-    shutil.copyfile(args.source, path)
+    work, path = working_copy(args.source, args.work)
     os.environ["C360_BACKUP_DIR"] = str(work / "backups")
 
     from cryptography.fernet import Fernet

@@ -9,12 +9,8 @@ model figures (churn AUC vs the recency baseline, CLV backtest).
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import time
-from pathlib import Path
 
-from bench import timed
+from bench import SOURCE_1M, timed, working_copy
 
 
 AT_RISK_HIGH_VALUE = {"op": "and", "conditions": [
@@ -31,15 +27,11 @@ NESTED = {"op": "and", "conditions": [
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--source", default="/tmp/bench/warehouse-1m.duckdb")
+    parser.add_argument("--source", default=SOURCE_1M)
     parser.add_argument("--work", default="/tmp/marketing/bench")
     parser.add_argument("--horizon-days", type=int, default=90)
     args = parser.parse_args()
-    work = Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    path = work / "warehouse.duckdb"
-    shutil.copyfile(args.source, path)
+    work, path = working_copy(args.source, args.work)
 
     from lib import audience, auth, churn, clv, lifecycle, rfm, segments, settings, tags, warehouse
     warehouse.use(str(path))

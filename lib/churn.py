@@ -46,7 +46,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from lib import audit, auth, settings, warehouse
-from lib.marketing import compose, cutoff, fast_frame
+from lib.marketing import cutoff, fast_frame
 
 NUMERIC = ["recency_days", "frequency", "monetary", "avg_order_value", "orders_90d",
            "orders_prev_90d", "order_trend", "spend_365d", "tenure_days", "avg_gap_days",

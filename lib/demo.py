@@ -985,7 +985,6 @@ class _Build:
 
     # ---------------------------------------------------------------- other defects
     def _field_defects(self, rng: np.random.Generator, cols: dict) -> None:
-        n = self.n
         truth: list[tuple[int, str, str | None, str, int | None]] = []
         for r, o, d in zip(self.dup_rows.tolist(), self.dup_of.tolist(), self.dup_detail):
             truth.append((r, "duplicate", None, d, o))
@@ -1174,7 +1173,6 @@ class _Build:
         cs = np.arange(a, b)
         cls, k = self.cls[cs], self.k[cs]
         kf = k.astype(float)
-        intl = self.intl[cs]
         act_end = np.minimum(end, self.stop[cs] + 30 * DAY)
         buyer = cls == 2
 

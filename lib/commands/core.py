@@ -33,7 +33,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from lib import aggregates, demo, settings
+    from lib import demo, settings
     loc = warehouse.current_location()
     if args.if_missing and loc.path is not None and loc.path.exists():
         warehouse.migrate()
