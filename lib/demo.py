@@ -1449,18 +1449,14 @@ def _draw_ids(tx: warehouse.Tx, sequence: str, n: int) -> int:
     """Advance a sequence by n (SELECT nextval FROM range(n)) and return the first id."""
     if n == 0:
         return 0
-    row = tx.one(f"SELECT min(v) AS lo, max(v) AS hi FROM "
-                 f"(SELECT nextval('{sequence}') AS v FROM range({int(n)}))")
+    row = tx.one("demo_draw_ids", sequence=sequence, n=int(n))
     if row["hi"] - row["lo"] + 1 != n:
         raise DemoError(f"{sequence} did not hand out a contiguous block of ids")
     return int(row["lo"])
 
 
 def _is_empty(tx: warehouse.Tx) -> bool:
-    for table in ("customers", "orders", "events", "consents", "demo_ground_truth"):
-        if tx.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)"):
-            return False
-    return True
+    return not tx.scalar("demo_has_data")
 
 
 def _ts(t0_epoch: int, seconds: np.ndarray) -> pa.Array:

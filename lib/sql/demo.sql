@@ -1,0 +1,11 @@
+-- Named queries of the demo generator (lib/demo.py).
+
+-- name: demo_draw_ids
+-- Advance a sequence by :n and report the block it handed out.
+SELECT min(v) AS lo, max(v) AS hi
+FROM (SELECT nextval(CAST(:sequence AS VARCHAR)) AS v FROM range(CAST(:n AS BIGINT)))
+
+-- name: demo_has_data
+SELECT EXISTS (SELECT 1 FROM customers) OR EXISTS (SELECT 1 FROM orders)
+    OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM consents)
+    OR EXISTS (SELECT 1 FROM demo_ground_truth)
