@@ -170,7 +170,7 @@ def history(user: auth.User, customer_id: int, limit: int = HISTORY_LIMIT) -> pd
 
 def quality_flags(user: auth.User, customer_id: int) -> list[dict]:
     """Data-quality findings on this record: checks of the stored values, raw input kept from
-    imports, and open flags of the stewards' quality run (when that table exists).
+    imports, and open flags of the stewards' quality run.
 
     The checks run on the stored (unmasked) values; only masked values leave this function."""
     auth.require(user, "view_customer")
@@ -180,23 +180,10 @@ def quality_flags(user: auth.User, customer_id: int) -> list[dict]:
     for field, value in (raw.items() if isinstance(raw, dict) else ()):
         found.append({"source": "import", "field": field, "code": "raw_value", "severity": "medium",
                       "detail": value})
-    if _has_quality_flags():
-        for flag in warehouse.read("c360_open_flags", id=int(customer_id)).to_dict("records"):
-            found.append({"source": "quality", "field": flag["field"], "code": flag["rule_id"],
-                          "severity": flag["severity"], "detail": _mask_json(user, flag["detail"])})
+    for flag in warehouse.read("c360_open_flags", id=int(customer_id)).to_dict("records"):
+        found.append({"source": "quality", "field": flag["field"], "code": flag["rule_id"],
+                      "severity": flag["severity"], "detail": _mask_json(user, flag["detail"])})
     return found
-
-
-_TABLES_SEEN: set[str] = set()
-
-
-def _has_quality_flags() -> bool:
-    """Whether the stewards' quality_flags table exists (remembered once seen: tables are only
-    added by migrations, never dropped)."""
-    key = warehouse.current_location().url
-    if key not in _TABLES_SEEN and warehouse.scalar("c360_has_table", table_name="quality_flags"):
-        _TABLES_SEEN.add(key)
-    return key in _TABLES_SEEN
 
 
 def profile_unaudited(customer_id: int) -> dict:
@@ -229,9 +216,10 @@ def _record_checks(record: dict) -> list[dict]:
                 check(value)
             except validation.FieldError:
                 flag(field, "invalid", "medium")
+    as_of = settings.as_of()
     birth, registered = record.get("birth_date"), record.get("registered_at")
     if birth is not None:
-        if birth.year < 1900 or birth > settings.as_of() or (
+        if birth.year < 1900 or birth > as_of or (
                 registered is not None and birth > registered.date()):
             flag("birth_date", "impossible", "medium")
     if record.get("customer_type") == "B2B" and not record.get("company"):
@@ -239,7 +227,6 @@ def _record_checks(record: dict) -> list[dict]:
     stale_months = int(settings.get("stale_after_months"))
     touched = max(d for d in (record.get("updated_at"), record.get("verified_at"),
                               datetime(1900, 1, 1)) if d is not None)
-    as_of = settings.as_of()
     if (as_of.year - touched.year) * 12 + as_of.month - touched.month > stale_months:
         flag("updated_at", "stale", "low")
     return found

@@ -80,9 +80,6 @@ WHERE entity = 'customer' AND entity_id = CAST(:id AS VARCHAR) AND action <> 'cu
 ORDER BY occurred_at DESC, audit_id DESC
 LIMIT :limit
 
--- name: c360_has_table
-SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = :table_name
-
 -- name: c360_open_flags
 SELECT flag_id, kind, rule_id, field, severity, CAST(detail AS VARCHAR) AS detail, created_at
 FROM quality_flags WHERE customer_id = :id AND status = 'open'
