@@ -202,10 +202,9 @@ _linker_seq = iter(range(1, 1_000_000))
 
 def _relinked(db_api, model: dict):
     """A fresh Linker over dedup_input with the given (regularised) model."""
-    import logging as _logging
     from splink import Linker
     sdf = db_api.register("dedup_input", table_name=f"dedup_input_{next(_linker_seq)}")
-    return Linker(sdf, model, log_level=_logging.WARNING)
+    return Linker(sdf, model, log_level=logging.WARNING)
 
 
 def _em(linker, db_api, blocking_rule):
@@ -243,7 +242,6 @@ class DedupResult:
 def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: float | None = None) -> DedupResult:
     """Train the model on all live customers, score candidate pairs, store them and clusters."""
     auth.require(user, "merge_customers")
-    import logging as _logging
     from splink import DuckDBAPI, Linker, block_on
     started = time.perf_counter()
     con = _connection()
@@ -252,7 +250,7 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
         raise MergeError("There are fewer than two live customers to compare.")
     db_api = DuckDBAPI(connection=con)
     sdf = db_api.register("dedup_input")
-    linker = Linker(sdf, _settings(), log_level=_logging.WARNING)
+    linker = Linker(sdf, _settings(), log_level=logging.WARNING)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("mobile_key", "py"), block_on("email_norm", "py"), block_on("id_hash")], recall=0.8)
     linker.training.estimate_u_using_random_sampling(
@@ -308,7 +306,6 @@ def match_new(user: auth.User, new_ids: list[int], threshold: float = CANDIDATE_
     """Score newly imported customers against existing ones (and each other) with the stored
     model; returns the number of new candidate pairs."""
     auth.require(user, "merge_customers")
-    import logging as _logging
     from splink import DuckDBAPI, Linker
     latest = warehouse.one("stw_dedup_latest_model")
     if latest is None:
@@ -327,7 +324,7 @@ def match_new(user: auth.User, new_ids: list[int], threshold: float = CANDIDATE_
     db_api = DuckDBAPI(connection=con)
     old = db_api.register("old_records")
     new = db_api.register("new_records")
-    linker = Linker(old, model, log_level=_logging.WARNING)
+    linker = Linker(old, model, log_level=logging.WARNING)
     # The email comparison adjusts for term frequency (a shared company domain says less than a
     # rare one); predict_between needs the frequencies from the existing records.
     linker.table_management.compute_tf_table("email_norm")
