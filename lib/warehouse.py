@@ -129,6 +129,32 @@ def dispose() -> None:
         _engines.clear()
 
 
+class WarehouseBusyError(WarehouseError):
+    """Other sessions kept queries running while the warehouse had to be closed."""
+
+
+@contextmanager
+def closed(wait_seconds: float) -> Iterator[None]:
+    """Close every pooled connection and keep new ones waiting until the block ends.
+
+    For work on the file itself (snapshot copy, restore swap). Holding the engines lock makes
+    `engine()` block in other threads (Streamlit sessions), so nobody re-opens the file between
+    the close and the end of the block. Waits up to `wait_seconds` for running queries.
+    """
+    with _engines_lock:
+        engines = list(_engines.values())
+        deadline = time.monotonic() + wait_seconds
+        while any(e.pool.checkedout() for e in engines):
+            if time.monotonic() > deadline:
+                raise WarehouseBusyError("Other sessions kept running queries; try again, or "
+                                         "stop the app and use the CLI.")
+            time.sleep(0.05)
+        for eng in engines:
+            eng.dispose()
+        _engines.clear()
+        yield
+
+
 def _translate(exc: Exception, loc: Location | None = None) -> Exception:
     text = str(exc)
     if "Could not set lock" in text or "Conflicting lock" in text:
