@@ -1702,22 +1702,21 @@ def _consents(g: _Build, cols: dict) -> pa.Table:
 FINGERPRINT_EXCLUDES = {"id_number_enc"}   # Fernet tokens carry a random IV and a timestamp
 
 
+FINGERPRINT_TABLES = {"customers": "customer_id", "orders": "order_id", "events": "event_id"}
+
+
 def fingerprint() -> dict[str, str]:
     """md5 of every deterministic column of customers, orders and events (in id order):
     the same (n, seed, as_of) must give the same fingerprints."""
     out = {}
-    # Identifiers below come only from the literal tuple and from information_schema.
-    with warehouse.connect() as conn:
-        for table, key in (("customers", "customer_id"), ("orders", "order_id"),
-                           ("events", "event_id")):
-            names = [r[0] for r in conn.exec_driver_sql(
-                f"SELECT column_name FROM information_schema.columns WHERE table_name = "
-                f"'{table}' ORDER BY ordinal_position").fetchall()
-                if r[0] not in FINGERPRINT_EXCLUDES]
-            expr = ", ".join(f"coalesce({c}::VARCHAR, '∅')" for c in names)
-            out[table] = conn.exec_driver_sql(
-                f"SELECT md5(string_agg(concat_ws('|', {expr}), chr(10) ORDER BY {key})) "
-                f"FROM {table}").scalar()
+    for table, key in FINGERPRINT_TABLES.items():
+        # Identifiers: the table and key from the whitelist above, columns from the catalog.
+        names = [c for c in warehouse.read("demo_table_columns", table=table)["column_name"]
+                 if c not in FINGERPRINT_EXCLUDES]
+        expr = ", ".join("coalesce(CAST(" + c + " AS VARCHAR), '∅')" for c in names)
+        out[table] = warehouse.scalar(
+            "SELECT md5(string_agg(concat_ws('|', " + expr + "), chr(10) ORDER BY " + key + ")) "
+            "FROM " + table)
     return out
 
 

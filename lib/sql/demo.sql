@@ -9,3 +9,7 @@ FROM (SELECT nextval(CAST(:sequence AS VARCHAR)) AS v FROM range(CAST(:n AS BIGI
 SELECT EXISTS (SELECT 1 FROM customers) OR EXISTS (SELECT 1 FROM orders)
     OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM consents)
     OR EXISTS (SELECT 1 FROM demo_ground_truth)
+
+-- name: demo_table_columns
+SELECT column_name FROM information_schema.columns WHERE table_name = :table
+ORDER BY ordinal_position
