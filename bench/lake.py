@@ -7,7 +7,7 @@ starts a throwaway PostgreSQL, moves the copy into a lake with the same code as
 `lake migrate` (checksums compared), then times on both:
 
 * the Overview's query functions (lib.metrics, what the page calls, page caches cleared);
-* the 360° functions for 20 customers (profile, summary, tags, consents, orders, timeline);
+* `customers.customer_360` (everything the 360° page shows) for 20 customers;
 * both pages end to end in AppTest (a logged-in manager; st.cache_data cleared per run).
 
 Medians of warm runs; the first (cold) run is reported separately. Prints a Markdown table.
@@ -68,12 +68,7 @@ def measure(location: str, runs: int, customer_ids: list[int]) -> dict[str, tupl
             out[f"  metrics.{name}"] = _median_ms(fn, runs)
 
         def one_customer(cid: int):
-            customers.profile_unaudited(cid)
-            customers.summary(manager, cid)
-            customers.tags(manager, cid)
-            customers.consents(manager, cid)
-            customers.orders(manager, cid)
-            customers.events(manager, cid)
+            customers.customer_360(manager, cid)
 
         per_customer = []
         cold_360 = None
@@ -85,7 +80,7 @@ def measure(location: str, runs: int, customer_ids: list[int]) -> dict[str, tupl
                 cold_360 = ms
             else:
                 per_customer.append(ms)
-        out["360° queries per customer (profile, summary, tags, consents, orders, timeline)"] = \
+        out["360° queries per customer (customers.customer_360: profile, tags, consents, flags, history, orders, timeline)"] = \
             (cold_360, statistics.median(per_customer))
 
         at = as_user("manager")

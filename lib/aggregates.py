@@ -7,12 +7,15 @@ every Overview figure into a scan of at most one row per customer plus a few sma
 * ``agg_segs``: one row per combination of channel, province, customer type, industry and
   lifecycle stage ("segment"); the other tables carry only its small integer id, and the
   sidebar filters are applied to this table after grouping by segment.
-* ``agg_customer``: one row per live customer with registration and first/second kept order
-  dates and two 63-bit month masks (events, kept orders) relative to ``agg_meta.base_month``.
+* ``agg_day`` / ``agg_month``: additive cubes (registrations, first kept orders, kept orders,
+  net revenue) per day / month and segment: whole months of a range from the monthly cube, its
+  partial edge months from the daily one.
+* ``agg_customer``: one row per live customer with first/second kept order dates and two
+  63-bit month masks (events, kept orders) relative to ``agg_meta.base_month``: the only
+  per-customer scan the Overview makes, for its distinct counts.
 * ``agg_customer_month``: one row per customer and month with events or kept orders, a bit per
   day of the month for each, and the previous active day / next active month; it gives exact
   answers for the partial months at the edges of any date range.
-* ``agg_sales_day`` / ``agg_sales_month``: additive kept-order counts and net revenue.
 * ``agg_active_month`` (monthly active customers) and ``agg_cohort`` (first-purchase cohorts).
 
 How the exact distinct count works is written up in docs/metrics.md ("How the numbers are
@@ -39,8 +42,8 @@ BUILD_STEPS = (
     "agg_build_customer_months",
     "agg_build_customer_month",
     "agg_build_customer",
-    "agg_build_sales_day",
-    "agg_build_sales_month",
+    "agg_build_day",
+    "agg_build_month",
     "agg_build_active_month",
     "agg_build_cohort",
 )

@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from lib import audit, auth, privacy, settings, validation, warehouse
+from lib import audit, auth, normalize, privacy, settings, validation, warehouse
 
 PAGE_SIZE = 25
 TIMELINE_LIMIT = 2000      # newest events drawn on the timeline (heavy customers have thousands)
@@ -34,44 +34,50 @@ class NotFound(LookupError):
 @dataclass(frozen=True)
 class SearchQuery:
     """How one search box entry is interpreted (several readings may apply at once)."""
-    text: str | None = None        # lower-cased, for names, pinyin and companies (partial)
-    compact: str | None = None     # text without spaces (pinyin typed as one word)
+    text: str | None = None        # entry with Chinese characters, as typed: name or company
+    latin: str | None = None       # latin entry, lower-cased: pinyin, latin name or company
     customer_id: int | None = None
     mobile: str | None = None      # E.164, exact
     email: str | None = None       # normalised, lower-cased, exact
 
     @property
     def empty(self) -> bool:
-        return not (self.text or self.customer_id is not None or self.mobile or self.email)
+        return not (self.text or self.latin or self.customer_id is not None or self.mobile or self.email)
 
     def params(self) -> dict:
-        return {"text": self.text, "compact": self.compact, "cid": self.customer_id,
+        return {"text": self.text, "latin": self.latin, "cid": self.customer_id,
                 "mobile": self.mobile, "email": self.email}
 
 
+_PHONE_LIKE = re.compile(r"\+?[\d\s\-()]{1,20}")
+
+
 def parse_query(raw: str | None) -> SearchQuery:
-    """Read a search entry: an id, a mobile, an email, and/or a partial name/company."""
-    value = (raw or "").strip()
+    """Read a search entry: an id, a mobile, an email, or part of a name/company.
+
+    Digits are an id or a full mobile, never part of a name; an entry with Chinese characters
+    is matched as typed against names and companies; any other text, lower-cased, against the
+    pinyin (syllables, initials or run together), latin names and companies."""
+    value = " ".join((raw or "").split())
     if not value:
         return SearchQuery()
-    email = mobile = cid = None
     if "@" in value:
         try:
             email = (validation.email(value) or "").lower() or None
         except validation.FieldError:
             email = value.lower()
-    else:
+        return SearchQuery(email=email)
+    if _PHONE_LIKE.fullmatch(value):
         digits = re.sub(r"[\s\-()]", "", value)
-        if _DIGITS.match(digits):
-            cid = int(digits)
-        if re.fullmatch(r"\+?[\d\s\-()]{6,20}", value):
-            try:
-                mobile = validation.mobile(value)
-            except validation.FieldError:
-                mobile = None
-    text = None if email else value.lower()
-    compact = text.replace(" ", "") if text else None
-    return SearchQuery(text=text, compact=compact, customer_id=cid, mobile=mobile, email=email)
+        cid = int(digits) if _DIGITS.match(digits) else None
+        try:
+            mobile = validation.mobile(value) if len(digits.lstrip("+")) >= 6 else None
+        except validation.FieldError:
+            mobile = None
+        return SearchQuery(customer_id=cid, mobile=mobile)
+    if normalize.has_cjk(value):
+        return SearchQuery(text=value)
+    return SearchQuery(latin=value.lower())
 
 
 @dataclass(frozen=True)
@@ -93,12 +99,18 @@ def search(user: auth.User, raw: str | None, page: int = 1, page_size: int = PAG
     page_size = max(1, min(int(page_size), 200))
     if query.empty:
         return SearchPage(pd.DataFrame(columns=SEARCH_COLUMNS), 0, 1, page_size)
-    total = int(warehouse.scalar("c360_search_count", **query.params()) or 0)
-    pages = max(1, math.ceil(total / page_size))
-    page = max(1, min(int(page), pages))
-    rows = warehouse.read("c360_search", **query.params(), limit=page_size,
-                          offset=(page - 1) * page_size)
-    return SearchPage(privacy.mask_frame(user, rows), total, page, page_size)
+    page = max(1, int(page))
+
+    def fetch(number: int) -> pd.DataFrame:
+        return warehouse.read("c360_search", **query.params(), limit=page_size,
+                              offset=(number - 1) * page_size)
+    rows = fetch(page)
+    if rows.empty and page > 1:        # past the end (the matches changed): the last page
+        first = fetch(1)
+        page = max(1, math.ceil((int(first["total"].iloc[0]) if len(first) else 0) / page_size))
+        rows = first if page == 1 else fetch(page)
+    total = int(rows["total"].iloc[0]) if len(rows) else 0
+    return SearchPage(privacy.mask_frame(user, rows.drop(columns=["total"])), total, page, page_size)
 
 
 SEARCH_COLUMNS = ["customer_id", "full_name", "company", "mobile", "email", "province", "city",
@@ -107,14 +119,100 @@ SEARCH_COLUMNS = ["customer_id", "full_name", "company", "mobile", "email", "pro
 
 # ---------------------------------------------------------------- Customer 360
 
+SUMMARY_FIELDS = ("kept_orders", "net_revenue", "refunded_orders", "first_order", "last_order")
+# c360_details returns generic columns; these name them per kind of row (and order them).
+DETAIL_COLUMNS = {
+    "tag": {"s1": "tag", "s2": "created_by", "time": "created_at"},
+    "consent": {"s1": "channel", "s2": "status", "s3": "source", "time": "recorded_at",
+                "s4": "recorded_by", "flag": "current", "id": "consent_id"},
+    "flag": {"id": "flag_id", "s1": "rule_id", "s2": "field", "s3": "severity", "s4": "detail",
+             "time": "created_at", "i1": "severity_rank"},
+    "history": {"time": "occurred_at", "s1": "username", "s2": "action", "s3": "before",
+                "s4": "after", "s5": "detail"},
+    "order": {"id": "order_id", "time": "order_time", "s1": "status", "n1": "amount",
+              "n2": "refund_amount", "s2": "channel", "s3": "category", "i1": "item_count",
+              "s4": "source"},
+    "event": {"time": "event_time", "s1": "event_type", "s2": "channel", "s3": "category",
+              "n1": "amount", "id": "order_id", "s4": "note", "flag": "on_timeline"},
+}
+NOTE_TYPES = ("complaint", "consult")
+
+
+@dataclass(frozen=True)
+class Customer360:
+    """One customer as this user may see it (contacts masked per role), newest first."""
+    profile: dict
+    summary: dict               # SUMMARY_FIELDS
+    tags: pd.DataFrame
+    consents: pd.DataFrame      # `current` marks the record in force per channel
+    quality_flags: list[dict]   # source, field, code, severity, detail
+    orders: pd.DataFrame
+    events: pd.DataFrame        # the timeline's events (at most TIMELINE_LIMIT)
+    notes: pd.DataFrame         # every complaint and consult with its note
+    history: pd.DataFrame       # the record's changes from the audit log
+
+
+def customer_360(user: auth.User, customer_id: int, *, orders_limit: int = ORDERS_LIMIT,
+                 events_limit: int = TIMELINE_LIMIT, history_limit: int = HISTORY_LIMIT) -> Customer360:
+    """Everything the Customer 360 page shows, in three queries; raises NotFound.
+
+    Reading contacts unmasked (stewards, admins) is a PII read and is audited."""
+    auth.require(user, "view_customer")
+    row = warehouse.one("c360_record", id=int(customer_id))
+    if row is None:
+        raise NotFound(customer_id)
+    summary = {key: row.pop(key) for key in SUMMARY_FIELDS}
+    row["raw_values"] = _json(row["raw_values"])
+    parts: dict[str, list[dict]] = {kind: [] for kind in DETAIL_COLUMNS}
+    for detail in warehouse.records("c360_details", id=int(customer_id), history_limit=int(history_limit),
+                                    orders_limit=int(orders_limit), events_limit=int(events_limit)):
+        names = DETAIL_COLUMNS[detail["kind"]]
+        parts[detail["kind"]].append({name: detail[col] for col, name in names.items()})
+    parts["tag"].sort(key=lambda r: r["tag"])
+    parts["consent"].sort(key=lambda r: (r["channel"], -r["recorded_at"].timestamp(), -r["consent_id"]))
+    for i, consent in enumerate(parts["consent"]):      # the newest record per channel is in force
+        consent["current"] = i == 0 or parts["consent"][i - 1]["channel"] != consent["channel"]
+    parts["flag"].sort(key=lambda r: (r["severity_rank"], r["created_at"], r["flag_id"]))
+    for kind, key in (("history", "occurred_at"), ("order", "order_time"), ("event", "event_time")):
+        parts[kind].sort(key=lambda r: r[key], reverse=True)
+    history = _frame(parts["history"], "history")
+    for col in ("before", "after"):
+        history[col] = history[col].map(lambda v: _mask_json(user, v))
+    events = [e for e in parts["event"] if e["on_timeline"]]
+    notes = [e for e in parts["event"] if e["event_type"] in NOTE_TYPES]
+    return Customer360(
+        profile=_masked_profile(user, row, customer_id), summary=summary,
+        tags=_frame(parts["tag"], "tag"), consents=_frame(parts["consent"], "consent", drop=("consent_id",)),
+        quality_flags=_quality_flags(user, row, parts["flag"]),
+        orders=_frame(parts["order"], "order"),
+        events=_frame(events, "event", drop=("note", "on_timeline"), nullable_ints=("order_id",)),
+        notes=_frame(notes, "event")[["event_time", "event_type", "channel", "note"]],
+        history=history)
+
+
+def _frame(records: list[dict], kind: str, drop: tuple[str, ...] = (),
+           nullable_ints: tuple[str, ...] = ()) -> pd.DataFrame:
+    columns = [c for c in DETAIL_COLUMNS[kind].values() if c not in drop and c != "severity_rank"]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    for col in nullable_ints:      # ids with gaps stay integers (not 1234.0) in tables and CSVs
+        frame[col] = pd.array(frame[col], dtype="Int64")
+    return frame
+
+
 def profile(user: auth.User, customer_id: int) -> dict:
     """The customer's record as this user may see it; raises NotFound."""
     auth.require(user, "view_customer")
     row = warehouse.one("c360_profile", id=int(customer_id))
     if row is None:
         raise NotFound(customer_id)
-    raw = _json(row.pop("raw_values"))
-    masked = privacy.mask_record(user, row)
+    row["raw_values"] = _json(row["raw_values"])
+    return _masked_profile(user, row, customer_id)
+
+
+def _masked_profile(user: auth.User, row: dict, customer_id: int) -> dict:
+    """Mask a stored record for the user; audit the read when contacts leave unmasked."""
+    raw = row.get("raw_values")
+    masked = privacy.mask_record(user, {k: v for k, v in row.items() if k != "raw_values"})
     masked["raw_values"] = _mask_raw(user, raw)
     if not privacy.can_see_contacts(user):
         # The street address is as personal as a phone number: same rule.
@@ -125,74 +223,20 @@ def profile(user: auth.User, customer_id: int) -> dict:
     return masked
 
 
-def summary(user: auth.User, customer_id: int) -> dict:
-    """Kept orders, net revenue, refunded orders, first and last kept order."""
-    auth.require(user, "view_customer")
-    return warehouse.one("c360_summary", id=int(customer_id)) or {}
-
-
-def tags(user: auth.User, customer_id: int) -> pd.DataFrame:
-    auth.require(user, "view_customer")
-    return warehouse.read("c360_tags", id=int(customer_id))
-
-
-def consents(user: auth.User, customer_id: int) -> pd.DataFrame:
-    """Every consent record, newest first per channel; `current` marks the one in force."""
-    auth.require(user, "view_customer")
-    return warehouse.read("c360_consents", id=int(customer_id))
-
-
-def orders(user: auth.User, customer_id: int, limit: int = ORDERS_LIMIT) -> pd.DataFrame:
-    auth.require(user, "view_customer")
-    return warehouse.read("c360_orders", id=int(customer_id), limit=int(limit))
-
-
-def events(user: auth.User, customer_id: int, limit: int = TIMELINE_LIMIT) -> pd.DataFrame:
-    """Newest events first (the timeline draws them together with the orders)."""
-    auth.require(user, "view_customer")
-    return warehouse.read("c360_events", id=int(customer_id), limit=int(limit))
-
-
-def notes(user: auth.User, customer_id: int) -> pd.DataFrame:
-    """Complaints and consults with their free-text notes, newest first."""
-    auth.require(user, "view_customer")
-    return warehouse.read("c360_notes", id=int(customer_id))
-
-
-def history(user: auth.User, customer_id: int, limit: int = HISTORY_LIMIT) -> pd.DataFrame:
-    """The record's changes from the audit log; personal values inside masked per role."""
-    auth.require(user, "view_customer")
-    frame = warehouse.read("c360_history", id=str(int(customer_id)), limit=int(limit))
-    for col in ("before", "after"):
-        frame[col] = frame[col].map(lambda v: _mask_json(user, v))
-    return frame
-
-
-def quality_flags(user: auth.User, customer_id: int) -> list[dict]:
-    """Data-quality findings on this record: checks of the stored values, raw input kept from
+def _quality_flags(user: auth.User, record: dict, open_flags: list[dict]) -> list[dict]:
+    """Data-quality findings on one record: checks of the stored values, raw input kept from
     imports, and open flags of the stewards' quality run.
 
-    The checks run on the stored (unmasked) values; only masked values leave this function."""
-    auth.require(user, "view_customer")
-    record = profile_unaudited(customer_id)
+    The checks run on the stored (unmasked) values; only masked values leave this module."""
     found = _record_checks(record)
     raw = _mask_raw(user, record.get("raw_values"))
     for field, value in (raw.items() if isinstance(raw, dict) else ()):
         found.append({"source": "import", "field": field, "code": "raw_value", "severity": "medium",
                       "detail": value})
-    for flag in warehouse.read("c360_open_flags", id=int(customer_id)).to_dict("records"):
+    for flag in open_flags:
         found.append({"source": "quality", "field": flag["field"], "code": flag["rule_id"],
                       "severity": flag["severity"], "detail": _mask_json(user, flag["detail"])})
     return found
-
-
-def profile_unaudited(customer_id: int) -> dict:
-    """Internal: the stored record without masking, for checks that never leave lib/."""
-    row = warehouse.one("c360_profile", id=int(customer_id))
-    if row is None:
-        raise NotFound(customer_id)
-    row["raw_values"] = _json(row.pop("raw_values"))
-    return row
 
 
 # ---------------------------------------------------------------- helpers
@@ -216,7 +260,8 @@ def _record_checks(record: dict) -> list[dict]:
                 check(value)
             except validation.FieldError:
                 flag(field, "invalid", "medium")
-    as_of = settings.as_of()
+    values = settings.get_many("data_as_of", "stale_after_months")
+    as_of = settings.as_of(values["data_as_of"] or "")
     birth, registered = record.get("birth_date"), record.get("registered_at")
     if birth is not None:
         if birth.year < 1900 or birth > as_of or (
@@ -224,7 +269,7 @@ def _record_checks(record: dict) -> list[dict]:
             flag("birth_date", "impossible", "medium")
     if record.get("customer_type") == "B2B" and not record.get("company"):
         flag("company", "missing", "medium")
-    stale_months = int(settings.get("stale_after_months"))
+    stale_months = int(values["stale_after_months"])
     touched = max(d for d in (record.get("updated_at"), record.get("verified_at"),
                               datetime(1900, 1, 1)) if d is not None)
     if (as_of.year - touched.year) * 12 + as_of.month - touched.month > stale_months:

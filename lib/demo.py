@@ -602,9 +602,9 @@ class _Build:
         fam_ini = _per_distinct(fam_py, _initials)
         giv_ini = _per_distinct(giv_py, _initials)
         zh_full = _cat(family, given_zh)
-        zh_pinyin = _cat(fam_py, " ", giv_py, "|", fam_ini, giv_ini)
         fam_c = pc.replace_substring(fam_py, " ", "")
         giv_c = pc.replace_substring(giv_py, " ", "")
+        zh_pinyin = _cat(fam_py, " ", giv_py, "|", fam_ini, giv_ini, "|", fam_c, giv_c)
 
         # ---- international names, addresses, mobiles (computed for their rows only)
         ctry_idx = np.where(intl, _choice(rng, n, [c[3] for c in COUNTRIES]), -1)
@@ -948,7 +948,8 @@ class _Build:
                 full = f + g
                 if culture == "zh":
                     fpy, gpy = _pinyin(f, surname=True), _pinyin(g)
-                    py = f"{fpy} {gpy}|{_initials(fpy)}{_initials(gpy)}"
+                    words = f"{fpy} {gpy}"
+                    py = f"{words}|{_initials(fpy)}{_initials(gpy)}|{words.replace(' ', '')}"
             # mobile: same, formatted as another system typed it, or not captured
             if m and u[i, 1] < 0.45:
                 what.append("mobile:same")

@@ -67,33 +67,84 @@ def _months_between(a: date, b: date) -> int:
 
 
 FULL_MONTH = (1 << 31) - 1
+ONE_DAY = timedelta(days=1)
+
+
+def range_params(prefix: str, start: date, end: date) -> dict:
+    """Bind parameters that split [start, end] into whole months and partial edge months.
+
+    X_m1..X_m2: the whole calendar months inside the range (none when X_m1 > X_m2), read from
+    the monthly cubes; [X_a, X_d1] and [X_d2, X_b]: the days of the partial first and last
+    month (empty ranges when those months are whole), read from the daily cubes.
+    """
+    first_whole = start if start.day == 1 else aggregates.add_months(start, 1)
+    last_whole = _month(end) if end == _month_end(end) else aggregates.add_months(end, -1)
+    if first_whole > last_whole:           # no whole month: the range is one or two partial months
+        d1 = min(_month_end(start), end)
+        d2 = end + ONE_DAY if _month(start) == _month(end) else _month(end)
+    else:
+        d1 = first_whole - ONE_DAY         # start - 1 when the first month is whole: empty
+        d2 = _month_end(last_whole) + ONE_DAY
+    return {f"{prefix}_a": start, f"{prefix}_b": end, f"{prefix}_m1": first_whole,
+            f"{prefix}_m2": last_whole, f"{prefix}_d1": d1, f"{prefix}_d2": d2}
+
+
+def upto_params(prefix: str, day: date) -> dict:
+    """Bind parameters for "everything up to `day`": whole months <= X_um plus days
+    [X_ua, X_ub] of day's month (an empty range when day is the last day of its month)."""
+    whole = _month(day) if day == _month_end(day) else aggregates.add_months(day, -1)
+    return {f"{prefix}_um": whole, f"{prefix}_ua": aggregates.add_months(whole, 1), f"{prefix}_ub": day}
+
+
+def edge_params(prefix: str, start: date, end: date) -> dict:
+    """range_params plus the partial edge months of [start, end] and their day bits.
+
+    X_e1 / X_e2: the partial first / last month (None when the range starts / ends on a month
+    boundary, so ranges of whole months never read the per-customer-month table); X_from /
+    X_to: bits of the days in range within them; X_lw: the last whole month (X_e1 if none).
+    """
+    r = range_params(prefix, start, end)
+    m1, m2 = r[f"{prefix}_m1"], r[f"{prefix}_m2"]
+    same_month = _month(start) == _month(end)
+    e1 = _month(start) if start.day != 1 or m1 > m2 else None
+    e2 = _month(end) if end != _month_end(end) and not same_month else None
+    from_bits = FULL_MONTH ^ ((1 << (start.day - 1)) - 1)
+    to_bits = (1 << end.day) - 1
+    if same_month:
+        from_bits &= to_bits
+    return {**r, f"{prefix}_e1": e1, f"{prefix}_from": from_bits, f"{prefix}_e2": e2,
+            f"{prefix}_to": to_bits, f"{prefix}_lw": m2 if m1 <= m2 else e1}
 
 
 def window_params(prefix: str, start: date, end: date, base_month: date) -> dict:
-    """Bind parameters describing [start, end] for the queries in lib/sql/metrics.sql.
+    """Bind parameters for exact distinct counts over [start, end] (lib/sql/metrics.sql):
+    edge_params plus X_I, the mask bits (relative to base_month) of its whole months.
 
-    The window splits into its first month from `start`, the whole months strictly between, and
-    its last month up to `end`. Raises ValueError when the months strictly between fall outside
-    the 63 months the aggregate masks cover.
+    A customer is active in the range when active in one of its whole months, on a day of
+    X_from in the first partial month, or on a day of X_to in the last partial month; the
+    queries count each customer once (docs/metrics.md, "How the numbers are computed").
+    Raises ValueError when the whole months fall outside the 63 months the masks cover.
     """
-    ma, mb = _month(start), _month(end)
-    first_inner = _months_between(base_month, ma) + 1
-    last_inner = _months_between(base_month, mb) - 1
+    params = edge_params(prefix, start, end)
+    m1, m2 = params[f"{prefix}_m1"], params[f"{prefix}_m2"]
     inner = 0
-    if last_inner >= first_inner:
-        if first_inner < 0 or last_inner >= aggregates.MASK_MONTHS:
+    if m1 <= m2:
+        lo, hi = _months_between(base_month, m1), _months_between(base_month, m2)
+        if lo < 0 or hi >= aggregates.MASK_MONTHS:
             raise ValueError("window outside the aggregated months")
-        inner = ((1 << (last_inner + 1)) - 1) ^ ((1 << first_inner) - 1)
-    from_bits = FULL_MONTH ^ ((1 << (start.day - 1)) - 1)
-    to_bits = (1 << end.day) - 1
-    same_month = ma == mb
-    if same_month:
-        from_bits &= to_bits
-    e1 = min(_month_end(start), end)
-    e2 = end + timedelta(days=1) if same_month else mb
-    return {f"{prefix}_a": start, f"{prefix}_b": end, f"{prefix}_ma": ma, f"{prefix}_mb": mb,
-            f"{prefix}_I": inner, f"{prefix}_from": from_bits, f"{prefix}_to": to_bits,
-            f"{prefix}_e1": e1, f"{prefix}_e2": e2}
+        inner = ((1 << (hi + 1)) - 1) ^ ((1 << lo) - 1)
+    return {**params, f"{prefix}_I": inner}
+
+
+def _distinct_window(prefix: str, start: date, end: date, base_month: date) -> dict:
+    """window_params, or, when the masks do not reach back that far, the range's additive
+    parts with empty distinct parts and X_unknown set: kpis() then reports the distinct
+    figures as unknown instead of as a wrong number."""
+    try:
+        return window_params(prefix, start, end, base_month)
+    except ValueError:
+        return {**edge_params(prefix, start, end), f"{prefix}_I": 0, f"{prefix}_e1": None,
+                f"{prefix}_e2": None, f"{prefix}_unknown": True}
 
 
 def aggregates_meta() -> dict | None:
@@ -110,25 +161,30 @@ def _base_month() -> date:
     return meta["base_month"] if meta else aggregates.base_month_for(None)
 
 
-def _covered(start: date, base: date) -> bool:
-    return _months_between(base, _month(start)) >= -1
-
-
 def _params(f: Filters, base: date) -> dict:
-    """All bind parameters for the Overview queries of `f` (its period and the previous one)."""
+    """All bind parameters for the Overview KPIs of `f` (its period and the previous one)."""
     p = f.previous()
     churn = timedelta(days=int(settings.get("churn_window_days")) - 1)
-    params = dict(f.dims())
+    params = _dims(f)
     for prefix, (a, b) in {"w": (f.start, f.end), "p": (p.start, p.end),
                            "cw": (f.end - churn, f.end), "cp": (p.end - churn, p.end)}.items():
-        try:
-            params.update(window_params(prefix, a, b, base))
-        except ValueError:
-            # Older than the masks: answer with an empty window so the query still runs;
-            # kpis() reports the affected comparison as unknown instead of a wrong number.
-            params.update(window_params(prefix, base, base, base))
-            params[f"{prefix}_unknown"] = True
+        params.update(_distinct_window(prefix, a, b, base))
+    # Cumulative figures: registered / first bought by the end; churn base: first bought
+    # before the churn window.
+    for prefix, day in {"wu": f.end, "pu": p.end, "cwu": f.end - churn - ONE_DAY,
+                        "cpu": p.end - churn - ONE_DAY}.items():
+        params.update(upto_params(prefix, day))
     return params
+
+
+def _dims(f: Filters) -> dict:
+    """The attribute filters' bind parameters; `unfiltered` lets the queries read the
+    additive cubes' all-segment rollup instead of every segment."""
+    return {**f.dims(), "unfiltered": not f.is_filtered()}
+
+
+def _bound(params: dict) -> dict:
+    return {k: v for k, v in params.items() if not k.endswith("_unknown")}
 
 
 # ---------------------------------------------------------------- Overview
@@ -142,7 +198,7 @@ def kpis(f: Filters) -> dict[str, dict]:
     percentage points (a difference of shares) for rates; None when not computable."""
     base = _base_month()
     params = _params(f, base)
-    row = warehouse.one("overview_kpis", **{k: v for k, v in params.items() if not k.endswith("_unknown")})
+    row = warehouse.one("overview_kpis", **_bound(params))
     unknown_p = params.get("p_unknown") or params.get("cp_unknown")
     unknown_w = params.get("w_unknown") or params.get("cw_unknown")
     values = {}
@@ -178,16 +234,13 @@ def kpi_details(f: Filters) -> dict:
     """The raw counts behind kpis() (numerators and denominators), for tests and exports."""
     base = _base_month()
     params = _params(f, base)
-    return warehouse.one("overview_kpis", **{k: v for k, v in params.items() if not k.endswith("_unknown")})
+    return warehouse.one("overview_kpis", **_bound(params))
 
 
 def _window_only(f: Filters) -> dict:
-    base = _base_month()
-    try:
-        window = window_params("w", f.start, f.end, base)
-    except ValueError:
-        window = window_params("w", max(f.start, base), max(f.end, base), base)
-    return {**f.dims(), **window}
+    """Parameters of the single-window Overview queries (they need no month masks)."""
+    aggregates_meta()    # builds the aggregates on first use
+    return {**_dims(f), **edge_params("w", f.start, f.end), **upto_params("wu", f.end)}
 
 
 def monthly_trends(f: Filters) -> pd.DataFrame:
@@ -274,10 +327,10 @@ def home_kpis(as_of: date | None = None) -> dict:
     `active_window_days` days, net revenue of the last 365 days (all up to as_of)."""
     as_of = as_of or settings.as_of()
     active_days = int(settings.get("active_window_days"))
-    month = kpis(Filters(as_of.replace(day=1), as_of))
-    active = kpis(Filters(as_of - timedelta(days=active_days - 1), as_of))
-    year = kpis(Filters(as_of - timedelta(days=364), as_of))
-    return {"customers": month["customers"]["value"],
-            "new_this_month": month["new_customers"]["value"],
-            "active_customers": active["active"]["value"],
-            "revenue_12m": year["revenue"]["value"]}
+    params = {**upto_params("hu", as_of), **range_params("hm", as_of.replace(day=1), as_of),
+              **range_params("hy", as_of - timedelta(days=364), as_of),
+              **_distinct_window("ha", as_of - timedelta(days=active_days - 1), as_of, _base_month())}
+    row = warehouse.one("overview_home", **_bound(params))
+    return {"customers": int(row["customers"]), "new_this_month": int(row["new_this_month"]),
+            "active_customers": None if params.get("ha_unknown") else int(row["active_customers"]),
+            "revenue_12m": float(row["revenue_12m"])}

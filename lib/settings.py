@@ -28,6 +28,15 @@ def get(key: str) -> Any:
     return DEFAULTS[key] if row is None else row["value"]  # DuckDB hands JSON back parsed
 
 
+def get_many(*keys: str) -> dict[str, Any]:
+    """Several settings in one query (pages that need a few of them on every run)."""
+    unknown = [k for k in keys if k not in DEFAULTS]
+    if unknown:
+        raise KeyError(f"Unknown setting {unknown[0]!r}")
+    stored = {r["key"]: r["value"] for r in warehouse.records("setting_get_many", keys=list(keys))}
+    return {k: stored.get(k, DEFAULTS[k]) for k in keys}
+
+
 def put(user: auth.User, key: str, value: Any) -> None:
     auth.require(user, "change_settings")
     _put(user, key, value)
@@ -49,7 +58,7 @@ def put_system(key: str, value: Any) -> None:
     _put(auth.SYSTEM, key, value)
 
 
-def as_of() -> date:
-    """The date metrics treat as today."""
-    value = get("data_as_of")
+def as_of(data_as_of: str | None = None) -> date:
+    """The date metrics treat as today (from the setting, or from its value when given)."""
+    value = data_as_of if data_as_of is not None else get("data_as_of")
     return date.fromisoformat(value) if value else date.today()

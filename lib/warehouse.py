@@ -16,6 +16,7 @@ message that says what to do (``WarehouseLockedError``).
 from __future__ import annotations
 
 import functools
+import json
 import re
 import threading
 import time
@@ -202,24 +203,63 @@ def _statement(name_or_sql: str) -> sa.TextClause:
 
 def read(name: str, **params: Any) -> pd.DataFrame:
     """Run a named query and return a (small) DataFrame. Aggregate in SQL, not in pandas."""
-    with connect() as conn:
-        return _frame(conn.execute(_statement(name), params))
+    columns, rows = _fetch(name, params)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def one(name: str, **params: Any) -> dict | None:
     """First row of a named query as a dict, or None."""
-    with connect() as conn:
-        row = conn.execute(_statement(name), params).mappings().first()
-        return dict(row) if row is not None else None
+    columns, rows = _fetch(name, params)
+    return dict(zip(columns, rows[0])) if rows else None
+
+
+def records(name: str, **params: Any) -> list[dict]:
+    """Every row of a named query as dicts (small results that are not shown as a table)."""
+    columns, rows = _fetch(name, params)
+    return [dict(zip(columns, row)) for row in rows]
 
 
 def scalar(name: str, **params: Any) -> Any:
-    with connect() as conn:
-        return conn.execute(_statement(name), params).scalar()
+    columns, rows = _fetch(name, params)
+    return rows[0][0] if rows else None
 
 
-def _frame(result: sa.CursorResult) -> pd.DataFrame:
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+@functools.lru_cache(maxsize=1024)
+def _compiled(name_or_sql: str) -> tuple[str, tuple[str, ...]]:
+    """A named query compiled once for DuckDB's positional parameters: (SQL, parameter names)."""
+    compiled = _statement(name_or_sql).compile(dialect=engine().dialect)
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
+    """Run a read on a pooled connection's DBAPI cursor.
+
+    Reads skip SQLAlchemy's per-statement work (compiling the text clause, an implicit BEGIN
+    and ROLLBACK): ~1 ms per query, which was a third of the Customer 360 page's time. DuckDB
+    runs each statement in its own transaction, so a read still sees one consistent snapshot.
+    """
+    sql, names = _compiled(name)
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise WarehouseError(f"Query {name!r} needs the parameter(s) {', '.join(missing)}")
+    try:
+        conn = engine().raw_connection()
+    except WarehouseError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise _translate(exc) from exc
+    try:
+        cursor = conn.cursor()
+        cursor.execute(sql, [params[n] for n in names])
+        description = cursor.description
+        rows = cursor.fetchall()
+    finally:
+        conn.close()
+    json_columns = [i for i, d in enumerate(description) if str(d[1]) == "JSON"]
+    if json_columns:   # JSON values come back parsed, as through SQLAlchemy's JSON type
+        rows = [tuple(json.loads(v) if i in json_columns and isinstance(v, str) else v
+                      for i, v in enumerate(row)) for row in rows]
+    return [d[0] for d in description], rows
 
 
 @contextmanager
@@ -261,7 +301,8 @@ class Tx:
         return self.conn.execute(_statement(name), params).scalar()
 
     def df(self, name: str, **params: Any) -> pd.DataFrame:
-        return _frame(self.conn.execute(_statement(name), params))
+        result = self.conn.execute(_statement(name), params)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
     def register(self, view_name: str, frame: pd.DataFrame) -> None:
         """Expose a DataFrame to SQL in this transaction (bulk loads without row loops)."""

@@ -17,11 +17,12 @@ if not raw_id.strip().isdigit():
 cid = int(raw_id.strip())
 
 try:
-    p = customers.profile(user, cid)
+    view = customers.customer_360(user, cid)
 except customers.NotFound:
     st.warning(t("dash.c360.not_found", id=cid))
     st.stop()
 
+p = view.profile
 name = p.get("full_name") or t("dash.unknown")
 st.title(f"{name} · #{cid}")
 if p.get("merged_into"):
@@ -33,8 +34,7 @@ if p.get("deleted_at") is not None:
 if p.get("erased_at") is not None:
     st.info(t("dash.c360.erased", date=customers.display_date(p["erased_at"])))
 
-summary = customers.summary(user, cid)
-tags = customers.tags(user, cid)
+summary, tags = view.summary, view.tags
 ui.kpi_row([
     {"label": t("dash.c360.stage"), "value": charts.stage_label(p.get("lifecycle_stage"))},
     {"label": t("dash.c360.kept_orders"), "value": ui.fmt_int(summary.get("kept_orders"))},
@@ -64,7 +64,7 @@ with left:
                  height=35 * (len(profile) + 1) + 3)
 with right:
     st.subheader(t("dash.c360.quality"))
-    flags = customers.quality_flags(user, cid)
+    flags = view.quality_flags
     if flags:
         st.dataframe(pd.DataFrame([{
             t("dash.col.source"): t(f"dash.quality.source.{f['source']}"),
@@ -76,15 +76,14 @@ with right:
     else:
         st.success(t("dash.c360.quality_ok"))
     st.subheader(t("dash.c360.consents"))
-    consents = customers.consents(user, cid)
+    consents = view.consents
     if len(consents):
         st.dataframe(consents, hide_index=True)
     else:
         st.caption(t("dash.c360.no_consents"))
 
 st.subheader(t("dash.c360.timeline"))
-events = customers.events(user, cid)
-orders = customers.orders(user, cid)
+events, orders = view.events, view.orders
 st.plotly_chart(charts.customer_timeline(events, orders), key="timeline_chart",
                 config={"displaylogo": False})
 if len(events) >= customers.TIMELINE_LIMIT:
@@ -97,14 +96,14 @@ with tab_orders:
     st.dataframe(orders, hide_index=True)
     ui.download_csv(user, orders, f"customer_{cid}_orders", key="orders_csv")
 with tab_notes:
-    notes = customers.notes(user, cid)
+    notes = view.notes
     if len(notes):
         notes = notes.assign(event_type=notes["event_type"].map(lambda e: t(f"dash.event.{e}")))
         st.dataframe(notes, hide_index=True)
     else:
         st.caption(t("dash.c360.no_notes"))
 with tab_history:
-    history = customers.history(user, cid)
+    history = view.history
     if len(history):
         st.dataframe(history, hide_index=True)
         ui.download_csv(user, history, f"customer_{cid}_history", key="history_csv")

@@ -12,7 +12,7 @@ _ids = count(1)
 def customer(tx: warehouse.Tx, customer_id: int, **fields) -> int:
     row = {
         "customer_id": customer_id, "source": "test", "source_record_id": f"T{customer_id}",
-        "family_name": "张", "given_name": "三", "full_name": "张三", "name_pinyin": "zhang san|zs",
+        "family_name": "张", "given_name": "三", "full_name": "张三", "name_pinyin": "zhang san|zs|zhangsan",
         "gender": "M", "birth_date": None, "mobile": None, "email": None, "country": "CN",
         "province": "广东省", "city": "深圳市", "customer_type": "B2C", "channel": "web",
         "registered_at": datetime(2024, 1, 1), "updated_at": datetime(2024, 1, 1),

@@ -16,7 +16,7 @@ def _mobile(cid: int) -> str:
 
 
 def base(cid: int) -> dict:
-    return dict(full_name="张三", family_name="张", given_name="三", name_pinyin="zhang san|zs",
+    return dict(full_name="张三", family_name="张", given_name="三", name_pinyin="zhang san|zs|zhangsan",
                 mobile=_mobile(cid), email=f"user{cid}@example.com", birth_date=date(1990, 1, 1),
                 address="科技园路1号", city="深圳市", postcode="518000", customer_type="B2C",
                 registered_at=datetime(2024, 1, 1), updated_at=datetime(2026, 10, 1))

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS customers (
     family_name       VARCHAR,
     given_name        VARCHAR,
     full_name         VARCHAR,                       -- display order per culture: 张伟 / Anna Smith
-    name_pinyin       VARCHAR,                       -- 'zhang wei|zw' for pinyin search; lower-case latin
+    name_pinyin       VARCHAR,                       -- 'zhang wei|zw|zhangwei' (lib/normalize.pinyin); lower-case latin
     gender            VARCHAR CHECK (gender IN ('M', 'F', 'U')),
     birth_date        DATE,
     mobile            VARCHAR,                       -- E.164, e.g. +8613812345678

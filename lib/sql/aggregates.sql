@@ -86,41 +86,74 @@ LEFT JOIN agg_buyers b USING (customer_id)
 LEFT JOIN masks USING (customer_id)
 ORDER BY l.registered_day
 
--- name: agg_build_sales_day
-CREATE OR REPLACE TABLE agg_sales_day AS
-SELECT CAST(o.order_time AS DATE) AS day, l.seg,
-       CAST(count(*) FILTER (WHERE o.status IN ('paid', 'partially_refunded')) AS BIGINT) AS orders,
-       CAST(sum(o.amount - o.refund_amount) AS DECIMAL(18, 2)) AS revenue
-FROM orders o JOIN agg_live_seg l USING (customer_id)
-WHERE o.status <> 'cancelled'
-GROUP BY ALL
-ORDER BY day
+-- Rollups: the additive cubes below also hold seg = 0, the total over every segment, stored
+-- first, so that an unfiltered Overview reads a few thousand rows instead of every segment's
+-- (the join with the one-row segment list {0} lets DuckDB skip the other row groups).
 
--- name: agg_build_sales_month
-CREATE OR REPLACE TABLE agg_sales_month AS
-SELECT CAST(date_trunc('month', day) AS DATE) AS month, seg,
-       CAST(sum(orders) AS BIGINT) AS orders, CAST(sum(revenue) AS DECIMAL(18, 2)) AS revenue
-FROM agg_sales_day
-GROUP BY ALL
-ORDER BY month
+-- name: agg_build_day
+-- Additive figures per day and segment: registrations (and how many of those customers have
+-- bought twice or more), first kept orders, kept orders and net revenue.
+CREATE OR REPLACE TABLE agg_day AS
+SELECT * FROM (
+WITH registered AS (
+    SELECT l.registered_day AS day, l.seg, count(*) AS new_customers,
+           count(*) FILTER (WHERE b.kept_orders >= 2) AS repeat_buyers
+    FROM agg_live_seg l LEFT JOIN agg_buyers b USING (customer_id)
+    GROUP BY ALL),
+first_orders AS (
+    SELECT b.first_two[1] AS day, l.seg, count(*) AS first_buyers
+    FROM agg_buyers b JOIN agg_live_seg l USING (customer_id)
+    GROUP BY ALL),
+sales AS (
+    SELECT CAST(o.order_time AS DATE) AS day, l.seg,
+           count(*) FILTER (WHERE o.status IN ('paid', 'partially_refunded')) AS orders,
+           sum(o.amount - o.refund_amount) AS revenue
+    FROM orders o JOIN agg_live_seg l USING (customer_id)
+    WHERE o.status <> 'cancelled'
+    GROUP BY ALL)
+SELECT day, CASE WHEN GROUPING(seg) = 1 THEN 0 ELSE seg END AS seg,
+       CAST(coalesce(sum(new_customers), 0) AS BIGINT) AS new_customers,
+       CAST(coalesce(sum(repeat_buyers), 0) AS BIGINT) AS repeat_buyers,
+       CAST(coalesce(sum(first_buyers), 0) AS BIGINT) AS first_buyers,
+       CAST(coalesce(sum(orders), 0) AS BIGINT) AS orders,
+       CAST(coalesce(sum(revenue), 0) AS DECIMAL(18, 2)) AS revenue
+FROM (SELECT * FROM registered UNION ALL BY NAME SELECT * FROM first_orders
+      UNION ALL BY NAME SELECT * FROM sales)
+GROUP BY GROUPING SETS ((day, seg), (day)))
+ORDER BY seg <> 0, day
+
+-- name: agg_build_month
+CREATE OR REPLACE TABLE agg_month AS
+SELECT * FROM (
+    SELECT CAST(date_trunc('month', day) AS DATE) AS month, seg,
+           CAST(sum(new_customers) AS BIGINT) AS new_customers,
+           CAST(sum(repeat_buyers) AS BIGINT) AS repeat_buyers,
+           CAST(sum(first_buyers) AS BIGINT) AS first_buyers,
+           CAST(sum(orders) AS BIGINT) AS orders,
+           CAST(sum(revenue) AS DECIMAL(18, 2)) AS revenue
+    FROM agg_day
+    GROUP BY ALL)
+ORDER BY seg <> 0, month
 
 -- name: agg_build_active_month
 CREATE OR REPLACE TABLE agg_active_month AS
-SELECT month, seg, CAST(count(*) AS BIGINT) AS customers
-FROM agg_customer_month
-WHERE act_days <> 0
-GROUP BY ALL
-ORDER BY month
+SELECT * FROM (
+    SELECT month, CASE WHEN GROUPING(seg) = 1 THEN 0 ELSE seg END AS seg, CAST(count(*) AS BIGINT) AS customers
+    FROM agg_customer_month
+    WHERE act_days <> 0
+    GROUP BY GROUPING SETS ((month, seg), (month)))
+ORDER BY seg <> 0, month
 
 -- name: agg_build_cohort
 CREATE OR REPLACE TABLE agg_cohort AS
-SELECT CAST(date_trunc('month', first_order_day) AS DATE) AS cohort_month,
-       CAST(datediff('month', date_trunc('month', first_order_day), month) AS INTEGER) AS months_since,
-       seg, CAST(count(*) AS BIGINT) AS customers
-FROM agg_customer_month
-WHERE buy_days <> 0
-GROUP BY ALL
-ORDER BY cohort_month, months_since
+SELECT * FROM (
+    SELECT CAST(date_trunc('month', first_order_day) AS DATE) AS cohort_month,
+           CAST(datediff('month', date_trunc('month', first_order_day), month) AS INTEGER) AS months_since,
+           CASE WHEN GROUPING(seg) = 1 THEN 0 ELSE seg END AS seg, CAST(count(*) AS BIGINT) AS customers
+    FROM agg_customer_month
+    WHERE buy_days <> 0
+    GROUP BY GROUPING SETS ((cohort_month, months_since, seg), (cohort_month, months_since)))
+ORDER BY seg <> 0, cohort_month, months_since
 
 -- name: agg_build_meta
 CREATE OR REPLACE TABLE agg_meta AS

@@ -45,6 +45,9 @@ WHERE username = :username
 -- name: setting_get
 SELECT value FROM app_settings WHERE key = :key
 
+-- name: setting_get_many
+SELECT key, value FROM app_settings WHERE list_contains(CAST(:keys AS VARCHAR[]), key)
+
 -- name: setting_put
 INSERT INTO app_settings (key, value, updated_by, updated_at)
 VALUES (:key, CAST(:value AS JSON), :updated_by, current_timestamp)

@@ -2,11 +2,16 @@
 
 -- ============================================================ Overview (dashboards)
 -- Every query below reads the pre-aggregated tables of lib/aggregates.py and applies the
--- sidebar filters to agg_segs (the segment list) first. Parameters per window X (w = the
--- selected period, p = the previous equal period, cw / cp = the churn windows ending on
--- their last days): X_a / X_b first and last day, X_ma / X_mb their months, X_I the mask of
--- whole months strictly between them, X_from / X_to day-of-month bits for the partial edge
--- months. See docs/metrics.md for why the three parts add up to an exact distinct count.
+-- sidebar filters to agg_segs (the segment list) first. lib/metrics.py binds, per range X:
+--   X_a / X_b          first and last day;
+--   X_m1 .. X_m2       the whole calendar months inside it (none when X_m1 > X_m2);
+--   [X_a, X_d1], [X_d2, X_b]  the days of its partial first / last month (empty when whole);
+--   X_I                mask bits of its whole months (per-customer distinct counts);
+--   X_e1 / X_e2        its partial first / last month (NULL when whole) with X_from / X_to day
+--                      bits, X_lw its last whole month (X_e1 when none);
+-- and per "everything up to day D" (prefix Xu): whole months <= Xu_um plus days [Xu_ua, Xu_ub].
+-- Ranges: w = the selected period, p = the previous equal period, cw / cp = the churn windows
+-- ending on their last days. docs/metrics.md explains why the parts add up to exact answers.
 
 -- name: overview_kpis
 WITH segs AS (
@@ -15,97 +20,151 @@ WITH segs AS (
       AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
       AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
       AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
+-- The additive cubes' rows to read: the all-segment rollup (seg 0) when nothing is filtered.
+cube_segs AS (
+    SELECT seg FROM segs WHERE NOT :unfiltered
+    UNION ALL
+    SELECT 0 WHERE :unfiltered),
+-- Additive figures: whole months from agg_month, the partial edges from agg_day.
+mon AS (
+    SELECT sum(new_customers) FILTER (WHERE month <= :wu_um) AS customers_w,
+           sum(new_customers) FILTER (WHERE month <= :pu_um) AS customers_p,
+           sum(new_customers) FILTER (WHERE month BETWEEN :w_m1 AND :w_m2) AS new_w,
+           sum(new_customers) FILTER (WHERE month BETWEEN :p_m1 AND :p_m2) AS new_p,
+           sum(first_buyers) FILTER (WHERE month <= :wu_um) AS buyers_w,
+           sum(first_buyers) FILTER (WHERE month <= :pu_um) AS buyers_p,
+           sum(first_buyers) FILTER (WHERE month <= :cwu_um) AS churn_base_w,
+           sum(first_buyers) FILTER (WHERE month <= :cpu_um) AS churn_base_p,
+           sum(revenue) FILTER (WHERE month BETWEEN :w_m1 AND :w_m2) AS revenue_w,
+           sum(revenue) FILTER (WHERE month BETWEEN :p_m1 AND :p_m2) AS revenue_p,
+           sum(orders) FILTER (WHERE month BETWEEN :w_m1 AND :w_m2) AS orders_w,
+           sum(orders) FILTER (WHERE month BETWEEN :p_m1 AND :p_m2) AS orders_p,
+           sum(revenue) FILTER (WHERE month <= :wu_um) AS ltv_w,
+           sum(revenue) FILTER (WHERE month <= :pu_um) AS ltv_p
+    FROM agg_month JOIN cube_segs USING (seg)),
+dy AS (
+    SELECT sum(new_customers) FILTER (WHERE day BETWEEN :wu_ua AND :wu_ub) AS customers_w,
+           sum(new_customers) FILTER (WHERE day BETWEEN :pu_ua AND :pu_ub) AS customers_p,
+           sum(new_customers) FILTER (WHERE day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b) AS new_w,
+           sum(new_customers) FILTER (WHERE day BETWEEN :p_a AND :p_d1 OR day BETWEEN :p_d2 AND :p_b) AS new_p,
+           sum(first_buyers) FILTER (WHERE day BETWEEN :wu_ua AND :wu_ub) AS buyers_w,
+           sum(first_buyers) FILTER (WHERE day BETWEEN :pu_ua AND :pu_ub) AS buyers_p,
+           sum(first_buyers) FILTER (WHERE day BETWEEN :cwu_ua AND :cwu_ub) AS churn_base_w,
+           sum(first_buyers) FILTER (WHERE day BETWEEN :cpu_ua AND :cpu_ub) AS churn_base_p,
+           sum(revenue) FILTER (WHERE day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b) AS revenue_w,
+           sum(revenue) FILTER (WHERE day BETWEEN :p_a AND :p_d1 OR day BETWEEN :p_d2 AND :p_b) AS revenue_p,
+           sum(orders) FILTER (WHERE day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b) AS orders_w,
+           sum(orders) FILTER (WHERE day BETWEEN :p_a AND :p_d1 OR day BETWEEN :p_d2 AND :p_b) AS orders_p,
+           sum(revenue) FILTER (WHERE day BETWEEN :wu_ua AND :wu_ub) AS ltv_w,
+           sum(revenue) FILTER (WHERE day BETWEEN :pu_ua AND :pu_ub) AS ltv_p
+    FROM agg_day JOIN cube_segs USING (seg)
+    WHERE day BETWEEN :wu_ua AND :wu_ub OR day BETWEEN :pu_ua AND :pu_ub
+       OR day BETWEEN :cwu_ua AND :cwu_ub OR day BETWEEN :cpu_ua AND :cpu_ub
+       OR day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b
+       OR day BETWEEN :p_a AND :p_d1 OR day BETWEEN :p_d2 AND :p_b),
+-- Distinct customers over the whole months: one pass over one row per customer.
 c AS (
-    SELECT
-        coalesce(sum(CAST(registered_day <= :w_b AS INTEGER)), 0) AS customers_w,
-        coalesce(sum(CAST(registered_day <= :p_b AS INTEGER)), 0) AS customers_p,
-        coalesce(sum(CAST(registered_day >= :w_a AND registered_day <= :w_b AS INTEGER)), 0) AS new_w,
-        coalesce(sum(CAST(registered_day >= :p_a AND registered_day <= :p_b AS INTEGER)), 0) AS new_p,
-        coalesce(sum(CAST(first_order_day <= :w_b AS INTEGER)), 0) AS buyers_w,
-        coalesce(sum(CAST(first_order_day <= :p_b AS INTEGER)), 0) AS buyers_p,
-        coalesce(sum(CAST(first_order_day < :cw_a AS INTEGER)), 0) AS churn_base_w,
-        coalesce(sum(CAST(first_order_day < :cp_a AS INTEGER)), 0) AS churn_base_p,
-        coalesce(sum(CAST(act_mask & :w_I <> 0 AS INTEGER)), 0) AS act_w,
-        coalesce(sum(CAST(act_mask & :p_I <> 0 AS INTEGER)), 0) AS act_p,
-        coalesce(sum(CAST(buy_mask & :w_I <> 0 AS INTEGER)), 0) AS buy_w,
-        coalesce(sum(CAST(buy_mask & :p_I <> 0 AS INTEGER)), 0) AS buy_p,
-        coalesce(sum(CAST(buy_mask & :w_I <> 0 AND second_order_day <= :w_b AS INTEGER)), 0) AS rep_w,
-        coalesce(sum(CAST(buy_mask & :p_I <> 0 AND second_order_day <= :p_b AS INTEGER)), 0) AS rep_p,
-        coalesce(sum(CAST(buy_mask & :cw_I <> 0 AND first_order_day < :cw_a AS INTEGER)), 0) AS kept_w,
-        coalesce(sum(CAST(buy_mask & :cp_I <> 0 AND first_order_day < :cp_a AS INTEGER)), 0) AS kept_p
+    SELECT count(*) FILTER (WHERE act_mask & :w_I <> 0) AS act_w,
+           count(*) FILTER (WHERE act_mask & :p_I <> 0) AS act_p,
+           count(*) FILTER (WHERE buy_mask & :w_I <> 0) AS buy_w,
+           count(*) FILTER (WHERE buy_mask & :p_I <> 0) AS buy_p,
+           count(*) FILTER (WHERE buy_mask & :w_I <> 0 AND second_order_day <= :w_b) AS rep_w,
+           count(*) FILTER (WHERE buy_mask & :p_I <> 0 AND second_order_day <= :p_b) AS rep_p,
+           count(*) FILTER (WHERE buy_mask & :cw_I <> 0 AND first_order_day < :cw_a) AS kept_w,
+           count(*) FILTER (WHERE buy_mask & :cp_I <> 0 AND first_order_day < :cp_a) AS kept_p
     FROM agg_customer JOIN segs USING (seg)),
+-- ... plus those first seen in a partial edge month (none when the range is whole months):
+-- on a day of the first month in range and in none of the whole months, or on a day of the
+-- last month in range with no earlier day in the range.
 w1 AS (
-    SELECT count(*) FILTER (WHERE act_days & :w_from <> 0 AND (act_next_month IS NULL OR act_next_month >= :w_mb)) AS act,
-           count(*) FILTER (WHERE buy_days & :w_from <> 0 AND (buy_next_month IS NULL OR buy_next_month >= :w_mb)) AS buy,
-           count(*) FILTER (WHERE buy_days & :w_from <> 0 AND (buy_next_month IS NULL OR buy_next_month >= :w_mb)
+    SELECT count(*) FILTER (WHERE act_days & :w_from <> 0 AND (act_next_month IS NULL OR act_next_month > :w_lw)) AS act,
+           count(*) FILTER (WHERE buy_days & :w_from <> 0 AND (buy_next_month IS NULL OR buy_next_month > :w_lw)) AS buy,
+           count(*) FILTER (WHERE buy_days & :w_from <> 0 AND (buy_next_month IS NULL OR buy_next_month > :w_lw)
                             AND second_order_day <= :w_b) AS rep
-    FROM agg_customer_month JOIN segs USING (seg) WHERE month = :w_ma),
+    FROM agg_customer_month JOIN segs USING (seg) WHERE month = :w_e1),
 w2 AS (
     SELECT count(*) FILTER (WHERE act_days & :w_to <> 0 AND (act_prev_day IS NULL OR act_prev_day < :w_a)) AS act,
            count(*) FILTER (WHERE buy_days & :w_to <> 0 AND (buy_prev_day IS NULL OR buy_prev_day < :w_a)) AS buy,
            count(*) FILTER (WHERE buy_days & :w_to <> 0 AND (buy_prev_day IS NULL OR buy_prev_day < :w_a)
                             AND second_order_day <= :w_b) AS rep
-    FROM agg_customer_month JOIN segs USING (seg) WHERE month = :w_mb AND :w_mb <> :w_ma),
+    FROM agg_customer_month JOIN segs USING (seg) WHERE month = :w_e2),
 p1 AS (
-    SELECT count(*) FILTER (WHERE act_days & :p_from <> 0 AND (act_next_month IS NULL OR act_next_month >= :p_mb)) AS act,
-           count(*) FILTER (WHERE buy_days & :p_from <> 0 AND (buy_next_month IS NULL OR buy_next_month >= :p_mb)) AS buy,
-           count(*) FILTER (WHERE buy_days & :p_from <> 0 AND (buy_next_month IS NULL OR buy_next_month >= :p_mb)
+    SELECT count(*) FILTER (WHERE act_days & :p_from <> 0 AND (act_next_month IS NULL OR act_next_month > :p_lw)) AS act,
+           count(*) FILTER (WHERE buy_days & :p_from <> 0 AND (buy_next_month IS NULL OR buy_next_month > :p_lw)) AS buy,
+           count(*) FILTER (WHERE buy_days & :p_from <> 0 AND (buy_next_month IS NULL OR buy_next_month > :p_lw)
                             AND second_order_day <= :p_b) AS rep
-    FROM agg_customer_month JOIN segs USING (seg) WHERE month = :p_ma),
+    FROM agg_customer_month JOIN segs USING (seg) WHERE month = :p_e1),
 p2 AS (
     SELECT count(*) FILTER (WHERE act_days & :p_to <> 0 AND (act_prev_day IS NULL OR act_prev_day < :p_a)) AS act,
            count(*) FILTER (WHERE buy_days & :p_to <> 0 AND (buy_prev_day IS NULL OR buy_prev_day < :p_a)) AS buy,
            count(*) FILTER (WHERE buy_days & :p_to <> 0 AND (buy_prev_day IS NULL OR buy_prev_day < :p_a)
                             AND second_order_day <= :p_b) AS rep
-    FROM agg_customer_month JOIN segs USING (seg) WHERE month = :p_mb AND :p_mb <> :p_ma),
+    FROM agg_customer_month JOIN segs USING (seg) WHERE month = :p_e2),
 cw1 AS (
     SELECT count(*) AS kept FROM agg_customer_month JOIN segs USING (seg)
-    WHERE month = :cw_ma AND first_order_day < :cw_a
-      AND buy_days & :cw_from <> 0 AND (buy_next_month IS NULL OR buy_next_month >= :cw_mb)),
+    WHERE month = :cw_e1 AND first_order_day < :cw_a
+      AND buy_days & :cw_from <> 0 AND (buy_next_month IS NULL OR buy_next_month > :cw_lw)),
 cw2 AS (
     SELECT count(*) AS kept FROM agg_customer_month JOIN segs USING (seg)
-    WHERE month = :cw_mb AND :cw_mb <> :cw_ma AND first_order_day < :cw_a
+    WHERE month = :cw_e2 AND first_order_day < :cw_a
       AND buy_days & :cw_to <> 0 AND (buy_prev_day IS NULL OR buy_prev_day < :cw_a)),
 cp1 AS (
     SELECT count(*) AS kept FROM agg_customer_month JOIN segs USING (seg)
-    WHERE month = :cp_ma AND first_order_day < :cp_a
-      AND buy_days & :cp_from <> 0 AND (buy_next_month IS NULL OR buy_next_month >= :cp_mb)),
+    WHERE month = :cp_e1 AND first_order_day < :cp_a
+      AND buy_days & :cp_from <> 0 AND (buy_next_month IS NULL OR buy_next_month > :cp_lw)),
 cp2 AS (
     SELECT count(*) AS kept FROM agg_customer_month JOIN segs USING (seg)
-    WHERE month = :cp_mb AND :cp_mb <> :cp_ma AND first_order_day < :cp_a
-      AND buy_days & :cp_to <> 0 AND (buy_prev_day IS NULL OR buy_prev_day < :cp_a)),
-sm AS (
-    SELECT sum(revenue) FILTER (WHERE month > :w_ma AND month < :w_mb) AS rev_w,
-           sum(orders) FILTER (WHERE month > :w_ma AND month < :w_mb) AS ord_w,
-           sum(revenue) FILTER (WHERE month > :p_ma AND month < :p_mb) AS rev_p,
-           sum(orders) FILTER (WHERE month > :p_ma AND month < :p_mb) AS ord_p,
-           sum(revenue) FILTER (WHERE month < :w_mb) AS ltv_w,
-           sum(revenue) FILTER (WHERE month < :p_mb) AS ltv_p
-    FROM agg_sales_month JOIN segs USING (seg) WHERE month < :w_mb),
-sd AS (
-    SELECT sum(revenue) FILTER (WHERE day BETWEEN :w_a AND :w_e1 OR day BETWEEN :w_e2 AND :w_b) AS rev_w,
-           sum(orders) FILTER (WHERE day BETWEEN :w_a AND :w_e1 OR day BETWEEN :w_e2 AND :w_b) AS ord_w,
-           sum(revenue) FILTER (WHERE day BETWEEN :p_a AND :p_e1 OR day BETWEEN :p_e2 AND :p_b) AS rev_p,
-           sum(orders) FILTER (WHERE day BETWEEN :p_a AND :p_e1 OR day BETWEEN :p_e2 AND :p_b) AS ord_p,
-           sum(revenue) FILTER (WHERE day BETWEEN :w_mb AND :w_b) AS ltv_w,
-           sum(revenue) FILTER (WHERE day BETWEEN :p_mb AND :p_b) AS ltv_p
-    FROM agg_sales_day JOIN segs USING (seg)
-    WHERE (day BETWEEN :w_a AND :w_e1 OR day BETWEEN :w_e2 AND :w_b OR day BETWEEN :p_a AND :p_e1
-           OR day BETWEEN :p_e2 AND :p_b OR day BETWEEN :w_mb AND :w_b OR day BETWEEN :p_mb AND :p_b))
-SELECT c.customers_w, c.customers_p, c.new_w, c.new_p,
+    WHERE month = :cp_e2 AND first_order_day < :cp_a
+      AND buy_days & :cp_to <> 0 AND (buy_prev_day IS NULL OR buy_prev_day < :cp_a))
+SELECT coalesce(mon.customers_w, 0) + coalesce(dy.customers_w, 0) AS customers_w,
+       coalesce(mon.customers_p, 0) + coalesce(dy.customers_p, 0) AS customers_p,
+       coalesce(mon.new_w, 0) + coalesce(dy.new_w, 0) AS new_w,
+       coalesce(mon.new_p, 0) + coalesce(dy.new_p, 0) AS new_p,
        c.act_w + w1.act + w2.act AS active_w, c.act_p + p1.act + p2.act AS active_p,
        c.buy_w + w1.buy + w2.buy AS purchasers_w, c.buy_p + p1.buy + p2.buy AS purchasers_p,
        c.rep_w + w1.rep + w2.rep AS repeaters_w, c.rep_p + p1.rep + p2.rep AS repeaters_p,
-       c.buyers_w, c.buyers_p,
-       c.churn_base_w, c.churn_base_w - (c.kept_w + cw1.kept + cw2.kept) AS churned_w,
-       c.churn_base_p, c.churn_base_p - (c.kept_p + cp1.kept + cp2.kept) AS churned_p,
-       coalesce(sm.rev_w, 0) + coalesce(sd.rev_w, 0) AS revenue_w,
-       coalesce(sm.rev_p, 0) + coalesce(sd.rev_p, 0) AS revenue_p,
-       coalesce(sm.ord_w, 0) + coalesce(sd.ord_w, 0) AS orders_w,
-       coalesce(sm.ord_p, 0) + coalesce(sd.ord_p, 0) AS orders_p,
-       coalesce(sm.ltv_w, 0) + coalesce(sd.ltv_w, 0) AS lifetime_revenue_w,
-       coalesce(sm.ltv_p, 0) + coalesce(sd.ltv_p, 0) AS lifetime_revenue_p
-FROM c, w1, w2, p1, p2, cw1, cw2, cp1, cp2, sm, sd
+       coalesce(mon.buyers_w, 0) + coalesce(dy.buyers_w, 0) AS buyers_w,
+       coalesce(mon.buyers_p, 0) + coalesce(dy.buyers_p, 0) AS buyers_p,
+       coalesce(mon.churn_base_w, 0) + coalesce(dy.churn_base_w, 0) AS churn_base_w,
+       coalesce(mon.churn_base_w, 0) + coalesce(dy.churn_base_w, 0) - (c.kept_w + cw1.kept + cw2.kept) AS churned_w,
+       coalesce(mon.churn_base_p, 0) + coalesce(dy.churn_base_p, 0) AS churn_base_p,
+       coalesce(mon.churn_base_p, 0) + coalesce(dy.churn_base_p, 0) - (c.kept_p + cp1.kept + cp2.kept) AS churned_p,
+       coalesce(mon.revenue_w, 0) + coalesce(dy.revenue_w, 0) AS revenue_w,
+       coalesce(mon.revenue_p, 0) + coalesce(dy.revenue_p, 0) AS revenue_p,
+       coalesce(mon.orders_w, 0) + coalesce(dy.orders_w, 0) AS orders_w,
+       coalesce(mon.orders_p, 0) + coalesce(dy.orders_p, 0) AS orders_p,
+       coalesce(mon.ltv_w, 0) + coalesce(dy.ltv_w, 0) AS lifetime_revenue_w,
+       coalesce(mon.ltv_p, 0) + coalesce(dy.ltv_p, 0) AS lifetime_revenue_p
+FROM mon, dy, c, w1, w2, p1, p2, cw1, cw2, cp1, cp2
+
+-- name: overview_home
+-- The landing page's headline numbers as of one day: customers registered by then, new in
+-- its month, active within the active window (distinct, exact), net revenue of the last year.
+-- No filters: the cubes' all-segment rollup rows (seg 0).
+WITH mon AS (
+    SELECT sum(new_customers) FILTER (WHERE month <= :hu_um) AS customers,
+           sum(new_customers) FILTER (WHERE month BETWEEN :hm_m1 AND :hm_m2) AS new_this_month,
+           sum(revenue) FILTER (WHERE month BETWEEN :hy_m1 AND :hy_m2) AS revenue_12m
+    FROM agg_month WHERE seg = 0),
+dy AS (
+    SELECT sum(new_customers) FILTER (WHERE day BETWEEN :hu_ua AND :hu_ub) AS customers,
+           sum(new_customers) FILTER (WHERE day BETWEEN :hm_a AND :hm_d1 OR day BETWEEN :hm_d2 AND :hm_b) AS new_this_month,
+           sum(revenue) FILTER (WHERE day BETWEEN :hy_a AND :hy_d1 OR day BETWEEN :hy_d2 AND :hy_b) AS revenue_12m
+    FROM agg_day
+    WHERE seg = 0 AND (day BETWEEN :hu_ua AND :hu_ub OR day BETWEEN :hm_a AND :hm_d1 OR day BETWEEN :hm_d2 AND :hm_b
+       OR day BETWEEN :hy_a AND :hy_d1 OR day BETWEEN :hy_d2 AND :hy_b)),
+c AS (SELECT count(*) FILTER (WHERE act_mask & :ha_I <> 0) AS act FROM agg_customer),
+a1 AS (
+    SELECT count(*) AS act FROM agg_customer_month
+    WHERE month = :ha_e1 AND act_days & :ha_from <> 0 AND (act_next_month IS NULL OR act_next_month > :ha_lw)),
+a2 AS (
+    SELECT count(*) AS act FROM agg_customer_month
+    WHERE month = :ha_e2 AND act_days & :ha_to <> 0 AND (act_prev_day IS NULL OR act_prev_day < :ha_a))
+SELECT coalesce(mon.customers, 0) + coalesce(dy.customers, 0) AS customers,
+       coalesce(mon.new_this_month, 0) + coalesce(dy.new_this_month, 0) AS new_this_month,
+       c.act + a1.act + a2.act AS active_customers,
+       coalesce(mon.revenue_12m, 0) + coalesce(dy.revenue_12m, 0) AS revenue_12m
+FROM mon, dy, c, a1, a2
 
 -- name: overview_monthly
 -- Per calendar month touched by the window, clipped to the window: new customers, monthly
@@ -116,34 +175,37 @@ WITH segs AS (
       AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
       AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
       AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
-months AS (
-    SELECT CAST(m AS DATE) AS month FROM range(CAST(:w_ma AS DATE), CAST(:w_mb AS DATE) + INTERVAL 1 MONTH, INTERVAL 1 MONTH) t(m)),
-new AS (
-    SELECT CAST(date_trunc('month', registered_day) AS DATE) AS month, count(*) AS new_customers
-    FROM agg_customer JOIN segs USING (seg) WHERE registered_day >= :w_a AND registered_day <= :w_b
-    GROUP BY 1),
-act_inner AS (
-    SELECT month, sum(customers) AS active_customers FROM agg_active_month JOIN segs USING (seg)
-    WHERE month > :w_ma AND month < :w_mb GROUP BY 1),
-act_edge AS (
-    SELECT month, count(*) AS active_customers FROM agg_customer_month JOIN segs USING (seg)
-    WHERE ((month = :w_ma AND act_days & :w_from <> 0) OR (month = :w_mb AND month <> :w_ma AND act_days & :w_to <> 0))
-    GROUP BY 1),
-rev AS (
-    SELECT month, sum(revenue) AS revenue, sum(orders) AS orders FROM agg_sales_month JOIN segs USING (seg)
-    WHERE month > :w_ma AND month < :w_mb GROUP BY 1
+-- The additive cubes' rows to read: the all-segment rollup (seg 0) when nothing is filtered.
+cube_segs AS (
+    SELECT seg FROM segs WHERE NOT :unfiltered
     UNION ALL
-    SELECT CAST(date_trunc('month', day) AS DATE), sum(revenue), sum(orders) FROM agg_sales_day JOIN segs USING (seg)
-    WHERE (day BETWEEN :w_a AND :w_e1 OR day BETWEEN :w_e2 AND :w_b) GROUP BY 1)
+    SELECT 0 WHERE :unfiltered),
+months AS (
+    SELECT CAST(m AS DATE) AS month
+    FROM range(CAST(date_trunc('month', CAST(:w_a AS DATE)) AS DATE), CAST(:w_b AS DATE) + INTERVAL 1 DAY, INTERVAL 1 MONTH) t(m)),
+additive AS (
+    SELECT month, sum(new_customers) AS new_customers, sum(revenue) AS revenue, sum(orders) AS orders
+    FROM agg_month JOIN cube_segs USING (seg)
+    WHERE month BETWEEN :w_m1 AND :w_m2 GROUP BY month
+    UNION ALL
+    SELECT CAST(date_trunc('month', day) AS DATE), sum(new_customers), sum(revenue), sum(orders)
+    FROM agg_day JOIN cube_segs USING (seg)
+    WHERE day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b GROUP BY 1),
+active AS (
+    SELECT month, sum(customers) AS active_customers FROM agg_active_month JOIN cube_segs USING (seg)
+    WHERE month BETWEEN :w_m1 AND :w_m2 GROUP BY month
+    UNION ALL
+    SELECT month, count(*) FROM agg_customer_month JOIN segs USING (seg)
+    WHERE month = :w_e1 AND act_days & :w_from <> 0 GROUP BY month
+    UNION ALL
+    SELECT month, count(*) FROM agg_customer_month JOIN segs USING (seg)
+    WHERE month = :w_e2 AND act_days & :w_to <> 0 GROUP BY month)
 SELECT months.month,
-       coalesce(new.new_customers, 0) AS new_customers,
-       coalesce(act_inner.active_customers, act_edge.active_customers, 0) AS active_customers,
-       coalesce((SELECT sum(revenue) FROM rev WHERE rev.month = months.month), 0) AS revenue,
-       coalesce((SELECT sum(orders) FROM rev WHERE rev.month = months.month), 0) AS orders
+       coalesce((SELECT sum(new_customers) FROM additive a WHERE a.month = months.month), 0) AS new_customers,
+       coalesce((SELECT sum(active_customers) FROM active a WHERE a.month = months.month), 0) AS active_customers,
+       coalesce((SELECT sum(revenue) FROM additive a WHERE a.month = months.month), 0) AS revenue,
+       coalesce((SELECT sum(orders) FROM additive a WHERE a.month = months.month), 0) AS orders
 FROM months
-LEFT JOIN new USING (month)
-LEFT JOIN act_inner USING (month)
-LEFT JOIN act_edge USING (month)
 ORDER BY months.month
 
 -- name: overview_breakdowns
@@ -155,23 +217,26 @@ WITH segs AS (
       AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
       AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
       AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
-cust AS (
-    SELECT seg, count(*) FILTER (WHERE registered_day <= :w_b) AS customers,
-           count(*) FILTER (WHERE registered_day >= :w_a) AS new_customers
-    FROM agg_customer JOIN segs USING (seg) WHERE registered_day <= :w_b GROUP BY seg),
-rev AS (
-    SELECT seg, sum(revenue) AS revenue FROM (
-        SELECT seg, revenue FROM agg_sales_month JOIN segs USING (seg)
-        WHERE month > :w_ma AND month < :w_mb
-        UNION ALL
-        SELECT seg, revenue FROM agg_sales_day JOIN segs USING (seg)
-        WHERE (day BETWEEN :w_a AND :w_e1 OR day BETWEEN :w_e2 AND :w_b))
+parts AS (
+    SELECT seg,
+           sum(new_customers) FILTER (WHERE month <= :wu_um) AS customers,
+           sum(new_customers) FILTER (WHERE month BETWEEN :w_m1 AND :w_m2) AS new_customers,
+           sum(revenue) FILTER (WHERE month BETWEEN :w_m1 AND :w_m2) AS revenue
+    FROM agg_month JOIN segs USING (seg) WHERE month <= :wu_um GROUP BY seg
+    UNION ALL
+    SELECT seg,
+           sum(new_customers) FILTER (WHERE day BETWEEN :wu_ua AND :wu_ub),
+           sum(new_customers) FILTER (WHERE day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b),
+           sum(revenue) FILTER (WHERE day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b)
+    FROM agg_day JOIN segs USING (seg)
+    WHERE day BETWEEN :wu_ua AND :wu_ub OR day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b
     GROUP BY seg),
 per_seg AS (
     SELECT s.channel, s.province, s.customer_type, s.industry,
-           coalesce(cust.customers, 0) AS customers, coalesce(cust.new_customers, 0) AS new_customers,
-           coalesce(rev.revenue, 0) AS revenue
-    FROM segs s LEFT JOIN cust USING (seg) LEFT JOIN rev USING (seg))
+           coalesce(sum(p.customers), 0) AS customers, coalesce(sum(p.new_customers), 0) AS new_customers,
+           coalesce(sum(p.revenue), 0) AS revenue
+    FROM parts p JOIN segs s USING (seg)
+    GROUP BY ALL)
 SELECT CASE WHEN GROUPING(channel) = 0 THEN 'channel'
             WHEN GROUPING(province) = 0 THEN 'province'
             WHEN GROUPING(customer_type) = 0 THEN 'customer_type'
@@ -184,20 +249,22 @@ HAVING sum(customers) > 0 OR sum(revenue) <> 0
 ORDER BY dimension, customers DESC, value
 
 -- name: overview_lifecycle
--- Customers registered by the window's end per stored lifecycle stage, plus how many of the
--- churned had bought at least twice (they passed through "repeat").
+-- Customers registered by the window's end per stored lifecycle stage, plus how many of them
+-- have bought at least twice (the churned among them passed through "repeat").
 WITH segs AS (
     SELECT seg, lifecycle_stage FROM agg_segs
     WHERE (len(CAST(:channel AS VARCHAR[])) = 0 OR list_contains(CAST(:channel AS VARCHAR[]), channel))
       AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
       AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
       AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
-per_seg AS (
-    SELECT seg, count(*) AS customers, count(*) FILTER (WHERE kept_orders >= 2) AS repeat_buyers
-    FROM agg_customer JOIN segs USING (seg) WHERE registered_day <= :w_b GROUP BY seg)
-SELECT s.lifecycle_stage AS stage, sum(p.customers) AS customers,
-       sum(p.repeat_buyers) AS repeat_buyers
-FROM per_seg p JOIN segs s USING (seg)
+parts AS (
+    SELECT seg, sum(new_customers) AS customers, sum(repeat_buyers) AS repeat_buyers
+    FROM agg_month JOIN segs USING (seg) WHERE month <= :wu_um GROUP BY seg
+    UNION ALL
+    SELECT seg, sum(new_customers), sum(repeat_buyers)
+    FROM agg_day JOIN segs USING (seg) WHERE day BETWEEN :wu_ua AND :wu_ub GROUP BY seg)
+SELECT s.lifecycle_stage AS stage, sum(p.customers) AS customers, sum(p.repeat_buyers) AS repeat_buyers
+FROM parts p JOIN segs s USING (seg)
 GROUP BY s.lifecycle_stage
 
 -- name: overview_cohorts
@@ -207,11 +274,15 @@ WITH segs AS (
     WHERE (len(CAST(:channel AS VARCHAR[])) = 0 OR list_contains(CAST(:channel AS VARCHAR[]), channel))
       AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
       AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
-      AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage)))
+      AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
+cube_segs AS (
+    SELECT seg FROM segs WHERE NOT :unfiltered
+    UNION ALL
+    SELECT 0 WHERE :unfiltered)
 SELECT cohort_month, months_since, sum(customers) AS customers
-FROM agg_cohort JOIN segs USING (seg)
-WHERE cohort_month >= :w_ma AND cohort_month <= :w_mb
-  AND cohort_month + to_months(months_since) <= :w_mb
+FROM agg_cohort JOIN cube_segs USING (seg)
+WHERE cohort_month >= CAST(date_trunc('month', CAST(:w_a AS DATE)) AS DATE) AND cohort_month <= :w_b
+  AND cohort_month + to_months(months_since) <= :w_b
 GROUP BY cohort_month, months_since
 ORDER BY cohort_month, months_since
 

@@ -20,6 +20,7 @@ SEARCHES = [
     ("zhangsan", [1]), ("zhang san", [1]), ("ZS", [1]),   # pinyin, compact, initials
     ("138 1234 5678", [1]), ("+86 138-1234-5678", [1]),   # any mobile format, full value only
     ("1381234", []),                   # partial mobile: no match
+    ("zhangsa", [1]), ("San", [1]),    # pinyin prefix run together; case does not matter
     ("Zhang.San@EXAMPLE.com", [1]),    # email in another case
     ("4", [4]),                        # customer id
     ("示例贸易", [4]),                  # company, partial
@@ -56,18 +57,25 @@ def test_contacts_are_masked_unless_the_role_may_see_them(small, users):
         p = customers.profile(users[username], 1)
         assert (username, p["mobile"], p["email"]) == (username, mobile, email)
         assert "id_number_enc" not in p and "id_number_hash" not in p
+        assert customers.customer_360(users[username], 1).profile == p
 
 
 def test_only_unmasked_profile_reads_are_audited(small, users):
     customers.profile(users["manager"], 1)
+    customers.customer_360(users["manager"], 1)
     customers.profile(users["steward"], 1)
-    rows = warehouse.read("SELECT username, entity_id FROM audit_log WHERE action = 'customer.view'")
-    assert rows.to_dict("records") == [{"username": "steward", "entity_id": "1"}]
+    customers.customer_360(users["admin"], 2)
+    rows = warehouse.read("SELECT username, entity_id FROM audit_log WHERE action = 'customer.view' "
+                          "ORDER BY audit_id")
+    assert rows.to_dict("records") == [{"username": "steward", "entity_id": "1"},
+                                       {"username": "admin", "entity_id": "2"}]
 
 
 def test_a_user_without_a_role_is_refused(small):
     with pytest.raises(auth.PermissionDenied):
         customers.profile(auth.User("nobody"), 1)
+    with pytest.raises(auth.PermissionDenied):
+        customers.customer_360(auth.User("nobody"), 1)
     with pytest.raises(auth.PermissionDenied):
         customers.search(auth.User("nobody"), "张")
 
@@ -75,6 +83,8 @@ def test_a_user_without_a_role_is_refused(small):
 def test_unknown_customer_raises_not_found(small, users):
     with pytest.raises(customers.NotFound):
         customers.profile(users["manager"], 999)
+    with pytest.raises(customers.NotFound):
+        customers.customer_360(users["manager"], 999)
 
 
 def test_360_reads_orders_events_notes_tags_consents(small, users):
@@ -84,28 +94,43 @@ def test_360_reads_orders_events_notes_tags_consents(small, users):
         fx.consent(tx, 1, "sms", "granted")
         fx.event(tx, 1, "complaint", fixture.dt(2026, 6, 1), note="物流太慢")
     m = users["manager"]
-    assert customers.summary(m, 1)["kept_orders"] == 3
-    assert float(customers.summary(m, 2)["net_revenue"]) == 500.0
-    assert customers.orders(m, 1)["amount"].astype(float).tolist() == [300.0, 200.0, 100.0]
-    assert len(customers.events(m, 1)) == 5
-    assert customers.notes(m, 1)["note"].tolist() == ["物流太慢"]
-    assert customers.tags(m, 1)["tag"].tolist() == ["vip"]
-    assert customers.consents(m, 1)[["channel", "status", "current"]].values.tolist() == [["sms", "granted", True]]
+    one, two = customers.customer_360(m, 1), customers.customer_360(m, 2)
+    assert one.summary["kept_orders"] == 3
+    assert float(two.summary["net_revenue"]) == 500.0
+    assert one.orders["amount"].astype(float).tolist() == [300.0, 200.0, 100.0]
+    assert list(one.orders.columns) == ["order_id", "order_time", "status", "amount", "refund_amount",
+                                        "channel", "category", "item_count", "source"]
+    assert len(one.events) == 5 and one.events["event_time"].is_monotonic_decreasing
+    assert one.notes["note"].tolist() == ["物流太慢"]
+    assert one.tags["tag"].tolist() == ["vip"]
+    assert one.consents[["channel", "status", "current"]].values.tolist() == [["sms", "granted", True]]
+
+
+def test_360_timeline_is_capped_but_every_note_is_kept(small, users):
+    from tests import factories as fx
+    with warehouse.transaction() as tx:
+        fx.event(tx, 1, "consult", fixture.dt(2020, 1, 1), note="旧的咨询")
+        fx.consent(tx, 1, "sms", "granted")
+        fx.consent(tx, 1, "sms", "withdrawn")
+    view = customers.customer_360(users["manager"], 1, events_limit=2, orders_limit=1)
+    assert len(view.events) == 2 and len(view.orders) == 1
+    assert view.notes["note"].tolist() == ["旧的咨询"]          # older than the two newest events
+    assert view.consents["current"].tolist().count(True) == 1
 
 
 def test_history_masks_contacts_inside_audit_snapshots(small, users):
     audit.record(None, users["steward"], "customer.update", "customer", 1,
                  before={"mobile": "+8613812345678"}, after={"mobile": "+8613812349999"})
-    seen = customers.history(users["manager"], 1)
+    seen = customers.customer_360(users["manager"], 1).history
     assert json.loads(seen["before"][0]) == {"mobile": "+86 138****5678"}
-    assert json.loads(customers.history(users["admin"], 1)["after"][0]) == {"mobile": "+8613812349999"}
+    assert json.loads(customers.customer_360(users["admin"], 1).history["after"][0]) == {"mobile": "+8613812349999"}
 
 
 def test_quality_flags_show_missing_and_invalid_values_raw_input_and_open_flags(small, users):
     with warehouse.transaction() as tx:
         tx.run("UPDATE customers SET mobile = '+86123', email = NULL, "
                "raw_values = '{\"email\": \"zhang@@example\"}' WHERE customer_id = 3")
-    flags = customers.quality_flags(users["manager"], 3)
+    flags = customers.customer_360(users["manager"], 3).quality_flags
     found = {(f["source"], f["field"], f["code"]) for f in flags}
     assert ("record", "mobile", "invalid") in found
     assert ("import", "email", "raw_value") in found
@@ -115,4 +140,4 @@ def test_quality_flags_show_missing_and_invalid_values_raw_input_and_open_flags(
         tx.run("INSERT INTO quality_flags (customer_id, kind, rule_id, field, severity) "
                "VALUES (3, 'rule', 'mobile.valid', 'mobile', 'high')")
     assert ("quality", "mobile", "mobile.valid") in {
-        (f["source"], f["field"], f["code"]) for f in customers.quality_flags(users["steward"], 3)}
+        (f["source"], f["field"], f["code"]) for f in customers.customer_360(users["steward"], 3).quality_flags}

@@ -37,9 +37,31 @@ def test_invalid_url_values_fall_back_to_the_default():
 def test_window_params_split_edges_and_whole_months():
     from lib import metrics
     p = metrics.window_params("w", date(2026, 1, 15), date(2026, 4, 2), date(2025, 12, 1))
-    assert p["w_I"] == 0b1100 and p["w_ma"] == date(2026, 1, 1) and p["w_mb"] == date(2026, 4, 1)
+    assert p["w_I"] == 0b1100 and (p["w_m1"], p["w_m2"]) == (date(2026, 2, 1), date(2026, 3, 1))
+    assert (p["w_e1"], p["w_e2"], p["w_lw"]) == (date(2026, 1, 1), date(2026, 4, 1), date(2026, 3, 1))
+    assert (p["w_d1"], p["w_d2"]) == (date(2026, 1, 31), date(2026, 4, 1))
     assert p["w_from"] == ((1 << 31) - 1) ^ ((1 << 14) - 1) and p["w_to"] == 0b11
     same = metrics.window_params("w", date(2026, 1, 3), date(2026, 1, 5), date(2025, 12, 1))
-    assert same["w_I"] == 0 and same["w_from"] == 0b11100 and same["w_e2"] == date(2026, 1, 6)
+    assert same["w_I"] == 0 and same["w_from"] == 0b11100 and same["w_e1"] == date(2026, 1, 1)
+    assert same["w_e2"] is None and same["w_m1"] > same["w_m2"]
+    assert (same["w_d1"], same["w_d2"]) == (date(2026, 1, 5), date(2026, 1, 6))
     with pytest.raises(ValueError):
         metrics.window_params("w", date(2010, 1, 1), date(2026, 1, 5), date(2025, 12, 1))
+
+
+def test_whole_month_windows_have_no_edges():
+    from lib import metrics
+    p = metrics.window_params("w", date(2026, 1, 1), date(2026, 3, 31), date(2025, 12, 1))
+    assert p["w_I"] == 0b1110 and p["w_e1"] is None and p["w_e2"] is None
+    assert (p["w_m1"], p["w_m2"], p["w_lw"]) == (date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 1))
+    assert p["w_d1"] < p["w_a"] and p["w_d2"] > p["w_b"]          # both day ranges empty
+    half = metrics.window_params("w", date(2026, 1, 1), date(2026, 1, 15), date(2025, 12, 1))
+    assert half["w_I"] == 0 and half["w_e1"] == date(2026, 1, 1) and half["w_from"] == (1 << 15) - 1
+
+
+def test_upto_params_use_whole_months_then_days():
+    from lib import metrics
+    assert metrics.upto_params("u", date(2026, 3, 31)) == {
+        "u_um": date(2026, 3, 1), "u_ua": date(2026, 4, 1), "u_ub": date(2026, 3, 31)}
+    assert metrics.upto_params("u", date(2026, 3, 9)) == {
+        "u_um": date(2026, 2, 1), "u_ua": date(2026, 3, 1), "u_ub": date(2026, 3, 9)}

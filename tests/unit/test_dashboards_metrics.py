@@ -1,7 +1,7 @@
 """Every Overview metric against numbers computed by hand on tests/dashboards_fixture.py."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -154,7 +154,11 @@ def test_refresh_is_idempotent_and_safe_on_an_empty_warehouse(warehouse_path):
 WINDOWS = [(date(2026, 4, 1), date(2026, 6, 30)), (date(2026, 4, 16), date(2026, 5, 19)),
            (date(2026, 5, 6), date(2026, 5, 6)), (date(2025, 1, 10), date(2026, 4, 15)),
            (date(2025, 12, 31), date(2026, 3, 31)), (date(2024, 11, 30), date(2026, 6, 29)),
-           (date(2026, 5, 7), date(2026, 6, 30)), (date(2025, 2, 1), date(2025, 2, 1))]
+           (date(2026, 5, 7), date(2026, 6, 30)), (date(2025, 2, 1), date(2025, 2, 1)),
+           # whole calendar months (no edge months are read) and half-aligned ranges
+           (date(2026, 5, 1), date(2026, 5, 31)), (date(2025, 6, 1), date(2026, 5, 31)),
+           (date(2026, 5, 1), date(2026, 5, 20)), (date(2026, 4, 10), date(2026, 5, 31)),
+           (date(2026, 3, 1), date(2026, 6, 12))]
 
 
 def test_aggregates_agree_with_raw_sql_over_the_source_tables(small):
@@ -172,3 +176,52 @@ def test_aggregates_agree_with_raw_sql_over_the_source_tables(small):
                 assert {k: float(got[k]) for k in want} == {k: float(v) for k, v in want.items()}, (start, end, dims)
     finally:
         con.close()
+
+
+def _raw(con, sql: str, prm: dict) -> list[dict]:
+    from bench import raw_sql
+    cur = con.driver_connection.execute(sql, raw_sql.used(sql, prm))
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def test_trends_breakdowns_funnel_and_cohorts_agree_with_raw_sql(small):
+    """The single-window Overview queries, on the same windows and filters as the KPIs."""
+    from bench import raw_sql
+    con = warehouse.engine().raw_connection()
+    try:
+        for start, end in WINDOWS:
+            for dims in ({}, {"channel": ("web",)}):
+                f = Filters(start, end, **dims)
+                prm = raw_sql.params(start, end, settings.get("churn_window_days"), f.dims())
+                where = (start, end, dims)
+                monthly = metrics.monthly_trends(f)
+                want = _raw(con, raw_sql.MONTHLY, prm)
+                assert [(r["month"], r["new_customers"], r["active_customers"], float(r["revenue"])) for r in want] == [
+                    (r.month, r.new_customers, r.active_customers, r.revenue) for r in monthly.itertuples()], where
+                got = metrics.breakdowns(f)
+                got = got[got["dimension"] == "channel"]
+                want = [r for r in _raw(con, raw_sql.BREAKDOWN_CHANNEL, prm) if r["customers"] or r["revenue"]]
+                assert sorted((r["channel"], r["customers"], r["new_customers"], float(r["revenue"])) for r in want) == sorted(
+                    (r.value, r.customers, r.new_customers, r.revenue) for r in got.itertuples()), where
+                funnel = metrics.lifecycle_funnel(f).set_index("stage")["customers"].to_dict()
+                for r in _raw(con, raw_sql.LIFECYCLE, prm):
+                    assert funnel.get(r["stage"], 0) == r["customers"], where
+                cohorts = metrics.cohort_retention(f)
+                assert [(r["cohort_month"], r["months_since"], r["customers"]) for r in _raw(con, raw_sql.COHORTS, prm)] == [
+                    (r.cohort_month, r.months_since, r.customers) for r in cohorts.itertuples()], where
+    finally:
+        con.close()
+
+
+def test_home_kpis_agree_with_the_overview_kpis(small):
+    for as_of in (date(2026, 6, 30), date(2026, 6, 12), date(2026, 5, 1)):
+        home = metrics.home_kpis(as_of)
+        days = int(settings.get("active_window_days"))
+        month = metrics.kpis(Filters(as_of.replace(day=1), as_of))
+        active = metrics.kpis(Filters(as_of - timedelta(days=days - 1), as_of))
+        year = metrics.kpis(Filters(as_of - timedelta(days=364), as_of))
+        assert home == {"customers": month["customers"]["value"],
+                        "new_this_month": month["new_customers"]["value"],
+                        "active_customers": active["active"]["value"],
+                        "revenue_12m": year["revenue"]["value"]}, as_of
