@@ -6,7 +6,8 @@ Copies the source warehouse (never opens it read-write), refreshes its pre-aggre
 starts a throwaway PostgreSQL, moves the copy into a lake with the same code as
 `lake migrate` (checksums compared), then times on both:
 
-* the Overview's query functions (lib.metrics, what the page calls, page caches cleared);
+* the Overview's queries (`metrics.overview`, what the page calls, in one snapshot), and each
+  query function on its own;
 * `customers.customer_360` (everything the 360° page shows) for 20 customers;
 * both pages end to end in AppTest (a logged-in manager; st.cache_data cleared per run).
 
@@ -53,13 +54,9 @@ def measure(location: str, runs: int, customer_ids: list[int]) -> dict[str, tupl
 
         def overview_queries():
             metrics.aggregates_meta()
-            metrics.kpis(f)
-            metrics.monthly_trends(f)
-            metrics.breakdowns(f)
-            metrics.lifecycle_funnel(f)
-            metrics.cohort_retention(f)
+            metrics.overview(f)
 
-        out["Overview queries (kpis, trends, breakdowns, funnel, cohorts)"] = \
+        out["Overview queries (metrics.overview: kpis, trends, breakdowns, funnel, cohorts in one snapshot)"] = \
             _median_ms(overview_queries, runs)
         for name, fn in [("kpis", lambda: metrics.kpis(f)),
                          ("monthly_trends", lambda: metrics.monthly_trends(f)),

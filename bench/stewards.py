@@ -1,7 +1,7 @@
 """Stewardship benchmarks on a COPY of the 1M-customer warehouse.
 
     .venv/bin/python -m bench.stewards [--source /tmp/bench/warehouse-1m.duckdb] [--work /tmp/stewards/bench]
-                                       [--skip-dedup]
+                                       [--skip-dedup] [--skip-quality] [--only-import]
 
 Measures (wall clock, this machine):
   * quality: a full rule run over the live customers (target < 15 s);
@@ -73,7 +73,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true",
                         help="reuse the working copy (and its trained model) instead of copying again")
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--only-import", action="store_true",
+                        help="only the CSV import (same as --skip-quality --skip-dedup)")
     args = parser.parse_args()
+    if args.only_import:
+        args.skip_quality = args.skip_dedup = True
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     db = work / "warehouse.duckdb"

@@ -35,10 +35,10 @@ from lib import settings, warehouse
 # Order matters: later statements read the temp tables built by earlier ones.
 BUILD_STEPS = (
     "agg_build_live",
-    "agg_build_segs",
-    "agg_build_live_seg",
     "agg_build_kept_orders",
     "agg_build_buyers",
+    "agg_build_segs",
+    "agg_build_live_seg",
     "agg_build_customer_months",
     "agg_build_customer_month",
     "agg_build_customer",

@@ -158,14 +158,17 @@ def customer_360(user: auth.User, customer_id: int, *, orders_limit: int = ORDER
 
     Reading contacts unmasked (stewards, admins) is a PII read and is audited."""
     auth.require(user, "view_customer")
-    row = warehouse.one("c360_record", id=int(customer_id))
-    if row is None:
-        raise NotFound(customer_id)
+    with warehouse.snapshot():      # one consistent state; one catalog lookup per table on a lake
+        row = warehouse.one("c360_record", id=int(customer_id))
+        if row is None:
+            raise NotFound(customer_id)
+        details = warehouse.records("c360_details", id=int(customer_id), history_limit=int(history_limit),
+                                    orders_limit=int(orders_limit), events_limit=int(events_limit))
+        checks = settings.get_many("data_as_of", "stale_after_months")
     summary = {key: row.pop(key) for key in SUMMARY_FIELDS}
     row["raw_values"] = _json(row["raw_values"])
     parts: dict[str, list[dict]] = {kind: [] for kind in DETAIL_COLUMNS}
-    for detail in warehouse.records("c360_details", id=int(customer_id), history_limit=int(history_limit),
-                                    orders_limit=int(orders_limit), events_limit=int(events_limit)):
+    for detail in details:
         names = DETAIL_COLUMNS[detail["kind"]]
         parts[detail["kind"]].append({name: detail[col] for col, name in names.items()})
     parts["tag"].sort(key=lambda r: r["tag"])
@@ -183,7 +186,7 @@ def customer_360(user: auth.User, customer_id: int, *, orders_limit: int = ORDER
     return Customer360(
         profile=_masked_profile(user, row, customer_id), summary=summary,
         tags=_frame(parts["tag"], "tag"), consents=_frame(parts["consent"], "consent", drop=("consent_id",)),
-        quality_flags=_quality_flags(user, row, parts["flag"]),
+        quality_flags=_quality_flags(user, row, parts["flag"], checks),
         orders=_frame(parts["order"], "order"),
         events=_frame(events, "event", drop=("note", "on_timeline"), nullable_ints=("order_id",)),
         notes=_frame(notes, "event")[["event_time", "event_type", "channel", "note"]],
@@ -223,12 +226,12 @@ def _masked_profile(user: auth.User, row: dict, customer_id: int) -> dict:
     return masked
 
 
-def _quality_flags(user: auth.User, record: dict, open_flags: list[dict]) -> list[dict]:
+def _quality_flags(user: auth.User, record: dict, open_flags: list[dict], settings_now: dict) -> list[dict]:
     """Data-quality findings on one record: checks of the stored values, raw input kept from
     imports, and open flags of the stewards' quality run.
 
     The checks run on the stored (unmasked) values; only masked values leave this module."""
-    found = _record_checks(record)
+    found = _record_checks(record, settings_now)
     raw = _mask_raw(user, record.get("raw_values"))
     for field, value in (raw.items() if isinstance(raw, dict) else ()):
         found.append({"source": "import", "field": field, "code": "raw_value", "severity": "medium",
@@ -241,7 +244,7 @@ def _quality_flags(user: auth.User, record: dict, open_flags: list[dict]) -> lis
 
 # ---------------------------------------------------------------- helpers
 
-def _record_checks(record: dict) -> list[dict]:
+def _record_checks(record: dict, settings_now: dict) -> list[dict]:
     """Which stored values are missing or invalid (uses the same validators as imports)."""
     found = []
 
@@ -260,8 +263,7 @@ def _record_checks(record: dict) -> list[dict]:
                 check(value)
             except validation.FieldError:
                 flag(field, "invalid", "medium")
-    values = settings.get_many("data_as_of", "stale_after_months")
-    as_of = settings.as_of(values["data_as_of"] or "")
+    as_of = settings.as_of(settings_now["data_as_of"] or "")
     birth, registered = record.get("birth_date"), record.get("registered_at")
     if birth is not None:
         if birth.year < 1900 or birth > as_of or (
@@ -269,7 +271,7 @@ def _record_checks(record: dict) -> list[dict]:
             flag("birth_date", "impossible", "medium")
     if record.get("customer_type") == "B2B" and not record.get("company"):
         flag("company", "missing", "medium")
-    stale_months = int(values["stale_after_months"])
+    stale_months = int(settings_now["stale_after_months"])
     touched = max(d for d in (record.get("updated_at"), record.get("verified_at"),
                               datetime(1900, 1, 1)) if d is not None)
     if (as_of.year - touched.year) * 12 + as_of.month - touched.month > stale_months:

@@ -15,7 +15,9 @@ waiting with the same content are not queued twice. Orders and events find their
 through the source's own customer key (customers.source_record_id of that source).
 
 Bulk path: validation is vectorised (lib/validation.check_frame), then the clean frame is
-registered with DuckDB and inserted with one INSERT ... SELECT per table.
+registered with DuckDB (as Arrow) and inserted with one INSERT ... SELECT per table. On large
+files the per-value library checks and the encryption of ID numbers run in worker processes
+(lib.parallel) while this process does the column-wise work.
 """
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+import pyarrow as pa
 
-from lib import audit, auth, normalize, privacy, settings, validation, warehouse
+from lib import audit, auth, normalize, parallel, privacy, settings, validation, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +130,9 @@ def read_table(source, file_name: str | None = None) -> pd.DataFrame:
             except UnicodeDecodeError:
                 continue
             except Exception as exc:  # noqa: BLE001 - pyarrow rejects some ragged files; retry in C
+                frame = _read_csv_multiline(data, encoding, sep) if "newlines_in_values" in str(exc) else None
+                if frame is not None:
+                    break
                 try:
                     frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, sep=sep,
                                         encoding=encoding)
@@ -145,6 +151,32 @@ def read_table(source, file_name: str | None = None) -> pd.DataFrame:
                             + ", ".join(sorted(set(frame.columns[frame.columns.duplicated()]))))
     # Arrow-backed strings: the vectorised validation runs in pyarrow compute, not in Python.
     return frame.fillna("").astype(pd.StringDtype("pyarrow"))
+
+
+def _read_csv_multiline(data: bytes, encoding: str, sep: str) -> pd.DataFrame | None:
+    """pyarrow's CSV reader with line breaks allowed inside quoted cells (addresses exported
+    from Excel often hold them). pandas' pyarrow engine has no way to pass that option, and
+    its C engine needs ~5 s per million rows. Every column is read as text, empty cells as ''.
+
+    None when pyarrow rejects the file or the header needs pandas' own naming (an empty or a
+    repeated column name): the caller then reads it with pandas' C engine, as before."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    # Arrow's own UTF-8 path skips a BOM and rejects invalid bytes; other encodings go
+    # through Python's codec.
+    read = pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8-sig" else encoding)
+    parse = pacsv.ParseOptions(delimiter=sep, newlines_in_values=True)
+    try:
+        names = pacsv.open_csv(io.BytesIO(data), read_options=read, parse_options=parse).schema.names
+        if len(set(names)) != len(names) or not all(str(n).strip() for n in names):
+            return None
+        table = pacsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse,
+                               convert_options=pacsv.ConvertOptions(
+                                   column_types={n: pa.string() for n in names},
+                                   strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except Exception:  # noqa: BLE001 - any doubt: the caller's C-engine read decides
+        return None
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
 
 
 # ---------------------------------------------------------------- mapping
@@ -376,7 +408,10 @@ def run_import(user: auth.User, plan: Plan, *, progress: Callable[[float, str], 
     customers against existing ones (both after the commit: the import stands on its own)."""
     auth.require(user, "import_data")
     started = time.perf_counter()
-    result = _write(user, plan, progress)
+    try:
+        result = _write(user, plan, progress)
+    finally:
+        parallel.shutdown()      # worker processes of a large import (if any) are not kept idle
     result.seconds = time.perf_counter() - started + plan.seconds
     _tick(progress, 0.9, "after")
     if result.rows_loaded:
@@ -425,43 +460,64 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
 
 
 def _existing_keys(tx: warehouse.Tx, query: str, keys: pd.Series, **params) -> set[str]:
-    tx.register("stw_keys", pd.DataFrame({"k": keys.astype("string").to_numpy()}))
+    tx.register("stw_keys", pa.table({"k": _text_column(keys)}))
     try:
-        return set(tx.df(query, **params)["k"].tolist())
+        return set(tx.scalar(query, **params) or ())
     finally:
         tx.unregister("stw_keys")
+
+
+def _text_column(values: pd.Series) -> pa.ChunkedArray | pa.Array:
+    """A column as Arrow strings (null for NA) without one Python object per row."""
+    return pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+
+
+def _arrow_rows(frame: pd.DataFrame) -> dict[str, pa.Array]:
+    """The clean customer columns as Arrow arrays, for DuckDB to read without converting
+    Python objects: text stays Arrow text, birth dates become DATE, timestamps TIMESTAMP."""
+    columns = {}
+    for col in frame.columns:
+        values = frame[col]
+        if col == "birth_date":
+            columns[col] = pa.array(values.astype("datetime64[us]"), from_pandas=True).cast(pa.date32())
+        elif pd.api.types.is_datetime64_any_dtype(values.dtype):
+            columns[col] = pa.array(values, from_pandas=True)
+        else:
+            columns[col] = _text_column(values)
+    return columns
 
 
 def _write_customers(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int):
     clean = plan.checked.clean
     rows = clean[ok]
     existing = _existing_keys(tx, "stw_existing_customer_keys", rows["source_record_id"], source=plan.source)
-    new = rows[~rows["source_record_id"].isin(existing)].copy()
+    new = rows[~rows["source_record_id"].isin(existing)] if existing else rows
     unchanged = len(rows) - len(new)
     if new.empty:
         return 0, unchanged, []
     ids = new["id_number"].astype("object").where(new["id_number"].notna(), None).tolist()
-    new["id_number_enc"] = pd.Series(privacy.encrypt_many(ids), index=new.index, dtype="object")
-    new["id_number_hash"] = pd.Series([privacy.id_hash(v) for v in ids], index=new.index, dtype="object")
-    new["id_number_last4"] = pd.Series([v[-4:] if v else None for v in ids], index=new.index, dtype="object")
-    new["raw_values"] = plan.checked.raw_values.reindex(new.index)
-    new["row_no"] = new.index.astype("int64")
-    new = new.drop(columns=["id_number"])
-    for col in new.columns:
-        if new[col].dtype == object and col not in ("raw_values",):
-            new[col] = new[col].astype("string")
-    new["raw_values"] = new["raw_values"].astype("string")
-    new["birth_date"] = new["birth_date"].dt.date
-    reserved = tx.df("stw_reserve_customer_ids", n=len(new))["customer_id"].astype("int64")
-    new["customer_id"] = sorted(reserved.tolist())  # rows keep file order among their ids
-    tx.register("stw_rows", new)
+    # Fernet and HMAC run in Python once per value: on a large import they run in worker
+    # processes (lib.parallel) while this process puts the other columns together.
+    tokens, hashes = privacy.encrypt_many_job(ids), privacy.id_hash_many_job(ids)
+    columns = _arrow_rows(new.drop(columns=["id_number"]))
+    columns["id_number_last4"] = pa.array([v[-4:] if v else None for v in ids], type=pa.string())
+    raw = plan.checked.raw_values.reindex(new.index)
+    columns["raw_values"] = pa.array(raw.astype("object").where(raw.notna(), None).tolist(), type=pa.string())
+    columns["row_no"] = pa.array(new.index.to_numpy(dtype="int64"))
+    # Rows keep file order among their ids.
+    new_ids = sorted(tx.scalar("stw_reserve_customer_ids", n=len(new)))
+    columns["customer_id"] = pa.array(new_ids, type=pa.int64())
+    columns["id_number_enc"] = pa.array(tokens.result(), type=pa.string())
+    columns["id_number_hash"] = pa.array(hashes.result(), type=pa.string())
+    tx.register("stw_rows", pa.table(columns))
     try:
         tx.run("stw_insert_customers", source=plan.source)
         flags = plan.checked.failures
         flags = flags[~flags["required"] & flags["row"].isin(new.index)]
         if not flags.empty:
+            customer_ids = pd.Series(new_ids, index=new.index)
             tx.register("stw_flags", pd.DataFrame({
-                "customer_id": new.loc[flags["row"].to_numpy(), "customer_id"].to_numpy(),
+                "customer_id": customer_ids.loc[flags["row"].to_numpy()].to_numpy(),
                 "field": flags["field"].astype("string").to_numpy(),
                 "code": flags["code"].astype("string").to_numpy(),
                 "detail": [json.dumps({"code": c, "raw": None if pd.isna(r) else str(r)}, ensure_ascii=False)
@@ -473,7 +529,6 @@ def _write_customers(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int
                 tx.unregister("stw_flags")
     finally:
         tx.unregister("stw_rows")
-    new_ids = new["customer_id"].tolist()
     return len(new), unchanged, new_ids
 
 
@@ -525,12 +580,15 @@ def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int,
         return 0
     reasons = plan.checked.reasons(rows)
     raw = plan.mapped.reindex(rows)
+    # Column by column, then zipped into rows: DataFrame.to_dict("records") is slow on Arrow text.
+    names = [str(c) for c in raw.columns]
+    cells = [["" if pd.isna(v) else str(v) for v in raw[c].tolist()] for c in raw.columns]
     srid = plan.checked.clean["source_record_id"].reindex(rows)
     frame = pd.DataFrame({
         "row_no": [int(r) + 2 for r in rows],
         "source_record_id": srid.astype("string").to_numpy(),
-        "raw": [json.dumps({k: ("" if pd.isna(v) else str(v)) for k, v in rec.items()},
-                           ensure_ascii=False, sort_keys=True) for rec in raw.to_dict("records")],
+        "raw": [json.dumps(dict(zip(names, values)), ensure_ascii=False, sort_keys=True)
+                for values in zip(*cells)],
         "reasons": [json.dumps(extra[r], ensure_ascii=False) if r in extra else reasons.get(r, "[]")
                     for r in rows],
     })

@@ -96,6 +96,13 @@ def upto_params(prefix: str, day: date) -> dict:
     return {f"{prefix}_um": whole, f"{prefix}_ua": aggregates.add_months(whole, 1), f"{prefix}_ub": day}
 
 
+def after_params(prefix: str, day: date) -> dict:
+    """Bind parameters for "everything after `day`": months from X_am on, plus days
+    [X_d1, X_d2] of day's own month after it (an empty range when day ends its month)."""
+    return {f"{prefix}_am": aggregates.add_months(day, 1), f"{prefix}_d1": day + ONE_DAY,
+            f"{prefix}_d2": _month_end(day)}
+
+
 def edge_params(prefix: str, start: date, end: date) -> dict:
     """range_params plus the partial edge months of [start, end] and their day bits.
 
@@ -240,7 +247,8 @@ def kpi_details(f: Filters) -> dict:
 def _window_only(f: Filters) -> dict:
     """Parameters of the single-window Overview queries (they need no month masks)."""
     aggregates_meta()    # builds the aggregates on first use
-    return {**_dims(f), **edge_params("w", f.start, f.end), **upto_params("wu", f.end)}
+    return {**_dims(f), **edge_params("w", f.start, f.end), **upto_params("wu", f.end),
+            **after_params("wa", f.end)}
 
 
 def monthly_trends(f: Filters) -> pd.DataFrame:
@@ -297,6 +305,17 @@ def cohort_retention(f: Filters) -> pd.DataFrame:
     size = frame[frame["months_since"] == 0].set_index("cohort_month")["customers"]
     frame["retention"] = frame["customers"] / frame["cohort_month"].map(size)
     return frame
+
+
+def overview(f: Filters) -> dict:
+    """Every figure of the Overview page: kpis, monthly, breakdowns, funnel, cohorts.
+
+    Read in one snapshot: the figures agree with each other even while a load commits, and on
+    a lake the catalog is asked once per table instead of once per query."""
+    aggregates_meta()        # a first build must commit before the snapshot starts
+    with warehouse.snapshot():
+        return {"kpis": kpis(f), "monthly": monthly_trends(f), "breakdowns": breakdowns(f),
+                "funnel": lifecycle_funnel(f), "cohorts": cohort_retention(f)}
 
 
 def dimension_values() -> dict[str, list[str]]:

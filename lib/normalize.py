@@ -10,6 +10,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 _SPACES = re.compile(r"\s+")
@@ -49,9 +50,11 @@ def text_series(values: pd.Series) -> pd.Series:
     import pyarrow.compute as pc
     arr = pa.array(values, type=pa.string(), from_pandas=True)
     arr = pc.utf8_normalize(arr, "NFKC")
-    needs = pc.match_substring_regex(arr, r"\s\s|[^\S ]")
+    needs = pc.fill_null(pc.match_substring_regex(arr, r"\s\s|[^\S ]"), False)
     if pc.any(needs).as_py():
-        arr = pc.if_else(needs, pc.replace_substring_regex(arr, r"\s+", " "), arr)
+        if isinstance(arr, pa.ChunkedArray):
+            arr, needs = arr.combine_chunks(), needs.combine_chunks()
+        arr = pc.replace_with_mask(arr, needs, pc.replace_substring_regex(pc.filter(arr, needs), r"\s+", " "))
     arr = pc.utf8_trim_whitespace(arr)
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr]) if isinstance(arr, pa.Array) else arr),
@@ -115,9 +118,11 @@ def _syllables(part: str, is_family: bool) -> tuple[str, ...]:
 
 
 def pinyin(family: str | None, given: str | None) -> str | None:
-    """`name_pinyin`: full syllables, then '|' and initials: 张伟 -> 'zhang wei|zw'.
+    """`name_pinyin`: syllables, initials and the syllables run together, '|'-separated:
+    张伟 -> 'zhang wei|zw|zhangwei', so that one substring test finds "zhang w", "zw" and
+    "zhangwei" (customer search).
 
-    Latin names are lower-cased words in given-family order (Anna Smith -> 'anna smith|as').
+    Latin names are lower-cased words in given-family order (Anna Smith -> 'anna smith|as|annasmith').
     """
     family, given = text(family), text(given)
     if not family and not given:
@@ -127,9 +132,13 @@ def pinyin(family: str | None, given: str | None) -> str | None:
             _syllables(given, False) if given else ())
     else:
         words = [w for w in re.split(r"[^a-z0-9]+", f"{given or ''} {family or ''}".lower()) if w]
+    return _pinyin_text(words)
+
+
+def _pinyin_text(words) -> str | None:
     if not words:
         return None
-    return f"{' '.join(words)}|{''.join(w[0] for w in words)}"
+    return f"{' '.join(words)}|{''.join(w[0] for w in words)}|{''.join(words)}"
 
 
 def _part_words(part: str | None, is_family: bool) -> tuple[tuple[str, ...], bool]:
@@ -144,18 +153,38 @@ def _part_words(part: str | None, is_family: bool) -> tuple[tuple[str, ...], boo
 
 def pinyin_series(family: pd.Series, given: pd.Series) -> pd.Series:
     """`pinyin` for two columns: pypinyin runs once per distinct family name and once per
-    distinct given name (not per pair), the rest is joined per row from small lookups."""
-    fam = family.astype("object").where(family.notna(), None).tolist()
-    giv = given.astype("object").where(given.notna(), None).tolist()
-    fam_words = {v: _part_words(v, True) for v in set(fam)}
-    giv_words = {v: _part_words(v, False) for v in set(giv)}
+    distinct given name, the string once per distinct (family, given) pair; rows take theirs."""
+    f_codes, f_uniques = _factorize(family)
+    g_codes, g_uniques = _factorize(given)
+    fam_words = [_part_words(v, True) for v in [None] + f_uniques]
+    giv_words = [_part_words(v, False) for v in [None] + g_uniques]
+    width = len(giv_words)
+    pair_keys, rows = np.unique((f_codes + 1) * width + (g_codes + 1), return_inverse=True)
     out = []
-    for f, g in zip(fam, giv):
-        fw, fc = fam_words[f]
-        gw, gc = giv_words[g]
+    for k in pair_keys.tolist():
+        fw, fc = fam_words[k // width]
+        gw, gc = giv_words[k % width]
         words = fw + gw if (fc or gc) else gw + fw
-        out.append(f"{' '.join(words)}|{''.join(w[0] for w in words)}" if words else None)
-    return pd.Series(out, index=family.index, dtype="string")
+        out.append(_pinyin_text(words))
+    per_pair = pd.array(out, dtype="string")
+    return pd.Series(per_pair.take(rows.reshape(-1)), index=family.index, dtype="string")
+
+
+def split_name_series(full: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(family, given) columns of `split_name`, computed once per distinct name."""
+    codes, uniques = _factorize(full)
+    parts = [split_name(v) for v in uniques]
+    rows = np.where(codes < 0, len(parts), codes)
+    family = pd.array([p[0] for p in parts] + [None], dtype="string")
+    given = pd.array([p[1] for p in parts] + [None], dtype="string")
+    return (pd.Series(family.take(rows), index=full.index, dtype="string"),
+            pd.Series(given.take(rows), index=full.index, dtype="string"))
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, list]:
+    """(codes with -1 for NA, distinct values as Python objects), first-seen order."""
+    codes, uniques = pd.factorize(values)
+    return codes.astype("int64"), list(uniques)
 
 
 def simplified_series(values: pd.Series) -> pd.Series:

@@ -37,9 +37,36 @@ def encrypt(value: str | None) -> str | None:
 
 
 def encrypt_many(values: list[str | None]) -> list[str | None]:
-    """Encrypt a column of values (None stays None)."""
+    """Encrypt a column of values (None stays None). Large columns are split over worker
+    processes (see encrypt_many_job); the tokens are ordinary Fernet tokens either way."""
+    return encrypt_many_job(values).result()
+
+
+def encrypt_many_job(values: list[str | None]):
+    """Start encrypting a column and return at once: `.result()` gives the tokens in order.
+    From lib.parallel.THRESHOLD values on, Fernet (Python per value) runs in worker processes
+    while the caller goes on with other work; smaller columns are encrypted here and now."""
+    from lib import parallel
+    return parallel.submit(_encrypt_chunk, list(values), key_fingerprint())
+
+
+def _encrypt_chunk(values: list[str | None], fingerprint: str) -> list[str | None]:
+    _same_secret(fingerprint, key_fingerprint())
     f = cipher()
     return [f.encrypt(v.encode()).decode() if v else None for v in values]
+
+
+def key_fingerprint() -> str:
+    """SHA-256 over the configured field keys: names a key set without revealing it."""
+    return hashlib.sha256(b"\n".join(config.field_keys())).hexdigest()
+
+
+def _same_secret(expected: str, found: str) -> None:
+    # In a worker process the keys come from lib.config, as in the parent; the fingerprint
+    # proves they are the same keys (the keys themselves never travel between processes).
+    if not hmac.compare_digest(expected, found):
+        raise RuntimeError("A worker process read other keys from the configuration than the "
+                           "process that started it.")
 
 
 def decrypt(token: str | None) -> str | None:
@@ -61,8 +88,29 @@ def id_hash(value: str | None) -> str | None:
     """Keyed hash of an identifier, normalised (upper-case, no spaces)."""
     if value in (None, ""):
         return None
-    norm = "".join(value.split()).upper()
-    return hmac.new(config.hash_key(), norm.encode(), hashlib.sha256).hexdigest()
+    return _keyed_hash(config.hash_key(), value)
+
+
+def id_hash_many(values: list[str | None]) -> list[str | None]:
+    """id_hash for a column: the key is looked up once, not once per value."""
+    return id_hash_many_job(values).result()
+
+
+def id_hash_many_job(values: list[str | None]):
+    """Start id_hash over a column and return at once (worker processes from
+    lib.parallel.THRESHOLD values on, like encrypt_many_job); `.result()` gives the hashes."""
+    from lib import parallel
+    return parallel.submit(_hash_chunk, list(values), hashlib.sha256(config.hash_key()).hexdigest())
+
+
+def _hash_chunk(values: list[str | None], fingerprint: str) -> list[str | None]:
+    key = config.hash_key()
+    _same_secret(fingerprint, hashlib.sha256(key).hexdigest())
+    return [_keyed_hash(key, v) if v else None for v in values]
+
+
+def _keyed_hash(key: bytes, value: str) -> str:
+    return hmac.new(key, "".join(value.split()).upper().encode(), hashlib.sha256).hexdigest()
 
 
 # ---------------------------------------------------------------- masking

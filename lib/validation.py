@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from lib import normalize
@@ -446,19 +447,57 @@ def _by_row(failures: pd.DataFrame, rows, item, container) -> dict:
     return {r: json.dumps(dict(v), ensure_ascii=False, sort_keys=True) for r, v in grouped.items()}
 
 
-def _apply_unique(values: pd.Series, fn) -> tuple[pd.Series, pd.Series]:
-    """Run a scalar validator once per distinct non-null value: (clean values, failure codes)."""
-    present = values.dropna()
-    results: dict = {}
-    codes: dict = {}
-    for v in present.unique():
+def _validate_values(values: list, fn) -> list[tuple]:
+    """(clean, None) or (None, failure code) per value. Module-level, so that lib.parallel can
+    run it in a worker process with a module-level validator (mobile, email)."""
+    out = []
+    for v in values:
         try:
-            results[v] = fn(v)
+            out.append((fn(v), None))
         except FieldError as exc:
-            codes[v] = exc.code
-    clean = values.map(results)
-    code = values.map(codes)
-    return clean, code
+            out.append((None, exc.code))
+    return out
+
+
+class _Unique:
+    """A scalar validator run once per distinct non-null value of a column.
+
+    Rows get their results by position (pandas factorize codes), not by a dict lookup per row.
+    With `pooled`, many distinct values go to worker processes (lib.parallel) and the caller
+    can go on until `result()`; `fn` must then be a module-level function."""
+
+    def __init__(self, values: pd.Series, fn, pooled: bool = False):
+        from lib import parallel
+        self.values = values
+        self.codes, uniques = values.array.factorize()
+        self.items = uniques.tolist()
+        self.job = parallel.submit(_validate_values, self.items, fn,
+                                   threshold=None if pooled else float("inf"))
+
+    def result(self) -> tuple[pd.Series, pd.Series]:
+        """(clean values, failure codes), NA where the row is NA. The dtypes are what a
+        per-row `values.map(dict)` gives: the mapping runs on the distinct values (plus NA
+        when the column has any), then rows take their entry."""
+        results, codes = {}, {}
+        for v, (clean, code) in zip(self.items, self.job.result()):
+            if code is None:
+                results[v] = clean
+            else:
+                codes[v] = code
+        idx = self.codes
+        keys = self.items
+        if (idx < 0).any():
+            keys = keys + [None]
+            idx = np.where(idx < 0, len(keys) - 1, idx)
+        keys = pd.Series(pd.array(keys, dtype=self.values.dtype))
+        index, name = self.values.index, self.values.name
+        return (pd.Series(keys.map(results).array.take(idx), index=index, name=name),
+                pd.Series(keys.map(codes).array.take(idx), index=index, name=name))
+
+
+def _apply_unique(values: pd.Series, fn, pooled: bool = False) -> tuple[pd.Series, pd.Series]:
+    """Run a scalar validator once per distinct non-null value: (clean values, failure codes)."""
+    return _Unique(values, fn, pooled).result()
 
 
 class _Collector:
@@ -492,27 +531,100 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=frame.index, dtype="string")
 
 
-def mobile_series(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Vectorised `mobile`: Chinese mobiles by phonenumbers' own pattern, the rest one by one."""
+def _extract(values: pd.Series, pattern: str) -> pd.DataFrame:
+    """`values.str.extract(pattern)` for a pattern with named groups, run by pyarrow (RE2)
+    over the whole column: pandas runs Python's re row by row for it. The patterns used here
+    are ASCII-only and the values trimmed, where RE2 and re agree; the fast paths only accept
+    what they match and send the rest to the scalar validators."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    found = pc.extract_regex(pa.array(values, type=pa.string(), from_pandas=True), pattern)
+    columns = {}
+    for i, name in enumerate(found.type.names):
+        part = pc.struct_field(found, [i])                 # null where the pattern did not match
+        if isinstance(part, pa.Array):
+            part = pa.chunked_array([part])
+        columns[name] = pd.Series(pd.arrays.ArrowStringArray(part), index=values.index,
+                                  dtype=pd.StringDtype("pyarrow"))
+    return pd.DataFrame(columns, index=values.index)
+
+
+class _Series:
+    """A vectorised check whose per-value remainder may still be running in workers."""
+
+    def __init__(self, fast: pd.Series, rest: _Unique):
+        self.fast, self.rest = fast, rest
+
+    def result(self) -> tuple[pd.Series, pd.Series]:
+        rest_clean, rest_code = self.rest.result()
+        return self.fast.fillna(rest_clean).astype("string"), rest_code
+
+
+_CN_NATIONAL_GROUPS = r"^(?:\+86|0086|86)?(?P<national>\d{11})$"
+
+
+def _mobile_start(values: pd.Series) -> _Series:
     digits = values.str.replace(_PHONE_JUNK.pattern, "", regex=True)
-    national = digits.str.extract(_CN_NATIONAL.pattern, expand=False)
+    national = _extract(digits, _CN_NATIONAL_GROUPS)["national"].rename(digits.name)
     fast = national.str.fullmatch(_cn_mobile_re().pattern).fillna(False).astype(bool)
     clean = ("+86" + national).where(fast)
-    rest_clean, rest_code = _apply_unique(values.where(~fast & values.notna()), mobile)
-    return clean.fillna(rest_clean).astype("string"), rest_code
+    return _Series(clean, _Unique(values.where(~fast & values.notna()), mobile, pooled=True))
+
+
+def mobile_series(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Vectorised `mobile`: Chinese mobiles by phonenumbers' own pattern, the rest one by one."""
+    return _mobile_start(values).result()
+
+
+def _email_start(values: pd.Series) -> _Series:
+    m = _extract(values, _EMAIL_FAST.pattern)
+    ok = m["local"].notna() & (values.str.len() <= 254) & (m["local"].str.len() <= 64) \
+        & ~m["domain"].str.contains("--", regex=False).fillna(True)
+    domain = m["domain"].str.lower()
+    ok &= ~_extract(domain, r"\.(?P<tld>[a-z]+)$")["tld"].isin(_SPECIAL_TLDS)
+    ok = ok.fillna(False).astype(bool)
+    clean = (m["local"] + "@" + domain).where(ok)
+    return _Series(clean, _Unique(values.where(~ok & values.notna()), email, pooled=True))
 
 
 def email_series(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Vectorised `email`: plain ASCII addresses by regex, the rest through email-validator."""
-    m = values.str.extract(_EMAIL_FAST.pattern)
-    ok = m["local"].notna() & (values.str.len() <= 254) & (m["local"].str.len() <= 64) \
-        & ~m["domain"].str.contains("--", regex=False).fillna(True)
-    domain = m["domain"].str.lower()
-    ok &= ~domain.str.extract(r"\.([a-z]+)$", expand=False).isin(_SPECIAL_TLDS)
-    ok = ok.fillna(False).astype(bool)
-    clean = (m["local"] + "@" + domain).where(ok)
-    rest_clean, rest_code = _apply_unique(values.where(~ok & values.notna()), email)
-    return clean.fillna(rest_clean).astype("string"), rest_code
+    return _email_start(values).result()
+
+
+def _resident_id_pair(pair: tuple) -> str | None:
+    """resident_id(id, birth date or None); module-level, for worker processes."""
+    return resident_id(*pair)
+
+
+class _ResidentIds:
+    """`resident_id(id, birth)` once per distinct (id, birth date) pair of the rows; pairs go
+    to worker processes when there are many."""
+
+    def __init__(self, ids: pd.Series, births: pd.Series):
+        from lib import parallel
+        self.index = ids.index
+        id_codes, id_uniques = ids.array.factorize()
+        b_codes, b_uniques = pd.factorize(births)       # NaT -> -1
+        b_values = [None] + list(pd.DatetimeIndex(b_uniques).date)
+        width = len(b_values)
+        key = id_codes.astype("int64") * width + (b_codes.astype("int64") + 1)
+        self.has_id = id_codes >= 0
+        unique_keys, self.inverse = np.unique(key[self.has_id], return_inverse=True)
+        id_list = id_uniques.tolist()
+        pairs = [(id_list[k // width], b_values[k % width]) for k in unique_keys.tolist()]
+        self.job = parallel.submit(_validate_values, pairs, _resident_id_pair)
+
+    def result(self) -> tuple[pd.Series, pd.Series]:
+        found = self.job.result()
+        columns = []
+        for part in (0, 1):
+            per_pair = np.empty(len(found), dtype=object)
+            per_pair[:] = [f[part] for f in found]
+            per_row = np.full(len(self.index), None, dtype=object)
+            per_row[self.has_id] = per_pair[self.inverse]
+            columns.append(pd.Series(per_row, index=self.index, dtype="object"))
+        return columns[0], columns[1]
 
 
 _ISO_TS = r"^\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?$"
@@ -529,9 +641,28 @@ def timestamp_series(values: pd.Series, field: str) -> tuple[pd.Series, pd.Serie
     return parsed.where(fast).fillna(rest).astype("datetime64[us]"), rest_code
 
 
+def _datetimes(values: pd.Series) -> pd.Series:
+    """`pd.to_datetime(values, errors="coerce")` as datetime64[us]. A column of Arrow dates is
+    cast by Arrow: pandas goes through one Python object per row for it."""
+    import pyarrow as pa
+    if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_date32(values.dtype.pyarrow_dtype):
+        stamps = pa.array(values.array).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+        return pd.Series(stamps, index=values.index).astype("datetime64[us]")
+    return pd.to_datetime(values, errors="coerce").astype("datetime64[us]")
+
+
 def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
     c = _Collector(frame)
     out = pd.DataFrame(index=frame.index)
+    # The per-value library checks (phonenumbers, email-validator, stdnum) start first: on a
+    # large file they run in worker processes while this process does the vectorised columns.
+    # Failures are still collected in the order below (the quarantine reasons keep their order).
+    mobile_job = _mobile_start(_col(frame, "mobile"))
+    email_job = _email_start(_col(frame, "email"))
+    bd, bd_code = _apply_unique(_col(frame, "birth_date"), lambda v: birth_date(v, today))
+    births = _datetimes(bd)
+    id_job = _ResidentIds(_col(frame, "id_number"), births)
+
     srid = _col(frame, "source_record_id")
     c.add_mask("source_record_id", srid.isna(), "required.missing")
     dup = srid.notna() & srid.duplicated(keep="first")
@@ -547,19 +678,16 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     c.add_mask("full_name", full.isna(), "required.missing")
     too_long = full.str.len() > 100
     c.add_mask("full_name", too_long.fillna(False).astype(bool), "text.too_long")
-    uniq = full.dropna().unique()
-    splits = {v: normalize.split_name(v) for v in uniq}
-    fam = full.map({k: v[0] for k, v in splits.items()}).astype("string")
-    giv = full.map({k: v[1] for k, v in splits.items()}).astype("string")
+    fam, giv = normalize.split_name_series(full)
     out["family_name"] = fam_in.fillna(fam)
     out["given_name"] = giv_in.fillna(giv)
     out["full_name"] = full
     out["name_pinyin"] = normalize.pinyin_series(out["family_name"], out["given_name"])
 
-    mob, mob_code = mobile_series(_col(frame, "mobile"))
+    mob, mob_code = mobile_job.result()
     c.add("mobile", mob_code)
     out["mobile"] = mob
-    em, em_code = email_series(_col(frame, "email"))
+    em, em_code = email_job.result()
     c.add("email", em_code)
     out["email"] = em
     # No valid way left to reach the person (missing or invalid): the row needs a human.
@@ -572,9 +700,8 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     out["country"] = out["country"].fillna(defaults.get("country", "CN"))
     out["customer_type"] = out["customer_type"].fillna("B2C")
 
-    bd, bd_code = _apply_unique(_col(frame, "birth_date"), lambda v: birth_date(v, today))
     c.add("birth_date", bd_code)
-    out["birth_date"] = pd.to_datetime(bd, errors="coerce").astype("datetime64[us]")
+    out["birth_date"] = births
 
     pc_raw = _col(frame, "postcode")
     is_cn = out["country"] == "CN"
@@ -596,20 +723,8 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     c.add("uscc", us_code)
     out["uscc"] = us.astype("string")
 
-    ids = _col(frame, "id_number")
-    births = out["birth_date"].dt.date
-    pairs = pd.DataFrame({"id": ids.astype(object), "b": births.astype(object)}).where(ids.notna())
-    results: dict = {}
-    for key in pairs.dropna(subset=["id"]).drop_duplicates().itertuples(index=False):
-        b = key.b if isinstance(key.b, date) else None
-        try:
-            results[(key.id, key.b)] = (resident_id(key.id, b), None)
-        except FieldError as exc:
-            results[(key.id, key.b)] = (None, exc.code)
-    looked = [results.get((i, b), (None, None)) if isinstance(i, str) else (None, None)
-              for i, b in zip(pairs["id"], pairs["b"])]
-    id_clean = pd.Series([x[0] for x in looked], index=frame.index, dtype="object")
-    c.add("id_number", pd.Series([x[1] for x in looked], index=frame.index, dtype="object"))
+    id_clean, id_code = id_job.result()
+    c.add("id_number", id_code)
     out["id_number"] = id_clean
 
     channel = _col(frame, "channel").str.lower()

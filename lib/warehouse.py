@@ -231,6 +231,39 @@ def _compiled(name_or_sql: str) -> tuple[str, tuple[str, ...]]:
     return compiled.string, tuple(compiled.positiontup or ())
 
 
+_reading = threading.local()   # the connection of the snapshot() block running in this thread
+
+
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """Run the reads inside the block on one connection, in one read-only transaction.
+
+    They all see the same state of the warehouse (a page's figures cannot disagree because a
+    load committed between two of its queries), and on a lake DuckLake looks the snapshot and
+    each table's data files up once for the block instead of once per query. Nested blocks
+    share the outer one; writes (transaction()) use their own connections as always.
+    """
+    if getattr(_reading, "conn", None) is not None:
+        yield
+        return
+    try:
+        conn = engine().raw_connection()
+    except WarehouseError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise _translate(exc) from exc
+    try:
+        conn.cursor().execute("BEGIN TRANSACTION")
+        _reading.conn = conn
+        yield
+    finally:
+        _reading.conn = None
+        try:
+            conn.cursor().execute("ROLLBACK")
+        finally:
+            conn.close()
+
+
 def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
     """Run a read on a pooled connection's DBAPI cursor.
 
@@ -242,8 +275,9 @@ def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
     missing = [n for n in names if n not in params]
     if missing:
         raise WarehouseError(f"Query {name!r} needs the parameter(s) {', '.join(missing)}")
+    shared = getattr(_reading, "conn", None)
     try:
-        conn = engine().raw_connection()
+        conn = shared or engine().raw_connection()
     except WarehouseError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -254,7 +288,8 @@ def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
         description = cursor.description
         rows = cursor.fetchall()
     finally:
-        conn.close()
+        if shared is None:
+            conn.close()
     json_columns = [i for i, d in enumerate(description) if str(d[1]) == "JSON"]
     if json_columns:   # JSON values come back parsed, as through SQLAlchemy's JSON type
         rows = [tuple(json.loads(v) if i in json_columns and isinstance(v, str) else v

@@ -10,14 +10,9 @@ user = ui.guard("overview")
 TTL = 600
 
 
-OVERVIEW_QUERIES = {"kpis": metrics.kpis, "monthly": metrics.monthly_trends,
-                    "breakdowns": metrics.breakdowns, "funnel": metrics.lifecycle_funnel,
-                    "cohorts": metrics.cohort_retention}
-
-
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _cached(name, f, built):
-    return OVERVIEW_QUERIES[name](f)
+def _overview(f, built):
+    return metrics.overview(f)
 
 
 st.title(t("nav.overview"))
@@ -34,7 +29,8 @@ st.caption(t("dash.overview.caption", start=filters.start, end=filters.end, psta
 if prev.start < metrics.oldest_comparable_start():
     st.caption(t("dash.overview.not_comparable", month=metrics.oldest_comparable_start()))
 
-kpis = _cached("kpis", filters, built)
+figures = _overview(filters, built)
+kpis = figures["kpis"]
 FORMAT = {"count": ui.fmt_int, "money": ui.fmt_money_short, "rate": ui.fmt_pct}
 
 
@@ -57,7 +53,7 @@ ui.kpi_row(card(k) for k in keys[:4])
 ui.kpi_row(card(k) for k in keys[4:])
 
 st.subheader(t("dash.section.trends"), help=metrics.definition("trends"))
-monthly = _cached("monthly", filters, built)
+monthly = figures["monthly"]
 left, right = st.columns(2)
 with left:
     ui.chart(user, charts.monthly_customers(monthly), monthly, "monthly_customers", "trend_customers")
@@ -65,7 +61,7 @@ with right:
     ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "trend_revenue")
 
 st.subheader(t("dash.section.breakdowns"))
-parts = _cached("breakdowns", filters, built)
+parts = figures["breakdowns"]
 measure = st.segmented_control(t("dash.breakdown.metric"), ["customers", "new_customers", "revenue"],
                                default="customers", key="dash_breakdown_metric",
                                format_func=lambda m: t(f"dash.metric.{m}")) or "customers"
@@ -78,9 +74,9 @@ for i, dim in enumerate(["channel", "province", "customer_type", "industry"]):
 left, right = st.columns(2)
 with left:
     st.subheader(t("dash.section.lifecycle"), help=metrics.definition("lifecycle"))
-    funnel = _cached("funnel", filters, built)
+    funnel = figures["funnel"]
     ui.chart(user, charts.lifecycle_funnel(funnel), funnel, "lifecycle_funnel", "funnel")
 with right:
     st.subheader(t("dash.section.cohorts"), help=metrics.definition("cohort"))
-    cohorts = _cached("cohorts", filters, built)
+    cohorts = figures["cohorts"]
     ui.chart(user, charts.cohort_heatmap(cohorts), cohorts, "cohort_retention", "cohorts")

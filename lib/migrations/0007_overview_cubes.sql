@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS agg_month (
     revenue        DECIMAL(18, 2) NOT NULL
 );
 
+-- Per segment: live customers with two or more kept orders (the lifecycle funnel's "repeat").
+ALTER TABLE agg_segs ADD COLUMN IF NOT EXISTS repeat_buyers BIGINT DEFAULT 0;
+
 DROP TABLE IF EXISTS agg_sales_day;
 DROP TABLE IF EXISTS agg_sales_month;
 DELETE FROM agg_meta;

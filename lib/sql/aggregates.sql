@@ -19,9 +19,11 @@ WHERE merged_into IS NULL AND deleted_at IS NULL
 -- name: agg_build_segs
 CREATE OR REPLACE TABLE agg_segs AS
 SELECT CAST(row_number() OVER (ORDER BY channel, province, customer_type, industry, lifecycle_stage) AS INTEGER) AS seg,
-       channel, province, customer_type, industry, lifecycle_stage, CAST(customers AS BIGINT) AS customers
-FROM (SELECT channel, province, customer_type, industry, lifecycle_stage, count(*) AS customers
-      FROM agg_live GROUP BY ALL)
+       channel, province, customer_type, industry, lifecycle_stage, CAST(customers AS BIGINT) AS customers,
+       CAST(repeat_buyers AS BIGINT) AS repeat_buyers
+FROM (SELECT l.channel, l.province, l.customer_type, l.industry, l.lifecycle_stage, count(*) AS customers,
+             count(*) FILTER (WHERE b.kept_orders >= 2) AS repeat_buyers
+      FROM agg_live l LEFT JOIN agg_buyers b USING (customer_id) GROUP BY ALL)
 
 -- name: agg_build_live_seg
 CREATE OR REPLACE TEMP TABLE agg_live_seg AS

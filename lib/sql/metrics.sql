@@ -211,32 +211,37 @@ ORDER BY months.month
 -- name: overview_breakdowns
 -- Customers at the end of the window, new customers and net revenue in it, per value of each
 -- breakdown dimension (dimension = channel | province | customer_type | industry).
+-- Customers registered by the end = each segment's total minus those registered after it
+-- (months after its month, days after it within its month): a window ending near today reads
+-- almost nothing for that part.
 WITH segs AS (
-    SELECT seg, channel, province, customer_type, industry FROM agg_segs
+    SELECT seg, channel, province, customer_type, industry, customers FROM agg_segs
     WHERE (len(CAST(:channel AS VARCHAR[])) = 0 OR list_contains(CAST(:channel AS VARCHAR[]), channel))
       AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
       AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
       AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
 parts AS (
     SELECT seg,
-           sum(new_customers) FILTER (WHERE month <= :wu_um) AS customers,
+           sum(new_customers) FILTER (WHERE month >= :wa_am) AS registered_after,
            sum(new_customers) FILTER (WHERE month BETWEEN :w_m1 AND :w_m2) AS new_customers,
            sum(revenue) FILTER (WHERE month BETWEEN :w_m1 AND :w_m2) AS revenue
-    FROM agg_month JOIN segs USING (seg) WHERE month <= :wu_um GROUP BY seg
+    FROM agg_month JOIN segs USING (seg)
+    WHERE month >= least(:wa_am, :w_m1)
+    GROUP BY seg
     UNION ALL
     SELECT seg,
-           sum(new_customers) FILTER (WHERE day BETWEEN :wu_ua AND :wu_ub),
+           sum(new_customers) FILTER (WHERE day BETWEEN :wa_d1 AND :wa_d2),
            sum(new_customers) FILTER (WHERE day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b),
            sum(revenue) FILTER (WHERE day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b)
     FROM agg_day JOIN segs USING (seg)
-    WHERE day BETWEEN :wu_ua AND :wu_ub OR day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b
+    WHERE day BETWEEN :wa_d1 AND :wa_d2 OR day BETWEEN :w_a AND :w_d1 OR day BETWEEN :w_d2 AND :w_b
     GROUP BY seg),
 per_seg AS (
     SELECT s.channel, s.province, s.customer_type, s.industry,
-           coalesce(sum(p.customers), 0) AS customers, coalesce(sum(p.new_customers), 0) AS new_customers,
-           coalesce(sum(p.revenue), 0) AS revenue
-    FROM parts p JOIN segs s USING (seg)
-    GROUP BY ALL)
+           s.customers - coalesce(sum(p.registered_after), 0) AS customers,
+           coalesce(sum(p.new_customers), 0) AS new_customers, coalesce(sum(p.revenue), 0) AS revenue
+    FROM segs s LEFT JOIN parts p USING (seg)
+    GROUP BY s.seg, s.channel, s.province, s.customer_type, s.industry, s.customers)
 SELECT CASE WHEN GROUPING(channel) = 0 THEN 'channel'
             WHEN GROUPING(province) = 0 THEN 'province'
             WHEN GROUPING(customer_type) = 0 THEN 'customer_type'
@@ -250,22 +255,28 @@ ORDER BY dimension, customers DESC, value
 
 -- name: overview_lifecycle
 -- Customers registered by the window's end per stored lifecycle stage, plus how many of them
--- have bought at least twice (the churned among them passed through "repeat").
+-- have bought at least twice (the churned among them passed through "repeat"): each
+-- segment's totals minus the customers registered after the end (as in overview_breakdowns).
 WITH segs AS (
-    SELECT seg, lifecycle_stage FROM agg_segs
+    SELECT seg, lifecycle_stage, customers, repeat_buyers FROM agg_segs
     WHERE (len(CAST(:channel AS VARCHAR[])) = 0 OR list_contains(CAST(:channel AS VARCHAR[]), channel))
       AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
       AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
       AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
-parts AS (
-    SELECT seg, sum(new_customers) AS customers, sum(repeat_buyers) AS repeat_buyers
-    FROM agg_month JOIN segs USING (seg) WHERE month <= :wu_um GROUP BY seg
+after AS (
+    SELECT m.seg, sum(m.new_customers) AS customers, sum(m.repeat_buyers) AS repeat_buyers
+    FROM agg_month m JOIN segs USING (seg) WHERE m.month >= :wa_am GROUP BY m.seg
     UNION ALL
-    SELECT seg, sum(new_customers), sum(repeat_buyers)
-    FROM agg_day JOIN segs USING (seg) WHERE day BETWEEN :wu_ua AND :wu_ub GROUP BY seg)
-SELECT s.lifecycle_stage AS stage, sum(p.customers) AS customers, sum(p.repeat_buyers) AS repeat_buyers
-FROM parts p JOIN segs s USING (seg)
-GROUP BY s.lifecycle_stage
+    SELECT d.seg, sum(d.new_customers), sum(d.repeat_buyers)
+    FROM agg_day d JOIN segs USING (seg) WHERE d.day BETWEEN :wa_d1 AND :wa_d2 GROUP BY d.seg),
+per_seg AS (
+    SELECT s.lifecycle_stage, s.customers - coalesce(sum(a.customers), 0) AS customers,
+           s.repeat_buyers - coalesce(sum(a.repeat_buyers), 0) AS repeat_buyers
+    FROM segs s LEFT JOIN after a USING (seg)
+    GROUP BY s.seg, s.lifecycle_stage, s.customers, s.repeat_buyers)
+SELECT lifecycle_stage AS stage, sum(customers) AS customers, sum(repeat_buyers) AS repeat_buyers
+FROM per_seg
+GROUP BY lifecycle_stage
 
 -- name: overview_cohorts
 -- First-purchase cohorts starting in the window: customers buying again k months later.

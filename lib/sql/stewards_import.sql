@@ -19,15 +19,18 @@ SELECT import_id, kind, source, file_name, username, started_at, finished_at, ro
 FROM imports ORDER BY import_id DESC LIMIT :limit
 
 -- name: stw_existing_customer_keys
-SELECT DISTINCT k.k FROM stw_keys k
+-- One row holding the list: a re-import finds a million keys, and one value converts fast.
+SELECT list(DISTINCT k.k) FROM stw_keys k
 JOIN customers c ON c.source = :source AND c.source_record_id = k.k
 
 -- name: stw_existing_order_keys
-SELECT DISTINCT k.k FROM stw_keys k
+-- One row holding the list: a re-import finds a million keys, and one value converts fast.
+SELECT list(DISTINCT k.k) FROM stw_keys k
 JOIN orders o ON o.source = :source AND o.source_record_id = k.k
 
 -- name: stw_existing_event_keys
-SELECT DISTINCT k.k FROM stw_keys k
+-- One row holding the list: a re-import finds a million keys, and one value converts fast.
+SELECT list(DISTINCT k.k) FROM stw_keys k
 JOIN events e ON e.source = :source AND e.source_record_id = k.k
 
 -- name: stw_resolve_customer_keys
@@ -39,7 +42,9 @@ WHERE c.deleted_at IS NULL
 -- name: stw_reserve_customer_ids
 -- Ids come from the sequence (never max()+n): two imports at once, or two lake processes,
 -- must not hand out the same ids.
-SELECT nextval('customer_id_seq') AS customer_id FROM range(CAST(:n AS BIGINT))
+-- One row holding the list of ids (a million rows through SQLAlchemy take seconds).
+SELECT list(customer_id ORDER BY customer_id)
+FROM (SELECT nextval('customer_id_seq') AS customer_id FROM range(CAST(:n AS BIGINT)))
 
 -- name: stw_insert_customers
 INSERT INTO customers (customer_id, source, source_record_id, family_name, given_name, full_name,

@@ -225,3 +225,22 @@ def test_home_kpis_agree_with_the_overview_kpis(small):
                         "new_this_month": month["new_customers"]["value"],
                         "active_customers": active["active"]["value"],
                         "revenue_12m": year["revenue"]["value"]}, as_of
+
+
+def test_overview_reads_every_figure_in_one_snapshot(small):
+    both = metrics.overview(W)
+    assert both["kpis"] == metrics.kpis(W)
+    assert both["monthly"].equals(metrics.monthly_trends(W))
+    assert both["breakdowns"].equals(metrics.breakdowns(W))
+    assert both["funnel"].equals(metrics.lifecycle_funnel(W))
+    assert both["cohorts"].equals(metrics.cohort_retention(W))
+
+
+def test_a_snapshot_does_not_see_writes_committed_after_it_started(small):
+    before = metrics.kpis(W)["customers"]["value"]
+    with warehouse.snapshot():
+        assert metrics.kpis(W)["customers"]["value"] == before
+        with warehouse.transaction() as tx:      # another connection commits meanwhile
+            tx.run("UPDATE agg_month SET new_customers = new_customers + 100 WHERE seg = 0")
+        assert metrics.kpis(W)["customers"]["value"] == before
+    assert metrics.kpis(W)["customers"]["value"] > before          # seen once the block ends

@@ -48,7 +48,7 @@ def test_round_trip_with_exact_quarantine_and_flag_counts(stw_empty, tmp_path, u
                           "CAST(raw_values AS VARCHAR) AS raw FROM customers ORDER BY source_record_id")
     a1 = rows.iloc[0].to_dict()
     assert (a1["full_name"], a1["name_pinyin"], a1["mobile"], a1["email"]) == (
-        "張偉", "zhang wei|zw", "+8613812345678", "Zhang.Wei@example.com")
+        "張偉", "zhang wei|zw|zhangwei", "+8613812345678", "Zhang.Wei@example.com")
     assert (a1["address"], a1["postcode"], a1["id_number_last4"]) == ("科技园路1号", "100000", "002X")
     assert privacy.decrypt(a1["id_number_enc"]) == "11010519491231002X"
     assert a1["id_number_hash"] == privacy.id_hash("11010519491231002X")

@@ -110,14 +110,14 @@ def test_customer_fields_lists_every_problem_and_derives_name_and_id_columns():
     assert set(exc.value.by_field()) == {"mobile", "email", "postcode"}
     clean = v.customer_fields({"full_name": "歐陽娜娜", "id_number": "11010519491231002X",
                                "birth_date": "1949-12-31"})
-    assert (clean["family_name"], clean["given_name"], clean["name_pinyin"]) == ("歐陽", "娜娜", "ou yang na na|oynn")
+    assert (clean["family_name"], clean["given_name"], clean["name_pinyin"]) == ("歐陽", "娜娜", "ou yang na na|oynn|ouyangnana")
     assert clean["id_number_last4"] == "002X" and len(clean["id_number_hash"]) == 64
     assert clean["id_number_enc"] and "11010519491231002X" not in clean["id_number_enc"]
 
 
 def test_names_pinyin_and_traditional_to_simplified():
-    assert normalize.pinyin("单", "伟") == "shan wei|sw"
-    assert normalize.pinyin("張", "偉") == normalize.pinyin("张", "伟") == "zhang wei|zw"
+    assert normalize.pinyin("单", "伟") == "shan wei|sw|shanwei"
+    assert normalize.pinyin("張", "偉") == normalize.pinyin("张", "伟") == "zhang wei|zw|zhangwei"
     assert normalize.simplified("張偉") == "张伟"
     assert normalize.split_name("Anna Smith") == ("Smith", "Anna")
     assert normalize.text("　ＡＢＣ　１２３　") == "ABC 123"
