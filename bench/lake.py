@@ -1,6 +1,7 @@
 """Lake vs file: the Overview and Customer 360° pages and their queries, at 1M customers.
 
     .venv/bin/python -m bench.lake [--source /tmp/bench/warehouse-1m.duckdb] [--runs 5]
+    .venv/bin/python -m bench.lake --catalog-cost      # ms per table reference, six small tables
 
 Copies the source warehouse (never opens it read-write), refreshes its pre-aggregates,
 starts a throwaway PostgreSQL, moves the copy into a lake with the same code as
@@ -105,12 +106,60 @@ def measure(location: str, runs: int, customer_ids: list[int]) -> dict[str, tupl
     return out
 
 
+def catalog_cost() -> None:
+    """What one table reference costs on a lake: six small tables, read in different ways."""
+    from lib import warehouse
+    from tests.lake.pg import PostgresServer
+
+    server = PostgresServer().start()
+    data = Path("/tmp/lake/catalog-cost")
+    shutil.rmtree(data, ignore_errors=True)
+    try:
+        os.environ["C360_LAKE_DATA"] = str(data)
+        warehouse.use(server.spec(server.create_database("catalog_cost")))
+        tables = [f"t{i}" for i in range(6)]
+        with warehouse.transaction() as tx:
+            for table in tables:     # identifiers from the list above, never from input
+                tx.script("CREATE TABLE " + table + " (customer_id BIGINT, v VARCHAR)")
+                tx.script("INSERT INTO " + table + " SELECT range, 'x' FROM range(1000)")
+        conn = warehouse.engine().raw_connection()
+        cur = conn.cursor()
+
+        def lookup(table: str):
+            cur.execute("SELECT * FROM " + table + " WHERE customer_id = 5")
+            cur.fetchall()
+
+        def in_transaction(names):
+            cur.execute("BEGIN TRANSACTION")
+            for name in names:
+                lookup(name)
+            cur.execute("ROLLBACK")
+        union = " UNION ALL ".join("SELECT * FROM " + t + " WHERE customer_id = 5" for t in tables)
+        cases = {"one statement, one table": lambda: lookup("t0"),
+                 "six statements, six tables, autocommit": lambda: [lookup(t) for t in tables],
+                 "six statements, six tables, one transaction": lambda: in_transaction(tables),
+                 "six statements, the same table, one transaction": lambda: in_transaction(["t0"] * 6),
+                 "one statement over six tables (UNION ALL)": lambda: (cur.execute(union), cur.fetchall())}
+        for label, fn in cases.items():
+            print(f"{label}: {_median_ms(fn, 10)[1]:.1f} ms")
+        conn.close()
+    finally:
+        warehouse.dispose()
+        warehouse.use(None)
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--source", default="/tmp/bench/warehouse-1m.duckdb")
     parser.add_argument("--work", default="/tmp/lake/bench")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--catalog-cost", action="store_true",
+                        help="only measure what one table reference costs on a lake")
     args = parser.parse_args()
+    if args.catalog_cost:
+        catalog_cost()
+        return
 
     from lib import aggregates, lake, warehouse
     from tests.lake.pg import PostgresServer

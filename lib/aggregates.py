@@ -16,7 +16,8 @@ every Overview figure into a scan of at most one row per customer plus a few sma
 * ``agg_customer_month``: one row per customer and month with events or kept orders, a bit per
   day of the month for each, and the previous active day / next active month; it gives exact
   answers for the partial months at the edges of any date range.
-* ``agg_active_month`` (monthly active customers) and ``agg_cohort`` (first-purchase cohorts).
+* ``agg_active_month`` (monthly active customers), ``agg_cohort`` (first-purchase cohorts) and
+  ``agg_filter_values`` (the sidebar filters' options).
 
 How the exact distinct count works is written up in docs/metrics.md ("How the numbers are
 computed"). The tables are derived data: ``refresh()`` drops and rebuilds them in one
@@ -38,6 +39,7 @@ BUILD_STEPS = (
     "agg_build_kept_orders",
     "agg_build_buyers",
     "agg_build_segs",
+    "agg_build_filter_values",
     "agg_build_live_seg",
     "agg_build_customer_months",
     "agg_build_customer_month",

@@ -124,19 +124,28 @@ def _roles(value) -> frozenset[str]:
     return frozenset(value or ())
 
 
-def load_user(username: str) -> User | None:
-    """The user as stored now, or None if unknown or disabled (sessions re-check every run)."""
-    row = warehouse.one("user_by_name", username=username)
+def user_rows() -> list[dict]:
+    """Every account as stored now (one query per page run: see load_user, credentials)."""
+    return warehouse.records("users_all")
+
+
+def load_user(username: str, rows: list[dict] | None = None) -> User | None:
+    """The user as stored now, or None if unknown or disabled (sessions re-check every run).
+    `rows`: user_rows() already read in this run."""
+    if rows is None:
+        row = warehouse.one("user_by_name", username=username)
+    else:
+        row = next((r for r in rows if r["username"] == username), None)
     if row is None or row["disabled"]:
         return None
     return User(row["username"], row["display_name"], _roles(row["roles"]))
 
 
-def credentials() -> dict:
+def credentials(rows: list[dict] | None = None) -> dict:
     """Credentials in streamlit-authenticator's shape, for enabled and unlocked users only."""
     now = datetime.now()
     users = {}
-    for row in warehouse.read("users_all").to_dict("records"):
+    for row in rows if rows is not None else user_rows():
         if row["disabled"] or (row["locked_until"] is not None and row["locked_until"] > now):
             continue
         users[row["username"]] = {"name": row["display_name"], "email": row["email"] or "",
@@ -172,8 +181,11 @@ def record_login(username: str, success: bool) -> None:
                      detail={"known_user": bool(known), "locked": locked})
 
 
-def touch(username: str) -> None:
-    """Note activity (at most once a minute) for the access review."""
+def touch(username: str, last_activity: datetime | None = None) -> None:
+    """Note activity (at most once a minute) for the access review. `last_activity`, when the
+    caller has read it this run, spares the write transaction within that minute."""
+    if last_activity is not None and last_activity > datetime.now() - timedelta(minutes=1):
+        return
     try:
         with warehouse.transaction() as tx:
             tx.run("user_touch", username=username)

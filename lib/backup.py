@@ -392,6 +392,7 @@ def restore(user: auth.User, snapshot_id: str, wait_seconds: float = 30.0) -> di
             wal.rename(target.with_name(target.name + ".wal.replaced-" + safety["id"]))
         os.replace(staging, target)
         _fsync(target.parent)
+    settings.forget()                 # the restored file has its own settings
     applied = warehouse.migrate()
     detail = {"pre_restore_snapshot": safety["id"], "snapshot_created_at": manifest["created_at"],
               "tables": len(manifest["tables"]), "migrations_applied": applied,

@@ -5,6 +5,7 @@ Each setting is declared once in DEFAULTS so that pages, jobs and docs agree on 
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from typing import Any
 
@@ -21,19 +22,40 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Pages read a few settings on every run (as_of above all); they change rarely. A change made
+# in this process is seen at once (put() forgets the cache), one made by another process
+# (a second app replica, a CLI job) within CACHE_SECONDS.
+CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}   # warehouse location -> (read at, values)
+
+
+def _stored() -> dict[str, Any]:
+    """Every stored setting of the current warehouse (JSON values, parsed)."""
+    where = warehouse.current_location().url
+    hit = _cache.get(where)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    values = {r["key"]: r["value"] for r in warehouse.records("setting_all")}
+    _cache[where] = (time.monotonic(), values)
+    return values
+
+
+def forget() -> None:
+    """Drop cached settings (after a change or a restore)."""
+    _cache.clear()
+
+
 def get(key: str) -> Any:
     if key not in DEFAULTS:
         raise KeyError(f"Unknown setting {key!r}")
-    row = warehouse.one("setting_get", key=key)
-    return DEFAULTS[key] if row is None else row["value"]  # DuckDB hands JSON back parsed
+    return _stored().get(key, DEFAULTS[key])
 
 
 def get_many(*keys: str) -> dict[str, Any]:
-    """Several settings in one query (pages that need a few of them on every run)."""
     unknown = [k for k in keys if k not in DEFAULTS]
     if unknown:
         raise KeyError(f"Unknown setting {unknown[0]!r}")
-    stored = {r["key"]: r["value"] for r in warehouse.records("setting_get_many", keys=list(keys))}
+    stored = _stored()
     return {k: stored.get(k, DEFAULTS[k]) for k in keys}
 
 
@@ -51,6 +73,7 @@ def _put(user: auth.User, key: str, value: Any) -> None:
         tx.run("setting_put", key=key, value=json.dumps(value), updated_by=user.username)
         audit.record(tx, user, "setting.change", "setting", key,
                      before=None if before is None else before["value"], after=value)
+    forget()
 
 
 def put_system(key: str, value: Any) -> None:

@@ -40,9 +40,9 @@ def _language_switch() -> None:
 
 # ---------------------------------------------------------------- authentication
 
-def _authenticator() -> stauth.Authenticate:
+def _authenticator(rows: list[dict]) -> stauth.Authenticate:
     # Built per run from the users table, so disabled or locked users drop out at once.
-    return stauth.Authenticate(auth.credentials(), COOKIE_NAME, config.cookie_key(),
+    return stauth.Authenticate(auth.credentials(rows), COOKIE_NAME, config.cookie_key(),
                                COOKIE_DAYS, auto_hash=False)
 
 
@@ -80,7 +80,7 @@ def _login_form(authenticator: stauth.Authenticate) -> None:
         st.error(t("login.failed"))
 
 
-def _session_user(authenticator: stauth.Authenticate) -> auth.User | None:
+def _session_user(authenticator: stauth.Authenticate, rows: list[dict]) -> auth.User | None:
     """The logged-in user re-read from the users table, or None."""
     if not st.session_state.get("authentication_status"):
         token = authenticator.cookie_controller.get_cookie()
@@ -91,12 +91,13 @@ def _session_user(authenticator: stauth.Authenticate) -> auth.User | None:
                 authenticator.cookie_controller.delete_cookie()
     if not st.session_state.get("authentication_status"):
         return None
-    user = auth.load_user(st.session_state.get("username") or "")
+    user = auth.load_user(st.session_state.get("username") or "", rows)
     if user is None:  # disabled (or deleted) since the session started: end it now
         authenticator.logout(location="unrendered")
         st.error(t("access.disabled"))
         st.stop()
-    auth.touch(user.username)
+    row = next((r for r in rows if r["username"] == user.username), {})
+    auth.touch(user.username, row.get("last_activity"))
     return user
 
 
@@ -109,11 +110,12 @@ def guard(page_key: str | None = None) -> auth.User:
         # the demo cookie key stops the app here with a message, not a traceback.
         config.field_keys()
         config.hash_key()
-        authenticator = _authenticator()
+        rows = auth.user_rows()          # one read of the users table per run
+        authenticator = _authenticator(rows)
     except config.ConfigError as exc:
         st.error(t("admin.config_refused", message=str(exc)))
         st.stop()
-    user = _session_user(authenticator)
+    user = _session_user(authenticator, rows)
     if user is None:
         _language_switch()
         _login_form(authenticator)

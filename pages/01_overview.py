@@ -26,8 +26,9 @@ built = meta["refreshed_at"]
 prev = filters.previous()
 st.caption(t("dash.overview.caption", start=filters.start, end=filters.end, pstart=prev.start,
              pend=prev.end, refreshed=built.strftime("%Y-%m-%d %H:%M")))
-if prev.start < metrics.oldest_comparable_start():
-    st.caption(t("dash.overview.not_comparable", month=metrics.oldest_comparable_start()))
+oldest = metrics.oldest_comparable_start()
+if prev.start < oldest:
+    st.caption(t("dash.overview.not_comparable", month=oldest))
 
 figures = _overview(filters, built)
 kpis = figures["kpis"]

@@ -27,6 +27,13 @@ CREATE TABLE IF NOT EXISTS agg_month (
 -- Per segment: live customers with two or more kept orders (the lifecycle funnel's "repeat").
 ALTER TABLE agg_segs ADD COLUMN IF NOT EXISTS repeat_buyers BIGINT DEFAULT 0;
 
+-- The sidebar filters' options (dimension = channel | province | customer_type | lifecycle_stage).
+CREATE TABLE IF NOT EXISTS agg_filter_values (
+    dimension  VARCHAR NOT NULL,
+    value      VARCHAR NOT NULL,
+    customers  BIGINT NOT NULL
+);
+
 DROP TABLE IF EXISTS agg_sales_day;
 DROP TABLE IF EXISTS agg_sales_month;
 DELETE FROM agg_meta;

@@ -25,6 +25,17 @@ FROM (SELECT l.channel, l.province, l.customer_type, l.industry, l.lifecycle_sta
              count(*) FILTER (WHERE b.kept_orders >= 2) AS repeat_buyers
       FROM agg_live l LEFT JOIN agg_buyers b USING (customer_id) GROUP BY ALL)
 
+-- name: agg_build_filter_values
+-- The sidebar filters' options: a few hundred rows the page reads on every run.
+CREATE OR REPLACE TABLE agg_filter_values AS
+SELECT 'channel' AS dimension, channel AS value, CAST(sum(customers) AS BIGINT) AS customers FROM agg_segs GROUP BY 2
+UNION ALL
+SELECT 'province', province, CAST(sum(customers) AS BIGINT) FROM agg_segs GROUP BY 2
+UNION ALL
+SELECT 'customer_type', customer_type, CAST(sum(customers) AS BIGINT) FROM agg_segs GROUP BY 2
+UNION ALL
+SELECT 'lifecycle_stage', lifecycle_stage, CAST(sum(customers) AS BIGINT) FROM agg_segs GROUP BY 2
+
 -- name: agg_build_live_seg
 CREATE OR REPLACE TEMP TABLE agg_live_seg AS
 SELECT l.customer_id, s.seg, l.registered_day

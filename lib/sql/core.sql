@@ -45,8 +45,8 @@ WHERE username = :username
 -- name: setting_get
 SELECT value FROM app_settings WHERE key = :key
 
--- name: setting_get_many
-SELECT key, value FROM app_settings WHERE list_contains(CAST(:keys AS VARCHAR[]), key)
+-- name: setting_all
+SELECT key, value FROM app_settings
 
 -- name: setting_put
 INSERT INTO app_settings (key, value, updated_by, updated_at)

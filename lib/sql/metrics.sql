@@ -298,12 +298,6 @@ GROUP BY cohort_month, months_since
 ORDER BY cohort_month, months_since
 
 -- name: overview_dimension_values
--- Values offered by the sidebar filters, most customers first.
-SELECT 'channel' AS dimension, channel AS value, sum(customers) AS customers FROM agg_segs GROUP BY 2
-UNION ALL
-SELECT 'province', province, sum(customers) FROM agg_segs GROUP BY 2
-UNION ALL
-SELECT 'customer_type', customer_type, sum(customers) FROM agg_segs GROUP BY 2
-UNION ALL
-SELECT 'lifecycle_stage', lifecycle_stage, sum(customers) FROM agg_segs GROUP BY 2
+-- Values offered by the sidebar filters, most customers first (built by aggregates.refresh).
+SELECT dimension, value, customers FROM agg_filter_values
 ORDER BY dimension, customers DESC, value
