@@ -321,9 +321,10 @@ def overview(f: Filters) -> dict:
 def dimension_values() -> dict[str, list[str]]:
     """Filter options per dimension, most customers first ('' = unknown)."""
     _base_month()
-    frame = warehouse.read("overview_dimension_values")
-    return {dim: frame.loc[frame["dimension"] == dim, "value"].tolist()
-            for dim in ("channel", "province", "customer_type", "lifecycle_stage")}
+    out: dict[str, list[str]] = {dim: [] for dim in ("channel", "province", "customer_type", "lifecycle_stage")}
+    for row in warehouse.records("overview_dimension_values"):   # already in display order
+        out[row["dimension"]].append(row["value"])
+    return out
 
 
 def data_range() -> tuple[date, date] | None:
