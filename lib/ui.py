@@ -40,6 +40,9 @@ def _language_switch() -> None:
 
 # ---------------------------------------------------------------- authentication
 
+SET_COOKIE = "c360_set_login_cookie"
+
+
 def _authenticator(rows: list[dict]) -> stauth.Authenticate:
     # Built per run from the users table, so disabled or locked users drop out at once.
     return stauth.Authenticate(auth.credentials(rows), COOKIE_NAME, config.cookie_key(),
@@ -70,7 +73,9 @@ def _login_form(authenticator: stauth.Authenticate) -> None:
     ok = authenticator.authentication_controller.login(username, password)
     auth.record_login(username, success=bool(ok))
     if ok:
-        authenticator.cookie_controller.set_cookie()
+        # The browser cookie is written by a component; a rerun right after it can unmount it
+        # before it runs (the faster the next run, the likelier), so the next run writes it.
+        st.session_state[SET_COOKIE] = True
         st.rerun()
     st.session_state["authentication_status"] = None
     remaining = auth.lock_remaining(username)
@@ -96,6 +101,8 @@ def _session_user(authenticator: stauth.Authenticate, rows: list[dict]) -> auth.
         authenticator.logout(location="unrendered")
         st.error(t("access.disabled"))
         st.stop()
+    if st.session_state.pop(SET_COOKIE, False):
+        authenticator.cookie_controller.set_cookie()
     row = next((r for r in rows if r["username"] == user.username), {})
     auth.touch(user.username, row.get("last_activity"))
     return user

@@ -40,8 +40,10 @@ ui.kpi_row([
     {"label": t("dash.c360.kept_orders"), "value": ui.fmt_int(summary.get("kept_orders"))},
     {"label": t("dash.c360.net_revenue"), "value": ui.fmt_money(summary.get("net_revenue"))},
     {"label": t("dash.c360.refunds"), "value": ui.fmt_int(summary.get("refunded_orders"))},
-    {"label": t("dash.c360.last_order"), "value": customers.display_date(summary.get("last_order"))[:10]},
 ])
+if summary.get("first_order") is not None:      # dates are too wide for a metric card
+    st.caption(t("dash.c360.order_span", first=customers.display_date(summary["first_order"])[:10],
+                 last=customers.display_date(summary["last_order"])[:10]))
 if len(tags):
     st.markdown(" ".join(f":blue-badge[{tag}]" for tag in tags["tag"]))
 else:

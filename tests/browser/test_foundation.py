@@ -27,6 +27,15 @@ def test_manager_logs_in_and_sees_the_kpis(app_server, page):
     screenshot(page, "foundation-manager-home")
 
 
+def test_the_login_cookie_keeps_the_user_signed_in_on_a_reloaded_page(app_server, page):
+    log_in(page, app_server, "manager", "manager-demo")
+    assert "c360_session" in {c["name"] for c in page.context.cookies()}
+    page.goto(app_server + "/customers")                   # a new Streamlit session
+    expect(page.get_by_role("button", name=re.compile("Log out"))).to_be_visible(timeout=20_000)
+    settle(page)
+    assert page.get_by_role("textbox", name=re.compile("Password")).count() == 0
+
+
 def test_wrong_password_shows_an_error_and_no_data(app_server, page):
     log_in(page, app_server, "manager", "wrong-password")
     assert page.get_by_text("Wrong username or password").count() == 1
