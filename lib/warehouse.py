@@ -173,8 +173,13 @@ def _translate(exc: Exception, loc: Location | None = None) -> Exception:
 _NAME_RE = re.compile(r"^--\s*name:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$", re.M)
 
 
+_INCLUDE_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
 @functools.lru_cache(maxsize=1)
 def _queries() -> dict[str, str]:
+    """Every named query; `{{name}}` inside one is replaced by the text of block `name` (a
+    shared fragment such as a filter written once for several queries; one level deep)."""
     queries: dict[str, str] = {}
     for file in sorted(SQL_DIR.glob("*.sql")):
         text = file.read_text(encoding="utf-8")
@@ -183,7 +188,12 @@ def _queries() -> dict[str, str]:
             if name in queries:
                 raise WarehouseError(f"Query {name!r} is defined twice (second in {file.name}).")
             queries[name] = body.strip().rstrip(";")
-    return queries
+
+    def fragment(match: re.Match) -> str:
+        if match.group(1) not in queries:
+            raise WarehouseError(f"No query block named {match.group(1)!r} to include")
+        return queries[match.group(1)]
+    return {name: _INCLUDE_RE.sub(fragment, body) for name, body in queries.items()}
 
 
 def query(name: str) -> str:

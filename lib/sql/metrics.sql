@@ -13,13 +13,17 @@
 -- Ranges: w = the selected period, p = the previous equal period, cw / cp = the churn windows
 -- ending on their last days. docs/metrics.md explains why the parts add up to exact answers.
 
+-- name: overview_segment_filter
+-- The sidebar filters on agg_segs (empty list = no filter); the queries below include it.
+(len(CAST(:channel AS VARCHAR[])) = 0 OR list_contains(CAST(:channel AS VARCHAR[]), channel))
+      AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
+      AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
+      AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))
+
 -- name: overview_kpis
 WITH segs AS (
     SELECT seg FROM agg_segs
-    WHERE (len(CAST(:channel AS VARCHAR[])) = 0 OR list_contains(CAST(:channel AS VARCHAR[]), channel))
-      AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
-      AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
-      AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
+    WHERE {{overview_segment_filter}}),
 -- The additive cubes' rows to read: the all-segment rollup (seg 0) when nothing is filtered.
 cube_segs AS (
     SELECT seg FROM segs WHERE NOT :unfiltered
@@ -171,10 +175,7 @@ FROM mon, dy, c, a1, a2
 -- active customers (distinct within the month) and net revenue.
 WITH segs AS (
     SELECT seg FROM agg_segs
-    WHERE (len(CAST(:channel AS VARCHAR[])) = 0 OR list_contains(CAST(:channel AS VARCHAR[]), channel))
-      AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
-      AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
-      AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
+    WHERE {{overview_segment_filter}}),
 -- The additive cubes' rows to read: the all-segment rollup (seg 0) when nothing is filtered.
 cube_segs AS (
     SELECT seg FROM segs WHERE NOT :unfiltered
@@ -216,10 +217,7 @@ ORDER BY months.month
 -- almost nothing for that part.
 WITH segs AS (
     SELECT seg, channel, province, customer_type, industry, customers FROM agg_segs
-    WHERE (len(CAST(:channel AS VARCHAR[])) = 0 OR list_contains(CAST(:channel AS VARCHAR[]), channel))
-      AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
-      AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
-      AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
+    WHERE {{overview_segment_filter}}),
 parts AS (
     SELECT seg,
            sum(new_customers) FILTER (WHERE month >= :wa_am) AS registered_after,
@@ -259,10 +257,7 @@ ORDER BY dimension, customers DESC, value
 -- segment's totals minus the customers registered after the end (as in overview_breakdowns).
 WITH segs AS (
     SELECT seg, lifecycle_stage, customers, repeat_buyers FROM agg_segs
-    WHERE (len(CAST(:channel AS VARCHAR[])) = 0 OR list_contains(CAST(:channel AS VARCHAR[]), channel))
-      AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
-      AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
-      AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
+    WHERE {{overview_segment_filter}}),
 after AS (
     SELECT m.seg, sum(m.new_customers) AS customers, sum(m.repeat_buyers) AS repeat_buyers
     FROM agg_month m JOIN segs USING (seg) WHERE m.month >= :wa_am GROUP BY m.seg
@@ -282,10 +277,7 @@ GROUP BY lifecycle_stage
 -- First-purchase cohorts starting in the window: customers buying again k months later.
 WITH segs AS (
     SELECT seg FROM agg_segs
-    WHERE (len(CAST(:channel AS VARCHAR[])) = 0 OR list_contains(CAST(:channel AS VARCHAR[]), channel))
-      AND (len(CAST(:province AS VARCHAR[])) = 0 OR list_contains(CAST(:province AS VARCHAR[]), province))
-      AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
-      AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))),
+    WHERE {{overview_segment_filter}}),
 cube_segs AS (
     SELECT seg FROM segs WHERE NOT :unfiltered
     UNION ALL

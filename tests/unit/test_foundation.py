@@ -227,3 +227,12 @@ def test_every_i18n_key_used_in_code_exists():
 def test_phone_masking_never_shows_a_whole_number(phone, masked):
     from lib import privacy
     assert privacy.mask_phone(phone) == masked
+
+
+def test_named_queries_include_shared_fragments_once_written():
+    from lib import warehouse as wh
+    queries = wh._queries()
+    assert not [name for name, sql in queries.items() if "{{" in sql]
+    kpis = wh.query("overview_kpis")
+    assert "list_contains(CAST(:channel AS VARCHAR[]), channel)" in kpis
+    assert wh.query("overview_segment_filter").splitlines()[-1].strip() in kpis
