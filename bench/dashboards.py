@@ -173,10 +173,11 @@ def browser_pages(work: str, customer: int) -> dict:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
             # A server that has just started pays Python imports and cold DuckDB reads on its
             # first Overview; a browser session pays loading plotly.js on its first chart.
-            page = _logged_in_page(browser, url, settle)
+            page, _ = _logged_in_page(browser, url, settle)
             out["overview_new_server"] = _click_and_wait(page, "Overview", work, settle)
             page.context.close()
-            page = _logged_in_page(browser, url, settle)        # a new session, a warm server
+            page, landing = _logged_in_page(browser, url, settle)     # a new session, a warm server
+            out["landing_after_login"] = landing
             out["overview_first"] = _click_and_wait(page, "Overview", work, settle)
             _click_and_wait(page, "Home", work, settle)
             out["overview_again"] = _click_and_wait(page, "Overview", work, settle)
@@ -190,7 +191,7 @@ def browser_pages(work: str, customer: int) -> dict:
             out["customer_360"] = time.perf_counter() - start - 0.3
             # The same browser later: a new tab, a new Streamlit session and login; the
             # browser's cache already holds the app's scripts.
-            tab = _logged_in_page(browser, url, settle, page.context)
+            tab, _ = _logged_in_page(browser, url, settle, page.context)
             out["overview_returning_browser"] = _click_and_wait(tab, "Overview", work, settle)
             browser.close()
     finally:
@@ -200,22 +201,24 @@ def browser_pages(work: str, customer: int) -> dict:
 
 
 def _logged_in_page(browser, url: str, settle, context=None):
+    """A signed-in page and the seconds from pressing Log in until the landing page was drawn
+    (None when the browser was already signed in by the cookie of an earlier tab)."""
     context = context or browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    for _ in range(2):
-        page.goto(url)
-        if page.get_by_role("button", name=re.compile("Log out")).count():
-            break       # signed in by the cookie of an earlier tab
+    page.goto(url)
+    logout = page.get_by_role("button", name=re.compile("Log out"))
+    logout.or_(page.get_by_role("textbox", name=re.compile("Username"))).first.wait_for(timeout=30_000)
+    landing = None
+    if not logout.count():
         page.get_by_role("textbox", name=re.compile("Username")).fill("manager")
         page.get_by_role("textbox", name=re.compile("Password")).fill("manager-demo")
+        start = time.perf_counter()
         page.get_by_role("button", name=re.compile("Log in")).click()
-        try:
-            page.get_by_role("button", name=re.compile("Log out")).wait_for(timeout=20_000)
-            break
-        except Exception:  # noqa: BLE001 - the first login after a server start can be lost
-            continue
+        logout.wait_for(timeout=20_000)
+        settle(page, quiet_ms=300)
+        landing = time.perf_counter() - start - 0.3
     settle(page)
-    return page
+    return page, landing
 
 
 def _click_and_wait(page, label: str, work: str, settle) -> float:
@@ -259,11 +262,17 @@ def main(argv=None) -> int:
         work.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.source, work)
     os.environ.update(_env(str(work)))
+    from bench import aging
     from lib import aggregates, warehouse
     warehouse.use(str(work))
     warehouse.migrate()
+    aged = aging.age(str(work))       # a year of flags, tags and audit rows (once per copy)
+    if aged:
+        print(f"aged the copy: {aged}", flush=True)
     sizes = warehouse.one("SELECT (SELECT count(*) FROM customers) AS customers, "
-                          "(SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM events) AS events")
+                          "(SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM events) AS events, "
+                          "(SELECT count(*) FROM audit_log) AS audit_rows, (SELECT count(*) FROM tags) AS tags, "
+                          "(SELECT count(*) FROM quality_flags WHERE status = 'open') AS open_flags")
     refresh_s = []
     for _ in range(2):
         start = time.perf_counter()
@@ -343,7 +352,9 @@ def _report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, page
         f"Measured {date(2026, 11, 23).isoformat()} on this machine (2 cores, shared with five other "
         f"engineers' jobs: load average {load:.1f} at the end of the run), DuckDB 1.5.5, on a copy of "
         f"the 1M warehouse ({sizes['customers']:,} customers, {sizes['orders']:,} orders, "
-        f"{sizes['events']:,} events). `python -m bench.dashboards` reproduces it.",
+        f"{sizes['events']:,} events), aged to a year of use by bench/aging.py ({sizes['audit_rows']:,} "
+        f"audit rows, {sizes['open_flags']:,} open quality flags, {sizes['tags']:,} tags). "
+        "`python -m bench.dashboards` reproduces it.",
         "",
         f"* `aggregates.refresh()` full rebuild: {refresh_s[0]:.1f} s, again {refresh_s[1]:.1f} s.",
         f"* Overview window: {f.start} – {f.end} (default: last 12 complete months) vs the 12 months before; "
@@ -377,12 +388,13 @@ def _report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, page
     if pages:
         lines += ["", "Whole pages in Chromium (Playwright, manager; seconds from the click until the "
                   "page is drawn and idle):", ""]
-        for key, label in (("overview_new_server", "Overview, first view on a server that has just started"),
+        for key, label in (("landing_after_login", "Landing page, from pressing Log in until it is drawn with its chart (a new tab: plotly.js loads here)"),
+                           ("overview_new_server", "Overview, first view on a server that has just started"),
                            ("overview_first", "Overview, first view in another session (figures cached by the first; plotly.js loads)"),
                            ("overview_again", "Overview, again (page cache)"),
                            ("overview_returning_browser", "Overview, first view in a new session of a browser that has used the app before"),
                            ("customer_360", "Customer 360°, from entering an id to the drawn page")):
-            if key in pages:
+            if pages.get(key) is not None:
                 lines.append(f"* {label}: {pages[key]:.2f} s")
         lines += ["", NOTES]
     return "\n".join(lines) + "\n"
@@ -400,15 +412,21 @@ NOTES = """What the numbers say and how they were reached:
   with no edge-month scans. What remains is one pass over one row per customer for the exact
   distinct counts (active, purchasers, repeaters, churn: ~30 ms per million customers here).
   A custom range with partial months at both ends adds the edge months (210 ms unfiltered).
-* Customer 360: 9 queries became 3 (profile + order summary; tags, consents, flags, history,
-  orders and events in one UNION ALL; settings), read in one snapshot, and reads skip
-  SQLAlchemy's per-statement work (~1 ms each). The floor is DuckDB's own cost of finding one
-  customer's rows in six tables (raw SQL column: ~9 ms for the same answers).
-* In the browser, the page itself is drawn in about half a second once the tab has loaded
-  the charting library; the first page with a chart in a new tab waits ~1.5 s more for
-  Chromium to load and compile plotly.js (the same page with its figures already cached:
-  compare "again" with "first view in another session"). A new tab of the same browser pays
-  it again (measured: no gain from the browser cache on this 2-core machine).
+* Customer 360: 9 queries became 2 (the profile; tags, consents, flags, history, orders with
+  their summary as window aggregates, and events in one UNION ALL), read in one snapshot, and
+  reads skip SQLAlchemy's per-statement work (~1 ms each). The warehouse is aged to a year of
+  use first (bench/aging.py), because a fresh demo flattered the page: with 3M audit rows the
+  record's history was a scan of the whole log (32 ms; the page took 41 ms), now an index
+  lookup (migration 0009, ~2 ms). What remains is about 7.5 ms in DuckDB (mostly its fixed
+  cost per table and per statement: parsing, planning, one scan set-up per UNION branch) and
+  about 3 ms in Python building the page's six small tables with pandas. The raw SQL column
+  reads the audit log without the index's help (a plain filter over the log).
+* In the browser the page is drawn in under a second once the tab has what it needs. A tab's
+  first chart waits for Chromium to load and compile plotly.js (~1.3 s here): the landing page
+  now shows the revenue trend, so that cost is paid while the user reads it (see "Landing
+  page"), not on the first dashboard they open (2.1–2.2 s before, 1.2 s now). The Overview's
+  first view in a session still loads the sidebar widgets' scripts (date input, multiselect,
+  segmented control: ~0.3 s); later views of any page take 0.5–0.9 s.
 """
 
 

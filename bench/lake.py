@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.lake [--source /tmp/bench/warehouse-1m.duckdb] [--runs 5]
     .venv/bin/python -m bench.lake --catalog-cost      # ms per table reference, six small tables
 
-Copies the source warehouse (never opens it read-write), refreshes its pre-aggregates,
+Copies the source warehouse (never opens it read-write), ages it to a year of use
+(bench/aging.py: quality flags, tags, 3M audit rows), refreshes its pre-aggregates,
 starts a throwaway PostgreSQL, moves the copy into a lake with the same code as
 `lake migrate` (checksums compared), then times on both:
 
@@ -161,6 +162,7 @@ def main() -> None:
         catalog_cost()
         return
 
+    from bench import aging
     from lib import aggregates, lake, warehouse
     from tests.lake.pg import PostgresServer
 
@@ -171,6 +173,8 @@ def main() -> None:
     shutil.copyfile(args.source, copy)
     warehouse.use(str(copy))
     warehouse.migrate()
+    aged = aging.age(str(copy))      # a year of flags, tags and audit rows, as bench.dashboards
+    print(f"aged the copy: {aged}")
     started = time.perf_counter()
     aggregates.refresh()
     print(f"pre-aggregates refreshed on the copy in {time.perf_counter() - started:.1f} s")

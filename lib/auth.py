@@ -9,6 +9,7 @@ Python so that the CLI and tests can use it.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -124,9 +125,31 @@ def _roles(value) -> frozenset[str]:
     return frozenset(value or ())
 
 
-def user_rows() -> list[dict]:
-    """Every account as stored now (one query per page run: see load_user, credentials)."""
-    return warehouse.records("users_all")
+# A signed-in session re-checks its account (enabled? which roles?) on every page run, so a
+# disabled user is stopped on their next click. Those checks may use rows read at most
+# SESSION_RECHECK_SECONDS ago by this process: a change made here (lib/users.py, a restore,
+# an activity stamp) forgets them at once, one made by another process (a second app replica
+# on a lake) is seen within those seconds. It spares a query per page run (~5 ms of catalog
+# lookups on a lake). Logins always read the table (passwords, failed attempts, lockouts).
+SESSION_RECHECK_SECONDS = 5.0
+_rows_cache: dict[str, tuple[float, list[dict]]] = {}   # warehouse location -> (read at, rows)
+
+
+def user_rows(max_age: float = 0.0) -> list[dict]:
+    """Every account as stored (one query per page run: see load_user, credentials); with
+    max_age, as read by this process at most that many seconds ago."""
+    where = warehouse.current_location().url
+    hit = _rows_cache.get(where)
+    if max_age > 0 and hit is not None and time.monotonic() - hit[0] < max_age:
+        return hit[1]
+    rows = warehouse.records("users_all")
+    _rows_cache[where] = (time.monotonic(), rows)
+    return rows
+
+
+def forget_user_rows() -> None:
+    """Drop the rows user_rows() keeps (after any change to an account, or a restore)."""
+    _rows_cache.clear()
 
 
 def load_user(username: str, rows: list[dict] | None = None) -> User | None:
@@ -164,21 +187,24 @@ def lock_remaining(username: str) -> timedelta | None:
 @warehouse.retrying
 def record_login(username: str, success: bool) -> None:
     """Count failures (lock after MAX_FAILED_LOGINS for LOCK_MINUTES) and audit every attempt."""
-    with warehouse.transaction() as tx:
-        known = tx.one("user_by_name", username=username)
-        if success:
-            tx.run("user_login_succeeded", username=username)
-            roles = known["roles"] if known else []
-            audit.record(tx, User(username, roles=_roles(roles)), "login")
-            return
-        if known:
-            tx.run("user_login_failed", username=username, max_attempts=MAX_FAILED_LOGINS,
-                   lock_minutes=LOCK_MINUTES)
-            locked = known["failed_attempts"] + 1 >= MAX_FAILED_LOGINS
-        else:
-            locked = False
-        audit.record(tx, username[:80] or "(blank)", "login.failed",
-                     detail={"known_user": bool(known), "locked": locked})
+    try:
+        with warehouse.transaction() as tx:
+            known = tx.one("user_by_name", username=username)
+            if success:
+                tx.run("user_login_succeeded", username=username)
+                roles = known["roles"] if known else []
+                audit.record(tx, User(username, roles=_roles(roles)), "login")
+                return
+            if known:
+                tx.run("user_login_failed", username=username, max_attempts=MAX_FAILED_LOGINS,
+                       lock_minutes=LOCK_MINUTES)
+                locked = known["failed_attempts"] + 1 >= MAX_FAILED_LOGINS
+            else:
+                locked = False
+            audit.record(tx, username[:80] or "(blank)", "login.failed",
+                         detail={"known_user": bool(known), "locked": locked})
+    finally:
+        forget_user_rows()
 
 
 def touch(username: str, last_activity: datetime | None = None) -> None:
@@ -192,6 +218,7 @@ def touch(username: str, last_activity: datetime | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - activity stamps must never break a page
         if not warehouse.is_conflict(exc):
             raise
+    forget_user_rows()     # or the next runs would see the old stamp and write it again
 
 
 def create_user(tx: warehouse.Tx, username: str, name: str, roles: list[str], password: str,

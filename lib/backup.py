@@ -393,6 +393,7 @@ def restore(user: auth.User, snapshot_id: str, wait_seconds: float = 30.0) -> di
         os.replace(staging, target)
         _fsync(target.parent)
     settings.forget()                 # the restored file has its own settings
+    auth.forget_user_rows()           # ... and its own accounts
     applied = warehouse.migrate()
     detail = {"pre_restore_snapshot": safety["id"], "snapshot_created_at": manifest["created_at"],
               "tables": len(manifest["tables"]), "migrations_applied": applied,

@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 import pandas as pd
 
@@ -119,7 +120,6 @@ SEARCH_COLUMNS = ["customer_id", "full_name", "company", "mobile", "email", "pro
 
 # ---------------------------------------------------------------- Customer 360
 
-SUMMARY_FIELDS = ("kept_orders", "net_revenue", "refunded_orders", "first_order", "last_order")
 # c360_details returns generic columns; these name them per kind of row (and order them).
 DETAIL_COLUMNS = {
     "tag": {"s1": "tag", "s2": "created_by", "time": "created_at"},
@@ -135,6 +135,11 @@ DETAIL_COLUMNS = {
     "event": {"time": "event_time", "s1": "event_type", "s2": "channel", "s3": "category",
               "n1": "amount", "id": "order_id", "s4": "note", "flag": "on_timeline"},
 }
+# Every order row also carries the summary of all the customer's orders (window aggregates).
+ORDER_SUMMARY_COLUMNS = {"i2": "kept_orders", "n3": "net_revenue", "i3": "refunded_orders",
+                         "t2": "first_order", "t3": "last_order"}
+NO_ORDERS = {"kept_orders": 0, "net_revenue": Decimal(0), "refunded_orders": 0,
+             "first_order": None, "last_order": None}
 NOTE_TYPES = ("complaint", "consult")
 
 
@@ -142,8 +147,8 @@ NOTE_TYPES = ("complaint", "consult")
 class Customer360:
     """One customer as this user may see it (contacts masked per role), newest first."""
     profile: dict
-    summary: dict               # SUMMARY_FIELDS
-    tags: pd.DataFrame
+    summary: dict               # ORDER_SUMMARY_COLUMNS' names, over all orders
+    tags: list[str]             # alphabetical
     consents: pd.DataFrame      # `current` marks the record in force per channel
     quality_flags: list[dict]   # source, field, code, severity, detail
     orders: pd.DataFrame
@@ -154,43 +159,44 @@ class Customer360:
 
 def customer_360(user: auth.User, customer_id: int, *, orders_limit: int = ORDERS_LIMIT,
                  events_limit: int = TIMELINE_LIMIT, history_limit: int = HISTORY_LIMIT) -> Customer360:
-    """Everything the Customer 360 page shows, in three queries; raises NotFound.
+    """Everything the Customer 360 page shows, in two queries; raises NotFound.
 
     Reading contacts unmasked (stewards, admins) is a PII read and is audited."""
     auth.require(user, "view_customer")
     with warehouse.snapshot():      # one consistent state; one catalog lookup per table on a lake
-        row = warehouse.one("c360_record", id=int(customer_id))
+        row = warehouse.one("c360_profile", id=int(customer_id))
         if row is None:
             raise NotFound(customer_id)
         details = warehouse.records("c360_details", id=int(customer_id), history_limit=int(history_limit),
                                     orders_limit=int(orders_limit), events_limit=int(events_limit))
         checks = settings.get_many("data_as_of", "stale_after_months")
-    summary = {key: row.pop(key) for key in SUMMARY_FIELDS}
     row["raw_values"] = _json(row["raw_values"])
     parts: dict[str, list[dict]] = {kind: [] for kind in DETAIL_COLUMNS}
     for detail in details:
         names = DETAIL_COLUMNS[detail["kind"]]
         parts[detail["kind"]].append({name: detail[col] for col, name in names.items()})
-    parts["tag"].sort(key=lambda r: r["tag"])
+    summary = next(({name: detail[col] for col, name in ORDER_SUMMARY_COLUMNS.items()}
+                    for detail in details if detail["kind"] == "order"), dict(NO_ORDERS))
     parts["consent"].sort(key=lambda r: (r["channel"], -r["recorded_at"].timestamp(), -r["consent_id"]))
     for i, consent in enumerate(parts["consent"]):      # the newest record per channel is in force
         consent["current"] = i == 0 or parts["consent"][i - 1]["channel"] != consent["channel"]
     parts["flag"].sort(key=lambda r: (r["severity_rank"], r["created_at"], r["flag_id"]))
     for kind, key in (("history", "occurred_at"), ("order", "order_time"), ("event", "event_time")):
         parts[kind].sort(key=lambda r: r[key], reverse=True)
-    history = _frame(parts["history"], "history")
-    for col in ("before", "after"):
-        history[col] = history[col].map(lambda v: _mask_json(user, v))
+    for change in parts["history"]:
+        change["before"] = _mask_json(user, change["before"])
+        change["after"] = _mask_json(user, change["after"])
     events = [e for e in parts["event"] if e["on_timeline"]]
     notes = [e for e in parts["event"] if e["event_type"] in NOTE_TYPES]
     return Customer360(
         profile=_masked_profile(user, row, customer_id), summary=summary,
-        tags=_frame(parts["tag"], "tag"), consents=_frame(parts["consent"], "consent", drop=("consent_id",)),
+        tags=sorted(tag["tag"] for tag in parts["tag"]),
+        consents=_frame(parts["consent"], "consent", drop=("consent_id",)),
         quality_flags=_quality_flags(user, row, parts["flag"], checks),
         orders=_frame(parts["order"], "order"),
         events=_frame(events, "event", drop=("note", "on_timeline"), nullable_ints=("order_id",)),
-        notes=_frame(notes, "event")[["event_time", "event_type", "channel", "note"]],
-        history=history)
+        notes=pd.DataFrame.from_records(notes, columns=["event_time", "event_type", "channel", "note"]),
+        history=_frame(parts["history"], "history"))
 
 
 def _frame(records: list[dict], kind: str, drop: tuple[str, ...] = (),

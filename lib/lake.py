@@ -934,11 +934,16 @@ def _attach_file(con, path: Path, alias: str, read_only: bool) -> None:
         raise
 
 
-# Row order of the big tables in the lake's Parquet files. Parquet is pruned by each row
-# group's min/max, and the 360° page looks one customer up in orders and events: stored by
-# customer, a lookup reads a few row groups instead of every one. The Overview does not
-# suffer: it reads the pre-aggregated tables, not the raw events.
-CLUSTER_BY = {"events": ("customer_id", "event_time"), "orders": ("customer_id", "order_time")}
+# Row order of the tables a 360° page looks one record up in, kept by DuckLake itself
+# (ALTER TABLE ... SET SORTED BY: files are written sorted on insert, compaction and inlined
+# data flushes). Parquet is pruned by each file's and row group's min/max, so a lookup reads a
+# few row groups instead of every one. The audit log grows in time order, so without a sort
+# order every file spans every entity_id and a record's history is a scan of the whole log (the
+# file warehouse has an index for it instead, migration 0009). The Overview does not suffer:
+# it reads the pre-aggregated tables.
+SORTED_BY = {"events": ("customer_id", "event_time"), "orders": ("customer_id", "order_time"),
+             "consents": ("customer_id", "recorded_at"), "tags": ("customer_id", "tag"),
+             "quality_flags": ("customer_id", "flag_id"), "audit_log": ("entity_id", "occurred_at")}
 
 
 # Rows per Parquet row group, per table (DuckLake's default is 122,880). A customer is
@@ -949,14 +954,20 @@ ROW_GROUP_ROWS = {"customers": 16_384}
 
 
 def apply_table_options(con) -> list[str]:
-    """Set the per-table Parquet options above on the lake's tables that exist (idempotent)."""
+    """Set the per-table Parquet options and sort orders above on the lake's tables that exist
+    (idempotent; not in the transaction that created the tables)."""
+    existing = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ?",
+                                          [ALIAS]).fetchall()}
     done = []
     for table, rows in ROW_GROUP_ROWS.items():
-        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
-                             "AND table_name = ?", [ALIAS, table]).fetchone()[0]
-        if exists:
+        if table in existing:
             con.execute("CALL ducklake_set_option('" + ALIAS + "', 'parquet_row_group_size', "
                         + str(int(rows)) + ", table_name => " + _sql_string(table) + ")")
+            done.append(table)
+    for table, columns in SORTED_BY.items():      # names from the dict above, never from input
+        if table in existing:
+            con.execute("ALTER TABLE " + _quote(ALIAS, "main", table) + " SET SORTED BY ("
+                        + ", ".join(_quote(c) + " ASC" for c in columns) + ")")
             done.append(table)
     return done
 
@@ -1004,8 +1015,8 @@ def migrate_file_to_lake(path: Path, spec: str, data_path: str | None = None,
             con.execute("BEGIN")
             for table, _ in tables:
                 order = ""
-                if cluster and table in CLUSTER_BY:
-                    order = " ORDER BY " + ", ".join(_quote(c) for c in CLUSTER_BY[table])
+                if cluster and table in SORTED_BY:
+                    order = " ORDER BY " + ", ".join(_quote(c) for c in SORTED_BY[table])
                 con.execute("INSERT INTO " + _quote(ALIAS, "main", table)
                             + " SELECT * FROM " + _quote(SOURCE_DB, "main", table) + order)
                 progress(f"copied {table}")

@@ -117,7 +117,9 @@ def guard(page_key: str | None = None) -> auth.User:
         # the demo cookie key stops the app here with a message, not a traceback.
         config.field_keys()
         config.hash_key()
-        rows = auth.user_rows()          # one read of the users table per run
+        # one read of the users table per run; a signed-in session may reuse a recent one
+        signed_in = bool(st.session_state.get("authentication_status"))
+        rows = auth.user_rows(max_age=auth.SESSION_RECHECK_SECONDS if signed_in else 0)
         authenticator = _authenticator(rows)
     except config.ConfigError as exc:
         st.error(t("admin.config_refused", message=str(exc)))
@@ -148,7 +150,9 @@ def _sidebar(user: auth.User, authenticator: stauth.Authenticate) -> None:
     _language_switch()
     roles = ", ".join(t(f"role.{r}") for r in sorted(user.roles))
     sb.caption(t("sidebar.signed_in_as", name=user.name or user.username, roles=roles))
-    authenticator.logout(t("logout"), "sidebar", key="logout")
+    # not "logout": streamlit-authenticator keeps its own flag under that session-state key, and a
+    # button may not share a key with a value set through session state.
+    authenticator.logout(t("logout"), "sidebar", key="sidebar_logout")
 
 
 # ---------------------------------------------------------------- widgets

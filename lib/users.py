@@ -10,6 +10,7 @@ logs in.
 """
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 
@@ -30,6 +31,18 @@ class UserError(ValueError):
 
 
 # ---------------------------------------------------------------- validation
+
+def _account_change(fn):
+    """Every change here forgets the account rows the page guard may reuse (auth.user_rows),
+    so a disabled user or a role change takes effect on this process's next page run."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            auth.forget_user_rows()
+    return wrapper
+
 
 def _username(value: str) -> str:
     name = (value or "").strip().lower()
@@ -109,6 +122,7 @@ def access_review(user: User, now: datetime | None = None,
 # ---------------------------------------------------------------- writes
 
 @warehouse.retrying
+@_account_change
 def add_user(user: User, username: str, name: str, roles, password: str,
              email: str | None = None) -> str:
     """Create an account with a bcrypt-hashed password; returns the normalised username."""
@@ -126,6 +140,7 @@ def add_user(user: User, username: str, name: str, roles, password: str,
 
 
 @warehouse.retrying
+@_account_change
 def set_roles(user: User, username: str, roles) -> None:
     """Replace the user's roles (audited with before and after)."""
     auth.require(user, "manage_users")
@@ -139,6 +154,7 @@ def set_roles(user: User, username: str, roles) -> None:
 
 
 @warehouse.retrying
+@_account_change
 def set_disabled(user: User, username: str, disabled: bool) -> None:
     """Disable (revoked on the user's next action) or re-enable an account."""
     auth.require(user, "manage_users")
@@ -162,6 +178,7 @@ def enable_user(user: User, username: str) -> None:
 
 
 @warehouse.retrying
+@_account_change
 def reset_password(user: User, username: str, new_password: str) -> None:
     """Set a new password (also clears a lockout). The audit entry records that, not the value."""
     auth.require(user, "manage_users")
@@ -174,6 +191,7 @@ def reset_password(user: User, username: str, new_password: str) -> None:
 
 
 @warehouse.retrying
+@_account_change
 def unlock(user: User, username: str) -> None:
     """End a lockout early (after checking with the person that the failures were theirs)."""
     auth.require(user, "manage_users")

@@ -114,6 +114,12 @@ def _create_engine(loc: Location) -> Engine:
     connect_args = {"config": {"autoinstall_known_extensions": False,
                                "autoload_known_extensions": False}}
     eng = sa.create_engine(loc.url, connect_args=connect_args, pool_pre_ping=False)
+
+    @sa.event.listens_for(eng, "connect")
+    def _no_progress_bar(dbapi_conn, _record):
+        # long statements (index builds, imports) would draw it into job logs and test output
+        dbapi_conn.execute("SET enable_progress_bar = false")
+
     try:
         with eng.connect() as conn:
             conn.exec_driver_sql("SELECT 1")

@@ -44,8 +44,8 @@ ui.kpi_row([
 if summary.get("first_order") is not None:      # dates are too wide for a metric card
     st.caption(t("dash.c360.order_span", first=customers.display_date(summary["first_order"])[:10],
                  last=customers.display_date(summary["last_order"])[:10]))
-if len(tags):
-    st.markdown(" ".join(f":blue-badge[{tag}]" for tag in tags["tag"]))
+if tags:
+    st.markdown(" ".join(f":blue-badge[{tag}]" for tag in tags))
 else:
     st.caption(t("dash.c360.no_tags"))
 

@@ -35,6 +35,33 @@ def test_overview_shows_every_kpi_with_true_numbers(small, username):
     assert len(at.get("plotly_chart")) == 8
 
 
+@pytest.mark.parametrize("username", ROLES)
+def test_home_shows_the_revenue_trend_of_the_overviews_default_window(small, username):
+    import json
+
+    from lib import metrics, settings
+    from lib.filters import default
+    at = as_user(username)
+    at.run()
+    assert not at.exception, at.exception
+    (chart,) = at.get("plotly_chart")
+    bars = json.loads(chart.proto.spec)["data"][0]
+    monthly = metrics.monthly_trends(default(settings.as_of()))
+    ys = _values(bars["y"])
+    assert len(_values(bars["x"])) == len(monthly) == 12
+    assert ys == pytest.approx(monthly["revenue"].tolist()) and sum(ys) > 0
+
+
+def _values(encoded) -> list:
+    """A plotly JSON array: a list, or plotly 6's typed array ({"dtype", "bdata": base64})."""
+    if isinstance(encoded, dict) and "bdata" in encoded:
+        import base64
+
+        import numpy as np
+        return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"]).tolist()
+    return list(encoded)
+
+
 def test_overview_filters_apply_and_land_in_the_url(small):
     at = open_page(as_user("manager"), "pages/01_overview.py")
     at.sidebar.multiselect(key="dash_f_channel").select("app").run()

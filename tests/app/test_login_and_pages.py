@@ -88,10 +88,28 @@ def test_a_page_outside_the_users_roles_is_refused(warehouse_path, page, usernam
 
 
 def test_disabled_user_session_stops_on_next_action(warehouse_path):
-    from lib import warehouse
+    from lib import auth
+    from lib import users as accounts
     at = as_user("marketing")
-    with warehouse.transaction() as tx:
-        tx.run("UPDATE app_users SET disabled = true WHERE username = 'marketing'")
+    at.run()
+    assert not at.error and len(at.title) == 1         # the home page, signed in
+    accounts.disable_user(auth.User("admin", roles=frozenset({"admin"})), "marketing")
     at.run()
     assert any("disabled" in e.value for e in at.error)
-    assert len(at.metric) == 0
+    assert len(at.title) == 0 and len(at.metric) == 0
+
+
+def test_a_disable_by_another_process_stops_the_session_within_the_recheck_time(warehouse_path, monkeypatch):
+    """Another process (an app replica, a CLI job) writes the users table directly: a signed-in
+    session may reuse rows read SESSION_RECHECK_SECONDS ago, not older."""
+    from lib import auth, warehouse
+    at = as_user("marketing")
+    at.run()
+    assert not at.error and len(at.title) == 1         # the home page, signed in
+    with warehouse.transaction() as tx:
+        tx.run("UPDATE app_users SET disabled = true WHERE username = 'marketing'")
+    later = auth.time.monotonic() + auth.SESSION_RECHECK_SECONDS + 0.1
+    monkeypatch.setattr(auth.time, "monotonic", lambda: later)
+    at.run()
+    assert any("disabled" in e.value for e in at.error)
+    assert len(at.title) == 0 and len(at.metric) == 0

@@ -83,12 +83,19 @@ def page(browser):
     ctx.close()
 
 
+# Charts whose plotly.js has not drawn them yet (it loads lazily, on a tab's first chart).
+UNDRAWN_CHARTS = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .filter(chart => !chart.querySelector('.main-svg')).length"""
+
+
 def settle(page, timeout: float = 30.0, quiet_ms: int = 600) -> float:
-    """Wait until Streamlit has shown no running script for quiet_ms; seconds until idle."""
+    """Wait until Streamlit has shown no running script and every chart is drawn, for
+    quiet_ms; seconds until idle."""
     start = time.time()
     last_busy = start
     while time.time() - start < timeout:
-        busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count()
+        busy = (page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count()
+                or page.evaluate(UNDRAWN_CHARTS))
         now = time.time()
         if busy:
             last_busy = now
