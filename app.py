@@ -25,7 +25,7 @@ else:
         {"label": t("kpi.customers"), "value": ui.fmt_int(kpis["customers"]), "help": t("kpi.customers.help")},
         {"label": t("kpi.new_this_month"), "value": ui.fmt_int(kpis["new_this_month"]), "help": t("kpi.new_this_month.help")},
         {"label": t("kpi.active_90d"), "value": ui.fmt_int(kpis["active_customers"]), "help": t("kpi.active_90d.help")},
-        {"label": t("kpi.revenue_12m"), "value": ui.fmt_money(kpis["revenue_12m"]), "help": t("kpi.revenue_12m.help")},
+        {"label": t("kpi.revenue_12m"), "value": ui.fmt_money_short(kpis["revenue_12m"]), "help": t("kpi.revenue_12m.help")},
     ])
     st.caption(t("app.as_of", date=settings.as_of().isoformat()))
     # The revenue trend of the last twelve complete months (the Overview's default window).
