@@ -187,6 +187,12 @@ def rfm_slug(segment: str) -> str:
     return "".join(ch for ch in segment.lower().replace(" ", "_") if ch.isalnum() or ch == "_")
 
 
+def rfm_label(segment: str) -> str:
+    """An RFM segment's name in the current language; the queries' placeholders for customers
+    without a segment ("(no purchase)", "(not in RFM snapshot)") read as no purchase."""
+    return t("marketing.rfm.none") if segment.startswith("(") else t(f"marketing.rfm.seg.{rfm_slug(segment)}")
+
+
 def rfm_heatmap(grid: pd.DataFrame) -> go.Figure:
     """Customers per recency (rows) and frequency (columns) score (lib.rfm.score_grid)."""
     title = t("marketing.chart.rfm_grid")

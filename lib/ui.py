@@ -30,12 +30,20 @@ def _init_language() -> None:
 
 
 def _language_switch() -> None:
+    # The choice is kept under "lang" (a plain session key) and handed to the widget on every
+    # run: a widget's id includes its page, so the widget's own state would start afresh, in
+    # English, on every page switch.
     langs = list(i18n.LANGUAGES)
-    choice = st.sidebar.selectbox(t("sidebar.language"), langs, key="lang",
-                                  format_func=lambda code: i18n.LANGUAGES[code])
-    i18n.set_language(choice)
-    if st.query_params.get("lang") != choice:
-        st.query_params["lang"] = choice
+    st.session_state["lang_switch"] = st.session_state["lang"]
+    st.sidebar.selectbox(t("sidebar.language"), langs, key="lang_switch", on_change=_remember_language,
+                         format_func=lambda code: i18n.LANGUAGES[code])
+    if st.query_params.get("lang") != st.session_state["lang"]:
+        st.query_params["lang"] = st.session_state["lang"]
+
+
+def _remember_language() -> None:
+    # on_change runs before the script: _init_language then sets the new language for the whole run
+    st.session_state["lang"] = st.session_state["lang_switch"]
 
 
 # ---------------------------------------------------------------- authentication

@@ -1,7 +1,7 @@
 """Customer search: name (partial, pinyin too), full mobile or email, id or company; paginated."""
 import streamlit as st
 
-from lib import customers, ui
+from lib import customers, i18n, ui
 from lib.i18n import t
 
 user = ui.guard("customers")
@@ -25,7 +25,8 @@ if result.total == 0:
     st.warning(t("dash.search.none", query=query))
     st.stop()
 
-rows = result.rows.rename(columns={c: t(f"dash.col.{c}") for c in result.rows.columns})
+rows = i18n.display_frame(result.rows, {"channel": "dash.channel", "lifecycle_stage": "dash.stage"},
+                          headers="dash.col")
 st.dataframe(rows, hide_index=True, column_config={
     t("dash.col.customer_id"): st.column_config.NumberColumn(format="%d"),
     t("dash.col.registered_at"): st.column_config.DatetimeColumn(format="YYYY-MM-DD")})

@@ -4,7 +4,7 @@ complaints and consults, and the record's change history. The id travels in the 
 import pandas as pd
 import streamlit as st
 
-from lib import charts, customers, ui
+from lib import charts, customers, i18n, ui
 from lib.i18n import t
 
 user = ui.guard("customer_360")
@@ -59,28 +59,34 @@ with left:
     values = {k: p.get(k) for k in fields}
     values["address"] = " ".join(x for x in (place, p.get("address") or "") if x) or None
     values["source"] = f"{p.get('source')} / {p.get('source_record_id')}"
-    profile = pd.DataFrame({"field": [t(f"dash.field.{k}") for k in values],
+    # translated as a one-row table (codes such as M or wechat), then shown as field/value pairs
+    values = i18n.display_frame(pd.DataFrame([values]), {
+        "gender": "dash.gender", "channel": "dash.channel", "industry": "dash.industry",
+        "churn_reason": "dash.churn_reason"}).iloc[0]
+    profile = pd.DataFrame({"field": [t(f"dash.field.{k}") for k in values.index],
                             "value": [customers.display_date(v) if v is not None else "–"
-                                      for v in values.values()]})
+                                      for v in values]})
     st.dataframe(profile, hide_index=True, column_config={"field": "", "value": ""},
                  height=35 * (len(profile) + 1) + 3)
 with right:
     st.subheader(t("dash.c360.quality"))
-    flags = view.quality_flags
-    if flags:
-        st.dataframe(pd.DataFrame([{
-            t("dash.col.source"): t(f"dash.quality.source.{f['source']}"),
-            t("dash.col.field"): f["field"],
-            t("dash.col.problem"): t(f"dash.quality.code.{f['code']}") if f["source"] != "quality" else f["code"],
-            t("dash.col.severity"): f["severity"],
-            t("dash.col.detail"): "" if f["detail"] is None else str(f["detail"])} for f in flags]),
-            hide_index=True)
+    if view.quality_flags:
+        findings = pd.DataFrame(view.quality_flags, columns=["source", "field", "code", "severity", "detail"])
+        findings = findings.assign(detail=findings["detail"].map(lambda d: "" if d is None else str(d)))
+        # a quality run's finding is named by its rule, the page's own checks by a code
+        st.dataframe(i18n.display_frame(findings.rename(columns={"code": "problem"}), {
+            "source": "dash.quality.source", "field": ("dash.field", "stewards.field"),
+            "problem": ("dash.quality.code", "stewards.rule"), "severity": "stewards.sev"},
+            headers="dash.col"), hide_index=True)
     else:
         st.success(t("dash.c360.quality_ok"))
     st.subheader(t("dash.c360.consents"))
     consents = view.consents
     if len(consents):
-        st.dataframe(consents, hide_index=True)
+        st.dataframe(i18n.display_frame(consents, {
+            "channel": "admin.privacy.channel", "status": "admin.privacy.status",
+            "source": ("dash.consent.source", "dash.channel"), "recorded_by": "dash.actor"},
+            headers="dash.consent.col"), hide_index=True)
     else:
         st.caption(t("dash.c360.no_consents"))
 
@@ -95,19 +101,22 @@ ui.download_csv(user, events, f"customer_{cid}_events", key="timeline_csv")
 tab_orders, tab_notes, tab_history = st.tabs([t("dash.c360.orders"), t("dash.c360.notes"),
                                               t("dash.c360.history")])
 with tab_orders:
-    st.dataframe(orders, hide_index=True)
+    st.dataframe(i18n.display_frame(orders, {
+        "status": "dash.order.status", "channel": "dash.channel", "category": "dash.category"},
+        headers="dash.order.col"), hide_index=True)
     ui.download_csv(user, orders, f"customer_{cid}_orders", key="orders_csv")
 with tab_notes:
     notes = view.notes
     if len(notes):
-        notes = notes.assign(event_type=notes["event_type"].map(lambda e: t(f"dash.event.{e}")))
-        st.dataframe(notes, hide_index=True)
+        st.dataframe(i18n.display_frame(notes, {"event_type": "dash.event", "channel": "dash.channel"},
+                                        headers="dash.note.col"), hide_index=True)
     else:
         st.caption(t("dash.c360.no_notes"))
 with tab_history:
     history = view.history
     if len(history):
-        st.dataframe(history, hide_index=True)
+        st.dataframe(i18n.display_frame(history, {"username": "dash.actor", "action": "dash.action"},
+                                        headers="admin.audit.col"), hide_index=True)
         ui.download_csv(user, history, f"customer_{cid}_history", key="history_csv")
     else:
         st.caption(t("dash.c360.no_history"))

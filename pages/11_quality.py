@@ -1,7 +1,7 @@
 """Data-quality scorecard: overall, per dimension, field and source channel, trend, drill-down."""
 import streamlit as st
 
-from lib import quality, stewards_charts, ui
+from lib import i18n, quality, stewards_charts, ui
 from lib.i18n import t
 
 user = ui.guard("quality")
@@ -73,6 +73,10 @@ channel = c3.selectbox(t("stewards.q.channel"), channels, format_func=lambda s: 
                        key="quality_drill_channel")
 st.caption(t(f"stewards.rule.{rule_id}.help"))
 records = quality.failing_records(user, rule_id, source=source, channel=channel, limit=500)
-st.dataframe(records, hide_index=True, width="stretch")
+st.dataframe(i18n.display_frame(records, {"channel": "dash.channel"}), hide_index=True, width="stretch",
+             column_config={"customer_id": t("dash.col.customer_id"), "source": t("stewards.q.source"),
+                            "source_record_id": t("stewards.field.source_record_id"),
+                            "channel": t("stewards.q.channel"), "full_name": t("stewards.field.full_name"),
+                            "value": t("stewards.q.value"), "updated_at": t("stewards.field.updated_at")})
 st.caption(t("stewards.q.drill_note", n=len(records)))
 st.page_link("pages/12_review_queue.py", label=t("stewards.q.to_queue"), icon=":material/checklist:")

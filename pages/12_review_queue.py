@@ -1,7 +1,7 @@
 """Review queue: everything that needs a steward, most severe first; fix, verify or ignore."""
 import streamlit as st
 
-from lib import customer_edits, privacy, quality, review, settings, ui, validation
+from lib import customer_edits, i18n, privacy, quality, review, settings, ui, validation
 from lib.i18n import t
 
 user = ui.guard("review_queue")
@@ -53,7 +53,14 @@ shown = items.assign(
     field=[t(f"stewards.field.{f}") for f in items["field"]])
 st.dataframe(shown[["severity", "category", "rule", "field", "customer_id", "source", "source_record_id",
                     "full_name", "other_customer_id", "probability", "created_at"]],
-             hide_index=True, width="stretch", height=260)
+             hide_index=True, width="stretch", height=260,
+             column_config={"severity": t("stewards.q.severity"), "category": t("stewards.rq.category"),
+                            "rule": t("stewards.q.rule"), "field": t("stewards.q.field"),
+                            "customer_id": t("dash.col.customer_id"), "source": t("stewards.q.source"),
+                            "source_record_id": t("stewards.field.source_record_id"),
+                            "full_name": t("stewards.field.full_name"),
+                            "other_customer_id": t("stewards.rq.other_customer"),
+                            "probability": t("stewards.rq.probability"), "created_at": t("stewards.rq.created_at")})
 nav1, nav2, _ = st.columns([1, 1, 6])
 if nav1.button(t("stewards.prev"), disabled=page_no == 0, key="rq_prev"):
     st.session_state["rq_page"] = page_no - 1
@@ -170,7 +177,8 @@ with st.expander(t("stewards.rq.history")):
     if history.empty:
         st.caption(t("stewards.rq.no_history"))
     else:
-        st.dataframe(history, hide_index=True, width="stretch")
+        st.dataframe(i18n.display_frame(history, {"username": "dash.actor", "action": "dash.action"},
+                                        headers="admin.audit.col"), hide_index=True, width="stretch")
         edits = history[history["action"] == "customer.update"]["audit_id"].tolist()
         if edits:
             undo_id = st.selectbox(t("stewards.rq.undo_which"), edits, key="rq_undo_id")

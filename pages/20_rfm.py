@@ -3,7 +3,7 @@ from datetime import date
 
 import streamlit as st
 
-from lib import auth, charts, lifecycle, rfm, settings, ui
+from lib import auth, charts, i18n, lifecycle, rfm, settings, ui
 from lib.i18n import t
 
 user = ui.guard("rfm")
@@ -97,7 +97,7 @@ with c2:
     reasons = lifecycle.churn_reasons()
     if not reasons.empty:
         st.caption(t("marketing.lifecycle.reasons"))
-        st.dataframe(reasons, hide_index=True, width="stretch",
+        st.dataframe(i18n.display_frame(reasons, {"reason": "dash.churn_reason"}), hide_index=True, width="stretch",
                      column_config={"reason": t("marketing.lifecycle.reason"),
                                     "customers": st.column_config.NumberColumn(t("marketing.rfm.customers"), format="localized")})
 if auth.can(user, "manage_segments") and st.button(t("marketing.lifecycle.recompute", as_of=as_of.isoformat()),

@@ -6,7 +6,7 @@ from itertools import count
 
 import streamlit as st
 
-from lib import audience, auth, charts, rfm, segments, settings, tags, ui
+from lib import audience, auth, charts, i18n, rfm, segments, settings, tags, ui
 from lib.i18n import t
 
 user = ui.guard("segments")
@@ -209,7 +209,9 @@ with tab_build:
 
         st.subheader(t("marketing.segments.sample"))
         sample = segments.sample(user, definition, 10, as_of)
-        st.dataframe(sample, hide_index=True, width="stretch",
+        st.dataframe(i18n.display_frame(sample, {"rfm_segment": charts.rfm_label, "lifecycle_stage": "dash.stage",
+                                                 "churn_risk": "marketing.tier"}),
+                     hide_index=True, width="stretch",
                      column_config={col: st.column_config.Column(t(f"marketing.field.{col}"))
                                     for col in sample.columns if col in segments.FIELDS or col in ("customer_id", "full_name", "mobile", "email")}
                      | {"total_spend": st.column_config.NumberColumn(t("marketing.field.total_spend"), format="¥%.0f")})
@@ -246,7 +248,15 @@ with tab_build:
                                    mime=prepared["mime"], key="seg_export_download", icon=":material/download:")
 
         with st.expander(t("marketing.segments.by_rfm")):
-            st.dataframe(segments.by_rfm_segment(definition, as_of), hide_index=True, width="stretch")
+            by_rfm = segments.by_rfm_segment(definition, as_of)
+            st.dataframe(i18n.display_frame(by_rfm, {"rfm_segment": charts.rfm_label}), hide_index=True,
+                         width="stretch", column_config={
+                             "rfm_segment": t("marketing.rfm.segment"),
+                             "customers": st.column_config.NumberColumn(t("marketing.rfm.customers"), format="localized"),
+                             "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%.0f"),
+                             "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
+                             "avg_p_alive": st.column_config.ProgressColumn(t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1),
+                             "avg_churn_probability": st.column_config.ProgressColumn(t("marketing.segments.avg_churn_probability"), format="percent", min_value=0, max_value=1)})
 
         if may_write:
             st.subheader(t("marketing.segments.save_title"))

@@ -2,7 +2,7 @@
 Gamma-Gamma, per customer and per segment, backtest)."""
 import streamlit as st
 
-from lib import auth, charts, churn, clv, settings, ui
+from lib import auth, charts, churn, clv, i18n, settings, ui
 from lib.i18n import t
 
 user = ui.guard("churn")
@@ -56,10 +56,15 @@ with tab_churn:
             show = st.multiselect(t("marketing.churn.show_tiers"), ["high", "medium", "low"], default=["high"],
                                   format_func=lambda x: t(f"marketing.tier.{x}"), key="churn_tiers")
             scores = churn.top_scores(show or ["high"], 200)
-            scores = scores.assign(reasons=[reasons_text(r) for r in scores["reasons"]],
-                                   risk_tier=[t(f"marketing.tier.{x}") for x in scores["risk_tier"]])
-            st.dataframe(scores, hide_index=True, width="stretch",
-                         column_config={"probability": st.column_config.ProgressColumn(t("marketing.churn.probability"), format="percent", min_value=0, max_value=1),
+            scores = scores.assign(reasons=[reasons_text(r) for r in scores["reasons"]])
+            st.dataframe(i18n.display_frame(scores, {"risk_tier": "marketing.tier", "rfm_segment": charts.rfm_label}),
+                         hide_index=True, width="stretch",
+                         column_config={"customer_id": t("marketing.field.customer_id"),
+                                        "source_record_id": t("stewards.field.source_record_id"),
+                                        "full_name": t("marketing.field.full_name"),
+                                        "rfm_segment": t("marketing.rfm.segment"),
+                                        "recency_days": t("marketing.field.days_since_purchase"),
+                                        "probability": st.column_config.ProgressColumn(t("marketing.churn.probability"), format="percent", min_value=0, max_value=1),
                                         "risk_tier": t("marketing.churn.tier"), "reasons": t("marketing.churn.reasons"),
                                         "total_spend": st.column_config.NumberColumn(t("marketing.rfm.revenue"), format="¥%.0f"),
                                         "clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f")})
@@ -128,8 +133,10 @@ with tab_clv:
                                     "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
                                     "avg_p_alive": st.column_config.ProgressColumn(t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1)})
         st.subheader(t("marketing.clv.per_customer"))
-        st.dataframe(clv.top_customers(200), hide_index=True, width="stretch",
-                     column_config={"p_alive": st.column_config.ProgressColumn(t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1),
+        st.dataframe(i18n.display_frame(clv.top_customers(200), {"rfm_segment": charts.rfm_label}),
+                     hide_index=True, width="stretch",
+                     column_config={"source_record_id": t("stewards.field.source_record_id"),
+                                    "p_alive": st.column_config.ProgressColumn(t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1),
                                     "expected_avg_value": st.column_config.NumberColumn(t("marketing.clv.expected_avg_value"), format="¥%.0f"),
                                     "expected_value": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
                                     "expected_purchases": st.column_config.NumberColumn(t("marketing.clv.expected_purchases"), format="%.2f"),

@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from lib import auth, privacy, ui
+from lib import auth, i18n, privacy, ui
 from lib.i18n import t
 
 user = ui.guard("privacy")
@@ -57,6 +57,9 @@ with tab_reveal:
 
 channel_label = lambda c: t(f"admin.privacy.channel.{c}")  # noqa: E731
 status_label = lambda s: t(f"admin.privacy.status.{s}")  # noqa: E731
+CONSENT_CODES = {"channel": "admin.privacy.channel", "status": "admin.privacy.status",
+                 "source": ("dash.consent.source", "dash.channel"),
+                 "recorded_by": "dash.actor"}
 
 with tab_consent:
     current = privacy.consent_current(user, cid)
@@ -64,9 +67,8 @@ with tab_consent:
     if current.empty:
         st.info(t("admin.privacy.consent.none"))
     else:
-        shown = current.assign(channel=current["channel"].map(channel_label),
-                               status=current["status"].map(status_label))
-        st.dataframe(shown, hide_index=True, width="stretch")
+        st.dataframe(i18n.display_frame(current, CONSENT_CODES, headers="dash.consent.col"),
+                     hide_index=True, width="stretch")
     with st.form("consent"):
         c1, c2, c3 = st.columns(3)
         channel = c1.selectbox(t("admin.privacy.consent.channel"), privacy.CHANNELS,
@@ -85,7 +87,8 @@ with tab_consent:
                     status=status_label(status))
                 st.rerun()
     with st.expander(t("admin.privacy.consent.history")):
-        st.dataframe(privacy.consent_history(user, cid), hide_index=True, width="stretch")
+        st.dataframe(i18n.display_frame(privacy.consent_history(user, cid), CONSENT_CODES,
+                                        headers="dash.consent.col"), hide_index=True, width="stretch")
 
 with tab_export:
     st.caption(t("admin.privacy.export.caption"))

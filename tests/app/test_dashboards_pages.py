@@ -107,3 +107,101 @@ def test_customer_360_unknown_id_says_so(small):
     open_page(at, "pages/03_customer_360.py")
     assert not at.exception
     assert any("999" in w.value for w in at.warning)
+
+
+# ---------------------------------------------------------------- tables in Chinese
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """The bytes of every download button the page draws, by widget key."""
+    import streamlit as st
+    real, seen = st.download_button, {}
+
+    def capture(label, data, *args, **kwargs):
+        seen[kwargs.get("key")] = data
+        return real(label, data, *args, **kwargs)
+    monkeypatch.setattr(st, "download_button", capture)
+    return seen
+
+
+@pytest.fixture
+def in_chinese():
+    """Switches a session to Chinese with the sidebar's language switch, as a person would."""
+    from lib import i18n
+
+    def switch(at):
+        at.sidebar.selectbox(key="lang_switch").select("zh").run()
+        assert not at.exception, at.exception
+        return at
+    yield switch
+    i18n.set_language("en")
+
+
+def test_the_chosen_language_survives_page_switches(small, in_chinese):
+    at = in_chinese(as_user("manager"))
+    assert at.sidebar.selectbox(key="lang_switch").value == "zh"
+    for page, title in (("pages/02_customers.py", "查找客户"), ("pages/01_overview.py", "总览")):
+        open_page(at, page)
+        assert not at.exception, at.exception
+        assert at.title[0].value == title and at.sidebar.selectbox(key="lang_switch").value == "zh"
+        assert at.query_params["lang"] in ("zh", ["zh"])
+    at.sidebar.selectbox(key="lang_switch").select("en").run()
+    assert at.title[0].value == "Overview"
+
+
+def _table(at, column: str):
+    """The displayed table with this column header."""
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def test_search_results_show_chinese_headers_and_stage_and_channel_labels(small, in_chinese, downloads):
+    at = in_chinese(as_user("manager"))
+    at.query_params["q"] = "13812345678"
+    open_page(at, "pages/02_customers.py")
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["编号", "姓名", "公司", "手机", "邮箱", "省份", "城市", "类型", "渠道",
+                                   "阶段", "注册时间"]
+    assert table[["编号", "类型", "渠道", "阶段"]].values.tolist() == [[1, "B2C", "网站", "复购客户"]]
+    # the download stays machine-readable: stored codes under the stored column names
+    csv = downloads["dash_search_csv"].decode("utf-8-sig").splitlines()
+    assert csv[0].startswith("customer_id,full_name,") and csv[1].endswith(",B2C,web,repeat,2024-01-01")
+
+
+def test_customer_360_tables_show_chinese_headers_and_labels(small, users, in_chinese, downloads):
+    from lib import customer_edits, warehouse
+    from tests import factories as fx
+    with warehouse.transaction() as tx:
+        fx.consent(tx, 4, "sms", "granted", fixture.dt(2024, 1, 2), source="signup_form")
+        fx.consent(tx, 4, "sms", "withdrawn", fixture.dt(2025, 3, 1), source="sms_reply_td")
+        fx.consent(tx, 4, "email", "granted", fixture.dt(2024, 1, 2), source="展会登记")  # free text
+    customer_edits.update_customer(users["steward"], 4, {"city": "杭州市"}, 1)
+    at = in_chinese(as_user("manager"))
+    at.query_params["id"] = "4"
+    open_page(at, "pages/03_customer_360.py")
+    assert not at.exception, at.exception
+
+    profile = at.dataframe[0].value
+    fields = dict(zip(profile["field"], profile["value"]))
+    assert (fields["性别"], fields["获客渠道"], fields["行业"], fields["类型"]) == ("男", "网站", "零售", "B2B")
+    assert any(m.label == "生命周期阶段" and m.value == "流失客户" for m in at.metric)
+
+    consents = _table(at, "获取途径")
+    assert list(consents.columns) == ["渠道", "状态", "获取途径", "记录时间", "记录人", "当前生效"]
+    assert consents[["渠道", "状态", "获取途径", "当前生效"]].values.tolist() == [
+        ["邮件", "同意", "展会登记", True], ["短信", "撤回", "短信回复“TD”退订", True],
+        ["短信", "同意", "注册表单", False]]
+
+    orders = _table(at, "下单时间")
+    assert list(orders.columns) == ["订单编号", "下单时间", "状态", "金额（元）", "退款金额（元）", "渠道",
+                                    "品类", "件数", "来源系统"]
+    assert orders[["状态", "渠道", "品类"]].values.tolist() == [["部分退款", "网站", "服装"],
+                                                             ["已支付", "网站", "服装"]]
+
+    history = _table(at, "操作")
+    assert list(history.columns) == ["时间", "用户", "操作", "变更前", "变更后", "详情"]
+    assert history[["用户", "操作"]].values.tolist() == [["steward", "修改资料"]]
+
+    csv = downloads["orders_csv"].decode("utf-8-sig").splitlines()
+    assert csv[0] == "order_id,order_time,status,amount,refund_amount,channel,category,item_count,source"
+    assert [line.split(",")[2] for line in csv[1:]] == ["partially_refunded", "paid"]

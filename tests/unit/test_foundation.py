@@ -206,6 +206,43 @@ def test_translation_follows_the_session_language():
     assert i18n.t("nav.overview") == "Overview"
 
 
+def test_display_frame_translates_codes_and_headers_and_leaves_the_rest_alone():
+    import pandas as pd
+    frame = pd.DataFrame({"status": ["paid", "on_hold", None], "channel": ["wechat", "web", "tmall"],
+                          "amount": [10.0, 20.0, None], "source": ["sms_reply_td", "shop", None]})
+    i18n.set_language("zh")
+    try:
+        shown = i18n.display_frame(frame, {"status": "dash.order.status", "channel": "dash.channel",
+                                           "source": ("dash.consent.source", "dash.channel")},
+                                   headers="dash.order.col")
+    finally:
+        i18n.set_language("en")
+    assert list(shown.columns) == ["状态", "渠道", "金额（元）", "来源系统"]
+    assert shown["状态"].tolist()[:2] == ["已支付", "on_hold"]          # an unknown code as stored
+    assert shown["渠道"].tolist() == ["微信", "网站", "tmall"]
+    assert shown["来源系统"].tolist()[:2] == ["短信回复“TD”退订", "shop"]
+    assert shown["状态"].isna().tolist() == [False, False, True]        # NULL stays empty, not "None"
+    assert shown["来源系统"].isna().tolist() == [False, False, True]
+    assert shown["金额（元）"].tolist()[:2] == [10.0, 20.0]               # numbers untouched
+    # the frame the caller keeps (for CSV downloads) still holds the stored codes and names
+    assert list(frame.columns) == ["status", "channel", "amount", "source"]
+    assert frame["status"].tolist()[:2] == ["paid", "on_hold"]
+
+
+def test_display_frame_header_prefixes_callables_and_clashing_headers(monkeypatch):
+    import pandas as pd
+    catalog = {"t.own.source": {"en": "Captured via"}, "t.shared.source": {"en": "Found by"},
+               "t.shared.id": {"en": "Id"}, "t.shared.kind": {"en": "Type"},
+               "t.shared.event_type": {"en": "Type"}}
+    monkeypatch.setattr(i18n, "catalog", lambda: catalog)
+    frame = pd.DataFrame({"id": [1], "source": ["x"], "kind": ["a"], "event_type": ["b"], "other": [None]})
+    shown = i18n.display_frame(frame, {"kind": str.upper}, headers=("t.own", "t.shared"))
+    # the table's own prefix wins; a header that would repeat another keeps its column name
+    assert list(shown.columns) == ["Id", "Captured via", "Type", "event_type", "other"]
+    assert shown["Type"].tolist() == ["A"] and shown["other"].tolist() == [None]
+    assert list(i18n.display_frame(frame).columns) == list(frame.columns)     # nothing asked, nothing changed
+
+
 def test_every_i18n_key_used_in_code_exists():
     import re
     used = set()
