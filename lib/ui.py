@@ -49,6 +49,11 @@ def _remember_language() -> None:
 # ---------------------------------------------------------------- authentication
 
 SET_COOKIE = "c360_set_login_cookie"
+# Not "logout": streamlit-authenticator keeps its own flag under that session-state key, and a
+# button may not share a key with a value set through session state.
+LOGOUT_BUTTON = "sidebar_logout"
+COOKIE_OPS = "c360_login_cookie_ops"   # op -> runs left to keep its component drawn (_cookie_op)
+COOKIE_OP_TRIES = 20
 
 
 def _authenticator(rows: list[dict]) -> stauth.Authenticate:
@@ -93,27 +98,56 @@ def _login_form(authenticator: stauth.Authenticate) -> None:
         st.error(t("login.failed"))
 
 
-def _session_user(authenticator: stauth.Authenticate, rows: list[dict]) -> auth.User | None:
-    """The logged-in user re-read from the users table, or None."""
+def _session_user(authenticator: stauth.Authenticate | None, rows: list[dict]) -> auth.User | None:
+    """The logged-in user re-read from the users table, or None. `authenticator` is None on
+    the runs of a signed-in session that need no cookie work (see guard)."""
     if not st.session_state.get("authentication_status"):
         token = authenticator.cookie_controller.get_cookie()
         if token:
             try:
                 authenticator.authentication_controller.login(token=token)
             except LoginError:  # cookie of a user who was disabled or locked since
-                authenticator.cookie_controller.delete_cookie()
+                _cookie_op(authenticator, "delete")
     if not st.session_state.get("authentication_status"):
         return None
     user = auth.load_user(st.session_state.get("username") or "", rows)
     if user is None:  # disabled (or deleted) since the session started: end it now
-        authenticator.logout(location="unrendered")
+        _end_session(authenticator or _authenticator(rows))
         st.error(t("access.disabled"))
         st.stop()
-    if st.session_state.pop(SET_COOKIE, False):
-        authenticator.cookie_controller.set_cookie()
+    if st.session_state.pop(SET_COOKIE, False) or "set" in st.session_state.get(COOKIE_OPS, {}):
+        _cookie_op(authenticator, "set")
     row = next((r for r in rows if r["username"] == user.username), {})
     auth.touch(user.username, row.get("last_activity"))
     return user
+
+
+def _cookie_op(authenticator: stauth.Authenticate, op: str) -> None:
+    """Write ("set", after a login) or delete ("delete", at a logout) the login cookie, and keep
+    the component that does it drawn on the following runs until the browser reports it done
+    (the component's value under its key, "set" or "delete", turns true): a run that stopped
+    drawing it earlier would unmount it before it ran, and a reload would then find no cookie,
+    or the old one. Gives up after COOKIE_OP_TRIES runs (the session itself works either way)."""
+    pending = st.session_state.setdefault(COOKIE_OPS, {})
+    pending.pop("set" if op == "delete" else "delete", None)      # the newer intent wins
+    if st.session_state.get(op):
+        pending.pop(op, None)
+        return
+    runs_left = pending.get(op, COOKIE_OP_TRIES) - 1
+    if op == "set":
+        authenticator.cookie_controller.set_cookie()
+    else:
+        authenticator.cookie_controller.delete_cookie()
+    if runs_left > 0:
+        pending[op] = runs_left
+    else:
+        pending.pop(op, None)
+
+
+def _end_session(authenticator: stauth.Authenticate) -> None:
+    """Log out: end the session and delete the login cookie."""
+    authenticator.authentication_controller.logout()
+    _cookie_op(authenticator, "delete")
 
 
 def guard(page_key: str | None = None) -> auth.User:
@@ -125,26 +159,39 @@ def guard(page_key: str | None = None) -> auth.User:
         # the demo cookie key stops the app here with a message, not a traceback.
         config.field_keys()
         config.hash_key()
+        config.cookie_key()
         # one read of the users table per run; a signed-in session may reuse a recent one
         signed_in = bool(st.session_state.get("authentication_status"))
         rows = auth.user_rows(max_age=auth.SESSION_RECHECK_SECONDS if signed_in else 0)
-        authenticator = _authenticator(rows)
     except config.ConfigError as exc:
         st.error(t("admin.config_refused", message=str(exc)))
         st.stop()
+    # The login cookie lives in the browser, and only streamlit-authenticator's cookie component
+    # (an iframe that loads its own scripts wherever it is drawn) writes or deletes it; drawn on
+    # every page, it reloaded on every page switch. So it is drawn only on the runs that need it: no
+    # session yet (sign in by cookie or by the form), the runs after a login until the cookie
+    # is written, a logout until it is deleted; and for an account disabled meanwhile.
+    logging_out = bool(st.session_state.get(LOGOUT_BUTTON))
+    cookie_work = (not signed_in or logging_out or st.session_state.get(SET_COOKIE)
+                   or st.session_state.get(COOKIE_OPS))
+    authenticator = _authenticator(rows) if cookie_work else None
+    if logging_out and signed_in:
+        _end_session(authenticator)
+    elif not signed_in and "delete" in st.session_state.get(COOKIE_OPS, {}):
+        _cookie_op(authenticator, "delete")             # until the browser has deleted it
     user = _session_user(authenticator, rows)
     if user is None:
         _language_switch()
         _login_form(authenticator)
         st.stop()
-    _sidebar(user, authenticator)
+    _sidebar(user)
     if page_key is not None and not (navigation.page(page_key).roles & user.roles):
         st.error(t("access.denied"))
         st.stop()
     return user
 
 
-def _sidebar(user: auth.User, authenticator: stauth.Authenticate) -> None:
+def _sidebar(user: auth.User) -> None:
     sb = st.sidebar
     sb.markdown(f"### {t('app.title')}")
     sb.page_link(navigation.HOME, label=t("nav.home"), icon=":material/home:")
@@ -158,9 +205,7 @@ def _sidebar(user: auth.User, authenticator: stauth.Authenticate) -> None:
     _language_switch()
     roles = ", ".join(t(f"role.{r}") for r in sorted(user.roles))
     sb.caption(t("sidebar.signed_in_as", name=user.name or user.username, roles=roles))
-    # not "logout": streamlit-authenticator keeps its own flag under that session-state key, and a
-    # button may not share a key with a value set through session state.
-    authenticator.logout(t("logout"), "sidebar", key="sidebar_logout")
+    sb.button(t("logout"), key=LOGOUT_BUTTON)     # acted on at the start of the next run (guard)
 
 
 # ---------------------------------------------------------------- widgets

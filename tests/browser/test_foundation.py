@@ -27,13 +27,48 @@ def test_manager_logs_in_and_sees_the_kpis(app_server, page):
     screenshot(page, "foundation-manager-home")
 
 
+def _wait_for_login_cookie(page, present: bool = True, seconds: float = 20.0) -> None:
+    """The cookie is written (deleted) by a component in the browser after the login (logout)
+    run: asynchronous, so wait for it."""
+    for _ in range(int(seconds * 10)):
+        if ("c360_session" in {c["name"] for c in page.context.cookies()}) == present:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the login cookie was not {'written' if present else 'deleted'}")
+
+
 def test_the_login_cookie_keeps_the_user_signed_in_on_a_reloaded_page(app_server, page):
     log_in(page, app_server, "manager", "manager-demo")
-    assert "c360_session" in {c["name"] for c in page.context.cookies()}
+    _wait_for_login_cookie(page)
     page.goto(app_server + "/customers")                   # a new Streamlit session
     expect(page.get_by_role("button", name=re.compile("Log out"))).to_be_visible(timeout=20_000)
     settle(page)
     assert page.get_by_role("textbox", name=re.compile("Password")).count() == 0
+
+
+def test_logging_out_ends_the_session_and_deletes_the_cookie(app_server, page):
+    """The cookie component is only drawn on the runs that need it (lib/ui.py guard): a signed-in
+    session's page switches go without it, and a logout still deletes the cookie."""
+    cookie_component = page.locator('iframe[title*="extra_streamlit_components"]')
+    page.goto(app_server)
+    settle(page)
+    assert cookie_component.count() == 1                   # the login page reads the cookie
+    log_in(page, app_server, "manager", "manager-demo")
+    _wait_for_login_cookie(page)
+    page.goto(app_server + "/customers")                   # a new session, signed in by the cookie
+    expect(page.get_by_role("button", name=re.compile("Log out"))).to_be_visible(timeout=20_000)
+    settle(page)
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name=re.compile("Overview")).click()
+    settle(page)
+    assert cookie_component.count() == 0
+    page.get_by_role("button", name=re.compile("Log out")).click()
+    expect(page.get_by_role("textbox", name=re.compile("Password"))).to_be_visible(timeout=20_000)
+    _wait_for_login_cookie(page, present=False)
+    page.goto(app_server + "/overview")                    # no cookie left: the login form again
+    expect(page.get_by_role("textbox", name=re.compile("Password"))).to_be_visible(timeout=20_000)
+    settle(page)
+    assert page.get_by_role("button", name=re.compile("Log out")).count() == 0
+    assert page.locator('[data-testid="stMetric"]').count() == 0
 
 
 def test_wrong_password_shows_an_error_and_no_data(app_server, page):
