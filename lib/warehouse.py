@@ -185,7 +185,8 @@ _INCLUDE_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 @functools.lru_cache(maxsize=1)
 def _queries() -> dict[str, str]:
     """Every named query; `{{name}}` inside one is replaced by the text of block `name` (a
-    shared fragment such as a filter written once for several queries; one level deep)."""
+    shared fragment such as a filter written once for several queries; fragments may include
+    fragments, a few levels deep)."""
     queries: dict[str, str] = {}
     for file in sorted(SQL_DIR.glob("*.sql")):
         text = file.read_text(encoding="utf-8")
@@ -199,7 +200,22 @@ def _queries() -> dict[str, str]:
         if match.group(1) not in queries:
             raise WarehouseError(f"No query block named {match.group(1)!r} to include")
         return queries[match.group(1)]
-    return {name: _INCLUDE_RE.sub(fragment, body) for name, body in queries.items()}
+    for _ in range(3):
+        queries = {name: _INCLUDE_RE.sub(fragment, body) for name, body in queries.items()}
+    unresolved = [name for name, body in queries.items() if _INCLUDE_RE.search(body)]
+    if unresolved:
+        raise WarehouseError(f"Query {unresolved[0]!r} includes fragments more than 3 levels deep")
+    return queries
+
+
+def _opened(open_connection: Callable[[], T]) -> T:
+    """A new connection, with a failure to open it told in the warehouse's terms."""
+    try:
+        return open_connection()
+    except WarehouseError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise _translate(exc) from exc
 
 
 def query(name: str) -> str:
@@ -262,12 +278,7 @@ def snapshot() -> Iterator[None]:
     if getattr(_reading, "conn", None) is not None:
         yield
         return
-    try:
-        conn = engine().raw_connection()
-    except WarehouseError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise _translate(exc) from exc
+    conn = _opened(lambda: engine().raw_connection())
     try:
         conn.cursor().execute("BEGIN TRANSACTION")
         _reading.conn = conn
@@ -292,12 +303,7 @@ def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
     if missing:
         raise WarehouseError(f"Query {name!r} needs the parameter(s) {', '.join(missing)}")
     shared = getattr(_reading, "conn", None)
-    try:
-        conn = shared or engine().raw_connection()
-    except WarehouseError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise _translate(exc) from exc
+    conn = shared or _opened(lambda: engine().raw_connection())
     try:
         cursor = conn.cursor()
         cursor.execute(sql, [params[n] for n in names])
@@ -315,12 +321,7 @@ def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
 
 @contextmanager
 def connect() -> Iterator[Connection]:
-    try:
-        conn = engine().connect()
-    except WarehouseError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise _translate(exc) from exc
+    conn = _opened(lambda: engine().connect())
     try:
         yield conn
     finally:

@@ -20,15 +20,19 @@
       AND (len(CAST(:customer_type AS VARCHAR[])) = 0 OR list_contains(CAST(:customer_type AS VARCHAR[]), customer_type))
       AND (len(CAST(:lifecycle_stage AS VARCHAR[])) = 0 OR list_contains(CAST(:lifecycle_stage AS VARCHAR[]), lifecycle_stage))
 
--- name: overview_kpis
-WITH segs AS (
+-- name: overview_cube_segs
+-- The segments the sidebar filters select (segs), and the additive cubes' rows to read
+-- (cube_segs): the all-segment rollup (seg 0) when nothing is filtered. Two CTEs.
+segs AS (
     SELECT seg FROM agg_segs
     WHERE {{overview_segment_filter}}),
--- The additive cubes' rows to read: the all-segment rollup (seg 0) when nothing is filtered.
 cube_segs AS (
     SELECT seg FROM segs WHERE NOT :unfiltered
     UNION ALL
-    SELECT 0 WHERE :unfiltered),
+    SELECT 0 WHERE :unfiltered)
+
+-- name: overview_kpis
+WITH {{overview_cube_segs}},
 -- Additive figures: whole months from agg_month, the partial edges from agg_day.
 mon AS (
     SELECT sum(new_customers) FILTER (WHERE month <= :wu_um) AS customers_w,
@@ -173,14 +177,7 @@ FROM mon, dy, c, a1, a2
 -- name: overview_monthly
 -- Per calendar month touched by the window, clipped to the window: new customers, monthly
 -- active customers (distinct within the month) and net revenue.
-WITH segs AS (
-    SELECT seg FROM agg_segs
-    WHERE {{overview_segment_filter}}),
--- The additive cubes' rows to read: the all-segment rollup (seg 0) when nothing is filtered.
-cube_segs AS (
-    SELECT seg FROM segs WHERE NOT :unfiltered
-    UNION ALL
-    SELECT 0 WHERE :unfiltered),
+WITH {{overview_cube_segs}},
 months AS (
     SELECT CAST(m AS DATE) AS month
     FROM range(CAST(date_trunc('month', CAST(:w_a AS DATE)) AS DATE), CAST(:w_b AS DATE) + INTERVAL 1 DAY, INTERVAL 1 MONTH) t(m)),
@@ -275,13 +272,7 @@ GROUP BY lifecycle_stage
 
 -- name: overview_cohorts
 -- First-purchase cohorts starting in the window: customers buying again k months later.
-WITH segs AS (
-    SELECT seg FROM agg_segs
-    WHERE {{overview_segment_filter}}),
-cube_segs AS (
-    SELECT seg FROM segs WHERE NOT :unfiltered
-    UNION ALL
-    SELECT 0 WHERE :unfiltered)
+WITH {{overview_cube_segs}}
 SELECT cohort_month, months_since, sum(customers) AS customers
 FROM agg_cohort JOIN cube_segs USING (seg)
 WHERE cohort_month >= CAST(date_trunc('month', CAST(:w_a AS DATE)) AS DATE) AND cohort_month <= :w_b
