@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import plotly.graph_objects as go
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities.exceptions import LoginError
@@ -52,6 +53,7 @@ SET_COOKIE = "c360_set_login_cookie"
 # Not "logout": streamlit-authenticator keeps its own flag under that session-state key, and a
 # button may not share a key with a value set through session state.
 LOGOUT_BUTTON = "sidebar_logout"
+CHART_PRELOAD = "chart_library_preload"
 COOKIE_OPS = "c360_login_cookie_ops"   # op -> runs left to keep its component drawn (_cookie_op)
 COOKIE_OP_TRIES = 20
 
@@ -96,6 +98,17 @@ def _login_form(authenticator: stauth.Authenticate) -> None:
         st.error(t("login.locked", minutes=int(remaining.total_seconds() // 60) + 1))
     else:
         st.error(t("login.failed"))
+
+
+def _load_chart_library() -> None:
+    """Draw an empty chart, hidden, under the login form.
+
+    Streamlit loads plotly.js (a 4.6 MB script) when a browser tab draws its first chart: ~1.3 s
+    in a 2-core browser, which made the first page after login take 2.0-2.4 s to draw. From
+    here it loads while the user types their password (docs/benchmarks.md)."""
+    with st.container(key=CHART_PRELOAD):
+        st.html(f"<style>.st-key-{CHART_PRELOAD} {{display: none}}</style>")
+        st.plotly_chart(go.Figure(), key=f"{CHART_PRELOAD}_figure", config={"staticPlot": True})
 
 
 def _session_user(authenticator: stauth.Authenticate | None, rows: list[dict]) -> auth.User | None:
@@ -183,6 +196,7 @@ def guard(page_key: str | None = None) -> auth.User:
     if user is None:
         _language_switch()
         _login_form(authenticator)
+        _load_chart_library()
         st.stop()
     _sidebar(user)
     if page_key is not None and not (navigation.page(page_key).roles & user.roles):

@@ -34,11 +34,17 @@ FROM customers WHERE customer_id = :id
 -- Every part of the 360° page but the profile in ONE round trip: a query costs ~1 ms of fixed
 -- overhead here (and ~5 ms of catalog lookups per table reference on a lake), while these scans
 -- of one customer's rows cost ~0.2 ms each; scalar subqueries with list() were measured 3x
--- slower than this UNION ALL. The audit log is read through its index.
+-- slower than this UNION ALL.
 -- Each branch fills the generic columns (kind, time, id, s1..s5, n1..n3, i1..i3, flag, t2, t3);
 -- lib/customers.DETAIL_COLUMNS names them per kind.
-WITH record_history AS MATERIALIZED (
-    -- entity_id alone, so that DuckDB uses the audit log's index (migration 0009)
+-- Tags, consents, quality flags and the audit log are read through indexes (migrations 0009,
+-- 0010); orders and events through their sort order. The audit log and the quality flags are
+-- read in materialised CTEs filtered on the indexed column alone: DuckDB uses an index scan
+-- only for a plain equality on it.
+WITH customer_flags AS MATERIALIZED (
+    SELECT created_at, flag_id, rule_id, field, severity, CAST(detail AS VARCHAR) AS detail, status
+    FROM quality_flags WHERE customer_id = :id),
+record_history AS MATERIALIZED (
     SELECT occurred_at, audit_id, username, entity, action, CAST(before AS VARCHAR) AS before,
            CAST(after AS VARCHAR) AS after, CAST(detail AS VARCHAR) AS detail
     FROM audit_log WHERE entity_id = CAST(:id AS VARCHAR))
@@ -54,9 +60,9 @@ SELECT 'consent', recorded_at, consent_id, channel, status, source, recorded_by,
        NULL, NULL, NULL, NULL, NULL, NULL
 FROM consents WHERE customer_id = :id
 UNION ALL
-SELECT 'flag', created_at, flag_id, rule_id, field, severity, CAST(detail AS VARCHAR), NULL, NULL, NULL,
+SELECT 'flag', created_at, flag_id, rule_id, field, severity, detail, NULL, NULL, NULL,
        CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, NULL, NULL, NULL, NULL, NULL, NULL
-FROM quality_flags WHERE customer_id = :id AND status = 'open'
+FROM customer_flags WHERE status = 'open'
 UNION ALL
 SELECT * FROM (
     SELECT 'history', occurred_at, audit_id, username, action, before, after, detail,

@@ -88,14 +88,21 @@ UNDRAWN_CHARTS = """() => [...document.querySelectorAll('[data-testid="stPlotlyC
     .filter(chart => !chart.querySelector('.main-svg')).length"""
 
 
+# Streamlit's own end-to-end tests read the script's state from this attribute. The status
+# widget alone is not enough: a page's run can go on for half a second with nothing on screen
+# saying so, and a wait that only watched the screen returned before the page was drawn.
+SCRIPT_RUNNING = """() => (document.querySelector('[data-testid="stApp"]') || {getAttribute: () => 'initial'})
+    .getAttribute('data-test-script-state') !== 'notRunning'"""
+
+
 def settle(page, timeout: float = 30.0, quiet_ms: int = 600) -> float:
-    """Wait until Streamlit has shown no running script and every chart is drawn, for
-    quiet_ms; seconds until idle."""
+    """Wait until Streamlit's script has finished, nothing is loading and every chart is
+    drawn, for quiet_ms; seconds until idle."""
     start = time.time()
     last_busy = start
     while time.time() - start < timeout:
         busy = (page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count()
-                or page.evaluate(UNDRAWN_CHARTS))
+                or page.evaluate(SCRIPT_RUNNING) or page.evaluate(UNDRAWN_CHARTS))
         now = time.time()
         if busy:
             last_busy = now

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from lib import navigation
+from lib import navigation, ui
 from tests.browser.conftest import log_in, no_exceptions, screenshot, settle
 
 pytestmark = pytest.mark.browser
@@ -86,4 +86,7 @@ def test_every_page_url_without_a_session_shows_only_the_login_form(app_server, 
     no_exceptions(page)
     data = page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"], '
                         '[data-testid="stPlotlyChart"], [data-testid="stTable"]')
-    assert data.count() == 0
+    # nothing but the hidden, empty chart that loads plotly.js while the user types
+    preload = page.locator(f".st-key-{ui.CHART_PRELOAD}")
+    assert data.count() == 1 and preload.locator('[data-testid="stPlotlyChart"]').count() == 1
+    assert preload.is_hidden()
