@@ -32,7 +32,26 @@ def test_overview_shows_every_kpi_with_true_numbers(small, username):
     # default period: the twelve complete months before June 2026 (2025-06-01..2026-05-31)
     assert len(cards) == 8
     assert cards["Customers"] == "6" and cards["New customers"] == "3"   # 8 (June), 5, 2
-    assert len(at.get("plotly_chart")) == 8
+    assert [c.key for c in at.get("plotly_chart")] == ["trend_customers_chart", "trend_revenue_chart"]
+
+
+OVERVIEW_VIEWS = {
+    "Monthly trends": ["trend_customers_chart", "trend_revenue_chart"],
+    "Breakdowns": ["breakdown_channel_chart", "breakdown_customer_type_chart",
+                   "breakdown_province_chart", "breakdown_industry_chart"],
+    "Lifecycle and cohorts": ["funnel_chart", "cohorts_chart"],
+}
+
+
+@pytest.mark.parametrize("view", OVERVIEW_VIEWS)
+def test_overview_draws_only_the_open_views_charts_and_a_shared_url_opens_it(small, view):
+    at = as_user("manager")
+    at.query_params["view"] = view                  # a link to the view, as shared
+    open_page(at, "pages/01_overview.py")
+    assert not at.exception, at.exception
+    assert [t.label for t in at.tabs] == list(OVERVIEW_VIEWS)
+    assert [c.key for c in at.get("plotly_chart")] == OVERVIEW_VIEWS[view]
+    assert len(at.metric) == 8                      # the KPI cards stay above every view
 
 
 @pytest.mark.parametrize("username", ROLES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in, no_exceptions, screenshot, settle
 
@@ -27,8 +28,15 @@ def test_manager_reads_kpis_searches_and_opens_a_customer_360(app_server, page):
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     assert re.fullmatch(r"[\d,]+", values[0].strip()) and int(values[0].replace(",", "")) > 0
     assert "from=" in page.url and "to=" in page.url          # the view can be shared
-    assert page.locator(".js-plotly-plot").count() >= 8
+    assert page.locator(".js-plotly-plot").count() == 2       # monthly trends: the open tab only
     screenshot(page, "dashboards-overview")
+    for view, charts in (("Breakdowns", 4), ("Lifecycle and cohorts", 2)):
+        page.get_by_role("tab", name=view).click()
+        expect(page.locator(".js-plotly-plot")).to_have_count(charts, timeout=30_000)
+        settle(page)
+        no_exceptions(page)
+        assert "view=" in page.url                            # the open tab is in the URL too
+        screenshot(page, "dashboards-overview-" + view.split()[0].lower())
 
     _sidebar_link(page, "Customer search").click()
     box = page.get_by_role("textbox", name=re.compile("Name, pinyin"))
