@@ -7,6 +7,7 @@ sidebar (only the pages the roles allow) and returns the logged-in `auth.User`.
 """
 from __future__ import annotations
 
+import gc
 from typing import Any, Iterable
 
 import plotly.graph_objects as go
@@ -16,6 +17,13 @@ from streamlit_authenticator.utilities.exceptions import LoginError
 
 from lib import auth, config, i18n, navigation
 from lib.i18n import t
+
+# Every page imports this module first. By now the process holds ~1M long-lived objects
+# (Streamlit, pandas, plotly, SQLAlchemy, DuckDB and lib/), and each full garbage collection
+# walked all of them: ~30 ms, landing in the middle of some page's queries (it made the
+# Overview's cold queries miss their 200 ms target; docs/benchmarks.md). Frozen, they are left
+# out of collections; what pages allocate is collected as before.
+gc.freeze()
 
 COOKIE_NAME = "c360_session"
 COOKIE_DAYS = 0.5  # a working day; re-login after that
