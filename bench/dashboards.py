@@ -182,7 +182,7 @@ def browser_pages(work: str, customer: int) -> dict:
             page, landing = _logged_in_page(browser, url, settle)     # a new session, a warm server
             out["landing_after_login"] = landing
             out["overview_first"] = _click_and_wait(page, "Overview", work, settle)
-            _click_and_wait(page, "Home", work, settle)
+            out["home_again"] = _click_and_wait(page, "Home", work, settle)
             out["overview_again"] = _click_and_wait(page, "Overview", work, settle)
             for view in ("Breakdowns", "Lifecycle and cohorts"):   # the Overview's other tabs
                 start = time.perf_counter()
@@ -412,6 +412,7 @@ def _report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, page
         lines += ["", "Whole pages in Chromium (Playwright, manager; seconds from the click until the "
                   "page is drawn and idle):", ""]
         for key, label in (("landing_after_login", "Landing page, from pressing Log in until it is drawn with its chart (a new tab; includes the 0.3 s bcrypt check of the password)"),
+                           ("home_again", "Landing page again, from the sidebar (KPIs and the revenue trend)"),
                            ("overview_new_server", "Overview, first view on a server that has just started"),
                            ("overview_first", "Overview, first view in another session (figures cached by the first; the filter widgets' scripts load)"),
                            ("overview_again", "Overview, again (page cache)"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from lib import i18n
 from lib.i18n import t
 
 PALETTE = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#84cc16",
@@ -38,6 +39,17 @@ def label(value) -> str:
 
 def stage_label(stage) -> str:
     return t(f"dash.stage.{stage}") if stage else t("dash.stage.none")
+
+
+def dimension_label(dimension: str, value) -> str:
+    """A value of an Overview dimension as the sidebar filters and the charts show it: stages
+    and source channels by their names in the current language, provinces, industries and
+    customer types as stored; '' and NULL are unknown (stage: none yet)."""
+    if dimension == "lifecycle_stage":
+        return stage_label(value)
+    if dimension == "channel" and value and i18n.has(f"dash.channel.{value}"):
+        return t(f"dash.channel.{value}")
+    return label(value)
 
 
 def monthly_customers(frame: pd.DataFrame) -> go.Figure:
@@ -80,7 +92,7 @@ def breakdown(frame: pd.DataFrame, dimension: str, metric: str = "customers", to
     part = part.iloc[::-1]
     money = metric == "revenue"
     fig = go.Figure(go.Bar(
-        x=part[metric], y=[label(v) for v in part["value"]], orientation="h",
+        x=part[metric], y=[dimension_label(dimension, v) for v in part["value"]], orientation="h",
         marker_color=PALETTE[["customers", "new_customers", "revenue"].index(metric)],
         text=[f"¥{v:,.0f}" if money else f"{int(v):,}" for v in part[metric]], textposition="auto",
         hovertemplate="%{y}: %{x:,.0f}<extra></extra>"))

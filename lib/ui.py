@@ -7,6 +7,7 @@ sidebar (only the pages the roles allow) and returns the logged-in `auth.User`.
 """
 from __future__ import annotations
 
+import functools
 import gc
 from typing import Any, Iterable
 
@@ -286,7 +287,7 @@ def sidebar_filters():
     The choice lives in st.session_state (so it survives switching pages) and is mirrored in
     st.query_params (so a view can be shared as a link); a link with other filters wins.
     """
-    from lib import filters as flt, metrics, settings
+    from lib import charts, filters as flt, metrics, settings
 
     as_of = settings.as_of()
     default = flt.default(as_of)
@@ -316,9 +317,9 @@ def sidebar_filters():
         values = values + [v for v in selected if v not in values]
         if keys[dim] not in st.session_state:
             st.session_state[keys[dim]] = selected
-        fmt = _stage_label if dim == "lifecycle_stage" else _dim_label
         chosen[dim] = tuple(sb.multiselect(t(f"dash.filter.{dim}"), values, key=keys[dim],
-                                           format_func=fmt, placeholder=t("dash.filter.all")))
+                                           format_func=functools.partial(charts.dimension_label, dim),
+                                           placeholder=t("dash.filter.all")))
     if sb.button(t("dash.filter.reset"), key="dash_f_reset"):
         st.session_state[_FILTERS_STATE] = default
         _forget_filter_widgets()
@@ -350,14 +351,6 @@ def _write_filter_params(filters) -> None:
         elif key not in wanted and key in st.query_params:
             del st.query_params[key]
     st.session_state[_FILTERS_URL] = wanted
-
-
-def _dim_label(value: str) -> str:
-    return t("dash.unknown") if value in (None, "") else str(value)
-
-
-def _stage_label(value: str) -> str:
-    return t(f"dash.stage.{value}") if value else t("dash.stage.none")
 
 
 # ---------------------------------------------------------------- dashboards: downloads, paging

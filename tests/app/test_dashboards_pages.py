@@ -168,6 +168,23 @@ def test_the_chosen_language_survives_page_switches(small, in_chinese):
     assert at.title[0].value == "Overview"
 
 
+def test_overview_names_channels_and_stages_in_chinese_in_filters_and_charts(small, in_chinese):
+    import json
+    at = in_chinese(as_user("manager"))
+    at.query_params["view"] = "构成分析"                         # the Breakdowns tab, in Chinese
+    open_page(at, "pages/01_overview.py")
+    assert not at.exception, at.exception
+    channels = at.sidebar.multiselect(key="dash_f_channel")
+    assert "网站" in channels.options and "web" not in channels.options
+    assert "复购客户" in at.sidebar.multiselect(key="dash_f_lifecycle_stage").options
+    chart = next(c for c in at.get("plotly_chart") if c.key == "breakdown_channel_chart")
+    bars = json.loads(chart.proto.spec)["data"][0]["y"]
+    assert "网站" in bars and "web" not in bars
+    # chosen by its shown name, as the browser sends it; the URL keeps the stored code
+    channels.select("网站").run()
+    assert at.query_params["ch"] in ("web", ["web"])
+
+
 def _table(at, column: str):
     """The displayed table with this column header."""
     return next(df.value for df in at.dataframe if column in df.value.columns)
