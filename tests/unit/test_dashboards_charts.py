@@ -36,12 +36,16 @@ def test_empty_data_gives_a_figure_that_says_so():
 
 
 def test_unknown_values_and_stages_are_labelled():
-    frame = pd.DataFrame({"dimension": ["channel", "channel"], "value": ["", "web"],
-                          "customers": [2, 5], "new_customers": [0, 1], "revenue": [0.0, 10.0]})
+    frame = pd.DataFrame({"dimension": ["channel", "channel", "channel"], "value": ["", "web", "kiosk"],
+                          "customers": [2, 5, 1], "new_customers": [0, 1, 0], "revenue": [0.0, 10.0, 1.0]})
     fig = charts.breakdown(frame, "channel")
-    assert list(fig.data[0].y) == ["(unknown)", "web"]          # smallest first: largest on top
+    # smallest first (largest on top); a channel without a name (added later) shows as stored
+    assert list(fig.data[0].y) == ["kiosk", "(unknown)", "Web"]
     i18n.set_language("zh")
+    assert list(charts.breakdown(frame, "channel").data[0].y) == ["kiosk", "（未知）", "网站"]
     assert charts.stage_label("churned") == "流失客户" and charts.label("") == "（未知）"
+    assert charts.dimension_label("lifecycle_stage", "") == charts.stage_label(None)
+    assert charts.dimension_label("province", "浙江省") == "浙江省"
 
 
 def test_every_dashboard_string_exists_in_both_languages():
