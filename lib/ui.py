@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import gc
+from pathlib import Path
 from typing import Any, Iterable
 
-import plotly.graph_objects as go
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities.exceptions import LoginError
@@ -62,15 +62,23 @@ SET_COOKIE = "c360_set_login_cookie"
 # Not "logout": streamlit-authenticator keeps its own flag under that session-state key, and a
 # button may not share a key with a value set through session state.
 LOGOUT_BUTTON = "sidebar_logout"
-CHART_PRELOAD = "chart_library_preload"
 COOKIE_OPS = "c360_login_cookie_ops"   # op -> runs left to keep its component drawn (_cookie_op)
 COOKIE_OP_TRIES = 20
 
 
 def _authenticator(rows: list[dict]) -> stauth.Authenticate:
     # Built per run from the users table, so disabled or locked users drop out at once.
-    return stauth.Authenticate(auth.credentials(rows), COOKIE_NAME, config.cookie_key(),
-                               COOKIE_DAYS, auto_hash=False)
+    # Its constructor draws a component that reads every cookie of the browser: an iframe that
+    # loads its own 465 KB script and then reruns the page with the answer, which cost a page
+    # opened from a link or a reload ~0.3 s. Nothing uses that answer (streamlit-authenticator
+    # reads the login cookie from the request, st.context.cookies), so it is drawn into a slot
+    # that is emptied at once. Writing and deleting the cookie draw their own components.
+    slot = st.empty()
+    with slot.container():
+        authenticator = stauth.Authenticate(auth.credentials(rows), COOKIE_NAME, config.cookie_key(),
+                                            COOKIE_DAYS, auto_hash=False)
+    slot.empty()
+    return authenticator
 
 
 def _login_form(authenticator: stauth.Authenticate) -> None:
@@ -110,14 +118,24 @@ def _login_form(authenticator: stauth.Authenticate) -> None:
 
 
 def _load_chart_library() -> None:
-    """Draw an empty chart, hidden, under the login form.
+    """Start loading plotly.js under the login form, while the user types their password.
 
-    Streamlit loads plotly.js (a 4.6 MB script) when a browser tab draws its first chart: ~1.3 s
-    in a 2-core browser, which made the first page after login take 2.0-2.4 s to draw. From
-    here it loads while the user types their password (docs/benchmarks.md)."""
-    with st.container(key=CHART_PRELOAD):
-        st.html(f"<style>.st-key-{CHART_PRELOAD} {{display: none}}</style>")
-        st.plotly_chart(go.Figure(), key=f"{CHART_PRELOAD}_figure", config={"staticPlot": True})
+    Streamlit loads its plotly.js chunk (4.6 MB) when a browser tab draws its first chart:
+    ~1.3 s in a 2-core browser, which made the first page after login take 2.0-2.4 s. Imported
+    here, the chunk is evaluated by the time the first chart needs it (login to landing page:
+    1.1-1.5 s; a <link rel=modulepreload> only fetched and compiled it, and gained nothing).
+    It is Streamlit's own file, found by name; with another Streamlit build that names it
+    differently nothing is preloaded and the first chart loads it as before."""
+    chunk = _plotly_chunk()
+    if chunk:
+        st.html(f'<script>import(new URL("./static/js/{chunk}", document.baseURI).href)</script>',
+                unsafe_allow_javascript=True)
+
+
+@functools.cache
+def _plotly_chunk() -> str | None:
+    scripts = Path(st.__file__).parent / "static" / "static" / "js"
+    return next((p.name for p in sorted(scripts.glob("PlotlyChart.*.js"))), None)
 
 
 def _session_user(authenticator: stauth.Authenticate | None, rows: list[dict]) -> auth.User | None:
@@ -188,11 +206,12 @@ def guard(page_key: str | None = None) -> auth.User:
     except config.ConfigError as exc:
         st.error(t("admin.config_refused", message=str(exc)))
         st.stop()
-    # The login cookie lives in the browser, and only streamlit-authenticator's cookie component
-    # (an iframe that loads its own scripts wherever it is drawn) writes or deletes it; drawn on
-    # every page, it reloaded on every page switch. So it is drawn only on the runs that need it: no
-    # session yet (sign in by cookie or by the form), the runs after a login until the cookie
-    # is written, a logout until it is deleted; and for an account disabled meanwhile.
+    # The login cookie lives in the browser. streamlit-authenticator reads it from the request,
+    # but only its cookie component (an iframe that loads its own scripts wherever it is drawn)
+    # writes or deletes it; drawn on every page, it reloaded on every page switch. So the
+    # authenticator is built only on the runs that need it: no session yet (sign in by cookie or
+    # by the form), the runs after a login until the cookie is written, a logout until it is
+    # deleted; and for an account disabled meanwhile. Only writing and deleting draw an iframe.
     logging_out = bool(st.session_state.get(LOGOUT_BUTTON))
     cookie_work = (not signed_in or logging_out or st.session_state.get(SET_COOKIE)
                    or st.session_state.get(COOKIE_OPS))
