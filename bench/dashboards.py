@@ -197,6 +197,12 @@ def browser_pages(work: str, customer: int) -> dict:
             box.press("Enter")
             _wait_drawn(page, work, settle)
             out["customer_360"] = time.perf_counter() - start - 0.3
+            # A link or a reload: a new page load (the app's scripts again, plotly.js included),
+            # a new session signed in by the cookie.
+            start = time.perf_counter()
+            page.goto(url + "/overview")
+            _wait_drawn(page, work, settle)
+            out["overview_link"] = time.perf_counter() - start - 0.3
             # The same browser later: a new tab, a new Streamlit session and login; the
             # browser's cache already holds the app's scripts.
             tab, _ = _logged_in_page(browser, url, settle, page.context)
@@ -419,7 +425,8 @@ def _report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, page
                            ("overview_tab_breakdowns", "Overview, switching to the Breakdowns tab (four charts)"),
                            ("overview_tab_lifecycle", "Overview, switching to the Lifecycle and cohorts tab (funnel and heatmap)"),
                            ("overview_returning_browser", "Overview, first view in a new session of a browser that has used the app before"),
-                           ("customer_360", "Customer 360°, from entering an id to the drawn page")):
+                           ("customer_360", "Customer 360°, from entering an id to the drawn page"),
+                           ("overview_link", "Overview opened from a link or a reload (a new page load: the app's scripts and plotly.js again; signed in by the cookie)")):
             if pages.get(key) is not None:
                 lines.append(f"* {label}: {pages[key]:.2f} s")
         lines += ["", NOTES]
