@@ -465,11 +465,13 @@ NOTES = """What the numbers say and how they were reached:
   while the user types; the Overview shows its KPI cards above three tabs (trends, breakdowns,
   lifecycle and cohorts) and draws only the open one's charts, because eight plotly charts kept
   the browser's main thread busy for 0.8-1.1 s; and the bench logs in after the login page is
-  drawn, as a person does. What remains over a second: the landing page after pressing Log in
-  pays the bcrypt check of the password (0.3 s, cost 12 on purpose) and
-  streamlit-authenticator's cookie component, an iframe that loads its own 465 KB script to
-  write the login cookie; and the first page a server draws after it starts (Python imports,
-  cold DuckDB reads).
+  drawn, as a person does. A page opened from a link or a reload no longer draws
+  streamlit-authenticator's cookie-reading component (an iframe with its own 465 KB script that
+  reran the page when it answered; the cookie is read from the request): 1.5-1.7 s became
+  1.2 s. What remains around a second: the landing page after pressing Log in pays the bcrypt
+  check of the password (0.3 s, cost 12 on purpose) and the component that writes the login
+  cookie (that iframe again, and a rerun when it is done); a page opened from a link loads the
+  whole front end again (Streamlit's scripts, then plotly.js for the first chart).
 """
 
 
