@@ -123,7 +123,7 @@ def _load_chart_library() -> None:
     Streamlit loads its plotly.js chunk (4.6 MB) when a browser tab draws its first chart:
     ~1.3 s in a 2-core browser, which made the first page after login take 2.0-2.4 s. Imported
     here, the chunk is evaluated by the time the first chart needs it (login to landing page:
-    1.1-1.5 s; a <link rel=modulepreload> only fetched and compiled it, and gained nothing).
+    1.0-1.1 s; a <link rel=modulepreload> only fetched and compiled it, and gained nothing).
     It is Streamlit's own file, found by name; with another Streamlit build that names it
     differently nothing is preloaded and the first chart loads it as before."""
     chunk = _plotly_chunk()

@@ -56,9 +56,9 @@ ui.kpi_row(card(k) for k in keys[4:])
 # One view at a time, chosen in tabs (and kept in the URL): only the open tab's charts are
 # built and drawn. Eight plotly charts on one screen took a 2-core browser 0.7-1.3 s to draw;
 # one view's two to four charts stay under the 1 s page target (docs/benchmarks.md).
-VIEWS = {"trends": t("dash.section.trends"), "breakdowns": t("dash.section.breakdowns"),
-         "lifecycle": t("dash.section.lifecycle_cohorts")}
-trends, breakdowns, lifecycle = st.tabs(list(VIEWS.values()), key="view", bind="query-params")
+trends, breakdowns, lifecycle = st.tabs(
+    [t("dash.section.trends"), t("dash.section.breakdowns"), t("dash.section.lifecycle_cohorts")],
+    key="view", bind="query-params")
 
 if trends.open:
     with trends:
