@@ -200,7 +200,7 @@ def customer_360(user: auth.User, customer_id: int, *, orders_limit: int = ORDER
 
 
 def _frame(records: list[dict], kind: str, drop: tuple[str, ...] = ()) -> pd.DataFrame:
-    """One of the page's tables: tens of rows, kept as the Python values DuckDB returned.
+    """One of the page's tables (a few hundred rows at most), as the values DuckDB returned.
 
     Object columns on purpose: pandas' per-column type inference took 2.4 ms for the page's
     five tables, more than any query (measured at 1M customers; docs/benchmarks.md). Streamlit
