@@ -84,6 +84,7 @@ def _encode(frame: pd.DataFrame, fmt: str) -> tuple[bytes, str]:
     return buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+@auth.pii_reader("export_audience")
 def export(user: auth.User, segment: Any, channel: str, fmt: str = "csv",
            as_of: date | None = None) -> Export:
     """The reachable rows of a segment for one channel as CSV or Excel bytes; audited."""
@@ -113,9 +114,11 @@ def _export(user: auth.User, name: str | None, definition: dict, channel: str, f
     return Export(data, len(frame), f"{stem}-{channel}-{as_of.isoformat()}.{fmt}", mime)
 
 
+@auth.pii_reader("export_audience")
 def export_to_file(user: auth.User, segment: Any, channel: str, out: str | Path,
                    as_of: date | None = None) -> Export:
     """CLI form: the format follows the file extension (.csv or .xlsx)."""
+    auth.require(user, "export_audience")
     out = Path(out)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in FORMATS:

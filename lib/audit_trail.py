@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 
-from lib import audit, auth, warehouse
+from lib import audit, auth, privacy, warehouse
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 200_000     # rows per export file; narrow the filters for more
@@ -49,6 +49,7 @@ def count(user: auth.User, filters: AuditFilter) -> int:
     return int(warehouse.scalar("admin_audit_count", **filters.params()))
 
 
+@auth.pii_reader("read_audit")
 def search(user: auth.User, filters: AuditFilter, page: int = 1,
            page_size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
     """One page of matching entries (newest first) and the total number of matches."""
@@ -58,14 +59,16 @@ def search(user: auth.User, filters: AuditFilter, page: int = 1,
     total = int(warehouse.scalar("admin_audit_count", **params))
     offset = (max(int(page), 1) - 1) * page_size
     rows = warehouse.read("admin_audit_search", **params, limit=page_size, offset=offset)
-    return rows, total
+    return privacy.mask_frame(user, rows), total
 
 
+@auth.pii_reader("read_audit")
 def export_csv(user: auth.User, filters: AuditFilter) -> tuple[bytes, int]:
     """Every matching entry (up to EXPORT_LIMIT) as UTF-8 CSV; the export is audited."""
     auth.require(user, "read_audit")
     params = filters.params()
-    rows = warehouse.read("admin_audit_search", **params, limit=EXPORT_LIMIT, offset=0)
+    rows = privacy.mask_frame(user, warehouse.read("admin_audit_search", **params,
+                                                   limit=EXPORT_LIMIT, offset=0))
     audit.record(None, user, "audit.export", "audit_log", None,
                  detail={"rows": len(rows), "filters": {k: v for k, v in params.items() if v}})
     # utf-8-sig so that Excel shows Chinese names correctly

@@ -104,6 +104,55 @@ def require(user: User | None, action: str) -> None:
         raise PermissionDenied(user or User("anonymous"), action)
 
 
+# ---------------------------------------------------------------- PII readers and writers
+#
+# Every lib/ function that returns personal data (reader) or changes it (writer) is declared
+# with one of these decorators, naming the action it checks. The decorator does not replace
+# the check (the function body calls require(user, action) first, where a reader can see it);
+# it makes the list of PII functions something tests can enumerate:
+# tests/unit/test_security_matrix.py calls each one as every role, and fails when a public
+# function in lib/ uses a query on personal data without being declared here (or in
+# PII_INTERNAL with the reason it returns none).
+
+PII_FUNCTIONS: dict[str, tuple[str, str]] = {}      # "module.function" -> (kind, action)
+
+# Public functions that touch personal data but return none of it to their caller (jobs that
+# write aggregates or scores, the matcher's training, the erasure's own catalog reads). The
+# security matrix accepts them only from this list, each with its reason.
+PII_INTERNAL: dict[str, str] = {}
+
+
+def _declare(kind: str, action: str):
+    if action not in PERMISSIONS:
+        raise KeyError(f"Unknown action {action!r}; add it to lib.auth.PERMISSIONS")
+
+    def mark(func):
+        name = f"{func.__module__.removeprefix('lib.')}.{func.__name__}"
+        PII_FUNCTIONS[name] = (kind, action)
+        func.__pii__ = (kind, action)
+        return func
+    return mark
+
+
+def pii_reader(action: str):
+    """Declare a function that returns personal data; its body calls require(user, action)
+    and masks what it returns for the user's roles (lib.privacy.mask_value and friends)."""
+    return _declare("read", action)
+
+
+def pii_writer(action: str):
+    """Declare a function that writes personal data; its body calls require(user, action)."""
+    return _declare("write", action)
+
+
+def pii_internal(reason: str):
+    """Declare a public function that reads personal data but returns none of it."""
+    def mark(func):
+        PII_INTERNAL[f"{func.__module__.removeprefix('lib.')}.{func.__name__}"] = reason
+        return func
+    return mark
+
+
 def actions_for(roles: set[str] | frozenset[str]) -> list[str]:
     return sorted(a for a, allowed in PERMISSIONS.items() if allowed & set(roles))
 

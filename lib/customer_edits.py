@@ -2,16 +2,18 @@
 
 Every edit checks `customers.version` (optimistic concurrency): the form carries the version it
 was loaded with, and a save against a newer version raises ConflictError instead of silently
-overwriting someone else's change. The audit entry of an edit holds the changed columns before
-and after (the resident ID only as its encrypted token, hash and last four characters), which
-is exactly what `undo_edit` needs to put the record back.
+overwriting someone else's change. The audit entry of an edit names the changed columns with
+their values before and after *masked* (lib/privacy.mask_for_audit: the append-only log never
+holds a person's values, so an erasure need not rewrite it); the exact values that `undo_edit`
+writes back are kept in customer_edit_values (the resident ID only as its encrypted token, hash
+and last four characters), which an erasure deletes.
 """
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
 
-from lib import audit, auth, normalize, quality, settings, validation, warehouse
+from lib import audit, auth, normalize, privacy, quality, settings, validation, warehouse
 
 
 class ConflictError(warehouse.WarehouseError):
@@ -34,7 +36,17 @@ WRITABLE = ("family_name", "given_name", "full_name", "name_pinyin", "gender", "
             "industry", "job_title", "uscc", "raw_values")
 
 
-def get(customer_id: int) -> dict | None:
+@auth.pii_reader("view_customer")
+def get(user: auth.User, customer_id: int) -> dict | None:
+    """One record as this user may see it (lib.privacy.mask_record: contacts per role, the ID
+    masked, no ciphertext or hash); None if unknown."""
+    auth.require(user, "view_customer")
+    row = _get(customer_id)
+    return privacy.mask_record(user, row) if row else None
+
+
+def _get(customer_id: int) -> dict | None:
+    """The stored record, unmasked (for this module's and lib.dedup's own checks only)."""
     row = warehouse.one("stw_customer_by_id", customer_id=int(customer_id))
     if row and isinstance(row.get("birth_date"), datetime):
         row["birth_date"] = row["birth_date"].date()
@@ -82,6 +94,7 @@ def diff(before: dict, clean: dict) -> dict:
     return out
 
 
+@auth.pii_writer("edit_customer")
 @warehouse.retrying
 def update_customer(user: auth.User, customer_id: int, changes: dict, expected_version: int,
                     flag_id: int | None = None) -> dict:
@@ -89,7 +102,7 @@ def update_customer(user: auth.User, customer_id: int, changes: dict, expected_v
     the record passes now. Returns the saved record. Raises ValidationError, ConflictError."""
     auth.require(user, "edit_customer")
     customer_id = int(customer_id)
-    current = get(customer_id)
+    current = _get(customer_id)
     if current is None or current["merged_into"] is not None or current["deleted_at"] is not None:
         raise EditError(f"Customer {customer_id} does not exist or was merged or deleted.")
     unknown = set(changes) - set(validation.EDITABLE_FIELDS)
@@ -117,8 +130,11 @@ def update_customer(user: auth.User, customer_id: int, changes: dict, expected_v
         before_audit = {k: _jsonable(before.get(k)) for k in changed}
         after_audit = {k: _jsonable(v) for k, v in changed.items()}
         before_audit["version"], after_audit["version"] = before["version"], after["version"]
+        tx.run("stw_edit_values_insert", customer_id=customer_id, version=after["version"],
+               before=audit.to_json(before_audit), after=audit.to_json(after_audit))
         audit.record(tx, user, "customer.update", "customer", customer_id,
-                     before=before_audit, after=after_audit,
+                     before=privacy.mask_for_audit(before_audit),
+                     after=privacy.mask_for_audit(after_audit),
                      detail={"flag_id": flag_id, "fields": sorted(changed)})
         if flag_id is not None:
             tx.run("stw_flag_set_status", flag_id=int(flag_id), status="resolved",
@@ -129,6 +145,7 @@ def update_customer(user: auth.User, customer_id: int, changes: dict, expected_v
     return after
 
 
+@auth.pii_writer("edit_customer")
 @warehouse.retrying
 def undo_edit(user: auth.User, audit_id: int) -> dict:
     """Put back the values an edit replaced, if nobody changed the record since."""
@@ -140,6 +157,11 @@ def undo_edit(user: auth.User, audit_id: int) -> dict:
         raise EditError("This edit was already undone.")
     customer_id = int(entry["entity_id"])
     before_vals, after_vals = json.loads(entry["before"]), json.loads(entry["after"])
+    kept = warehouse.one("stw_edit_values", customer_id=customer_id, version=after_vals["version"])
+    if kept is not None:               # the exact values (the audit entry holds them masked)
+        before_vals, after_vals = json.loads(kept["before"]), json.loads(kept["after"])
+    elif any(isinstance(v, str) and "**" in v for v in before_vals.values()):
+        raise EditError("The values of this edit were erased; it cannot be undone.")
     with warehouse.transaction() as tx:
         current = tx.one("stw_customer_by_id", customer_id=customer_id)
         if current is None or current["version"] != after_vals["version"]:
@@ -155,13 +177,18 @@ def undo_edit(user: auth.User, audit_id: int) -> dict:
         if n == 0:
             raise ConflictError(customer_id)
         after = tx.one("stw_customer_by_id", customer_id=customer_id)
+        undo_before = {**{k: _jsonable(current.get(k)) for k in restore}, "version": current["version"]}
+        undo_after = {**restore, "version": after["version"]}
+        tx.run("stw_edit_values_insert", customer_id=customer_id, version=after["version"],
+               before=audit.to_json(undo_before), after=audit.to_json(undo_after))
         audit.record(tx, user, "customer.update_undo", "customer", customer_id,
-                     before={**{k: _jsonable(current.get(k)) for k in restore}, "version": current["version"]},
-                     after={**restore, "version": after["version"]},
+                     before=privacy.mask_for_audit(undo_before),
+                     after=privacy.mask_for_audit(undo_after),
                      detail={"undo_of": int(audit_id)})
     return after
 
 
+@auth.pii_writer("resolve_flags")
 @warehouse.retrying
 def verify(user: auth.User, customer_id: int, expected_version: int, flag_id: int | None = None) -> dict:
     """A steward confirms the record as correct: verified_at = now (the record is no longer
@@ -215,7 +242,9 @@ def ignore_flag(user: auth.User, flag_id: int, reason: str) -> None:
                      detail={"flag_id": int(flag_id), "rule_id": flag["rule_id"], "reason": reason})
 
 
+@auth.pii_reader("edit_customer")
 def edit_history(user: auth.User, customer_id: int, limit: int = 20):
-    """This customer's edits (for the undo list on the fix form)."""
+    """This customer's edits (for the undo list on the fix form), masked for the user."""
     auth.require(user, "edit_customer")
-    return warehouse.read("stw_customer_edit_history", customer_id=int(customer_id), limit=limit)
+    return privacy.mask_frame(user, warehouse.read("stw_customer_edit_history",
+                                                   customer_id=int(customer_id), limit=limit))

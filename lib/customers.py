@@ -93,6 +93,7 @@ class SearchPage:
         return max(1, math.ceil(self.total / self.page_size))
 
 
+@auth.pii_reader("view_customer")
 def search(user: auth.User, raw: str | None, page: int = 1, page_size: int = PAGE_SIZE) -> SearchPage:
     """One page of live customers matching the entry, contacts masked per role."""
     auth.require(user, "view_customer")
@@ -157,6 +158,7 @@ class Customer360:
     history: pd.DataFrame       # the record's changes from the audit log
 
 
+@auth.pii_reader("view_customer")
 def customer_360(user: auth.User, customer_id: int, *, orders_limit: int = ORDERS_LIMIT,
                  events_limit: int = TIMELINE_LIMIT, history_limit: int = HISTORY_LIMIT) -> Customer360:
     """Everything the Customer 360 page shows, in two queries; raises NotFound.
@@ -184,8 +186,8 @@ def customer_360(user: auth.User, customer_id: int, *, orders_limit: int = ORDER
     for kind, key in (("history", "occurred_at"), ("order", "order_time"), ("event", "event_time")):
         parts[kind].sort(key=lambda r: r[key], reverse=True)
     for change in parts["history"]:
-        change["before"] = _mask_json(user, change["before"])
-        change["after"] = _mask_json(user, change["after"])
+        for key in ("before", "after", "detail"):
+            change[key] = privacy.mask_value(user, change[key])
     events = [e for e in parts["event"] if e["on_timeline"]]
     notes = [e for e in parts["event"] if e["event_type"] in NOTE_TYPES]
     return Customer360(
@@ -211,6 +213,7 @@ def _frame(records: list[dict], kind: str, drop: tuple[str, ...] = ()) -> pd.Dat
                         dtype=object)
 
 
+@auth.pii_reader("view_customer")
 def profile(user: auth.User, customer_id: int) -> dict:
     """The customer's record as this user may see it; raises NotFound."""
     auth.require(user, "view_customer")
@@ -224,11 +227,9 @@ def profile(user: auth.User, customer_id: int) -> dict:
 def _masked_profile(user: auth.User, row: dict, customer_id: int) -> dict:
     """Mask a stored record for the user; audit the read when contacts leave unmasked."""
     raw = row.get("raw_values")
-    masked = privacy.mask_record(user, {k: v for k, v in row.items() if k != "raw_values"})
-    masked["raw_values"] = _mask_raw(user, raw)
-    if not privacy.can_see_contacts(user):
-        # The street address is as personal as a phone number: same rule.
-        masked["address"] = privacy.mask_text(masked.get("address"))
+    # One masking for every reader: contacts and the street address per role, the ID always
+    # masked, raw import values masked inside (lib.privacy.mask_record).
+    masked = privacy.mask_record(user, row)
     if privacy.can_see_contacts(user) and (row.get("mobile") or row.get("email") or raw):
         audit.record(None, user, "customer.view", "customer", customer_id,
                      detail={"contacts": "unmasked"})
@@ -241,13 +242,14 @@ def _quality_flags(user: auth.User, record: dict, open_flags: list[dict], settin
 
     The checks run on the stored (unmasked) values; only masked values leave this module."""
     found = _record_checks(record, settings_now)
-    raw = _mask_raw(user, record.get("raw_values"))
+    raw = record.get("raw_values")
     for field, value in (raw.items() if isinstance(raw, dict) else ()):
         found.append({"source": "import", "field": field, "code": "raw_value", "severity": "medium",
-                      "detail": value})
+                      "detail": privacy.mask_value(user, value, field)})
     for flag in open_flags:
         found.append({"source": "quality", "field": flag["field"], "code": flag["rule_id"],
-                      "severity": flag["severity"], "detail": _mask_json(user, flag["detail"])})
+                      "severity": flag["severity"],
+                      "detail": privacy.mask_value(user, flag["detail"], flag["field"])})
     return found
 
 
@@ -295,30 +297,6 @@ def _json(value):
         return json.loads(value)
     except (TypeError, ValueError):
         return value
-
-
-SENSITIVE_RAW = {"mobile", "email", "phone", "id_number", "address"}
-
-
-def _mask_raw(user: auth.User, raw):
-    """Raw input kept from imports: contact-like values masked unless the role may see them."""
-    if not isinstance(raw, dict):
-        return raw if raw is None or privacy.can_see_contacts(user) else privacy.mask_text(str(raw))
-    if privacy.can_see_contacts(user):
-        return raw
-    return {k: privacy.mask_text(str(v)) if k in SENSITIVE_RAW and v is not None else v
-            for k, v in raw.items()}
-
-
-def _mask_json(user: auth.User, text):
-    """Before/after snapshots in the audit log may hold contacts: mask them like a record."""
-    value = _json(text)
-    if isinstance(value, dict):
-        masked = privacy.mask_record(user, value)
-        if "raw_values" in masked:
-            masked["raw_values"] = _mask_raw(user, masked["raw_values"])
-        return json.dumps(masked, ensure_ascii=False, default=str)
-    return text
 
 
 def display_date(value) -> str:

@@ -346,18 +346,24 @@ def match_new(user: auth.User, new_ids: list[int], threshold: float = CANDIDATE_
 
 # ---------------------------------------------------------------- review of candidates
 
+@auth.pii_reader("merge_customers")
 def candidates(user: auth.User, status: str = "open", min_probability: float = 0.0,
                limit: int = 100, offset: int = 0) -> pd.DataFrame:
     auth.require(user, "merge_customers")
-    return warehouse.read("stw_dedup_candidates", status=status, min_probability=float(min_probability),
-                          limit=int(limit), offset=int(offset))
+    from lib import privacy
+    return privacy.mask_frame(user, warehouse.read(
+        "stw_dedup_candidates", status=status, min_probability=float(min_probability),
+        limit=int(limit), offset=int(offset)))
 
 
 def candidate_count() -> int:
     return int(warehouse.scalar("stw_dedup_candidate_count") or 0)
 
 
-def pair(pair_id: int) -> dict | None:
+@auth.pii_reader("merge_customers")
+def pair(user: auth.User, pair_id: int) -> dict | None:
+    """One candidate pair with its per-field agreement (levels and weights, no values)."""
+    auth.require(user, "merge_customers")
     row = warehouse.one("stw_dedup_pair", pair_id=int(pair_id))
     if row:
         row["agreement"] = json.loads(row["agreement"])
@@ -437,11 +443,24 @@ def suggested_survivor(a: dict, b: dict) -> tuple[dict, dict]:
     return (a, b) if (a["registered_at"], a["customer_id"]) <= (b["registered_at"], b["customer_id"]) else (b, a)
 
 
+@auth.pii_reader("merge_customers")
+def suggested_choices(user: auth.User, survivor_id: int, merged_id: int) -> dict[str, str]:
+    """default_choices for two stored records (validity is judged on the unmasked values,
+    which never leave this function)."""
+    from lib import customer_edits
+    auth.require(user, "merge_customers")
+    s, m = customer_edits._get(survivor_id), customer_edits._get(merged_id)
+    if s is None or m is None:
+        raise MergeError("One of the records does not exist.")
+    return default_choices(s, m)
+
+
+@auth.pii_reader("merge_customers")
 def compare(user: auth.User, id_a: int, id_b: int) -> pd.DataFrame:
     """Side-by-side values of two records (contacts masked per role) for the merge screen."""
     from lib import customer_edits, privacy
     auth.require(user, "merge_customers")
-    a, b = customer_edits.get(id_a), customer_edits.get(id_b)
+    a, b = customer_edits._get(id_a), customer_edits._get(id_b)
     if a is None or b is None:
         raise MergeError("One of the records does not exist.")
     a, b = privacy.mask_record(user, a), privacy.mask_record(user, b)
@@ -459,6 +478,7 @@ def _jsonable(value):
     return value
 
 
+@auth.pii_writer("merge_customers")
 @warehouse.retrying
 def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, str] | None = None,
           *, pair_id: int | None = None, expected_versions: tuple[int, int] | None = None) -> int:
@@ -524,16 +544,20 @@ def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, 
         tx.run("stw_merge_finish", merge_id=merge_id, moved=json.dumps(moved, default=str),
                survivor_version=after["version"])
         changed = {c: (_jsonable(s[c]), _jsonable(after[c])) for c in row if s[c] != after[c]}
+        # Masked: the exact rows are in merge_customer_snapshots (erased with the person).
+        from lib import privacy
         audit.record(tx, user, "customer.merge", "customer", survivor_id,
-                     before={"survivor": {c: v[0] for c, v in changed.items()}, "merged_id": merged_id},
-                     after={"survivor": {c: v[1] for c, v in changed.items()},
-                            "merged_into": survivor_id},
+                     before=privacy.mask_for_audit({"survivor": {c: v[0] for c, v in changed.items()},
+                                                    "merged_id": merged_id}),
+                     after=privacy.mask_for_audit({"survivor": {c: v[1] for c, v in changed.items()},
+                                                   "merged_into": survivor_id}),
                      detail={"merge_id": merge_id, "pair_id": pair_id, "choices": picked,
                              "moved": {k: len(v) for k, v in moved.items()}})
     _refresh_aggregates()
     return merge_id
 
 
+@auth.pii_writer("merge_customers")
 @warehouse.retrying
 def undo_merge(user: auth.User, merge_id: int) -> None:
     """Restore both records and every moved row exactly as they were before the merge."""
@@ -568,7 +592,10 @@ def undo_merge(user: auth.User, merge_id: int) -> None:
     _refresh_aggregates()
 
 
-def recent_merges(limit: int = 20) -> pd.DataFrame:
+@auth.pii_reader("merge_customers")
+def recent_merges(user: auth.User, limit: int = 20) -> pd.DataFrame:
+    """The latest merges with the survivor's name (for the undo list)."""
+    auth.require(user, "merge_customers")
     return warehouse.read("stw_merges_recent", limit=limit)
 
 

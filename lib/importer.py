@@ -341,7 +341,10 @@ def _explain(failures: pd.DataFrame, mapped: pd.DataFrame, limit: int) -> pd.Dat
         "row": failures["row"].to_numpy() + 2,             # 1-based, after the header line
         "source_record_id": srid.reindex(failures["row"]).to_numpy(),
         "field": [validation.field_label(f) for f in failures["field"]],
-        "value": failures["raw"].astype("object").where(failures["raw"].notna(), "").to_numpy(),
+        # ID numbers are shown masked even here (nobody but an audited reveal sees one).
+        "value": [privacy.mask_id_text(r) if f == "id_number" and isinstance(r, str) else r
+                  for f, r in zip(failures["field"], failures["raw"].astype("object")
+                                  .where(failures["raw"].notna(), "").tolist())],
         "reason": [validation.message(f, c) for f, c in zip(failures["field"], failures["code"])],
     })
 
@@ -402,6 +405,7 @@ class ImportResult:
         return {k: v for k, v in self.__dict__.items() if k != "new_customer_ids"}
 
 
+@auth.pii_writer("import_data")
 def run_import(user: auth.User, plan: Plan, *, progress: Callable[[float, str], None] | None = None,
                match_duplicates: bool = True) -> ImportResult:
     """Write a prepared import in ONE transaction, then refresh aggregates and match the new
@@ -420,6 +424,7 @@ def run_import(user: auth.User, plan: Plan, *, progress: Callable[[float, str], 
     return result
 
 
+@auth.pii_writer("import_data")
 def import_file(user: auth.User, kind: str, path, source: str, mapping: dict | None = None, *,
                 customer_source: str | None = None, progress=None,
                 match_duplicates: bool = True) -> ImportResult:
@@ -496,13 +501,19 @@ def _write_customers(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int
     if new.empty:
         return 0, unchanged, []
     ids = new["id_number"].astype("object").where(new["id_number"].notna(), None).tolist()
+    # An ID number that failed a check is kept (flagged) like a valid one: encrypted, hashed for
+    # matching, last four for display; never in raw_values or the flag's detail in clear.
+    rejected = _rejected_ids(plan, new.index)
+    if rejected:
+        ids = [v if v else rejected.get(r) for r, v in zip(new.index.tolist(), ids)]
     # Fernet and HMAC run in Python once per value: on a large import they run in worker
     # processes (lib.parallel) while this process puts the other columns together.
     tokens, hashes = privacy.encrypt_many_job(ids), privacy.id_hash_many_job(ids)
     columns = _arrow_rows(new.drop(columns=["id_number"]))
     columns["id_number_last4"] = pa.array([v[-4:] if v else None for v in ids], type=pa.string())
     raw = plan.checked.raw_values.reindex(new.index)
-    columns["raw_values"] = pa.array(raw.astype("object").where(raw.notna(), None).tolist(), type=pa.string())
+    raw = [_masked_raw_id(v) for v in raw.astype("object").where(raw.notna(), None).tolist()]
+    columns["raw_values"] = pa.array(raw, type=pa.string())
     columns["row_no"] = pa.array(new.index.to_numpy(dtype="int64"))
     # Rows keep file order among their ids.
     new_ids = sorted(tx.scalar("stw_reserve_customer_ids", n=len(new)))
@@ -520,8 +531,10 @@ def _write_customers(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int
                 "customer_id": customer_ids.loc[flags["row"].to_numpy()].to_numpy(),
                 "field": flags["field"].astype("string").to_numpy(),
                 "code": flags["code"].astype("string").to_numpy(),
-                "detail": [json.dumps({"code": c, "raw": None if pd.isna(r) else str(r)}, ensure_ascii=False)
-                           for c, r in zip(flags["code"], flags["raw"])],
+                "detail": [json.dumps({"code": c, "raw": None if pd.isna(r) else
+                                       privacy.mask_id_text(str(r)) if f == "id_number" else str(r)},
+                                      ensure_ascii=False)
+                           for f, c, r in zip(flags["field"], flags["code"], flags["raw"])],
             }))
             try:
                 tx.run("stw_insert_import_flags", import_id=import_id)
@@ -530,6 +543,46 @@ def _write_customers(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int
     finally:
         tx.unregister("stw_rows")
     return len(new), unchanged, new_ids
+
+
+def _rejected_ids(plan: Plan, rows: pd.Index) -> dict[int, str]:
+    """Row -> the raw ID number (compacted) of rows whose ID failed a check."""
+    f = plan.checked.failures
+    bad = f[(f["field"] == "id_number") & f["row"].isin(rows)]
+    if bad.empty or "id_number" not in plan.mapped:
+        return {}
+    raw = plan.mapped["id_number"]
+    out = {}
+    for r in bad["row"].tolist():
+        value = raw.get(r)
+        text = "".join(str(value).split()).upper() if isinstance(value, str) else ""
+        if text:
+            out[int(r)] = text
+    return out
+
+
+def _masked_raw_id(raw: str | None) -> str | None:
+    """raw_values JSON with a rejected ID number masked (the number itself is encrypted in
+    id_number_enc)."""
+    if not raw or '"id_number"' not in raw:
+        return raw
+    values = json.loads(raw)
+    values["id_number"] = privacy.mask_id_text(values.get("id_number"))
+    return json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+
+def _seal_raw(raw: dict) -> dict:
+    """A quarantined row as stored: its ID number sealed (ciphertext, keyed hash, last four)."""
+    if raw.get("id_number") and not isinstance(raw["id_number"], dict):
+        raw = {**raw, "id_number": privacy.sealed_id(raw["id_number"])}
+    return raw
+
+
+def _unseal_raw(raw: dict) -> dict:
+    """A stored quarantined row with its ID number decrypted (in memory, to validate it)."""
+    if isinstance(raw.get("id_number"), dict):
+        raw = {**raw, "id_number": privacy.unseal_id(raw["id_number"]) or ""}
+    return raw
 
 
 def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series):
@@ -587,7 +640,7 @@ def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int,
     frame = pd.DataFrame({
         "row_no": [int(r) + 2 for r in rows],
         "source_record_id": srid.astype("string").to_numpy(),
-        "raw": [json.dumps(dict(zip(names, values)), ensure_ascii=False, sort_keys=True)
+        "raw": [json.dumps(_seal_raw(dict(zip(names, values))), ensure_ascii=False, sort_keys=True)
                 for values in zip(*cells)],
         "reasons": [json.dumps(extra[r], ensure_ascii=False) if r in extra else reasons.get(r, "[]")
                     for r in rows],
@@ -622,11 +675,17 @@ def _after_import(result: ImportResult, match_duplicates: bool) -> None:
 
 # ---------------------------------------------------------------- quarantine
 
-def quarantine(status: str = "open", source: str | None = None, kind: str | None = None,
-               limit: int = 500) -> pd.DataFrame:
-    return warehouse.read("stw_quarantine_list", status=status, source=source, kind=kind, limit=limit)
+@auth.pii_reader("import_data")
+def quarantine(user: auth.User, status: str = "open", source: str | None = None,
+               kind: str | None = None, limit: int = 500) -> pd.DataFrame:
+    """Quarantined rows with their raw content masked for the user (ID numbers always, as
+    14 stars and the last four; contacts unless the role may see them)."""
+    auth.require(user, "import_data")
+    return privacy.mask_frame(user, warehouse.read("stw_quarantine_list", status=status,
+                                                   source=source, kind=kind, limit=limit))
 
 
+@auth.pii_writer("import_data")
 @warehouse.retrying
 def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
     """Validate a corrected quarantined row and load it (or raise ValidationError with the
@@ -635,8 +694,13 @@ def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
     row = warehouse.one("stw_quarantine_by_id", quarantine_id=int(quarantine_id))
     if row is None or row["status"] != "open":
         raise ImportProblem("This quarantined row is no longer open.")
-    raw = json.loads(row["raw"])
-    raw.update({k: ("" if v is None else str(v)) for k, v in values.items() if k in FIELDS[row["kind"]]})
+    stored = _unseal_raw(json.loads(row["raw"]))
+    raw = dict(stored)
+    # A value shown masked and sent back unchanged keeps the stored one (the form shows an ID
+    # number as 14 stars and its last four).
+    raw.update({k: ("" if v is None else str(v)) for k, v in values.items() if k in FIELDS[row["kind"]]
+                and not (isinstance(v, str) and "*" in v and stored.get(k)
+                         and privacy.mask_value(user, stored[k], k) == v)})
     frame = pd.DataFrame([raw]).astype("string")
     mapping = {c: [c] for c in frame.columns}
     plan = prepare(row["kind"], frame, mapping, row["source"])
@@ -658,7 +722,7 @@ def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
         tx.run("stw_quarantine_resolve", quarantine_id=int(quarantine_id), status="released",
                username=user.username)
         audit.record(tx, user, "import.release", "quarantine", quarantine_id,
-                     before=json.loads(row["raw"]), after=raw,
+                     before=privacy.mask_for_audit(stored), after=privacy.mask_for_audit(raw),
                      detail={"customer_id": new_ids[0] if new_ids else None})
     if new_ids:
         _after_import(ImportResult(int(row["import_id"] or 0), row["kind"], row["source"], 1, 1, 0, 0, 0,

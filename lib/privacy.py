@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -153,41 +154,202 @@ def mask_text(value: str | None, keep: int = 1) -> str | None:
 
 
 # ---------------------------------------------------------------- role-aware presentation
+#
+# ONE masking function for everything a reader returns: a record, a frame, and JSON nested in
+# them (quality-flag details, raw import values, quarantined rows, audit before/after). Values
+# are judged by the key that holds them (a flag detail's "raw" by the flag's field), and strings
+# under other keys are scanned for ID numbers, Fernet tokens and keyed hashes (always hidden)
+# and for phone numbers and e-mail addresses (hidden unless the role may see contacts).
 
-CONTACT_FIELDS = {"mobile": mask_phone, "email": mask_email}
+# Keys whose value is contact data: shown only with `view_contact_pii` (steward, admin).
+CONTACT_FIELDS = {"mobile": mask_phone, "phone": mask_phone, "email": mask_email,
+                  "address": mask_text}
+# Plaintext ID numbers: always shown masked (revealing is a separate, audited action).
+ID_FIELDS = {"id_number"}
+# Never shown to anyone: ciphertexts and keyed hashes.
+SECRET_FIELDS = {"id_number_enc", "id_number_hash", "id_number_cipher", "enc", "hash"}
+# Keys whose value holds JSON (as text or parsed) to be masked inside.
+JSON_FIELDS = {"raw_values", "raw", "detail", "before", "after", "survivor", "merged", "values"}
+# Inside a dict, these keys carry the value of the field named by the context (a flag's field).
+VALUE_KEYS = {"raw", "value", "old", "new"}
+
+_FERNET_RE = re.compile(r"gAAAAA[A-Za-z0-9_\-]{20,}={0,2}")
+_HASH_RE = re.compile(r"\b[0-9a-f]{64}\b")
+_ID_RE = re.compile(r"(?<![0-9])([0-9]{6})([0-9]{8})([0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
+_EMAIL_RE = re.compile(r"[^\s@\"',;<>]+@[^\s@\"',;<>]+\.[A-Za-z]{2,}")
+_PHONE_RE = re.compile(r"(?<![0-9*])\+?[0-9]{2,4}(?:[ \-]?[0-9]{3,4}){2,3}(?![0-9*])")
 
 
 def can_see_contacts(user) -> bool:
     return auth.can(user, "view_contact_pii")
 
 
-def mask_record(user, record: dict) -> dict:
-    """A customer record as this user may see it: contacts masked unless the role allows,
-    the resident ID always masked (revealing it is a separate, audited action)."""
-    out = dict(record)
-    if not can_see_contacts(user):
-        for field, mask in CONTACT_FIELDS.items():
-            if field in out:
-                out[field] = mask(out[field])
-    if "id_number_enc" in out:
-        out.pop("id_number_enc")
-    if "id_number_last4" in out:
-        out["id_number"] = mask_id_number(out.pop("id_number_last4"))
-    out.pop("id_number_hash", None)
+def mask_id_text(value) -> str | None:
+    """Any form of an ID number (plain, compact or already masked) as 14 stars + last four."""
+    if value in (None, ""):
+        return value
+    text = "".join(str(value).split())
+    return mask_id_number(text[-4:]) if len(text) >= 4 else "*" * len(text)
+
+
+def scrub_text(value: str, see_contacts: bool) -> str:
+    """Free text: ID numbers, tokens and hashes hidden always; contacts unless allowed."""
+    value = _FERNET_RE.sub("[encrypted]", value)
+    value = _HASH_RE.sub("[hash]", value)
+    value = _ID_RE.sub(lambda m: mask_id_number(m.group(3)), value)
+    if not see_contacts:
+        value = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)), value)
+        value = _PHONE_RE.sub(lambda m: mask_phone(re.sub(r"[ \-()]", "", m.group(0))), value)
+    return value
+
+
+def _parse_json(value):
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value), True
+        except ValueError:
+            return value, False
+    return value, False
+
+
+def _mask_field(key: str | None, value, see: bool, context: str | None = None):
+    """One value held under `key` (context: the field a nested dict is about)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return value
+    field = context if key in VALUE_KEYS and context else key
+    if field in SECRET_FIELDS:
+        return None
+    if field in ID_FIELDS:
+        if isinstance(value, dict):          # an encrypted ID kept as {enc, hash, last4}
+            return mask_id_number(value.get("last4"))
+        return mask_id_text(value)
+    if field in CONTACT_FIELDS and not isinstance(value, (dict, list)):
+        return value if see else CONTACT_FIELDS[field](str(value))
+    if isinstance(value, dict):
+        return _mask_dict(value, see, key if key in CONTACT_FIELDS else context)
+    if isinstance(value, list):
+        return [_mask_field(key, v, see, context) for v in value]
+    if isinstance(value, str):
+        parsed, was_json = _parse_json(value) if key in JSON_FIELDS else (value, False)
+        if was_json:
+            return json.dumps(_mask_field(key, parsed, see, context), ensure_ascii=False,
+                              sort_keys=isinstance(parsed, dict), default=str)
+        return scrub_text(value, see)
+    return value
+
+
+def _mask_dict(record: dict, see: bool, context: str | None = None) -> dict:
+    out = {}
+    field = record.get("field") if isinstance(record.get("field"), str) else context
+    for key, value in record.items():
+        if key in SECRET_FIELDS:
+            continue
+        if key == "id_number_last4":
+            if "id_number" not in record:
+                out["id_number"] = mask_id_number(value) if value else None
+            continue
+        out[key] = _mask_field(key, value, see, field)
     return out
 
 
+def mask_value(user, value, field: str | None = None):
+    """Any value a reader returns (dict, list, JSON text, plain text) as this user may see it.
+    `field`: the customer field the value belongs to (a flag's field for its detail)."""
+    see = can_see_contacts(user)
+    if isinstance(value, dict):
+        return _mask_dict(value, see, field)
+    parsed, was_json = _parse_json(value)
+    if was_json:
+        return json.dumps(mask_value(user, parsed, field), ensure_ascii=False, default=str,
+                          sort_keys=isinstance(parsed, dict))
+    if isinstance(value, list):
+        return [mask_value(user, v, field) for v in value]
+    return _mask_field(field, value, see, field) if field else (
+        scrub_text(value, see) if isinstance(value, str) else value)
+
+
+def mask_record(user, record: dict) -> dict:
+    """A customer record (or any row) as this user may see it: contacts and the street address
+    masked unless the role allows, the resident ID always masked (revealing it is a separate,
+    audited action), ciphertexts and hashes dropped, JSON values masked inside."""
+    return _mask_dict(dict(record), can_see_contacts(user))
+
+
+_PLAIN_FRAME_COLUMNS = ("full_name", "name_l", "name_r", "source", "source_record_id")
+
+
 def mask_frame(user, frame):
-    """Same as mask_record for a small DataFrame (a page of results, an export)."""
+    """mask_record for a DataFrame (a page of results, an export): the same rules per column.
+    Columns of known personal fields and JSON columns are masked value by value; other text
+    columns are left alone (they hold codes, names and ids, not contacts)."""
+    see = can_see_contacts(user)
     frame = frame.copy()
-    if not can_see_contacts(user):
-        for field, mask in CONTACT_FIELDS.items():
-            if field in frame.columns:
-                frame[field] = frame[field].map(lambda v: mask(v) if isinstance(v, str) else v)
-    if "id_number_last4" in frame.columns:
-        frame["id_number"] = frame.pop("id_number_last4").map(
-            lambda v: mask_id_number(v) if isinstance(v, str) else None)
-    return frame.drop(columns=[c for c in ("id_number_enc", "id_number_hash") if c in frame.columns])
+    for column in list(frame.columns):
+        key = str(column)
+        if key in SECRET_FIELDS:
+            frame = frame.drop(columns=[column])
+        elif key == "id_number_last4":
+            frame["id_number"] = frame.pop(column).map(
+                lambda v: mask_id_number(v) if isinstance(v, str) else None)
+        elif key in ID_FIELDS or key in JSON_FIELDS or (key in CONTACT_FIELDS and not see):
+            frame[column] = frame[column].map(
+                lambda v, k=key: _mask_field(k, v, see) if isinstance(v, (str, dict, list)) else v)
+    return frame
+
+
+def mask_for_audit(value):
+    """Before/after values as the audit log keeps them: every personal value masked (contacts,
+    names, dates of birth, addresses, ID numbers; ciphertexts and hashes dropped), so that the
+    append-only log never needs rewriting when a person is erased. The values an undo needs
+    live in customer_edit_values, which erasure clears (see ERASURE_REGISTRY)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, v in value.items():
+            if key in SECRET_FIELDS:
+                continue
+            if key == "id_number_last4":
+                out["id_number"] = mask_id_number(v) if v else None
+            elif key in AUDIT_MASKED_FIELDS and v not in (None, "") and not isinstance(v, (dict, list)):
+                out[key] = AUDIT_MASKED_FIELDS[key](str(v))
+            else:
+                out[key] = mask_for_audit(v)
+        return out
+    if isinstance(value, list):
+        return [mask_for_audit(v) for v in value]
+    if isinstance(value, str):
+        return scrub_text(value, see_contacts=False)
+    return value
+
+
+def _mask_date(value: str) -> str:
+    return value[:4] + "-**-**" if len(value) >= 4 else "****"
+
+
+AUDIT_MASKED_FIELDS = {
+    "mobile": mask_phone, "phone": mask_phone, "email": mask_email, "address": mask_text,
+    "id_number": mask_id_text, "full_name": mask_text, "family_name": mask_text,
+    "given_name": mask_text, "name_pinyin": lambda v: mask_text(v, 1), "birth_date": _mask_date,
+    "postcode": lambda v: mask_text(v, 3), "uscc": lambda v: mask_text(v, 2),
+    "company": mask_text, "job_title": mask_text, "raw_values": lambda v: mask_text(v, 0),
+}
+
+
+# ---------------------------------------------------------------- ID numbers kept encrypted
+
+def sealed_id(value: str | None) -> dict | None:
+    """An ID number as it may be kept outside customers (a quarantined row, a rejected value):
+    ciphertext, keyed hash and last four, never the number itself."""
+    text = "".join(str(value or "").split()).upper()
+    if not text:
+        return None
+    return {"enc": encrypt(text), "hash": id_hash(text), "last4": text[-4:]}
+
+
+def unseal_id(value) -> str | None:
+    """The number inside sealed_id(...) (or a plain string, as older rows hold it)."""
+    if isinstance(value, dict):
+        return decrypt(value.get("enc"))
+    return value or None
 
 
 # ================================================================ audited PII access and
@@ -228,6 +390,7 @@ def _reason(value: str | None) -> str:
     return reason
 
 
+@auth.pii_reader("view_customer")
 def subject_summary(user, customer_id) -> dict | None:
     """Who a privacy request is about, masked as this user may see it (None if unknown)."""
     auth.require(user, "view_customer")
@@ -237,6 +400,7 @@ def subject_summary(user, customer_id) -> dict | None:
 
 # ---------------------------------------------------------------- reveal
 
+@auth.pii_reader("reveal_id_number")
 @warehouse.retrying
 def reveal_id_number(user, customer_id, reason: str) -> str | None:
     """The decrypted resident-ID number (admin only, reason required). The audit entry is
@@ -255,6 +419,7 @@ def reveal_id_number(user, customer_id, reason: str) -> str | None:
 
 # ---------------------------------------------------------------- key rotation
 
+@auth.pii_writer("rotate_keys")
 def rotate_keys(user, batch_size: int = ROTATION_BATCH) -> dict:
     """Re-encrypt every resident-ID number under the newest field key.
 
@@ -324,6 +489,7 @@ def undecryptable_with_newest_key(sample: int | None = None) -> int:
 
 # ---------------------------------------------------------------- consent
 
+@auth.pii_writer("edit_consent")
 @warehouse.retrying
 def record_consent(user, customer_id, channel: str, status: str, source: str,
                    recorded_at: datetime | None = None) -> dict:
@@ -361,12 +527,14 @@ def record_consent(user, customer_id, channel: str, status: str, source: str,
     return after | {"customer_id": cid, "recorded_at": when}
 
 
+@auth.pii_reader("view_customer")
 def consent_current(user, customer_id) -> pd.DataFrame:
     """The consent in force per channel for one customer."""
     auth.require(user, "view_customer")
     return warehouse.read("consent_current_for_customer", customer_id=_customer_id(customer_id))
 
 
+@auth.pii_reader("view_customer")
 def consent_history(user, customer_id) -> pd.DataFrame:
     """Every consent change for one customer, newest first."""
     auth.require(user, "view_customer")
@@ -407,6 +575,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
                                     .to_dict("records")) or "[]")
 
 
+@auth.pii_reader("export_subject_data")
 def export_subject(user, customer_id) -> dict:
     """Everything held about one customer, JSON-ready: their rows in every table keyed by a
     customer id (schema-driven, so later tables are included), quarantined raw rows from the
@@ -435,6 +604,11 @@ def _export_subject(user, cid: int) -> dict:
         for row in tables.get("customers", []):
             quarantine += _records(tx.df("subject_quarantine", source=row["source"],
                                          source_record_id=row["source_record_id"]))
+        for entry in quarantine:         # the person is entitled to their ID number in clear
+            raw = json.loads(entry["raw"]) if entry.get("raw") else {}
+            if isinstance(raw.get("id_number"), dict):
+                raw["id_number"] = unseal_id(raw["id_number"])
+                entry["raw"] = json.dumps(raw, ensure_ascii=False, sort_keys=True)
         audit_rows = _records(tx.df("subject_audit_entries", entity_id=str(cid)))
         for entry in audit_rows:
             for key in ("before", "after", "detail"):
@@ -451,16 +625,95 @@ def export_subject_json(user, customer_id) -> str:
     return json.dumps(export_subject(user, customer_id), ensure_ascii=False, indent=2)
 
 
-_ERASABLE = ("family_name", "given_name", "full_name", "name_pinyin", "birth_date", "mobile",
-             "email", "id_number_enc", "address", "postcode", "district", "company",
-             "job_title", "uscc", "raw_values")
+# ---------------------------------------------------------------- erasure registry
+#
+# Every table and column that can hold a person's data, how an erasure finds the person's rows
+# there, and the named query (lib/sql/admin.sql) that clears them. erase_customer runs exactly
+# this list; tests/unit/test_privacy_data.py fails when a migration adds a text or JSON column
+# that is neither listed here nor in NOT_PERSONAL (with the reason it holds no one's data), and
+# scans every text/JSON column of every table after an erasure for the person's values.
+
+@dataclass(frozen=True)
+class PersonalData:
+    table: str
+    columns: tuple[str, ...]     # columns (JSON paths: all of the value) holding personal data
+    found_by: str                # how the person's rows are found
+    query: str                   # named query that clears them, given :ids (and :placeholder)
 
 
+PERSON_COLUMNS = ("family_name", "given_name", "full_name", "name_pinyin", "birth_date", "mobile",
+                  "email", "id_number_enc", "id_number_hash", "id_number_last4", "address",
+                  "postcode", "district", "company", "job_title", "uscc", "raw_values")
+
+ERASURE_REGISTRY: tuple[PersonalData, ...] = (
+    PersonalData("customers", PERSON_COLUMNS,
+                 "the customer and every record merged into them", "erase_customer_fields"),
+    PersonalData("merge_customer_snapshots", PERSON_COLUMNS,
+                 "both records of every merge the person took part in (customer_id)",
+                 "erase_merge_snapshots"),
+    PersonalData("quality_flags", ("detail", "reason"),
+                 "flags of the person's records: detail.raw is the rejected value, reason is "
+                 "a steward's free text", "erase_flag_details"),
+    PersonalData("quarantine", ("raw",),
+                 "rows quarantined from the person's source records (source, source_record_id)",
+                 "erase_quarantine_raw"),
+    PersonalData("events", ("note",), "consult and complaint notes (customer_id)",
+                 "erase_event_notes"),
+    PersonalData("customer_edit_values", ("before", "after"),
+                 "exact values of the person's edits, kept for undo (customer_id)",
+                 "erase_edit_values"),
+)
+
+# Text and JSON columns that hold no person's data, or keep it only masked, by design.
+NOT_PERSONAL: dict[str, str] = {
+    "audit_log.*": "append-only record of processing; before/after are written masked "
+                   "(mask_for_audit), detail holds ids, counts, field names and reasons",
+    "customers.*": "codes and coarse attributes kept for totals (source keys, gender, country, "
+                   "province, city, type, industry, channel, stage, churn reason)",
+    "merge_customer_snapshots.*": "as customers",
+    "quality_flags.*": "rule ids, fields, severities, statuses, usernames",
+    "quarantine.*": "kind, source keys, reasons (field, code, message: no values), status",
+    "events.*": "types, channels, categories, source keys",
+    "orders.*": "statuses, channels, categories, source keys",
+    "consents.*": "channel, status, where captured (a form, a store), who recorded it",
+    "consent_current.*": "view over consents",
+    "tags.*": "marketing labels and who set them",
+    "merges.*": "field choices and ids of moved rows",
+    "dedup_candidates.*": "per-field agreement levels and weights (no values), status",
+    "dedup_runs.*": "the trained model's parameters (m/u probabilities)",
+    "demo_ground_truth.*": "what the demo generator injected (kinds of defect, no values)",
+    "app_users.*": "staff accounts, not customers (administered in lib/users.py)",
+    "app_settings.*": "run-time settings", "imports.*": "file names and hashes, counts",
+    "import_mappings.*": "column mappings", "segments.*": "segment definitions",
+    "churn_models.*": "model metrics and the pickled estimator",
+    "churn_scores.*": "risk tiers and reason codes", "clv_models.*": "model parameters",
+    "customer_rfm.*": "RFM segment names", "quality_results.*": "counts per rule",
+    "quality_runs.*": "who ran the rules", "schema_version.*": "migration names",
+    "agg_filter_values.*": "dashboard filter values (channels, provinces, ...)",
+    "agg_segs.*": "dashboard segments (channels, provinces, ...)",
+    "customer_edit_values.*": "as listed in ERASURE_REGISTRY",
+}
+
+
+def personal_columns() -> dict[str, set[str]]:
+    """table -> the columns ERASURE_REGISTRY clears there."""
+    out: dict[str, set[str]] = {}
+    for entry in ERASURE_REGISTRY:
+        out.setdefault(entry.table, set()).update(entry.columns)
+    return out
+
+
+_ERASABLE = PERSON_COLUMNS
+
+
+@auth.pii_writer("erase_customer")
 def erase_customer(user, customer_id, reason: str) -> dict:
-    """Anonymise one person (and the duplicate records merged into them): direct identifiers
-    are cleared, consent is withdrawn on every channel, free-text notes and quarantined raw
-    rows are blanked. The customer row, orders and events stay, so every count and total is
-    unchanged. The audit entry names the fields cleared, never their values."""
+    """Anonymise one person (and the duplicate records merged into them) in every place
+    ERASURE_REGISTRY lists: direct identifiers on the records and on merge snapshots, rejected
+    raw values in flags, quarantined raw rows, free-text notes, the values kept for undoing
+    edits; consent is withdrawn on every channel. The customer row, orders and events stay,
+    so every count and total is unchanged. The audit entry names the fields cleared and the
+    rows per table, never their values (and the audit log itself holds masked values only)."""
     auth.require(user, "erase_customer")
     reason, cid = _reason(reason), _customer_id(customer_id)
     return _erase(user, cid, reason)
@@ -479,11 +732,16 @@ def _erase(user, cid: int, reason: str) -> dict:
         ids = [int(i) for i in targets["customer_id"].tolist()]
         cleared = {str(row["customer_id"]): sorted(f for f in _ERASABLE if pd.notna(row[f]))
                    for row in targets.to_dict("records")}
-        tx.run("erase_customer_fields", ids=ids, now=now, placeholder=ERASED_NAME)
-        notes = tx.run("erase_event_notes", ids=ids)
-        for row in targets.to_dict("records"):
-            tx.run("erase_quarantine_raw", source=row["source"],
-                   source_record_id=row["source_record_id"])
+        counts = {}
+        for entry in ERASURE_REGISTRY:
+            params = {"ids": ids}
+            sql = warehouse.query(entry.query)
+            if ":placeholder" in sql:
+                params["placeholder"] = ERASED_NAME
+            if ":now" in sql:
+                params["now"] = now
+            counts[entry.table] = max(int(tx.run(entry.query, **params) or 0), 0)
+        notes = counts.get("events", 0)
         for target in ids:
             for channel in CHANNELS:
                 tx.run("consent_insert", customer_id=target, channel=channel, status="withdrawn",
@@ -492,6 +750,6 @@ def _erase(user, cid: int, reason: str) -> dict:
         audit.record(tx, user, "customer.erase", "customer", cid,
                      before={"fields_cleared": cleared},
                      after={"erased_at": now, "full_name": ERASED_NAME},
-                     detail={"reason": reason, "records": ids,
-                             "event_notes_cleared": max(int(notes or 0), 0)})
+                     detail={"reason": reason, "records": ids, "rows_cleared": counts,
+                             "event_notes_cleared": notes})
     return result

@@ -255,6 +255,7 @@ def scorecard(run_id: int | None = None) -> Scorecard | None:
     )
 
 
+@auth.pii_reader("run_quality")
 def failing_records(user: auth.User, rule_id: str, *, source: str | None = None,
                     channel: str | None = None, limit: int = 200) -> pd.DataFrame:
     """The records failing a rule now, with their keys (customer_id, source, source_record_id)."""
@@ -264,12 +265,17 @@ def failing_records(user: auth.User, rule_id: str, *, source: str | None = None,
         raise ValueError(f"Unknown rule {rule_id!r}")
     sql = _wrap("stw_q_drilldown", rule).replace("__VALUE__", _VALUE_SQL[rule.field])
     frame = warehouse.read(sql, source=source, channel=channel, limit=int(limit), **rule_params())
-    if rule.field in ("mobile", "email"):
-        frame = frame.rename(columns={"value": rule.field})
-        frame = privacy.mask_frame(user, frame).rename(columns={rule.field: "value"})
+    frame["value"] = [privacy.mask_value(user, v, rule.field) if isinstance(v, str) else v
+                      for v in frame["value"].tolist()]
     return frame
 
 
-def open_flags(customer_id: int) -> pd.DataFrame:
-    """Open flags of one customer (the 360 page and the review queue read these)."""
-    return warehouse.read("stw_q_open_flags_for_customer", customer_id=int(customer_id))
+@auth.pii_reader("view_customer")
+def open_flags(user: auth.User, customer_id: int) -> pd.DataFrame:
+    """Open flags of one customer, their details masked for the user (judged by each flag's
+    field: a rejected ID number is always masked, a rejected e-mail unless contacts may be seen)."""
+    auth.require(user, "view_customer")
+    frame = warehouse.read("stw_q_open_flags_for_customer", customer_id=int(customer_id))
+    frame["detail"] = [privacy.mask_value(user, d, f) if isinstance(d, str) else d
+                       for d, f in zip(frame["detail"].tolist(), frame["field"].tolist())]
+    return frame

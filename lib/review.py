@@ -25,6 +25,7 @@ class QueueFilter:
     rule_id: str | None = None
 
 
+@auth.pii_reader("resolve_flags")
 def items(user: auth.User, f: QueueFilter | None = None, limit: int = 100, offset: int = 0) -> pd.DataFrame:
     """One page of the worklist, most severe first."""
     auth.require(user, "resolve_flags")
@@ -48,5 +49,12 @@ def sources() -> list[str]:
     return warehouse.read("stw_review_sources")["source"].tolist()
 
 
-def flag(flag_id: int) -> dict | None:
-    return warehouse.one("stw_flag_by_id", flag_id=int(flag_id))
+@auth.pii_reader("resolve_flags")
+def flag(user: auth.User, flag_id: int) -> dict | None:
+    """One flag; its detail (the rejected raw value, ...) masked for the user like every
+    reader's output (lib.privacy.mask_value, judged by the flag's field)."""
+    auth.require(user, "resolve_flags")
+    row = warehouse.one("stw_flag_by_id", flag_id=int(flag_id))
+    if row is not None:
+        row["detail"] = privacy.mask_value(user, row["detail"], row["field"])
+    return row

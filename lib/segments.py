@@ -320,6 +320,7 @@ def stats(definition: Any, as_of: date | None = None) -> dict:
             for k, v in row.items()}
 
 
+@auth.pii_reader("view_customer")
 def sample(user: auth.User, definition: Any, limit: int = 20, as_of: date | None = None) -> pd.DataFrame:
     """A few members for a look while editing, masked for the user's role."""
     auth.require(user, "view_customer")

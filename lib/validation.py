@@ -192,14 +192,16 @@ def birth_date(value, today: date | None = None, field: str = "birth_date") -> d
 
 
 @lru_cache(maxsize=20_000)
-def _ric_place_ok(region: str, year: int) -> bool:
-    from stdnum.cn import ric
-    from stdnum.exceptions import ValidationError as StdnumError
-    try:
-        ric.get_birth_place(f"{region}{year:04d}0101000")
-        return True
-    except StdnumError:
-        return False
+def _ric_place_ok(region: str, year: int | None = None) -> bool:
+    """Whether `region` is a county code that has ever existed (stdnum's table of codes).
+
+    The birth year is deliberately not compared with the years a code was in use
+    (stdnum.cn.ric.get_birth_place does): codes are assigned when the ID is issued (the first
+    IDs in 1984), so a person born in 1960 in a district created in 1993 holds a valid number
+    with that district's code."""
+    from stdnum import numdb
+    info = {k: v for _, props in numdb.get("cn/loc").info(region) for k, v in props.items()}
+    return bool(info.get("county"))
 
 
 def resident_id(value, birth: date | None = None, field: str = "id_number") -> str | None:
@@ -220,7 +222,7 @@ def resident_id(value, birth: date | None = None, field: str = "id_number") -> s
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise FieldError(field, "id_number.birth_date", value) from None
-    if not _ric_place_ok(number[:6], born.year):
+    if not _ric_place_ok(number[:6]):
         raise FieldError(field, "id_number.region", value)
     if birth is not None and born != birth:
         raise FieldError(field, "id_number.birth_mismatch", value)

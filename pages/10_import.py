@@ -114,7 +114,7 @@ with tab_import:
                         st.caption(note)
 
 with tab_quarantine:
-    rows = importer.quarantine("open")
+    rows = importer.quarantine(user, "open")
     if rows.empty:
         st.success(t("stewards.imp.quarantine_empty"))
     else:

@@ -1,7 +1,7 @@
 """Review queue: everything that needs a steward, most severe first; fix, verify or ignore."""
 import streamlit as st
 
-from lib import customer_edits, i18n, privacy, quality, review, settings, ui, validation
+from lib import customer_edits, i18n, quality, review, settings, ui, validation
 from lib.i18n import t
 
 user = ui.guard("review_queue")
@@ -85,12 +85,12 @@ if item["category"] == "duplicate":
 
 flag_id = int(item["item_id"])
 customer_id = int(item["customer_id"])
-record = customer_edits.get(customer_id)
+record = customer_edits.get(user, customer_id)
 version_key = f"rq_version_{flag_id}"
 if version_key not in st.session_state:
     st.session_state[version_key] = record["version"]   # the version this form was opened on
 loaded_version = st.session_state[version_key]
-flag = review.flag(flag_id)
+flag = review.flag(user, flag_id)
 
 st.subheader(t("stewards.rq.fix_title", id=customer_id,
                  name=record["full_name"] if isinstance(record["full_name"], str) else "—"))
@@ -101,7 +101,7 @@ st.caption(t("stewards.rq.fix_caption", source=record["source"], record_key=reco
 if record.get("raw_values"):
     st.info(t("stewards.rq.raw_values", values=record["raw_values"]))
 
-visible = privacy.mask_record(user, record)
+visible = record      # masked for the user by customer_edits.get
 FIELDS = ["full_name", "gender", "birth_date", "mobile", "email", "country", "province", "city",
           "district", "address", "postcode", "customer_type", "company", "industry", "job_title", "uscc"]
 

@@ -43,14 +43,14 @@ with tab_pairs:
         wanted = st.session_state.pop("dd_pair", None)
         if wanted is not None and wanted in ids:
             st.session_state["dd_pair_select"] = wanted
-        elif wanted is not None and wanted not in ids and dedup.pair(wanted):
+        elif wanted is not None and wanted not in ids and dedup.pair(user, wanted):
             ids = [wanted] + ids
             st.session_state["dd_pair_select"] = wanted
         pair_id = st.selectbox(t("stewards.dd.pair"), ids, key="dd_pair_select",
                                format_func=lambda i: f"#{i}")
-        pr = dedup.pair(pair_id)
-        a = customer_edits.get(pr["customer_id_l"])
-        b = customer_edits.get(pr["customer_id_r"])
+        pr = dedup.pair(user, pair_id)
+        a = customer_edits.get(user, pr["customer_id_l"])
+        b = customer_edits.get(user, pr["customer_id_r"])
         st.metric(t("stewards.dd.probability"), f"{pr['match_probability']:.4f}",
                   help=t("stewards.dd.probability_help", weight=f"{pr['match_weight']:.1f}"))
         survivor, other = dedup.suggested_survivor(a, b)
@@ -70,7 +70,7 @@ with tab_pairs:
 
         st.markdown(f"**{t('stewards.dd.choices')}**")
         st.caption(t("stewards.dd.choices_help"))
-        defaults = dedup.default_choices(s_rec, m_rec)
+        defaults = dedup.suggested_choices(user, s_rec["customer_id"], m_rec["customer_id"])
         choices = {}
         cols = st.columns(3)
         for i, group in enumerate(dedup.FIELD_GROUPS):
@@ -98,7 +98,7 @@ with tab_pairs:
                 st.success(t("stewards.dd.rejected"))
 
 with tab_merges:
-    merges = dedup.recent_merges(50)
+    merges = dedup.recent_merges(user, 50)
     if merges.empty:
         st.info(t("stewards.dd.no_merges"))
     else:

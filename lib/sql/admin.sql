@@ -155,7 +155,8 @@ ORDER BY quarantine_id
 -- The customer and every duplicate record that was merged into it: one person, one erasure.
 SELECT customer_id, source, source_record_id, version, erased_at,
        family_name, given_name, full_name, name_pinyin, birth_date, mobile, email,
-       id_number_enc, address, postcode, district, company, job_title, uscc, raw_values
+       id_number_enc, id_number_hash, id_number_last4, address, postcode, district, company,
+       job_title, uscc, raw_values
 FROM customers
 WHERE customer_id = :customer_id OR merged_into = :customer_id
 ORDER BY customer_id
@@ -174,13 +175,38 @@ SET family_name = NULL, given_name = NULL, full_name = :placeholder, name_pinyin
     version = version + 1
 WHERE list_contains(CAST(:ids AS BIGINT[]), customer_id)
 
+-- The erase_* queries below are run by lib/privacy.erase_customer, one per entry of
+-- lib/privacy.ERASURE_REGISTRY (every table and column that can hold a person's data); each
+-- takes the ids of the person's records (:ids) and returns nothing but a row count.
+
 -- name: erase_event_notes
 UPDATE events SET note = NULL
 WHERE list_contains(CAST(:ids AS BIGINT[]), customer_id) AND note IS NOT NULL
 
 -- name: erase_quarantine_raw
+-- Rows quarantined from the person's source records (by their source keys, which erasure keeps).
 UPDATE quarantine SET raw = CAST('{"erased": true}' AS JSON)
-WHERE source = :source AND source_record_id = :source_record_id
+WHERE (source, source_record_id) IN (
+    SELECT source, source_record_id FROM customers WHERE list_contains(CAST(:ids AS BIGINT[]), customer_id))
+  AND CAST(raw AS VARCHAR) <> '{"erased": true}'
+
+-- name: erase_merge_snapshots
+-- Both records of every merge the person took part in, as they were before it.
+UPDATE merge_customer_snapshots
+SET family_name = NULL, given_name = NULL, full_name = :placeholder, name_pinyin = NULL,
+    birth_date = NULL, mobile = NULL, email = NULL,
+    id_number_enc = NULL, id_number_hash = NULL, id_number_last4 = NULL,
+    address = NULL, postcode = NULL, district = NULL,
+    company = NULL, job_title = NULL, uscc = NULL, raw_values = NULL
+WHERE list_contains(CAST(:ids AS BIGINT[]), customer_id)
+
+-- name: erase_flag_details
+-- A flag's detail holds the rejected raw value; a steward's reason is free text.
+UPDATE quality_flags SET detail = NULL, reason = NULL
+WHERE list_contains(CAST(:ids AS BIGINT[]), customer_id) AND (detail IS NOT NULL OR reason IS NOT NULL)
+
+-- name: erase_edit_values
+DELETE FROM customer_edit_values WHERE list_contains(CAST(:ids AS BIGINT[]), customer_id)
 
 -- ================================================================ backups
 

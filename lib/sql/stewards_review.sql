@@ -115,3 +115,13 @@ GROUP BY ALL ORDER BY ALL
 
 -- name: stw_review_sources
 SELECT DISTINCT source FROM customers ORDER BY source
+
+-- name: stw_edit_values_insert
+-- The exact values of one edit, for undo (the audit entry holds them masked).
+INSERT INTO customer_edit_values (customer_id, version, before, after)
+VALUES (:customer_id, :version, CAST(:before AS JSON), CAST(:after AS JSON))
+ON CONFLICT (customer_id, version) DO UPDATE SET before = excluded.before, after = excluded.after
+
+-- name: stw_edit_values
+SELECT CAST(before AS VARCHAR) AS before, CAST(after AS VARCHAR) AS after
+FROM customer_edit_values WHERE customer_id = :customer_id AND version = :version

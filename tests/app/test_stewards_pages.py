@@ -55,8 +55,8 @@ def test_queue_fix_form_saves_a_valid_value_and_resolves_the_flag(ran):
     at.text_input(key=f"fix_{flag_id}_mobile").input("139 1234 0007")
     button(at, "Validate and save").click().run()
     assert not at.exception and not at.error
-    assert ce.get(7)["mobile"] == "+8613912340007"
-    assert review.flag(flag_id)["status"] == "resolved"
+    assert ce._get(7)["mobile"] == "+8613912340007"
+    assert review.flag(auth.SYSTEM, flag_id)["status"] == "resolved"
 
 
 def test_queue_fix_form_shows_field_errors_and_saves_nothing(ran):
@@ -65,7 +65,7 @@ def test_queue_fix_form_shows_field_errors_and_saves_nothing(ran):
     at.text_input(key=f"fix_{flag_id}_mobile").input("12345")
     button(at, "Validate and save").click().run()
     assert any("Mobile" in e.value and "not a valid phone number" in e.value for e in at.error)
-    assert ce.get(7)["version"] == 1 and review.flag(flag_id)["status"] == "open"
+    assert ce._get(7)["version"] == 1 and review.flag(auth.SYSTEM, flag_id)["status"] == "open"
 
 
 def test_queue_fix_form_reports_a_concurrent_save(ran, users):
@@ -75,21 +75,21 @@ def test_queue_fix_form_reports_a_concurrent_save(ran, users):
     at.text_input(key=f"fix_{flag_id}_mobile").input("139 1234 0007")
     button(at, "Validate and save").click().run()
     assert any("Someone else saved this record first" in e.value for e in at.error)
-    assert (ce.get(7)["city"], ce.get(7)["mobile"], ce.get(7)["version"]) == ("广州市", "+8612633772910", 2)
+    assert (ce._get(7)["city"], ce._get(7)["mobile"], ce._get(7)["version"]) == ("广州市", "+8612633772910", 2)
 
 
 def test_queue_verify_and_ignore_actions(ran):
     at = open_page(as_user("steward"), "pages/12_review_queue.py")
     flag_id = _open_item(at, 24, "mobile_not_placeholder")
     button(at, "Ignore this flag").click().run()
-    assert at.error and review.flag(flag_id)["status"] == "open"          # no reason given
+    assert at.error and review.flag(auth.SYSTEM, flag_id)["status"] == "open"          # no reason given
     at.text_input(key=f"rq_reason_{flag_id}").input("the customer's real test number")
     button(at, "Ignore this flag").click().run()
-    assert review.flag(flag_id)["status"] == "ignored"
+    assert review.flag(auth.SYSTEM, flag_id)["status"] == "ignored"
     at = open_page(as_user("steward"), "pages/12_review_queue.py")
     flag_id = _open_item(at, 23, "not_stale")
     button(at, "Mark verified").click().run()
-    assert review.flag(flag_id)["status"] == "verified" and ce.get(23)["verified_at"] is not None
+    assert review.flag(auth.SYSTEM, flag_id)["status"] == "verified" and ce._get(23)["verified_at"] is not None
 
 
 def test_merge_screen_merges_with_survivorship_and_undoes(ran):
@@ -115,7 +115,7 @@ def test_import_page_releases_a_fixed_quarantined_row(ran, tmp_path, users):
     csv = tmp_path / "q.csv"
     csv.write_text("id,name,mobile\nQ1,,13812345600\n", encoding="utf-8")
     importer.import_file(users["steward"], "customers", csv, "walkin", match_duplicates=False)
-    qid = int(importer.quarantine().iloc[0]["quarantine_id"])
+    qid = int(importer.quarantine(auth.SYSTEM).iloc[0]["quarantine_id"])
     at = open_page(as_user("steward"), "pages/10_import.py")
     assert not at.exception
     at.text_input(key=f"q_{qid}_full_name").input("孙悟空")

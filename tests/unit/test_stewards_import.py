@@ -128,7 +128,7 @@ def test_excel_files_and_a_saved_mapping_from_the_cli(stw_empty, tmp_path, capsy
 
 def test_a_quarantined_row_is_fixed_and_released(stw_empty, tmp_path, users):
     importer.import_file(users["steward"], "customers", write(tmp_path, MESSY), "partner_x", match_duplicates=False)
-    q = importer.quarantine()
+    q = importer.quarantine(auth.SYSTEM)
     a4 = int(q[q["source_record_id"] == "A4"]["quarantine_id"].iloc[0])
     with pytest.raises(validation.ValidationError):
         importer.release(users["steward"], a4, {"mobile": "still wrong"})

@@ -71,7 +71,7 @@ def test_fixing_a_record_resolves_its_flag_and_a_run_does_not_reopen_it(wh, user
     flag = review.items(users["steward"], review.QueueFilter(rule_id="mobile_valid")).iloc[0]
     customer_edits.update_customer(users["steward"], 7, {"mobile": "138 0013 8007"}, 1,
                                    flag_id=int(flag["item_id"]))
-    assert review.flag(int(flag["item_id"]))["status"] == "resolved"
+    assert review.flag(auth.SYSTEM, int(flag["item_id"]))["status"] == "resolved"
     quality.run(auth.SYSTEM)
     assert failing("mobile_valid") == set()
     assert warehouse.scalar("SELECT count(*) FROM quality_flags WHERE customer_id = 7 AND status = 'open'") == 0
