@@ -103,6 +103,7 @@ def _sample(population: int, max_rows: int) -> tuple[int, int]:
     return 10_000, max(1, math.floor(10_000 * max_rows / population))
 
 
+@auth.pii_internal("model features (channel, type, gender, age); returns them to the trainer only")
 def features(tx: warehouse.Tx, cutoff_day: date, *, sample: tuple[int, int] = (1, 1),
              id_range: tuple[int, int] = (-(2 ** 62), 2 ** 62)) -> pd.DataFrame:
     """Feature rows of every purchaser before the cutoff (00:00 of cutoff_day)."""
@@ -347,9 +348,13 @@ def tier_summary() -> pd.DataFrame:
     return warehouse.read("churn_tier_summary")
 
 
-def top_scores(tiers: list[str] | None = None, limit: int = 200) -> pd.DataFrame:
-    return warehouse.read("churn_scores_page", tiers=tiers or ["high", "medium", "low"],
-                          limit=int(limit))
+@auth.pii_reader("view_customer")
+def top_scores(user: auth.User, tiers: list[str] | None = None, limit: int = 200) -> pd.DataFrame:
+    """The riskiest customers with their names (masked per role like every reader's output)."""
+    from lib import privacy
+    auth.require(user, "view_customer")
+    return privacy.mask_frame(user, warehouse.read("churn_scores_page", tiers=tiers or ["high", "medium", "low"],
+                          limit=int(limit)))
 
 
 def export_scores(path) -> int:

@@ -334,8 +334,12 @@ def by_segment() -> pd.DataFrame:
     return warehouse.read("clv_by_segment")
 
 
-def top_customers(limit: int = 200) -> pd.DataFrame:
-    return warehouse.read("clv_top_customers", limit=int(limit))
+@auth.pii_reader("view_customer")
+def top_customers(user: auth.User, limit: int = 200) -> pd.DataFrame:
+    """The most valuable customers with their names (masked per role)."""
+    from lib import privacy
+    auth.require(user, "view_customer")
+    return privacy.mask_frame(user, warehouse.read("clv_top_customers", limit=int(limit)))
 
 
 def export_scores(path) -> int:

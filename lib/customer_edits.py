@@ -222,6 +222,7 @@ def verify(user: auth.User, customer_id: int, expected_version: int, flag_id: in
 MIN_REASON = 5
 
 
+@auth.pii_writer("resolve_flags")
 @warehouse.retrying
 def ignore_flag(user: auth.User, flag_id: int, reason: str) -> None:
     """Close a flag as 'ignored' with the steward's reason; the same finding stays closed until

@@ -197,7 +197,8 @@ def customer_360(user: auth.User, customer_id: int, *, orders_limit: int = ORDER
         quality_flags=_quality_flags(user, row, parts["flag"], checks),
         orders=_frame(parts["order"], "order"),
         events=_frame(events, "event", drop=("note", "on_timeline")),
-        notes=_frame(notes, "event", drop=("category", "amount", "order_id", "on_timeline")),
+        notes=privacy.mask_frame(user, _frame(notes, "event",
+                                              drop=("category", "amount", "order_id", "on_timeline"))),
         history=_frame(parts["history"], "history"))
 
 

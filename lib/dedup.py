@@ -239,6 +239,7 @@ class DedupResult:
     seconds: float
 
 
+@auth.pii_internal("trains the matcher on live customers; returns counts only")
 def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: float | None = None) -> DedupResult:
     """Train the model on all live customers, score candidate pairs, store them and clusters."""
     auth.require(user, "merge_customers")
@@ -302,6 +303,7 @@ def _store(user, mode, threshold, n, pairs, clusters, model, started) -> DedupRe
     return DedupResult(run_id, n, len(pairs), new_pairs, n_clusters, seconds)
 
 
+@auth.pii_internal("scores new customers with the stored model; returns a count")
 def match_new(user: auth.User, new_ids: list[int], threshold: float = CANDIDATE_THRESHOLD) -> int:
     """Score newly imported customers against existing ones (and each other) with the stored
     model; returns the number of new candidate pairs."""

@@ -730,6 +730,7 @@ def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
     return new_ids[0] if new_ids else None
 
 
+@auth.pii_writer("import_data")
 @warehouse.retrying
 def discard(user: auth.User, quarantine_id: int, reason: str) -> None:
     auth.require(user, "import_data")

@@ -170,6 +170,8 @@ ID_FIELDS = {"id_number"}
 SECRET_FIELDS = {"id_number_enc", "id_number_hash", "id_number_cipher", "enc", "hash"}
 # Keys whose value holds JSON (as text or parsed) to be masked inside.
 JSON_FIELDS = {"raw_values", "raw", "detail", "before", "after", "survivor", "merged", "values"}
+# Free text (complaint notes, stewards' reasons): scanned for IDs, tokens and contacts.
+FREE_TEXT_FIELDS = {"note", "reason"}
 # Inside a dict, these keys carry the value of the field named by the context (a flag's field).
 VALUE_KEYS = {"raw", "value", "old", "new"}
 
@@ -291,6 +293,9 @@ def mask_frame(user, frame):
         elif key == "id_number_last4":
             frame["id_number"] = frame.pop(column).map(
                 lambda v: mask_id_number(v) if isinstance(v, str) else None)
+        elif key in FREE_TEXT_FIELDS:
+            frame[column] = frame[column].map(
+                lambda v: scrub_text(v, see) if isinstance(v, str) else v)
         elif key in ID_FIELDS or key in JSON_FIELDS or (key in CONTACT_FIELDS and not see):
             frame[column] = frame[column].map(
                 lambda v, k=key: _mask_field(k, v, see) if isinstance(v, (str, dict, list)) else v)
@@ -469,6 +474,7 @@ def _apply_rotation(frame: pd.DataFrame) -> int:
     return int(before)
 
 
+@auth.pii_internal("counts tokens the newest key cannot decrypt; returns a number")
 def undecryptable_with_newest_key(sample: int | None = None) -> int:
     """How many stored ID numbers the newest key alone cannot decrypt (0 after a full rotation)."""
     newest = Fernet(config.field_keys()[0])
@@ -664,34 +670,42 @@ ERASURE_REGISTRY: tuple[PersonalData, ...] = (
                  "erase_edit_values"),
 )
 
-# Text and JSON columns that hold no person's data, or keep it only masked, by design.
-NOT_PERSONAL: dict[str, str] = {
-    "audit_log.*": "append-only record of processing; before/after are written masked "
-                   "(mask_for_audit), detail holds ids, counts, field names and reasons",
-    "customers.*": "codes and coarse attributes kept for totals (source keys, gender, country, "
-                   "province, city, type, industry, channel, stage, churn reason)",
-    "merge_customer_snapshots.*": "as customers",
-    "quality_flags.*": "rule ids, fields, severities, statuses, usernames",
-    "quarantine.*": "kind, source keys, reasons (field, code, message: no values), status",
-    "events.*": "types, channels, categories, source keys",
-    "orders.*": "statuses, channels, categories, source keys",
-    "consents.*": "channel, status, where captured (a form, a store), who recorded it",
-    "consent_current.*": "view over consents",
-    "tags.*": "marketing labels and who set them",
-    "merges.*": "field choices and ids of moved rows",
-    "dedup_candidates.*": "per-field agreement levels and weights (no values), status",
-    "dedup_runs.*": "the trained model's parameters (m/u probabilities)",
-    "demo_ground_truth.*": "what the demo generator injected (kinds of defect, no values)",
-    "app_users.*": "staff accounts, not customers (administered in lib/users.py)",
-    "app_settings.*": "run-time settings", "imports.*": "file names and hashes, counts",
-    "import_mappings.*": "column mappings", "segments.*": "segment definitions",
-    "churn_models.*": "model metrics and the pickled estimator",
-    "churn_scores.*": "risk tiers and reason codes", "clv_models.*": "model parameters",
-    "customer_rfm.*": "RFM segment names", "quality_results.*": "counts per rule",
-    "quality_runs.*": "who ran the rules", "schema_version.*": "migration names",
-    "agg_filter_values.*": "dashboard filter values (channels, provinces, ...)",
-    "agg_segs.*": "dashboard segments (channels, provinces, ...)",
-    "customer_edit_values.*": "as listed in ERASURE_REGISTRY",
+# Text and JSON columns that hold no person's data, or keep it only masked, by design:
+# table -> (columns, reason); "*" for every column of a table the registry does not list.
+_CODES = ("source", "source_record_id", "gender", "country", "province", "city", "customer_type",
+          "industry", "channel", "lifecycle_stage", "churn_reason")
+NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
+    "customers": (_CODES, "source keys and coarse attributes kept for every total"),
+    "merge_customer_snapshots": (("role",) + _CODES, "as customers"),
+    "quality_flags": (("kind", "rule_id", "field", "severity", "status", "resolved_by"),
+                      "rule ids, fields, severities, statuses, usernames"),
+    "quarantine": (("kind", "source", "source_record_id", "reasons", "status", "resolved_by"),
+                   "source keys; reasons are field, code and message, never the value"),
+    "events": (("event_type", "channel", "category", "source", "source_record_id"),
+               "types, channels, categories, source keys"),
+    "audit_log": (("*",), "append-only record of processing: before/after are written masked "
+                          "(mask_for_audit), detail holds ids, counts, field names and reasons"),
+    "orders": (("*",), "statuses, channels, categories, source keys"),
+    "consents": (("*",), "channel, status, where captured (a form, a store), who recorded it"),
+    "consent_current": (("*",), "view over consents"),
+    "tags": (("*",), "marketing labels and who set them"),
+    "merges": (("*",), "field choices and ids of moved rows"),
+    "dedup_candidates": (("*",), "per-field agreement levels and weights (no values)"),
+    "dedup_runs": (("*",), "the trained model's parameters (m/u probabilities)"),
+    "dedup_clusters": (("*",), "ids"),
+    "demo_ground_truth": (("*",), "kinds of injected defect, no values"),
+    "app_users": (("*",), "staff accounts, not customers (lib/users.py administers them)"),
+    "app_settings": (("*",), "run-time settings"),
+    "imports": (("*",), "file names and hashes, counts"),
+    "import_mappings": (("*",), "column mappings"),
+    "segments": (("*",), "segment definitions"),
+    "churn_models": (("*",), "model metrics and the pickled estimator"),
+    "churn_scores": (("*",), "risk tiers and reason codes"),
+    "clv_models": (("*",), "model parameters"), "customer_rfm": (("*",), "RFM segment names"),
+    "quality_results": (("*",), "counts per rule"), "quality_runs": (("*",), "who ran the rules"),
+    "schema_version": (("*",), "migration names"),
+    "agg_filter_values": (("*",), "dashboard filter values (channels, provinces, ...)"),
+    "agg_segs": (("*",), "dashboard segments (channels, provinces, ...)"),
 }
 
 

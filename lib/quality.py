@@ -154,6 +154,7 @@ def _run(user: auth.User, as_of: date | None) -> RunResult:
     return RunResult(run_id, customers, overall, seconds, int(opened or 0), int(resolved or 0))
 
 
+@auth.pii_internal("inside an edit's transaction: re-runs rules; returns rule ids")
 def recheck_customer(tx: warehouse.Tx, user: auth.User, customer_id: int) -> list[str]:
     """Within an edit's transaction: resolve the customer's open rule flags that pass now.
     Returns the rule ids that still fail."""

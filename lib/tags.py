@@ -51,6 +51,7 @@ def _live_customer(tx: warehouse.Tx, customer_id: int) -> dict:
 
 
 @warehouse.retrying
+@auth.pii_internal("checks the customer exists and is live; returns whether a tag was added")
 def add(user: auth.User, customer_id: int, tag: str) -> bool:
     """Tag one customer; False when the tag was already there."""
     auth.require(user, "manage_tags")

@@ -55,7 +55,7 @@ with tab_churn:
                         for tier in ("high", "medium", "low")])
             show = st.multiselect(t("marketing.churn.show_tiers"), ["high", "medium", "low"], default=["high"],
                                   format_func=lambda x: t(f"marketing.tier.{x}"), key="churn_tiers")
-            scores = churn.top_scores(show or ["high"], 200)
+            scores = churn.top_scores(user, show or ["high"], 200)
             scores = scores.assign(reasons=[reasons_text(r) for r in scores["reasons"]])
             st.dataframe(i18n.display_frame(scores, {"risk_tier": "marketing.tier", "rfm_segment": charts.rfm_label}),
                          hide_index=True, width="stretch",
@@ -133,7 +133,7 @@ with tab_clv:
                                     "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
                                     "avg_p_alive": st.column_config.ProgressColumn(t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1)})
         st.subheader(t("marketing.clv.per_customer"))
-        st.dataframe(i18n.display_frame(clv.top_customers(200), {"rfm_segment": charts.rfm_label}),
+        st.dataframe(i18n.display_frame(clv.top_customers(user, 200), {"rfm_segment": charts.rfm_label}),
                      hide_index=True, width="stretch",
                      column_config={"source_record_id": t("stewards.field.source_record_id"),
                                     "p_alive": st.column_config.ProgressColumn(t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1),

@@ -11,6 +11,13 @@ appears. For each function and each role:
 
 A second part runs real, successful calls of representative writes from each area for every
 allowed role, and checks the matrix in docs agrees with lib.auth.PERMISSIONS.
+
+A third part enumerates the PII readers and writers: every function declared with
+`@auth.pii_reader(action)` / `@auth.pii_writer(action)` must check that action first (and so is
+a row of the matrix), and every public function in lib/ whose queries touch a column listed in
+lib.privacy.ERASURE_REGISTRY must be declared (or listed in auth.PII_INTERNAL with the reason
+it returns no personal data). A new function that reads personal data without a role check
+fails here the day it appears.
 """
 from __future__ import annotations
 
@@ -18,7 +25,9 @@ import ast
 import importlib
 import inspect
 import os
+import re
 from datetime import datetime
+from pathlib import Path
 
 import bcrypt
 import pytest
@@ -204,3 +213,147 @@ def test_allowed_roles_really_can(warehouse_path, tmp_path, monkeypatch, name, a
     before = warehouse.scalar("SELECT count(*) FROM audit_log")
     call(role_user(role))
     assert warehouse.scalar("SELECT count(*) FROM audit_log") > before, f"{name} left no audit entry"
+
+
+# ---------------------------------------------------------------- PII readers and writers
+
+def _import_every_lib_module() -> None:
+    """Declarations register at import time: import every module under lib/."""
+    for path in sorted((ROOT / "lib").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+
+
+_import_every_lib_module()
+PII = dict(auth.PII_FUNCTIONS)
+GUARDED_ACTIONS = {f"{m}.{n}": a for m, n, a in GUARDED}
+_QUERY_METHODS = {"read", "one", "records", "scalar", "df", "run", "query", "many"}
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT / "lib").with_suffix("").parts)
+
+
+def _personal_sql(sql: str) -> str | None:
+    """The personal table/column a query touches (per lib.privacy.ERASURE_REGISTRY), if any."""
+    low = sql.lower()
+    for table, columns in privacy.personal_columns().items():
+        if re.search(rf"\b{table}\b", low):
+            hit = next((c for c in sorted(columns) if re.search(rf"\b{c}\b", low)), None)
+            if hit:
+                return f"{table}.{hit}"
+    return None
+
+
+def _queries_used(node: ast.AST) -> set[str]:
+    """Query names or SQL texts passed as the first argument of warehouse/tx calls."""
+    found = set()
+    for n in ast.walk(node):
+        if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                and n.func.attr in _QUERY_METHODS and n.args
+                and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str)):
+            found.add(n.args[0].value)
+    return found
+
+
+def personal_data_functions(source: str, module: str) -> dict[str, str]:
+    """Public top-level functions of a module whose queries (their own, or those of the
+    module's private helpers they call) touch personal data: name -> table.column."""
+    from lib import warehouse as wh
+    tree = ast.parse(source)
+    funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    out = {}
+    for name in funcs:
+        if name.startswith("_"):
+            continue
+        seen, todo, used = set(), [name], set()
+        while todo:
+            current = todo.pop()
+            if current in seen or current not in funcs:
+                continue
+            seen.add(current)
+            used |= _queries_used(funcs[current])
+            todo += [n.func.id for n in ast.walk(funcs[current]) if isinstance(n, ast.Call)
+                     and isinstance(n.func, ast.Name) and n.func.id.startswith("_")]
+        for q in sorted(used):
+            try:
+                sql = q if " " in q.strip() else wh.query(q)
+            except wh.WarehouseError:
+                continue
+            hit = _personal_sql(sql)
+            if hit:
+                out[f"{module}.{name}"] = hit
+                break
+    return out
+
+
+def undeclared(found: dict[str, str]) -> list[str]:
+    return sorted(f"{name} ({hit})" for name, hit in found.items()
+                  if name not in auth.PII_FUNCTIONS and name not in auth.PII_INTERNAL)
+
+
+def every_personal_data_function() -> dict[str, str]:
+    found = {}
+    for path in sorted((ROOT / "lib").rglob("*.py")):
+        found |= personal_data_functions(path.read_text(encoding="utf-8"), _module_name(path))
+    return found
+
+
+def test_every_declared_pii_function_checks_its_action_and_is_in_the_matrix():
+    assert len(PII) >= 30
+    for name, (kind, action) in PII.items():
+        assert kind in ("read", "write")
+        assert GUARDED_ACTIONS.get(name) == action, (
+            f"lib.{name} is declared {kind} of {action!r} but its first auth.require checks "
+            f"{GUARDED_ACTIONS.get(name)!r}")
+
+
+def test_every_public_function_touching_personal_data_is_declared():
+    found = every_personal_data_function()
+    # the scan sees the known readers (so it is looking at the right things) ...
+    for known in ("customers.customer_360", "customer_edits.get", "importer.quarantine",
+                  "review.flag", "quality.open_flags", "dedup.pair", "audit_trail.search"):
+        assert known in found or known in PII, known
+    # ... and nothing undeclared
+    assert undeclared(found) == []
+
+
+def test_pii_internal_functions_say_why_they_return_no_personal_data():
+    for name, reason in auth.PII_INTERNAL.items():
+        assert len(reason) >= 20, name
+        assert name not in PII, f"{name} is declared both internal and reader/writer"
+
+
+def test_the_scan_catches_a_new_unchecked_reader():
+    """The check above can fail: a function returning a record or a quarantined row without
+    a declaration (or without the check its declaration promises) is caught."""
+    source = (
+        "from lib import auth, warehouse\n"
+        "def leak(customer_id):\n"
+        "    return warehouse.one('stw_customer_by_id', customer_id=customer_id)\n"
+        "def leak_raw(limit=10):\n"
+        "    return warehouse.read('SELECT raw FROM quarantine LIMIT :n', n=limit)\n"
+        "def _helper(cid):\n"
+        "    return warehouse.one('c360_profile', id=cid)\n"
+        "def indirect(cid):\n"
+        "    return _helper(cid)\n"
+        "def harmless():\n"
+        "    return warehouse.read('stw_q_runs', limit=1)\n")
+    found = personal_data_functions(source, "canary")
+    assert sorted(found) == ["canary.indirect", "canary.leak", "canary.leak_raw"]
+    assert undeclared(found) == sorted(f"{n} ({h})" for n, h in found.items())
+    tree = ast.parse("def get(user, cid):\n    return warehouse.one('stw_customer_by_id', customer_id=cid)\n")
+    assert _required_action(tree.body[0]) is None       # declared but unchecked -> not in GUARDED
+
+
+PII_CELLS = [(name, action, role) for name, (_, action) in sorted(PII.items()) for role in ROLES]
+
+
+@pytest.mark.parametrize("name, action, role", PII_CELLS,
+                         ids=[f"{n}-{r}" for n, _, r in PII_CELLS])
+def test_pii_function_cell(world, name, action, role):
+    """Each declared PII reader/writer as each role: refused (audited, nothing changed) or
+    let through the check."""
+    warehouse.use(str(world))           # tests above may have pointed the process elsewhere
+    module, func = name.rsplit(".", 1)
+    test_role_action_cell(world, module, func, action, role)
