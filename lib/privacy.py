@@ -277,9 +277,6 @@ def mask_record(user, record: dict) -> dict:
     return _mask_dict(dict(record), can_see_contacts(user))
 
 
-_PLAIN_FRAME_COLUMNS = ("full_name", "name_l", "name_r", "source", "source_record_id")
-
-
 def mask_frame(user, frame):
     """mask_record for a DataFrame (a page of results, an export): the same rules per column.
     Columns of known personal fields and JSON columns are masked value by value; other text

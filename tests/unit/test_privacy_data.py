@@ -8,8 +8,18 @@ import json
 import bcrypt
 import pytest
 
-from lib import (auth, customer_edits, customers, dedup, importer, privacy, quality, review,
-                 validation, warehouse)
+from lib import (
+    auth,
+    customer_edits,
+    customers,
+    dedup,
+    importer,
+    privacy,
+    quality,
+    review,
+    validation,
+    warehouse,
+)
 from tests import privacy_fixture as px
 
 ROLES = {"manager": {"manager"}, "marketing": {"marketing"}, "steward": {"steward"},
