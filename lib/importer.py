@@ -571,13 +571,6 @@ def _masked_raw_id(raw: str | None) -> str | None:
     return json.dumps(values, ensure_ascii=False, sort_keys=True)
 
 
-def _seal_raw(raw: dict) -> dict:
-    """A quarantined row as stored: its ID number sealed (ciphertext, keyed hash, last four)."""
-    if raw.get("id_number") and not isinstance(raw["id_number"], dict):
-        raw = {**raw, "id_number": privacy.sealed_id(raw["id_number"])}
-    return raw
-
-
 def _unseal_raw(raw: dict) -> dict:
     """A stored quarantined row with its ID number decrypted (in memory, to validate it)."""
     if isinstance(raw.get("id_number"), dict):
@@ -636,11 +629,19 @@ def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int,
     # Column by column, then zipped into rows: DataFrame.to_dict("records") is slow on Arrow text.
     names = [str(c) for c in raw.columns]
     cells = [["" if pd.isna(v) else str(v) for v in raw[c].tolist()] for c in raw.columns]
+    if "id_number" in names:
+        # The ID number is kept sealed (ciphertext, keyed hash, last four), never in clear; a
+        # column at a time, so that a large quarantine encrypts in worker processes.
+        at = names.index("id_number")
+        ids = ["".join(v.split()).upper() or None for v in cells[at]]
+        tokens, hashes = privacy.encrypt_many(ids), privacy.id_hash_many(ids)
+        cells[at] = [{"enc": t, "hash": h, "last4": v[-4:]} if v else ""
+                     for v, t, h in zip(ids, tokens, hashes)]
     srid = plan.checked.clean["source_record_id"].reindex(rows)
     frame = pd.DataFrame({
         "row_no": [int(r) + 2 for r in rows],
         "source_record_id": srid.astype("string").to_numpy(),
-        "raw": [json.dumps(_seal_raw(dict(zip(names, values))), ensure_ascii=False, sort_keys=True)
+        "raw": [json.dumps(dict(zip(names, values)), ensure_ascii=False, sort_keys=True)
                 for values in zip(*cells)],
         "reasons": [json.dumps(extra[r], ensure_ascii=False) if r in extra else reasons.get(r, "[]")
                     for r in rows],
