@@ -152,13 +152,26 @@ WHERE source = :source AND source_record_id = :source_record_id
 ORDER BY quarantine_id
 
 -- name: erase_targets
--- The customer and every duplicate record that was merged into it: one person, one erasure.
+-- Every record of the person: from the given record up to the survivor it was merged into
+-- (merges may chain), then every record merged into that survivor, at any depth. One person,
+-- one erasure, whichever of their records is named.
+WITH RECURSIVE up(id, depth) AS (
+    SELECT CAST(:customer_id AS BIGINT), 0
+    UNION ALL
+    SELECT c.merged_into, up.depth + 1 FROM customers c JOIN up ON c.customer_id = up.id
+    WHERE c.merged_into IS NOT NULL AND up.depth < 50),
+root AS (SELECT id FROM up ORDER BY depth DESC LIMIT 1),
+down(id, depth) AS (
+    SELECT id, 0 FROM root
+    UNION ALL
+    SELECT c.customer_id, down.depth + 1 FROM customers c JOIN down ON c.merged_into = down.id
+    WHERE down.depth < 50)
 SELECT customer_id, source, source_record_id, version, erased_at,
        family_name, given_name, full_name, name_pinyin, birth_date, mobile, email,
        id_number_enc, id_number_hash, id_number_last4, address, postcode, district, company,
        job_title, uscc, raw_values
 FROM customers
-WHERE customer_id = :customer_id OR merged_into = :customer_id
+WHERE customer_id IN (SELECT id FROM down)
 ORDER BY customer_id
 
 -- name: erase_customer_fields

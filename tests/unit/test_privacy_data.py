@@ -210,6 +210,12 @@ def test_after_erasure_of_a_merged_customer_no_column_of_any_table_holds_her_val
     assert px.scan(["13600000001", "wxm@@qq.com"]) != {}
 
 
+def test_erasing_any_one_of_her_merged_records_erases_all_of_them(world):
+    result = privacy.erase_customer(role("admin"), world["P2"], "request #8 by letter")
+    assert sorted(result["records"]) == sorted([world["P1"], world["P2"], world["P3"]])
+    assert px.scan(list(px.PERSON.values())) == {}
+
+
 def test_every_text_and_json_column_is_in_the_registry_or_declared_not_personal(warehouse_path):
     cols = warehouse.read("SELECT c.table_name, c.column_name FROM duckdb_columns() c "
                           "JOIN duckdb_tables() t USING (database_name, schema_name, table_name) "
