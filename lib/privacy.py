@@ -650,7 +650,8 @@ PERSON_COLUMNS = ("family_name", "given_name", "full_name", "name_pinyin", "birt
 
 ERASURE_REGISTRY: tuple[PersonalData, ...] = (
     PersonalData("customers", PERSON_COLUMNS,
-                 "the customer and every record merged into them", "erase_customer_fields"),
+                 "every record of the person (merge chains followed both ways)",
+                 "erase_customer_fields"),
     PersonalData("merge_customer_snapshots", PERSON_COLUMNS,
                  "both records of every merge the person took part in (customer_id)",
                  "erase_merge_snapshots"),
@@ -719,7 +720,8 @@ _ERASABLE = PERSON_COLUMNS
 
 @auth.pii_writer("erase_customer")
 def erase_customer(user, customer_id, reason: str) -> dict:
-    """Anonymise one person (and the duplicate records merged into them) in every place
+    """Anonymise one person (every record of theirs: merges are followed up to the survivor
+    and down to every record merged into it) in every place
     ERASURE_REGISTRY lists: direct identifiers on the records and on merge snapshots, rejected
     raw values in flags, quarantined raw rows, free-text notes, the values kept for undoing
     edits; consent is withdrawn on every channel. The customer row, orders and events stay,
