@@ -115,6 +115,13 @@ def private_file(path: Path) -> None:
 
 MIN_KEY_CHARS = 32
 MIN_KEY_BITS = 100   # of the key text's character entropy (a 32-character hex key has ~120)
+MIN_DISTINCT_CHARS = 10
+
+
+def _periodic(text: str) -> bool:
+    """A word repeated (`passwordpassword…`, `abcabc…`)."""
+    n = len(text)
+    return any(text == (text[:p] * (n // p + 1))[:n] for p in range(1, n // 2 + 1))
 
 
 def _entropy_bits(text: str) -> float:
@@ -132,7 +139,8 @@ def _strong_secret(variable: str, key: str) -> None:
     if len(key) < MIN_KEY_CHARS:
         raise ConfigError(f"{variable} must be at least {MIN_KEY_CHARS} characters long "
                           f"({_GENERATE_SECRET}).")
-    if _entropy_bits(key) < MIN_KEY_BITS:
+    if (_entropy_bits(key) < MIN_KEY_BITS or len(set(key)) < MIN_DISTINCT_CHARS
+            or _periodic(key)):
         raise ConfigError(f"{variable} is too predictable (repeated or few distinct characters): "
                           f"use a random string ({_GENERATE_SECRET}).")
 
