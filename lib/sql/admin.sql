@@ -196,7 +196,8 @@ SELECT c.occurred_at, c.username, c.roles, c.action, c.entity, c.entity_id,
 FROM live.audit_log AS c
 WHERE (CAST($since AS TIMESTAMP) IS NULL OR c.occurred_at >= CAST($since AS TIMESTAMP))
   AND NOT EXISTS (SELECT 1 FROM audit_log AS a
-                  WHERE a.occurred_at = c.occurred_at AND a.username = c.username
+                  WHERE a.occurred_at >= CAST($since AS TIMESTAMP)
+                    AND a.occurred_at = c.occurred_at AND a.username = c.username
                     AND a.action = c.action AND a.entity_id IS NOT DISTINCT FROM c.entity_id
                     AND CAST(a.detail AS VARCHAR) IS NOT DISTINCT FROM CAST(c.detail AS VARCHAR))
 ORDER BY c.audit_id
