@@ -184,20 +184,41 @@ WHERE source = :source AND source_record_id = :source_record_id
 
 -- ================================================================ backups
 
+-- name: backup_audit_since
+-- Audit entries written since a snapshot (read while the app runs, for backup_carry_audit).
+SELECT audit_id, occurred_at, username, roles, action, entity, entity_id,
+       CAST(before AS VARCHAR) AS before, CAST(after AS VARCHAR) AS after,
+       CAST(detail AS VARCHAR) AS detail
+FROM audit_log
+WHERE CAST(:since AS TIMESTAMP) IS NULL OR occurred_at >= CAST(:since AS TIMESTAMP)
+ORDER BY audit_id
+
 -- name: backup_carry_audit
--- Run on the staged snapshot file with the live warehouse attached read-only as `live`, while
--- the app's connections are closed: the audit entries written since the snapshot ($since, the
--- newest entry it holds) go into the staged file, so the trail of who saw and changed what
--- survives going back in time. Entries the snapshot already holds are skipped; new ones get
--- ids from the snapshot's sequence.
+-- Run on the staged snapshot file while the app runs; `live_audit_log` is the frame read with
+-- backup_audit_since. Entries written since the snapshot ($since: the newest entry it holds, or
+-- the year 1 when it holds none) go into the staged file, so the trail of who saw and changed
+-- what survives going back in time. Entries the snapshot already holds are skipped; new ones
+-- get ids from the snapshot's sequence.
 INSERT INTO audit_log (occurred_at, username, roles, action, entity, entity_id, before, after, detail)
 SELECT c.occurred_at, c.username, c.roles, c.action, c.entity, c.entity_id,
-       c.before, c.after, c.detail
-FROM live.audit_log AS c
-WHERE (CAST($since AS TIMESTAMP) IS NULL OR c.occurred_at >= CAST($since AS TIMESTAMP))
+       CAST(c.before AS JSON), CAST(c.after AS JSON), CAST(c.detail AS JSON)
+FROM live_audit_log AS c
+WHERE c.occurred_at >= CAST($since AS TIMESTAMP)
   AND NOT EXISTS (SELECT 1 FROM audit_log AS a
                   WHERE a.occurred_at >= CAST($since AS TIMESTAMP)
                     AND a.occurred_at = c.occurred_at AND a.username = c.username
                     AND a.action = c.action AND a.entity_id IS NOT DISTINCT FROM c.entity_id
-                    AND CAST(a.detail AS VARCHAR) IS NOT DISTINCT FROM CAST(c.detail AS VARCHAR))
+                    AND CAST(a.detail AS VARCHAR) IS NOT DISTINCT FROM c.detail)
+ORDER BY c.audit_id
+
+-- name: backup_carry_audit_rest
+-- The second half of the carry, run once no session can write: the closed warehouse file is
+-- attached read-only as `live`; every entry since the snapshot whose id backup_carry_audit did
+-- not see (`carried_seen`) was written after that read, so it is new to the staged file.
+INSERT INTO audit_log (occurred_at, username, roles, action, entity, entity_id, before, after, detail)
+SELECT c.occurred_at, c.username, c.roles, c.action, c.entity, c.entity_id,
+       c.before, c.after, c.detail
+FROM live.audit_log AS c
+WHERE c.occurred_at >= CAST($since AS TIMESTAMP)
+  AND c.audit_id NOT IN (SELECT audit_id FROM carried_seen)
 ORDER BY c.audit_id
