@@ -3,6 +3,12 @@
 Each feature area adds its commands in `lib/commands/<area>.py` with a
 `register(subparsers)` function; this module discovers them, so areas stay independent.
 Commands take `--warehouse` to point at a warehouse other than the configured one.
+
+Before any command runs, the keys (`config.check_keys`) and the warehouse location
+(`warehouse.check_location`) are checked: a missing or weak key, a URL of the wrong kind or a
+warehouse file that does not exist stops the job with one `error:` line and exit code 2,
+before it has read a file or written a row. Commands that create a warehouse set
+`creates_warehouse=True`; those that need no warehouse or keys set `offline=True`.
 """
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import importlib
 import pkgutil
 import sys
 
-from lib import warehouse
+from lib import config, warehouse
 from lib.warehouse import WarehouseError
 
 
@@ -32,8 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.warehouse:
         warehouse.use(args.warehouse)
     try:
+        if not getattr(args, "offline", False):
+            config.check_keys(cookie=False)
+            warehouse.check_location(must_exist=not getattr(args, "creates_warehouse", False))
         return int(args.func(args) or 0)
-    except (WarehouseError, PermissionError, ValueError) as exc:
+    except (WarehouseError, PermissionError, ValueError, config.ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

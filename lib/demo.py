@@ -1607,6 +1607,7 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
         tx.register("demo_truth", gt)
         tx.run("INSERT INTO demo_ground_truth SELECT * FROM demo_truth")
         tx.unregister("demo_truth")
+        tx.run("warehouse_mark_demo")     # `demo --if-missing` adds demo logins only here
         t = lap("load_consents_truth", t)
     warehouse.checkpoint()
     t = lap("checkpoint", t)

@@ -195,11 +195,9 @@ def guard(page_key: str | None = None) -> auth.User:
     st.set_page_config(page_title=t("app.title"), page_icon=":material/groups:", layout="wide")
     _init_language()
     try:
-        # Secrets are checked before anything else runs: outside demo mode a missing key or
-        # the demo cookie key stops the app here with a message, not a traceback.
-        config.field_keys()
-        config.hash_key()
-        config.cookie_key()
+        # Secrets are checked before anything else runs: outside demo mode a missing, demo,
+        # short, predictable or malformed key stops the app here with a message, not a traceback.
+        config.check_keys()
         # one read of the users table per run; a signed-in session may reuse a recent one
         signed_in = bool(st.session_state.get("authentication_status"))
         rows = auth.user_rows(max_age=auth.SESSION_RECHECK_SECONDS if signed_in else 0)

@@ -78,6 +78,44 @@ def parse_location(spec: str) -> Location:
     return Location("file", f"duckdb:///{path}", path)
 
 
+class WarehouseLocationError(WarehouseError):
+    """The configured warehouse location is malformed or names no warehouse."""
+
+
+def check_location(*, must_exist: bool = True) -> Location:
+    """Check the configured location before a job starts, with one line saying what is wrong.
+
+    A URL of another scheme (``postgresql://...``) would otherwise be taken for a relative file
+    path and a new empty warehouse created under that name; a mistyped path would do the same.
+    `must_exist=False` for the jobs that create a warehouse (init, demo, lake migrate).
+    """
+    where = "--warehouse" if _override else "C360_WAREHOUSE"
+    spec = (_override or config.warehouse_location() or "").strip()
+    if not spec:
+        raise WarehouseLocationError(f"{where} is empty: give a file path, duckdb:///PATH or a "
+                                     "ducklake: spec.")
+    if spec.startswith("ducklake:"):
+        if not spec[len("ducklake:"):].strip():
+            raise WarehouseLocationError(f"{where} says ducklake: but names no catalog "
+                                         "(docs/operations.md, DuckLake).")
+        return parse_location(spec)
+    scheme = spec.split("://", 1)[0] if "://" in spec else None
+    if scheme is not None and not spec.startswith("duckdb:///"):
+        raise WarehouseLocationError(
+            f"{where} is a {scheme}:// URL, which is not a warehouse location: give a file path, "
+            "duckdb:///PATH (note the three slashes) or a ducklake: spec.")
+    loc = parse_location(spec)
+    if loc.path is None:
+        return loc                                  # :memory:
+    if loc.path.is_dir():
+        raise WarehouseLocationError(f"{where} names the directory {loc.path}, not a warehouse "
+                                     "file.")
+    if must_exist and not loc.path.exists():
+        raise WarehouseLocationError(f"There is no warehouse at {loc.path} ({where}): check the "
+                                     "path, or create one with `python -m lib.cli init`.")
+    return loc
+
+
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 _override: str | None = None
@@ -95,13 +133,28 @@ def current_location() -> Location:
 
 def engine() -> Engine:
     """The process-wide engine for the current location (created once, QueuePool)."""
-    loc = current_location()
     with _engines_lock:
-        eng = _engines.get(loc.url)
-        if eng is None:
-            eng = _create_engine(loc)
-            _engines[loc.url] = eng
-        return eng
+        return _engine_locked()
+
+
+def _engine_locked() -> Engine:
+    loc = current_location()
+    eng = _engines.get(loc.url)
+    if eng is None:
+        eng = _create_engine(loc)
+        _engines[loc.url] = eng
+    return eng
+
+
+def _checkout(how: Callable[[Engine], T]) -> T:
+    """A pooled connection, taken while holding the engines lock.
+
+    Taking it in one step with looking the engine up means `closed()` can never dispose an
+    engine between the two: a thread that found the engine just before a restore closed it
+    would otherwise open a connection to the file being replaced (and its write be lost).
+    """
+    with _engines_lock:
+        return how(_engine_locked())
 
 
 def _create_engine(loc: Location) -> Engine:
@@ -109,7 +162,12 @@ def _create_engine(loc: Location) -> Engine:
         from lib import lake  # optional deployment; imported only when configured
         return lake.create_engine(loc.url)
     if loc.path is not None:
-        loc.path.parent.mkdir(parents=True, exist_ok=True)
+        # The file, its write-ahead log and every directory made for them are private (0600 /
+        # 0700): they hold personal data and password hashes (docs/security.md).
+        config.restrict_new_files()
+        config.private_dir(loc.path.parent)
+        for private in (loc.path, loc.path.with_name(loc.path.name + ".wal")):
+            config.private_file(private)
     # Never let DuckDB try to download extensions: this runs on locked-down servers.
     connect_args = {"config": {"autoinstall_known_extensions": False,
                                "autoload_known_extensions": False}}
@@ -278,7 +336,7 @@ def snapshot() -> Iterator[None]:
     if getattr(_reading, "conn", None) is not None:
         yield
         return
-    conn = _opened(lambda: engine().raw_connection())
+    conn = _opened(lambda: _checkout(lambda e: e.raw_connection()))
     try:
         conn.cursor().execute("BEGIN TRANSACTION")
         _reading.conn = conn
@@ -303,7 +361,7 @@ def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
     if missing:
         raise WarehouseError(f"Query {name!r} needs the parameter(s) {', '.join(missing)}")
     shared = getattr(_reading, "conn", None)
-    conn = shared or _opened(lambda: engine().raw_connection())
+    conn = shared or _opened(lambda: _checkout(lambda e: e.raw_connection()))
     try:
         cursor = conn.cursor()
         cursor.execute(sql, [params[n] for n in names])
@@ -321,7 +379,7 @@ def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
 
 @contextmanager
 def connect() -> Iterator[Connection]:
-    conn = _opened(lambda: engine().connect())
+    conn = _opened(lambda: _checkout(lambda e: e.connect()))
     try:
         yield conn
     finally:

@@ -1,6 +1,7 @@
 """Foundation commands: init, demo, users."""
 from __future__ import annotations
 
+import sys
 import time
 from datetime import date
 
@@ -9,7 +10,7 @@ from lib import auth, warehouse
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("init", help="create an empty, migrated warehouse")
-    p.set_defaults(func=cmd_init)
+    p.set_defaults(func=cmd_init, creates_warehouse=True)
 
     p = subparsers.add_parser("demo", help="build the demo warehouse and its demo logins")
     p.add_argument("--customers", type=int, default=50_000)
@@ -18,10 +19,10 @@ def register(subparsers) -> None:
     p.add_argument("--if-missing", action="store_true",
                    help="do nothing when the warehouse already has customers")
     p.add_argument("--replace", action="store_true", help="delete an existing warehouse first")
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, creates_warehouse=True)
 
     p = subparsers.add_parser("demo-logins", help="print the demo logins")
-    p.set_defaults(func=cmd_demo_logins)
+    p.set_defaults(func=cmd_demo_logins, offline=True)
 
 
 def cmd_init(args) -> int:
@@ -36,7 +37,15 @@ def cmd_demo(args) -> int:
     from lib import demo, settings
     loc = warehouse.current_location()
     if args.if_missing and loc.path is not None and loc.path.exists():
+        # `make run` runs this. An existing warehouse gets the demo logins (known passwords)
+        # only when the demo generator built it: never one made by `init` and filled by imports.
         warehouse.migrate()
+        if warehouse.scalar("warehouse_origin") != "demo":
+            print(f"error: {loc.describe()} exists and was not built by the demo generator; "
+                  "refusing to add demo data or demo logins to it. Point C360_WAREHOUSE at "
+                  "another file for the demo (or rebuild a broken demo with --replace).",
+                  file=sys.stderr)
+            return 2
         if warehouse.scalar("SELECT count(*) FROM customers") > 0:
             auth.seed_demo_users()
             print(f"demo warehouse {loc.describe()} already built")

@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     p.add_argument("--to", dest="target", help="target (ducklake: spec or a new file path); "
                                                "default: --warehouse / C360_WAREHOUSE")
     p.add_argument("--data", help="data path for a new lake (default C360_LAKE_DATA)")
-    p.set_defaults(func=cmd_migrate)
+    p.set_defaults(func=cmd_migrate, creates_warehouse=True)
 
     p = sub.add_parser("compact", help="flush inlined rows, rewrite files with deletes, merge "
                                        "small files")

@@ -224,8 +224,7 @@ DELETE FROM customer_edit_values WHERE list_contains(CAST(:ids AS BIGINT[]), cus
 -- ================================================================ backups
 
 -- name: backup_audit_since
--- Audit entries written since a snapshot: a restore carries them into the restored file so
--- the trail of who saw and changed what survives going back in time.
+-- Audit entries written since a snapshot (read while the app runs, for backup_carry_audit).
 SELECT audit_id, occurred_at, username, roles, action, entity, entity_id,
        CAST(before AS VARCHAR) AS before, CAST(after AS VARCHAR) AS after,
        CAST(detail AS VARCHAR) AS detail
@@ -234,13 +233,31 @@ WHERE CAST(:since AS TIMESTAMP) IS NULL OR occurred_at >= CAST(:since AS TIMESTA
 ORDER BY audit_id
 
 -- name: backup_carry_audit
--- Run on the staged snapshot file; `carried` is the frame read with backup_audit_since.
--- Entries the snapshot already holds are skipped; new ones get ids from the snapshot's sequence.
+-- Run on the staged snapshot file while the app runs; `live_audit_log` is the frame read with
+-- backup_audit_since. Entries written since the snapshot ($since: the newest entry it holds, or
+-- the year 1 when it holds none) go into the staged file, so the trail of who saw and changed
+-- what survives going back in time. Entries the snapshot already holds are skipped; new ones
+-- get ids from the snapshot's sequence.
 INSERT INTO audit_log (occurred_at, username, roles, action, entity, entity_id, before, after, detail)
 SELECT c.occurred_at, c.username, c.roles, c.action, c.entity, c.entity_id,
        CAST(c.before AS JSON), CAST(c.after AS JSON), CAST(c.detail AS JSON)
-FROM carried AS c
-WHERE NOT EXISTS (SELECT 1 FROM audit_log AS a
-                  WHERE a.occurred_at = c.occurred_at AND a.username = c.username
-                    AND a.action = c.action AND a.entity_id IS NOT DISTINCT FROM c.entity_id)
+FROM live_audit_log AS c
+WHERE c.occurred_at >= CAST($since AS TIMESTAMP)
+  AND NOT EXISTS (SELECT 1 FROM audit_log AS a
+                  WHERE a.occurred_at >= CAST($since AS TIMESTAMP)
+                    AND a.occurred_at = c.occurred_at AND a.username = c.username
+                    AND a.action = c.action AND a.entity_id IS NOT DISTINCT FROM c.entity_id
+                    AND CAST(a.detail AS VARCHAR) IS NOT DISTINCT FROM c.detail)
+ORDER BY c.audit_id
+
+-- name: backup_carry_audit_rest
+-- The second half of the carry, run once no session can write: the closed warehouse file is
+-- attached read-only as `live`; every entry since the snapshot whose id backup_carry_audit did
+-- not see (`carried_seen`) was written after that read, so it is new to the staged file.
+INSERT INTO audit_log (occurred_at, username, roles, action, entity, entity_id, before, after, detail)
+SELECT c.occurred_at, c.username, c.roles, c.action, c.entity, c.entity_id,
+       c.before, c.after, c.detail
+FROM live.audit_log AS c
+WHERE c.occurred_at >= CAST($since AS TIMESTAMP)
+  AND c.audit_id NOT IN (SELECT audit_id FROM carried_seen)
 ORDER BY c.audit_id

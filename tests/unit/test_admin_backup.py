@@ -45,7 +45,7 @@ def test_a_snapshot_records_every_table_with_rows_and_checksums_credentials_incl
     assert m["tables"]["customers"]["rows"] == 2 and m["tables"]["orders"]["rows"] == 2
     assert m["tables"]["app_users"]["rows"] == 5 and m["credentials"] == {"table": "app_users", "users": 5}
     folder = filled / m["id"]
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "warehouse.duckdb"]
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "warehouse.duckdb.enc"]
     assert json.loads((folder / "manifest.json").read_text())["file_sha256"] == m["file_sha256"]
     assert not list(filled.glob("*.partial"))
     assert [s["id"] for s in backup.list_snapshots(users["admin"])] == [m["id"]]
@@ -59,7 +59,8 @@ def test_verify_and_the_drill_pass_on_a_good_snapshot(filled, users):
     assert drilled.snapshot_id == m["id"]
     assert {r["table"] for r in drilled.rows()} == set(m["tables"])
     assert all(r["ok"] for r in drilled.rows())
-    assert drilled.checks == {"file_sha256": True, "credentials_store": True, "keys_decrypt": True}
+    assert drilled.checks == {"manifest_mac": True, "file_sha256": True, "decrypts": True,
+                              "credentials_store": True, "keys_decrypt": True}
     details = warehouse.read("SELECT action, CAST(detail AS VARCHAR) AS d FROM audit_log"
                              " WHERE action LIKE 'backup.%' ORDER BY audit_id")
     assert details["action"].tolist() == ["backup.create", "backup.verify", "backup.drill"]
@@ -68,7 +69,7 @@ def test_verify_and_the_drill_pass_on_a_good_snapshot(filled, users):
 
 def test_the_drill_fails_on_a_damaged_snapshot_file(filled, users):
     m = backup.create(users["admin"])
-    file = filled / m["id"] / "warehouse.duckdb"
+    file = filled / m["id"] / "warehouse.duckdb.enc"
     data = bytearray(file.read_bytes())
     data[len(data) // 2] ^= 0xFF
     file.write_bytes(bytes(data))
@@ -138,7 +139,7 @@ def test_the_pre_restore_snapshot_undoes_a_restore(filled, users):
 
 def test_a_damaged_snapshot_is_refused_and_the_warehouse_is_untouched(filled, users):
     m = backup.create(users["admin"])
-    file = filled / m["id"] / "warehouse.duckdb"
+    file = filled / m["id"] / "warehouse.duckdb.enc"
     data = bytearray(file.read_bytes())
     data[len(data) // 2] ^= 0xFF
     file.write_bytes(bytes(data))

@@ -1,6 +1,7 @@
 """Foundation behaviour: migrations, named queries, transactions, permissions, config, i18n."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -31,7 +32,9 @@ def test_migrations_apply_to_an_empty_file_and_are_idempotent(tmp_path):
 
 def test_cli_init_creates_a_migrated_warehouse_at_the_configured_location(tmp_path):
     target = tmp_path / "cli.duckdb"
-    env = {"C360_WAREHOUSE": str(target), "PATH": "/usr/bin:/bin"}
+    # every job checks the keys first (tests/unit/test_keys_and_jobs.py), init included
+    keys = {k: os.environ[k] for k in ("C360_FIELD_KEYS", "C360_HASH_KEY", "C360_COOKIE_KEY")}
+    env = {"C360_WAREHOUSE": str(target), "PATH": "/usr/bin:/bin", **keys}
     out = subprocess.run([sys.executable, "-m", "lib.cli", "init"], cwd=ROOT, env=env,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
