@@ -706,6 +706,7 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
     "clv_models": (("*",), "model parameters"), "customer_rfm": (("*",), "RFM segment names"),
     "quality_results": (("*",), "counts per rule"), "quality_runs": (("*",), "who ran the rules"),
     "schema_version": (("*",), "migration names"),
+    "warehouse_meta": (("*",), "how the warehouse was built (demo marker)"),
     "agg_filter_values": (("*",), "dashboard filter values (channels, provinces, ...)"),
     "agg_segs": (("*",), "dashboard segments (channels, provinces, ...)"),
 }
