@@ -238,7 +238,7 @@ def test_clv_backtest_and_scores_on_the_demo(demo, tmp_path):
     models = clv.models()
     assert models.iloc[0]["backtest"]["actual_purchases"] == bt["actual_purchases"]
     out = tmp_path / "clv.csv"
-    assert clv.export_scores(out) == len(stored)
+    assert clv.export_scores(auth.SYSTEM, out) == len(stored)
     exported = pd.read_csv(out, dtype={"source_record_id": str})
     assert list(exported.columns[:2]) == ["source", "source_record_id"]
     assert exported["source_record_id"].notna().all()
