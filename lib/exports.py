@@ -9,7 +9,8 @@ login lands in the audit log, and the audit log is exported). So:
 * **CSV** (`to_csv`): a text cell that starts with one of ``= + - @ \\t \\r`` gets a single
   quote in front (the OWASP "CSV injection" advice), unless the whole cell is a plain number
   such as ``-12.5``, which stays a number. Numbers held as numbers are never touched. Header
-  cells get the same treatment. UTF-8 with a BOM so that Excel reads Chinese names.
+  cells get the same treatment. Rows end in CRLF, so a line break inside a value is always
+  quoted and cannot start a new row. UTF-8 with a BOM so that Excel reads Chinese names.
 * **Excel** (`to_xlsx`): every text cell is written as a text cell (type ``s``), so no value
   is ever stored as a formula or an error code; cells that start with a formula prefix also
   carry Excel's quote-prefix style, so editing them keeps them text. Numbers stay numbers,
@@ -91,8 +92,12 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV with a BOM (Excel then reads Chinese text), formula prefixes neutralised."""
-    return safe_frame(frame).to_csv(index=False).encode("utf-8-sig")
+    """UTF-8 CSV with a BOM (Excel then reads Chinese text), formula prefixes neutralised.
+
+    Lines end in CRLF (RFC 4180): the csv writer quotes a cell holding any character of the
+    line terminator, so with CRLF a lone carriage return inside a value ("x\r=1+1") is quoted
+    too, instead of ending the row and starting a new one with a formula."""
+    return safe_frame(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def _xlsx_value(value: Any) -> Any:
