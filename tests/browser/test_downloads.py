@@ -65,6 +65,14 @@ def test_a_table_download_is_masked_formula_safe_and_audited_once(app_server, br
     settle(page)
     no_exceptions(page)
     url = page.url
+    # the table's own toolbar offers no CSV download or copy (client.disableDataExport): it
+    # would hand out the rows unaudited and without formula neutralisation
+    page.locator('[data-testid="stDataFrame"]').first.hover()
+    page.wait_for_timeout(500)
+    toolbar = page.locator('[data-testid="stElementToolbar"]').first
+    toolbar.wait_for(timeout=10_000)
+    assert toolbar.get_by_role("button").count() > 0                       # the toolbar is there
+    assert toolbar.get_by_role("button", name=re.compile("Download", re.I)).count() == 0
 
     name, data = _download(page, page.get_by_role("button", name="Download data (CSV)"))
     assert name == "customers_page_1.csv"
