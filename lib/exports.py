@@ -198,7 +198,11 @@ class Download:
 
 def deliver(user: auth.User, download: Download) -> bytes:
     """The file's bytes, masked for the user, with one `download` audit row (who, what, rows,
-    columns, filters). Call it when the user actually downloads (a lazy download button)."""
+    columns, filters). Call it when the user actually downloads (a lazy download button).
+
+    The account is read again first: a button drawn before the user was disabled or lost a
+    role is refused (and the refusal audited), and masking follows the roles held now."""
+    user = auth.load_user(user.username) or auth.User(user.username, user.name)   # no roles
     auth.require(user, "view_dashboard")   # a signed-in user with a role; the data itself was
     # read through its own guarded lib/ function before the page offered it
     frame = privacy.mask_frame(user, download.frame) if download.mask else download.frame

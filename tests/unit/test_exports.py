@@ -304,6 +304,24 @@ def test_deliver_writes_one_audit_row_per_download_and_masks(warehouse_path, use
     assert audit_rows("download")[1]["detail"]["masked"] is False
 
 
+def test_a_download_button_drawn_before_the_user_was_disabled_no_longer_delivers(warehouse_path, users):
+    from lib import users as accounts
+    item = exports.Download("customer_search", pd.DataFrame({"a": [1]}), "x")
+    accounts.disable_user(users["admin"], "manager")
+    with pytest.raises(auth.PermissionDenied):
+        exports.deliver(users["manager"], item)
+    assert audit_rows("download") == []
+    assert [r["username"] for r in audit_rows("access.denied")] == ["manager"]
+
+
+def test_a_download_is_masked_by_the_roles_held_at_the_click(warehouse_path, users):
+    from lib import users as accounts
+    item = exports.Download("customer_search", pd.DataFrame({"mobile": ["+8613812345678"]}), "x")
+    accounts.set_roles(users["admin"], "steward", ["manager"])           # lost the steward role
+    assert csv_rows(exports.deliver(users["steward"], item))[1] == ["'+86 138****5678"]
+    assert audit_rows("download")[0]["detail"]["masked"] is True
+
+
 def test_deliver_refuses_a_user_without_a_role(warehouse_path):
     nobody = auth.User("nobody", "", frozenset())
     with pytest.raises(auth.PermissionDenied):
