@@ -81,10 +81,14 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
             text = col
         else:
             text = col.map(lambda v: v if isinstance(v, str) else None).astype("string")
-        hit = (text.str.startswith(FORMULA_PREFIXES)
-               & ~text.str.fullmatch(_PLAIN_NUMBER.pattern)).fillna(False).astype(bool)
+        # first character only (vectorised), then the number test on those few cells
+        hit = text.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False).astype(bool)
         if hit.any():
-            out.isetitem(i, col.mask(hit, "'" + text))
+            hit[hit] = ~text[hit].str.fullmatch(_PLAIN_NUMBER.pattern).fillna(False).astype(bool)
+        if hit.any():
+            col = col.astype(object) if col.dtype == object else col.copy()
+            col[hit] = "'" + text[hit]
+            out.isetitem(i, col)
         elif col.dtype != out.iloc[:, i].dtype:
             out.isetitem(i, col)
     out.columns = [neutralise(str(c)) for c in out.columns]
