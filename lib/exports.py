@@ -81,13 +81,16 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
             text = col
         else:
             text = col.map(lambda v: v if isinstance(v, str) else None).astype("string")
-        # first character only (vectorised), then the number test on those few cells
-        hit = text.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False).astype(bool)
-        if hit.any():
-            hit[hit] = ~text[hit].str.fullmatch(_PLAIN_NUMBER.pattern).fillna(False).astype(bool)
-        if hit.any():
+        # first character only (vectorised), then the number test on those few cells; by
+        # position, so that any index (duplicated labels too) works
+        first = text.str.slice(0, 1).isin(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
+        at = np.flatnonzero(first)
+        if len(at):
+            number = text.iloc[at].str.fullmatch(_PLAIN_NUMBER.pattern).fillna(False).to_numpy(dtype=bool)
+            at = at[~number]
+        if len(at):
             col = col.astype(object) if col.dtype == object else col.copy()
-            col[hit] = "'" + text[hit]
+            col.iloc[at] = ("'" + text.iloc[at]).to_numpy()
             out.isetitem(i, col)
         elif col.dtype != out.iloc[:, i].dtype:
             out.isetitem(i, col)

@@ -88,6 +88,12 @@ def test_a_line_break_inside_a_value_cannot_start_a_new_row():
     assert csv_rows(data) == [["a", "b"], ["x\r=1+1", "1"], ["y\n=2+2", "2"], ["z\r\n@SUM(A1)", "3"]]
 
 
+def test_any_index_works_duplicated_labels_too():
+    frame = pd.DataFrame({"a": ["=1", "x", "@2"], "b": pd.Series(["+c", "-1", "=d"], dtype=object, index=[7, 7, 3])},
+                         index=[7, 7, 3])
+    assert csv_rows(exports.to_csv(frame)) == [["a", "b"], ["'=1", "'+c"], ["x", "-1"], ["'@2", "'=d"]]
+
+
 def test_csv_neutralises_hostile_column_names_too():
     rows = csv_rows(exports.to_csv(pd.DataFrame({"=cmd()": [1], "ok": ["x"]})))
     assert rows == [["'=cmd()", "ok"], ["1", "x"]]
