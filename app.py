@@ -33,7 +33,8 @@ else:
     # while the user reads the landing page, so the first dashboard they open draws at once
     # (plotly.js takes ~1.3 s to load in a 2-core browser; measured in docs/benchmarks.md).
     monthly = _monthly_trend(settings.as_of(), metrics.aggregates_meta()["refreshed_at"])
-    ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "home_revenue")
+    ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "home_revenue",
+             filters={"window": "last 12 complete months", "as_of": settings.as_of().isoformat()})
 
 st.subheader(t("app.your_pages"))
 pages = navigation.allowed(user.roles)

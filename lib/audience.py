@@ -13,7 +13,6 @@ audit log - in the same transaction as the read - with the segment definition an
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from lib import audit, auth, privacy, segments, settings, warehouse
+from lib import audit, auth, exports, privacy, segments, settings, warehouse
 from lib.marketing import compose, fast_frame
 
 CHANNELS = ("sms", "email", "phone")
@@ -75,15 +74,6 @@ def _rows(tx: warehouse.Tx, definition: dict, channel: str, as_of: date) -> pd.D
     return fast_frame(tx, sql, as_of=as_of, **compiled.params)
 
 
-def _encode(frame: pd.DataFrame, fmt: str) -> tuple[bytes, str]:
-    if fmt == "csv":
-        # utf-8 with BOM so that Excel opens Chinese names correctly.
-        return frame.to_csv(index=False).encode("utf-8-sig"), "text/csv"
-    buffer = io.BytesIO()
-    frame.to_excel(buffer, index=False, sheet_name="audience", engine="openpyxl")
-    return buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
 @auth.pii_reader("export_audience")
 def export(user: auth.User, segment: Any, channel: str, fmt: str = "csv",
            as_of: date | None = None) -> Export:
@@ -109,7 +99,8 @@ def _export(user: auth.User, name: str | None, definition: dict, channel: str, f
                              "description": segments.describe(definition), "channel": channel,
                              "format": fmt, "rows": len(frame), "columns": list(frame.columns),
                              "masked": not privacy.can_see_contacts(user), "as_of": as_of})
-    data, mime = _encode(frame, fmt)
+    # lib/exports.py: formula prefixes neutralised in CSV, text cells typed as text in Excel
+    data, mime = exports.encode(frame, fmt, sheet_name="audience")
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in (name or "segment"))
     return Export(data, len(frame), f"{stem}-{channel}-{as_of.isoformat()}.{fmt}", mime)
 
@@ -124,6 +115,5 @@ def export_to_file(user: auth.User, segment: Any, channel: str, out: str | Path,
     if fmt not in FORMATS:
         raise ExportError("The output file must end in .csv or .xlsx.")
     result = export(user, segment, channel, fmt, as_of)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(result.data)
+    exports.write_bytes(out, result.data)
     return result

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 
-from lib import audit, auth, privacy, warehouse
+from lib import audit, auth, exports, privacy, warehouse
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 200_000     # rows per export file; narrow the filters for more
@@ -64,12 +64,13 @@ def search(user: auth.User, filters: AuditFilter, page: int = 1,
 
 @auth.pii_reader("read_audit")
 def export_csv(user: auth.User, filters: AuditFilter) -> tuple[bytes, int]:
-    """Every matching entry (up to EXPORT_LIMIT) as UTF-8 CSV; the export is audited."""
+    """Every matching entry (up to EXPORT_LIMIT) as UTF-8 CSV (formula-safe); the export is audited."""
     auth.require(user, "read_audit")
     params = filters.params()
     rows = privacy.mask_frame(user, warehouse.read("admin_audit_search", **params,
                                                    limit=EXPORT_LIMIT, offset=0))
     audit.record(None, user, "audit.export", "audit_log", None,
                  detail={"rows": len(rows), "filters": {k: v for k, v in params.items() if v}})
-    # utf-8-sig so that Excel shows Chinese names correctly
-    return rows.to_csv(index=False).encode("utf-8-sig"), len(rows)
+    # lib/exports.py: UTF-8 with BOM, and a username such as =HYPERLINK(...) typed into the
+    # login form (a failed login is logged) cannot become a formula in the admin's spreadsheet
+    return exports.to_csv(rows), len(rows)

@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_segments":     frozenset({"marketing", "admin"}),
     "export_audience":     frozenset({"marketing", "admin"}),
     "train_models":        frozenset({"marketing", "admin"}),
+    "export_scores":       frozenset({"marketing", "admin"}),        # churn / CLV score files
     # administration
     "manage_users":        frozenset({"admin"}),
     "read_audit":          frozenset({"admin"}),

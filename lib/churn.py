@@ -357,9 +357,15 @@ def top_scores(user: auth.User, tiers: list[str] | None = None, limit: int = 200
                           limit=int(limit)))
 
 
-def export_scores(path) -> int:
-    """Write the stored scores to CSV keyed by source and source_record_id."""
+def export_scores(user: auth.User, path) -> int:
+    """Write the stored scores to a file keyed by source and source_record_id (CSV, or Excel
+    for .xlsx; formula-safe, created 0600). Marketing or admin; the export is audited."""
+    auth.require(user, "export_scores")
+    from lib import exports
     with warehouse.transaction() as tx:
         frame = fast_frame(tx, warehouse.query("churn_scores_export"))
-    frame.to_csv(path, index=False)
+    written = exports.write_file(frame, path)
+    audit.record(None, user, "churn.export", "churn_scores", None,
+                 detail={"rows": len(frame), "columns": [str(c) for c in frame.columns],
+                         "file": str(written)})
     return len(frame)

@@ -625,8 +625,9 @@ def export(user: auth.User, out_path: str, min_probability: float = CANDIDATE_TH
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     cpath = out.with_name(out.stem + ".clusters" + (out.suffix or ".csv"))
-    pairs.to_csv(out, index=False)
-    clusters.to_csv(cpath, index=False)
+    from lib import exports
+    exports.write_file(pairs, out)
+    exports.write_file(clusters, cpath)
     audit.record(None, user, "dedup.export", "dedup", None,
                  detail={"pairs": len(pairs), "cluster_rows": len(clusters), "file": str(out)})
     return {"pairs_file": str(out), "pairs": len(pairs), "clusters_file": str(cpath),

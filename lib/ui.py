@@ -372,20 +372,34 @@ def _write_filter_params(filters) -> None:
 
 # ---------------------------------------------------------------- dashboards: downloads, paging
 
-def download_csv(user: auth.User, frame, name: str, key: str, label: str | None = None) -> None:
-    """A CSV download of a (small) frame, masked for the user's roles. on_click="ignore": the
-    download does not rerun the script, so the page keeps its state."""
-    from lib import privacy
-    data = privacy.mask_frame(user, frame).to_csv(index=False).encode("utf-8-sig")
-    st.download_button(label or t("dash.download"), data, file_name=f"{name}.csv",
-                       mime="text/csv", key=key, on_click="ignore", icon=":material/download:",
-                       type="tertiary")
+def download(user: auth.User, frame, name: str, key: str, *, what: str | None = None,
+             filters: dict | None = None, record: Any = None, label: str | None = None,
+             mask: bool = True, type: str = "tertiary") -> None:
+    """An audited CSV download of a frame, masked for the user's roles.
+
+    The bytes are built only when the user clicks: `data` is a callable (Streamlit runs it on
+    the click, in a server thread), and that callable - lib.exports.deliver - writes the one
+    `download` audit row (who, what, rows, columns, filters). Drawing the button writes
+    nothing and costs nothing; each click is one row. on_click="ignore": the download does not
+    rerun the script, so the page keeps its state."""
+    from lib import exports
+    item = exports.Download(what or name, frame, name, filters=dict(filters or {}), mask=mask,
+                            record=None if record is None else str(record))
+    st.download_button(label or t("dash.download"), lambda: exports.deliver(user, item),
+                       file_name=item.file_name, mime=item.mime, key=key, on_click="ignore",
+                       icon=":material/download:", type=type)
 
 
-def chart(user: auth.User, figure, frame, name: str, key: str) -> None:
-    """A plotly figure with a masked CSV download of the data it was drawn from."""
+def download_csv(user: auth.User, frame, name: str, key: str, label: str | None = None,
+                 what: str | None = None, filters: dict | None = None) -> None:
+    """The earlier name of `download` (kept for callers; same audited, lazy download)."""
+    download(user, frame, name, key, what=what, filters=filters, label=label)
+
+
+def chart(user: auth.User, figure, frame, name: str, key: str, filters: dict | None = None) -> None:
+    """A plotly figure with an audited, masked CSV download of the data it was drawn from."""
     st.plotly_chart(figure, key=f"{key}_chart", config={"displaylogo": False})
-    download_csv(user, frame, name, key=f"{key}_csv")
+    download(user, frame, name, key=f"{key}_csv", what=f"chart:{name}", filters=filters)
 
 
 def open_customer_360(customer_id: int) -> None:

@@ -31,6 +31,7 @@ if prev.start < oldest:
     st.caption(t("dash.overview.not_comparable", month=oldest))
 
 figures = _overview(filters, built)
+params = filters.to_params()   # recorded with each chart-data download
 kpis = figures["kpis"]
 FORMAT = {"count": ui.fmt_int, "money": ui.fmt_money_short, "rate": ui.fmt_pct}
 
@@ -66,9 +67,11 @@ if trends.open:
         monthly = figures["monthly"]
         left, right = st.columns(2)
         with left:
-            ui.chart(user, charts.monthly_customers(monthly), monthly, "monthly_customers", "trend_customers")
+            ui.chart(user, charts.monthly_customers(monthly), monthly, "monthly_customers", "trend_customers",
+                     filters=params)
         with right:
-            ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "trend_revenue")
+            ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "trend_revenue",
+                     filters=params)
 
 if breakdowns.open:
     with breakdowns:
@@ -80,7 +83,8 @@ if breakdowns.open:
         for i, dim in enumerate(["channel", "province", "customer_type", "industry"]):
             with cols[i % 2]:
                 frame = parts[parts["dimension"] == dim].drop(columns="dimension")
-                ui.chart(user, charts.breakdown(parts, dim, measure), frame, f"by_{dim}", f"breakdown_{dim}")
+                ui.chart(user, charts.breakdown(parts, dim, measure), frame, f"by_{dim}", f"breakdown_{dim}",
+                         filters=params)
 
 if lifecycle.open:
     with lifecycle:
@@ -88,8 +92,10 @@ if lifecycle.open:
         with left:
             st.subheader(t("dash.section.lifecycle"), help=metrics.definition("lifecycle"))
             funnel = figures["funnel"]
-            ui.chart(user, charts.lifecycle_funnel(funnel), funnel, "lifecycle_funnel", "funnel")
+            ui.chart(user, charts.lifecycle_funnel(funnel), funnel, "lifecycle_funnel", "funnel",
+                     filters=params)
         with right:
             st.subheader(t("dash.section.cohorts"), help=metrics.definition("cohort"))
             cohorts = figures["cohorts"]
-            ui.chart(user, charts.cohort_heatmap(cohorts), cohorts, "cohort_retention", "cohorts")
+            ui.chart(user, charts.cohort_heatmap(cohorts), cohorts, "cohort_retention", "cohorts",
+                     filters=params)

@@ -39,4 +39,6 @@ for i, row in enumerate(result.rows.itertuples()):
     if cols[i % 4].button(f"{row.customer_id} · {name}", key=f"dash_open_{row.customer_id}",
                           icon=":material/person:", type="tertiary"):
         ui.open_customer_360(row.customer_id)
-ui.download_csv(user, result.rows, f"customers_page_{result.page}", key="dash_search_csv")
+searched_by = sorted(k for k, v in customers.parse_query(query).params().items() if v is not None)
+ui.download(user, result.rows, f"customers_page_{result.page}", key="dash_search_csv", what="customer_search",
+            filters={"searched_by": searched_by, "page": result.page, "matches": result.total})

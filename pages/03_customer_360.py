@@ -96,7 +96,7 @@ st.plotly_chart(charts.customer_timeline(events, orders), key="timeline_chart",
                 config={"displaylogo": False})
 if len(events) >= customers.TIMELINE_LIMIT:
     st.caption(t("dash.c360.timeline_cap", n=customers.TIMELINE_LIMIT))
-ui.download_csv(user, events, f"customer_{cid}_events", key="timeline_csv")
+ui.download(user, events, f"customer_{cid}_events", key="timeline_csv", what="customer_360:events", record=cid)
 
 tab_orders, tab_notes, tab_history = st.tabs([t("dash.c360.orders"), t("dash.c360.notes"),
                                               t("dash.c360.history")])
@@ -104,7 +104,7 @@ with tab_orders:
     st.dataframe(i18n.display_frame(orders, {
         "status": "dash.order.status", "channel": "dash.channel", "category": "dash.category"},
         headers="dash.order.col"), hide_index=True)
-    ui.download_csv(user, orders, f"customer_{cid}_orders", key="orders_csv")
+    ui.download(user, orders, f"customer_{cid}_orders", key="orders_csv", what="customer_360:orders", record=cid)
 with tab_notes:
     notes = view.notes
     if len(notes):
@@ -117,6 +117,7 @@ with tab_history:
     if len(history):
         st.dataframe(i18n.display_frame(history, {"username": "dash.actor", "action": "dash.action"},
                                         headers="admin.audit.col"), hide_index=True)
-        ui.download_csv(user, history, f"customer_{cid}_history", key="history_csv")
+        ui.download(user, history, f"customer_{cid}_history", key="history_csv", what="customer_360:history",
+                    record=cid)
     else:
         st.caption(t("dash.c360.no_history"))

@@ -37,8 +37,9 @@ with tab_pairs:
                             "name_l", "customer_id_r", "source_r", "source_record_id_r", "name_r"]],
                      hide_index=True, width="stretch", height=240,
                      column_config={"match_probability": st.column_config.NumberColumn(format="%.4f")})
-        st.download_button(t("common.download_csv"), pairs.drop(columns=["agreement"]).to_csv(index=False),
-                           file_name="duplicate_pairs.csv", mime="text/csv", key="dd_download")
+        ui.download(user, pairs.drop(columns=["agreement"]), "duplicate_pairs", key="dd_download",
+                    what="duplicate_pairs", filters={"min_probability": min_p, "limit": 200},
+                    label=t("common.download_csv"), type="secondary")
         ids = pairs["pair_id"].astype(int).tolist()
         wanted = st.session_state.pop("dd_pair", None)
         if wanted is not None and wanted in ids:

@@ -65,8 +65,8 @@ st.dataframe(
         "avg_frequency": st.column_config.NumberColumn(t("marketing.rfm.avg_frequency"), format="%.1f"),
         "avg_recency_days": st.column_config.NumberColumn(t("marketing.rfm.avg_recency"), format="%.0f"),
     })
-st.download_button(t("common.download_csv"), summary.to_csv(index=False).encode("utf-8-sig"),
-                   file_name=f"rfm-{as_of.isoformat()}.csv", mime="text/csv")
+ui.download(user, summary, f"rfm-{as_of.isoformat()}", key="rfm_download", what="rfm_summary",
+            filters={"as_of": as_of.isoformat()}, label=t("common.download_csv"), type="secondary")
 with st.expander(t("marketing.rfm.rules_title")):
     st.markdown(t("marketing.rfm.rules"))
     st.dataframe([{"R": r, **{f"FM {i + 1}": t(f"marketing.rfm.seg.{charts.rfm_slug(s)}")

@@ -245,7 +245,8 @@ with tab_build:
             if prepared:
                 st.success(t("marketing.export.ready", rows=ui.fmt_int(prepared["rows"]), file=prepared["file_name"]))
                 st.download_button(t("marketing.export.download"), prepared["data"], file_name=prepared["file_name"],
-                                   mime=prepared["mime"], key="seg_export_download", icon=":material/download:")
+                                   mime=prepared["mime"], key="seg_export_download", icon=":material/download:",
+                                   on_click="ignore")   # audited when prepared
 
         with st.expander(t("marketing.segments.by_rfm")):
             by_rfm = segments.by_rfm_segment(definition, as_of)

@@ -47,4 +47,4 @@ if st.button(t("admin.audit.prepare_export"), disabled=total == 0):
 if export := st.session_state.get("audit_export"):
     st.caption(t("admin.audit.export_ready", rows=f"{export[1]:,}"))
     st.download_button(t("common.download_csv"), export[0], file_name="audit_log.csv",
-                       mime="text/csv")
+                       mime="text/csv", on_click="ignore")   # audited when prepared

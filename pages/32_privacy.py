@@ -101,7 +101,8 @@ with tab_export:
     if export and export[0] == cid:
         st.caption(t("admin.privacy.export.ready", tables=export[2], rows=f"{export[3]:,}"))
         st.download_button(t("admin.privacy.export.download"), export[1].encode("utf-8"),
-                           file_name=f"customer-{cid}.json", mime="application/json")
+                           file_name=f"customer-{cid}.json", mime="application/json",
+                           on_click="ignore")   # audited when prepared
 
 with tab_erase:
     st.warning(t("admin.privacy.erase.caption"))

@@ -223,7 +223,8 @@ def cmd_privacy_export(args) -> int:
     data = privacy.export_subject(auth.SYSTEM, args.customer_id)
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if args.out:
-        args.out.write_text(text, encoding="utf-8")
+        from lib import exports
+        exports.write_bytes(args.out, text.encode("utf-8"))   # 0600: the person's data, ID decrypted
         print(f"wrote {args.out} ({len(text):,} characters)")
     else:
         print(text)

@@ -98,7 +98,7 @@ def cmd_churn_train(args) -> int:
           f"{m['n_train']:,} training / {m['n_holdout']:,} holdout rows; {m['seconds']['total']} s")
     if args.out:
         churn.score(_system(), args.as_of, args.horizon_days, model_id=m["model_id"])
-        print(f"wrote {churn.export_scores(args.out):,} scores to {args.out}")
+        print(f"wrote {churn.export_scores(_system(), args.out):,} scores to {args.out}")
     return 0
 
 
@@ -109,7 +109,7 @@ def cmd_churn_score(args) -> int:
           f"(high {d['tiers']['high']:,}, medium {d['tiers']['medium']:,}, low {d['tiers']['low']:,}) "
           f"in {d['seconds']['total']} s")
     if args.out:
-        print(f"wrote {churn.export_scores(args.out):,} scores to {args.out}")
+        print(f"wrote {churn.export_scores(_system(), args.out):,} scores to {args.out}")
     return 0
 
 
@@ -125,5 +125,5 @@ def cmd_clv_score(args) -> int:
         print(f"backtest ({bt['horizon_days']} days after {bt['calibration_cutoff']}): predicted "
               f"{bt['predicted_purchases']:,.0f} purchases vs actual {bt['actual_purchases']:,.0f}; "
               f"MAE {bt['mae']:.3f} per customer; correlation {bt['correlation']:.3f}")
-    print(f"wrote {clv.export_scores(args.out):,} CLV scores to {args.out} ({d['seconds']['total']} s)")
+    print(f"wrote {clv.export_scores(_system(), args.out):,} CLV scores to {args.out} ({d['seconds']['total']} s)")
     return 0

@@ -132,7 +132,8 @@ def test_customer_360_unknown_id_says_so(small):
 
 @pytest.fixture
 def downloads(monkeypatch):
-    """The bytes of every download button the page draws, by widget key."""
+    """What every download button the page draws would hand out, by widget key: bytes, or the
+    callable a lazy (audited) download runs on the click - call it to download."""
     import streamlit as st
     real, seen = st.download_button, {}
 
@@ -200,7 +201,7 @@ def test_search_results_show_chinese_headers_and_stage_and_channel_labels(small,
                                    "阶段", "注册时间"]
     assert table[["编号", "类型", "渠道", "阶段"]].values.tolist() == [[1, "B2C", "网站", "复购客户"]]
     # the download stays machine-readable: stored codes under the stored column names
-    csv = downloads["dash_search_csv"].decode("utf-8-sig").splitlines()
+    csv = downloads["dash_search_csv"]().decode("utf-8-sig").splitlines()
     assert csv[0].startswith("customer_id,full_name,") and csv[1].endswith(",B2C,web,repeat,2024-01-01")
 
 
@@ -238,6 +239,6 @@ def test_customer_360_tables_show_chinese_headers_and_labels(small, users, in_ch
     assert list(history.columns) == ["时间", "用户", "操作", "变更前", "变更后", "详情"]
     assert history[["用户", "操作"]].values.tolist() == [["steward", "修改资料"]]
 
-    csv = downloads["orders_csv"].decode("utf-8-sig").splitlines()
+    csv = downloads["orders_csv"]().decode("utf-8-sig").splitlines()
     assert csv[0] == "order_id,order_time,status,amount,refund_amount,channel,category,item_count,source"
     assert [line.split(",")[2] for line in csv[1:]] == ["partially_refunded", "paid"]

@@ -72,6 +72,7 @@ def test_privacy_and_keys_commands(wh, tmp_path, capsys):
     out = tmp_path / "subject.json"
     assert run(wh, "privacy", "export", "1", "--out", str(out)) == 0
     assert json.loads(out.read_text())["tables"]["customers"][0]["id_number"] == "11010519491231002X"
+    assert oct(out.stat().st_mode & 0o777) == "0o600"          # readable by its owner only
     assert run(wh, "keys", "rotate") == 0
     assert "0 still need an older key" in capsys.readouterr().out
     assert run(wh, "privacy", "erase", "1", "--reason", "request #9 by letter", "--yes") == 0

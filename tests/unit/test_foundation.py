@@ -120,7 +120,7 @@ def test_permission_table_matches_the_guide(role, action):
     guide = {
         "manager": {"view_dashboard", "view_customer"},
         "marketing": {"view_dashboard", "view_customer", "manage_tags", "manage_segments",
-                      "export_audience", "train_models"},
+                      "export_audience", "train_models", "export_scores"},
         "steward": {"view_dashboard", "view_customer", "view_contact_pii", "edit_customer",
                     "resolve_flags", "merge_customers", "import_data", "run_quality", "edit_consent"},
     }

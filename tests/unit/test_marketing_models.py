@@ -238,7 +238,7 @@ def test_clv_backtest_and_scores_on_the_demo(demo, tmp_path):
     models = clv.models()
     assert models.iloc[0]["backtest"]["actual_purchases"] == bt["actual_purchases"]
     out = tmp_path / "clv.csv"
-    assert clv.export_scores(out) == len(stored)
+    assert clv.export_scores(auth.SYSTEM, out) == len(stored)
     exported = pd.read_csv(out, dtype={"source_record_id": str})
     assert list(exported.columns[:2]) == ["source", "source_record_id"]
     assert exported["source_record_id"].notna().all()
@@ -262,3 +262,9 @@ def test_cli_churn_and_clv_write_scores_keyed_by_source_record_id(demo, tmp_path
     warehouse.use(str(demo))
     assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action IN ('churn.train', 'clv.score')"
                             " AND username = 'system'") >= 2
+    # the score files are exports: audited as the system user with their row counts
+    exported = warehouse.read("SELECT action, CAST(detail AS VARCHAR) AS detail FROM audit_log "
+                             "WHERE action IN ('churn.export', 'clv.export') AND username = 'system' "
+                             "ORDER BY audit_id")
+    assert exported["action"].tolist() == ["churn.export", "clv.export"]
+    assert [json.loads(d)["rows"] for d in exported["detail"]] == [len(churn_rows), len(clv_rows)]
