@@ -29,7 +29,14 @@ def world(warehouse_path, tmp_path, monkeypatch):
 def downloads(monkeypatch):
     """The bytes of every download button the page draws, by widget key."""
     import streamlit as st
-    real, seen = st.download_button, {}
+    real = st.download_button
+
+    class Seen(dict):
+        # a download's data is a callable run on the click (lib/exports.py audits it then)
+        def __getitem__(self, key):
+            data = super().__getitem__(key)
+            return data() if callable(data) else data
+    seen = Seen()
 
     def capture(label, data, *args, **kwargs):
         seen[kwargs.get("key")] = data
