@@ -4,8 +4,8 @@ One table maps each action to the roles allowed to do it (PERMISSIONS). A user m
 several roles. `require(user, action)` raises PermissionDenied before anything is read or
 written; pages may hide buttons too, but that is convenience, not access control.
 
-The login form itself (streamlit-authenticator) lives in lib/ui.py; this module is plain
-Python so that the CLI and tests can use it.
+The login form itself lives in lib/ui/session.py; this module (passwords, logins and their
+throttling: `authenticate`) is plain Python so that the CLI and tests can use it.
 """
 from __future__ import annotations
 
