@@ -81,6 +81,7 @@ def test_a_copied_cookie_and_the_open_tab_end_when_an_admin_resets_the_password(
     admin = admin_ctx.new_page()
     try:
         log_in(admin, app_server, "admin", "admin-demo")
+        _login_cookie(admin)                                    # before a new page load
         admin.goto(app_server + "/users")
         settle(admin)
         admin.get_by_role("tab", name=re.compile("Password and lockout")).click()

@@ -233,3 +233,14 @@ def test_a_strong_passphrase_is_accepted(warehouse_path):
     assert passwords.check("correct horse battery staple") == "correct horse battery staple"
     accounts.add_user(ADMIN, "bob", "Bob", ["manager"], "violet-kettle-harbour")
     assert auth.authenticate("bob", "violet-kettle-harbour", "10.0.0.1").user.username == "bob"
+
+
+def test_the_cli_refuses_a_trivial_password_with_the_same_message(warehouse_path, monkeypatch, capsys):
+    from lib import cli
+    monkeypatch.setenv("C360_NEW_PASSWORD", "a" * 10)
+    assert cli.main(["--warehouse", str(warehouse_path), "users", "add", "bob", "--name", "Bob",
+                     "--roles", "manager"]) == 2
+    assert 'Repeats like "aaa" are easy to guess' in capsys.readouterr().err
+    assert cli.main(["--warehouse", str(warehouse_path), "users", "reset-password", "manager"]) == 2
+    assert 'Repeats like "aaa" are easy to guess' in capsys.readouterr().err
+    assert auth.authenticate("manager", "manager-demo", "10.0.0.1").user is not None
