@@ -136,7 +136,7 @@ _rows_cache: dict[str, tuple[float, list[dict]]] = {}   # warehouse location -> 
 
 
 def user_rows(max_age: float = 0.0) -> list[dict]:
-    """Every account as stored (one query per page run: see load_user, credentials); with
+    """Every account as stored (one query per page run: see load_user); with
     max_age, as read by this process at most that many seconds ago."""
     where = warehouse.current_location().url
     hit = _rows_cache.get(where)
@@ -162,18 +162,6 @@ def load_user(username: str, rows: list[dict] | None = None) -> User | None:
     if row is None or row["disabled"]:
         return None
     return User(row["username"], row["display_name"], _roles(row["roles"]))
-
-
-def credentials(rows: list[dict] | None = None) -> dict:
-    """Credentials in streamlit-authenticator's shape, for enabled and unlocked users only."""
-    now = datetime.now()
-    users = {}
-    for row in rows if rows is not None else user_rows():
-        if row["disabled"] or (row["locked_until"] is not None and row["locked_until"] > now):
-            continue
-        users[row["username"]] = {"name": row["display_name"], "email": row["email"] or "",
-                                  "password": row["password_hash"], "roles": list(row["roles"])}
-    return {"usernames": users}
 
 
 # ---------------------------------------------------------------- login and throttling
