@@ -9,7 +9,8 @@ Only `app.py`, `pages/` and `lib/ui/` import streamlit. Importing this package h
 effects on the process (the garbage-collector freeze happens at the guard's first run).
 """
 from lib.ui.filters import sidebar_filters
-from lib.ui.session import COOKIE_NAME, _load_chart_library, _plotly_chunk, client, guard, prepare_process
+from lib.ui.session import COOKIE_NAME, client, guard, prepare_process
+from lib.ui.session import _load_chart_library, _plotly_chunk  # noqa: F401 - tests reach them as ui._x
 from lib.ui.widgets import (chart, download_csv, fmt_int, fmt_money, fmt_money_short, fmt_pct, kpi_row,
                             open_customer_360, paginator, parse_id, show_error, url_text_input)
 
