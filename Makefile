@@ -27,7 +27,7 @@ demo: venv
 run: demo
 	@$(BIN)/python -m lib.cli demo-logins
 	@echo "Customer 360 on http://localhost:$(PORT)"
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
+	$(BIN)/python -m streamlit run serve.py --server.port $(PORT) --server.headless true
 
 # Debian packages the tests need: chromium for the browser tests (with a CJK font so Chinese
 # screenshots are readable), PostgreSQL for lake mode.

@@ -124,9 +124,10 @@ def _raw(fn) -> float:
 
 def child(args) -> int:
     """Run in a fresh process: open the warehouse and time the first call of each function."""
-    # What an app server has imported before a page's first query; lib.ui also freezes those
-    # objects out of garbage collection, as it does there (see lib/ui.py).
-    from lib import ui  # noqa: F401
+    # What an app server has imported before a page's first query, frozen out of garbage
+    # collection as the guard's first run does there (lib/ui/session.prepare_process).
+    from lib import ui
+    ui.prepare_process()
     t0 = time.perf_counter()
     from lib import warehouse
     warehouse.engine()
@@ -159,7 +160,7 @@ def browser_pages(work: str, customer: int) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port",
                                str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
                                "--server.fileWatcherType", "none"],
                               cwd=ROOT, env=_env(work), stdout=subprocess.DEVNULL,

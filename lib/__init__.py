@@ -1,1 +1,1 @@
-"""Customer 360 domain library. Only lib/ui.py imports streamlit; everything else is plain Python."""
+"""Customer 360 domain library. Only lib/ui/ imports streamlit; everything else is plain Python."""

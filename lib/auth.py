@@ -4,8 +4,8 @@ One table maps each action to the roles allowed to do it (PERMISSIONS). A user m
 several roles. `require(user, action)` raises PermissionDenied before anything is read or
 written; pages may hide buttons too, but that is convenience, not access control.
 
-The login form itself (streamlit-authenticator) lives in lib/ui.py; this module is plain
-Python so that the CLI and tests can use it.
+The login form itself lives in lib/ui/session.py; this module (passwords, logins and their
+throttling: `authenticate`) is plain Python so that the CLI and tests can use it.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import bcrypt
 
-from lib import audit, warehouse
+from lib import audit, sessions, warehouse
 
 ROLES = ("manager", "marketing", "steward", "admin")
 ALL = frozenset(ROLES)
@@ -51,7 +51,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rotate_keys":         frozenset({"admin"}),
 }
 
-MAX_FAILED_LOGINS = 5
+MAX_FAILED_LOGINS = 5      # per (username, client): see "login and throttling" below
 LOCK_MINUTES = 15
 
 # Demo logins, created only by `seed_demo_users` (demo mode / `make run`). Passwords are
@@ -186,7 +186,7 @@ _rows_cache: dict[str, tuple[float, list[dict]]] = {}   # warehouse location -> 
 
 
 def user_rows(max_age: float = 0.0) -> list[dict]:
-    """Every account as stored (one query per page run: see load_user, credentials); with
+    """Every account as stored (one query per page run: see load_user); with
     max_age, as read by this process at most that many seconds ago."""
     where = warehouse.current_location().url
     hit = _rows_cache.get(where)
@@ -214,47 +214,145 @@ def load_user(username: str, rows: list[dict] | None = None) -> User | None:
     return User(row["username"], row["display_name"], _roles(row["roles"]))
 
 
-def credentials(rows: list[dict] | None = None) -> dict:
-    """Credentials in streamlit-authenticator's shape, for enabled and unlocked users only."""
+# ---------------------------------------------------------------- login and throttling
+#
+# Failed logins are counted per (typed username, client) and, more slowly, per username over
+# every client (row client '*'). A pair that fails MAX_FAILED_LOGINS times is refused for
+# LOCK_MINUTES (further attempts from it extend that); the account itself is never locked, so
+# nobody can keep `admin` out from another client. After GLOBAL_FAILURES failures within
+# GLOBAL_WINDOW_MINUTES from all clients, clients that have not signed in as that user in the
+# last sessions.KNOWN_CLIENT_DAYS wait 1, 2, 4 ... (at most GLOBAL_MAX_LOCK_MINUTES) minutes
+# between attempts. Unknown usernames are counted the same way, and every refusal (unknown
+# user, wrong password, disabled account, throttled) gets the same message, so a login attempt
+# tells nobody which accounts exist.
+
+GLOBAL = "*"
+GLOBAL_FAILURES = 20
+GLOBAL_WINDOW_MINUTES = 60
+GLOBAL_MAX_LOCK_MINUTES = 60
+# Checked against when the username is unknown or disabled, so that a refusal takes as long
+# as a wrong password (bcrypt's cost) and its timing does not tell either.
+_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt()).decode()
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    retry_minutes: int = 0      # how long this client must wait for this name (0: not throttled)
+    token: str | None = field(default=None, repr=False, compare=False)   # the new session's
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(1, int(delta.total_seconds() // 60) + (1 if delta.total_seconds() % 60 else 0))
+
+
+def _throttle_rows(tx: warehouse.Tx, username: str, client: str) -> tuple[dict | None, dict | None]:
+    return (tx.one("throttle_row", username=username, client=client),
+            tx.one("throttle_row", username=username, client=GLOBAL))
+
+
+def _throttled_for(tx: warehouse.Tx, username: str, client: str, now: datetime) -> timedelta | None:
+    """How long `client` must still wait before trying `username`, or None."""
+    pair, every = _throttle_rows(tx, username, client)
+    waits = []
+    if pair and pair["locked_until"] is not None and pair["locked_until"] > now:
+        waits.append(pair["locked_until"] - now)
+    if (every and every["locked_until"] is not None and every["locked_until"] > now
+            and not sessions.known_client(tx, username, client, now)):
+        waits.append(every["locked_until"] - now)
+    return max(waits) if waits else None
+
+
+def _count_failure(tx: warehouse.Tx, username: str, client: str, now: datetime) -> bool:
+    """Count one failure for the pair and for the username; True if the pair is now locked.
+    A pair lock that has run out starts a fresh count; failures while locked extend it."""
+    pair, every = _throttle_rows(tx, username, client)
+    lock_over = pair is not None and pair["locked_until"] is not None and pair["locked_until"] <= now
+    failures = 1 if pair is None or lock_over else int(pair["failures"]) + 1
+    first = now if pair is None or lock_over else pair["first_failure"]
+    locked_until = now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILED_LOGINS else None
+    tx.run("throttle_put", username=username, client=client, failures=failures,
+           first_failure=first, locked_until=locked_until)
+    fresh = every is None or every["first_failure"] < now - timedelta(minutes=GLOBAL_WINDOW_MINUTES)
+    total = 1 if fresh else int(every["failures"]) + 1
+    over = total - GLOBAL_FAILURES
+    global_until = (now + timedelta(minutes=min(2 ** over, GLOBAL_MAX_LOCK_MINUTES))
+                    if over >= 0 else None)
+    tx.run("throttle_put", username=username, client=GLOBAL, failures=total,
+           first_failure=now if fresh else every["first_failure"], locked_until=global_until)
+    if tx.one("user_by_name", username=username) is not None:
+        tx.run("user_failed_login_counted", username=username)
+    return locked_until is not None
+
+
+def lock_remaining(username: str, client: str | None = None) -> timedelta | None:
+    """How long `client` (None: the most throttled client, for the admin page) must still
+    wait before it may try to log in as `username`, or None."""
     now = datetime.now()
-    users = {}
-    for row in rows if rows is not None else user_rows():
-        if row["disabled"] or (row["locked_until"] is not None and row["locked_until"] > now):
-            continue
-        users[row["username"]] = {"name": row["display_name"], "email": row["email"] or "",
-                                  "password": row["password_hash"], "roles": list(row["roles"])}
-    return {"usernames": users}
-
-
-def lock_remaining(username: str) -> timedelta | None:
-    """How long the account stays locked, or None."""
-    row = warehouse.one("user_by_name", username=username)
-    if row and row["locked_until"] is not None and row["locked_until"] > datetime.now():
-        return row["locked_until"] - datetime.now()
-    return None
+    rows = warehouse.records("throttle_of_user", username=username)
+    if client is not None:
+        with warehouse.transaction() as tx:
+            return _throttled_for(tx, username, client, now)
+    ends = [r["locked_until"] for r in rows if r["locked_until"] is not None
+            and r["locked_until"] > now]
+    return max(ends) - now if ends else None
 
 
 @warehouse.retrying
-def record_login(username: str, success: bool) -> None:
-    """Count failures (lock after MAX_FAILED_LOGINS for LOCK_MINUTES) and audit every attempt."""
+def authenticate(username: str, password: str, client: str = "local") -> LoginResult:
+    """Check a login from `client`: throttling first, then the password (bcrypt), then count
+    and audit the outcome (`login`, or `login.failed` with the reason, never the password).
+    A success starts a server-side session (lib/sessions.py): its token is in the result."""
+    username = (username or "").strip()[:80]
+    client = (client or "local")[:200]
+    now = datetime.now()
+    with warehouse.transaction() as tx:
+        wait = _throttled_for(tx, username, client, now)
+        if wait is not None:
+            _count_failure(tx, username, client, now)      # attempts while throttled extend it
+            audit.record(tx, username or "(blank)", "login.failed",
+                         detail={"client": client, "reason": "throttled"})
+            return LoginResult(None, _minutes(_throttled_for(tx, username, client, now) or wait))
+    row = warehouse.one("user_by_name", username=username)
+    usable = row is not None and not row["disabled"]
+    ok = check_password(password, row["password_hash"] if usable else _DUMMY_HASH) and usable
     try:
         with warehouse.transaction() as tx:
-            known = tx.one("user_by_name", username=username)
-            if success:
+            if ok:
                 tx.run("user_login_succeeded", username=username)
-                roles = known["roles"] if known else []
-                audit.record(tx, User(username, roles=_roles(roles)), "login")
-                return
-            if known:
-                tx.run("user_login_failed", username=username, max_attempts=MAX_FAILED_LOGINS,
-                       lock_minutes=LOCK_MINUTES)
-                locked = known["failed_attempts"] + 1 >= MAX_FAILED_LOGINS
-            else:
-                locked = False
-            audit.record(tx, username[:80] or "(blank)", "login.failed",
-                         detail={"known_user": bool(known), "locked": locked})
+                tx.run("throttle_clear_pair", username=username, client=client)
+                user = User(row["username"], row["display_name"], _roles(row["roles"]))
+                token = sessions.open_session(tx, username, client)
+                audit.record(tx, user, "login", detail={"client": client})
+                return LoginResult(user, 0, token)
+            locked = _count_failure(tx, username, client, now)
+            audit.record(tx, username or "(blank)", "login.failed",
+                         detail={"client": client, "known_user": row is not None,
+                                 "locked": locked})
+            wait = _throttled_for(tx, username, client, now)
+            return LoginResult(None, _minutes(wait) if wait else 0)
     finally:
         forget_user_rows()
+
+
+def record_login(username: str, success: bool, client: str = "local") -> None:
+    """Count one attempt as if it had been made (tests and tools): a failure is counted and
+    audited like a wrong password; a success like a right one."""
+    if success:
+        with warehouse.transaction() as tx:
+            row = tx.one("user_by_name", username=username)
+            tx.run("user_login_succeeded", username=username)
+            tx.run("throttle_clear_pair", username=username, client=client)
+            audit.record(tx, User(username, roles=_roles(row["roles"] if row else [])), "login",
+                         detail={"client": client})
+    else:
+        now = datetime.now()
+        with warehouse.transaction() as tx:
+            row = tx.one("user_by_name", username=username)
+            locked = _count_failure(tx, username, client, now)
+            audit.record(tx, username[:80] or "(blank)", "login.failed",
+                         detail={"client": client, "known_user": row is not None, "locked": locked})
+    forget_user_rows()
 
 
 def touch(username: str, last_activity: datetime | None = None) -> None:

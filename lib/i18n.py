@@ -8,7 +8,7 @@ every key has both languages, and `t` falls back to English, then to the key its
 `display_frame` shows a table's stored codes and column names in the current language (the
 frame itself, and so CSV downloads, keep the codes).
 
-The current language is per session: lib/ui.py sets it at the start of every script run
+The current language is per session: lib/ui/session.py sets it at the start of every script run
 (a ContextVar, so concurrent Streamlit sessions in threads do not see each other's choice).
 """
 from __future__ import annotations

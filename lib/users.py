@@ -3,10 +3,11 @@
 Every function here is an admin action (`manage_users`), validated, and audited in the same
 transaction as the change. Password hashes never reach the audit log or a DataFrame.
 
-Revocation is immediate by construction: the page guard (lib/ui.py) re-reads the user with
-`auth.load_user` on every script run, and `auth.credentials()` leaves disabled and locked
-users out, so a disabled user's open session ends on its next click and its cookie no longer
-logs in.
+Revocation is immediate by construction: disabling an account, changing its roles and
+resetting its password end every server-side session of the user in the same transaction
+(lib/sessions.py), and the page guard (lib/ui/session.py) checks the session and re-reads the
+user on every script run, so the user's open pages stop on their next click and a copied
+login cookie signs nobody in.
 """
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from datetime import datetime
 
 import pandas as pd
 
-from lib import audit, auth, warehouse
+from lib import audit, auth, passwords, sessions, warehouse
 from lib.auth import User
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_BYTES = 72          # bcrypt ignores (5.x: refuses) anything longer
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
+MAX_PASSWORD_BYTES = passwords.MAX_BYTES
 DORMANT_AFTER_DAYS = 90          # an enabled account unused this long is flagged for review
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -41,6 +42,7 @@ def _account_change(fn):
             return fn(*args, **kwargs)
         finally:
             auth.forget_user_rows()
+            sessions.forget()
     return wrapper
 
 
@@ -62,12 +64,13 @@ def _roles(roles) -> list[str]:
     return clean
 
 
-def _password(value: str) -> str:
-    if len(value or "") < MIN_PASSWORD_LENGTH:
-        raise UserError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
-    if len(value.encode()) > MAX_PASSWORD_BYTES:
-        raise UserError(f"A password may be at most {MAX_PASSWORD_BYTES} bytes long.")
-    return value
+def _password(value: str, *user_inputs) -> str:
+    """The policy of lib/passwords.py (length, zxcvbn strength, not built from the account's
+    own name or e-mail)."""
+    try:
+        return passwords.check(value, user_inputs)
+    except passwords.WeakPassword as exc:
+        raise UserError(str(exc)) from None
 
 
 def _display_name(value: str) -> str:
@@ -128,7 +131,8 @@ def add_user(user: User, username: str, name: str, roles, password: str,
     """Create an account with a bcrypt-hashed password; returns the normalised username."""
     auth.require(user, "manage_users")
     username, name = _username(username), _display_name(name)
-    roles, password, email = _roles(roles), _password(password), _email(email)
+    roles, email = _roles(roles), _email(email)
+    password = _password(password, username, name, email)
     with warehouse.transaction() as tx:
         if tx.one("user_by_name", username=username) is not None:
             raise UserError(f"The username {username!r} is taken.")
@@ -151,6 +155,8 @@ def set_roles(user: User, username: str, roles) -> None:
         tx.run("admin_user_set_roles", username=username, roles=roles)
         audit.record(tx, user, "user.roles", "user", username,
                      before={"roles": sorted(row["roles"])}, after={"roles": roles})
+        if sorted(row["roles"]) != roles:      # signed-in sessions carry the old roles: end them
+            sessions.revoke_user(tx, username, "user.roles", actor=user)
 
 
 @warehouse.retrying
@@ -167,6 +173,8 @@ def set_disabled(user: User, username: str, disabled: bool) -> None:
         tx.run("admin_user_set_disabled", username=username, disabled=bool(disabled))
         audit.record(tx, user, "user.disable" if disabled else "user.enable", "user", username,
                      before={"disabled": bool(row["disabled"])}, after={"disabled": bool(disabled)})
+        if disabled:
+            sessions.revoke_user(tx, username, "user.disable", actor=user)
 
 
 def disable_user(user: User, username: str) -> None:
@@ -182,12 +190,14 @@ def enable_user(user: User, username: str) -> None:
 def reset_password(user: User, username: str, new_password: str) -> None:
     """Set a new password (also clears a lockout). The audit entry records that, not the value."""
     auth.require(user, "manage_users")
-    password = _password(new_password)
     with warehouse.transaction() as tx:
-        _existing(tx, username)
+        row = _existing(tx, username)
+        password = _password(new_password, username, row["display_name"], row["email"])
         tx.run("admin_user_set_password", username=username,
                password_hash=auth.hash_password(password))
+        tx.run("throttle_clear_user", username=username)
         audit.record(tx, user, "user.password_reset", "user", username)
+        sessions.revoke_user(tx, username, "user.password_reset", actor=user)
 
 
 @warehouse.retrying
@@ -198,6 +208,7 @@ def unlock(user: User, username: str) -> None:
     with warehouse.transaction() as tx:
         row = _existing(tx, username)
         tx.run("admin_user_unlock", username=username)
+        tx.run("throttle_clear_user", username=username)
         audit.record(tx, user, "user.unlock", "user", username,
                      before={"failed_attempts": row["failed_attempts"],
                              "locked_until": row["locked_until"]})

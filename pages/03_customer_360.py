@@ -10,11 +10,11 @@ from lib.i18n import t
 user = ui.guard("customer_360")
 
 raw_id = ui.url_text_input(t("dash.c360.pick"), "id", key="dash_360_id", width=240)
-if not raw_id.strip().isdigit():
+cid = ui.parse_id(raw_id)      # digits only: '²' passes str.isdigit() but not int()
+if cid is None:
     st.info(t("dash.c360.none"))
     st.page_link("pages/02_customers.py", label=t("nav.customers"), icon=":material/search:")
     st.stop()
-cid = int(raw_id.strip())
 
 try:
     view = customers.customer_360(user, cid)

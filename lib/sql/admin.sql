@@ -30,7 +30,9 @@ SELECT username, display_name, roles, disabled, last_login, last_activity,
        NOT disabled
            AND date_diff('day', coalesce(last_activity, last_login, created_at),
                          CAST(:now AS TIMESTAMP)) >= :dormant_days AS dormant,
-       locked_until IS NOT NULL AND locked_until > CAST(:now AS TIMESTAMP) AS locked
+       -- throttled from some client after failed logins (lib/auth.py; the account itself stays usable)
+       EXISTS (SELECT 1 FROM login_throttle t WHERE t.username = app_users.username
+               AND t.locked_until > CAST(:now AS TIMESTAMP)) AS locked
 FROM app_users
 ORDER BY dormant DESC, days_inactive DESC, username
 

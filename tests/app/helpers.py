@@ -28,14 +28,17 @@ def login(username: str, password: str) -> AppTest:
 def as_user(username: str) -> AppTest:
     """An AppTest on the home page with `username` logged in.
 
-    The session is seeded the way streamlit-authenticator leaves it after a login (the form
-    itself is tested in test_login_and_pages.py); the guard still re-reads the user and its
+    The session is seeded the way the login form leaves it, with a server-side session row (the
+    form itself is tested in test_login_and_pages.py); the guard still re-reads the user and its
     roles from the warehouse on every run, so this exercises the real access checks without
     paying for bcrypt in every test.
     """
-    from lib import auth
+    from lib import auth, sessions
+    from lib.ui import session
     spec = auth.DEMO_USERS[username]
     at = new_app()
+    # a real server-side session (lib/sessions.py): the guard checks it on every run
+    at.session_state[session.TOKEN] = sessions.start(username, "apptest")
     at.session_state["authentication_status"] = True
     at.session_state["username"] = username
     at.session_state["name"] = spec["name"]

@@ -1,6 +1,7 @@
 """A real app server on a small demo warehouse, and Debian's chromium driven by Playwright.
 
-The server is started once per test session: `streamlit run app.py` on a free loopback port,
+The server is started once per test session: `streamlit run serve.py` (app.py plus the route
+that writes the httpOnly login cookie, lib/ui/routes.py) on a free loopback port,
 polled on /_stcore/health. Screenshots go to test-artifacts/ (git-ignored) for people to look at.
 """
 from __future__ import annotations
@@ -44,7 +45,7 @@ def app_server(tmp_path_factory):
     port = _free_port()
     log = open(workdir / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -47,9 +47,9 @@ def test_the_login_cookie_keeps_the_user_signed_in_on_a_reloaded_page(app_server
 
 
 def test_logging_out_ends_the_session_and_deletes_the_cookie(app_server, page):
-    """The cookie component is only drawn on the runs that write or delete the cookie (lib/ui.py
-    guard): the cookie is read from the request, page switches go without it, and a logout
-    still deletes the cookie."""
+    """The cookie is written and deleted by the server (lib/ui/routes.py) after a login or a
+    logout, with no cookie component (iframe) on any page: the cookie is read from the request,
+    page switches go without it, and a logout still deletes the cookie."""
     cookie_component = page.locator('iframe[title*="extra_streamlit_components"]')
     page.goto(app_server)
     settle(page)

@@ -90,7 +90,7 @@ def test_disabling_revokes_at_once_and_enabling_restores(warehouse_path, users):
     accounts.disable_user(users["admin"], "steward")
     # The page guard re-reads the user on every run: None ends the session.
     assert auth.load_user("steward") is None
-    assert "steward" not in auth.credentials()["usernames"]
+    assert auth.authenticate("steward", "steward-demo").user is None
     accounts.enable_user(users["admin"], "steward")
     assert auth.load_user("steward").roles == frozenset({"steward"})
     assert [json.loads(r["after"]) for r in audit_rows("user.disable") + audit_rows("user.enable")] == [
@@ -121,14 +121,18 @@ def test_unknown_users_are_reported(warehouse_path, users):
 
 # ---------------------------------------------------------------- lockout (lib/auth.py)
 
-def test_five_failures_lock_for_fifteen_minutes_and_hide_the_account_from_login(warehouse_path):
+# The lock is per (username, client) since issue #13: the old tests asserted that five
+# failures locked the account itself (for every client), which let anyone lock `admin` out.
+# tests/unit/test_sessions_and_login.py covers the throttling as a whole.
+
+def test_five_failures_lock_that_client_for_fifteen_minutes_not_the_account(warehouse_path):
     for attempt in range(auth.MAX_FAILED_LOGINS - 1):
-        auth.record_login("steward", success=False)
-        assert auth.lock_remaining("steward") is None, attempt
-    auth.record_login("steward", success=False)
-    remaining = auth.lock_remaining("steward")
+        auth.record_login("steward", success=False, client="10.0.0.9")
+        assert auth.lock_remaining("steward", "10.0.0.9") is None, attempt
+    auth.record_login("steward", success=False, client="10.0.0.9")
+    remaining = auth.lock_remaining("steward", "10.0.0.9")
     assert timedelta(minutes=14) < remaining <= timedelta(minutes=15)
-    assert "steward" not in auth.credentials()["usernames"]
+    assert auth.lock_remaining("steward", "10.0.0.1") is None
     failures = warehouse.read("SELECT CAST(detail AS VARCHAR) AS d FROM audit_log"
                               " WHERE action = 'login.failed' ORDER BY audit_id")["d"].tolist()
     assert [json.loads(d)["locked"] for d in failures] == [False] * 4 + [True]
@@ -136,15 +140,15 @@ def test_five_failures_lock_for_fifteen_minutes_and_hide_the_account_from_login(
 
 def test_a_lock_ends_after_fifteen_minutes_and_the_count_starts_afresh(warehouse_path):
     for _ in range(auth.MAX_FAILED_LOGINS):
-        auth.record_login("steward", success=False)
+        auth.record_login("steward", success=False, client="10.0.0.9")
     with warehouse.transaction() as tx:  # fifteen minutes pass
-        tx.run("UPDATE app_users SET locked_until = current_timestamp - INTERVAL 1 SECOND"
-               " WHERE username = 'steward'")
-    assert auth.lock_remaining("steward") is None
-    assert "steward" in auth.credentials()["usernames"]
-    auth.record_login("steward", success=False)          # one slip after the lock: not locked again
-    assert auth.lock_remaining("steward") is None
-    assert warehouse.one("user_by_name", username="steward")["failed_attempts"] == 1
+        tx.run("UPDATE login_throttle SET locked_until = current_timestamp - INTERVAL 1 SECOND"
+               " WHERE username = 'steward' AND client = '10.0.0.9'")
+    assert auth.lock_remaining("steward", "10.0.0.9") is None
+    auth.record_login("steward", success=False, client="10.0.0.9")   # one slip after the lock
+    assert auth.lock_remaining("steward", "10.0.0.9") is None
+    assert warehouse.scalar("SELECT failures FROM login_throttle WHERE username = 'steward'"
+                            " AND client = '10.0.0.9'") == 1
 
 
 def test_a_successful_login_resets_the_failure_count(warehouse_path):
@@ -153,14 +157,17 @@ def test_a_successful_login_resets_the_failure_count(warehouse_path):
     auth.record_login("steward", success=True)
     row = warehouse.one("user_by_name", username="steward")
     assert row["failed_attempts"] == 0 and row["last_login"] is not None
+    assert warehouse.scalar("SELECT count(*) FROM login_throttle WHERE username = 'steward'"
+                            " AND client = 'local'") == 0
 
 
 def test_unlock_ends_a_lock_early(warehouse_path, users):
     for _ in range(auth.MAX_FAILED_LOGINS):
         auth.record_login("steward", success=False)
+    assert auth.lock_remaining("steward") is not None
     accounts.unlock(users["admin"], "steward")
     assert auth.lock_remaining("steward") is None
-    assert "steward" in auth.credentials()["usernames"]
+    assert auth.authenticate("steward", "steward-demo").user is not None
 
 
 # ---------------------------------------------------------------- access review

@@ -1,0 +1,19 @@
+"""The Streamlit layer's shared pieces, one module per job; pages use them as `ui.<name>`.
+
+* `session`: the page guard (login form, login cookie, server-side session check, sidebar);
+* `filters`: the dashboards' filter state (sidebar <-> session state <-> URL);
+* `widgets`: KPI cards, number formats, error messages, masked downloads, paging;
+* `routes`: the HTTP route that writes the httpOnly login cookie (mounted by serve.py).
+
+Only `app.py`, `pages/` and `lib/ui/` import streamlit. Importing this package has no side
+effects on the process (the garbage-collector freeze happens at the guard's first run).
+"""
+from lib.ui.filters import sidebar_filters
+from lib.ui.session import COOKIE_NAME, client, guard, prepare_process
+from lib.ui.session import _load_chart_library, _plotly_chunk  # noqa: F401 - tests reach them as ui._x
+from lib.ui.widgets import (chart, download, download_csv, fmt_int, fmt_money, fmt_money_short, fmt_pct, kpi_row,
+                            open_customer_360, paginator, parse_id, show_error, url_text_input)
+
+__all__ = ["COOKIE_NAME", "chart", "client", "download", "download_csv", "fmt_int", "fmt_money", "fmt_money_short",
+           "fmt_pct", "guard", "kpi_row", "open_customer_360", "paginator", "parse_id",
+           "prepare_process", "show_error", "sidebar_filters", "url_text_input"]

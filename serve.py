@@ -1,0 +1,11 @@
+"""Entry point of the app server: `streamlit run serve.py` (what `make run` does).
+
+Streamlit's ASGI app (st.App) runs app.py and pages/ as before, plus the route that writes the
+login cookie server-side, httpOnly and SameSite=Strict (lib/ui/routes.py). `streamlit run
+app.py` still works, but without that route a login lasts only as long as its browser tab.
+"""
+import streamlit as st
+
+from lib.ui import routes
+
+app = st.App("app.py", routes=routes.routes())
