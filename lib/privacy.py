@@ -707,6 +707,8 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
     "quality_results": (("*",), "counts per rule"), "quality_runs": (("*",), "who ran the rules"),
     "schema_version": (("*",), "migration names"),
     "warehouse_meta": (("*",), "how the warehouse was built (demo marker)"),
+    "app_sessions": (("*",), "staff sessions: token hashes, usernames, client addresses"),
+    "login_throttle": (("*",), "failed staff logins per typed username and client"),
     "agg_filter_values": (("*",), "dashboard filter values (channels, provinces, ...)"),
     "agg_segs": (("*",), "dashboard segments (channels, provinces, ...)"),
 }
