@@ -36,7 +36,7 @@ from typing import Callable
 import pandas as pd
 import pyarrow as pa
 
-from lib import audit, auth, normalize, parallel, privacy, settings, validation, warehouse
+from lib import audit, auth, entry_rules, normalize, parallel, privacy, settings, validation, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ KINDS = ("customers", "orders", "events")
 FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "customers": {
         "source_record_id": ("source_record_id", "id", "customer_id", "customerid", "cust_id", "member_id",
+                             "rec_id", "record_id", "recid",
                              "memberid", "客户编号", "客户id", "会员编号", "会员id", "编号", "客户号"),
         "full_name": ("full_name", "name", "fullname", "customer_name", "姓名", "客户姓名", "名称", "联系人"),
         "family_name": ("family_name", "last_name", "surname", "lastname", "姓"),
@@ -60,9 +61,10 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
                       "身份证号码", "证件号码"),
         "country": ("country", "country_code", "国家", "国家地区"),
         "province": ("province", "state", "region", "省", "省份"),
-        "city": ("city", "城市", "市"),
+        "city": ("city", "town", "suburb", "城市", "市"),
         "district": ("district", "county", "区", "区县"),
-        "address": ("address", "street", "street_address", "addr", "地址", "详细地址", "街道",
+        "address": ("address", "street", "street_address", "addr", "address_1", "address_2",
+                    "address_line_1", "address_line_2", "address1", "address2", "地址", "详细地址", "街道",
                     "street_no", "street_number", "house_number", "门牌号", "门牌"),
         "postcode": ("postcode", "zip", "zipcode", "postal_code", "邮编", "邮政编码"),
         "customer_type": ("customer_type", "type", "客户类型"),
@@ -203,8 +205,9 @@ def suggest_mapping(kind: str, columns) -> dict[str, list[str]]:
             continue
         mapping.setdefault(target, []).append(col)
         used.add(col)
-    if len(mapping.get("address", [])) > 1:
-        # Chinese order: street first, then the number (科技园路 + 1号 -> 科技园路1号).
+    if len(mapping.get("address", [])) > 1 and any(normalize.has_cjk(c) for c in mapping["address"]):
+        # Chinese order: street first, then the number (科技园路 + 1号 -> 科技园路1号); Latin
+        # addresses keep the file's order (8 + Stanley Street -> 8 Stanley Street).
         numbers = {_key(n) for n in ("street_no", "street_number", "house_number", "门牌号", "门牌", "no")}
         mapping["address"].sort(key=lambda c: _key(c) in numbers)
     candidates = list(lookup)
@@ -305,6 +308,9 @@ class Plan:
     checked: validation.Checked
     customer_source: str
     seconds: float = 0.0
+    rules: "entry_rules.Rules | None" = None     # the entry rules in force for this import
+    country: str = "CN"                          # default country of rows without one
+    notes: list[str] = field(default_factory=list)   # what reading the file repaired
 
     @property
     def rows(self) -> int:
@@ -348,9 +354,13 @@ def _explain(failures: pd.DataFrame, mapped: pd.DataFrame, limit: int) -> pd.Dat
 
 def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *,
             file_name: str | None = None, file_bytes: bytes | None = None,
-            customer_source: str | None = None,
+            customer_source: str | None = None, country: str | None = None,
             progress: Callable[[float, str], None] | None = None) -> Plan:
-    """Map, normalise and validate a file's rows: everything the preview shows, nothing written."""
+    """Map, normalise and validate a file's rows: everything the preview shows, nothing written.
+
+    The source's entry rules (lib.entry_rules) decide which missing fields quarantine a row
+    and which only flag it, and its default country; `country` (the CLI's --country, the
+    page's choice) overrides that default for rows without a country of their own."""
     started = time.perf_counter()
     source = normalize.text(source) or ""
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,40}", source):
@@ -359,6 +369,11 @@ def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *
         raise ImportProblem(f"Unknown kind {kind!r}: use one of {', '.join(KINDS)}.")
     mapping = normalise_mapping(kind, mapping if mapping is not None else suggest_mapping(kind, frame.columns),
                                 frame.columns)
+    try:
+        rules = entry_rules.in_force(source, kind)
+        defaults = entry_rules.defaults_for(source, kind, country)
+    except validation.FieldError:
+        raise ImportProblem(f"{country!r} is not a country: give an ISO code such as AU, GB, US or CN.") from None
     missing = [f for f in REQUIRED_FIELDS[kind] if f not in mapping]
     if kind == "customers" and not ({"full_name", "family_name", "given_name"} & set(mapping)):
         missing.append("full_name")
@@ -369,11 +384,12 @@ def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *
     mapped = apply_mapping(frame.reset_index(drop=True), mapping)
     _tick(progress, 0.15, "validate")
     checked = validation.check_frame(kind, mapped, today=settings.as_of(),
-                                     defaults={"channel": source.lower(), "now": datetime.now()})
+                                     defaults={"channel": source.lower(), "now": datetime.now(), **defaults})
     _tick(progress, 0.45, "validated")
     sha = hashlib.sha256(file_bytes).hexdigest() if file_bytes is not None else None
     return Plan(kind, source, file_name, sha, mapping, mapped, checked,
-                normalize.text(customer_source) or source, time.perf_counter() - started)
+                normalize.text(customer_source) or source, time.perf_counter() - started,
+                rules=rules, country=defaults["country"], notes=list(frame.attrs.get("notes", [])))
 
 
 def _tick(progress, fraction: float, stage: str) -> None:
@@ -413,6 +429,7 @@ def run_import(user: auth.User, plan: Plan, *, progress: Callable[[float, str], 
     finally:
         parallel.shutdown()      # worker processes of a large import (if any) are not kept idle
     result.seconds = time.perf_counter() - started + plan.seconds
+    result.notes.extend(plan.notes)
     _tick(progress, 0.9, "after")
     if result.rows_loaded:
         _after_import(result, match_duplicates)
@@ -421,14 +438,14 @@ def run_import(user: auth.User, plan: Plan, *, progress: Callable[[float, str], 
 
 
 def import_file(user: auth.User, kind: str, path, source: str, mapping: dict | None = None, *,
-                customer_source: str | None = None, progress=None,
+                customer_source: str | None = None, progress=None, country: str | None = None,
                 match_duplicates: bool = True) -> ImportResult:
     """Read, prepare and import a file in one call (the CLI's path)."""
     auth.require(user, "import_data")
     data = Path(path).read_bytes()
     frame = read_table(data, Path(path).name)
     plan = prepare(kind, frame, mapping, source, file_name=Path(path).name, file_bytes=data,
-                   customer_source=customer_source, progress=progress)
+                   customer_source=customer_source, country=country, progress=progress)
     return run_import(user, plan, progress=progress, match_duplicates=match_duplicates)
 
 
