@@ -256,7 +256,9 @@ def _detect_encoding(data: bytes) -> str:
     best readings give different text and score within 0.1 (a two-character Shift-JIS file also
     reads as Chinese), or none is plausible. Files in no candidate codec go to
     charset-normalizer."""
-    sample = data[:65_536]
+    first = re.search(rb"[\x80-\xff]", data)
+    start = data.rfind(b"\n", 0, first.start()) + 1 if first else 0   # from the line of the first
+    sample = data[start:start + 65_536]                                # non-ASCII byte
     cut = len(sample)
     scores: list[tuple[float, str, str]] = []
     for encoding, common in _CANDIDATES:
@@ -266,7 +268,7 @@ def _detect_encoding(data: bytes) -> str:
                 break
             except UnicodeDecodeError:
                 text = None
-                if end == len(data):
+                if start + end >= len(data):
                     break
         if text is not None:
             scores.append((_plausibility(text, common), encoding, text))
