@@ -115,6 +115,12 @@ def in_force(source: str | None, kind: str) -> Rules:
     return Rules(source=source, kind=kind, required=dict(DEFAULT_REQUIRED[kind]))
 
 
+def stored_version(source: str, kind: str) -> int:
+    """The newest saved version of exactly this source's rules (0: never saved)."""
+    row = _stored(normalize.text(source) or ALL_SOURCES, kind)
+    return int(row["version"]) if row else 0
+
+
 def history(source: str, kind: str) -> pd.DataFrame:
     """Every saved version of one source's rules, newest first."""
     return warehouse.read("stw_entry_rules_history", source=normalize.text(source) or ALL_SOURCES,

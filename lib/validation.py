@@ -416,8 +416,14 @@ EDITABLE_FIELDS = ("full_name", "gender", "birth_date", "mobile", "email", "id_n
                    "company", "industry", "job_title", "uscc")
 
 
-def customer_fields(changes: dict, current: dict | None = None, today: date | None = None) -> dict:
+def customer_fields(changes: dict, current: dict | None = None, today: date | None = None,
+                    required: dict | None = None) -> dict:
     """Validate edited customer fields (all of them, so the form can show every problem).
+
+    `required` are the entry rules of the record's source (lib.entry_rules, default: the
+    built-in ones): a required field that the edit empties is refused when its rule says
+    quarantine; a missing contact only where the rules quarantine rows without one. Phones
+    and postcodes are read in the record's country.
 
     Returns clean column values: derived family/given name and name_pinyin follow full_name;
     an id_number becomes id_number_enc / id_number_hash / id_number_last4.
@@ -443,10 +449,10 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
         errors.append(FieldError("full_name", "required.missing"))
     run("gender", gender)
     run("birth_date", lambda v: birth_date(v, today))
-    run("mobile", mobile)
-    run("email", email)
     run("country", country)
     ctry = clean.get("country", merged.get("country")) or "CN"
+    run("mobile", lambda v: mobile(v, "mobile", ctry))
+    run("email", email)
     run("postcode", lambda v: postcode(v, ctry))
     run("customer_type", customer_type)
     for name in ("province", "city", "district", "company", "industry", "job_title"):
@@ -465,11 +471,17 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
             clean["id_number_enc"] = privacy.encrypt(number)
             clean["id_number_hash"] = privacy.id_hash(number)
             clean["id_number_last4"] = number[-4:] if number else None
-    # Contact rule: the record must keep at least one way to reach the person.
-    if ("mobile" in changes or "email" in changes) and not any(
+    rules = DEFAULT_REQUIRED["customers"] if required is None else required
+    # Contact rule: where the source's rules quarantine rows without a contact, an edit may not
+    # remove the last one either (elsewhere the record just becomes "not contactable").
+    if rules.get("contact") == "quarantine" and ("mobile" in changes or "email" in changes) and not any(
             e.field in ("mobile", "email") for e in errors):
         if not clean.get("mobile", merged.get("mobile")) and not clean.get("email", merged.get("email")):
             errors.append(FieldError("mobile", "required.contact"))
+    for name, action in rules.items():
+        if (action == "quarantine" and name in changes and name not in ("full_name", "contact")
+                and clean.get(name) is None and not any(e.field == name for e in errors)):
+            errors.append(FieldError(name, "required.missing"))
     if (clean.get("customer_type", merged.get("customer_type")) == "B2B"
             and ("company" in changes or "customer_type" in changes)
             and not clean.get("company", merged.get("company"))):
