@@ -201,3 +201,19 @@ def test_under_the_built_in_rules_only_rows_without_id_or_name_are_quarantined(s
                                      ["A7", "import.email"]]
     raw = warehouse.scalar("SELECT CAST(raw_values AS VARCHAR) FROM customers WHERE source_record_id = 'A4'")
     assert json.loads(raw) == {"mobile": "12345"}          # nothing kept for the missing contact
+
+
+@pytest.mark.parametrize("name, parts", [("Anna Smith", ("Smith", "Anna")), ("Smith, Anna", ("Smith", "Anna")),
+                                         ("Mary Ann O'Brien", ("O'Brien", "Mary Ann")),
+                                         ("欧阳娜娜", ("欧阳", "娜娜")), ("Cher", (None, "Cher"))])
+def test_latin_names_keep_family_and_given_apart(name, parts):
+    from lib import normalize
+    assert normalize.split_name(name) == parts
+
+
+def test_given_and_family_columns_are_stored_as_given_in_either_file_order(stw_empty, tmp_path, users):
+    text = "id,surname,given_name\n1,Smith,Anna\n2,Lee,Ben\n"
+    importer.import_file(users["steward"], "customers", write(tmp_path, text), "x", match_duplicates=False)
+    rows = warehouse.read("SELECT family_name, given_name, full_name, name_pinyin FROM customers ORDER BY 1")
+    assert rows.values.tolist() == [["Lee", "Ben", "Ben Lee", "ben lee|bl|benlee"],
+                                    ["Smith", "Anna", "Anna Smith", "anna smith|as|annasmith"]]
