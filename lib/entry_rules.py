@@ -48,7 +48,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
                "category", "amount", "order_key", "note"),
 }
 # Fields without which a row cannot be stored at all: always required, always quarantine.
-LOCKED = validation._ALWAYS_REQUIRED
+LOCKED = validation.ALWAYS_REQUIRED
 DEFAULT_REQUIRED = validation.DEFAULT_REQUIRED
 
 

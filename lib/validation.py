@@ -759,13 +759,13 @@ def _datetimes(values: pd.Series) -> pd.Series:
 MISSING_CODES = frozenset({"required.missing", "required.contact", "contact.none"})
 
 # Fields every customer row needs whatever the entry rules say (the record's key).
-_ALWAYS_REQUIRED = {"customers": ("source_record_id",),
+ALWAYS_REQUIRED = {"customers": ("source_record_id",),
                     "orders": ("source_record_id", "customer_key", "order_time", "amount"),
                     "events": ("customer_key", "event_type", "event_time")}
 DEFAULT_REQUIRED = {"customers": {"source_record_id": "quarantine", "full_name": "quarantine",
                                   "contact": "flag"},
-                    "orders": {f: "quarantine" for f in _ALWAYS_REQUIRED["orders"]},
-                    "events": {f: "quarantine" for f in _ALWAYS_REQUIRED["events"]}}
+                    "orders": {f: "quarantine" for f in ALWAYS_REQUIRED["orders"]},
+                    "events": {f: "quarantine" for f in ALWAYS_REQUIRED["events"]}}
 
 
 def _required(defaults: dict, kind: str) -> dict[str, str]:
@@ -806,8 +806,11 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     too_long = full.str.len() > 100
     c.add_mask("full_name", too_long.fillna(False).astype(bool), "text.too_long")
     fam, giv = normalize.split_name_series(full)
-    out["family_name"] = fam_in.fillna(fam)
-    out["given_name"] = giv_in.fillna(giv)
+    # Rows with a given or family name column keep those as given (a missing given name is not
+    # filled with the family name); the others split the full name.
+    parts_given = fam_in.notna() | giv_in.notna()
+    out["family_name"] = fam_in.where(parts_given, fam)
+    out["given_name"] = giv_in.where(parts_given, giv)
     out["full_name"] = full
     out["name_pinyin"] = normalize.pinyin_series(out["family_name"], out["given_name"])
 
@@ -920,7 +923,7 @@ def _check_orders(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
     out["category"] = _col(frame, "category")
     out["amount"] = pd.to_numeric(out["amount"], errors="coerce").round(2)
     out["refund_amount"] = pd.to_numeric(out["refund_amount"], errors="coerce").round(2)
-    _require_others(c, out, _required(defaults, "orders"), _ALWAYS_REQUIRED["orders"])
+    _require_others(c, out, _required(defaults, "orders"), ALWAYS_REQUIRED["orders"])
     return _finish(out, c)
 
 
@@ -957,7 +960,7 @@ def _check_events(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
         srid = srid.fillna(derived.astype("string"))
     c.add_mask("source_record_id", srid.duplicated(keep="first"), "duplicate_in_file")
     out["source_record_id"] = srid
-    _require_others(c, out, _required(defaults, "events"), _ALWAYS_REQUIRED["events"])
+    _require_others(c, out, _required(defaults, "events"), ALWAYS_REQUIRED["events"])
     return _finish(out, c)
 
 

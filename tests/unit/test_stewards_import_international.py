@@ -217,3 +217,11 @@ def test_given_and_family_columns_are_stored_as_given_in_either_file_order(stw_e
     rows = warehouse.read("SELECT family_name, given_name, full_name, name_pinyin FROM customers ORDER BY 1")
     assert rows.values.tolist() == [["Lee", "Ben", "Ben Lee", "ben lee|bl|benlee"],
                                     ["Smith", "Anna", "Anna Smith", "anna smith|as|annasmith"]]
+
+
+def test_a_missing_given_name_is_not_filled_with_the_family_name(stw_empty, tmp_path, users):
+    text = "rec_id,given_name,surname\nrec-223-org,,waller\nrec-1,anna,\n"
+    importer.import_file(users["steward"], "customers", write(tmp_path, text), "febrl", match_duplicates=False)
+    rows = warehouse.read("SELECT source_record_id, coalesce(family_name, '-') AS f, "
+                          "coalesce(given_name, '-') AS g, full_name FROM customers ORDER BY 1")
+    assert rows.values.tolist() == [["rec-1", "-", "anna", "anna"], ["rec-223-org", "waller", "-", "waller"]]
