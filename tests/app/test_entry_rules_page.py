@@ -77,3 +77,15 @@ def test_a_manager_is_refused_by_the_page_and_by_lib(stw_empty, users):
     else:
         raise AssertionError("a manager saved entry rules")
     assert entry_rules.stored_version("crm", "customers") == 0
+
+
+def test_the_import_page_shows_the_rules_in_force_and_the_sources_country(stw_empty, users):
+    entry_rules.save(users["steward"], "febrl", "customers", {"contact": "flag"}, country="AU")
+    at = open_page(as_user("steward"), "pages/10_import.py")
+    assert not at.exception
+    assert at.expander[0].label == "Entry rules in force: the built-in default (never saved), version 0"
+    at.text_input(key="imp_source").input("febrl").run()
+    assert at.expander[0].label == "Entry rules in force: this source's own rules, version 1"
+    assert at.text_input(key="imp_country_febrl_customers").value == "AU"
+    assert [m.value for m in at.expander[0].markdown] == [
+        "- Source record ID (source_record_id): quarantine", "- Contact (contact): flag", "- Country: AU"]
