@@ -89,3 +89,20 @@ def test_the_import_page_shows_the_rules_in_force_and_the_sources_country(stw_em
     assert at.text_input(key="imp_country_febrl_customers").value == "AU"
     assert [m.value for m in at.expander[0].markdown] == [
         "- Source record ID (source_record_id): quarantine", "- Contact (contact): flag", "- Country: AU"]
+
+
+def test_a_not_contactable_record_is_fixed_from_the_review_queue(stw_empty, tmp_path, users):
+    from lib import importer
+    csv = tmp_path / "c.csv"
+    csv.write_text("id,name,country\nN1,Anna Smith,AU\n", encoding="utf-8")
+    importer.import_file(users["steward"], "customers", csv, "febrl", match_duplicates=False)
+    flag_id = int(warehouse.scalar("SELECT flag_id FROM quality_flags WHERE rule_id = 'import.contact'"))
+    at = open_page(as_user("steward"), "pages/12_review_queue.py")
+    assert not at.exception
+    at.selectbox(key="rq_item").set_value(f"flag:{flag_id}").run()
+    assert "Not contactable (no valid mobile or email)" in at.selectbox(key="rq_item").format_func(f"flag:{flag_id}")
+    at.text_input(key=f"fix_{flag_id}_mobile").input("0412 345 678")
+    button(at, "Validate and save").click().run()
+    assert not at.exception and not at.error
+    assert warehouse.one("SELECT mobile FROM customers WHERE source_record_id = 'N1'") == {"mobile": "+61412345678"}
+    assert warehouse.scalar("SELECT status FROM quality_flags WHERE flag_id = :f", f=flag_id) == "resolved"
