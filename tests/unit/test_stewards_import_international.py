@@ -225,3 +225,19 @@ def test_a_missing_given_name_is_not_filled_with_the_family_name(stw_empty, tmp_
     rows = warehouse.read("SELECT source_record_id, coalesce(family_name, '-') AS f, "
                           "coalesce(given_name, '-') AS g, full_name FROM customers ORDER BY 1")
     assert rows.values.tolist() == [["rec-1", "-", "anna", "anna"], ["rec-223-org", "waller", "-", "waller"]]
+
+
+def test_not_contactable_customers_stay_out_of_every_audience_even_with_consent(stw_empty, tmp_path, users):
+    from datetime import date
+
+    from lib import audience
+    from tests import factories
+    importer.import_file(users["steward"], "customers", write(tmp_path, NO_CONTACT), "febrl",
+                         country="AU", match_duplicates=False)
+    with warehouse.transaction() as tx:
+        for cid in warehouse.read("SELECT customer_id FROM customers")["customer_id"]:
+            for channel in ("sms", "email", "phone"):
+                factories.consent(tx, int(cid), channel)
+    counts = audience.reachable({"op": "and", "conditions": []}, date(2026, 11, 1)).set_index("channel")
+    assert counts[["members", "consenting", "valid_contact", "reachable"]].loc["sms"].tolist() == [3, 3, 0, 0]
+    assert counts["reachable"].tolist() == [0, 0, 0]
