@@ -130,3 +130,21 @@ def test_adding_a_contact_resolves_the_not_contactable_flag(stw_empty, tmp_path,
     customer_edits.update_customer(users["steward"], cid, {"mobile": "0412 345 678"}, 1)
     assert customer_edits.get(cid)["mobile"] == "+61412345678"
     assert warehouse.scalar("SELECT status FROM quality_flags WHERE rule_id = 'import.contact'") == "resolved"
+
+
+def test_the_cli_sets_and_shows_rules_and_refuses_bad_ones_in_one_line(stw_empty, capsys):
+    from lib import cli
+    assert cli.main(["entry-rules", "set", "--source", "febrl", "--require", "full_name=quarantine",
+                     "--require", "contact=flag", "--require", "birth_date=flag", "--country", "AU",
+                     "--note", "FEBRL"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "saved: entry rules for source febrl:", "customers (source, version 1)",
+        "  Source record ID (source_record_id): quarantine", "  Name (full_name): quarantine",
+        "  Contact (contact): flag", "  Birth date (birth_date): flag", "  Country: AU"]
+    assert warehouse.scalar("SELECT username FROM audit_log WHERE action = 'entry_rules.save'") == "system"
+    assert cli.main(["entry-rules", "set", "--source", "febrl", "--require", "contact=maybe"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: contact: a missing value must 'quarantine' the row or 'flag' it, not 'maybe'.")
+    assert cli.main(["entry-rules", "show", "--source", "febrl", "--kind", "customers", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(r["origin"], r["version"], r["default_country"]) for r in shown] == [("source", 1, "AU")]
