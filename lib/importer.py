@@ -130,9 +130,9 @@ def read_table(source, file_name: str | None = None) -> pd.DataFrame:
 
     Nothing is loaded silently wrong: the raw header and every row's width are checked before
     any mapping (pandas would shift a file with a wider row into the wrong columns and rename a
-    repeated header to `name.1`), the text encoding is detected (UTF-8, else charset-normalizer:
-    GB18030 as Excel in China saves CSV, Shift-JIS, Big5 ...; refused when two readings are
-    equally plausible), control and bidirectional-override characters are removed, and a file
+    repeated header to `name.1`), the text encoding is detected (UTF-8, else the most plausible
+    of GB18030 as Excel in China saves CSV, Shift-JIS, Big5, EUC-KR and Windows-1252, with
+    charset-normalizer as the last resort; refused when two readings are equally plausible), control and bidirectional-override characters are removed, and a file
     with more than MAX_COLUMNS columns is refused from its first line. What was repaired is
     listed in `frame.attrs["notes"]` (the page shows it, the import result carries it).
     Excel files are read with python-calamine (first sheet).

@@ -32,7 +32,8 @@ with tab_import:
         for line in rules.describe():
             st.markdown(f"- {line}")
         st.page_link("pages/14_entry_rules.py", label=t("nav.entry_rules"), icon=":material/rule:")
-    upload = st.file_uploader(t("stewards.imp.file"), type=["csv", "xlsx"], key="imp_file")
+    upload = st.file_uploader(t("stewards.imp.file"), type=["csv", "tsv", "txt", "xlsx", "xlsm", "xlsb", "xls", "ods"],
+                              key="imp_file")
     if upload is None:
         st.info(t("stewards.imp.start_hint"))
     else:
