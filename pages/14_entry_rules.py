@@ -1,7 +1,9 @@
 """Entry rules: required fields per source and kind, what a missing one does, default country."""
+import json
+
 import streamlit as st
 
-from lib import entry_rules, ui, validation
+from lib import entry_rules, i18n, ui, validation
 from lib.i18n import t
 
 user = ui.guard("entry_rules")
@@ -58,4 +60,8 @@ past = entry_rules.history(source, kind)
 if past.empty:
     st.caption(t("stewards.er.no_history"))
 else:
-    st.dataframe(past, hide_index=True, width="stretch")
+    past = past.assign(required=[", ".join(f"{validation.field_label(f)}: {t('stewards.er.action.' + a)}"
+                                           for f, a in json.loads(r).items()) for r in past["required"]])
+    st.dataframe(i18n.display_frame(past.drop(columns=["source", "kind"]),
+                                    codes={"saved_by": lambda v: v}, headers=("stewards.er.col",)),
+                 hide_index=True, width="stretch")

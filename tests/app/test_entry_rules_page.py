@@ -61,6 +61,10 @@ def test_a_second_save_appends_a_version_and_shows_the_history(stw_empty, users)
     at.selectbox(key="er_crm_customers_1_contact").set_value("flag")
     button(at, "Save a new version").click().run()
     assert not at.error
+    shown = at.dataframe[0].value
+    assert list(shown.columns) == ["Version", "Required fields", "Default country", "Why", "Saved by", "Saved at"]
+    assert shown["Required fields"].tolist() == [
+        "Source record ID: quarantine, Contact: flag", "Source record ID: quarantine, Contact: quarantine"]
     hist = entry_rules.history("crm", "customers")
     assert hist["version"].tolist() == [2, 1] and hist["saved_by"].tolist() == ["admin", "steward"]
     assert json.loads(hist["required"].iloc[0])["contact"] == "flag"
