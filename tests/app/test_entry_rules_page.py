@@ -110,3 +110,16 @@ def test_a_not_contactable_record_is_fixed_from_the_review_queue(stw_empty, tmp_
     assert not at.exception and not at.error
     assert warehouse.one("SELECT mobile FROM customers WHERE source_record_id = 'N1'") == {"mobile": "+61412345678"}
     assert warehouse.scalar("SELECT status FROM quality_flags WHERE flag_id = :f", f=flag_id) == "resolved"
+
+
+def test_the_page_speaks_chinese(stw_empty, users):
+    entry_rules.save(users["steward"], "*", "customers", {"contact": "quarantine"}, country="CN")
+    at = as_user("steward")
+    at.sidebar.selectbox(key="lang_switch").select("zh").run()
+    open_page(at, PAGE)
+    assert not at.exception
+    assert at.title[0].value == "录入规则"
+    assert at.info[0].value == "当前生效：来源 * 的默认规则，第 1 版"
+    assert [b.label for b in at.button if b.label.startswith("保存")] == ["保存为新版本"]
+    assert list(at.dataframe[0].value.columns) == ["版本", "必填字段", "默认国家", "原因", "保存人", "保存时间"]
+    assert at.dataframe[0].value["必填字段"].tolist() == ["来源记录编号: 隔离, 联系方式: 隔离"]
