@@ -659,9 +659,16 @@ def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *
         defaults = entry_rules.defaults_for(source, kind, country)
     except validation.FieldError:
         raise ImportProblem(f"{country!r} is not a country: give an ISO code such as AU, GB, US or CN.") from None
-    missing = [f for f in REQUIRED_FIELDS[kind] if f not in mapping]
-    if kind == "customers" and not ({"full_name", "family_name", "given_name"} & set(mapping)):
-        missing.append("full_name")
+    # Fields the file must have a column for: the kind's keys, and every field the entry rules
+    # quarantine rows without (otherwise every row would go to the quarantine).
+    mapped_fields = set(mapping)
+    if {"family_name", "given_name"} & mapped_fields:
+        mapped_fields.add("full_name")
+    if {"mobile", "email"} & mapped_fields:
+        mapped_fields.add("contact")
+    needed = list(REQUIRED_FIELDS[kind]) + [f for f, a in rules.required.items()
+                                            if a == "quarantine" and f not in REQUIRED_FIELDS[kind]]
+    missing = [f for f in needed if f not in mapped_fields]
     if missing:
         raise ImportProblem("Map a column to each required field: "
                             + ", ".join(validation.field_label(m) for m in missing))

@@ -148,3 +148,14 @@ def test_the_cli_sets_and_shows_rules_and_refuses_bad_ones_in_one_line(stw_empty
     assert cli.main(["entry-rules", "show", "--source", "febrl", "--kind", "customers", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert [(r["origin"], r["version"], r["default_country"]) for r in shown] == [("source", 1, "AU")]
+
+
+def test_a_file_without_a_column_the_rules_quarantine_on_is_refused_before_any_row(stw_empty, tmp_path, users):
+    entry_rules.save(users["steward"], "crm", "customers", {"full_name": "quarantine", "contact": "quarantine"})
+    (tmp_path / "c.csv").write_text("id,name,city\n1,Anna,Perth\n", encoding="utf-8")
+    with pytest.raises(importer.ImportProblem) as exc:
+        importer.import_file(users["steward"], "customers", tmp_path / "c.csv", "crm", match_duplicates=False)
+    assert str(exc.value) == "Map a column to each required field: Contact"
+    entry_rules.save(users["steward"], "crm", "customers", {"contact": "flag"}, expected_version=1)
+    r = importer.import_file(users["steward"], "customers", tmp_path / "c.csv", "crm", match_duplicates=False)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, 0)

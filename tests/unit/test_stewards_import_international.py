@@ -43,12 +43,17 @@ def test_a_file_without_contacts_loads_every_row_flagged_not_contactable(stw_emp
         "Not contactable: no valid mobile or email. The record loads and stays out of audiences."
 
 
-def test_the_same_file_under_rules_that_require_a_contact_is_quarantined(stw_empty, tmp_path, users):
+def test_under_rules_that_require_a_contact_rows_without_one_are_quarantined(stw_empty, tmp_path, users):
     entry_rules.save(users["steward"], "febrl", "customers",
                      {"full_name": "quarantine", "contact": "quarantine"}, country="AU")
-    r = importer.import_file(users["steward"], "customers", write(tmp_path, NO_CONTACT), "febrl",
+    with pytest.raises(importer.ImportProblem, match="^Map a column to each required field: Contact$"):
+        importer.import_file(users["steward"], "customers", write(tmp_path, NO_CONTACT), "febrl",
                              match_duplicates=False)
-    assert (r.rows_loaded, r.rows_quarantined) == (0, 3)
+    with_phone = NO_CONTACT.replace("date_of_birth\n", "date_of_birth,phone\n").replace(
+        "1951-01-17\n", "1951-01-17,0412 345 678\n")
+    r = importer.import_file(users["steward"], "customers", write(tmp_path, with_phone), "febrl",
+                             match_duplicates=False)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, 2)
     reasons = warehouse.read("SELECT CAST(reasons AS VARCHAR) AS r FROM quarantine")["r"]
     assert {x["code"] for r_ in reasons for x in json.loads(r_)} == {"required.contact"}
 
