@@ -709,6 +709,7 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
     "warehouse_meta": (("*",), "how the warehouse was built (demo marker)"),
     "app_sessions": (("*",), "staff sessions: token hashes, usernames, client addresses"),
     "login_throttle": (("*",), "failed staff logins per typed username and client"),
+    "entry_rules": (("*",), "required fields and default countries per source and kind"),
     "agg_filter_values": (("*",), "dashboard filter values (channels, provinces, ...)"),
     "agg_segs": (("*",), "dashboard segments (channels, provinces, ...)"),
 }

@@ -108,8 +108,8 @@ def test_a_flagged_optional_field_loads_the_row_with_an_import_flag(stw_empty, t
 
 def test_the_fix_form_follows_the_rules_of_the_records_source(stw_wh, users):
     cid = 1
-    source = customer_edits.get(cid)["source"]
-    record = customer_edits.get(cid)
+    source = customer_edits.get(users["steward"], cid)["source"]
+    record = customer_edits.get(users["steward"], cid)
     # built-in rules: removing both contacts is allowed (the record becomes not contactable)
     assert validation.customer_fields({"mobile": None, "email": None}, record,
                                       required=entry_rules.in_force(source, "customers").required) == {
@@ -128,7 +128,7 @@ def test_adding_a_contact_resolves_the_not_contactable_flag(stw_empty, tmp_path,
     importer.import_file(users["steward"], "customers", tmp_path / "c.csv", "x", match_duplicates=False)
     cid = int(warehouse.scalar("SELECT customer_id FROM customers"))
     customer_edits.update_customer(users["steward"], cid, {"mobile": "0412 345 678"}, 1)
-    assert customer_edits.get(cid)["mobile"] == "+61412345678"
+    assert customer_edits.get(users["steward"], cid)["mobile"] == "+61412345678"
     assert warehouse.scalar("SELECT status FROM quality_flags WHERE rule_id = 'import.contact'") == "resolved"
 
 
