@@ -247,6 +247,8 @@ def test_clv_backtest_and_scores_on_the_demo(demo, tmp_path):
 def test_cli_churn_and_clv_write_scores_keyed_by_source_record_id(demo, tmp_path, capsys):
     from lib import cli
     churn_out, clv_out = tmp_path / "churn.csv", tmp_path / "clv.csv"
+    warehouse.use(str(demo))
+    before = warehouse.scalar("SELECT coalesce(max(audit_id), 0) FROM audit_log")  # shared fixture
     assert cli.main(["--warehouse", str(demo), "churn", "train", "--as-of", "2026-10-31",
                      "--horizon-days", "60", "--out", str(churn_out)]) == 0
     assert "recency baseline" in capsys.readouterr().out
@@ -265,6 +267,6 @@ def test_cli_churn_and_clv_write_scores_keyed_by_source_record_id(demo, tmp_path
     # the score files are exports: audited as the system user with their row counts
     exported = warehouse.read("SELECT action, CAST(detail AS VARCHAR) AS detail FROM audit_log "
                              "WHERE action IN ('churn.export', 'clv.export') AND username = 'system' "
-                             "ORDER BY audit_id")
+                             "AND audit_id > :before ORDER BY audit_id", before=before)
     assert exported["action"].tolist() == ["churn.export", "clv.export"]
     assert [json.loads(d)["rows"] for d in exported["detail"]] == [len(churn_rows), len(clv_rows)]
