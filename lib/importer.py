@@ -36,7 +36,7 @@ from typing import Callable
 import pandas as pd
 import pyarrow as pa
 
-from lib import audit, auth, normalize, parallel, privacy, settings, validation, warehouse
+from lib import audit, auth, normalize, parallel, privacy, registration, settings, validation, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -368,8 +368,10 @@ def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *
     _tick(progress, 0.05, "map")
     mapped = apply_mapping(frame.reset_index(drop=True), mapping)
     _tick(progress, 0.15, "validate")
+    # "now": None keeps a missing registration date unknown (NaT): lib/registration.py infers
+    # it from the first order or event after the load, instead of today's date (issue #14).
     checked = validation.check_frame(kind, mapped, today=settings.as_of(),
-                                     defaults={"channel": source.lower(), "now": datetime.now()})
+                                     defaults={"channel": source.lower(), "now": None})
     _tick(progress, 0.45, "validated")
     sha = hashlib.sha256(file_bytes).hexdigest() if file_bytes is not None else None
     return Plan(kind, source, file_name, sha, mapping, mapped, checked,
@@ -451,6 +453,7 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
         flagged = int((checked.flagged & ok).sum()) if kind == "customers" else 0
         counts = dict(rows_loaded=loaded, rows_unchanged=unchanged,
                       rows_quarantined=quarantined, rows_flagged=flagged if loaded else 0)
+        registration.infer(tx, user)      # unknown registration dates from first activity
         tx.run("stw_import_finish", import_id=import_id, **counts)
         audit.record(tx, user, "import.run", "import", import_id,
                      detail={"kind": kind, "source": plan.source, "file": plan.file_name,
