@@ -253,6 +253,8 @@ def train(user: auth.User, as_of: date | None = None, horizon_days: int = DEFAUL
     numeric = [c for c in NUMERIC if c in kept]
     categories = {col: sorted({v for v in train_rows[col].dropna().unique()})
                   for col in CATEGORICAL if col in kept}
+    if not kept:
+        raise ValueError("No feature varies between customers in the training rows: nothing to learn from.")
     notes = ([f"Dropped {len(dropped)} feature(s) that are empty or constant in the training "
               f"rows: {', '.join(dropped)}."] if dropped else [])
     X_train, X_hold = _matrix(train_rows, categories, numeric), _matrix(hold_rows, categories, numeric)

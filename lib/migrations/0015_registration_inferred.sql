@@ -4,6 +4,8 @@
 -- first known activity (order or event) after every load and marks the value as inferred.
 -- (DuckDB refuses ALTER on a table that has CREATE INDEX entries: customers has none.)
 ALTER TABLE customers ALTER COLUMN registered_at DROP NOT NULL;
-ALTER TABLE customers ADD COLUMN IF NOT EXISTS registered_inferred BOOLEAN DEFAULT FALSE;
+-- (A lake refuses ADD COLUMN ... DEFAULT FALSE, "non-literal default": the default is set apart.)
+ALTER TABLE customers ADD COLUMN IF NOT EXISTS registered_inferred BOOLEAN;
+ALTER TABLE customers ALTER COLUMN registered_inferred SET DEFAULT FALSE;
 UPDATE customers SET registered_inferred = FALSE WHERE registered_inferred IS NULL;
 ALTER TABLE customers ALTER COLUMN registered_inferred SET NOT NULL;
