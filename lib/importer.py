@@ -658,6 +658,7 @@ def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
             raise validation.ValidationError([validation.FieldError("customer_key", "customer_key.unknown")])
         if unchanged:
             raise ImportProblem("A record with this source record ID already exists.")
+        registration.infer(tx, user)      # a released order may be the customer's first activity
         tx.run("stw_quarantine_resolve", quarantine_id=int(quarantine_id), status="released",
                username=user.username)
         audit.record(tx, user, "import.release", "quarantine", quarantine_id,
