@@ -190,7 +190,7 @@ def history_problem(tx: warehouse.Tx, as_of: date, horizon_days: int) -> str | N
             return f"{said} The {horizon_days}-day horizon works as of {day} (the last purchase)."
         for h in HORIZON_CHOICES:
             if h < horizon_days and _fits(tx, day, h)[0]:
-                at = "" if day == as_of else f" with --as-of {day} (the last purchase)"
+                at = "" if day == as_of else f" as of {day} (the last purchase)"
                 return f"{said} A {h}-day horizon would work{at}."
     return f"{said} No horizon of 7 days or more works on this history."
 
