@@ -433,8 +433,11 @@ def default_choices(survivor: dict, merged: dict) -> dict[str, str]:
 
 
 def suggested_survivor(a: dict, b: dict) -> tuple[dict, dict]:
-    """Keep the older registration (its history is longest); ties by the smaller id."""
-    return (a, b) if (a["registered_at"], a["customer_id"]) <= (b["registered_at"], b["customer_id"]) else (b, a)
+    """Keep the older registration (its history is longest); ties by the smaller id. An unknown
+    registration date (no source gave one, no activity yet: lib/registration.py) counts as newest."""
+    def key(rec: dict) -> tuple:
+        return (rec["registered_at"] is None, rec["registered_at"] or datetime.min, rec["customer_id"])
+    return (a, b) if key(a) <= key(b) else (b, a)
 
 
 def compare(user: auth.User, id_a: int, id_b: int) -> pd.DataFrame:

@@ -202,3 +202,13 @@ def test_an_as_of_date_past_the_data_names_the_last_purchase(orders_only):
         churn.train(auth.SYSTEM, date(2030, 1, 1), 90, seed=0)
     assert str(err.value).endswith(
         f"The 90-day horizon works as of {last} (the last purchase).")
+
+
+def test_the_suggested_survivor_of_a_pair_with_an_unknown_registration_date():
+    from lib import dedup
+    known = {"customer_id": 7, "registered_at": datetime(2024, 5, 1)}
+    unknown = {"customer_id": 3, "registered_at": None}
+    assert dedup.suggested_survivor(unknown, known) == (known, unknown)
+    assert dedup.suggested_survivor(known, unknown) == (known, unknown)
+    other_unknown = {"customer_id": 9, "registered_at": None}
+    assert dedup.suggested_survivor(other_unknown, unknown) == (unknown, other_unknown)
