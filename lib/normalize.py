@@ -14,6 +14,12 @@ import numpy as np
 import pandas as pd
 
 _SPACES = re.compile(r"\s+")
+# Characters that are never part of a customer's data and can make text lie about itself:
+# C0/C1 control characters (NUL ...) except tab and line breaks, DEL, bidirectional
+# overrides and isolates (U+202E shows "gpj.exe" as "exe.jpg"), LRM/RLM/ALM, zero-width space
+# and a stray byte-order mark. Zero-width (non-)joiners stay: scripts and emoji need them.
+CONTROL_CHARS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+_CONTROL = re.compile(CONTROL_CHARS)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 # Two-character family names (复姓) that must not be split after the first character.
@@ -31,13 +37,19 @@ SURNAME_READINGS = {
 }
 
 
+def strip_controls(value: str) -> str:
+    """`value` without the characters of CONTROL_CHARS."""
+    return _CONTROL.sub("", value)
+
+
 def text(value) -> str | None:
-    """Trimmed, whitespace-collapsed, full-width folded to half-width (NFKC); '' -> None."""
+    """Trimmed, whitespace-collapsed, full-width folded to half-width (NFKC), control and
+    bidirectional-override characters removed; '' -> None."""
     if value is None or (isinstance(value, float) and value != value):
         return None
     if not isinstance(value, str):
         value = str(value)
-    value = _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
+    value = _SPACES.sub(" ", strip_controls(unicodedata.normalize("NFKC", value))).strip()
     return value or None
 
 
@@ -50,6 +62,7 @@ def text_series(values: pd.Series) -> pd.Series:
     import pyarrow.compute as pc
     arr = pa.array(values, type=pa.string(), from_pandas=True)
     arr = pc.utf8_normalize(arr, "NFKC")
+    arr = strip_controls_arrow(arr)
     needs = pc.fill_null(pc.match_substring_regex(arr, r"\s\s|[^\S ]"), False)
     if pc.any(needs).as_py():
         if isinstance(arr, pa.ChunkedArray):
@@ -59,6 +72,15 @@ def text_series(values: pd.Series) -> pd.Series:
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr]) if isinstance(arr, pa.Array) else arr),
                      index=values.index, dtype=pd.StringDtype("pyarrow"))
+
+
+def strip_controls_arrow(arr):
+    """`strip_controls` over an Arrow string array; the regex replace runs only when a value
+    holds such a character."""
+    import pyarrow.compute as pc
+    if pc.any(pc.fill_null(pc.match_substring_regex(arr, CONTROL_CHARS), False)).as_py():
+        arr = pc.replace_substring_regex(arr, CONTROL_CHARS, "")
+    return arr
 
 
 def has_cjk(value: str | None) -> bool:
