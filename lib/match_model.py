@@ -204,7 +204,14 @@ def plan(con, table: str = "dedup_input") -> Plan:
     prediction = [r for r in PREDICTION_RULES if 0 < count(r) <= cap]
     prior = [r for r in PRIOR_RULES if 0 < count(r) <= cap]
     em_cap = max(1_000_000, 4 * n)
-    em = [next((r for r in rules if 0 < count(r) <= em_cap), None)
+    # splink switches off the comparisons that read a blocking column; a session must keep one on.
+    reads = {"name": set(NAME_COLUMNS), "birth_date": {"birth_date"}, "address_n": {"address_n"},
+             "postcode": {"postcode"}, "mobile_key": {"mobile_key"}, "email_norm": {"email_norm"},
+             "id_hash": {"id_hash"}}
+
+    def trains_something(rule):
+        return any(not (reads[f] & set(rule)) for f in present)
+    em = [next((r for r in rules if 0 < count(r) <= em_cap and trains_something(r)), None)
           for rules in (EM_NAME_RULES, EM_OTHER_RULES)]
     return Plan(n, present, prediction, prior, [r for r in em if r], counted)
 
