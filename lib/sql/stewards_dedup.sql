@@ -3,7 +3,8 @@
 -- name: stw_dedup_input
 -- Matching columns of live customers. py: pinyin syllables without spaces (the same for
 -- Traditional/Simplified spellings and homophones); mobile_key: digits without the +86 prefix.
-SELECT customer_id AS unique_id, full_name,
+-- family_name / given_name feed the name keys lib/dedup.py builds (family and given apart).
+SELECT customer_id AS unique_id, full_name, family_name, given_name,
        nullif(replace(split_part(name_pinyin, '|', 1), ' ', ''), '') AS py,
        CASE WHEN length(regexp_replace(mobile, '[^0-9]', '', 'g')) = 13
                  AND regexp_replace(mobile, '[^0-9]', '', 'g') LIKE '86%'
@@ -17,8 +18,9 @@ FROM customers
 WHERE merged_into IS NULL AND deleted_at IS NULL AND erased_at IS NULL
 
 -- name: stw_dedup_names
-SELECT DISTINCT full_name FROM customers
-WHERE merged_into IS NULL AND deleted_at IS NULL AND erased_at IS NULL AND full_name IS NOT NULL
+SELECT DISTINCT full_name, family_name, given_name FROM customers
+WHERE merged_into IS NULL AND deleted_at IS NULL AND erased_at IS NULL
+  AND (full_name IS NOT NULL OR family_name IS NOT NULL OR given_name IS NOT NULL)
 
 -- name: stw_dedup_run_start
 INSERT INTO dedup_runs (username, mode, threshold) VALUES (:username, :mode, :threshold)

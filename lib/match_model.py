@@ -1,0 +1,331 @@
+"""The duplicate model, derived from the identifying fields a warehouse actually holds.
+
+`lib/dedup.py` copies the live customers' matching columns into a private DuckDB table
+(`dedup_input`, columns below); this module looks at which of them are present and non-null and
+builds everything splink needs from those alone:
+
+* comparisons — one per present field (name, birth date, address, postcode, mobile, email, ID);
+* prediction blocking rules — from a fixed list of candidate rules, those whose columns are
+  all present and whose number of pairs is above zero and below a cap (so a 1M-record file
+  is not blocked on birth date alone, while a 5,000-record file may be);
+* deterministic rules for the prior (`estimate_probability_two_random_records_match`) — only
+  those that generate pairs; with none, the prior is set to 1 / records;
+* two EM sessions — one blocked on a name rule (trains every other field), one blocked on a
+  rule without names (trains the name comparison); a session with no rule is skipped.
+
+Names. `fam` / `giv` are the family and given name as lower-case pinyin (Chinese characters,
+Traditional folded to Simplified) or Latin letters; `py` is the two run together; `name_key` the
+two sorted, so "Zhang Wei", "Wei Zhang" and 张伟 share one key (given/family in either order);
+`name_s` the Simplified characters. The name comparison's levels: same characters, same name in
+either order, one part equal and the other similar (typos), one part missing, both parts similar,
+else.
+
+Households. Family members share a phone, an address, a postcode or an email; twins share a birth
+date, a surname and an address. Splink's independence assumption would add those agreements up
+into a match. So every "shared contact/location" field has two exact levels: "same, names
+agree" (trained) and "same, names differ" (neutral: m = u, weight 0). A shared phone between
+two different names and birth dates therefore scores like two strangers with different names
+and birth dates — no match — while a shared phone between similar names counts fully.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+M_FLOOR = 0.01          # no single disagreement may veto a match (EM can learn m = 0)
+NEUTRAL = "names differ"  # label suffix of the levels whose weight is fixed at 0
+
+# Fields of dedup_input that identify a person, in the order comparisons are built.
+FIELDS = ("name", "birth_date", "address_n", "postcode", "mobile_key", "email_norm", "id_hash")
+NAME_COLUMNS = ("py", "fam", "giv", "name_key", "name_s")
+
+FIELD_LABELS = {"name": "full_name", "mobile": "mobile", "email_norm": "email",
+                "birth_date": "birth_date", "address_n": "address", "postcode": "postcode",
+                "id_hash": "id_number"}
+
+# The names of two records "agree" (or cannot be compared): shared contacts count then.
+# The names of two records "agree" (or cannot be compared): shared contacts count then. Written
+# on copies of the name columns (h_*): splink switches off, in an EM session, every comparison
+# that reads a column of the session's blocking rule, and the household fields must stay on
+# while the session blocks on names.
+NAME_AGREE = (
+    "(h_py_l IS NULL OR h_py_r IS NULL OR h_name_s_l = h_name_s_r OR h_key_l = h_key_r"
+    " OR jaro_winkler_similarity(h_fam_l, h_fam_r) >= 0.8 AND jaro_winkler_similarity(h_giv_l, h_giv_r) >= 0.8"
+    " OR jaro_winkler_similarity(h_fam_l, h_giv_r) >= 0.8 AND jaro_winkler_similarity(h_giv_l, h_fam_r) >= 0.8"
+    " OR h_fam_l = h_fam_r AND (h_giv_l IS NULL OR h_giv_r IS NULL)"
+    " OR h_giv_l = h_giv_r AND (h_fam_l IS NULL OR h_fam_r IS NULL))"
+)
+HOUSEHOLD_COPIES = "py AS h_py, name_s AS h_name_s, name_key AS h_key, fam AS h_fam, giv AS h_giv"
+
+
+def _one_part_similar(a: str, b: str, t: float) -> str:
+    """One name part equal, the other similar, in the given order (a_l ~ a_r, b_l ~ b_r)."""
+    return (f"({a}_l = {a}_r AND jaro_winkler_similarity({b}_l, {b}_r) >= {t}"
+            f" OR {b}_l = {b}_r AND jaro_winkler_similarity({a}_l, {a}_r) >= {t})")
+
+
+def _name_comparison():
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    swapped_equal_one = ("(fam_l = giv_r AND jaro_winkler_similarity(giv_l, fam_r) >= 0.88"
+                         " OR giv_l = fam_r AND jaro_winkler_similarity(fam_l, giv_r) >= 0.88)")
+    return cl.CustomComparison(
+        output_column_name="name",
+        comparison_levels=[
+            cll.NullLevel("py"),
+            cll.ExactMatchLevel("name_s").configure(label_for_charts="same characters"),
+            cll.ExactMatchLevel("name_key").configure(
+                label_for_charts="same name (pinyin/Latin, either order)"),
+            cll.CustomLevel(f"{_one_part_similar('fam', 'giv', 0.88)} OR {swapped_equal_one}",
+                            label_for_charts="one part equal, the other similar"),
+            cll.CustomLevel("(fam_l = fam_r OR fam_l = giv_r OR giv_l = giv_r OR giv_l = fam_r) AND "
+                            "(giv_l IS NULL OR giv_r IS NULL OR fam_l IS NULL OR fam_r IS NULL)",
+                            label_for_charts="one part equal, the other missing"),
+            cll.CustomLevel("jaro_winkler_similarity(fam_l, fam_r) >= 0.8 AND "
+                            "jaro_winkler_similarity(giv_l, giv_r) >= 0.8 OR "
+                            "jaro_winkler_similarity(fam_l, giv_r) >= 0.8 AND "
+                            "jaro_winkler_similarity(giv_l, fam_r) >= 0.8",
+                            label_for_charts="both parts similar"),
+            cll.CustomLevel("giv_l = giv_r AND length(giv_l) >= 3",
+                            label_for_charts="same given name, family name differs"),
+            cll.ElseLevel(),
+        ],
+        comparison_description="name",
+    )
+
+
+def _shared(col: str, output: str, what: str, extra_levels=()):
+    """A household field: same value with agreeing names / same value with different names
+    (neutral) / optional similarity levels / else."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    return cl.CustomComparison(
+        output_column_name=output,
+        comparison_levels=[
+            cll.NullLevel(col),
+            cll.CustomLevel(f"{col}_l = {col}_r AND {NAME_AGREE}",
+                            label_for_charts=f"same {what}, names agree"),
+            cll.ExactMatchLevel(col).configure(label_for_charts=f"same {what}, {NEUTRAL}"),
+            *extra_levels,
+            cll.ElseLevel(),
+        ],
+        comparison_description=what,
+    )
+
+
+def comparisons(present: set[str]) -> list:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    out = []
+    if "name" in present:
+        out.append(_name_comparison())
+    if "birth_date" in present:
+        out.append(cl.DateOfBirthComparison("birth_date", input_is_string=False))
+    if "address_n" in present:
+        out.append(_shared("address_n", "address_n", "address", [
+            cll.JaroWinklerLevel("address_n", 0.92).configure(label_for_charts="address similar (JW ≥ 0.92)"),
+            cll.JaroWinklerLevel("address_n", 0.8).configure(label_for_charts="address close (JW ≥ 0.8)"),
+        ]))
+    if "postcode" in present:
+        out.append(_shared("postcode", "postcode", "postcode"))
+    if "mobile_key" in present:
+        out.append(_shared("mobile_key", "mobile", "number", [
+            cll.LevenshteinLevel("mobile_key", 1).configure(label_for_charts="one digit differs")]))
+    if "email_norm" in present:
+        out.append(_shared("email_norm", "email_norm", "email", [
+            cll.JaroWinklerLevel("email_norm", 0.9).configure(label_for_charts="email similar (JW ≥ 0.9)")]))
+    if "id_hash" in present:
+        out.append(cl.ExactMatch("id_hash"))
+    return out
+
+
+# Candidate rules, most specific first. A rule is used when all its columns are present.
+PREDICTION_RULES = (
+    ("id_hash",), ("mobile_key",), ("email_norm",),
+    ("name_key", "birth_date"), ("name_key", "postcode"), ("name_key", "address_n"),
+    ("fam", "birth_date"), ("giv", "birth_date"), ("birth_date", "postcode"),
+    ("fam", "postcode"), ("giv", "postcode"), ("name_key", "city"), ("address_n",),
+    ("birth_date", "city"), ("name_key",),
+)
+PRIOR_RULES = (
+    ("id_hash",), ("mobile_key", "name_key"), ("email_norm", "name_key"),
+    ("name_key", "birth_date"), ("name_key", "address_n"),
+)
+EM_NAME_RULES = (("name_key", "birth_date"), ("name_key", "postcode"), ("name_key", "address_n"),
+                 ("name_key", "city"), ("name_key",))
+EM_OTHER_RULES = (("mobile_key",), ("email_norm",), ("id_hash",), ("birth_date", "postcode"),
+                  ("address_n",), ("birth_date", "city"), ("birth_date",), ("postcode",))
+
+
+@dataclass
+class Plan:
+    """What the model is built from, for logs, the run record and tests."""
+    records: int
+    present: set[str]
+    prediction_rules: list[tuple[str, ...]]
+    prior_rules: list[tuple[str, ...]]
+    em_rules: list[tuple[str, ...]]
+    pair_counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"records": self.records, "fields": sorted(self.present),
+                "prediction_rules": [list(r) for r in self.prediction_rules],
+                "prior_rules": [list(r) for r in self.prior_rules],
+                "em_rules": [list(r) for r in self.em_rules], "pair_counts": self.pair_counts}
+
+
+def _pairs(con, cols: tuple[str, ...]) -> int:
+    """Pairs a blocking rule on equal `cols` generates (both sides non-null)."""
+    where = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+    group = ", ".join(cols)
+    return int(con.execute(f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT count(*) AS n "
+                           f"FROM dedup_input WHERE {where} GROUP BY {group})").fetchone()[0])
+
+
+def plan(con, table: str = "dedup_input") -> Plan:
+    """Fields present (≥ 2 non-null values) and the rules derived from them."""
+    cols = ["py", "birth_date", "address_n", "postcode", "mobile_key", "email_norm", "id_hash",
+            "city", "fam", "giv", "name_key"]
+    counts = con.execute("SELECT count(*), " + ", ".join(f"count({c})" for c in cols)
+                         + f" FROM {table}").fetchone()
+    n = int(counts[0])
+    nonnull = dict(zip(cols, counts[1:]))
+    have = {c for c, k in nonnull.items() if k >= 2}
+    present = {f for f in FIELDS if (f == "name" and "py" in have) or f in have}
+    cap = max(2_000_000, 15 * n)
+    counted: dict[str, int] = {}
+
+    def count(rule):
+        key = "+".join(rule)
+        if key not in counted:
+            counted[key] = _pairs(con, rule) if set(rule) <= have else 0
+        return counted[key]
+
+    prediction = [r for r in PREDICTION_RULES if 0 < count(r) <= cap]
+    prior = [r for r in PRIOR_RULES if 0 < count(r) <= cap]
+    em_cap = max(1_000_000, 4 * n)
+    # splink switches off the comparisons that read a blocking column; a session must keep one on.
+    reads = {"name": set(NAME_COLUMNS), "birth_date": {"birth_date"}, "address_n": {"address_n"},
+             "postcode": {"postcode"}, "mobile_key": {"mobile_key"}, "email_norm": {"email_norm"},
+             "id_hash": {"id_hash"}}
+
+    def trains_something(rule):
+        return any(not (reads[f] & set(rule)) for f in present)
+    em = [next((r for r in rules if 0 < count(r) <= em_cap and trains_something(r)), None)
+          for rules in (EM_NAME_RULES, EM_OTHER_RULES)]
+    return Plan(n, present, prediction, prior, [r for r in em if r], counted)
+
+
+def settings(p: Plan, prior: float | None = None):
+    from splink import SettingsCreator, block_on
+    comps = comparisons(p.present)
+    if not comps:
+        raise ValueError("No identifying field (name, birth date, address, postcode, phone, "
+                         "email, ID number) has values: nothing to match on.")
+    rules = [block_on(*r) for r in p.prediction_rules] or [block_on("unique_id")]
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=comps,
+        blocking_rules_to_generate_predictions=rules,
+        probability_two_random_records_match=prior or min(0.5, 1.0 / max(p.records, 2)),
+        retain_intermediate_calculation_columns=True,   # per-field weights (why)
+        retain_matching_columns=False,
+    )
+
+
+def regularise(model: dict) -> dict:
+    """Floor every m probability at M_FLOOR (untrained levels included), fix the household
+    levels ("same …, names differ") at m = u (weight 0), and renormalise the rest to sum to 1.
+
+    EM on data where duplicates copy a field verbatim learns m = 0 for "fields differ", which
+    would make any real-world difference (a moved address, a typo) an absolute veto."""
+    for comp in model["comparisons"]:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        for lv in levels:
+            lv["u_probability"] = max(lv.get("u_probability") or 0.0, 1e-7)
+        neutral = [lv for lv in levels if str(lv.get("label_for_charts", "")).endswith(NEUTRAL)]
+        free = [lv for lv in levels if lv not in neutral]
+        fixed = 0.0
+        for lv in neutral:
+            lv["m_probability"] = lv["u_probability"]
+            fixed += lv["u_probability"]
+        ms = [max(lv.get("m_probability") or 0.0, M_FLOOR) for lv in free]
+        total = sum(ms)
+        for lv, m in zip(free, ms):
+            lv["m_probability"] = m / total * (1.0 - fixed)
+    return model
+
+
+U_FLOOR = 1e-6
+
+
+def unmix_u(model: dict) -> dict:
+    """Take the true matches out of the u probabilities.
+
+    splink estimates u on random pairs, which include the duplicates themselves: the rate of
+    agreement it measures is λ·m + (1 − λ)·u. On a file where half the records are duplicates
+    (FEBRL), λ·m is as large as u for an ID or a rare name, and an agreeing ID weighs 10 bits
+    instead of 20. Solve for u (floored at U_FLOOR); on large files (λ ~ 1e-6) nothing changes."""
+    lam = float(model.get("probability_two_random_records_match") or 0.0)
+    for comp in model["comparisons"]:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        for lv in levels:
+            u, m = lv.get("u_probability"), lv.get("m_probability")
+            if u is None or m is None:
+                continue
+            lv["u_probability"] = max((u - lam * m) / (1.0 - lam), U_FLOOR)
+        total = sum(lv["u_probability"] for lv in levels if lv.get("u_probability") is not None)
+        for lv in levels:
+            if lv.get("u_probability") is not None:
+                lv["u_probability"] /= total
+    return model
+
+
+def levels(model: dict) -> dict[str, list[tuple[int, str, float]]]:
+    """Per comparison: (gamma, label, match weight) of each level, numbered as splink does."""
+    out = {}
+    for comp in model["comparisons"]:
+        lvls = comp["comparison_levels"]
+        counter = sum(1 for lv in lvls if not lv.get("is_null_level")) - 1
+        rows = []
+        for lv in lvls:
+            if lv.get("is_null_level"):
+                rows.append((-1, "missing", 0.0))
+            else:
+                m, u = lv.get("m_probability"), lv.get("u_probability")
+                w = math.log2(m / u) if m and u else 0.0
+                rows.append((counter, lv.get("label_for_charts") or lv.get("sql_condition", ""), w))
+                counter -= 1
+        out[comp["output_column_name"]] = rows
+    return out
+
+
+def tf_columns(model: dict) -> list[str]:
+    """Columns the model adjusts for term frequency (their tables are needed to predict)."""
+    cols = set()
+    for comp in model["comparisons"]:
+        for lv in comp["comparison_levels"]:
+            if lv.get("tf_adjustment_column"):
+                cols.add(lv["tf_adjustment_column"])
+    return sorted(cols)
+
+
+def name_keys(full_name, family, given) -> tuple:
+    """(name_s, fam, giv, py, name_key) of one name."""
+    import re
+
+    from lib import normalize
+    if not family and not given and full_name:
+        family, given = normalize.split_name(full_name)
+    f_words, _ = normalize._part_words(family, True)
+    g_words, _ = normalize._part_words(given, False)
+    fam = "".join(f_words) or None
+    giv = "".join(g_words) or None
+    if fam is None and giv is None:
+        return None, None, None, None, None
+    name_s = (normalize.simplified(full_name or normalize.join_name(family, given)) or "")
+    name_s = re.sub(r"[\s·.\-']+", "", name_s).lower() or None
+    py = (fam or "") + (giv or "")
+    key = " ".join(sorted(p for p in (fam, giv) if p))
+    return name_s, fam, giv, py, key
