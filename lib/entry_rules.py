@@ -48,7 +48,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
                "category", "amount", "order_key", "note"),
 }
 # Fields without which a row cannot be stored at all: always required, always quarantine.
-LOCKED = validation._ALWAYS_REQUIRED
+LOCKED = validation.ALWAYS_REQUIRED
 DEFAULT_REQUIRED = validation.DEFAULT_REQUIRED
 
 
@@ -113,6 +113,12 @@ def in_force(source: str | None, kind: str) -> Rules:
         if default is not None:
             return _from_row(default, source, "default")
     return Rules(source=source, kind=kind, required=dict(DEFAULT_REQUIRED[kind]))
+
+
+def stored_version(source: str, kind: str) -> int:
+    """The newest saved version of exactly this source's rules (0: never saved)."""
+    row = _stored(normalize.text(source) or ALL_SOURCES, kind)
+    return int(row["version"]) if row else 0
 
 
 def history(source: str, kind: str) -> pd.DataFrame:

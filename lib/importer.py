@@ -131,9 +131,9 @@ def read_table(source, file_name: str | None = None) -> pd.DataFrame:
 
     Nothing is loaded silently wrong: the raw header and every row's width are checked before
     any mapping (pandas would shift a file with a wider row into the wrong columns and rename a
-    repeated header to `name.1`), the text encoding is detected (UTF-8, else charset-normalizer:
-    GB18030 as Excel in China saves CSV, Shift-JIS, Big5 ...; refused when two readings are
-    equally plausible), control and bidirectional-override characters are removed, and a file
+    repeated header to `name.1`), the text encoding is detected (UTF-8, else the most plausible
+    of GB18030 as Excel in China saves CSV, Shift-JIS, Big5, EUC-KR and Windows-1252, with
+    charset-normalizer as the last resort; refused when two readings are equally plausible), control and bidirectional-override characters are removed, and a file
     with more than MAX_COLUMNS columns is refused from its first line. What was repaired is
     listed in `frame.attrs["notes"]` (the page shows it, the import result carries it).
     Excel files are read with python-calamine (first sheet).
@@ -660,9 +660,16 @@ def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *
         defaults = entry_rules.defaults_for(source, kind, country)
     except validation.FieldError:
         raise ImportProblem(f"{country!r} is not a country: give an ISO code such as AU, GB, US or CN.") from None
-    missing = [f for f in REQUIRED_FIELDS[kind] if f not in mapping]
-    if kind == "customers" and not ({"full_name", "family_name", "given_name"} & set(mapping)):
-        missing.append("full_name")
+    # Fields the file must have a column for: the kind's keys, and every field the entry rules
+    # quarantine rows without (otherwise every row would go to the quarantine).
+    mapped_fields = set(mapping)
+    if {"family_name", "given_name"} & mapped_fields:
+        mapped_fields.add("full_name")
+    if {"mobile", "email"} & mapped_fields:
+        mapped_fields.add("contact")
+    needed = list(REQUIRED_FIELDS[kind]) + [f for f, a in rules.required.items()
+                                            if a == "quarantine" and f not in REQUIRED_FIELDS[kind]]
+    missing = [f for f in needed if f not in mapped_fields]
     if missing:
         raise ImportProblem("Map a column to each required field: "
                             + ", ".join(validation.field_label(m) for m in missing))

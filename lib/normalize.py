@@ -102,7 +102,9 @@ def simplified(value: str | None) -> str | None:
 
 
 def split_name(full_name: str | None) -> tuple[str | None, str | None]:
-    """(family, given) of a name: 欧阳娜娜 -> (欧阳, 娜娜); 张伟 -> (张, 伟); Anna Smith -> (Smith, Anna)."""
+    """(family, given) of a name: 欧阳娜娜 -> (欧阳, 娜娜); 张伟 -> (张, 伟); Anna Smith -> (Smith, Anna);
+    Smith, Anna -> (Smith, Anna). Latin names keep both parts apart so that matching can compare
+    them in either order; files with given and family name columns keep them as given."""
     name = text(full_name)
     if not name:
         return None, None
@@ -110,6 +112,9 @@ def split_name(full_name: str | None) -> tuple[str | None, str | None]:
         compact = name.replace(" ", "").replace("·", "")
         n = 2 if simplified(compact[:2]) in COMPOUND_SURNAMES and len(compact) > 2 else 1
         return compact[:n], compact[n:] or None
+    if "," in name:                                   # "Smith, Anna": family name first
+        family, _, given = name.partition(",")
+        return text(family), text(given)
     parts = name.split(" ")
     if len(parts) == 1:
         return None, parts[0]

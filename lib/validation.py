@@ -416,8 +416,14 @@ EDITABLE_FIELDS = ("full_name", "gender", "birth_date", "mobile", "email", "id_n
                    "company", "industry", "job_title", "uscc")
 
 
-def customer_fields(changes: dict, current: dict | None = None, today: date | None = None) -> dict:
+def customer_fields(changes: dict, current: dict | None = None, today: date | None = None,
+                    required: dict | None = None) -> dict:
     """Validate edited customer fields (all of them, so the form can show every problem).
+
+    `required` are the entry rules of the record's source (lib.entry_rules, default: the
+    built-in ones): a required field that the edit empties is refused when its rule says
+    quarantine; a missing contact only where the rules quarantine rows without one. Phones
+    and postcodes are read in the record's country.
 
     Returns clean column values: derived family/given name and name_pinyin follow full_name;
     an id_number becomes id_number_enc / id_number_hash / id_number_last4.
@@ -443,10 +449,10 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
         errors.append(FieldError("full_name", "required.missing"))
     run("gender", gender)
     run("birth_date", lambda v: birth_date(v, today))
-    run("mobile", mobile)
-    run("email", email)
     run("country", country)
     ctry = clean.get("country", merged.get("country")) or "CN"
+    run("mobile", lambda v: mobile(v, "mobile", ctry))
+    run("email", email)
     run("postcode", lambda v: postcode(v, ctry))
     run("customer_type", customer_type)
     for name in ("province", "city", "district", "company", "industry", "job_title"):
@@ -465,11 +471,17 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
             clean["id_number_enc"] = privacy.encrypt(number)
             clean["id_number_hash"] = privacy.id_hash(number)
             clean["id_number_last4"] = number[-4:] if number else None
-    # Contact rule: the record must keep at least one way to reach the person.
-    if ("mobile" in changes or "email" in changes) and not any(
+    rules = DEFAULT_REQUIRED["customers"] if required is None else required
+    # Contact rule: where the source's rules quarantine rows without a contact, an edit may not
+    # remove the last one either (elsewhere the record just becomes "not contactable").
+    if rules.get("contact") == "quarantine" and ("mobile" in changes or "email" in changes) and not any(
             e.field in ("mobile", "email") for e in errors):
         if not clean.get("mobile", merged.get("mobile")) and not clean.get("email", merged.get("email")):
             errors.append(FieldError("mobile", "required.contact"))
+    for name, action in rules.items():
+        if (action == "quarantine" and name in changes and name not in ("full_name", "contact")
+                and clean.get(name) is None and not any(e.field == name for e in errors)):
+            errors.append(FieldError(name, "required.missing"))
     if (clean.get("customer_type", merged.get("customer_type")) == "B2B"
             and ("company" in changes or "customer_type" in changes)
             and not clean.get("company", merged.get("company"))):
@@ -747,13 +759,13 @@ def _datetimes(values: pd.Series) -> pd.Series:
 MISSING_CODES = frozenset({"required.missing", "required.contact", "contact.none"})
 
 # Fields every customer row needs whatever the entry rules say (the record's key).
-_ALWAYS_REQUIRED = {"customers": ("source_record_id",),
+ALWAYS_REQUIRED = {"customers": ("source_record_id",),
                     "orders": ("source_record_id", "customer_key", "order_time", "amount"),
                     "events": ("customer_key", "event_type", "event_time")}
 DEFAULT_REQUIRED = {"customers": {"source_record_id": "quarantine", "full_name": "quarantine",
                                   "contact": "flag"},
-                    "orders": {f: "quarantine" for f in _ALWAYS_REQUIRED["orders"]},
-                    "events": {f: "quarantine" for f in _ALWAYS_REQUIRED["events"]}}
+                    "orders": {f: "quarantine" for f in ALWAYS_REQUIRED["orders"]},
+                    "events": {f: "quarantine" for f in ALWAYS_REQUIRED["events"]}}
 
 
 def _required(defaults: dict, kind: str) -> dict[str, str]:
@@ -794,8 +806,11 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     too_long = full.str.len() > 100
     c.add_mask("full_name", too_long.fillna(False).astype(bool), "text.too_long")
     fam, giv = normalize.split_name_series(full)
-    out["family_name"] = fam_in.fillna(fam)
-    out["given_name"] = giv_in.fillna(giv)
+    # Rows with a given or family name column keep those as given (a missing given name is not
+    # filled with the family name); the others split the full name.
+    parts_given = fam_in.notna() | giv_in.notna()
+    out["family_name"] = fam_in.where(parts_given, fam)
+    out["given_name"] = giv_in.where(parts_given, giv)
     out["full_name"] = full
     out["name_pinyin"] = normalize.pinyin_series(out["family_name"], out["given_name"])
 
@@ -908,7 +923,7 @@ def _check_orders(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
     out["category"] = _col(frame, "category")
     out["amount"] = pd.to_numeric(out["amount"], errors="coerce").round(2)
     out["refund_amount"] = pd.to_numeric(out["refund_amount"], errors="coerce").round(2)
-    _require_others(c, out, _required(defaults, "orders"), _ALWAYS_REQUIRED["orders"])
+    _require_others(c, out, _required(defaults, "orders"), ALWAYS_REQUIRED["orders"])
     return _finish(out, c)
 
 
@@ -945,7 +960,7 @@ def _check_events(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
         srid = srid.fillna(derived.astype("string"))
     c.add_mask("source_record_id", srid.duplicated(keep="first"), "duplicate_in_file")
     out["source_record_id"] = srid
-    _require_others(c, out, _required(defaults, "events"), _ALWAYS_REQUIRED["events"])
+    _require_others(c, out, _required(defaults, "events"), ALWAYS_REQUIRED["events"])
     return _finish(out, c)
 
 

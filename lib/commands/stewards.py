@@ -2,6 +2,7 @@
 
     python -m lib.cli import customers FILE --source NAME [--mapping FILE] [--country AU]
     python -m lib.cli entry-rules show [--source NAME] [--kind customers]
+    python -m lib.cli entry-rules set --source NAME [--kind customers] --require FIELD=quarantine|flag ...
     python -m lib.cli quality run
     python -m lib.cli dedup run | dedup export --out FILE | dedup evaluate
 
@@ -36,6 +37,15 @@ def register(subparsers) -> None:
     rshow.add_argument("--kind", choices=["customers", "orders", "events"], help="default: all kinds")
     rshow.add_argument("--json", action="store_true", help="print JSON instead of text")
     rshow.set_defaults(func=cmd_rules_show)
+    rset = rs.add_parser("set", help="save a new version of a source's rules (audited; replaces "
+                                     "the required fields as a whole)")
+    rset.add_argument("--source", required=True, help="source name, or * for every source without its own")
+    rset.add_argument("--kind", choices=["customers", "orders", "events"], default="customers")
+    rset.add_argument("--require", action="append", default=[], metavar="FIELD=quarantine|flag",
+                      help="a required field and what a missing one does (repeat the option)")
+    rset.add_argument("--country", help="default country of the source's rows (customers)")
+    rset.add_argument("--note", help="why (kept in the history and the audit log)")
+    rset.set_defaults(func=cmd_rules_set)
 
     q = subparsers.add_parser("quality", help="data-quality rules")
     qs = q.add_subparsers(dest="quality_command", required=True)
@@ -102,6 +112,22 @@ def cmd_rules_show(args) -> int:
         print(f"entry rules in force for source {args.source}:")
         for r in found:
             print(_rules_text(r))
+    return 0
+
+
+def cmd_rules_set(args) -> int:
+    from lib import entry_rules, warehouse
+    warehouse.migrate()
+    required = {}
+    for item in args.require:
+        field, sep, action = item.partition("=")
+        if not sep:
+            raise ValueError(f"--require {item!r}: write FIELD=quarantine or FIELD=flag.")
+        required[field.strip()] = action.strip()
+    rules = entry_rules.save(auth.SYSTEM, args.source, args.kind, required, country=args.country,
+                             note=args.note)
+    print(f"saved: entry rules for source {args.source}:")
+    print(_rules_text(rules))
     return 0
 
 

@@ -43,12 +43,17 @@ def test_a_file_without_contacts_loads_every_row_flagged_not_contactable(stw_emp
         "Not contactable: no valid mobile or email. The record loads and stays out of audiences."
 
 
-def test_the_same_file_under_rules_that_require_a_contact_is_quarantined(stw_empty, tmp_path, users):
+def test_under_rules_that_require_a_contact_rows_without_one_are_quarantined(stw_empty, tmp_path, users):
     entry_rules.save(users["steward"], "febrl", "customers",
                      {"full_name": "quarantine", "contact": "quarantine"}, country="AU")
-    r = importer.import_file(users["steward"], "customers", write(tmp_path, NO_CONTACT), "febrl",
+    with pytest.raises(importer.ImportProblem, match="^Map a column to each required field: Contact$"):
+        importer.import_file(users["steward"], "customers", write(tmp_path, NO_CONTACT), "febrl",
                              match_duplicates=False)
-    assert (r.rows_loaded, r.rows_quarantined) == (0, 3)
+    with_phone = NO_CONTACT.replace("date_of_birth\n", "date_of_birth,phone\n").replace(
+        "1951-01-17\n", "1951-01-17,0412 345 678\n")
+    r = importer.import_file(users["steward"], "customers", write(tmp_path, with_phone), "febrl",
+                             match_duplicates=False)
+    assert (r.rows_loaded, r.rows_quarantined) == (1, 2)
     reasons = warehouse.read("SELECT CAST(reasons AS VARCHAR) AS r FROM quarantine")["r"]
     assert {x["code"] for r_ in reasons for x in json.loads(r_)} == {"required.contact"}
 
@@ -201,3 +206,43 @@ def test_under_the_built_in_rules_only_rows_without_id_or_name_are_quarantined(s
                                      ["A7", "import.email"]]
     raw = warehouse.scalar("SELECT CAST(raw_values AS VARCHAR) FROM customers WHERE source_record_id = 'A4'")
     assert json.loads(raw) == {"mobile": "12345"}          # nothing kept for the missing contact
+
+
+@pytest.mark.parametrize("name, parts", [("Anna Smith", ("Smith", "Anna")), ("Smith, Anna", ("Smith", "Anna")),
+                                         ("Mary Ann O'Brien", ("O'Brien", "Mary Ann")),
+                                         ("欧阳娜娜", ("欧阳", "娜娜")), ("Cher", (None, "Cher"))])
+def test_latin_names_keep_family_and_given_apart(name, parts):
+    from lib import normalize
+    assert normalize.split_name(name) == parts
+
+
+def test_given_and_family_columns_are_stored_as_given_in_either_file_order(stw_empty, tmp_path, users):
+    text = "id,surname,given_name\n1,Smith,Anna\n2,Lee,Ben\n"
+    importer.import_file(users["steward"], "customers", write(tmp_path, text), "x", match_duplicates=False)
+    rows = warehouse.read("SELECT family_name, given_name, full_name, name_pinyin FROM customers ORDER BY 1")
+    assert rows.values.tolist() == [["Lee", "Ben", "Ben Lee", "ben lee|bl|benlee"],
+                                    ["Smith", "Anna", "Anna Smith", "anna smith|as|annasmith"]]
+
+
+def test_a_missing_given_name_is_not_filled_with_the_family_name(stw_empty, tmp_path, users):
+    text = "rec_id,given_name,surname\nrec-223-org,,waller\nrec-1,anna,\n"
+    importer.import_file(users["steward"], "customers", write(tmp_path, text), "febrl", match_duplicates=False)
+    rows = warehouse.read("SELECT source_record_id, coalesce(family_name, '-') AS f, "
+                          "coalesce(given_name, '-') AS g, full_name FROM customers ORDER BY 1")
+    assert rows.values.tolist() == [["rec-1", "-", "anna", "anna"], ["rec-223-org", "waller", "-", "waller"]]
+
+
+def test_not_contactable_customers_stay_out_of_every_audience_even_with_consent(stw_empty, tmp_path, users):
+    from datetime import date
+
+    from lib import audience
+    from tests import factories
+    importer.import_file(users["steward"], "customers", write(tmp_path, NO_CONTACT), "febrl",
+                         country="AU", match_duplicates=False)
+    with warehouse.transaction() as tx:
+        for cid in warehouse.read("SELECT customer_id FROM customers")["customer_id"]:
+            for channel in ("sms", "email", "phone"):
+                factories.consent(tx, int(cid), channel)
+    counts = audience.reachable({"op": "and", "conditions": []}, date(2026, 11, 1)).set_index("channel")
+    assert counts[["members", "consenting", "valid_contact", "reachable"]].loc["sms"].tolist() == [3, 3, 0, 0]
+    assert counts["reachable"].tolist() == [0, 0, 0]
