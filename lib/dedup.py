@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATE_THRESHOLD = 0.5     # pairs stored for review
 CLUSTER_THRESHOLD = 0.9       # clusters (and the precision/recall figures) use this cut
+U_PAIRS = 1e6                 # random pairs for u (a field's rare levels are floored anyway)
 SEED = 42
 
 
@@ -70,12 +71,13 @@ def _export_input(con, only_ids: list[int] | None = None) -> int:
     giv = names.column("given_name").to_pylist()
     keys = [match_model.name_keys(f, a, b) for f, a, b in zip(full, fam, giv)]
     frame = pd.DataFrame({"full_name": full, "family_name": fam, "given_name": giv})
-    for i, col in enumerate(("name_s", "fam", "giv", "py", "name_key")):
+    for i, col in enumerate(("name_s", "fam", "giv", "py", "name_key", "name_fz")):
         frame[col] = pd.array([k[i] for k in keys], dtype="string")
+    frame["cjk"] = pd.array([k[6] for k in keys], dtype="boolean")
     con.register("stw_input_arrow", table)
     con.register("stw_names", frame)
     con.execute(f"CREATE OR REPLACE TABLE dedup_input AS SELECT *, {match_model.HOUSEHOLD_COPIES} "
-                "FROM (SELECT i.unique_id, n.name_s, n.py, n.fam, n.giv, n.name_key, i.mobile_key, "
+                "FROM (SELECT i.unique_id, n.name_s, n.py, n.fam, n.giv, n.name_key, n.name_fz, n.cjk, i.mobile_key, "
                 "i.email_norm, i.birth_date, i.address_n, i.postcode, i.city, i.id_hash "
                 "FROM stw_input_arrow i LEFT JOIN stw_names n "
                 "ON n.full_name IS NOT DISTINCT FROM i.full_name "
@@ -172,7 +174,9 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     n = _export_input(con)
     if n < 2:
         raise MergeError("There are fewer than two live customers to compare.")
+    timings = {"export": time.perf_counter() - started}
     plan = match_model.plan(con)
+    timings["plan"] = time.perf_counter() - started
     if not plan.present:
         raise MergeError("No customer has a name, birth date, address, postcode, phone, email or "
                          "ID number: there is nothing to match on.")
@@ -183,8 +187,10 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     if plan.prior_rules:
         linker.training.estimate_probability_two_random_records_match(
             [block_on(*r) for r in plan.prior_rules], recall=0.8)
+    timings["prior"] = time.perf_counter() - started
     linker.training.estimate_u_using_random_sampling(
-        max_pairs=max_pairs_u or min(max(n * 50, 1e6), 5e6), seed=SEED)
+        max_pairs=max_pairs_u or U_PAIRS, seed=SEED)
+    timings["u"] = time.perf_counter() - started
     trained = [_em(linker, db_api, block_on(*r)) for r in plan.em_rules[:1]]
     if trained:
         linker = trained[0][0]
@@ -193,11 +199,14 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
         trained.append((linker, ok))
     if not any(ok for _, ok in trained):
         log.warning("EM could not train any m probability; using splink's defaults, floored")
+    timings["em"] = time.perf_counter() - started
     model = _regularise(match_model.unmix_u(_regularise(linker.misc.save_model_to_json())))
     linker = _relinked(db_api, model)
     predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    timings["predict"] = time.perf_counter() - started
     labels = _levels(model)
     pairs = _pairs_frame(con, predictions, labels)
+    timings["pairs"] = time.perf_counter() - started
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=CLUSTER_THRESHOLD)
     crel = con.table(clusters.physical_name).set_alias("members")
@@ -206,7 +215,8 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     cluster_frame = pd.DataFrame({"customer_id": multi["unique_id"].astype("int64")})
     cluster_frame["cluster_id"] = multi.groupby("cluster_id")["unique_id"].transform("min").astype("int64").to_numpy()
     con.close()
-    model["c360_plan"] = plan.as_dict()
+    timings["cluster"] = time.perf_counter() - started
+    model["c360_plan"] = {**plan.as_dict(), "seconds_since_start": {k: round(v, 1) for k, v in timings.items()}}
     return _store(user, "full", threshold, n, pairs, cluster_frame, model, started)
 
 

@@ -12,7 +12,12 @@ SELECT customer_id AS unique_id, full_name, family_name, given_name,
             ELSE nullif(regexp_replace(mobile, '[^0-9]', '', 'g'), '') END AS mobile_key,
        nullif(lower(trim(email)), '') AS email_norm,
        birth_date,
-       nullif(lower(regexp_replace(coalesce(address, ''), '\s+', '', 'g')), '') AS address_n,
+       -- address_n: no spaces, lower case, common Traditional characters folded, and a leading
+       -- province/city written out ("浙江省杭州市西湖区…" = "西湖区…") dropped
+       nullif(regexp_replace(translate(lower(regexp_replace(coalesce(address, ''), '\s+', '', 'g')),
+                                       '號棟區門樓層單東馬廣長橋華縣鎮鄉園陽灣臺台',
+                                       '号栋区门楼层单东马广长桥华县镇乡园阳湾台台'),
+                             '^([^0-9]{2,7}?省)?([^0-9]{2,7}?市)?([^0-9]{2,4}区.*)$', '\3'), '') AS address_n,
        postcode, city, id_number_hash AS id_hash
 FROM customers
 WHERE merged_into IS NULL AND deleted_at IS NULL AND erased_at IS NULL
