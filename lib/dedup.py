@@ -59,32 +59,30 @@ def _connection():
     return con
 
 
+MAX_SHARED = 20   # a phone/email/ID/address on more records than this is a placeholder, not a person's
+
+
 def _export_input(con, only_ids: list[int] | None = None) -> int:
     """Copy the matching columns of live customers into the private DuckDB as `dedup_input`,
-    with the name keys of `match_model.name_keys` (computed once per distinct name)."""
+    with the name keys of `match_model.name_columns`. Values of a contact/ID/address field that
+    more than MAX_SHARED records share (a shop's phone, 11111111111) are left out of matching."""
     with warehouse.connect() as wconn:
         raw = wconn.connection.driver_connection
         table = raw.execute(warehouse.query("stw_dedup_input")).fetch_arrow_table()
-        names = raw.execute(warehouse.query("stw_dedup_names")).fetch_arrow_table()
-    full = names.column("full_name").to_pylist()
-    fam = names.column("family_name").to_pylist()
-    giv = names.column("given_name").to_pylist()
-    keys = [match_model.name_keys(f, a, b) for f, a, b in zip(full, fam, giv)]
-    frame = pd.DataFrame({"full_name": full, "family_name": fam, "given_name": giv})
-    for i, col in enumerate(("name_s", "fam", "giv", "py", "name_key", "name_fz")):
-        frame[col] = pd.array([k[i] for k in keys], dtype="string")
-    frame["cjk"] = pd.array([k[6] for k in keys], dtype="boolean")
     con.register("stw_input_arrow", table)
-    con.register("stw_names", frame)
-    con.execute(f"CREATE OR REPLACE TABLE dedup_input AS SELECT *, {match_model.HOUSEHOLD_COPIES} "
-                "FROM (SELECT i.unique_id, n.name_s, n.py, n.fam, n.giv, n.name_key, n.name_fz, n.cjk, i.mobile_key, "
-                "i.email_norm, i.birth_date, i.address_n, i.postcode, i.city, i.id_hash "
-                "FROM stw_input_arrow i LEFT JOIN stw_names n "
-                "ON n.full_name IS NOT DISTINCT FROM i.full_name "
-                "AND n.family_name IS NOT DISTINCT FROM i.family_name "
-                "AND n.given_name IS NOT DISTINCT FROM i.given_name)")
+    con.execute("CREATE OR REPLACE TEMP TABLE stw_input AS SELECT * FROM stw_input_arrow")
     con.unregister("stw_input_arrow")
-    con.unregister("stw_names")
+    match_model.name_columns(con, "stw_input")
+    shared = {c: f"CASE WHEN count(*) OVER (PARTITION BY i.{c}) > {MAX_SHARED} THEN NULL ELSE i.{c} END"
+              for c in ("mobile_key", "email_norm", "id_hash", "address_n")}
+    con.execute(f"CREATE OR REPLACE TABLE dedup_input AS SELECT *, {match_model.HOUSEHOLD_COPIES} "
+                "FROM (SELECT i.unique_id, n.name_s, n.py, n.fam, n.giv, n.name_key, n.name_fz, n.cjk, "
+                f"{shared['mobile_key']} AS mobile_key, {shared['email_norm']} AS email_norm, "
+                f"i.birth_date, {shared['address_n']} AS address_n, i.postcode, i.city, "
+                f"{shared['id_hash']} AS id_hash "
+                "FROM stw_input i JOIN stw_input_names n USING (unique_id))")
+    con.execute("DROP TABLE stw_input")
+    con.execute("DROP TABLE stw_input_names")
     return con.execute("SELECT count(*) FROM dedup_input").fetchone()[0]
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 M_FLOOR = 0.01          # no single disagreement may veto a match (EM can learn m = 0)
 NEUTRAL = "names differ"  # label suffix of the levels whose weight is fixed at 0
@@ -51,8 +52,11 @@ FIELD_LABELS = {"name": "full_name", "mobile": "mobile", "email_norm": "email",
 # names also agree when both parts are similar (typos). Written on copies of the name columns
 # (h_*): splink switches off, in an EM session, every comparison that reads a column of the
 # session's blocking rule, and the household fields must stay on while a session blocks on names.
+# A record without a name agrees only when the birth dates are equal (records without names
+# next to a family member's at one address are common in exports).
 NAME_AGREE = (
-    "(h_py_l IS NULL OR h_py_r IS NULL OR h_name_s_l = h_name_s_r OR h_key_l = h_key_r"
+    "((h_py_l IS NULL OR h_py_r IS NULL) AND h_bd_l = h_bd_r"
+    " OR h_name_s_l = h_name_s_r OR h_key_l = h_key_r"
     " OR h_fz_l = h_fz_r"
     " OR h_fam_l = h_fam_r AND (h_giv_l IS NULL OR h_giv_r IS NULL)"
     " OR h_giv_l = h_giv_r AND (h_fam_l IS NULL OR h_fam_r IS NULL)"
@@ -61,7 +65,7 @@ NAME_AGREE = (
     " OR jaro_winkler_similarity(h_fam_l, h_giv_r) >= 0.8 AND jaro_winkler_similarity(h_giv_l, h_fam_r) >= 0.8))"
 )
 HOUSEHOLD_COPIES = ("py AS h_py, name_s AS h_name_s, name_key AS h_key, name_fz AS h_fz, "
-                    "fam AS h_fam, giv AS h_giv, coalesce(cjk, false) AS h_cjk")
+                    "fam AS h_fam, giv AS h_giv, coalesce(cjk, false) AS h_cjk, birth_date AS h_bd")
 
 
 def _one_part_similar(a: str, b: str, t: float) -> str:
@@ -128,11 +132,18 @@ def _birth_date_comparison():
     )
 
 
-def _shared(col: str, output: str, what: str, extra_levels=()):
+def _shared(col: str, output: str, what: str, extra_levels=(), names: bool = True):
     """A household field: same value with agreeing names / same value with different names
-    (neutral) / optional similarity levels / else."""
+    (neutral) / optional similarity levels / else. Without any names in the file: same / else."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
+    if not names:
+        return cl.CustomComparison(
+            output_column_name=output,
+            comparison_levels=[cll.NullLevel(col),
+                               cll.ExactMatchLevel(col).configure(label_for_charts=f"same {what}"),
+                               *extra_levels, cll.ElseLevel()],
+            comparison_description=what)
     return cl.CustomComparison(
         output_column_name=output,
         comparison_levels=[
@@ -151,27 +162,29 @@ def comparisons(present: set[str]) -> list:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     out = []
-    if "name" in present:
+    names = "name" in present
+    if names:
         out.append(_name_comparison())
     if "birth_date" in present:
         out.append(_birth_date_comparison())
     if "address_n" in present:
         # (no edit-distance level: DuckDB's levenshtein on Chinese text costs ~15 µs a pair,
         # 10x Jaro-Winkler, and u sampling alone compares millions of pairs)
-        out.append(_shared("address_n", "address_n", "address", [
+        out.append(_shared("address_n", "address_n", "address", names=names, extra_levels=[
             cll.CustomLevel("length(address_n_l) >= 6 AND length(address_n_r) >= 6 AND "
                             "(starts_with(address_n_l, address_n_r) OR starts_with(address_n_r, address_n_l))",
                             label_for_charts="one address starts the other (building/unit left out)"),
             cll.JaroWinklerLevel("address_n", 0.92).configure(label_for_charts="address similar (JW ≥ 0.92)"),
         ]))
     if "postcode" in present:
-        out.append(_shared("postcode", "postcode", "postcode"))
+        out.append(_shared("postcode", "postcode", "postcode", names=names))
     if "mobile_key" in present:
-        out.append(_shared("mobile_key", "mobile", "number", [
-            cll.CustomLevel(f"levenshtein(mobile_key_l, mobile_key_r) <= 1 AND {NAME_AGREE}",
-                            label_for_charts="one digit differs, names agree")]))
+        one_digit = "levenshtein(mobile_key_l, mobile_key_r) <= 1" + (f" AND {NAME_AGREE}" if names else "")
+        out.append(_shared("mobile_key", "mobile", "number", names=names, extra_levels=[
+            cll.CustomLevel(one_digit, label_for_charts="one digit differs"
+                            + (", names agree" if names else ""))]))
     if "email_norm" in present:
-        out.append(_shared("email_norm", "email_norm", "email"))
+        out.append(_shared("email_norm", "email_norm", "email", names=names))
     if "id_hash" in present:
         out.append(cl.ExactMatch("id_hash"))
     return out
@@ -230,7 +243,7 @@ def plan(con, table: str = "dedup_input") -> Plan:
     nonnull = dict(zip(cols, counts[1:]))
     have = {c for c, k in nonnull.items() if k >= 2}
     present = {f for f in FIELDS if (f == "name" and "py" in have) or f in have}
-    cap = max(2_000_000, 15 * n)
+    cap = max(1_000_000, 2 * n)
     counted: dict[str, int] = {}
 
     def count(rule):
@@ -295,7 +308,8 @@ def regularise(model: dict) -> dict:
     return model
 
 
-U_FLOOR = 1e-6
+U_FLOOR = 1e-7
+UNMIX_MAX = 10.0   # u is lowered at most tenfold: on a small sample u and λ are both rough
 
 
 def unmix_u(model: dict) -> dict:
@@ -304,7 +318,8 @@ def unmix_u(model: dict) -> dict:
     splink estimates u on random pairs, which include the duplicates themselves: the rate of
     agreement it measures is λ·m + (1 − λ)·u. On a file where half the records are duplicates
     (FEBRL), λ·m is as large as u for an ID or a rare name, and an agreeing ID weighs 10 bits
-    instead of 20. Solve for u (floored at U_FLOOR); on large files (λ ~ 1e-6) nothing changes."""
+    instead of 20. Solve for u (at most UNMIX_MAX times lower, since on a small file u and λ
+    are both rough); on large files (λ ~ 1e-6) nothing changes."""
     lam = float(model.get("probability_two_random_records_match") or 0.0)
     for comp in model["comparisons"]:
         levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
@@ -312,7 +327,7 @@ def unmix_u(model: dict) -> dict:
             u, m = lv.get("u_probability"), lv.get("m_probability")
             if u is None or m is None:
                 continue
-            lv["u_probability"] = max((u - lam * m) / (1.0 - lam), U_FLOOR)
+            lv["u_probability"] = max((u - lam * m) / (1.0 - lam), u / UNMIX_MAX, U_FLOOR)
         total = sum(lv["u_probability"] for lv in levels if lv.get("u_probability") is not None)
         for lv in levels:
             if lv.get("u_probability") is not None:
@@ -361,23 +376,108 @@ def fuzzy(pinyin: str | None) -> str | None:
     return pinyin
 
 
-def name_keys(full_name, family, given) -> tuple:
-    """(name_s, fam, giv, py, name_key, name_fz, cjk) of one name."""
+_KANA = "\u3040-\u30ff\uac00-\ud7af"   # kana and hangul: kept as characters (pypinyin drops them)
+
+
+@lru_cache(maxsize=400_000)
+def part_key(part: str | None, is_family: bool) -> tuple[str | None, bool]:
+    """(key, is_cjk) of one name part: Chinese characters as toneless pinyin (Traditional folded,
+    surname readings), kana/hangul kept, Latin letters lower-cased without accents or spaces."""
     import re
+    import unicodedata
 
     from lib import normalize
-    if not family and not given and full_name:
-        family, given = normalize.split_name(full_name)
-    f_words, f_cjk = normalize._part_words(family, True)
-    g_words, g_cjk = normalize._part_words(given, False)
-    fam = "".join(f_words) or None
-    giv = "".join(g_words) or None
-    if fam is None and giv is None:
-        return (None,) * 7
-    name_s = (normalize.simplified(full_name or normalize.join_name(family, given)) or "")
-    name_s = re.sub(r"[\s·.\-']+", "", name_s).lower() or None
-    py = (fam or "") + (giv or "")
-    parts = sorted(p for p in (fam, giv) if p)
-    key = " ".join(parts)
-    fz = " ".join(sorted(fuzzy(p) for p in parts))
-    return name_s, fam, giv, py, key, fz, bool(f_cjk or g_cjk)
+    part = normalize.text(part)
+    if not part:
+        return None, False
+    if normalize.has_cjk(part):
+        from pypinyin import lazy_pinyin
+        simple = normalize.simplified(part) or part
+        if is_family and simple in normalize.SURNAME_READINGS:
+            return normalize.SURNAME_READINGS[simple], True
+        words = lazy_pinyin(simple, errors=lambda chunk: list(chunk))
+        key = re.sub(f"[^0-9a-z{_KANA}]+", "", "".join(words).lower().replace("ü", "v"))
+        return key or None, True
+    plain = unicodedata.normalize("NFKD", part).encode("ascii", "ignore").decode().lower()
+    key = re.sub(f"[^0-9a-z{_KANA}]+", "", plain or part.lower())
+    return key or None, bool(re.search(f"[{_KANA}]", part))
+
+
+def fuzzy_sql(col: str) -> str:
+    out = col
+    for a, b in FUZZY:
+        out = f"replace({out}, '{a}', '{b}')"
+    return out
+
+
+def name_columns(con, table: str) -> None:
+    """Add the name keys to `table` (columns unique_id, full_name, family_name, given_name) as
+    `{table}_names`: pypinyin and opencc run once per distinct name part / character, the rest
+    is SQL."""
+    import pandas as pd
+
+    from lib import normalize
+    # a row with only a full name: split it (once per distinct name)
+    only_full = [r[0] for r in con.execute(
+        f"SELECT DISTINCT full_name FROM {table} WHERE full_name IS NOT NULL "
+        "AND family_name IS NULL AND given_name IS NULL").fetchall()]
+    splits = pd.DataFrame({"full_name": only_full,
+                           "f": [normalize.split_name(n)[0] for n in only_full],
+                           "g": [normalize.split_name(n)[1] for n in only_full]}, dtype="string")
+    con.register("mm_splits", splits)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE mm_parts AS SELECT t.unique_id, t.full_name, "
+                "coalesce(t.family_name, s.f) AS family_name, "
+                "CASE WHEN t.family_name IS NULL AND t.given_name IS NULL THEN s.g ELSE t.given_name END AS given_name "
+                f"FROM {table} t LEFT JOIN mm_splits s ON t.family_name IS NULL AND t.given_name IS NULL "
+                "AND s.full_name = t.full_name")
+    con.unregister("mm_splits")
+    maps = {}
+    for col, is_family in (("family_name", True), ("given_name", False)):
+        values = [r[0] for r in con.execute(
+            f"SELECT DISTINCT {col} FROM mm_parts WHERE {col} IS NOT NULL").fetchall()]
+        keys = [part_key(v, is_family) for v in values]
+        maps[col] = pd.DataFrame({"v": pd.array(values, dtype="string"),
+                                  "k": pd.array([k[0] for k in keys], dtype="string"),
+                                  "c": pd.array([k[1] for k in keys], dtype="boolean")})
+    # Traditional -> Simplified per character (names: character-level conversion suffices)
+    chars = [r[0] for r in con.execute(
+        "SELECT DISTINCT unnest(string_split(full_name, '')) FROM mm_parts "
+        "WHERE regexp_matches(full_name, '[\u3400-\u9fff\uf900-\ufaff]')").fetchall()]
+    pairs = [(c, normalize.simplified(c)) for c in chars if c]
+    pairs = [(a, b) for a, b in pairs if b and b != a and len(b) == 1]
+    src = "".join(a for a, _ in pairs).replace("'", "''")
+    dst = "".join(b for _, b in pairs).replace("'", "''")
+    con.register("mm_fam", maps["family_name"])
+    con.register("mm_giv", maps["given_name"])
+    fam, giv = "f.k", "g.k"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {table}_names AS
+        SELECT p.unique_id,
+               nullif(regexp_replace(lower(translate(coalesce(p.full_name, concat(p.family_name, p.given_name)),
+                                                     '{src}', '{dst}')), '[\s·.''\-]+', '', 'g'), '') AS name_s,
+               {fam} AS fam, {giv} AS giv,
+               nullif(concat(coalesce({fam}, ''), coalesce({giv}, '')), '') AS py,
+               CASE WHEN {fam} IS NULL THEN {giv} WHEN {giv} IS NULL THEN {fam}
+                    WHEN {fam} <= {giv} THEN {fam} || ' ' || {giv} ELSE {giv} || ' ' || {fam} END AS name_key,
+               CASE WHEN {fam} IS NULL THEN {fuzzy_sql(giv)} WHEN {giv} IS NULL THEN {fuzzy_sql(fam)}
+                    WHEN {fuzzy_sql(fam)} <= {fuzzy_sql(giv)} THEN {fuzzy_sql(fam)} || ' ' || {fuzzy_sql(giv)}
+                    ELSE {fuzzy_sql(giv)} || ' ' || {fuzzy_sql(fam)} END AS name_fz,
+               coalesce(f.c, false) OR coalesce(g.c, false) AS cjk
+        FROM mm_parts p LEFT JOIN mm_fam f ON f.v = p.family_name LEFT JOIN mm_giv g ON g.v = p.given_name
+    """)
+    con.unregister("mm_fam")
+    con.unregister("mm_giv")
+    con.execute("DROP TABLE mm_parts")
+
+
+def name_keys(full_name, family, given) -> tuple:
+    """(name_s, fam, giv, py, name_key, name_fz, cjk) of one name (tests, small inputs)."""
+    import duckdb
+    con = duckdb.connect()
+    con.execute("CREATE TABLE one (unique_id BIGINT, full_name VARCHAR, family_name VARCHAR, "
+                "given_name VARCHAR)")
+    con.execute("INSERT INTO one VALUES (1, ?, ?, ?)", [full_name, family, given])
+    name_columns(con, "one")
+    row = con.execute("SELECT name_s, fam, giv, py, name_key, name_fz, cjk FROM one_names").fetchone()
+    con.close()
+    return row
