@@ -243,7 +243,7 @@ def plan(con, table: str = "dedup_input") -> Plan:
     nonnull = dict(zip(cols, counts[1:]))
     have = {c for c, k in nonnull.items() if k >= 2}
     present = {f for f in FIELDS if (f == "name" and "py" in have) or f in have}
-    cap = max(1_000_000, 2 * n)
+    cap = max(1_000_000, n // 2)   # pairs per prediction rule: at 1M, half a million
     counted: dict[str, int] = {}
 
     def count(rule):
@@ -444,17 +444,22 @@ def name_columns(con, table: str) -> None:
         "SELECT DISTINCT unnest(string_split(full_name, '')) FROM mm_parts "
         "WHERE regexp_matches(full_name, '[\u3400-\u9fff\uf900-\ufaff]')").fetchall()]
     pairs = [(c, normalize.simplified(c)) for c in chars if c]
-    pairs = [(a, b) for a, b in pairs if b and b != a and len(b) == 1]
-    src = "".join(a for a, _ in pairs).replace("'", "''")
-    dst = "".join(b for _, b in pairs).replace("'", "''")
+    trad = "".join(a for a, b in pairs if b and b != a and a not in "]\\'^-")
+    # names with a Traditional character: converted in Python, once per distinct name
+    names = [r[0] for r in con.execute(
+        f"SELECT DISTINCT full_name FROM mm_parts WHERE regexp_matches(full_name, '[{trad}]')").fetchall()] \
+        if trad else []
+    con.register("mm_simple", pd.DataFrame({"full_name": pd.array(names, dtype="string"),
+                                            "s": pd.array([normalize.simplified(n) for n in names],
+                                                          dtype="string")}))
     con.register("mm_fam", maps["family_name"])
     con.register("mm_giv", maps["given_name"])
     fam, giv = "f.k", "g.k"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {table}_names AS
         SELECT p.unique_id,
-               nullif(regexp_replace(lower(translate(coalesce(p.full_name, concat(p.family_name, p.given_name)),
-                                                     '{src}', '{dst}')), '[\s·.''\-]+', '', 'g'), '') AS name_s,
+               nullif(regexp_replace(lower(coalesce(t.s, p.full_name, concat(p.family_name, p.given_name))),
+                                     '[\s·.''\-]+', '', 'g'), '') AS name_s,
                {fam} AS fam, {giv} AS giv,
                nullif(concat(coalesce({fam}, ''), coalesce({giv}, '')), '') AS py,
                CASE WHEN {fam} IS NULL THEN {giv} WHEN {giv} IS NULL THEN {fam}
@@ -464,7 +469,9 @@ def name_columns(con, table: str) -> None:
                     ELSE {fuzzy_sql(giv)} || ' ' || {fuzzy_sql(fam)} END AS name_fz,
                coalesce(f.c, false) OR coalesce(g.c, false) AS cjk
         FROM mm_parts p LEFT JOIN mm_fam f ON f.v = p.family_name LEFT JOIN mm_giv g ON g.v = p.given_name
+        LEFT JOIN mm_simple t ON t.full_name = p.full_name
     """)
+    con.unregister("mm_simple")
     con.unregister("mm_fam")
     con.unregister("mm_giv")
     con.execute("DROP TABLE mm_parts")
