@@ -243,7 +243,7 @@ def plan(con, table: str = "dedup_input") -> Plan:
     nonnull = dict(zip(cols, counts[1:]))
     have = {c for c, k in nonnull.items() if k >= 2}
     present = {f for f in FIELDS if (f == "name" and "py" in have) or f in have}
-    cap = max(1_000_000, n // 2)   # pairs per prediction rule: at 1M, half a million
+    cap = max(300_000, n // 4)   # pairs per prediction rule (predict costs ~10 µs a pair)
     counted: dict[str, int] = {}
 
     def count(rule):
