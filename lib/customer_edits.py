@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from lib import audit, auth, normalize, quality, settings, validation, warehouse
+from lib import audit, auth, entry_rules, normalize, quality, settings, validation, warehouse
 
 
 class ConflictError(warehouse.WarehouseError):
@@ -95,7 +95,8 @@ def update_customer(user: auth.User, customer_id: int, changes: dict, expected_v
     unknown = set(changes) - set(validation.EDITABLE_FIELDS)
     if unknown:
         raise EditError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}")
-    clean = validation.customer_fields(changes, current, today=settings.as_of())
+    rules = entry_rules.in_force(current["source"], "customers")     # the rules imports use
+    clean = validation.customer_fields(changes, current, today=settings.as_of(), required=rules.required)
     with warehouse.transaction() as tx:
         before = tx.one("stw_customer_by_id", customer_id=customer_id)
         if before["version"] != int(expected_version):
@@ -123,8 +124,11 @@ def update_customer(user: auth.User, customer_id: int, changes: dict, expected_v
         if flag_id is not None:
             tx.run("stw_flag_set_status", flag_id=int(flag_id), status="resolved",
                    username=user.username, reason=None, version=after["version"])
+        resolved = set(fixed_fields)
+        if {"mobile", "email"} & set(changes) and (after.get("mobile") or after.get("email")):
+            resolved.add("contact")              # "not contactable" no more
         tx.run("stw_flags_resolve_import_fields", customer_id=customer_id,
-               fields=sorted(fixed_fields), username=user.username)
+               fields=sorted(resolved), username=user.username)
         quality.recheck_customer(tx, user, customer_id)
     return after
 

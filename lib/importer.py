@@ -36,7 +36,7 @@ from typing import Callable
 import pandas as pd
 import pyarrow as pa
 
-from lib import audit, auth, normalize, parallel, privacy, settings, validation, warehouse
+from lib import audit, auth, entry_rules, normalize, parallel, privacy, settings, validation, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ KINDS = ("customers", "orders", "events")
 FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "customers": {
         "source_record_id": ("source_record_id", "id", "customer_id", "customerid", "cust_id", "member_id",
+                             "rec_id", "record_id", "recid",
                              "memberid", "客户编号", "客户id", "会员编号", "会员id", "编号", "客户号"),
         "full_name": ("full_name", "name", "fullname", "customer_name", "姓名", "客户姓名", "名称", "联系人"),
         "family_name": ("family_name", "last_name", "surname", "lastname", "姓"),
@@ -60,9 +61,10 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
                       "身份证号码", "证件号码"),
         "country": ("country", "country_code", "国家", "国家地区"),
         "province": ("province", "state", "region", "省", "省份"),
-        "city": ("city", "城市", "市"),
+        "city": ("city", "town", "suburb", "城市", "市"),
         "district": ("district", "county", "区", "区县"),
-        "address": ("address", "street", "street_address", "addr", "地址", "详细地址", "街道",
+        "address": ("address", "street", "street_address", "addr", "address_1", "address_2",
+                    "address_line_1", "address_line_2", "address1", "address2", "地址", "详细地址", "街道",
                     "street_no", "street_number", "house_number", "门牌号", "门牌"),
         "postcode": ("postcode", "zip", "zipcode", "postal_code", "邮编", "邮政编码"),
         "customer_type": ("customer_type", "type", "客户类型"),
@@ -108,75 +110,360 @@ class ImportProblem(ValueError):
 
 # ---------------------------------------------------------------- reading
 
+MAX_COLUMNS = 1_000          # a customer export has dozens; 100,000 is not a table to map
+MAX_LISTED = 5               # line numbers quoted in a refusal
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+# Encodings charset-normalizer may name for a CJK file, and the codec that reads all of it.
+_GB = {"gb2312", "gbk", "gb18030", "hz", "cp936"}
+_ENCODING_NAMES = {"gb18030": "GB18030 (Chinese)", "big5": "Big5 (Traditional Chinese)",
+                   "cp950": "Big5 (Traditional Chinese)", "big5hkscs": "Big5-HKSCS (Traditional Chinese)",
+                   "cp932": "Shift-JIS (Japanese)", "shift_jis": "Shift-JIS (Japanese)",
+                   "shift_jis_2004": "Shift-JIS (Japanese)", "shift_jisx0213": "Shift-JIS (Japanese)",
+                   "euc_jp": "EUC-JP (Japanese)", "euc_jis_2004": "EUC-JP (Japanese)",
+                   "euc_kr": "EUC-KR (Korean)", "cp949": "EUC-KR (Korean)", "utf_16": "UTF-16",
+                   "cp1252": "Windows-1252 (Western European)",
+                   "utf_16_le": "UTF-16", "utf_16_be": "UTF-16"}
+
+
 def read_table(source, file_name: str | None = None) -> pd.DataFrame:
     """A CSV or Excel file (path or bytes) as a frame of strings ('' for empty cells).
 
-    CSV files are tried as UTF-8 (with or without BOM), then GB18030: Excel in China saves
-    CSV in GBK by default.
+    Nothing is loaded silently wrong: the raw header and every row's width are checked before
+    any mapping (pandas would shift a file with a wider row into the wrong columns and rename a
+    repeated header to `name.1`), the text encoding is detected (UTF-8, else the most plausible
+    of GB18030 as Excel in China saves CSV, Shift-JIS, Big5, EUC-KR and Windows-1252, with
+    charset-normalizer as the last resort; refused when two readings are equally plausible), control and bidirectional-override characters are removed, and a file
+    with more than MAX_COLUMNS columns is refused from its first line. What was repaired is
+    listed in `frame.attrs["notes"]` (the page shows it, the import result carries it).
+    Excel files are read with python-calamine (first sheet).
     """
     name = (file_name or str(source)).lower()
     data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes() \
         if not hasattr(source, "read") else source.read()
-    if name.endswith((".xlsx", ".xlsm")):
-        frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl", keep_default_na=False)
+    data = bytes(data)
+    if name.endswith(EXCEL_SUFFIXES):
+        header, frame, notes = _read_excel(data)
+        controls = True
     elif name.endswith((".csv", ".txt", ".tsv")) or not name:
-        sep = "\t" if name.endswith(".tsv") else ","
-        frame = None
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, sep=sep,
-                                    encoding=encoding, engine="pyarrow" if sep == "," else "c")
-                break
-            except UnicodeDecodeError:
-                continue
-            except Exception as exc:  # noqa: BLE001 - pyarrow rejects some ragged files; retry in C
-                frame = _read_csv_multiline(data, encoding, sep) if "newlines_in_values" in str(exc) else None
-                if frame is not None:
-                    break
-                try:
-                    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, sep=sep,
-                                        encoding=encoding)
-                    break
-                except UnicodeDecodeError:
-                    continue
-                except Exception:
-                    raise ImportProblem(f"The file could not be read as CSV: {exc}") from exc
-        if frame is None:
-            raise ImportProblem("The file is neither UTF-8 nor GB18030 text.")
+        header, frame, notes, controls = _read_csv(data, "\t" if name.endswith(".tsv") else ",")
     else:
         raise ImportProblem("Upload a .csv or .xlsx file.")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.columns.duplicated().any():
-        raise ImportProblem("The file has two columns with the same header: "
-                            + ", ".join(sorted(set(frame.columns[frame.columns.duplicated()]))))
-    # Arrow-backed strings: the vectorised validation runs in pyarrow compute, not in Python.
-    return frame.fillna("").astype(pd.StringDtype("pyarrow"))
+    frame, notes = _clean_frame(header, frame, notes, controls)
+    frame.attrs["notes"] = notes
+    return frame
 
 
-def _read_csv_multiline(data: bytes, encoding: str, sep: str) -> pd.DataFrame | None:
-    """pyarrow's CSV reader with line breaks allowed inside quoted cells (addresses exported
-    from Excel often hold them). pandas' pyarrow engine has no way to pass that option, and
-    its C engine needs ~5 s per million rows. Every column is read as text, empty cells as ''.
+def _check_width(width: int) -> None:
+    if width > MAX_COLUMNS:
+        raise ImportProblem(f"The file has {width:,} columns; at most {MAX_COLUMNS:,} are read. "
+                            "Export only the customer columns (one row per record, one column per field).")
 
-    None when pyarrow rejects the file or the header needs pandas' own naming (an empty or a
-    repeated column name): the caller then reads it with pandas' C engine, as before."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    # Arrow's own UTF-8 path skips a BOM and rejects invalid bytes; other encodings go
-    # through Python's codec.
-    read = pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8-sig" else encoding)
-    parse = pacsv.ParseOptions(delimiter=sep, newlines_in_values=True)
+
+def _header_names(cells: list) -> list[str]:
+    """Header cells as names: trimmed, control characters removed, repeats refused. An empty
+    header is named 'column N' (dropped later if its column is empty too)."""
+    names = [normalize.strip_controls(str(c if c is not None else "")).strip() for c in cells]
+    names = [n or f"column {i + 1}" for i, n in enumerate(names)]
+    seen: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        seen.setdefault(n, []).append(i + 1)
+    repeated = {n: cols for n, cols in seen.items() if len(cols) > 1}
+    if repeated:
+        parts = [f"'{n}' (columns {', '.join(map(str, cols))})" for n, cols in repeated.items()]
+        raise ImportProblem("The header names a column more than once: " + "; ".join(parts)
+                            + ". Give every column its own name and export again; nothing was imported.")
+    return names
+
+
+def _strip_bom(data: bytes) -> tuple[bytes, str | None]:
+    """UTF-8 without its byte-order mark; UTF-16 (with one) converted to UTF-8."""
+    import codecs
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:], None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16").encode("utf-8"), "utf_16"
+    return data, None
+
+
+def _transcode(data: bytes) -> tuple[bytes, str]:
+    """A file that is not UTF-8, converted to UTF-8 from its detected encoding."""
+    encoding = _detect_encoding(data)
     try:
-        names = pacsv.open_csv(io.BytesIO(data), read_options=read, parse_options=parse).schema.names
-        if len(set(names)) != len(names) or not all(str(n).strip() for n in names):
-            return None
-        table = pacsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse,
-                               convert_options=pacsv.ConvertOptions(
-                                   column_types={n: pa.string() for n in names},
-                                   strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except Exception:  # noqa: BLE001 - any doubt: the caller's C-engine read decides
-        return None
-    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        return data.decode(encoding).encode("utf-8"), encoding
+    except UnicodeDecodeError:
+        raise ImportProblem(f"The file is not valid {_ENCODING_NAMES.get(encoding, encoding)} text "
+                            "throughout: save it as CSV UTF-8 and import again.") from None
+
+
+def _is_utf8(head: bytes, whole: bool) -> bool:
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        return not whole and exc.start >= len(head) - 3     # only a character cut at the end
+
+
+def _common_gb(ch: str) -> bool:
+    b = ch.encode("gb18030")         # GB2312: the 6,763 common simplified characters and symbols
+    return len(b) == 2 and 0xA1 <= b[1] <= 0xFE and (0xB0 <= b[0] <= 0xF7 or 0xA1 <= b[0] <= 0xA9)
+
+
+def _common_big5(ch: str) -> bool:
+    b = ch.encode("big5")            # Big5's 5,401 frequently used characters and its symbols
+    return len(b) == 2 and 0xA1 <= b[0] <= 0xC6
+
+
+def _common_sjis(ch: str) -> bool:
+    b = ch.encode("cp932")           # kana, symbols and JIS level-1 kanji (not half-width kana)
+    return len(b) == 2 and (0x81 <= b[0] <= 0x84 or 0x88 <= b[0] <= 0x9F)
+
+
+def _common_korean(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3"
+
+
+# Codecs tried on a file that is not UTF-8, each with what its text usually holds: a Japanese
+# file decoded as GB18030 gives rare characters, a Chinese one decoded as Shift-JIS half-width
+# katakana, either one decoded as cp1252 runs of accented capitals.
+_CANDIDATES = (("gb18030", _common_gb), ("cp932", _common_sjis), ("big5", _common_big5),
+               ("euc_kr", _common_korean), ("cp1252", None))
+
+
+def _plausibility(text: str, common) -> float:
+    """Share of the non-ASCII characters that are typical for the encoding's language."""
+    hits = total = 0
+    for i, ch in enumerate(text):
+        if ch < "\x80":
+            continue
+        total += 1
+        if common is None:
+            # Western text: an accented letter sits inside a word of ASCII letters.
+            prev = text[i - 1] if i else " "
+            nxt = text[i + 1] if i + 1 < len(text) else " "
+            hits += (ch.isalpha() or ch in "€£°–—‘’“”") and (prev.isascii() and prev.isalpha()
+                                                             or nxt.isascii() and nxt.isalpha())
+        else:
+            try:
+                hits += common(ch)
+            except UnicodeEncodeError:
+                pass
+    return hits / total if total else 0.0
+
+
+def _detect_encoding(data: bytes) -> str:
+    """The encoding of a file that is not UTF-8: each candidate codec that reads the start of
+    the file without error is scored by how typical its characters are; refused when the two
+    best readings give different text and score within 0.1 (a two-character Shift-JIS file also
+    reads as Chinese), or none is plausible. Files in no candidate codec go to
+    charset-normalizer."""
+    first = re.search(rb"[\x80-\xff]", data)
+    start = data.rfind(b"\n", 0, first.start()) + 1 if first else 0   # from the line of the first
+    sample = data[start:start + 65_536]                                # non-ASCII byte
+    cut = len(sample)
+    scores: list[tuple[float, str, str]] = []
+    for encoding, common in _CANDIDATES:
+        for end in (cut, cut - 1, cut - 2, cut - 3):      # a character cut at the sample's end
+            try:
+                text = sample[:end].decode(encoding)
+                break
+            except UnicodeDecodeError:
+                text = None
+                if start + end >= len(data):
+                    break
+        if text is not None:
+            scores.append((_plausibility(text, common), encoding, text))
+    scores.sort(key=lambda x: -x[0])
+    if not scores or scores[0][0] < 0.5:
+        from charset_normalizer import from_bytes
+        best = from_bytes(data).best()
+        if best is None or best.chaos > 0.2:
+            raise ImportProblem("The file's text encoding could not be recognised: save it as CSV UTF-8 "
+                                "and import again.")
+        return "gb18030" if best.encoding in _GB else best.encoding
+    best_score, chosen, text = scores[0]
+    for score, other, other_text in scores[1:]:
+        if best_score - score <= 0.1 and other_text != text:
+            raise ImportProblem(
+                f"The file's encoding is ambiguous: it reads as {_ENCODING_NAMES.get(chosen, chosen)} "
+                f"and as {_ENCODING_NAMES.get(other, other)}, with different characters. Save it as "
+                "CSV UTF-8 and import again.")
+    return chosen
+
+
+class _NotUtf8(Exception):
+    """pyarrow found bytes that are not UTF-8 past the start of the file."""
+
+
+def _read_csv(data: bytes, sep: str) -> tuple[list[str], pd.DataFrame, list[str], bool]:
+    """(header names, the data rows as a frame with positional columns c0, c1 ..., notes,
+    whether the text holds control characters)."""
+    first = data[:data.find(b"\n") if b"\n" in data else len(data)]
+    _check_width(first.count(sep.encode()) + 1)          # before decoding or parsing anything
+    body, encoding = _strip_bom(data)
+    if not _is_utf8(body[:1 << 20], len(body) <= 1 << 20):
+        body, encoding = _transcode(body)
+    notes: list[str] = []
+    try:
+        header, frame = _parse_csv(body, sep, notes)
+    except _NotUtf8:                                     # e.g. ASCII headers over GBK names
+        body, encoding = _transcode(body)
+        notes = []
+        header, frame = _parse_csv(body, sep, notes)
+    if encoding:
+        notes.insert(0, f"The file was read as {_ENCODING_NAMES.get(encoding, encoding)} text.")
+    return header, frame, notes, _has_controls(body)
+
+
+def _parse_csv(body: bytes, sep: str, notes: list[str]) -> tuple[list[str], pd.DataFrame]:
+    import csv
+
+    import pyarrow.csv as pacsv
+    head_text = body[:1 << 20].decode("utf-8", errors="replace")
+    try:
+        header_cells = next(csv.reader(io.StringIO(head_text), delimiter=sep))
+    except StopIteration:
+        raise ImportProblem("The file is empty.") from None
+    _check_width(len(header_cells))
+    header = _header_names(header_cells)
+    positions = [f"c{i}" for i in range(len(header))]
+    read = pacsv.ReadOptions(column_names=positions, skip_rows=1)
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in positions},
+                                   strings_can_be_null=False, quoted_strings_can_be_null=False)
+    for multiline in (False, True):        # quoted line breaks (addresses) need the slower mode
+        try:
+            table = pacsv.read_csv(io.BytesIO(body), read_options=read, convert_options=convert,
+                                   parse_options=pacsv.ParseOptions(delimiter=sep,
+                                                                    newlines_in_values=multiline))
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "UTF-8" in str(exc):
+                raise _NotUtf8() from exc
+            continue
+        return header, table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    # Rows of another width (or quoting pyarrow rejects): read row by row, say what was wrong.
+    return header, _read_ragged(body.decode("utf-8"), sep, len(header), notes)
+
+
+def _read_ragged(text: str, sep: str, width: int, notes: list[str]) -> pd.DataFrame:
+    """Rows whose cell count differs from the header's. A row with *more* non-empty cells than
+    the header is refused (its values would land in the wrong columns); extra empty cells at a
+    row's end are dropped and missing cells at its end read as empty, each with a note."""
+    import csv
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    next(reader, None)
+    rows, wide, trimmed, padded = [], [], 0, 0
+    for row in reader:
+        if not row:
+            continue
+        if len(row) > width:
+            if any(c.strip() for c in row[width:]):
+                wide.append((reader.line_num, len(row)))
+                continue
+            row, trimmed = row[:width], trimmed + 1
+        elif len(row) < width:
+            row, padded = row + [""] * (width - len(row)), padded + 1
+        rows.append(row)
+    if wide:
+        where = ", ".join(f"line {n} has {w}" for n, w in wide[:MAX_LISTED])
+        more = f" (and {len(wide) - MAX_LISTED:,} more lines)" if len(wide) > MAX_LISTED else ""
+        raise ImportProblem(
+            f"{len(wide):,} rows have more cells than the header's {width}: {where}{more}. A value "
+            "holds the separator without quotes, or a column has no header; read as it is, every "
+            "value after it would land in the wrong column. Fix the export; nothing was imported.")
+    if trimmed:
+        notes.append(f"{trimmed:,} rows ended with empty cells beyond the header's {width} columns: "
+                     "those cells were dropped.")
+    if padded:
+        notes.append(f"{padded:,} rows had fewer cells than the header's {width}: the missing cells "
+                     "at their end were read as empty.")
+    columns = list(zip(*rows)) if rows else [()] * width
+    return pd.DataFrame({f"c{i}": pd.array(list(col), dtype=pd.StringDtype("pyarrow"))
+                         for i, col in enumerate(columns)})
+
+
+def _excel_text(value) -> str:
+    """A calamine cell as the text a person sees: 13812345670, 1299.5, 1990-01-02."""
+    from datetime import date, time as dtime
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == dtime() else value.isoformat(sep=" ")
+    if isinstance(value, (date, dtime)):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_excel(data: bytes) -> tuple[list[str], pd.DataFrame, list[str]]:
+    """The first sheet, read with python-calamine (header = first non-empty row)."""
+    from python_calamine import CalamineWorkbook
+    try:
+        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+    except Exception as exc:  # noqa: BLE001 - calamine's errors name the format problem
+        raise ImportProblem(f"The file could not be read as a spreadsheet: {exc}") from exc
+    _check_width(sheet.width)
+    rows = sheet.to_python()
+    if not rows:
+        raise ImportProblem("The first sheet is empty.")
+    header = _header_names([_excel_text(c) for c in rows[0]])
+    columns = list(zip(*rows[1:])) if len(rows) > 1 else [()] * len(header)
+    frame = pd.DataFrame({f"c{i}": pd.array([_excel_text(v) for v in col], dtype=pd.StringDtype("pyarrow"))
+                          for i, col in enumerate(columns)})
+    return header, frame, []
+
+
+_NOT_C0 = bytes(b for b in range(256) if not (b < 0x20 or b == 0x7F))
+# The multi-byte characters of normalize.CONTROL_CHARS in UTF-8, each searched on its own:
+# a regex with a literal first byte scans fast; one alternation of them all took seconds.
+_CONTROL_SEQUENCES = tuple(re.compile(p) for p in (
+    rb"\xc2[\x80-\x9f]", rb"\xd8\x9c", rb"\xe2\x80[\x8b\x8e\x8f\xaa-\xae]", rb"\xe2\x81[\xa6-\xa9]",
+    rb"\xef\xbb\xbf"))
+
+
+def _has_controls(body: bytes) -> bool:
+    """Whether UTF-8 text holds a character of normalize.CONTROL_CHARS (a quick test over
+    the whole file before any per-cell work; tabs and line breaks do not count)."""
+    if body.translate(None, _NOT_C0).strip(b"\t\r\n"):
+        return True
+    return any(p.search(body) for p in _CONTROL_SEQUENCES)
+
+
+def _clean_frame(header: list[str], frame: pd.DataFrame, notes: list[str],
+                 controls: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """Name the columns, drop header-less empty columns, remove control characters (NUL, U+202E
+    ...) from every cell and say how many cells had them."""
+    import pyarrow.compute as pc
+    keep, names = [], []
+    for i, n in enumerate(header):
+        col = frame[f"c{i}"]
+        if n == f"column {i + 1}" and not (col.str.strip() != "").any():
+            continue                       # Excel's trailing separators: no header, no data
+        keep.append(f"c{i}")
+        names.append(n)
+    frame = frame[keep] if len(keep) < len(header) else frame
+    frame.columns = names
+    unnamed = [n for n in names if re.fullmatch(r"column \d+", n)]
+    if unnamed:
+        notes.append("Columns without a header are shown as: " + ", ".join(unnamed) + ".")
+    touched, cells = [], 0
+    if not controls:
+        return frame.reset_index(drop=True).astype(pd.StringDtype("pyarrow")), notes
+    for n in names:
+        arr = pa.array(frame[n].array)
+        found = pc.match_substring_regex(arr, normalize.CONTROL_CHARS)
+        hits = pc.sum(found).as_py() or 0
+        if hits:
+            frame[n] = pd.Series(pd.arrays.ArrowStringArray(
+                pa.chunked_array([pc.replace_substring_regex(arr, normalize.CONTROL_CHARS, "")])),
+                index=frame.index)
+            touched.append(n)
+            cells += hits
+    if cells:
+        notes.append(f"Control characters (NUL, bidirectional overrides such as U+202E ...) were removed "
+                     f"from {cells:,} cells in: {', '.join(touched)}.")
+    return frame.reset_index(drop=True).astype(pd.StringDtype("pyarrow")), notes
 
 
 # ---------------------------------------------------------------- mapping
@@ -203,8 +490,9 @@ def suggest_mapping(kind: str, columns) -> dict[str, list[str]]:
             continue
         mapping.setdefault(target, []).append(col)
         used.add(col)
-    if len(mapping.get("address", [])) > 1:
-        # Chinese order: street first, then the number (科技园路 + 1号 -> 科技园路1号).
+    if len(mapping.get("address", [])) > 1 and any(normalize.has_cjk(c) for c in mapping["address"]):
+        # Chinese order: street first, then the number (科技园路 + 1号 -> 科技园路1号); Latin
+        # addresses keep the file's order (8 + Stanley Street -> 8 Stanley Street).
         numbers = {_key(n) for n in ("street_no", "street_number", "house_number", "门牌号", "门牌", "no")}
         mapping["address"].sort(key=lambda c: _key(c) in numbers)
     candidates = list(lookup)
@@ -305,6 +593,9 @@ class Plan:
     checked: validation.Checked
     customer_source: str
     seconds: float = 0.0
+    rules: "entry_rules.Rules | None" = None     # the entry rules in force for this import
+    country: str = "CN"                          # default country of rows without one
+    notes: list[str] = field(default_factory=list)   # what reading the file repaired
 
     @property
     def rows(self) -> int:
@@ -348,9 +639,13 @@ def _explain(failures: pd.DataFrame, mapped: pd.DataFrame, limit: int) -> pd.Dat
 
 def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *,
             file_name: str | None = None, file_bytes: bytes | None = None,
-            customer_source: str | None = None,
+            customer_source: str | None = None, country: str | None = None,
             progress: Callable[[float, str], None] | None = None) -> Plan:
-    """Map, normalise and validate a file's rows: everything the preview shows, nothing written."""
+    """Map, normalise and validate a file's rows: everything the preview shows, nothing written.
+
+    The source's entry rules (lib.entry_rules) decide which missing fields quarantine a row
+    and which only flag it, and its default country; `country` (the CLI's --country, the
+    page's choice) overrides that default for rows without a country of their own."""
     started = time.perf_counter()
     source = normalize.text(source) or ""
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,40}", source):
@@ -359,6 +654,11 @@ def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *
         raise ImportProblem(f"Unknown kind {kind!r}: use one of {', '.join(KINDS)}.")
     mapping = normalise_mapping(kind, mapping if mapping is not None else suggest_mapping(kind, frame.columns),
                                 frame.columns)
+    try:
+        rules = entry_rules.in_force(source, kind)
+        defaults = entry_rules.defaults_for(source, kind, country)
+    except validation.FieldError:
+        raise ImportProblem(f"{country!r} is not a country: give an ISO code such as AU, GB, US or CN.") from None
     missing = [f for f in REQUIRED_FIELDS[kind] if f not in mapping]
     if kind == "customers" and not ({"full_name", "family_name", "given_name"} & set(mapping)):
         missing.append("full_name")
@@ -369,11 +669,12 @@ def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *
     mapped = apply_mapping(frame.reset_index(drop=True), mapping)
     _tick(progress, 0.15, "validate")
     checked = validation.check_frame(kind, mapped, today=settings.as_of(),
-                                     defaults={"channel": source.lower(), "now": datetime.now()})
+                                     defaults={"channel": source.lower(), "now": datetime.now(), **defaults})
     _tick(progress, 0.45, "validated")
     sha = hashlib.sha256(file_bytes).hexdigest() if file_bytes is not None else None
     return Plan(kind, source, file_name, sha, mapping, mapped, checked,
-                normalize.text(customer_source) or source, time.perf_counter() - started)
+                normalize.text(customer_source) or source, time.perf_counter() - started,
+                rules=rules, country=defaults["country"], notes=list(frame.attrs.get("notes", [])))
 
 
 def _tick(progress, fraction: float, stage: str) -> None:
@@ -413,6 +714,7 @@ def run_import(user: auth.User, plan: Plan, *, progress: Callable[[float, str], 
     finally:
         parallel.shutdown()      # worker processes of a large import (if any) are not kept idle
     result.seconds = time.perf_counter() - started + plan.seconds
+    result.notes.extend(plan.notes)
     _tick(progress, 0.9, "after")
     if result.rows_loaded:
         _after_import(result, match_duplicates)
@@ -421,14 +723,14 @@ def run_import(user: auth.User, plan: Plan, *, progress: Callable[[float, str], 
 
 
 def import_file(user: auth.User, kind: str, path, source: str, mapping: dict | None = None, *,
-                customer_source: str | None = None, progress=None,
+                customer_source: str | None = None, progress=None, country: str | None = None,
                 match_duplicates: bool = True) -> ImportResult:
     """Read, prepare and import a file in one call (the CLI's path)."""
     auth.require(user, "import_data")
     data = Path(path).read_bytes()
     frame = read_table(data, Path(path).name)
     plan = prepare(kind, frame, mapping, source, file_name=Path(path).name, file_bytes=data,
-                   customer_source=customer_source, progress=progress)
+                   customer_source=customer_source, country=country, progress=progress)
     return run_import(user, plan, progress=progress, match_duplicates=match_duplicates)
 
 

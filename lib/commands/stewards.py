@@ -1,6 +1,8 @@
 """Data stewardship jobs: import files, run quality rules, find and export duplicates.
 
-    python -m lib.cli import customers FILE --source NAME [--mapping FILE]
+    python -m lib.cli import customers FILE --source NAME [--mapping FILE] [--country AU]
+    python -m lib.cli entry-rules show [--source NAME] [--kind customers]
+    python -m lib.cli entry-rules set --source NAME [--kind customers] --require FIELD=quarantine|flag ...
     python -m lib.cli quality run
     python -m lib.cli dedup run | dedup export --out FILE | dedup evaluate
 
@@ -23,8 +25,27 @@ def register(subparsers) -> None:
     p.add_argument("--mapping", help="JSON mapping {field: [columns]} (saved from the import page)")
     p.add_argument("--customer-source", help="source whose customer keys orders/events refer to "
                                              "(default: --source)")
+    p.add_argument("--country", help="country of rows without one (ISO code or name, e.g. AU): phones "
+                                     "and postcodes are read in it; default: the source's entry rules, else CN")
     p.add_argument("--no-dedup", action="store_true", help="skip incremental duplicate matching")
     p.set_defaults(func=cmd_import)
+
+    r = subparsers.add_parser("entry-rules", help="entry rules: required fields per source and kind")
+    rs = r.add_subparsers(dest="rules_command", required=True)
+    rshow = rs.add_parser("show", help="print the rules in force for a source")
+    rshow.add_argument("--source", default="*", help="source name (default: * = every other source)")
+    rshow.add_argument("--kind", choices=["customers", "orders", "events"], help="default: all kinds")
+    rshow.add_argument("--json", action="store_true", help="print JSON instead of text")
+    rshow.set_defaults(func=cmd_rules_show)
+    rset = rs.add_parser("set", help="save a new version of a source's rules (audited; replaces "
+                                     "the required fields as a whole)")
+    rset.add_argument("--source", required=True, help="source name, or * for every source without its own")
+    rset.add_argument("--kind", choices=["customers", "orders", "events"], default="customers")
+    rset.add_argument("--require", action="append", default=[], metavar="FIELD=quarantine|flag",
+                      help="a required field and what a missing one does (repeat the option)")
+    rset.add_argument("--country", help="default country of the source's rows (customers)")
+    rset.add_argument("--note", help="why (kept in the history and the audit log)")
+    rset.set_defaults(func=cmd_rules_set)
 
     q = subparsers.add_parser("quality", help="data-quality rules")
     qs = q.add_subparsers(dest="quality_command", required=True)
@@ -49,17 +70,64 @@ def _progress(fraction: float, stage: str) -> None:
     print(f"\r{int(fraction * 100):3d}% {stage:<12}", end="", file=sys.stderr, flush=True)
 
 
+def _rules_text(rules, country: str | None = None) -> str:
+    head = f"{rules.kind} ({rules.origin}" + (f", version {rules.version}" if rules.version else "") + ")"
+    lines = rules.describe("en")
+    if country:
+        lines[-1] = f"Country: {country}"
+    return "\n".join([head] + [f"  {line}" for line in lines])
+
+
 def cmd_import(args) -> int:
-    from lib import importer, warehouse
+    from lib import entry_rules, importer, validation, warehouse
     warehouse.migrate()
     mapping = importer.load_mapping(args.mapping) if args.mapping else None
     if mapping and mapping.get("kind") not in (None, args.kind):
         raise ValueError(f"The mapping file is for {mapping['kind']}, not {args.kind}.")
+    country = None
+    if args.country:
+        try:
+            country = validation.country(args.country)
+        except validation.FieldError:
+            raise ValueError(f"{args.country!r} is not a country: give an ISO code such as AU, GB, "
+                             "US or CN.") from None
+    rules = entry_rules.in_force(args.source, args.kind)
+    print(f"entry rules in force for {args.source}: " + _rules_text(rules, country), file=sys.stderr)
     result = importer.import_file(auth.SYSTEM, args.kind, args.file, args.source, mapping,
                                   customer_source=args.customer_source, progress=_progress,
-                                  match_duplicates=not args.no_dedup)
+                                  country=country, match_duplicates=not args.no_dedup)
     print(file=sys.stderr)
     print(json.dumps(result.as_dict(), ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_rules_show(args) -> int:
+    from lib import entry_rules, warehouse
+    warehouse.migrate()
+    kinds = [args.kind] if args.kind else list(entry_rules.KINDS)
+    found = [entry_rules.in_force(args.source, k) for k in kinds]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in found], ensure_ascii=False))
+    else:
+        print(f"entry rules in force for source {args.source}:")
+        for r in found:
+            print(_rules_text(r))
+    return 0
+
+
+def cmd_rules_set(args) -> int:
+    from lib import entry_rules, warehouse
+    warehouse.migrate()
+    required = {}
+    for item in args.require:
+        field, sep, action = item.partition("=")
+        if not sep:
+            raise ValueError(f"--require {item!r}: write FIELD=quarantine or FIELD=flag.")
+        required[field.strip()] = action.strip()
+    rules = entry_rules.save(auth.SYSTEM, args.source, args.kind, required, country=args.country,
+                             note=args.note)
+    print(f"saved: entry rules for source {args.source}:")
+    print(_rules_text(rules))
     return 0
 
 
