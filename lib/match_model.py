@@ -37,7 +37,7 @@ M_FLOOR = 0.01          # no single disagreement may veto a match (EM can learn 
 NEUTRAL = "names differ"  # label suffix of the levels whose weight is fixed at 0
 
 # Fields of dedup_input that identify a person, in the order comparisons are built.
-FIELDS = ("name", "birth_date", "address_n", "postcode", "mobile_key", "email_norm", "id_hash")
+FIELDS = ("name", "birth_date", "address_n", "postcode", "city", "mobile_key", "email_norm", "id_hash")
 NAME_COLUMNS = ("py", "fam", "giv", "name_key", "name_s", "name_fz", "cjk")
 
 FIELD_LABELS = {"name": "full_name", "mobile": "mobile", "email_norm": "email",
@@ -178,6 +178,8 @@ def comparisons(present: set[str]) -> list:
         ]))
     if "postcode" in present:
         out.append(_shared("postcode", "postcode", "postcode", names=names))
+    if "city" in present:
+        out.append(_shared("city", "city", "city", names=names))
     if "mobile_key" in present:
         one_digit = "levenshtein(mobile_key_l, mobile_key_r) <= 1" + (f" AND {NAME_AGREE}" if names else "")
         out.append(_shared("mobile_key", "mobile", "number", names=names, extra_levels=[
@@ -257,14 +259,25 @@ def plan(con, table: str = "dedup_input") -> Plan:
     em_cap = max(1_000_000, 4 * n)
     # splink switches off the comparisons that read a blocking column; a session must keep one on.
     reads = {"name": set(NAME_COLUMNS), "birth_date": {"birth_date"}, "address_n": {"address_n"},
-             "postcode": {"postcode"}, "mobile_key": {"mobile_key"}, "email_norm": {"email_norm"},
+             "postcode": {"postcode"}, "city": {"city"}, "mobile_key": {"mobile_key"}, "email_norm": {"email_norm"},
              "id_hash": {"id_hash"}}
 
     def trains_something(rule):
         return any(not (reads[f] & set(rule)) for f in present)
     em = [next((r for r in rules if 0 < count(r) <= em_cap and trains_something(r)), None)
           for rules in (EM_NAME_RULES, EM_OTHER_RULES)]
-    return Plan(n, present, prediction, prior, [r for r in em if r], counted)
+    # every present field is trained in some session: add one for a field both sessions block on
+    # (a file without phone/email/ID blocks both on birth date: name + birth date, birth date +
+    # postcode)
+    chosen = [r for r in em if r]
+    for f in sorted(present):
+        if chosen and all(reads[f] & set(r) for r in chosen):
+            extra = next((r for r in EM_NAME_RULES + EM_OTHER_RULES
+                          if not (reads[f] & set(r)) and 0 < count(r) <= em_cap), None)
+            if extra:
+                chosen.append(extra)
+    em = chosen
+    return Plan(n, present, prediction, prior, em, counted)
 
 
 def settings(p: Plan, prior: float | None = None):
