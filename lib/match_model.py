@@ -37,7 +37,7 @@ M_FLOOR = 0.01          # no single disagreement may veto a match (EM can learn 
 NEUTRAL = "names differ"  # label suffix of the levels whose weight is fixed at 0
 
 # Fields of dedup_input that identify a person, in the order comparisons are built.
-FIELDS = ("name", "birth_date", "address_n", "postcode", "city", "mobile_key", "email_norm", "id_hash")
+FIELDS = ("name", "birth_date", "address_n", "postcode", "mobile_key", "email_norm", "id_hash")
 NAME_COLUMNS = ("py", "fam", "giv", "name_key", "name_s", "name_fz", "cjk")
 
 FIELD_LABELS = {"name": "full_name", "mobile": "mobile", "email_norm": "email",
@@ -178,8 +178,6 @@ def comparisons(present: set[str]) -> list:
         ]))
     if "postcode" in present:
         out.append(_shared("postcode", "postcode", "postcode", names=names))
-    if "city" in present:
-        out.append(_shared("city", "city", "city", names=names))
     if "mobile_key" in present:
         one_digit = "levenshtein(mobile_key_l, mobile_key_r) <= 1" + (f" AND {NAME_AGREE}" if names else "")
         out.append(_shared("mobile_key", "mobile", "number", names=names, extra_levels=[
