@@ -222,7 +222,14 @@ def baseline_pairs() -> tuple[set[tuple[str, str]], float]:
     con = duckdb.connect()
     con.register("t", table)
     con.execute("CREATE TABLE base_input AS SELECT unique_id, py, mobile_key, email_norm, birth_date, "
-                "address_n, postcode, city, id_hash FROM t")
+                "address_n, postcode, city, id_hash, raw_id FROM t")
+    # the same ID information as ours: an ID number kept raw by the import, hashed for the run
+    from lib import privacy
+    raw = [r[0] for r in con.execute("SELECT DISTINCT raw_id FROM base_input WHERE raw_id IS NOT NULL").fetchall()]
+    if raw:
+        con.register("raw_ids", pd.DataFrame({"raw_id": raw, "h": privacy.id_hash_many(raw)}))
+        con.execute("UPDATE base_input SET id_hash = r.h FROM raw_ids r "
+                    "WHERE base_input.raw_id = r.raw_id AND base_input.id_hash IS NULL")
     have = {c for c in ("py", "mobile_key", "email_norm", "birth_date", "address_n", "postcode",
                         "city", "id_hash")
             if con.execute(f"SELECT count({c}) FROM base_input").fetchone()[0] >= 2}

@@ -72,6 +72,15 @@ def _export_input(con, only_ids: list[int] | None = None) -> int:
     con.register("stw_input_arrow", table)
     con.execute("CREATE OR REPLACE TEMP TABLE stw_input AS SELECT * FROM stw_input_arrow")
     con.unregister("stw_input_arrow")
+    raw_ids = [r[0] for r in con.execute(
+        "SELECT DISTINCT raw_id FROM stw_input WHERE raw_id IS NOT NULL").fetchall()]
+    if raw_ids:
+        from lib import privacy
+        con.register("stw_raw_ids", pd.DataFrame({"raw_id": raw_ids,
+                                                  "h": privacy.id_hash_many(raw_ids)}))
+        con.execute("UPDATE stw_input SET id_hash = r.h FROM stw_raw_ids r "
+                    "WHERE stw_input.raw_id = r.raw_id AND stw_input.id_hash IS NULL")
+        con.unregister("stw_raw_ids")
     match_model.name_columns(con, "stw_input")
     shared = {c: f"CASE WHEN count(*) OVER (PARTITION BY i.{c}) > {MAX_SHARED} THEN NULL ELSE i.{c} END"
               for c in ("mobile_key", "email_norm", "id_hash", "address_n")}

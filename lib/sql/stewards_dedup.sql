@@ -21,7 +21,12 @@ SELECT customer_id AS unique_id, full_name, family_name, given_name,
         FROM (SELECT translate(lower(regexp_replace(address, '\s+', '', 'g')),
                                '號棟區門樓層單東馬廣長橋華縣鎮鄉園陽灣臺',
                                '号栋区门楼层单东马广长桥华县镇乡园阳湾台') AS a)) AS address_n,
-       postcode, city, id_number_hash AS id_hash
+       postcode, city, id_number_hash AS id_hash,
+       -- an ID number that failed its checks (a foreign ID, a typo) is kept raw with its flag;
+       -- lib/dedup.py hashes it for this run only (the hash is never stored)
+       CASE WHEN id_number_hash IS NULL AND raw_values IS NOT NULL
+            THEN nullif(upper(regexp_replace(json_extract_string(raw_values, '$.id_number'), '[\s-]', '', 'g')), '')
+       END AS raw_id
 FROM customers
 WHERE merged_into IS NULL AND deleted_at IS NULL AND erased_at IS NULL
 
