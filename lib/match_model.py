@@ -175,6 +175,7 @@ def comparisons(present: set[str]) -> list:
                             "(starts_with(address_n_l, address_n_r) OR starts_with(address_n_r, address_n_l))",
                             label_for_charts="one address starts the other (building/unit left out)"),
             cll.JaroWinklerLevel("address_n", 0.92).configure(label_for_charts="address similar (JW ≥ 0.92)"),
+            cll.JaroWinklerLevel("address_n", 0.8).configure(label_for_charts="address close (JW ≥ 0.8)"),
         ]))
     if "postcode" in present:
         out.append(_shared("postcode", "postcode", "postcode", names=names))
