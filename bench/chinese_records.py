@@ -24,7 +24,8 @@ Duplicates: 25 % of people have one more record, 5 % two more (three records of 
 Each duplicate record, independently:
   * name: 12 % a homophone character in the given name (same pinyin), 12 % Traditional
     characters (opencc s2t), 10 % romanised with pypinyin ("Zhang Wei" or "Wei Zhang", 50/50),
-    4 % one given-name character replaced by another (a typo that changes the pinyin);
+    4 % an input-method slip: a given-name character replaced by a common character whose
+    pinyin differs by a fuzzy-pinyin confusion (zh/z, ch/c, sh/s, ng/n: 明 ming -> 民 min);
   * mobile: 25 % a new number, 8 % missing, 4 % one digit wrong, 30 % written as
     "+86 138 1234 5678" or "138-1234-5678";
   * email: 30 % dropped, 10 % a new address;
@@ -74,11 +75,35 @@ class _Homophones:
         self.by_sound: dict[str, list[str]] = {}
         for ch in pool:
             self.by_sound.setdefault(lazy_pinyin(ch)[0], []).append(ch)
+        # GB2312 level-1 characters (the 3,755 most common), grouped by folded pinyin
+        self.by_fold: dict[str, dict[str, list[str]]] = {}
+        for hi in range(0xB0, 0xD8):
+            for lo in range(0xA1, 0xFF):
+                try:
+                    ch = bytes((hi, lo)).decode("gb2312")
+                except UnicodeDecodeError:
+                    continue
+                snd = lazy_pinyin(ch)[0]
+                self.by_fold.setdefault(_fold(snd), {}).setdefault(snd, []).append(ch)
+
+    def fuzzy(self, ch: str, rng: random.Random) -> str | None:
+        """A character an input method offers for a fuzzy-pinyin slip (zh/z, ch/c, sh/s, ng/n)."""
+        from pypinyin import lazy_pinyin
+        sound = lazy_pinyin(ch)[0]
+        fold = _fold(sound)
+        others = sorted(c for snd, cs in self.by_fold.get(fold, {}).items() if snd != sound for c in cs)
+        return rng.choice(others) if others else None
 
     def swap(self, ch: str, rng: random.Random) -> str | None:
         from pypinyin import lazy_pinyin
         others = [c for c in self.by_sound.get(lazy_pinyin(ch)[0], []) if c != ch]
         return rng.choice(sorted(others)) if others else None
+
+
+def _fold(sound: str) -> str:
+    for a, b in (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ng", "n")):
+        sound = sound.replace(a, b)
+    return sound
 
 
 def _id_number(birth: date, rng: random.Random) -> str:
@@ -193,7 +218,9 @@ def generate(persons: int = 12_000, seed: int = 7) -> tuple[pd.DataFrame, pd.Dat
                 name = _romanised(family, given, rng)
             elif r < 0.38:
                 i = rng.randrange(len(given))
-                name = family + given[:i] + rng.choice(GIVEN) + given[i + 1:]
+                alt = homophones.fuzzy(given[i], rng)
+                if alt:
+                    name = family + given[:i] + alt + given[i + 1:]
             r = rng.random()
             if r < 0.25:
                 mobile = _mobile(rng)

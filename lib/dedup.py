@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATE_THRESHOLD = 0.5     # pairs stored for review
 CLUSTER_THRESHOLD = 0.9       # clusters (and the precision/recall figures) use this cut
+U_PAIRS = 1e6                 # random pairs for u (a field's rare levels are floored anyway)
 SEED = 42
 
 
@@ -58,31 +59,39 @@ def _connection():
     return con
 
 
+MAX_SHARED = 20   # a phone/email/ID/address on more records than this is a placeholder, not a person's
+
+
 def _export_input(con, only_ids: list[int] | None = None) -> int:
     """Copy the matching columns of live customers into the private DuckDB as `dedup_input`,
-    with the name keys of `match_model.name_keys` (computed once per distinct name)."""
+    with the name keys of `match_model.name_columns`. Values of a contact/ID/address field that
+    more than MAX_SHARED records share (a shop's phone, 11111111111) are left out of matching."""
     with warehouse.connect() as wconn:
         raw = wconn.connection.driver_connection
         table = raw.execute(warehouse.query("stw_dedup_input")).fetch_arrow_table()
-        names = raw.execute(warehouse.query("stw_dedup_names")).fetch_arrow_table()
-    full = names.column("full_name").to_pylist()
-    fam = names.column("family_name").to_pylist()
-    giv = names.column("given_name").to_pylist()
-    keys = [match_model.name_keys(f, a, b) for f, a, b in zip(full, fam, giv)]
-    frame = pd.DataFrame({"full_name": full, "family_name": fam, "given_name": giv})
-    for i, col in enumerate(("name_s", "fam", "giv", "py", "name_key")):
-        frame[col] = pd.array([k[i] for k in keys], dtype="string")
     con.register("stw_input_arrow", table)
-    con.register("stw_names", frame)
-    con.execute(f"CREATE OR REPLACE TABLE dedup_input AS SELECT *, {match_model.HOUSEHOLD_COPIES} "
-                "FROM (SELECT i.unique_id, n.name_s, n.py, n.fam, n.giv, n.name_key, i.mobile_key, "
-                "i.email_norm, i.birth_date, i.address_n, i.postcode, i.city, i.id_hash "
-                "FROM stw_input_arrow i LEFT JOIN stw_names n "
-                "ON n.full_name IS NOT DISTINCT FROM i.full_name "
-                "AND n.family_name IS NOT DISTINCT FROM i.family_name "
-                "AND n.given_name IS NOT DISTINCT FROM i.given_name)")
+    con.execute("CREATE OR REPLACE TEMP TABLE stw_input AS SELECT * FROM stw_input_arrow")
     con.unregister("stw_input_arrow")
-    con.unregister("stw_names")
+    raw_ids = [r[0] for r in con.execute(
+        "SELECT DISTINCT raw_id FROM stw_input WHERE raw_id IS NOT NULL").fetchall()]
+    if raw_ids:
+        from lib import privacy
+        con.register("stw_raw_ids", pd.DataFrame({"raw_id": raw_ids,
+                                                  "h": privacy.id_hash_many(raw_ids)}))
+        con.execute("UPDATE stw_input SET id_hash = r.h FROM stw_raw_ids r "
+                    "WHERE stw_input.raw_id = r.raw_id AND stw_input.id_hash IS NULL")
+        con.unregister("stw_raw_ids")
+    match_model.name_columns(con, "stw_input")
+    shared = {c: f"CASE WHEN count(*) OVER (PARTITION BY i.{c}) > {MAX_SHARED} THEN NULL ELSE i.{c} END"
+              for c in ("mobile_key", "email_norm", "id_hash", "address_n")}
+    con.execute(f"CREATE OR REPLACE TABLE dedup_input AS SELECT *, {match_model.HOUSEHOLD_COPIES} "
+                "FROM (SELECT i.unique_id, n.name_s, n.py, n.fam, n.giv, n.name_key, n.name_fz, n.cjk, "
+                f"{shared['mobile_key']} AS mobile_key, {shared['email_norm']} AS email_norm, "
+                f"i.birth_date, {shared['address_n']} AS address_n, i.postcode, i.city, "
+                f"{shared['id_hash']} AS id_hash "
+                "FROM stw_input i JOIN stw_input_names n USING (unique_id))")
+    con.execute("DROP TABLE stw_input")
+    con.execute("DROP TABLE stw_input_names")
     return con.execute("SELECT count(*) FROM dedup_input").fetchone()[0]
 
 
@@ -172,7 +181,9 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     n = _export_input(con)
     if n < 2:
         raise MergeError("There are fewer than two live customers to compare.")
+    timings = {"export": time.perf_counter() - started}
     plan = match_model.plan(con)
+    timings["plan"] = time.perf_counter() - started
     if not plan.present:
         raise MergeError("No customer has a name, birth date, address, postcode, phone, email or "
                          "ID number: there is nothing to match on.")
@@ -183,8 +194,10 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     if plan.prior_rules:
         linker.training.estimate_probability_two_random_records_match(
             [block_on(*r) for r in plan.prior_rules], recall=0.8)
+    timings["prior"] = time.perf_counter() - started
     linker.training.estimate_u_using_random_sampling(
-        max_pairs=max_pairs_u or min(max(n * 50, 1e6), 5e6), seed=SEED)
+        max_pairs=max_pairs_u or U_PAIRS, seed=SEED)
+    timings["u"] = time.perf_counter() - started
     trained = [_em(linker, db_api, block_on(*r)) for r in plan.em_rules[:1]]
     if trained:
         linker = trained[0][0]
@@ -193,11 +206,14 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
         trained.append((linker, ok))
     if not any(ok for _, ok in trained):
         log.warning("EM could not train any m probability; using splink's defaults, floored")
+    timings["em"] = time.perf_counter() - started
     model = _regularise(match_model.unmix_u(_regularise(linker.misc.save_model_to_json())))
     linker = _relinked(db_api, model)
     predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    timings["predict"] = time.perf_counter() - started
     labels = _levels(model)
     pairs = _pairs_frame(con, predictions, labels)
+    timings["pairs"] = time.perf_counter() - started
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=CLUSTER_THRESHOLD)
     crel = con.table(clusters.physical_name).set_alias("members")
@@ -206,7 +222,8 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     cluster_frame = pd.DataFrame({"customer_id": multi["unique_id"].astype("int64")})
     cluster_frame["cluster_id"] = multi.groupby("cluster_id")["unique_id"].transform("min").astype("int64").to_numpy()
     con.close()
-    model["c360_plan"] = plan.as_dict()
+    timings["cluster"] = time.perf_counter() - started
+    model["c360_plan"] = {**plan.as_dict(), "seconds_since_start": {k: round(v, 1) for k, v in timings.items()}}
     return _store(user, "full", threshold, n, pairs, cluster_frame, model, started)
 
 
