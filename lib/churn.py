@@ -21,6 +21,14 @@ importance, all next to the same figures for a plain recency baseline (the longe
 last purchase, the riskier). The evaluated model is the one stored (``churn_models``, with its
 metrics) and used for scoring, so its numbers describe exactly what scores customers.
 
+Features with no information in the training rows (empty or constant, e.g. every browsing
+count on a warehouse of orders alone, or age when no birth dates were given) are dropped
+before fitting (HistGradientBoosting fails on an all-NaN column) and named in the model's
+notes (``dropped_features``, ``notes``). Before any feature is computed, the history is
+checked: when it is too short for the horizon (fewer than 50 purchasers before the training
+cutoff, or a window in which everyone or no one bought again) the error names the longest
+standard horizon, or the as-of date, that would work.
+
 Scoring as of day D reads features before D + 1 for every purchaser in batches of customer
 ids, writes ``churn_scores`` (probability, tier, top reasons) in one transaction. Tiers use
 thresholds fixed at training time from the holdout: high = top 20 % of holdout probabilities,
@@ -122,11 +130,74 @@ def labels(tx: warehouse.Tx, frame: pd.DataFrame, cutoff_day: date, horizon_days
     return (~frame["customer_id"].isin(set(buyers.tolist()))).to_numpy().astype(int)
 
 
-def _matrix(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
-    X = frame[NUMERIC].astype(float).copy()
-    for col in CATEGORICAL:
-        X[col] = pd.Categorical(frame[col], categories=categories[col])
+def _matrix(frame: pd.DataFrame, categories: dict[str, list[str]],
+            numeric: list[str] = NUMERIC) -> pd.DataFrame:
+    """Model input: the numeric features, then the categorical ones named in categories."""
+    X = frame[numeric].astype(float).copy()
+    for col, values in categories.items():
+        X[col] = pd.Categorical(frame[col], categories=values)
     return X
+
+
+def informative_features(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(kept, dropped): a feature is dropped when its column is empty or holds one value only
+    (a missing value counts as a value, so "age known for some" stays informative)."""
+    kept, dropped = [], []
+    for col in FEATURES:
+        (kept if frame[col].nunique(dropna=False) > 1 else dropped).append(col)
+    return kept, dropped
+
+
+# ---------------------------------------------------------------- history check
+
+HORIZON_CHOICES = (365, 270, 180, 120, 90, 60, 45, 30, 21, 14, 7)
+MIN_TRAIN_ROWS = 50
+
+
+def _window_ok(tx: warehouse.Tx, cutoff_day: date, horizon_days: int) -> tuple[bool, dict]:
+    counts = tx.one("churn_window_counts", cutoff=cutoff_day, horizon_days=horizon_days) or {}
+    n, churned = int(counts.get("purchasers") or 0), int(counts.get("churned") or 0)
+    return n >= MIN_TRAIN_ROWS and 0 < churned < n, {"purchasers": n, "churned": churned}
+
+
+def _fits(tx: warehouse.Tx, as_of: date, horizon_days: int) -> tuple[bool, dict, dict]:
+    train_cut, eval_cut = _windows(as_of, horizon_days)
+    ok_train, train = _window_ok(tx, train_cut, horizon_days)
+    ok_hold, hold = _window_ok(tx, eval_cut, horizon_days)
+    return ok_train and ok_hold, train, hold
+
+
+def history_problem(tx: warehouse.Tx, as_of: date, horizon_days: int) -> str | None:
+    """None when the history supports this horizon as of this date; else a message saying
+    why not and which horizon (or as-of date) would work."""
+    fits, train, hold = _fits(tx, as_of, horizon_days)
+    if fits:
+        return None
+    train_cut, eval_cut = _windows(as_of, horizon_days)
+    span = tx.one("churn_purchase_span") or {}
+    first, last = span.get("first_purchase"), span.get("last_purchase")
+    if first is None:
+        return "No purchases in the warehouse: a churn model needs order history."
+    first, last = _day(first), _day(last)
+    said = (f"Not enough purchase history for a {horizon_days}-day churn horizon as of {as_of}: "
+            f"the model trains on customers who bought before {train_cut} and labels them by "
+            f"the next {horizon_days} days, then checks itself on the {horizon_days} days from "
+            f"{eval_cut}; purchases run from {first} to {last} ({train['purchasers']:,} "
+            f"purchasers before {train_cut}, {train['churned']:,} of them churned; "
+            f"{hold['purchasers']:,} before {eval_cut}, {hold['churned']:,} churned).")
+    tries = [as_of] + ([last] if last < as_of else [])
+    for day in tries:
+        if day != as_of and _fits(tx, day, horizon_days)[0]:
+            return f"{said} The {horizon_days}-day horizon works as of {day} (the last purchase)."
+        for h in HORIZON_CHOICES:
+            if h < horizon_days and _fits(tx, day, h)[0]:
+                at = "" if day == as_of else f" as of {day} (the last purchase)"
+                return f"{said} A {h}-day horizon would work{at}."
+    return f"{said} No horizon of 7 days or more works on this history."
+
+
+def _day(value) -> date:
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
 
 
 # ---------------------------------------------------------------- metrics
@@ -164,6 +235,9 @@ def train(user: auth.User, as_of: date | None = None, horizon_days: int = DEFAUL
     train_cut, eval_cut = _windows(as_of, horizon_days)
     progress(0.02, "features")
     with warehouse.transaction() as tx:
+        problem = history_problem(tx, as_of, horizon_days)
+        if problem:
+            raise ValueError(problem)
         population = int(tx.scalar("marketing_customer_count"))
         sample = _sample(population, max_train_rows)
         train_rows = features(tx, train_cut, sample=sample)
@@ -171,13 +245,20 @@ def train(user: auth.User, as_of: date | None = None, horizon_days: int = DEFAUL
         progress(0.25, "features")
         hold_rows = features(tx, eval_cut, sample=sample)
         y_hold = labels(tx, hold_rows, eval_cut, horizon_days)
-    if len(train_rows) < 50 or len(set(y_train)) < 2 or len(set(y_hold)) < 2:
+    if len(train_rows) < MIN_TRAIN_ROWS or len(set(y_train)) < 2 or len(set(y_hold)) < 2:
         raise ValueError("Not enough purchase history before the cutoff to train a churn model "
                          f"(training rows: {len(train_rows)}); choose a later as-of date or a shorter horizon.")
     feature_seconds = time.perf_counter() - started
     progress(0.45, "fit")
-    categories = {col: sorted({v for v in train_rows[col].dropna().unique()}) for col in CATEGORICAL}
-    X_train, X_hold = _matrix(train_rows, categories), _matrix(hold_rows, categories)
+    kept, dropped = informative_features(train_rows)
+    numeric = [c for c in NUMERIC if c in kept]
+    categories = {col: sorted({v for v in train_rows[col].dropna().unique()})
+                  for col in CATEGORICAL if col in kept}
+    if not kept:
+        raise ValueError("No feature varies between customers in the training rows: nothing to learn from.")
+    notes = ([f"Dropped {len(dropped)} feature(s) that are empty or constant in the training "
+              f"rows: {', '.join(dropped)}."] if dropped else [])
+    X_train, X_hold = _matrix(train_rows, categories, numeric), _matrix(hold_rows, categories, numeric)
     model = HistGradientBoostingClassifier(
         max_iter=300, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40,
         l2_regularization=1.0, early_stopping=True, validation_fraction=0.15,
@@ -197,15 +278,17 @@ def train(user: auth.User, as_of: date | None = None, horizon_days: int = DEFAUL
         imp = permutation_importance(model, X_hold.iloc[pick], y_hold[pick], scoring="roc_auc",
                                      n_repeats=3, random_state=seed)
     importance = sorted(({"feature": f, "importance": float(m), "std": float(s)}
-                         for f, m, s in zip(FEATURES, imp.importances_mean, imp.importances_std)),
+                         for f, m, s in zip(X_hold.columns, imp.importances_mean, imp.importances_std)),
                         key=lambda d: -d["importance"])
     retained = X_hold[y_hold == 0]
-    reference = {col: float(retained[col].median()) for col in NUMERIC}
+    reference = {col: float(retained[col].median()) for col in numeric}
     thresholds = {"high": float(np.quantile(proba, 1 - TIER_HIGH_SHARE)),
                   "medium": float(np.quantile(proba, 1 - TIER_HIGH_SHARE - TIER_MEDIUM_SHARE))}
     bundle = {"model": model, "categories": categories, "reference": reference,
-              "thresholds": thresholds, "features": FEATURES, "horizon_days": horizon_days}
+              "thresholds": thresholds, "features": list(X_hold.columns), "numeric": numeric,
+              "dropped": dropped, "horizon_days": horizon_days}
     details = {**metrics, "importance": importance, "thresholds": thresholds,
+               "features": list(X_hold.columns), "dropped_features": dropped, "notes": notes,
                "iterations": int(model.n_iter_), "sample": list(sample),
                "seconds": {"features": round(feature_seconds, 2), "fit": round(fit_seconds, 2),
                            "total": round(time.perf_counter() - started, 2)}}
@@ -262,7 +345,8 @@ def load(model_id: int | None = None, horizon_days: int | None = None) -> tuple[
 def predict(bundle: dict, frame: pd.DataFrame, *, with_reasons: bool = True) -> pd.DataFrame:
     """Probability, tier and reasons for feature rows (pure: no warehouse access)."""
     model, categories = bundle["model"], bundle["categories"]
-    X = _matrix(frame, categories)
+    numeric = bundle.get("numeric", NUMERIC)      # models stored before features were dropped
+    X = _matrix(frame, categories, numeric)
     proba = model.predict_proba(X)[:, 1]
     t = bundle["thresholds"]
     tier = np.where(proba >= t["high"], "high", np.where(proba >= t["medium"], "medium", "low"))
@@ -276,13 +360,15 @@ def predict(bundle: dict, frame: pd.DataFrame, *, with_reasons: bool = True) -> 
     explain = np.flatnonzero(tier != "low")
     reasons: list[list[str]] = [[] for _ in range(len(out))]
     if len(explain):
-        codes = list(REASON_GROUPS)
+        # a reason group stands for the features the model kept
+        codes = [code for code, cols in REASON_GROUPS.items() if set(cols) & set(numeric)]
         Xe = X.iloc[explain]
         deltas = np.empty((len(explain), len(codes)))
         for j, code in enumerate(codes):
             Xr = Xe.copy()
             for col in REASON_GROUPS[code]:
-                Xr[col] = bundle["reference"][col]
+                if col in numeric:
+                    Xr[col] = bundle["reference"][col]
             deltas[:, j] = proba[explain] - model.predict_proba(Xr)[:, 1]
         order = np.argsort(-deltas, axis=1)[:, :3]
         top = np.take_along_axis(deltas, order, axis=1)

@@ -300,6 +300,17 @@ def _json(value):
         return value
 
 
+def registration_label(profile: dict, t) -> str:
+    """The registration date as the 360 page shows it: said to be inferred when it was taken
+    from the first order or event (lib/registration.py), "unknown" when there is none yet."""
+    registered = profile.get("registered_at")
+    if registered is None or (isinstance(registered, float) and math.isnan(registered)):
+        return t("dash.c360.registered_unknown")
+    if profile.get("registered_inferred"):
+        return t("dash.c360.registered_inferred", date=display_date(registered))
+    return display_date(registered)
+
+
 def display_date(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"

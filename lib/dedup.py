@@ -26,12 +26,13 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from lib import audit, auth, normalize, validation, warehouse
+from lib import audit, auth, match_model, validation, warehouse
 
 log = logging.getLogger(__name__)
 
 CANDIDATE_THRESHOLD = 0.5     # pairs stored for review
 CLUSTER_THRESHOLD = 0.9       # clusters (and the precision/recall figures) use this cut
+U_PAIRS = 1e6                 # random pairs for u (a field's rare levels are floored anyway)
 SEED = 42
 
 
@@ -45,98 +46,10 @@ class MergeError(ValueError):
 
 # ---------------------------------------------------------------- splink model
 
-def _settings():
-    import splink.comparison_level_library as cll
-    import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
-
-    name = cl.CustomComparison(
-        output_column_name="name",
-        comparison_levels=[
-            cll.NullLevel("py"),
-            cll.ExactMatchLevel("name_s").configure(label_for_charts="same characters"),
-            cll.ExactMatchLevel("py").configure(label_for_charts="same pinyin"),
-            cll.JaroWinklerLevel("py", 0.92).configure(label_for_charts="pinyin similar (JW ≥ 0.92)"),
-            cll.JaroWinklerLevel("py", 0.8).configure(label_for_charts="pinyin close (JW ≥ 0.8)"),
-            cll.ElseLevel(),
-        ],
-        comparison_description="name",
-    )
-    mobile = cl.CustomComparison(
-        output_column_name="mobile",
-        comparison_levels=[
-            cll.NullLevel("mobile_key"),
-            cll.ExactMatchLevel("mobile_key").configure(label_for_charts="same number"),
-            cll.LevenshteinLevel("mobile_key", 1).configure(label_for_charts="one digit differs"),
-            cll.ElseLevel(),
-        ],
-        comparison_description="mobile",
-    )
-    return SettingsCreator(
-        link_type="dedupe_only",
-        unique_id_column_name="unique_id",
-        comparisons=[
-            name,
-            mobile,
-            cl.EmailComparison("email_norm"),
-            cl.DateOfBirthComparison("birth_date", input_is_string=False),
-            cl.JaroWinklerAtThresholds("address_n", [0.95, 0.8]),
-            cl.ExactMatch("postcode"),
-            cl.ExactMatch("id_hash"),
-        ],
-        blocking_rules_to_generate_predictions=[
-            block_on("mobile_key"),
-            block_on("email_norm"),
-            block_on("id_hash"),
-            block_on("py", "birth_date"),
-            block_on("py", "postcode"),
-        ],
-        retain_intermediate_calculation_columns=True,   # per-field weights (why)
-        retain_matching_columns=False,
-    )
-
-
-FIELD_LABELS = {"name": "full_name", "mobile": "mobile", "email_norm": "email",
-                "birth_date": "birth_date", "address_n": "address", "postcode": "postcode",
-                "id_hash": "id_number"}
-
-
-M_FLOOR = 0.01   # no single disagreement may veto a match (demo copies make some m exactly 0)
-
-
-def _regularise(model: dict) -> dict:
-    """Floor every m probability at M_FLOOR (untrained levels included) and renormalise.
-
-    EM on data where duplicates copy a field verbatim learns m = 0 for "fields differ", which
-    would make any real-world difference (a moved address, a typo) an absolute veto."""
-    for comp in model["comparisons"]:
-        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
-        ms = [max(lv.get("m_probability") or 0.0, M_FLOOR) for lv in levels]
-        total = sum(ms)
-        for lv, m in zip(levels, ms):
-            lv["m_probability"] = m / total
-            lv["u_probability"] = max(lv.get("u_probability") or 0.0, 1e-7)
-    return model
-
-
-def _levels(model: dict) -> dict[str, list[tuple[int, str, float]]]:
-    """Per comparison: (gamma, label, match weight) of each level, numbered as splink does."""
-    import math
-    out = {}
-    for comp in model["comparisons"]:
-        levels = comp["comparison_levels"]
-        counter = sum(1 for lv in levels if not lv.get("is_null_level")) - 1
-        rows = []
-        for lv in levels:
-            if lv.get("is_null_level"):
-                rows.append((-1, "missing", 0.0))
-            else:
-                m, u = lv.get("m_probability"), lv.get("u_probability")
-                w = math.log2(m / u) if m and u else 0.0
-                rows.append((counter, lv.get("label_for_charts") or lv.get("sql_condition", ""), w))
-                counter -= 1
-        out[comp["output_column_name"]] = rows
-    return out
+FIELD_LABELS = match_model.FIELD_LABELS
+M_FLOOR = match_model.M_FLOOR
+_regularise = match_model.regularise
+_levels = match_model.levels
 
 
 def _connection():
@@ -146,22 +59,39 @@ def _connection():
     return con
 
 
+MAX_SHARED = 20   # a phone/email/ID/address on more records than this is a placeholder, not a person's
+
+
 def _export_input(con, only_ids: list[int] | None = None) -> int:
-    """Copy the matching columns of live customers into the private DuckDB as `dedup_input`."""
+    """Copy the matching columns of live customers into the private DuckDB as `dedup_input`,
+    with the name keys of `match_model.name_columns`. Values of a contact/ID/address field that
+    more than MAX_SHARED records share (a shop's phone, 11111111111) are left out of matching."""
     with warehouse.connect() as wconn:
         raw = wconn.connection.driver_connection
         table = raw.execute(warehouse.query("stw_dedup_input")).fetch_arrow_table()
-        names = raw.execute(warehouse.query("stw_dedup_names")).fetch_arrow_table()
-    simplified = pd.DataFrame({"full_name": names.column("full_name").to_pylist()})
-    simplified["name_s"] = [(normalize.simplified(n) or "").replace(" ", "").lower() or None
-                            for n in simplified["full_name"]]
     con.register("stw_input_arrow", table)
-    con.register("stw_names", simplified)
-    con.execute("CREATE OR REPLACE TABLE dedup_input AS SELECT i.unique_id, n.name_s, i.py, "
-                "i.mobile_key, i.email_norm, i.birth_date, i.address_n, i.postcode, i.city, i.id_hash "
-                "FROM stw_input_arrow i LEFT JOIN stw_names n USING (full_name)")
+    con.execute("CREATE OR REPLACE TEMP TABLE stw_input AS SELECT * FROM stw_input_arrow")
     con.unregister("stw_input_arrow")
-    con.unregister("stw_names")
+    raw_ids = [r[0] for r in con.execute(
+        "SELECT DISTINCT raw_id FROM stw_input WHERE raw_id IS NOT NULL").fetchall()]
+    if raw_ids:
+        from lib import privacy
+        con.register("stw_raw_ids", pd.DataFrame({"raw_id": raw_ids,
+                                                  "h": privacy.id_hash_many(raw_ids)}))
+        con.execute("UPDATE stw_input SET id_hash = r.h FROM stw_raw_ids r "
+                    "WHERE stw_input.raw_id = r.raw_id AND stw_input.id_hash IS NULL")
+        con.unregister("stw_raw_ids")
+    match_model.name_columns(con, "stw_input")
+    shared = {c: f"CASE WHEN count(*) OVER (PARTITION BY i.{c}) > {MAX_SHARED} THEN NULL ELSE i.{c} END"
+              for c in ("mobile_key", "email_norm", "id_hash", "address_n")}
+    con.execute(f"CREATE OR REPLACE TABLE dedup_input AS SELECT *, {match_model.HOUSEHOLD_COPIES} "
+                "FROM (SELECT i.unique_id, n.name_s, n.py, n.fam, n.giv, n.name_key, n.name_fz, n.cjk, "
+                f"{shared['mobile_key']} AS mobile_key, {shared['email_norm']} AS email_norm, "
+                f"i.birth_date, {shared['address_n']} AS address_n, i.postcode, i.city, "
+                f"{shared['id_hash']} AS id_hash "
+                "FROM stw_input i JOIN stw_input_names n USING (unique_id))")
+    con.execute("DROP TABLE stw_input")
+    con.execute("DROP TABLE stw_input_names")
     return con.execute("SELECT count(*) FROM dedup_input").fetchone()[0]
 
 
@@ -241,7 +171,10 @@ class DedupResult:
 
 @auth.pii_internal("trains the matcher on live customers; returns counts only")
 def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: float | None = None) -> DedupResult:
-    """Train the model on all live customers, score candidate pairs, store them and clusters."""
+    """Train the model on all live customers, score candidate pairs, store them and clusters.
+
+    Comparisons, blocking rules, the prior and the EM sessions are derived from the fields the
+    customers actually have (`match_model.plan`); a missing field is left out, never an error."""
     auth.require(user, "merge_customers")
     from splink import DuckDBAPI, Linker, block_on
     started = time.perf_counter()
@@ -249,21 +182,39 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     n = _export_input(con)
     if n < 2:
         raise MergeError("There are fewer than two live customers to compare.")
+    timings = {"export": time.perf_counter() - started}
+    plan = match_model.plan(con)
+    timings["plan"] = time.perf_counter() - started
+    if not plan.present:
+        raise MergeError("No customer has a name, birth date, address, postcode, phone, email or "
+                         "ID number: there is nothing to match on.")
+    log.info("dedup plan: %s", plan.as_dict())
     db_api = DuckDBAPI(connection=con)
     sdf = db_api.register("dedup_input")
-    linker = Linker(sdf, _settings(), log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("mobile_key", "py"), block_on("email_norm", "py"), block_on("id_hash")], recall=0.8)
+    linker = Linker(sdf, match_model.settings(plan), log_level=logging.WARNING)
+    if plan.prior_rules:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on(*r) for r in plan.prior_rules], recall=0.8)
+    timings["prior"] = time.perf_counter() - started
     linker.training.estimate_u_using_random_sampling(
-        max_pairs=max_pairs_u or min(max(n * 200, 1e6), 2e7), seed=SEED)
-    linker, ok_mobile = _em(linker, db_api, block_on("mobile_key"))
-    linker, ok_name = _em(linker, db_api, block_on("py", "birth_date"))
-    if not (ok_mobile or ok_name):
+        max_pairs=max_pairs_u or U_PAIRS, seed=SEED)
+    timings["u"] = time.perf_counter() - started
+    trained = [_em(linker, db_api, block_on(*r)) for r in plan.em_rules[:1]]
+    if trained:
+        linker = trained[0][0]
+    for r in plan.em_rules[1:]:
+        linker, ok = _em(linker, db_api, block_on(*r))
+        trained.append((linker, ok))
+    if not any(ok for _, ok in trained):
         log.warning("EM could not train any m probability; using splink's defaults, floored")
-    model = _regularise(linker.misc.save_model_to_json())
+    timings["em"] = time.perf_counter() - started
+    model = _regularise(match_model.unmix_u(_regularise(linker.misc.save_model_to_json())))
+    linker = _relinked(db_api, model)
     predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    timings["predict"] = time.perf_counter() - started
     labels = _levels(model)
     pairs = _pairs_frame(con, predictions, labels)
+    timings["pairs"] = time.perf_counter() - started
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=CLUSTER_THRESHOLD)
     crel = con.table(clusters.physical_name).set_alias("members")
@@ -272,6 +223,8 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     cluster_frame = pd.DataFrame({"customer_id": multi["unique_id"].astype("int64")})
     cluster_frame["cluster_id"] = multi.groupby("cluster_id")["unique_id"].transform("min").astype("int64").to_numpy()
     con.close()
+    timings["cluster"] = time.perf_counter() - started
+    model["c360_plan"] = {**plan.as_dict(), "seconds_since_start": {k: round(v, 1) for k, v in timings.items()}}
     return _store(user, "full", threshold, n, pairs, cluster_frame, model, started)
 
 
@@ -316,6 +269,7 @@ def match_new(user: auth.User, new_ids: list[int], threshold: float = CANDIDATE_
         return 0
     started = time.perf_counter()
     model = json.loads(latest["model"])
+    model.pop("c360_plan", None)
     con = _connection()
     n = _export_input(con)
     con.register("stw_new_ids", pd.DataFrame({"unique_id": pd.Series(new_ids, dtype="int64")}))
@@ -329,7 +283,8 @@ def match_new(user: auth.User, new_ids: list[int], threshold: float = CANDIDATE_
     linker = Linker(old, model, log_level=logging.WARNING)
     # The email comparison adjusts for term frequency (a shared company domain says less than a
     # rare one); predict_between needs the frequencies from the existing records.
-    linker.table_management.compute_tf_table("email_norm")
+    for col in match_model.tf_columns(model):
+        linker.table_management.compute_tf_table(col)
     labels = _levels(model)
     frames = []
     between = linker.inference.predict_between(new, old, threshold_match_probability=threshold,
@@ -441,8 +396,11 @@ def default_choices(survivor: dict, merged: dict) -> dict[str, str]:
 
 
 def suggested_survivor(a: dict, b: dict) -> tuple[dict, dict]:
-    """Keep the older registration (its history is longest); ties by the smaller id."""
-    return (a, b) if (a["registered_at"], a["customer_id"]) <= (b["registered_at"], b["customer_id"]) else (b, a)
+    """Keep the older registration (its history is longest); ties by the smaller id. An unknown
+    registration date (no source gave one, no activity yet: lib/registration.py) counts as newest."""
+    def key(rec: dict) -> tuple:
+        return (rec["registered_at"] is None, rec["registered_at"] or datetime.min, rec["customer_id"])
+    return (a, b) if key(a) <= key(b) else (b, a)
 
 
 @auth.pii_reader("merge_customers")

@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lib import privacy, warehouse
+from lib import privacy, registration, warehouse
 
 # ============================================================== defect rates (documented)
 # Exact shares of all customer rows; the number of affected rows is round(rate * n).
@@ -1586,6 +1586,7 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
         tx.register("demo_customers", cust)
         tx.run("INSERT INTO customers BY NAME SELECT * FROM demo_customers")
         tx.unregister("demo_customers")
+        registration.infer(tx)           # the after-load step of every load (a no-op here)
         t = lap("load_customers", t)
 
         cons = _consents(g, cols)

@@ -36,7 +36,8 @@ from typing import Callable
 import pandas as pd
 import pyarrow as pa
 
-from lib import audit, auth, entry_rules, normalize, parallel, privacy, settings, validation, warehouse
+from lib import (audit, auth, entry_rules, normalize, parallel, privacy, registration, settings,
+                 validation, warehouse)
 
 log = logging.getLogger(__name__)
 
@@ -678,8 +679,10 @@ def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *
     _tick(progress, 0.05, "map")
     mapped = apply_mapping(frame.reset_index(drop=True), mapping)
     _tick(progress, 0.15, "validate")
+    # "now": None keeps a missing registration date unknown (NaT): lib/registration.py infers
+    # it from the first order or event after the load, instead of today's date (issue #14).
     checked = validation.check_frame(kind, mapped, today=settings.as_of(),
-                                     defaults={"channel": source.lower(), "now": datetime.now(), **defaults})
+                                     defaults={"channel": source.lower(), **defaults, "now": None})
     _tick(progress, 0.45, "validated")
     sha = hashlib.sha256(file_bytes).hexdigest() if file_bytes is not None else None
     return Plan(kind, source, file_name, sha, mapping, mapped, checked,
@@ -765,6 +768,7 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
         flagged = int((checked.flagged & ok).sum()) if kind == "customers" else 0
         counts = dict(rows_loaded=loaded, rows_unchanged=unchanged,
                       rows_quarantined=quarantined, rows_flagged=flagged if loaded else 0)
+        registration.infer(tx, user)      # unknown registration dates from first activity
         tx.run("stw_import_finish", import_id=import_id, **counts)
         audit.record(tx, user, "import.run", "import", import_id,
                      detail={"kind": kind, "source": plan.source, "file": plan.file_name,
@@ -1029,6 +1033,7 @@ def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
             raise validation.ValidationError([validation.FieldError("customer_key", "customer_key.unknown")])
         if unchanged:
             raise ImportProblem("A record with this source record ID already exists.")
+        registration.infer(tx, user)      # a released order may be the customer's first activity
         tx.run("stw_quarantine_resolve", quarantine_id=int(quarantine_id), status="released",
                username=user.username)
         audit.record(tx, user, "import.release", "quarantine", quarantine_id,

@@ -59,6 +59,7 @@ with left:
     values = {k: p.get(k) for k in fields}
     values["address"] = " ".join(x for x in (place, p.get("address") or "") if x) or None
     values["source"] = f"{p.get('source')} / {p.get('source_record_id')}"
+    values["registered_at"] = customers.registration_label(p, t)
     # translated as a one-row table (codes such as M or wechat), then shown as field/value pairs
     values = i18n.display_frame(pd.DataFrame([values]), {
         "gender": "dash.gender", "channel": "dash.channel", "industry": "dash.industry",

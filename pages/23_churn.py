@@ -26,6 +26,8 @@ with tab_churn:
         st.caption(t("marketing.churn.model_caption", id=int(m["model_id"]), as_of=m["as_of"],
                      horizon=int(m["horizon_days"]), train=m["train_cutoff"], eval=m["eval_cutoff"],
                      n_train=ui.fmt_int(m["n_train"]), n_holdout=ui.fmt_int(m["n_holdout"])))
+        if m["metrics"].get("dropped_features"):
+            st.caption(t("marketing.churn.dropped", features=", ".join(m["metrics"]["dropped_features"])))
         ui.kpi_row([
             {"label": t("marketing.churn.auc"), "value": f"{m['auc']:.3f}",
              "delta": f"{m['auc'] - m['baseline_auc']:+.3f} " + t("marketing.churn.vs_baseline"),

@@ -96,6 +96,8 @@ def cmd_churn_train(args) -> int:
           f"(recency baseline {m['baseline_auc']:.3f}); precision@10% {m['precision_at_k']:.3f} "
           f"(baseline {m['baseline_precision_at_k']:.3f}); base rate {m['base_rate']:.3f}; "
           f"{m['n_train']:,} training / {m['n_holdout']:,} holdout rows; {m['seconds']['total']} s")
+    for note in m.get("notes", []):
+        print(f"  note: {note}")
     if args.out:
         churn.score(_system(), args.as_of, args.horizon_days, model_id=m["model_id"])
         print(f"wrote {churn.export_scores(_system(), args.out):,} scores to {args.out}")

@@ -26,7 +26,7 @@ LIMIT :limit OFFSET :offset
 SELECT customer_id, source, source_record_id, family_name, given_name, full_name, name_pinyin,
        gender, birth_date, mobile, email, id_number_last4, country, province, city, district,
        address, postcode, customer_type, company, industry, job_title, uscc, channel,
-       registered_at, updated_at, verified_at, lifecycle_stage, churn_reason,
+       registered_at, registered_inferred, updated_at, verified_at, lifecycle_stage, churn_reason,
        CAST(raw_values AS VARCHAR) AS raw_values, version, merged_into, deleted_at, erased_at
 FROM customers WHERE customer_id = :id
 

@@ -90,6 +90,33 @@ WHERE status IN ('paid', 'partially_refunded')
   AND order_time >= CAST(:cutoff AS TIMESTAMP)
   AND order_time < CAST(:cutoff AS TIMESTAMP) + to_days(CAST(:horizon_days AS INTEGER))
 
+-- name: churn_window_counts
+-- The training population as of a cutoff (live, registered before it, a purchase before it)
+-- and how many of them churned (no purchase in [cutoff, cutoff + horizon)): checked before
+-- any feature is computed, so that a too-short history gets a clear message.
+WITH pop AS (
+    SELECT DISTINCT o.customer_id
+    FROM orders o
+    JOIN customers c USING (customer_id)
+    WHERE c.merged_into IS NULL AND c.deleted_at IS NULL AND c.erased_at IS NULL
+      AND c.registered_at < CAST(:cutoff AS TIMESTAMP)
+      AND o.status IN ('paid', 'partially_refunded')
+      AND o.order_time < CAST(:cutoff AS TIMESTAMP)
+),
+buyers AS (
+    SELECT DISTINCT customer_id
+    FROM orders
+    WHERE status IN ('paid', 'partially_refunded')
+      AND order_time >= CAST(:cutoff AS TIMESTAMP)
+      AND order_time < CAST(:cutoff AS TIMESTAMP) + to_days(CAST(:horizon_days AS INTEGER))
+)
+SELECT count(*) AS purchasers, count(*) FILTER (WHERE b.customer_id IS NULL) AS churned
+FROM pop LEFT JOIN buyers b USING (customer_id)
+
+-- name: churn_purchase_span
+SELECT CAST(min(order_time) AS DATE) AS first_purchase, CAST(max(order_time) AS DATE) AS last_purchase
+FROM orders WHERE status IN ('paid', 'partially_refunded')
+
 -- name: churn_model_insert
 INSERT INTO churn_models (trained_by, as_of, horizon_days, train_cutoff, eval_cutoff, n_train,
                           n_holdout, base_rate, auc, baseline_auc, precision_at_k,

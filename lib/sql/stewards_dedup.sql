@@ -2,23 +2,33 @@
 
 -- name: stw_dedup_input
 -- Matching columns of live customers. py: pinyin syllables without spaces (the same for
--- Traditional/Simplified spellings and homophones); mobile_key: digits without the +86 prefix.
-SELECT customer_id AS unique_id, full_name,
+-- Traditional/Simplified spellings and homophones); mobile_key: digits without the +86 prefix
+-- (stored mobiles are E.164; anything else is reduced to its digits).
+-- family_name / given_name feed the name keys lib/match_model.py builds (family and given apart).
+-- address_n: no spaces, lower case, common Traditional characters folded, and a leading
+-- province/city written out ("浙江省杭州市西湖区…" = "西湖区…") dropped.
+SELECT customer_id AS unique_id, full_name, family_name, given_name,
        nullif(replace(split_part(name_pinyin, '|', 1), ' ', ''), '') AS py,
-       CASE WHEN length(regexp_replace(mobile, '[^0-9]', '', 'g')) = 13
-                 AND regexp_replace(mobile, '[^0-9]', '', 'g') LIKE '86%'
-            THEN substr(regexp_replace(mobile, '[^0-9]', '', 'g'), 3)
-            ELSE nullif(regexp_replace(mobile, '[^0-9]', '', 'g'), '') END AS mobile_key,
+       CASE WHEN mobile LIKE '+86%' THEN nullif(substr(mobile, 4), '')
+            WHEN mobile LIKE '+%' AND NOT regexp_matches(mobile, '[^+0-9]') THEN nullif(substr(mobile, 2), '')
+            ELSE (SELECT CASE WHEN length(d) = 13 AND d LIKE '86%' THEN substr(d, 3) ELSE nullif(d, '') END
+                  FROM (SELECT regexp_replace(mobile, '[^0-9]', '', 'g') AS d)) END AS mobile_key,
        nullif(lower(trim(email)), '') AS email_norm,
        birth_date,
-       nullif(lower(regexp_replace(coalesce(address, ''), '\s+', '', 'g')), '') AS address_n,
-       postcode, city, id_number_hash AS id_hash
+       (SELECT nullif(CASE WHEN contains(a, '省') OR contains(a, '市')
+                           THEN regexp_replace(a, '^([^0-9]{2,7}?省)?([^0-9]{2,7}?市)?([^0-9]{2,4}区.*)$', '\3')
+                           ELSE a END, '')
+        FROM (SELECT translate(lower(regexp_replace(address, '\s+', '', 'g')),
+                               '號棟區門樓層單東馬廣長橋華縣鎮鄉園陽灣臺',
+                               '号栋区门楼层单东马广长桥华县镇乡园阳湾台') AS a)) AS address_n,
+       postcode, city, id_number_hash AS id_hash,
+       -- an ID number that failed its checks (a foreign ID, a typo) is kept raw with its flag;
+       -- lib/dedup.py hashes it for this run only (the hash is never stored)
+       CASE WHEN id_number_hash IS NULL AND raw_values IS NOT NULL
+            THEN nullif(upper(regexp_replace(json_extract_string(raw_values, '$.id_number'), '[\s-]', '', 'g')), '')
+       END AS raw_id
 FROM customers
 WHERE merged_into IS NULL AND deleted_at IS NULL AND erased_at IS NULL
-
--- name: stw_dedup_names
-SELECT DISTINCT full_name FROM customers
-WHERE merged_into IS NULL AND deleted_at IS NULL AND erased_at IS NULL AND full_name IS NOT NULL
 
 -- name: stw_dedup_run_start
 INSERT INTO dedup_runs (username, mode, threshold) VALUES (:username, :mode, :threshold)
