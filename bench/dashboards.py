@@ -44,7 +44,9 @@ def _env(warehouse: str) -> dict:
 
 def _calls(customer_id: int):
     """name -> zero-argument callable, for the Overview and the 360 page."""
-    from lib import auth, customers, filters, metrics, settings
+    from lib.security import auth
+    from lib.dashboards import customers, filters, metrics
+    from lib.core import settings
     f = filters.default(settings.as_of())
     manager = auth.User("manager", "Manager", frozenset({"manager"}))
     overview = {
@@ -61,7 +63,9 @@ def _calls(customer_id: int):
 
 def _search_calls(customer_id: int) -> dict:
     """Customer search as a manager types it: part of a name, pinyin, a full mobile, an id."""
-    from lib import auth, customers, warehouse
+    from lib.security import auth
+    from lib.dashboards import customers
+    from lib.core import warehouse
     manager = auth.User("manager", "Manager", frozenset({"manager"}))
     row = warehouse.one("SELECT full_name, name_pinyin, mobile FROM customers WHERE customer_id = :id",
                         id=customer_id)
@@ -76,7 +80,7 @@ def _search_calls(customer_id: int) -> dict:
 def _raw_calls(customer_id: int, f):
     """The same answers in hand-written SQL over customers / orders / events (no aggregates)."""
     from bench import raw_sql
-    from lib import settings, warehouse
+    from lib.core import settings, warehouse
     prm = raw_sql.params(f.start, f.end, int(settings.get("churn_window_days")), f.dims())
     conn = warehouse.engine().raw_connection()
     con = conn.driver_connection
@@ -128,7 +132,7 @@ def child(args) -> int:
     # objects out of garbage collection, as it does there (see lib/ui.py).
     from lib import ui  # noqa: F401
     t0 = time.perf_counter()
-    from lib import warehouse
+    from lib.core import warehouse
     warehouse.engine()
     opened = (time.perf_counter() - t0) * 1000
     overview, c360, _ = _calls(args.customer)
@@ -284,7 +288,8 @@ def main(argv=None) -> int:
         shutil.copyfile(args.source, work)
     os.environ.update(_env(str(work)))
     from bench import aging
-    from lib import aggregates, warehouse
+    from lib.dashboards import aggregates
+    from lib.core import warehouse
     warehouse.use(str(work))
     warehouse.migrate()
     aged = aging.age(str(work))       # a year of flags, tags and audit rows (once per copy)
@@ -346,7 +351,8 @@ FILTERED = {"one channel": {"channel": ("wechat",)},
 def _c360_reads(customer_id: int) -> None:
     """The warehouse reads inside customers.customer_360 alone (its two statements in one
     snapshot), without the masking and the page's tables that the function builds from them."""
-    from lib import customers, warehouse
+    from lib.dashboards import customers
+    from lib.core import warehouse
     with warehouse.snapshot():
         warehouse.one("c360_profile", id=customer_id)
         warehouse.records("c360_details", id=customer_id, history_limit=customers.HISTORY_LIMIT,
@@ -356,7 +362,8 @@ def _c360_reads(customer_id: int) -> None:
 def _filtered_and_search(customer_id: int) -> dict:
     """Warm times of the whole Overview with sidebar filters and of the search box."""
     from dataclasses import replace
-    from lib import filters, metrics, settings
+    from lib.dashboards import filters, metrics
+    from lib.core import settings
     base = filters.default(settings.as_of())
     windows = {"last 12 complete months": base,
                "a custom range (2025-11-15 – 2026-10-20)": replace(base, start=date(2025, 11, 15), end=date(2026, 10, 20))}

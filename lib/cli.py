@@ -11,8 +11,8 @@ import importlib
 import pkgutil
 import sys
 
-from lib import warehouse
-from lib.warehouse import WarehouseError
+from lib.core import warehouse
+from lib.core.warehouse import WarehouseError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,8 +16,9 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities.exceptions import LoginError
 
-from lib import auth, config, i18n, navigation
-from lib.i18n import t
+from lib.security import auth, navigation
+from lib.core import config, i18n
+from lib.core.i18n import t
 
 # Every page imports this module first. By now the process holds ~1M long-lived objects
 # (Streamlit, pandas, plotly, SQLAlchemy, DuckDB and lib/), and each full garbage collection
@@ -301,12 +302,13 @@ _FILTERS_URL = "dash_filters_url"      # the URL params we last wrote (to spot a
 
 
 def sidebar_filters():
-    """Sidebar filters of the dashboards -> lib.filters.Filters.
+    """Sidebar filters of the dashboards -> lib.dashboards.filters.Filters.
 
     The choice lives in st.session_state (so it survives switching pages) and is mirrored in
     st.query_params (so a view can be shared as a link); a link with other filters wins.
     """
-    from lib import charts, filters as flt, metrics, settings
+    from lib.dashboards import charts, filters as flt, metrics
+    from lib.core import settings
 
     as_of = settings.as_of()
     default = flt.default(as_of)
@@ -362,7 +364,7 @@ def _forget_filter_widgets() -> None:
 
 
 def _write_filter_params(filters) -> None:
-    from lib import filters as flt
+    from lib.dashboards import filters as flt
     wanted = filters.to_params()
     for key in flt.URL_KEYS.values():
         if key in wanted and st.query_params.get(key) != wanted[key]:
@@ -377,7 +379,7 @@ def _write_filter_params(filters) -> None:
 def download_csv(user: auth.User, frame, name: str, key: str, label: str | None = None) -> None:
     """A CSV download of a (small) frame, masked for the user's roles. on_click="ignore": the
     download does not rerun the script, so the page keeps its state."""
-    from lib import privacy
+    from lib.security import privacy
     data = privacy.mask_frame(user, frame).to_csv(index=False).encode("utf-8-sig")
     st.download_button(label or t("dash.download"), data, file_name=f"{name}.csv",
                        mime="text/csv", key=key, on_click="ignore", icon=":material/download:",

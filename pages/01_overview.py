@@ -1,8 +1,9 @@
 """Overview: KPIs with change vs the previous period, trends, breakdowns, lifecycle, cohorts."""
 import streamlit as st
 
-from lib import charts, metrics, ui
-from lib.i18n import t
+from lib.dashboards import charts, metrics
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("overview")
 

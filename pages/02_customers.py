@@ -1,8 +1,10 @@
 """Customer search: name (partial, pinyin too), full mobile or email, id or company; paginated."""
 import streamlit as st
 
-from lib import customers, i18n, ui
-from lib.i18n import t
+from lib.dashboards import customers
+from lib.core import i18n
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("customers")
 

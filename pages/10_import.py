@@ -3,8 +3,10 @@ import json
 
 import streamlit as st
 
-from lib import importer, ui, validation
-from lib.i18n import t
+from lib.stewardship import importer
+from lib import ui
+from lib.core import validation
+from lib.core.i18n import t
 
 user = ui.guard("import")
 

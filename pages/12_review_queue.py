@@ -1,8 +1,11 @@
 """Review queue: everything that needs a steward, most severe first; fix, verify or ignore."""
 import streamlit as st
 
-from lib import customer_edits, i18n, privacy, quality, review, settings, ui, validation
-from lib.i18n import t
+from lib.stewardship import edits as customer_edits, quality, review
+from lib.core import i18n, settings, validation
+from lib.security import privacy
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("review_queue")
 

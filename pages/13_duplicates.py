@@ -1,8 +1,9 @@
 """Duplicates: candidate pairs with their match probability and why, merge with survivorship, undo."""
 import streamlit as st
 
-from lib import customer_edits, dedup, ui
-from lib.i18n import t
+from lib.stewardship import edits, dedup
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("duplicates")
 
@@ -49,8 +50,8 @@ with tab_pairs:
         pair_id = st.selectbox(t("stewards.dd.pair"), ids, key="dd_pair_select",
                                format_func=lambda i: f"#{i}")
         pr = dedup.pair(pair_id)
-        a = customer_edits.get(pr["customer_id_l"])
-        b = customer_edits.get(pr["customer_id_r"])
+        a = edits.get(pr["customer_id_l"])
+        b = edits.get(pr["customer_id_r"])
         st.metric(t("stewards.dd.probability"), f"{pr['match_probability']:.4f}",
                   help=t("stewards.dd.probability_help", weight=f"{pr['match_weight']:.1f}"))
         survivor, other = dedup.suggested_survivor(a, b)

@@ -3,8 +3,12 @@ from datetime import date
 
 import streamlit as st
 
-from lib import auth, charts, i18n, lifecycle, rfm, settings, ui
-from lib.i18n import t
+from lib.security import auth
+from lib.dashboards import charts
+from lib.core import i18n, settings
+from lib.marketing import lifecycle, rfm
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("rfm")
 

@@ -6,8 +6,12 @@ from itertools import count
 
 import streamlit as st
 
-from lib import audience, auth, charts, i18n, rfm, segments, settings, tags, ui
-from lib.i18n import t
+from lib.marketing import audience, rfm, segments, tags
+from lib.security import auth
+from lib.dashboards import charts
+from lib.core import i18n, settings
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("segments")
 as_of = settings.as_of()

@@ -1,8 +1,12 @@
 """Tags: one customer or a whole saved segment at once; the tag list with counts. Audited."""
 import streamlit as st
 
-from lib import auth, charts, segments, settings, tags, ui
-from lib.i18n import t
+from lib.security import auth
+from lib.dashboards import charts
+from lib.marketing import segments, tags
+from lib.core import settings
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("tags")
 may_tag = auth.can(user, "manage_tags")

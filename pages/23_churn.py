@@ -2,8 +2,12 @@
 Gamma-Gamma, per customer and per segment, backtest)."""
 import streamlit as st
 
-from lib import auth, charts, churn, clv, i18n, settings, ui
-from lib.i18n import t
+from lib.security import auth
+from lib.dashboards import charts
+from lib.marketing import churn, clv
+from lib.core import i18n, settings
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("churn")
 may_train = auth.can(user, "train_models")

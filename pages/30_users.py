@@ -1,8 +1,10 @@
 """Users and roles: the access review, then add, change roles, disable, reset or unlock."""
 import streamlit as st
 
-from lib import auth, users, ui
-from lib.i18n import t
+from lib.security import auth
+from lib.admin import users
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("users")
 

@@ -2,8 +2,11 @@
 import pandas as pd
 import streamlit as st
 
-from lib import auth, backup, settings, ui
-from lib.i18n import t
+from lib.security import auth
+from lib.admin import backup
+from lib.core import settings
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("backups")
 

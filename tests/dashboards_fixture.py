@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from datetime import date, datetime as dt  # noqa: F401 - dt is used by tests too
 
-from lib import aggregates, settings, warehouse
+from lib.dashboards import aggregates
+from lib.core import settings, warehouse
 from tests import factories as fx
 
 AS_OF = date(2026, 6, 30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from lib import settings, warehouse
+from lib.core import settings, warehouse
 from tests import factories
 
 AS_OF = "2026-11-01"          # stale_before = 2024-11-01 with the default 24 months
@@ -89,7 +89,7 @@ _templates: dict[str, Path] = {}
 
 def template(tmp_root: Path, name: str, with_fixture: bool) -> Path:
     if name not in _templates:
-        from lib import auth
+        from lib.security import auth
         path = tmp_root / f"{name}.duckdb"
         warehouse.use(str(path))
         warehouse.migrate()

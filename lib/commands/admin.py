@@ -12,7 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from lib import auth, backup, privacy, users
+from lib.security import auth, privacy
+from lib.admin import backup, users
 
 
 def register(subparsers) -> None:

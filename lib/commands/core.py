@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 from datetime import date
 
-from lib import auth, warehouse
+from lib.security import auth
+from lib.core import warehouse
 
 
 def register(subparsers) -> None:
@@ -33,7 +34,8 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from lib import demo, settings
+    from lib import demo
+    from lib.core import settings
     loc = warehouse.current_location()
     if args.if_missing and loc.path is not None and loc.path.exists():
         warehouse.migrate()
@@ -59,7 +61,9 @@ def cmd_demo(args) -> int:
 def _first_jobs() -> None:
     """The scheduled jobs a real deployment runs after a load, run once so that every page of
     the demo shows real results on first login (scorecard, duplicates, churn risk, CLV)."""
-    from lib import aggregates, churn, clv, dedup, quality
+    from lib.dashboards import aggregates
+    from lib.marketing import churn, clv
+    from lib.stewardship import dedup, quality
     jobs = [("pre-aggregates", aggregates.refresh),
             ("quality rules", lambda: quality.run(auth.SYSTEM)),
             ("duplicate detection (splink)", lambda: dedup.run(auth.SYSTEM)),

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from lib import auth
+from lib.security import auth
 
 
 def register(subparsers) -> None:
@@ -50,7 +50,8 @@ def _progress(fraction: float, stage: str) -> None:
 
 
 def cmd_import(args) -> int:
-    from lib import importer, warehouse
+    from lib.stewardship import importer
+    from lib.core import warehouse
     warehouse.migrate()
     mapping = importer.load_mapping(args.mapping) if args.mapping else None
     if mapping and mapping.get("kind") not in (None, args.kind):
@@ -64,7 +65,8 @@ def cmd_import(args) -> int:
 
 
 def cmd_quality_run(args) -> int:
-    from lib import quality, warehouse
+    from lib.stewardship import quality
+    from lib.core import warehouse
     warehouse.migrate()
     r = quality.run(auth.SYSTEM)
     print(f"quality run {r.run_id}: {r.customers:,} customers, overall score "
@@ -74,7 +76,8 @@ def cmd_quality_run(args) -> int:
 
 
 def cmd_dedup_run(args) -> int:
-    from lib import dedup, warehouse
+    from lib.stewardship import dedup
+    from lib.core import warehouse
     warehouse.migrate()
     started = time.perf_counter()
     r = dedup.run(auth.SYSTEM, threshold=args.threshold or dedup.CANDIDATE_THRESHOLD)
@@ -84,7 +87,8 @@ def cmd_dedup_run(args) -> int:
 
 
 def cmd_dedup_export(args) -> int:
-    from lib import dedup, warehouse
+    from lib.stewardship import dedup
+    from lib.core import warehouse
     warehouse.migrate()
     out = dedup.export(auth.SYSTEM, args.out, args.min_probability
                        if args.min_probability is not None else dedup.CANDIDATE_THRESHOLD)
@@ -93,6 +97,6 @@ def cmd_dedup_export(args) -> int:
 
 
 def cmd_dedup_evaluate(args) -> int:
-    from lib import dedup
+    from lib.stewardship import dedup
     print(json.dumps(dedup.evaluate(args.threshold or dedup.CLUSTER_THRESHOLD)))
     return 0

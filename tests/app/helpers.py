@@ -33,7 +33,7 @@ def as_user(username: str) -> AppTest:
     roles from the warehouse on every run, so this exercises the real access checks without
     paying for bcrypt in every test.
     """
-    from lib import auth
+    from lib.security import auth
     spec = auth.DEMO_USERS[username]
     at = new_app()
     at.session_state["authentication_status"] = True

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from lib import auth, customer_edits as ce, importer, quality, review, ui, warehouse
+from lib.security import auth
+from lib.stewardship import edits as ce, importer, quality, review
+from lib import ui
+from lib.core import warehouse
 from tests.app.helpers import as_user, open_page
 from tests.stewards_fixtures import _stw_root, stw_wh  # noqa: F401 - fixtures
 

@@ -1,4 +1,4 @@
-"""What DuckLake lacks, provided by lib/lake.py: the schema, sequences, ON CONFLICT, RETURNING,
+"""What DuckLake lacks, provided by lib/core/lake.py: the schema, sequences, ON CONFLICT, RETURNING,
 recorded constraints, and extensions loaded from the wheels only."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lib import lake, warehouse
+from lib.core import lake, warehouse
 from tests.lake.conftest import cli
 
 COLUMNS_SQL = ("SELECT table_name, column_name, data_type, is_nullable FROM duckdb_columns() "
@@ -86,7 +86,7 @@ def test_unknown_sequence_is_a_clear_error(lake_spec):
 
 
 def test_on_conflict_do_update_becomes_a_merge(lake_spec):
-    from lib import settings
+    from lib.core import settings
     settings.put_system("churn_window_days", 200)
     settings.put_system("churn_window_days", 300)
     assert settings.get("churn_window_days") == 300

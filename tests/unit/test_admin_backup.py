@@ -8,8 +8,10 @@ from datetime import datetime
 import bcrypt
 import pytest
 
-from lib import auth, backup, privacy, settings, warehouse
-from lib import users as accounts
+from lib.security import auth, privacy
+from lib.admin import backup
+from lib.core import settings, warehouse
+from lib.admin import users as accounts
 from tests import factories as f
 
 

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 import bcrypt
 import pytest
 
-from lib import auth, warehouse
-from lib import users as accounts
+from lib.security import auth
+from lib.core import warehouse
+from lib.admin import users as accounts
 from tests.conftest import ROOT
 
 
@@ -119,7 +120,7 @@ def test_unknown_users_are_reported(warehouse_path, users):
             call()
 
 
-# ---------------------------------------------------------------- lockout (lib/auth.py)
+# ---------------------------------------------------------------- lockout (lib/security/auth.py)
 
 def test_five_failures_lock_for_fifteen_minutes_and_hide_the_account_from_login(warehouse_path):
     for attempt in range(auth.MAX_FAILED_LOGINS - 1):

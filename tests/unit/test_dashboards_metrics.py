@@ -5,8 +5,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from lib import aggregates, metrics, settings, warehouse
-from lib.filters import Filters
+from lib.dashboards import aggregates, metrics
+from lib.core import settings, warehouse
+from lib.dashboards.filters import Filters
 from tests import dashboards_fixture as fixture
 
 W = Filters(*fixture.W)

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from lib import audit, auth, config, i18n, settings, warehouse
+from lib.security import audit, auth
+from lib.core import config, i18n, settings, warehouse
 from tests import factories
 from tests.conftest import ROOT
 
@@ -262,12 +263,12 @@ def test_every_i18n_key_used_in_code_exists():
     (None, None),
 ])
 def test_phone_masking_never_shows_a_whole_number(phone, masked):
-    from lib import privacy
+    from lib.security import privacy
     assert privacy.mask_phone(phone) == masked
 
 
 def test_named_queries_include_shared_fragments_once_written():
-    from lib import warehouse as wh
+    from lib.core import warehouse as wh
     queries = wh._queries()
     assert not [name for name, sql in queries.items() if "{{" in sql]
     kpis = wh.query("overview_kpis")

@@ -9,7 +9,9 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from lib import audience, auth, rfm, segments, tags, warehouse
+from lib.marketing import audience, rfm, segments, tags
+from lib.security import auth
+from lib.core import warehouse
 from tests import marketing_fixture as mf
 from tests.marketing_fixture import empty_wh, fresh_wh  # noqa: F401 - fixtures
 

@@ -1,6 +1,6 @@
 """Role × action matrix over every guarded function in lib/ (writes and PII reads).
 
-The functions are found, not listed: every top-level function in lib/*.py that calls
+The functions are found, not listed: every top-level function in lib/**/*.py that calls
 `auth.require(user, "<action>")` is a cell row, so a function added later is covered the day it
 appears. For each function and each role:
 
@@ -10,7 +10,7 @@ appears. For each function and each role:
   placeholder arguments, it is not a PermissionDenied).
 
 A second part runs real, successful calls of representative writes from each area for every
-allowed role, and checks the matrix in docs agrees with lib.auth.PERMISSIONS.
+allowed role, and checks the matrix in docs agrees with lib.security.auth.PERMISSIONS.
 """
 from __future__ import annotations
 
@@ -23,8 +23,10 @@ from datetime import datetime
 import bcrypt
 import pytest
 
-from lib import auth, backup, privacy, settings, warehouse
-from lib import users as accounts
+from lib.security import auth, privacy
+from lib.admin import backup
+from lib.core import settings, warehouse
+from lib.admin import users as accounts
 from tests import factories as f
 from tests.conftest import ROOT
 
@@ -57,13 +59,15 @@ def _required_action(func: ast.FunctionDef) -> str | None:
 
 def guarded_functions() -> list[tuple[str, str, str]]:
     found = []
-    for path in sorted((ROOT / "lib").glob("*.py")):
+    for path in sorted((ROOT / "lib").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        module = ".".join(p for p in path.relative_to(ROOT / "lib").with_suffix("").parts
+                          if p != "__init__")
         for node in tree.body:
             if isinstance(node, ast.FunctionDef):
                 action = _required_action(node)
                 if action is not None:
-                    found.append((path.stem, node.name, action))
+                    found.append((module, node.name, action))
     return found
 
 
@@ -128,7 +132,8 @@ def state() -> dict:
 
 def test_the_matrix_found_every_area():
     modules = {m for m, _, _ in GUARDED}
-    assert {"users", "privacy", "backup", "audit_trail", "settings"} <= modules
+    assert {"admin.users", "security.privacy", "admin.backup", "admin.audit_log",
+            "core.settings"} <= modules
     assert len(GUARDED) >= 30
     used = {a for _, _, a in GUARDED}
     assert used <= set(auth.PERMISSIONS), used - set(auth.PERMISSIONS)
@@ -175,14 +180,14 @@ def _writes():
          lambda u: settings.put(u, "backup_retention", 3)),
     ]
     try:
-        from lib import tags
+        from lib.marketing import tags
         cases.append(("tags.add", "manage_tags", lambda u: tags.add(u, 2, "newsletter")))
     except ImportError:
         pass
     try:
-        from lib import customer_edits
+        from lib.stewardship import edits
         cases.append(("customer_edits.update_customer", "edit_customer",
-                      lambda u: customer_edits.update_customer(u, 1, {"city": "广州市"}, 1)))
+                      lambda u: edits.update_customer(u, 1, {"city": "广州市"}, 1)))
     except ImportError:
         pass
     return cases

@@ -8,7 +8,9 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from lib import auth, customer_edits as ce, dedup, importer, quality, review, validation, warehouse
+from lib.security import auth
+from lib.stewardship import edits as ce, dedup, importer, quality, review
+from lib.core import validation, warehouse
 from tests import factories
 from tests import stewards_fixtures as fx
 from tests.stewards_fixtures import _stw_root, stw_empty, stw_wh  # noqa: F401 - fixtures

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lib import i18n, normalize, validation as v
+from lib.core import i18n, normalize, validation as v
 
 
 @pytest.mark.parametrize("raw, e164", [

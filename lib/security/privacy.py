@@ -1,0 +1,498 @@
+"""Field encryption, keyed hashes, masking, and the audited privacy actions on personal data:
+revealing an ID number, key rotation, consent, data-subject export and erasure.
+
+Resident-ID numbers are encrypted with Fernet (AES-128-CBC + HMAC, from `cryptography`).
+MultiFernet lets us rotate keys: the newest key encrypts, every listed key decrypts.
+A keyed hash (HMAC-SHA256) of the normalised number supports exact look-ups and
+de-duplication without decrypting anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from datetime import datetime
+from functools import lru_cache
+
+import pandas as pd
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from lib.security import audit, auth
+from lib.core import config, warehouse
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[bytes, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(k) for k in keys])
+
+
+def cipher() -> MultiFernet:
+    return _fernet(tuple(config.field_keys()))
+
+
+def encrypt(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    return cipher().encrypt(value.encode()).decode()
+
+
+def encrypt_many(values: list[str | None]) -> list[str | None]:
+    """Encrypt a column of values (None stays None). Large columns are split over worker
+    processes (see encrypt_many_job); the tokens are ordinary Fernet tokens either way."""
+    return encrypt_many_job(values).result()
+
+
+def encrypt_many_job(values: list[str | None]):
+    """Start encrypting a column and return at once: `.result()` gives the tokens in order.
+    From lib.core.parallel.THRESHOLD values on, Fernet (Python per value) runs in worker processes
+    while the caller goes on with other work; smaller columns are encrypted here and now."""
+    from lib.core import parallel
+    return parallel.submit(_encrypt_chunk, list(values), key_fingerprint())
+
+
+def _encrypt_chunk(values: list[str | None], fingerprint: str) -> list[str | None]:
+    _same_secret(fingerprint, key_fingerprint())
+    f = cipher()
+    return [f.encrypt(v.encode()).decode() if v else None for v in values]
+
+
+def key_fingerprint() -> str:
+    """SHA-256 over the configured field keys: names a key set without revealing it."""
+    return hashlib.sha256(b"\n".join(config.field_keys())).hexdigest()
+
+
+def _same_secret(expected: str, found: str) -> None:
+    # In a worker process the keys come from lib.core.config, as in the parent; the fingerprint
+    # proves they are the same keys (the keys themselves never travel between processes).
+    if not hmac.compare_digest(expected, found):
+        raise RuntimeError("A worker process read other keys from the configuration than the "
+                           "process that started it.")
+
+
+def decrypt(token: str | None) -> str | None:
+    if token in (None, ""):
+        return None
+    try:
+        return cipher().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("The value cannot be decrypted with the configured keys "
+                         "(was a field key removed before rotation finished?)") from exc
+
+
+def rotate_token(token: str | None) -> str | None:
+    """Re-encrypt one token under the newest key."""
+    return cipher().rotate(token.encode()).decode() if token else None
+
+
+def id_hash(value: str | None) -> str | None:
+    """Keyed hash of an identifier, normalised (upper-case, no spaces)."""
+    if value in (None, ""):
+        return None
+    return _keyed_hash(config.hash_key(), value)
+
+
+def id_hash_many(values: list[str | None]) -> list[str | None]:
+    """id_hash for a column: the key is looked up once, not once per value."""
+    return id_hash_many_job(values).result()
+
+
+def id_hash_many_job(values: list[str | None]):
+    """Start id_hash over a column and return at once (worker processes from
+    lib.core.parallel.THRESHOLD values on, like encrypt_many_job); `.result()` gives the hashes."""
+    from lib.core import parallel
+    return parallel.submit(_hash_chunk, list(values), hashlib.sha256(config.hash_key()).hexdigest())
+
+
+def _hash_chunk(values: list[str | None], fingerprint: str) -> list[str | None]:
+    key = config.hash_key()
+    _same_secret(fingerprint, hashlib.sha256(key).hexdigest())
+    return [_keyed_hash(key, v) if v else None for v in values]
+
+
+def _keyed_hash(key: bytes, value: str) -> str:
+    return hmac.new(key, "".join(value.split()).upper().encode(), hashlib.sha256).hexdigest()
+
+
+# ---------------------------------------------------------------- masking
+
+def mask_phone(phone: str | None) -> str | None:
+    """+8613812345678 -> +86 138****5678. Other numbers keep at most 3 leading and 4 trailing
+    digits and always hide at least 4; short (often invalid) values hide all but 2 + 2."""
+    if not phone:
+        return phone
+    digits = phone.lstrip("+")
+    if phone.startswith("+86") and len(digits) == 13:
+        national = digits[2:]
+        return f"+86 {national[:3]}****{national[-4:]}"
+    prefix = "+" if phone.startswith("+") else ""
+    if len(digits) >= 11:
+        return f"{prefix}{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    if len(digits) > 6:
+        return f"{prefix}{digits[:2]}{'*' * (len(digits) - 4)}{digits[-2:]}"
+    return "*" * len(digits)
+
+
+def mask_email(email: str | None) -> str | None:
+    """zhang.wei@example.com -> z***@example.com."""
+    if not email or "@" not in email:
+        return "***" if email else email
+    local, domain = email.rsplit("@", 1)
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_id_number(last4: str | None) -> str | None:
+    """Resident ID shown as 14 stars and its last four characters."""
+    return f"{'*' * 14}{last4}" if last4 else None
+
+
+def mask_text(value: str | None, keep: int = 1) -> str | None:
+    """Generic masking for free text such as street addresses: first characters only."""
+    if not value:
+        return value
+    return value[:keep] + "*" * max(len(value) - keep, 2)
+
+
+# ---------------------------------------------------------------- role-aware presentation
+
+CONTACT_FIELDS = {"mobile": mask_phone, "email": mask_email}
+
+
+def can_see_contacts(user) -> bool:
+    return auth.can(user, "view_contact_pii")
+
+
+def mask_record(user, record: dict) -> dict:
+    """A customer record as this user may see it: contacts masked unless the role allows,
+    the resident ID always masked (revealing it is a separate, audited action)."""
+    out = dict(record)
+    if not can_see_contacts(user):
+        for field, mask in CONTACT_FIELDS.items():
+            if field in out:
+                out[field] = mask(out[field])
+    if "id_number_enc" in out:
+        out.pop("id_number_enc")
+    if "id_number_last4" in out:
+        out["id_number"] = mask_id_number(out.pop("id_number_last4"))
+    out.pop("id_number_hash", None)
+    return out
+
+
+def mask_frame(user, frame):
+    """Same as mask_record for a small DataFrame (a page of results, an export)."""
+    frame = frame.copy()
+    if not can_see_contacts(user):
+        for field, mask in CONTACT_FIELDS.items():
+            if field in frame.columns:
+                frame[field] = frame[field].map(lambda v: mask(v) if isinstance(v, str) else v)
+    if "id_number_last4" in frame.columns:
+        frame["id_number"] = frame.pop("id_number_last4").map(
+            lambda v: mask_id_number(v) if isinstance(v, str) else None)
+    return frame.drop(columns=[c for c in ("id_number_enc", "id_number_hash") if c in frame.columns])
+
+
+# ================================================================ audited PII access and
+# data-subject rights (admin area). Everything below checks the permission first, validates,
+# and writes its audit entry in the same transaction as the change or read it records.
+
+CHANNELS = ("sms", "email", "phone")
+CONSENT_STATUSES = ("granted", "withdrawn")
+MIN_REASON_LENGTH = 5
+ERASED_NAME = "[erased]"
+ROTATION_BATCH = 50_000
+# Columns that point at a customer: rows holding them are part of a data-subject export.
+_SUBJECT_KEY_RE = re.compile(r"^(customer_id|.+_customer_id|customer_id_.+|merged_into|duplicate_of)$")
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class PrivacyError(ValueError):
+    """An invalid privacy request (missing reason, unknown customer ...), for people to read."""
+
+
+def _customer_id(value) -> int:
+    try:
+        cid = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise PrivacyError(f"{value!r} is not a customer id.") from None
+    if cid <= 0:
+        raise PrivacyError(f"{value!r} is not a customer id.")
+    return cid
+
+
+def _reason(value: str | None) -> str:
+    reason = " ".join((value or "").split())
+    if len(reason) < MIN_REASON_LENGTH:
+        raise PrivacyError(f"Give a reason (at least {MIN_REASON_LENGTH} characters); it is kept "
+                           "in the audit log.")
+    if len(reason) > 500:
+        raise PrivacyError("Keep the reason under 500 characters.")
+    return reason
+
+
+def subject_summary(user, customer_id) -> dict | None:
+    """Who a privacy request is about, masked as this user may see it (None if unknown)."""
+    auth.require(user, "view_customer")
+    row = warehouse.one("privacy_subject_summary", customer_id=_customer_id(customer_id))
+    return mask_record(user, row) if row else None
+
+
+# ---------------------------------------------------------------- reveal
+
+@warehouse.retrying
+def reveal_id_number(user, customer_id, reason: str) -> str | None:
+    """The decrypted resident-ID number (admin only, reason required). The audit entry is
+    committed before the value is returned: no reveal goes unrecorded."""
+    auth.require(user, "reveal_id_number")
+    reason, cid = _reason(reason), _customer_id(customer_id)
+    with warehouse.transaction() as tx:
+        row = tx.one("privacy_id_token", customer_id=cid)
+        if row is None:
+            raise PrivacyError(f"There is no customer {cid}.")
+        value = decrypt(row["id_number_enc"])
+        audit.record(tx, user, "pii.reveal", "customer", cid,
+                     detail={"field": "id_number", "reason": reason, "found": value is not None})
+    return value
+
+
+# ---------------------------------------------------------------- key rotation
+
+def rotate_keys(user, batch_size: int = ROTATION_BATCH) -> dict:
+    """Re-encrypt every resident-ID number under the newest field key.
+
+    Batches commit one by one (keyset order): a crash half-way is harmless because every
+    configured key still decrypts, and running it again finishes the job. Only after it
+    reports ``remaining_old == 0`` may the old key be removed from C360_FIELD_KEYS.
+    """
+    auth.require(user, "rotate_keys")
+    f = cipher()
+    after, rotated, skipped, batches = 0, 0, 0, 0
+    while True:
+        batch = warehouse.read("privacy_token_batch", after=after, batch_size=int(batch_size))
+        if batch.empty:
+            break
+        old = batch["id_number_enc"].astype(object).tolist()
+        new = []
+        for cid, token in zip(batch["customer_id"].tolist(), old):
+            try:
+                new.append(f.rotate(token.encode()).decode())
+            except InvalidToken:
+                raise PrivacyError(f"Customer {cid}'s ID number cannot be decrypted with the "
+                                   "configured keys; nothing after it was rotated. Add the key "
+                                   "it was written with to C360_FIELD_KEYS and run again.") from None
+        frame = pd.DataFrame({"customer_id": batch["customer_id"].astype("int64"),
+                              "old_token": old, "new_token": new})
+        done = _apply_rotation(frame)
+        rotated += done
+        skipped += len(frame) - done
+        batches += 1
+        after = int(frame["customer_id"].iloc[-1])
+    result = {"rows_rotated": rotated, "rows_changed_meanwhile": skipped, "batches": batches,
+              "keys_configured": len(config.field_keys())}
+    audit.record(None, user, "keys.rotate", "customer", None, detail=result)
+    return result
+
+
+@warehouse.retrying
+def _apply_rotation(frame: pd.DataFrame) -> int:
+    with warehouse.transaction() as tx:
+        tx.register("rotation_batch", frame)
+        try:
+            before = tx.scalar("SELECT count(*) FROM customers c JOIN rotation_batch r"
+                               " ON c.customer_id = r.customer_id AND c.id_number_enc = r.old_token")
+            tx.run("privacy_apply_rotation")
+        finally:
+            tx.unregister("rotation_batch")
+    return int(before)
+
+
+def undecryptable_with_newest_key(sample: int | None = None) -> int:
+    """How many stored ID numbers the newest key alone cannot decrypt (0 after a full rotation)."""
+    newest = Fernet(config.field_keys()[0])
+    after, bad, seen = 0, 0, 0
+    while sample is None or seen < sample:
+        batch = warehouse.read("privacy_token_batch", after=after, batch_size=ROTATION_BATCH)
+        if batch.empty:
+            break
+        for token in batch["id_number_enc"].tolist():
+            try:
+                newest.decrypt(token.encode())
+            except InvalidToken:
+                bad += 1
+        seen += len(batch)
+        after = int(batch["customer_id"].iloc[-1])
+    return bad
+
+
+# ---------------------------------------------------------------- consent
+
+@warehouse.retrying
+def record_consent(user, customer_id, channel: str, status: str, source: str,
+                   recorded_at: datetime | None = None) -> dict:
+    """Append a consent change for one channel (history is kept; the latest row is in force).
+
+    Segments and audience exports read the view ``consent_current``, so a withdrawal applies
+    to the next query after this commits."""
+    auth.require(user, "edit_consent")
+    cid = _customer_id(customer_id)
+    channel = (channel or "").strip().lower()
+    status = (status or "").strip().lower()
+    source = " ".join((source or "").split())
+    if channel not in CHANNELS:
+        raise PrivacyError(f"Channel must be one of {', '.join(CHANNELS)}.")
+    if status not in CONSENT_STATUSES:
+        raise PrivacyError(f"Status must be one of {', '.join(CONSENT_STATUSES)}.")
+    if not source or len(source) > 100:
+        raise PrivacyError("Say where the consent was captured (1–100 characters), e.g. "
+                           "'call centre' or 'signup form'.")
+    when = recorded_at or datetime.now()
+    with warehouse.transaction() as tx:
+        customer = tx.one("privacy_customer_exists", customer_id=cid)
+        if customer is None:
+            raise PrivacyError(f"There is no customer {cid}.")
+        if customer["erased_at"] is not None and status == "granted":
+            raise PrivacyError(f"Customer {cid} was erased; consent cannot be granted again.")
+        current = tx.df("consent_current_for_customer", customer_id=cid)
+        before = current.loc[current["channel"] == channel, "status"].tolist()
+        tx.run("consent_insert", customer_id=cid, channel=channel, status=status, source=source,
+               recorded_at=when, recorded_by=user.username)
+        after = {"channel": channel, "status": status, "source": source}
+        audit.record(tx, user, "consent.record", "customer", cid,
+                     before={"channel": channel, "status": before[0] if before else None},
+                     after=after)
+    return after | {"customer_id": cid, "recorded_at": when}
+
+
+def consent_current(user, customer_id) -> pd.DataFrame:
+    """The consent in force per channel for one customer."""
+    auth.require(user, "view_customer")
+    return warehouse.read("consent_current_for_customer", customer_id=_customer_id(customer_id))
+
+
+def consent_history(user, customer_id) -> pd.DataFrame:
+    """Every consent change for one customer, newest first."""
+    auth.require(user, "view_customer")
+    return warehouse.read("consent_history_for_customer", customer_id=_customer_id(customer_id))
+
+
+def contactable(customer_ids: list[int], channel: str) -> set[int]:
+    """Which of these customers may be contacted on the channel right now."""
+    if channel not in CHANNELS:
+        raise PrivacyError(f"Channel must be one of {', '.join(CHANNELS)}.")
+    ids = [int(i) for i in customer_ids]
+    if not ids:
+        return set()
+    frame = warehouse.read("consent_contactable", channel=channel, customer_ids=ids)
+    return set(frame["customer_id"].astype(int).tolist())
+
+
+# ---------------------------------------------------------------- data-subject requests
+
+def _quoted(identifier: str) -> str:
+    # Identifiers come from DuckDB's own catalog, and are checked again before quoting.
+    if not _IDENT_RE.match(identifier):
+        raise PrivacyError(f"Unexpected identifier {identifier!r} in the catalog.")
+    return '"' + identifier + '"'
+
+
+def _subject_tables(tx: warehouse.Tx) -> dict[str, list[str]]:
+    cols = tx.df("subject_key_columns")
+    tables: dict[str, list[str]] = {}
+    for table, column in zip(cols["table_name"].tolist(), cols["column_name"].tolist()):
+        if _SUBJECT_KEY_RE.match(column):
+            tables.setdefault(table, []).append(column)
+    return tables
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(audit.to_json(frame.astype(object).where(frame.notna(), None)
+                                    .to_dict("records")) or "[]")
+
+
+def export_subject(user, customer_id) -> dict:
+    """Everything held about one customer, JSON-ready: their rows in every table keyed by a
+    customer id (schema-driven, so later tables are included), quarantined raw rows from the
+    same source record, and the audit entries about them. The ID number is decrypted: the
+    person is entitled to it. Audited with row counts per table."""
+    auth.require(user, "export_subject_data")
+    cid = _customer_id(customer_id)
+    return _export_subject(user, cid)
+
+
+@warehouse.retrying
+def _export_subject(user, cid: int) -> dict:
+    with warehouse.transaction() as tx:
+        if tx.one("privacy_customer_exists", customer_id=cid) is None:
+            raise PrivacyError(f"There is no customer {cid}.")
+        tables: dict[str, list[dict]] = {}
+        for table, columns in _subject_tables(tx).items():
+            where = " OR ".join(_quoted(c) + " = :cid" for c in columns)
+            frame = tx.df("SELECT * FROM " + _quoted(table) + " WHERE " + where, cid=cid)
+            if table == "customers" and "id_number_enc" in frame.columns:
+                frame["id_number"] = [decrypt(v) if isinstance(v, str) else None
+                                      for v in frame.pop("id_number_enc")]
+                frame = frame.drop(columns=[c for c in ("id_number_hash",) if c in frame.columns])
+            tables[table] = _records(frame)
+        quarantine = []
+        for row in tables.get("customers", []):
+            quarantine += _records(tx.df("subject_quarantine", source=row["source"],
+                                         source_record_id=row["source_record_id"]))
+        audit_rows = _records(tx.df("subject_audit_entries", entity_id=str(cid)))
+        for entry in audit_rows:
+            for key in ("before", "after", "detail"):
+                entry[key] = json.loads(entry[key]) if entry[key] else None
+        counts = {name: len(rows) for name, rows in tables.items()}
+        counts |= {"quarantine": len(quarantine), "audit_log": len(audit_rows)}
+        audit.record(tx, user, "privacy.export", "customer", cid, detail={"rows": counts})
+    return {"customer_id": cid, "generated_at": datetime.now().isoformat(timespec="seconds"),
+            "generated_by": user.username, "tables": tables, "quarantine": quarantine,
+            "audit_log": audit_rows}
+
+
+def export_subject_json(user, customer_id) -> str:
+    return json.dumps(export_subject(user, customer_id), ensure_ascii=False, indent=2)
+
+
+_ERASABLE = ("family_name", "given_name", "full_name", "name_pinyin", "birth_date", "mobile",
+             "email", "id_number_enc", "address", "postcode", "district", "company",
+             "job_title", "uscc", "raw_values")
+
+
+def erase_customer(user, customer_id, reason: str) -> dict:
+    """Anonymise one person (and the duplicate records merged into them): direct identifiers
+    are cleared, consent is withdrawn on every channel, free-text notes and quarantined raw
+    rows are blanked. The customer row, orders and events stay, so every count and total is
+    unchanged. The audit entry names the fields cleared, never their values."""
+    auth.require(user, "erase_customer")
+    reason, cid = _reason(reason), _customer_id(customer_id)
+    return _erase(user, cid, reason)
+
+
+@warehouse.retrying
+def _erase(user, cid: int, reason: str) -> dict:
+    now = datetime.now()
+    with warehouse.transaction() as tx:
+        targets = tx.df("erase_targets", customer_id=cid)
+        primary = targets[targets["customer_id"] == cid]
+        if primary.empty:
+            raise PrivacyError(f"There is no customer {cid}.")
+        if primary["erased_at"].notna().iloc[0]:
+            raise PrivacyError(f"Customer {cid} was already erased.")
+        ids = [int(i) for i in targets["customer_id"].tolist()]
+        cleared = {str(row["customer_id"]): sorted(f for f in _ERASABLE if pd.notna(row[f]))
+                   for row in targets.to_dict("records")}
+        tx.run("erase_customer_fields", ids=ids, now=now, placeholder=ERASED_NAME)
+        notes = tx.run("erase_event_notes", ids=ids)
+        for row in targets.to_dict("records"):
+            tx.run("erase_quarantine_raw", source=row["source"],
+                   source_record_id=row["source_record_id"])
+        for target in ids:
+            for channel in CHANNELS:
+                tx.run("consent_insert", customer_id=target, channel=channel, status="withdrawn",
+                       source="erasure request", recorded_at=now, recorded_by=user.username)
+        result = {"customer_id": cid, "records": ids, "fields_cleared": cleared}
+        audit.record(tx, user, "customer.erase", "customer", cid,
+                     before={"fields_cleared": cleared},
+                     after={"erased_at": now, "full_name": ERASED_NAME},
+                     detail={"reason": reason, "records": ids,
+                             "event_notes_cleared": max(int(notes or 0), 0)})
+    return result
