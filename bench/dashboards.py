@@ -128,9 +128,13 @@ def _raw(fn) -> float:
 
 def child(args) -> int:
     """Run in a fresh process: open the warehouse and time the first call of each function."""
-    # What an app server has imported before a page's first query; lib.ui also freezes those
-    # objects out of garbage collection, as it does there (see lib/ui.py).
-    from lib import ui  # noqa: F401
+    # What an app server has imported before a page's first query, frozen out of garbage
+    # collection as lib/ui.py does there (a benchmark is not UI: it does not import lib.ui).
+    import gc
+
+    import plotly.graph_objects  # noqa: F401
+    import streamlit  # noqa: F401
+    gc.freeze()
     t0 = time.perf_counter()
     from lib.core import warehouse
     warehouse.engine()

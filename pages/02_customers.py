@@ -3,7 +3,7 @@ import streamlit as st
 
 from lib.dashboards import customers
 from lib.core import i18n
-from lib import ui
+from lib import ui, ui_errors
 from lib.core.i18n import t
 
 user = ui.guard("customers")
@@ -18,11 +18,8 @@ if not query.strip():
     st.info(t("dash.search.start"))
     st.stop()
 
-try:
+with ui_errors.shown(stop=True):
     result = customers.search(user, query, page=st.session_state.get("dash_search_page", 1))
-except Exception as exc:  # noqa: BLE001 - permission or warehouse errors become a message
-    ui.show_error(exc)
-    st.stop()
 if result.total == 0:
     st.warning(t("dash.search.none", query=query))
     st.stop()

@@ -3,7 +3,7 @@ import streamlit as st
 
 from lib.core import i18n
 from lib.stewardship import quality, charts
-from lib import ui
+from lib import ui, ui_errors
 from lib.core.i18n import t
 
 user = ui.guard("quality")
@@ -13,11 +13,9 @@ st.caption(t("stewards.q.intro"))
 
 if st.button(t("stewards.q.run_now"), type="primary", key="quality_run"):
     with st.spinner(t("stewards.q.running")):
-        try:
+        with ui_errors.shown() as outcome:
             result = quality.run(user)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, not a traceback
-            ui.show_error(exc)
-        else:
+        if outcome.ok:
             st.success(t("stewards.q.run_done", run_id=result.run_id, seconds=f"{result.seconds:.1f}",
                          opened=result.flags_opened, resolved=result.flags_resolved))
 

@@ -6,7 +6,7 @@ from lib.security import auth
 from lib.dashboards import charts
 from lib.marketing import churn, clv
 from lib.core import i18n, settings
-from lib import ui
+from lib import ui, ui_errors
 from lib.core.i18n import t
 
 user = ui.guard("churn")
@@ -86,7 +86,7 @@ with tab_churn:
             go = st.form_submit_button(t("marketing.churn.train_button"), type="primary")
         if go:
             bar = st.progress(0.0, text=t("marketing.progress.features"))
-            try:
+            with ui_errors.shown() as outcome:
                 result = churn.train(user, as_of, int(horizon),
                                      progress=lambda f, msg: bar.progress(min(f * 0.7, 0.7), text=t(f"marketing.progress.{msg}")))
                 churn.score(user, as_of, int(horizon), model_id=result["model_id"],
@@ -95,9 +95,8 @@ with tab_churn:
                 st.success(t("marketing.churn.trained", id=result["model_id"], auc=f"{result['auc']:.3f}",
                              baseline=f"{result['baseline_auc']:.3f}"))
                 st.button(t("marketing.churn.show_new"), key="churn_show_new")
-            except Exception as exc:  # noqa: BLE001 - shown to the user
+            if not outcome.ok:
                 bar.empty()
-                ui.show_error(exc)
 
 with tab_clv:
     fits = clv.models()
@@ -157,11 +156,10 @@ with tab_clv:
             go_clv = st.form_submit_button(t("marketing.clv.fit_button"), type="primary")
         if go_clv:
             bar = st.progress(0.0, text=t("marketing.progress.backtest"))
-            try:
+            with ui_errors.shown() as outcome:
                 result = clv.fit_and_score(user, clv_as_of, int(clv_horizon),
                                            progress=lambda f, msg: bar.progress(f, text=t(f"marketing.progress.{msg}")))
                 st.success(t("marketing.clv.fitted", scored=ui.fmt_int(result["scored"])))
                 st.button(t("marketing.churn.show_new"), key="clv_show_new")
-            except Exception as exc:  # noqa: BLE001 - shown to the user
+            if not outcome.ok:
                 bar.empty()
-                ui.show_error(exc)

@@ -39,7 +39,7 @@ def attempt(action, message: str) -> None:
     """Run a lib call; show the lib's own message on refusal, else confirm and refresh."""
     try:
         action()
-    except (users.UserError, auth.PermissionDenied) as exc:
+    except (users.AccountError, auth.PermissionDenied) as exc:
         ui.show_error(exc)
         return
     st.session_state["admin_users_flash"] = message

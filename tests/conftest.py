@@ -15,6 +15,10 @@ os.environ.setdefault("C360_COOKIE_KEY", "test-cookie-key-0123456789-abcdefghijk
 os.environ.setdefault("C360_FIELD_KEYS", "T8R4XUbzGv3rJ2a0G2f6vWc0m9V0G2wq1pQW0m3X6yI=")
 os.environ.setdefault("C360_HASH_KEY", "test-hash-key-0123456789-abcdefghijklmnopqrs")
 
+from lib.core import warehouse as _warehouse  # noqa: E402 - after the keys
+
+_warehouse.allow_inline_sql()   # tests set up and check tables with plain SQL
+
 
 @pytest.fixture(scope="session")
 def template_warehouse(tmp_path_factory) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from lib.core import settings, warehouse
+from lib.admin import setting_changes
 from tests import factories
 
 AS_OF = "2026-11-01"          # stale_before = 2024-11-01 with the default 24 months
@@ -65,7 +66,7 @@ LIVE = 26
 
 def build() -> None:
     """Fill the current (empty, migrated) warehouse with the fixture."""
-    settings.put_system("data_as_of", AS_OF)
+    setting_changes.put_system("data_as_of", AS_OF)
     with warehouse.transaction() as tx:
         factories.customer(tx, 1, **base(1))
         for cid, overrides in CASES.items():

@@ -82,6 +82,29 @@ FILE_MOVES = {"lib/demo.py": "lib/demo/__init__.py"}
 DIR_MOVES = {"lib/sql": "lib/core/sql", "lib/migrations": "lib/core/migrations",
              "lib/locale": "lib/core/locale"}
 
+# Error classes renamed when they were rebased on lib/core/errors.py (two were both called
+# ConflictError; users.UserError clashed with errors.UserError): (file glob, regex, replacement).
+SYMBOL_RENAMES: list[tuple[str, str, str]] = [
+    ("lib/admin/users.py", r"(?<![\w.])UserError\b", "AccountError"),
+    ("lib/stewardship/edits.py", r"(?<![\w.])ConflictError\b", "StaleRecordError"),
+    ("lib/stewardship/dedup.py", r"(?<![\w.])ConflictError\b", "StaleRecordError"),
+    ("lib/marketing/segments.py", r"(?<![\w.])ConflictError\b", "StaleSegmentError"),
+    ("**/*.py", r"\b(users|accounts)\.UserError\b", r"\1.AccountError"),
+    ("**/*.py", r"\b(edits|customer_edits|ce)\.ConflictError\b", r"\1.StaleRecordError"),
+    ("**/*.py", r"\bsegments\.ConflictError\b", "segments.StaleSegmentError"),
+    ("**/*.py", r"from lib\.stewardship\.edits import ConflictError\b",
+     "from lib.stewardship.edits import StaleRecordError"),
+    ("**/*.py", r"from lib\.marketing\.segments import ConflictError\b",
+     "from lib.marketing.segments import StaleSegmentError as ConflictError"),
+]
+# (class lines keep their new base: `class StaleRecordError(errors.ConflictError, ...)`)
+
+# Functions that moved to another module: (call as written, new call, import the new call needs).
+CALL_MOVES: list[tuple[str, str, str]] = [
+    ("settings.put_system(", "setting_changes.put_system(", "from lib.admin import setting_changes"),
+    ("settings.put(", "setting_changes.put(", "from lib.admin import setting_changes"),
+]
+
 TEXT_GLOBS = ["lib/**/*.py", "pages/*.py", "app.py", "tests/**/*.py", "bench/**/*.py",
               "tools/**/*.py", "docs/*.md", "README.md", "Makefile", "pytest.ini",
               "pyproject.toml", ".ci/*"]
@@ -214,6 +237,34 @@ def rewrite_python(text: str) -> str:
     return text
 
 
+def rename_symbols(path: Path, text: str) -> str:
+    rel = path.relative_to(ROOT)
+    for glob, pattern, repl in SYMBOL_RENAMES:
+        if rel.match(glob):
+            text = re.sub(pattern, repl, text)
+    # the base classes themselves are errors.X, never renamed
+    return text.replace("(errors.StaleRecordError", "(errors.ConflictError").replace(
+        "(errors.StaleSegmentError", "(errors.ConflictError").replace(
+        "(errors.AccountError", "(errors.UserError")
+
+
+def move_calls(text: str) -> str:
+    for old, new, needed in CALL_MOVES:
+        pattern = re.compile(rf"(?<![\w.]){re.escape(old)}")
+        if not pattern.search(text):
+            continue
+        text = pattern.sub(new, text)
+        if needed not in text:
+            lines = text.split("\n")
+            last = max((i for i, line in enumerate(lines) if re.match(r"(from lib|import lib)\b", line)),
+                       default=None)
+            if last is None:   # no top-level lib import: after the last top-level import
+                last = max(i for i, line in enumerate(lines) if re.match(r"(from|import) \w", line))
+            lines.insert(last + 1, needed)
+            text = "\n".join(lines)
+    return text
+
+
 def rewrite_text(text: str) -> str:
     for pattern, repl in DOTTED:
         text = pattern.sub(repl, text)
@@ -235,6 +286,8 @@ def rewrite() -> list[Path]:
     for path in files():
         text = path.read_text(encoding="utf-8")
         new = rewrite_python(text) if path.suffix == ".py" else rewrite_text(text)
+        if path.suffix == ".py":
+            new = move_calls(rename_symbols(path, new))
         if new != text:
             path.write_text(new, encoding="utf-8")
             changed.append(path)
@@ -247,6 +300,8 @@ def check() -> list[str]:
     for path in files():
         text = path.read_text(encoding="utf-8")
         new = rewrite_python(text) if path.suffix == ".py" else rewrite_text(text)
+        if path.suffix == ".py":
+            new = move_calls(rename_symbols(path, new))
         if new != text:
             out.append(str(path.relative_to(ROOT)))
     return out

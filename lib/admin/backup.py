@@ -49,7 +49,6 @@ from lib.core import config, settings, warehouse
 SNAPSHOT_FILE = "warehouse.duckdb"
 MANIFEST_FILE = "manifest.json"
 KINDS = ("manual", "scheduled", "pre-restore")
-_DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 # A checksum query per table; the table name comes from DuckDB's own catalog and is quoted.
 _CHECKSUM_SQL = ("SELECT count(*) AS n, CAST(coalesce(sum(hash(t)::HUGEINT), 0) AS VARCHAR) AS c "
                  "FROM {table} AS t")
@@ -165,14 +164,9 @@ def _checksums(run) -> dict[str, dict]:
 
 @contextmanager
 def _open_file(path: Path, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-    try:
-        con = duckdb.connect(str(path), read_only=read_only, config=_DUCKDB_CONFIG)
-    except duckdb.Error as exc:
-        raise BackupError(f"The snapshot file {path} cannot be opened: {exc}") from exc
-    try:
+    with warehouse.open_file(path, read_only, error=lambda exc: BackupError(
+            f"The snapshot file {path} cannot be opened: {exc}")) as con:
         yield con
-    finally:
-        con.close()
 
 
 def file_checksums(path: Path, read_only: bool = True) -> dict[str, dict]:

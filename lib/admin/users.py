@@ -17,7 +17,7 @@ from datetime import datetime
 import pandas as pd
 
 from lib.security import audit, auth
-from lib.core import warehouse
+from lib.core import warehouse, errors
 from lib.security.auth import User
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
@@ -27,7 +27,7 @@ DORMANT_AFTER_DAYS = 90          # an enabled account unused this long is flagge
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class UserError(ValueError):
+class AccountError(errors.ValidationError):
     """An invalid user-administration request, with a message meant for people."""
 
 
@@ -48,7 +48,7 @@ def _account_change(fn):
 def _username(value: str) -> str:
     name = (value or "").strip().lower()
     if not USERNAME_RE.match(name):
-        raise UserError("A username is 2–32 characters: lower-case letters, digits, '.', '_' or '-', "
+        raise AccountError("A username is 2–32 characters: lower-case letters, digits, '.', '_' or '-', "
                         "starting with a letter.")
     return name
 
@@ -56,25 +56,25 @@ def _username(value: str) -> str:
 def _roles(roles) -> list[str]:
     clean = sorted(set(roles or ()))
     if not clean:
-        raise UserError("Give the user at least one role.")
+        raise AccountError("Give the user at least one role.")
     unknown = set(clean) - auth.ALL
     if unknown:
-        raise UserError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
+        raise AccountError(f"Unknown role(s): {', '.join(sorted(unknown))}.")
     return clean
 
 
 def _password(value: str) -> str:
     if len(value or "") < MIN_PASSWORD_LENGTH:
-        raise UserError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
     if len(value.encode()) > MAX_PASSWORD_BYTES:
-        raise UserError(f"A password may be at most {MAX_PASSWORD_BYTES} bytes long.")
+        raise AccountError(f"A password may be at most {MAX_PASSWORD_BYTES} bytes long.")
     return value
 
 
 def _display_name(value: str) -> str:
     name = (value or "").strip()
     if not name or len(name) > 100:
-        raise UserError("A display name is 1–100 characters.")
+        raise AccountError("A display name is 1–100 characters.")
     return name
 
 
@@ -83,14 +83,14 @@ def _email(value: str | None) -> str | None:
     if not email:
         return None
     if len(email) > 254 or not EMAIL_RE.match(email):
-        raise UserError("That e-mail address does not look valid.")
+        raise AccountError("That e-mail address does not look valid.")
     return email
 
 
 def _existing(tx: warehouse.Tx, username: str) -> dict:
     row = tx.one("user_by_name", username=username)
     if row is None:
-        raise UserError(f"There is no user {username!r}.")
+        raise AccountError(f"There is no user {username!r}.")
     return row
 
 
@@ -104,7 +104,7 @@ def _keep_an_admin(tx: warehouse.Tx, username: str, row: dict, *, losing_admin: 
     """Refuse the change that would leave nobody able to administer the app."""
     if losing_admin and "admin" in row["roles"] and not row["disabled"]:
         if tx.scalar("admin_enabled_admins") <= 1:
-            raise UserError(f"{username} is the last enabled admin: add another admin first.")
+            raise AccountError(f"{username} is the last enabled admin: add another admin first.")
 
 
 # ---------------------------------------------------------------- reads
@@ -132,7 +132,7 @@ def add_user(user: User, username: str, name: str, roles, password: str,
     roles, password, email = _roles(roles), _password(password), _email(email)
     with warehouse.transaction() as tx:
         if tx.one("user_by_name", username=username) is not None:
-            raise UserError(f"The username {username!r} is taken.")
+            raise AccountError(f"The username {username!r} is taken.")
         auth.create_user(tx, username, name, roles, password, email)
         audit.record(tx, user, "user.create", "user", username,
                      after={"username": username, "display_name": name, "email": email,
@@ -162,7 +162,7 @@ def set_disabled(user: User, username: str, disabled: bool) -> None:
     with warehouse.transaction() as tx:
         row = _existing(tx, username)
         if disabled and username == user.username:
-            raise UserError("You cannot disable your own account.")
+            raise AccountError("You cannot disable your own account.")
         if disabled:
             _keep_an_admin(tx, username, row, losing_admin=True)
         tx.run("admin_user_set_disabled", username=username, disabled=bool(disabled))

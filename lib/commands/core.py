@@ -6,6 +6,7 @@ from datetime import date
 
 from lib.security import auth
 from lib.core import warehouse
+from lib.admin import setting_changes
 
 
 def register(subparsers) -> None:
@@ -39,7 +40,7 @@ def cmd_demo(args) -> int:
     loc = warehouse.current_location()
     if args.if_missing and loc.path is not None and loc.path.exists():
         warehouse.migrate()
-        if warehouse.scalar("SELECT count(*) FROM customers") > 0:
+        if warehouse.scalar(warehouse.raw_sql("SELECT count(*) FROM customers")) > 0:
             auth.seed_demo_users()
             print(f"demo warehouse {loc.describe()} already built")
             return 0
@@ -50,7 +51,7 @@ def cmd_demo(args) -> int:
                        replace=args.replace, progress=lambda msg: print(f"  {msg}", flush=True))
     warehouse.migrate()
     auth.seed_demo_users()
-    settings.put_system("data_as_of", as_of.isoformat())
+    setting_changes.put_system("data_as_of", as_of.isoformat())
     _first_jobs()
     print(f"demo warehouse {loc.describe()}: {stats['customers']:,} customers, "
           f"{stats['orders']:,} orders, {stats['events']:,} events "

@@ -58,7 +58,7 @@ from sqlalchemy.engine import Engine
 from sqlglot import exp
 
 from lib.core import config
-from lib.core.warehouse import WarehouseError, is_conflict
+from lib.core.errors import WarehouseError, is_conflict
 
 ALIAS = "lake"                        # the attached lake's name inside each process
 SEQUENCE_DB = "c360_lake_catalog"     # the catalog database attached as plain PostgreSQL

@@ -1,6 +1,8 @@
 """Run-time settings that admins change (stored in app_settings, audited), with defaults.
 
 Each setting is declared once in DEFAULTS so that pages, jobs and docs agree on its meaning.
+Every area reads them here; changing one (a permission check and an audit row) is an admin
+action: lib/admin/setting_changes.py.
 """
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import time
 from datetime import date
 from typing import Any
 
-from lib.security import audit, auth
 from lib.core import warehouse
 
 DEFAULTS: dict[str, Any] = {
@@ -24,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 # Pages read a few settings on every run (as_of above all); they change rarely. A change made
-# in this process is seen at once (put() forgets the cache), one made by another process
+# in this process is seen at once (setting_changes.put() forgets the cache), one made by another process
 # (a second app replica, a CLI job) within CACHE_SECONDS.
 CACHE_SECONDS = 5.0
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}   # warehouse location -> (read at, values)
@@ -58,28 +59,6 @@ def get_many(*keys: str) -> dict[str, Any]:
         raise KeyError(f"Unknown setting {unknown[0]!r}")
     stored = _stored()
     return {k: stored.get(k, DEFAULTS[k]) for k in keys}
-
-
-def put(user: auth.User, key: str, value: Any) -> None:
-    auth.require(user, "change_settings")
-    _put(user, key, value)
-
-
-@warehouse.retrying
-def _put(user: auth.User, key: str, value: Any) -> None:
-    if key not in DEFAULTS:
-        raise KeyError(f"Unknown setting {key!r}")
-    with warehouse.transaction() as tx:
-        before = tx.one("setting_get", key=key)
-        tx.run("setting_put", key=key, value=json.dumps(value), updated_by=user.username)
-        audit.record(tx, user, "setting.change", "setting", key,
-                     before=None if before is None else before["value"], after=value)
-    forget()
-
-
-def put_system(key: str, value: Any) -> None:
-    """For jobs run by the operator (demo build, CLI): audited as the system user."""
-    _put(auth.SYSTEM, key, value)
 
 
 def as_of(data_as_of: str | None = None) -> date:

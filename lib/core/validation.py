@@ -24,13 +24,13 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from lib.core import normalize
+from lib.core import normalize, errors
 from lib.core.i18n import t
 
 # ---------------------------------------------------------------- errors
 
 
-class FieldError(ValueError):
+class FieldError(errors.ValidationError):
     """One field failed one rule."""
 
     def __init__(self, field: str, code: str, value=None):
@@ -44,7 +44,7 @@ class FieldError(ValueError):
         return {"field": self.field, "code": self.code, "message": self.message("en")}
 
 
-class ValidationError(ValueError):
+class ValidationError(errors.ValidationError):
     """Several field failures at once (a form, a row); str() lists them for people."""
 
     def __init__(self, errors: list[FieldError]):
@@ -347,10 +347,10 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
     """Validate edited customer fields (all of them, so the form can show every problem).
 
     Returns clean column values: derived family/given name and name_pinyin follow full_name;
-    an id_number becomes id_number_enc / id_number_hash / id_number_last4.
-    Raises ValidationError listing every failure.
+    a valid id_number comes back as `id_number` (plain) and id_number_last4: the caller turns it
+    into id_number_enc / id_number_hash with security.privacy.protect_id_number() (field rules
+    do not encrypt). Raises ValidationError listing every failure.
     """
-    from lib.security import privacy
     current = current or {}
     merged = {**current, **changes}
     errors: list[FieldError] = []
@@ -389,8 +389,7 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
         except FieldError as exc:
             errors.append(exc)
         else:
-            clean["id_number_enc"] = privacy.encrypt(number)
-            clean["id_number_hash"] = privacy.id_hash(number)
+            clean["id_number"] = number
             clean["id_number_last4"] = number[-4:] if number else None
     # Contact rule: the record must keep at least one way to reach the person.
     if ("mobile" in changes or "email" in changes) and not any(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from datetime import date
 
-from lib.core import settings, warehouse
+from lib.core import hooks, settings, warehouse
 
 # Order matters: later statements read the temp tables built by earlier ones.
 BUILD_STEPS = (
@@ -85,6 +85,12 @@ def refresh() -> dict:
                first_day=span.get("first_day"), last_day=span.get("last_day"))
         meta = tx.one("agg_meta_row")
     return meta or {}
+
+
+@hooks.after_load
+def _refresh_after_load(load: hooks.Load) -> None:
+    """Imports and merges change what every aggregate counts: rebuild them."""
+    refresh()
 
 
 def meta() -> dict | None:

@@ -17,7 +17,7 @@ from decimal import Decimal
 import pandas as pd
 
 from lib.security import audit, auth, privacy
-from lib.core import normalize, settings, validation, warehouse
+from lib.core import normalize, settings, validation, warehouse, errors
 
 PAGE_SIZE = 25
 TIMELINE_LIMIT = 2000      # newest events drawn on the timeline (heavy customers have thousands)
@@ -27,7 +27,7 @@ HISTORY_LIMIT = 200
 _DIGITS = re.compile(r"^\d{1,18}$")
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFoundError):
     """No customer with that id."""
 
 

@@ -159,7 +159,7 @@ def aggregates_meta() -> dict | None:
     """agg_meta, building the aggregates first if they were never built on a warehouse that
     has customers (a warehouse loaded by a job that did not call aggregates.refresh())."""
     meta = aggregates.meta()
-    if meta is None and warehouse.scalar("SELECT count(*) FROM customers"):
+    if meta is None and warehouse.scalar(warehouse.raw_sql("SELECT count(*) FROM customers")):
         meta = aggregates.refresh()
     return meta
 

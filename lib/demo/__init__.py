@@ -1536,10 +1536,10 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
             events = events.set_column(1, "customer_id", pa.array(g.ids[events["customer_id"]
                                                                          .to_numpy()]))
             tx.register("demo_orders_block", orders)
-            tx.run(_orders_sql("demo_orders_block", oid0))
+            tx.run(warehouse.raw_sql(_orders_sql("demo_orders_block", oid0)))
             tx.unregister("demo_orders_block")
             tx.register("demo_events_block", events)
-            tx.run(_events_sql("demo_events_block", eid0, oid0))
+            tx.run(warehouse.raw_sql(_events_sql("demo_events_block", eid0, oid0)))
             tx.unregister("demo_events_block")
             counts["orders"] += orders.num_rows
             counts["events"] += events.num_rows
@@ -1585,15 +1585,15 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
                                                           np.maximum(reason, 0))),
         })
         tx.register("demo_customers", cust)
-        tx.run("INSERT INTO customers BY NAME SELECT * FROM demo_customers")
+        tx.run(warehouse.raw_sql("INSERT INTO customers BY NAME SELECT * FROM demo_customers"))
         tx.unregister("demo_customers")
         t = lap("load_customers", t)
 
         cons = _consents(g, cols)
         tx.register("demo_consents", cons)
-        tx.run("INSERT INTO consents (customer_id, channel, status, source, recorded_at,"
+        tx.run(warehouse.raw_sql("INSERT INTO consents (customer_id, channel, status, source, recorded_at,"
                " recorded_by) SELECT customer_id, channel, status, source, recorded_at,"
-               " recorded_by FROM demo_consents ORDER BY customer_id, recorded_at, channel")
+               " recorded_by FROM demo_consents ORDER BY customer_id, recorded_at, channel"))
         tx.unregister("demo_consents")
         counts["consents"] = cons.num_rows
 
@@ -1606,7 +1606,7 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
             "duplicate_of": pa.array([int(g.ids[r[4]]) if r[4] is not None else None
                                       for r in truth], type=pa.int64())})
         tx.register("demo_truth", gt)
-        tx.run("INSERT INTO demo_ground_truth SELECT * FROM demo_truth")
+        tx.run(warehouse.raw_sql("INSERT INTO demo_ground_truth SELECT * FROM demo_truth"))
         tx.unregister("demo_truth")
         t = lap("load_consents_truth", t)
     warehouse.checkpoint()
@@ -1717,8 +1717,8 @@ def fingerprint() -> dict[str, str]:
                  if c not in FINGERPRINT_EXCLUDES]
         expr = ", ".join("coalesce(CAST(" + c + " AS VARCHAR), '∅')" for c in names)
         out[table] = warehouse.scalar(
-            "SELECT md5(string_agg(concat_ws('|', " + expr + "), chr(10) ORDER BY " + key + ")) "
-            "FROM " + table)
+            warehouse.raw_sql("SELECT md5(string_agg(concat_ws('|', " + expr + "), chr(10) ORDER BY " + key + ")) "
+            "FROM " + table))
     return out
 
 

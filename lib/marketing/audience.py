@@ -23,7 +23,7 @@ import pandas as pd
 
 from lib.security import audit, auth, privacy
 from lib.marketing import segments
-from lib.core import settings, warehouse
+from lib.core import settings, warehouse, errors
 from lib.marketing.queries import compose, fast_frame
 
 CHANNELS = ("sms", "email", "phone")
@@ -37,7 +37,7 @@ FORMATS = ("csv", "xlsx")
 EXCEL_MAX_ROWS = 1_048_575  # one header row + this many rows per sheet
 
 
-class ExportError(ValueError):
+class ExportError(errors.ValidationError):
     """An export that cannot be produced (message meant for people)."""
 
 
@@ -52,7 +52,7 @@ def reachable(segment: Any, as_of: date | None = None) -> pd.DataFrame:
     _, definition = segments.resolve(segment)
     compiled = segments.compile(definition)
     sql = compose("audience_counts", {"segment_filter": compiled.sql})
-    row = warehouse.one(sql, as_of=as_of or settings.as_of(), **compiled.params) or {}
+    row = warehouse.one(warehouse.raw_sql(sql), as_of=as_of or settings.as_of(), **compiled.params) or {}
     return pd.DataFrame([
         {"channel": ch, "members": int(row.get("members") or 0),
          "consenting": int(row.get(f"{ch}_consent") or 0),

@@ -59,7 +59,7 @@ def _params(as_of: date, rules: Rules) -> dict:
 
 def stages(as_of: date | None = None, rules: Rules | None = None) -> pd.DataFrame:
     """Stage and derived churn reason per customer as of a date (small warehouses, tests)."""
-    return warehouse.read(compose("lifecycle_stages") + " ORDER BY customer_id",
+    return warehouse.read(warehouse.raw_sql(compose("lifecycle_stages") + " ORDER BY customer_id"),
                           **_params(as_of or settings.as_of(), rules or Rules.default()))
 
 

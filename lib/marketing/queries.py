@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 
 from lib.core import warehouse
 
@@ -31,7 +30,7 @@ def compose(name: str, extra: dict[str, str] | None = None) -> str:
             return extra[key]
         return compose(key, extra)
 
-    return _SPLICE_RE.sub(splice, warehouse.query(name))
+    return warehouse.raw_sql(_SPLICE_RE.sub(splice, warehouse.query(name)))
 
 
 def fast_frame(tx: warehouse.Tx, sql: str, **params: Any) -> pd.DataFrame:
@@ -39,8 +38,7 @@ def fast_frame(tx: warehouse.Tx, sql: str, **params: Any) -> pd.DataFrame:
 
     duckdb-engine executes on the DuckDB connection itself, so its pending result can be
     fetched as a DataFrame directly (no per-row Python tuples)."""
-    tx.conn.execute(sa.text(sql), params)
-    return tx.conn.connection.driver_connection.fetch_df()
+    return tx.fast_df(warehouse.raw_sql(sql), **params)
 
 
 def read_frame(sql: str, **params: Any) -> pd.DataFrame:

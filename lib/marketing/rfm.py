@@ -52,7 +52,7 @@ def _params(as_of: date | None) -> dict:
 
 def scores(as_of: date | None = None) -> pd.DataFrame:
     """Per-customer scores (small warehouses and tests; pages use the aggregates)."""
-    return warehouse.read(compose("rfm_scores") + " ORDER BY customer_id", **_params(as_of))
+    return warehouse.read(warehouse.raw_sql(compose("rfm_scores") + " ORDER BY customer_id"), **_params(as_of))
 
 
 def _snapshot_is(as_of: date) -> bool:

@@ -28,17 +28,17 @@ from typing import Any
 import pandas as pd
 
 from lib.security import audit, auth, privacy
-from lib.core import settings, warehouse
+from lib.core import settings, warehouse, errors
 from lib.marketing.lifecycle import STAGES
 from lib.marketing.queries import compose
 from lib.marketing.rfm import SEGMENTS as RFM_SEGMENTS
 
 
-class SegmentError(ValueError):
+class SegmentError(errors.ValidationError):
     """A segment definition or name that cannot be accepted (message meant for people)."""
 
 
-class ConflictError(warehouse.WarehouseError):
+class StaleSegmentError(errors.ConflictError, warehouse.WarehouseError):
     """Someone else changed or deleted the segment since it was loaded."""
 
 
@@ -311,7 +311,7 @@ def _as_of(as_of: date | None) -> date:
 def _run(query_name: str, definition: Any, as_of: date | None, **extra: Any) -> pd.DataFrame:
     compiled = compile(definition)
     sql = compose(query_name, {"segment_filter": compiled.sql})
-    return warehouse.read(sql, as_of=_as_of(as_of), **compiled.params, **extra)
+    return warehouse.read(warehouse.raw_sql(sql), as_of=_as_of(as_of), **compiled.params, **extra)
 
 
 def stats(definition: Any, as_of: date | None = None) -> dict:
@@ -336,7 +336,7 @@ def overlap(definition_a: Any, definition_b: Any, as_of: date | None = None) -> 
     """Counts in A, B, both, only A, only B, either; Jaccard similarity."""
     a, b = compile(definition_a, "a"), compile(definition_b, "b")
     sql = compose("segment_overlap", {"segment_a": a.sql, "segment_b": b.sql})
-    row = warehouse.one(sql, as_of=_as_of(as_of), **a.params, **b.params) or {}
+    row = warehouse.one(warehouse.raw_sql(sql), as_of=_as_of(as_of), **a.params, **b.params) or {}
     out = {k: int(v or 0) for k, v in row.items()}
     out["jaccard"] = out["both_ab"] / out["union_ab"] if out.get("union_ab") else 0.0
     return out
@@ -357,7 +357,7 @@ def field_values(field_key: str, as_of: date | None = None) -> list[str]:
     if not fld.picklist:
         return []
     sql = compose("segment_field_values", {"field_column": fld.key})
-    return [str(v) for v in warehouse.read(sql, as_of=_as_of(as_of))["value"]]
+    return [str(v) for v in warehouse.read(warehouse.raw_sql(sql), as_of=_as_of(as_of))["value"]]
 
 
 def describe(definition: Any) -> str:
@@ -429,10 +429,10 @@ def update(user: auth.User, segment_id: int, expected_version: int, *, name: str
     with warehouse.transaction() as tx:
         before = tx.one("segment_by_id", segment_id=segment_id)
         if before is None:
-            raise ConflictError("The segment was deleted by someone else.")
+            raise StaleSegmentError("The segment was deleted by someone else.")
         _may_change(user, before)
         if before["version"] != expected_version:
-            raise ConflictError(f"The segment {before['name']!r} was changed by someone else; reload it.")
+            raise StaleSegmentError(f"The segment {before['name']!r} was changed by someone else; reload it.")
         old_definition = json.loads(before["definition"]) if isinstance(before["definition"], str) else before["definition"]
         new = {"name": _clean_name(name) if name is not None else before["name"],
                "definition": validate(definition) if definition is not None else old_definition,
@@ -461,7 +461,7 @@ def duplicate(user: auth.User, segment_id: int, new_name: str | None = None) -> 
     auth.require(user, "manage_segments")
     source = get(segment_id)
     if source is None:
-        raise ConflictError("The segment was deleted by someone else.")
+        raise StaleSegmentError("The segment was deleted by someone else.")
     return save(user, new_name or f"{source['name']} (copy)", source["definition"],
                 source["description"])
 
@@ -472,10 +472,10 @@ def delete(user: auth.User, segment_id: int, expected_version: int) -> None:
     with warehouse.transaction() as tx:
         before = tx.one("segment_by_id", segment_id=segment_id)
         if before is None:
-            raise ConflictError("The segment was already deleted.")
+            raise StaleSegmentError("The segment was already deleted.")
         _may_change(user, before)
         if before["version"] != expected_version:
-            raise ConflictError(f"The segment {before['name']!r} was changed by someone else; reload it.")
+            raise StaleSegmentError(f"The segment {before['name']!r} was changed by someone else; reload it.")
         tx.run("segment_delete", segment_id=segment_id, expected_version=expected_version)
         audit.record(tx, user, "segment.delete", "segment", segment_id,
                      before={"name": before["name"], "definition": before["definition"],

@@ -14,14 +14,14 @@ from typing import Any
 import pandas as pd
 
 from lib.security import audit, auth
-from lib.core import settings, warehouse
+from lib.core import settings, warehouse, errors
 from lib.marketing.queries import compose
 from lib.marketing import segments
 
 TAG_RE = re.compile(r"^[\w\-.: ]{1,40}$", re.UNICODE)
 
 
-class TagError(ValueError):
+class TagError(errors.ValidationError):
     """A tag or customer that cannot be accepted (message meant for people)."""
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import bcrypt
 
 from lib.security import audit
-from lib.core import warehouse
+from lib.core import warehouse, errors
 
 ROLES = ("manager", "marketing", "steward", "admin")
 ALL = frozenset(ROLES)
@@ -65,7 +65,7 @@ DEMO_USERS: dict[str, dict] = {
 }
 
 
-class PermissionDenied(PermissionError):
+class PermissionDenied(errors.NotAllowedError):
     """The user's roles do not allow this action."""
 
     def __init__(self, user: "User", action: str):
@@ -74,7 +74,7 @@ class PermissionDenied(PermissionError):
         self.action = action
 
 
-class AuthError(RuntimeError):
+class AuthError(errors.UserError):
     """A login or account problem with a message meant for people."""
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from lib.security import audit, auth
-from lib.core import config, warehouse
+from lib.core import config, warehouse, errors
 
 
 @lru_cache(maxsize=4)
@@ -35,6 +35,18 @@ def encrypt(value: str | None) -> str | None:
     if value in (None, ""):
         return None
     return cipher().encrypt(value.encode()).decode()
+
+
+def protect_id_number(clean: dict) -> dict:
+    """Validated customer fields with a plain `id_number` -> the stored columns: the number
+    encrypted (id_number_enc) and keyed-hashed (id_number_hash); the plain value is dropped."""
+    if "id_number" not in clean:
+        return clean
+    out = dict(clean)
+    number = out.pop("id_number")
+    out["id_number_enc"] = encrypt(number)
+    out["id_number_hash"] = id_hash(number)
+    return out
 
 
 def encrypt_many(values: list[str | None]) -> list[str | None]:
@@ -205,7 +217,7 @@ _SUBJECT_KEY_RE = re.compile(r"^(customer_id|.+_customer_id|customer_id_.+|merge
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class PrivacyError(ValueError):
+class PrivacyError(errors.ValidationError):
     """An invalid privacy request (missing reason, unknown customer ...), for people to read."""
 
 
@@ -297,8 +309,8 @@ def _apply_rotation(frame: pd.DataFrame) -> int:
     with warehouse.transaction() as tx:
         tx.register("rotation_batch", frame)
         try:
-            before = tx.scalar("SELECT count(*) FROM customers c JOIN rotation_batch r"
-                               " ON c.customer_id = r.customer_id AND c.id_number_enc = r.old_token")
+            before = tx.scalar(warehouse.raw_sql("SELECT count(*) FROM customers c JOIN rotation_batch r"
+                               " ON c.customer_id = r.customer_id AND c.id_number_enc = r.old_token"))
             tx.run("privacy_apply_rotation")
         finally:
             tx.unregister("rotation_batch")
@@ -426,7 +438,7 @@ def _export_subject(user, cid: int) -> dict:
         tables: dict[str, list[dict]] = {}
         for table, columns in _subject_tables(tx).items():
             where = " OR ".join(_quoted(c) + " = :cid" for c in columns)
-            frame = tx.df("SELECT * FROM " + _quoted(table) + " WHERE " + where, cid=cid)
+            frame = tx.df(warehouse.raw_sql("SELECT * FROM " + _quoted(table) + " WHERE " + where), cid=cid)
             if table == "customers" and "id_number_enc" in frame.columns:
                 frame["id_number"] = [decrypt(v) if isinstance(v, str) else None
                                       for v in frame.pop("id_number_enc")]

@@ -27,7 +27,7 @@ from datetime import date, datetime
 import pandas as pd
 
 from lib.security import audit, auth
-from lib.core import normalize, validation, warehouse
+from lib.core import errors, hooks, normalize, validation, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,11 @@ CLUSTER_THRESHOLD = 0.9       # clusters (and the precision/recall figures) use 
 SEED = 42
 
 
-class NoModel(RuntimeError):
+class NoModel(errors.NotFoundError):
     """No duplicate model has been trained yet (run a full `dedup run` first)."""
 
 
-class MergeError(ValueError):
+class MergeError(errors.ValidationError):
     """A merge or undo that cannot be done as asked, for people to read."""
 
 
@@ -141,18 +141,13 @@ def _levels(model: dict) -> dict[str, list[tuple[int, str, float]]]:
 
 
 def _connection():
-    import duckdb
-    con = duckdb.connect(config={"autoinstall_known_extensions": False,
-                                 "autoload_known_extensions": False})
-    return con
+    return warehouse.scratch()
 
 
 def _export_input(con, only_ids: list[int] | None = None) -> int:
     """Copy the matching columns of live customers into the private DuckDB as `dedup_input`."""
-    with warehouse.connect() as wconn:
-        raw = wconn.connection.driver_connection
-        table = raw.execute(warehouse.query("stw_dedup_input")).fetch_arrow_table()
-        names = raw.execute(warehouse.query("stw_dedup_names")).fetch_arrow_table()
+    table = warehouse.arrow("stw_dedup_input")
+    names = warehouse.arrow("stw_dedup_names")
     simplified = pd.DataFrame({"full_name": names.column("full_name").to_pylist()})
     simplified["name_s"] = [(normalize.simplified(n) or "").replace(" ", "").lower() or None
                             for n in simplified["full_name"]]
@@ -465,7 +460,7 @@ def _jsonable(value):
 def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, str] | None = None,
           *, pair_id: int | None = None, expected_versions: tuple[int, int] | None = None) -> int:
     """Merge `merged_id` into `survivor_id`; returns the merge id (for undo)."""
-    from lib.stewardship.edits import ConflictError
+    from lib.stewardship.edits import StaleRecordError
     auth.require(user, "merge_customers")
     survivor_id, merged_id = int(survivor_id), int(merged_id)
     if survivor_id == merged_id:
@@ -477,7 +472,7 @@ def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, 
             if rec is None or rec["merged_into"] is not None or rec["deleted_at"] is not None:
                 raise MergeError("Both records must exist and be live (not merged or deleted).")
         if expected_versions is not None and (s["version"], m["version"]) != tuple(expected_versions):
-            raise ConflictError(survivor_id)
+            raise StaleRecordError(survivor_id)
         picked = default_choices(s, m)
         for group, side in (choices or {}).items():
             if group not in FIELD_GROUPS or side not in ("survivor", "merged"):
@@ -508,10 +503,10 @@ def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, 
                 pass
         if tx.scalar("stw_merge_survivor_update", customer_id=survivor_id,
                      expected_version=s["version"], **row) == 0:
-            raise ConflictError(survivor_id)
+            raise StaleRecordError(survivor_id)
         if tx.scalar("stw_merge_mark_merged", merged_id=merged_id, survivor_id=survivor_id,
                       expected_version=m["version"]) == 0:
-            raise ConflictError(merged_id)
+            raise StaleRecordError(merged_id)
         move = dict(from_id=merged_id, to_id=survivor_id)
         tx.run("stw_merge_move_orders", ids=moved["orders"], **move)
         tx.run("stw_merge_move_events", ids=moved["events"], **move)
@@ -539,7 +534,7 @@ def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, 
 @warehouse.retrying
 def undo_merge(user: auth.User, merge_id: int) -> None:
     """Restore both records and every moved row exactly as they were before the merge."""
-    from lib.stewardship.edits import ConflictError
+    from lib.stewardship.edits import StaleRecordError
     auth.require(user, "merge_customers")
     with warehouse.transaction() as tx:
         mg = tx.one("stw_merge_by_id", merge_id=int(merge_id))
@@ -550,7 +545,7 @@ def undo_merge(user: auth.User, merge_id: int) -> None:
         s = tx.one("stw_customer_by_id", customer_id=mg["survivor_id"])
         m = tx.one("stw_customer_by_id", customer_id=mg["merged_id"])
         if s["version"] != mg["survivor_version"] or m["merged_into"] != mg["survivor_id"]:
-            raise ConflictError(mg["survivor_id"], "The survivor was edited or merged again after "
+            raise StaleRecordError(mg["survivor_id"], "The survivor was edited or merged again after "
                                                    "this merge; undo those changes first.")
         moved = json.loads(mg["moved"])
         back = dict(from_id=mg["survivor_id"], to_id=mg["merged_id"])
@@ -574,16 +569,9 @@ def recent_merges(limit: int = 20) -> pd.DataFrame:
     return warehouse.read("stw_merges_recent", limit=limit)
 
 
-def _refresh_aggregates() -> None:
-    try:
-        from lib.dashboards import aggregates
-    except ImportError:
-        return
-    if hasattr(aggregates, "refresh"):
-        try:
-            aggregates.refresh()
-        except Exception as exc:  # noqa: BLE001 - the merge is committed; aggregates catch up later
-            log.warning("aggregates.refresh failed after a merge: %s", exc)
+def _refresh_aggregates(kind: str = "merge", source: object = "") -> None:
+    """Publish the committed merge/unmerge (the dashboards rebuild their aggregates)."""
+    hooks.loaded(hooks.Load(kind, str(source)))
 
 
 # ---------------------------------------------------------------- export and evaluation

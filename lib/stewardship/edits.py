@@ -1,7 +1,7 @@
 """Steward edits of customer records: validated, versioned, audited, reversible.
 
 Every edit checks `customers.version` (optimistic concurrency): the form carries the version it
-was loaded with, and a save against a newer version raises ConflictError instead of silently
+was loaded with, and a save against a newer version raises StaleRecordError instead of silently
 overwriting someone else's change. The audit entry of an edit holds the changed columns before
 and after (the resident ID only as its encrypted token, hash and last four characters), which
 is exactly what `undo_edit` needs to put the record back.
@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from lib.security import audit, auth
-from lib.core import normalize, settings, validation, warehouse
+from lib.security import audit, auth, privacy
+from lib.core import normalize, settings, validation, warehouse, errors
 from lib.stewardship import quality
 
 
-class ConflictError(warehouse.WarehouseError):
+class StaleRecordError(errors.ConflictError, warehouse.WarehouseError):
     """Someone else saved the record first (its version moved on)."""
 
     def __init__(self, customer_id, message: str | None = None):
@@ -25,7 +25,7 @@ class ConflictError(warehouse.WarehouseError):
         self.customer_id = customer_id
 
 
-class EditError(ValueError):
+class EditError(errors.ValidationError):
     """An edit that cannot be applied as asked (unknown record, nothing to undo ...)."""
 
 
@@ -88,7 +88,7 @@ def diff(before: dict, clean: dict) -> dict:
 def update_customer(user: auth.User, customer_id: int, changes: dict, expected_version: int,
                     flag_id: int | None = None) -> dict:
     """Validate and save changed fields; resolve the flag being fixed and any other open flag
-    the record passes now. Returns the saved record. Raises ValidationError, ConflictError."""
+    the record passes now. Returns the saved record. Raises ValidationError, StaleRecordError."""
     auth.require(user, "edit_customer")
     customer_id = int(customer_id)
     current = get(customer_id)
@@ -97,11 +97,11 @@ def update_customer(user: auth.User, customer_id: int, changes: dict, expected_v
     unknown = set(changes) - set(validation.EDITABLE_FIELDS)
     if unknown:
         raise EditError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}")
-    clean = validation.customer_fields(changes, current, today=settings.as_of())
+    clean = privacy.protect_id_number(validation.customer_fields(changes, current, today=settings.as_of()))
     with warehouse.transaction() as tx:
         before = tx.one("stw_customer_by_id", customer_id=customer_id)
         if before["version"] != int(expected_version):
-            raise ConflictError(customer_id)
+            raise StaleRecordError(customer_id)
         if isinstance(before.get("birth_date"), datetime):
             before["birth_date"] = before["birth_date"].date()
         changed = diff(before, clean)
@@ -114,7 +114,7 @@ def update_customer(user: auth.User, customer_id: int, changes: dict, expected_v
         n = tx.scalar("stw_customer_update", customer_id=customer_id,
                    expected_version=int(expected_version), **row)
         if n == 0:
-            raise ConflictError(customer_id)
+            raise StaleRecordError(customer_id)
         after = tx.one("stw_customer_by_id", customer_id=customer_id)
         before_audit = {k: _jsonable(before.get(k)) for k in changed}
         after_audit = {k: _jsonable(v) for k, v in changed.items()}
@@ -145,7 +145,7 @@ def undo_edit(user: auth.User, audit_id: int) -> dict:
     with warehouse.transaction() as tx:
         current = tx.one("stw_customer_by_id", customer_id=customer_id)
         if current is None or current["version"] != after_vals["version"]:
-            raise ConflictError(customer_id, "The record changed after this edit; undoing it would "
+            raise StaleRecordError(customer_id, "The record changed after this edit; undoing it would "
                                              "overwrite the later change.")
         row = {c: current.get(c) for c in WRITABLE}
         if isinstance(row.get("birth_date"), datetime):
@@ -155,7 +155,7 @@ def undo_edit(user: auth.User, audit_id: int) -> dict:
         n = tx.scalar("stw_customer_update", customer_id=customer_id,
                    expected_version=current["version"], **row)
         if n == 0:
-            raise ConflictError(customer_id)
+            raise StaleRecordError(customer_id)
         after = tx.one("stw_customer_by_id", customer_id=customer_id)
         audit.record(tx, user, "customer.update_undo", "customer", customer_id,
                      before={**{k: _jsonable(current.get(k)) for k in restore}, "version": current["version"]},
@@ -175,10 +175,10 @@ def verify(user: auth.User, customer_id: int, expected_version: int, flag_id: in
         if before is None:
             raise EditError(f"Customer {customer_id} does not exist.")
         if before["version"] != int(expected_version):
-            raise ConflictError(customer_id)
+            raise StaleRecordError(customer_id)
         if tx.scalar("stw_customer_verify", customer_id=customer_id,
                   expected_version=int(expected_version)) == 0:
-            raise ConflictError(customer_id)
+            raise StaleRecordError(customer_id)
         after = tx.one("stw_customer_by_id", customer_id=customer_id)
         if flag_id is not None:
             tx.run("stw_flag_set_status", flag_id=int(flag_id), status="verified",

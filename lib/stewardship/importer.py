@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from lib.security import audit, auth, privacy
-from lib.core import normalize, parallel, settings, validation, warehouse
+from lib.core import errors, hooks, normalize, parallel, settings, validation, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ REQUIRED_FIELDS = {"customers": ("source_record_id",), "orders": ("source_record
                    "order_time", "amount"), "events": ("customer_key", "event_type", "event_time")}
 
 
-class ImportProblem(ValueError):
+class ImportProblem(errors.ValidationError):
     """A problem with the file or the mapping, for people to read."""
 
 
@@ -603,16 +603,8 @@ def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int,
 
 
 def _after_import(result: ImportResult, match_duplicates: bool) -> None:
-    try:
-        from lib.dashboards import aggregates  # written by the dashboards engineer; optional here
-    except ImportError:
-        aggregates = None
-    if aggregates is not None and hasattr(aggregates, "refresh"):
-        try:
-            aggregates.refresh()
-        except Exception as exc:  # noqa: BLE001 - the import is committed; say so, don't fail it
-            log.warning("aggregates.refresh failed after import %s: %s", result.import_id, exc)
-            result.notes.append(f"aggregates refresh failed: {exc}")
+    result.notes.extend(hooks.loaded(hooks.Load("import", str(result.import_id),
+                                                tuple(result.new_customer_ids or ()))))
     if match_duplicates and result.kind == "customers" and result.new_customer_ids:
         from lib.stewardship import dedup
         try:

@@ -125,7 +125,7 @@ def _run(user: auth.User, as_of: date | None) -> RunResult:
         parts = []
         for rule in RULES:
             # One scan per rule: counts per source/channel plus the failing ids as a list.
-            tx.run(warehouse.query("stw_q_rule_agg_into").replace("__RULE__", rule.sql()), **params)
+            tx.run(warehouse.raw_sql(warehouse.query("stw_q_rule_agg_into").replace("__RULE__", rule.sql())), **params)
             tx.run("stw_q_collect_failures", rule_id=rule.rule_id)
             agg = tx.df("stw_q_rule_agg_counts")
             agg = agg.assign(rule_id=rule.rule_id, dimension=rule.dimension,
@@ -164,7 +164,7 @@ def recheck_customer(tx: warehouse.Tx, user: auth.User, customer_id: int) -> lis
         if flag["kind"] != "rule" or flag["rule_id"] not in RULES_BY_ID:
             continue
         rule = RULES_BY_ID[flag["rule_id"]]
-        failing = tx.df(_wrap("stw_q_failing_for_customer", rule), customer_id=customer_id, **params)
+        failing = tx.df(warehouse.raw_sql(_wrap("stw_q_failing_for_customer", rule)), customer_id=customer_id, **params)
         if failing.empty:
             tx.run("stw_flag_set_status", flag_id=flag["flag_id"], status="resolved",
                    username=user.username, reason=None, version=None)
@@ -264,7 +264,7 @@ def failing_records(user: auth.User, rule_id: str, *, source: str | None = None,
     if rule is None:
         raise ValueError(f"Unknown rule {rule_id!r}")
     sql = _wrap("stw_q_drilldown", rule).replace("__VALUE__", _VALUE_SQL[rule.field])
-    frame = warehouse.read(sql, source=source, channel=channel, limit=int(limit), **rule_params())
+    frame = warehouse.read(warehouse.raw_sql(sql), source=source, channel=channel, limit=int(limit), **rule_params())
     if rule.field in ("mobile", "email"):
         frame = frame.rename(columns={"value": rule.field})
         frame = privacy.mask_frame(user, frame).rename(columns={rule.field: "value"})

@@ -15,6 +15,7 @@ from pathlib import Path
 def _setup(spec: str) -> None:
     os.environ.setdefault("C360_DEMO", "1")
     from lib.core import warehouse
+    warehouse.allow_inline_sql()
     warehouse.use(spec)
 
 

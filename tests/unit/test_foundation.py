@@ -9,6 +9,7 @@ import pytest
 
 from lib.security import audit, auth
 from lib.core import config, i18n, settings, warehouse
+from lib.admin import setting_changes
 from tests import factories
 from tests.conftest import ROOT
 
@@ -129,14 +130,14 @@ def test_permission_table_matches_the_guide(role, action):
 
 def test_refused_lib_write_raises_writes_nothing_but_the_denial(warehouse_path, users):
     with pytest.raises(auth.PermissionDenied, match="may not change settings"):
-        settings.put(users["manager"], "churn_window_days", 30)
+        setting_changes.put(users["manager"], "churn_window_days", 30)
     assert settings.get("churn_window_days") == 365
     denied = warehouse.read("SELECT username, action, detail FROM audit_log WHERE action = 'access.denied'")
     assert denied["username"].tolist() == ["manager"]
 
 
 def test_allowed_write_is_audited_with_before_and_after(warehouse_path, users):
-    settings.put(users["admin"], "churn_window_days", 180)
+    setting_changes.put(users["admin"], "churn_window_days", 180)
     assert settings.get("churn_window_days") == 180
     row = warehouse.one("SELECT before, after FROM audit_log WHERE action = 'setting.change'")
     assert (row["before"], row["after"]) == (None, 180)

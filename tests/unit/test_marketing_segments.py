@@ -6,7 +6,7 @@ import pytest
 from lib.security import auth
 from lib.marketing import lifecycle, rfm, segments
 from lib.core import warehouse
-from lib.marketing.segments import ConflictError, SegmentError
+from lib.marketing.segments import StaleSegmentError as ConflictError, SegmentError
 from tests import marketing_fixture as mf
 from tests.marketing_fixture import fresh_wh  # noqa: F401 - fixture
 

@@ -6,6 +6,7 @@ import pytest
 from lib.security import auth
 from lib.stewardship import edits, quality, review
 from lib.core import warehouse
+from lib.admin import setting_changes
 from tests import stewards_fixtures as fx
 from tests.stewards_fixtures import _stw_root, stw_wh as wh  # noqa: F401 - fixtures
 
@@ -29,11 +30,11 @@ def test_rule_fails_exactly_the_records_built_to_fail_it(wh, rule_id):
 
 def test_stale_months_come_from_settings(wh):
     from lib.core import settings
-    settings.put_system("stale_after_months", 12)       # stale_before = 2025-11-01
+    setting_changes.put_system("stale_after_months", 12)       # stale_before = 2025-11-01
     assert failing("not_stale") == {20, 23}
-    settings.put_system("stale_after_months", 10)       # 2026-01-01: still only 20 and 23
+    setting_changes.put_system("stale_after_months", 10)       # 2026-01-01: still only 20 and 23
     assert failing("not_stale") == {20, 23}
-    settings.put_system("stale_after_months", 30)       # 2024-05-01: 23 (2024-06-01) is fresh now
+    setting_changes.put_system("stale_after_months", 30)       # 2024-05-01: 23 (2024-06-01) is fresh now
     assert failing("not_stale") == {20}
 
 

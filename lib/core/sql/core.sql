@@ -53,3 +53,6 @@ INSERT INTO app_settings (key, value, updated_by, updated_at)
 VALUES (:key, CAST(:value AS JSON), :updated_by, current_timestamp)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by,
                                 updated_at = excluded.updated_at
+
+-- name: lake_data_version
+SELECT max(snapshot_id) FROM ducklake_snapshots('lake')
