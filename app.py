@@ -4,15 +4,15 @@ import streamlit as st
 from lib.dashboards import charts, metrics
 from lib.core import config, settings
 from lib.security import navigation
-from lib import ui
+from lib import ui, ui_cache
 from lib.dashboards.filters import default as default_filters
 from lib.core.i18n import t
 
 user = ui.guard()
 
 
-@st.cache_data(ttl=600, show_spinner=False)
-def _monthly_trend(as_of, built):
+@ui_cache.cached
+def _monthly_trend(as_of):
     return metrics.monthly_trends(default_filters(as_of))
 
 
@@ -35,7 +35,7 @@ else:
     # Besides being the first thing a manager asks, it loads the charting library into this tab
     # while the user reads the landing page, so the first dashboard they open draws at once
     # (plotly.js takes ~1.3 s to load in a 2-core browser; measured in docs/benchmarks.md).
-    monthly = _monthly_trend(settings.as_of(), metrics.aggregates_meta()["refreshed_at"])
+    monthly = _monthly_trend(settings.as_of())
     ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "home_revenue")
 
 st.subheader(t("app.your_pages"))

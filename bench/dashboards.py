@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import re
 import shutil
 import socket
@@ -24,6 +25,8 @@ import urllib.parse
 import urllib.request
 from datetime import date
 from pathlib import Path
+
+import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -386,14 +389,20 @@ def _filtered_and_search(customer_id: int) -> dict:
     return out
 
 
+def _machine() -> str:
+    """What the run measured on, read from the machine (not written by hand)."""
+    return f"{platform.node() or 'this machine'} ({os.cpu_count()} cores, {platform.python_implementation()} " \
+           f"{platform.python_version()})"
+
+
 def _report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, pages, load, extra) -> str:
     def total(group, col):
         return sum(r[col] for r in rows if r[0] == group)
     lines = [
         "## Dashboards",
         "",
-        f"Measured {date(2026, 11, 23).isoformat()} on this machine (2 cores, shared with five other "
-        f"engineers' jobs: load average {load:.1f} at the end of the run), DuckDB 1.5.5, on a copy of "
+        f"Measured {date.today().isoformat()} on {_machine()} (load average {load:.1f} at the end "
+        f"of the run), DuckDB {duckdb.__version__}, on a copy of "
         f"the 1M warehouse ({sizes['customers']:,} customers, {sizes['orders']:,} orders, "
         f"{sizes['events']:,} events), aged to a year of use by bench/aging.py ({sizes['audit_rows']:,} "
         f"audit rows, {sizes['open_flags']:,} open quality flags, {sizes['tags']:,} tags). "

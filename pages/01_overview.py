@@ -2,17 +2,13 @@
 import streamlit as st
 
 from lib.dashboards import charts, metrics
-from lib import ui
+from lib import ui, ui_cache
 from lib.core.i18n import t
 
 user = ui.guard("overview")
 
-# Results are small; cached per filter set and per aggregate build (a refresh changes the key).
-TTL = 600
-
-
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _overview(f, built):
+@ui_cache.cached   # per filter set and data version (an aggregate rebuild is a write)
+def _overview(f):
     return metrics.overview(f)
 
 
@@ -31,7 +27,7 @@ oldest = metrics.oldest_comparable_start()
 if prev.start < oldest:
     st.caption(t("dash.overview.not_comparable", month=oldest))
 
-figures = _overview(filters, built)
+figures = _overview(filters)
 kpis = figures["kpis"]
 FORMAT = {"count": ui.fmt_int, "money": ui.fmt_money_short, "rate": ui.fmt_pct}
 

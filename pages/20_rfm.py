@@ -7,23 +7,23 @@ from lib.security import auth
 from lib.dashboards import charts
 from lib.core import i18n, settings
 from lib.marketing import lifecycle, rfm
-from lib import ui, ui_errors
+from lib import ui, ui_cache, ui_errors
 from lib.core.i18n import t
 
 user = ui.guard("rfm")
 
 
-@st.cache_data(ttl=600, show_spinner=False)
+@ui_cache.cached
 def rfm_summary(as_of: date):
     return rfm.summary(as_of)
 
 
-@st.cache_data(ttl=600, show_spinner=False)
+@ui_cache.cached
 def rfm_grid(as_of: date):
     return rfm.score_grid(as_of)
 
 
-@st.cache_data(ttl=600, show_spinner=False)
+@ui_cache.cached
 def lifecycle_as_of(as_of: date):
     return lifecycle.counts_as_of(as_of)
 
@@ -83,8 +83,6 @@ st.caption(t("marketing.rfm.snapshot", as_of=info.get("as_of") or "–",
 if auth.can(user, "manage_segments") and st.button(t("marketing.rfm.refresh", as_of=as_of.isoformat())):
     with ui_errors.shown():
         count = rfm.refresh(user, as_of)
-        rfm_summary.clear()
-        rfm_grid.clear()
         st.success(t("marketing.rfm.refreshed", customers=ui.fmt_int(count)))
 
 st.divider()
@@ -106,5 +104,4 @@ if auth.can(user, "manage_segments") and st.button(t("marketing.lifecycle.recomp
                                                    type="primary"):
     with ui_errors.shown():
         detail = lifecycle.recompute(user, as_of)
-        lifecycle_as_of.clear()
         st.success(t("marketing.lifecycle.recomputed", changed=ui.fmt_int(detail["changed"])))

@@ -10,7 +10,7 @@ from lib.marketing import audience, rfm, segments, tags
 from lib.security import auth
 from lib.dashboards import charts
 from lib.core import i18n, settings
-from lib import ui, ui_errors
+from lib import ui, ui_cache, ui_errors
 from lib.core.i18n import t
 
 user = ui.guard("segments")
@@ -23,22 +23,22 @@ LOADED = "seg_loaded"        # the saved segment being edited: {segment_id, name
 EXPORT = "seg_export"        # the last prepared export (bytes are only built on request: audited)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@ui_cache.cached
 def cached_stats(definition_json: str, as_of: date) -> dict:
     return segments.stats(json.loads(definition_json), as_of)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@ui_cache.cached
 def cached_reachable(definition_json: str, as_of: date):
     return audience.reachable(json.loads(definition_json), as_of)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@ui_cache.cached
 def cached_values(field: str, as_of: date) -> list[str]:
     return segments.field_values(field, as_of)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@ui_cache.cached
 def cached_tags() -> list[str]:
     return tags.counts()["tag"].tolist()
 

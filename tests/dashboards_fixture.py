@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime as dt  # noqa: F401 - dt is used by tests too
 
 from lib.dashboards import aggregates
-from lib.core import settings, warehouse
+from lib.core import warehouse
 from lib.admin import setting_changes
 from tests import factories as fx
 

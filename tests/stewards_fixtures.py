@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from lib.core import settings, warehouse
+from lib.core import warehouse
 from lib.admin import setting_changes
 from tests import factories
 

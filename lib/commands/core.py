@@ -36,7 +36,6 @@ def cmd_init(args) -> int:
 
 def cmd_demo(args) -> int:
     from lib import demo
-    from lib.core import settings
     loc = warehouse.current_location()
     if args.if_missing and loc.path is not None and loc.path.exists():
         warehouse.migrate()

@@ -6,7 +6,6 @@ action: lib/admin/setting_changes.py.
 """
 from __future__ import annotations
 
-import json
 import time
 from datetime import date
 from typing import Any

@@ -406,7 +406,6 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
         family, given = normalize.split_name(clean["full_name"])
         clean["family_name"], clean["given_name"] = family, given
         clean["name_pinyin"] = normalize.pinyin(family, given)
-    clean.pop("id_number", None)
     return clean
 
 
@@ -556,7 +555,9 @@ class _Series:
 
     def result(self) -> tuple[pd.Series, pd.Series]:
         rest_clean, rest_code = self.rest.result()
-        return self.fast.fillna(rest_clean).astype("string"), rest_code
+        # one string dtype on both sides: filling a string column with an Arrow array is
+        # deprecated in pandas (and will raise)
+        return self.fast.astype("string").fillna(rest_clean.astype("string")), rest_code
 
 
 _CN_NATIONAL_GROUPS = r"^(?:\+86|0086|86)?(?P<national>\d{11})$"

@@ -10,7 +10,7 @@ import pytest
 
 from lib.security import auth, privacy
 from lib.admin import backup
-from lib.core import settings, warehouse
+from lib.core import warehouse
 from lib.admin import users as accounts
 from lib.admin import setting_changes
 from tests import factories as f

@@ -25,7 +25,7 @@ import pytest
 
 from lib.security import auth, privacy
 from lib.admin import backup
-from lib.core import settings, warehouse
+from lib.core import warehouse
 from lib.admin import users as accounts
 from lib.marketing import tags
 from lib.stewardship import edits

@@ -29,7 +29,6 @@ def test_rule_fails_exactly_the_records_built_to_fail_it(wh, rule_id):
 
 
 def test_stale_months_come_from_settings(wh):
-    from lib.core import settings
     setting_changes.put_system("stale_after_months", 12)       # stale_before = 2025-11-01
     assert failing("not_stale") == {20, 23}
     setting_changes.put_system("stale_after_months", 10)       # 2026-01-01: still only 20 and 23
