@@ -7,6 +7,10 @@ from datetime import date
 from lib.security import auth
 from lib.core import warehouse
 from lib.admin import setting_changes
+from lib import demo
+from lib.dashboards import aggregates
+from lib.marketing import churn, clv
+from lib.stewardship import dedup, quality
 
 
 def register(subparsers) -> None:
@@ -35,7 +39,6 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from lib import demo
     loc = warehouse.current_location()
     if args.if_missing and loc.path is not None and loc.path.exists():
         warehouse.migrate()
@@ -61,9 +64,6 @@ def cmd_demo(args) -> int:
 def _first_jobs() -> None:
     """The scheduled jobs a real deployment runs after a load, run once so that every page of
     the demo shows real results on first login (scorecard, duplicates, churn risk, CLV)."""
-    from lib.dashboards import aggregates
-    from lib.marketing import churn, clv
-    from lib.stewardship import dedup, quality
     jobs = [("pre-aggregates", aggregates.refresh),
             ("quality rules", lambda: quality.run(auth.SYSTEM)),
             ("duplicate detection (splink)", lambda: dedup.run(auth.SYSTEM)),

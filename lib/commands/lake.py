@@ -16,6 +16,7 @@ import os
 
 from lib.security import audit, auth
 from lib.core import warehouse
+from lib.core import lake
 
 
 def register(subparsers) -> None:
@@ -61,7 +62,6 @@ def _is_lake(spec: str) -> bool:
 
 
 def cmd_migrate(args) -> int:
-    from lib.core import lake
     configured = warehouse.current_location()
     default = configured.url if configured.kind == "lake" else str(configured.path or "")
     source = args.source or default
@@ -124,7 +124,6 @@ def _audit(spec_or_path: str, action: str, detail: dict, data_path: str | None) 
 
 
 def _maintenance(args):
-    from lib.core import lake
     loc = warehouse.current_location()
     if loc.kind != "lake":
         raise ValueError("lake maintenance needs a lake: pass --warehouse ducklake:postgres:... "

@@ -13,6 +13,8 @@ import sys
 import time
 
 from lib.security import auth
+from lib.stewardship import dedup, importer, quality
+from lib.core import warehouse
 
 
 def register(subparsers) -> None:
@@ -50,8 +52,6 @@ def _progress(fraction: float, stage: str) -> None:
 
 
 def cmd_import(args) -> int:
-    from lib.stewardship import importer
-    from lib.core import warehouse
     warehouse.migrate()
     mapping = importer.load_mapping(args.mapping) if args.mapping else None
     if mapping and mapping.get("kind") not in (None, args.kind):
@@ -65,8 +65,6 @@ def cmd_import(args) -> int:
 
 
 def cmd_quality_run(args) -> int:
-    from lib.stewardship import quality
-    from lib.core import warehouse
     warehouse.migrate()
     r = quality.run(auth.SYSTEM)
     print(f"quality run {r.run_id}: {r.customers:,} customers, overall score "
@@ -76,8 +74,6 @@ def cmd_quality_run(args) -> int:
 
 
 def cmd_dedup_run(args) -> int:
-    from lib.stewardship import dedup
-    from lib.core import warehouse
     warehouse.migrate()
     started = time.perf_counter()
     r = dedup.run(auth.SYSTEM, threshold=args.threshold or dedup.CANDIDATE_THRESHOLD)
@@ -87,8 +83,6 @@ def cmd_dedup_run(args) -> int:
 
 
 def cmd_dedup_export(args) -> int:
-    from lib.stewardship import dedup
-    from lib.core import warehouse
     warehouse.migrate()
     out = dedup.export(auth.SYSTEM, args.out, args.min_probability
                        if args.min_probability is not None else dedup.CANDIDATE_THRESHOLD)
@@ -97,6 +91,5 @@ def cmd_dedup_export(args) -> int:
 
 
 def cmd_dedup_evaluate(args) -> int:
-    from lib.stewardship import dedup
     print(json.dumps(dedup.evaluate(args.threshold or dedup.CLUSTER_THRESHOLD)))
     return 0

@@ -14,6 +14,7 @@ its raw value kept (customers.raw_values) and the record flagged.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field as dc_field
@@ -26,6 +27,7 @@ import pandas as pd
 
 from lib.core import normalize, errors
 from lib.core.i18n import t
+from lib.core import parallel
 
 # ---------------------------------------------------------------- errors
 
@@ -465,7 +467,6 @@ class _Unique:
     can go on until `result()`; `fn` must then be a module-level function."""
 
     def __init__(self, values: pd.Series, fn, pooled: bool = False):
-        from lib.core import parallel
         self.values = values
         self.codes, uniques = values.array.factorize()
         self.items = uniques.tolist()
@@ -602,7 +603,6 @@ class _ResidentIds:
     to worker processes when there are many."""
 
     def __init__(self, ids: pd.Series, births: pd.Series):
-        from lib.core import parallel
         self.index = ids.index
         id_codes, id_uniques = ids.array.factorize()
         b_codes, b_uniques = pd.factorize(births)       # NaT -> -1
@@ -774,7 +774,6 @@ def _check_orders(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
 
 
 def _check_events(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
-    import hashlib
     c = _Collector(frame)
     out = pd.DataFrame(index=frame.index)
     key = _col(frame, "customer_key")

@@ -22,6 +22,7 @@ over the ~3 % duplicate records, and over resident IDs for encryption (the priva
 """
 from __future__ import annotations
 
+import importlib
 import argparse
 import functools
 import sys
@@ -38,6 +39,7 @@ import pyarrow.compute as pc
 
 from lib.security import privacy
 from lib.core import warehouse
+from lib.core.config import ConfigError
 
 # ============================================================== defect rates (documented)
 # Exact shares of all customer rows; the number of affected rows is round(rate * n).
@@ -615,7 +617,6 @@ class _Build:
         parts: dict[str, list[pa.Array]] = {k: [] for k in keys}
         order: list[np.ndarray] = []
         from faker import Faker
-        import importlib
         for ci, (_ctry, name_loc, addr_loc, _share, domains, plans) in enumerate(COUNTRIES):
             rows = np.flatnonzero(ctry_idx == ci)
             m = len(rows)
@@ -1736,7 +1737,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="delete an existing warehouse file first")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    from lib.core.config import ConfigError
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
         stats = build(args.customers, args.seed, args.as_of, args.warehouse,

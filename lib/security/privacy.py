@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from lib.security import audit, auth
 from lib.core import config, warehouse, errors
+from lib.core import parallel
 
 
 @lru_cache(maxsize=4)
@@ -59,7 +60,6 @@ def encrypt_many_job(values: list[str | None]):
     """Start encrypting a column and return at once: `.result()` gives the tokens in order.
     From lib.core.parallel.THRESHOLD values on, Fernet (Python per value) runs in worker processes
     while the caller goes on with other work; smaller columns are encrypted here and now."""
-    from lib.core import parallel
     return parallel.submit(_encrypt_chunk, list(values), key_fingerprint())
 
 
@@ -112,7 +112,6 @@ def id_hash_many(values: list[str | None]) -> list[str | None]:
 def id_hash_many_job(values: list[str | None]):
     """Start id_hash over a column and return at once (worker processes from
     lib.core.parallel.THRESHOLD values on, like encrypt_many_job); `.result()` gives the hashes."""
-    from lib.core import parallel
     return parallel.submit(_hash_chunk, list(values), hashlib.sha256(config.hash_key()).hexdigest())
 
 

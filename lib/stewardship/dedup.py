@@ -18,6 +18,8 @@ rows that moved), so `undo_merge` restores every row exactly.
 """
 from __future__ import annotations
 
+import math
+from pathlib import Path
 import json
 import logging
 import time
@@ -28,6 +30,9 @@ import pandas as pd
 
 from lib.security import audit, auth
 from lib.core import errors, hooks, normalize, validation, warehouse
+from lib.stewardship import edits
+from lib.security import privacy
+from lib.stewardship.edits import StaleRecordError
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +127,6 @@ def _regularise(model: dict) -> dict:
 
 def _levels(model: dict) -> dict[str, list[tuple[int, str, float]]]:
     """Per comparison: (gamma, label, match weight) of each level, numbered as splink does."""
-    import math
     out = {}
     for comp in model["comparisons"]:
         levels = comp["comparison_levels"]
@@ -435,8 +439,6 @@ def suggested_survivor(a: dict, b: dict) -> tuple[dict, dict]:
 
 def compare(user: auth.User, id_a: int, id_b: int) -> pd.DataFrame:
     """Side-by-side values of two records (contacts masked per role) for the merge screen."""
-    from lib.stewardship import edits
-    from lib.security import privacy
     auth.require(user, "merge_customers")
     a, b = edits.get(id_a), edits.get(id_b)
     if a is None or b is None:
@@ -460,7 +462,6 @@ def _jsonable(value):
 def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, str] | None = None,
           *, pair_id: int | None = None, expected_versions: tuple[int, int] | None = None) -> int:
     """Merge `merged_id` into `survivor_id`; returns the merge id (for undo)."""
-    from lib.stewardship.edits import StaleRecordError
     auth.require(user, "merge_customers")
     survivor_id, merged_id = int(survivor_id), int(merged_id)
     if survivor_id == merged_id:
@@ -534,7 +535,6 @@ def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, 
 @warehouse.retrying
 def undo_merge(user: auth.User, merge_id: int) -> None:
     """Restore both records and every moved row exactly as they were before the merge."""
-    from lib.stewardship.edits import StaleRecordError
     auth.require(user, "merge_customers")
     with warehouse.transaction() as tx:
         mg = tx.one("stw_merge_by_id", merge_id=int(merge_id))
@@ -579,7 +579,6 @@ def _refresh_aggregates(kind: str = "merge", source: object = "") -> None:
 def export(user: auth.User, out_path: str, min_probability: float = CANDIDATE_THRESHOLD) -> dict:
     """Pairs (both records' source keys, probability) to OUT; clusters to OUT with
     `.clusters` before the extension. Returns the paths and row counts."""
-    from pathlib import Path
     auth.require(user, "merge_customers")
     pairs = warehouse.read("stw_dedup_export_pairs", min_probability=float(min_probability))
     clusters = warehouse.read("stw_dedup_export_clusters")

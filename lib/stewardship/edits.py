@@ -14,13 +14,13 @@ from datetime import date, datetime
 from lib.security import audit, auth, privacy
 from lib.core import normalize, settings, validation, warehouse, errors
 from lib.stewardship import quality
+from lib.core.i18n import t
 
 
 class StaleRecordError(errors.ConflictError, warehouse.WarehouseError):
     """Someone else saved the record first (its version moved on)."""
 
     def __init__(self, customer_id, message: str | None = None):
-        from lib.core.i18n import t
         super().__init__(message or t("stewards.v.conflict"))
         self.customer_id = customer_id
 

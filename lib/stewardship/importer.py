@@ -38,6 +38,7 @@ import pyarrow as pa
 
 from lib.security import audit, auth, privacy
 from lib.core import errors, hooks, normalize, parallel, settings, validation, warehouse
+from lib.stewardship import dedup
 
 log = logging.getLogger(__name__)
 
@@ -606,7 +607,6 @@ def _after_import(result: ImportResult, match_duplicates: bool) -> None:
     result.notes.extend(hooks.loaded(hooks.Load("import", str(result.import_id),
                                                 tuple(result.new_customer_ids or ()))))
     if match_duplicates and result.kind == "customers" and result.new_customer_ids:
-        from lib.stewardship import dedup
         try:
             result.duplicate_candidates = dedup.match_new(auth.SYSTEM, result.new_customer_ids)
         except dedup.NoModel:

@@ -22,6 +22,7 @@ from dateutil.relativedelta import relativedelta
 
 from lib.security import audit, auth, privacy
 from lib.core import settings, warehouse
+from lib.core.validation import _cn_mobile_re
 
 DIMENSIONS = ("completeness", "validity", "uniqueness", "consistency", "timeliness", "accuracy")
 SEVERITY_WEIGHT = {"high": 3, "medium": 2, "low": 1}
@@ -85,7 +86,6 @@ def _wrap(template: str, rule: Rule) -> str:
 
 def rule_params(as_of: date | None = None) -> dict:
     """Bound parameters every rule may use."""
-    from lib.core.validation import _cn_mobile_re
     as_of = as_of or settings.as_of()
     months = int(settings.get("stale_after_months"))
     stale_before = datetime.combine(as_of, datetime.min.time()) - relativedelta(months=months)
