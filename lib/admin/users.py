@@ -94,12 +94,6 @@ def _existing(tx: warehouse.Tx, username: str) -> dict:
     return row
 
 
-def _public(row: dict) -> dict:
-    """What the audit log may keep about an account (never the password hash)."""
-    return {"username": row["username"], "display_name": row["display_name"],
-            "email": row["email"], "roles": sorted(row["roles"]), "disabled": bool(row["disabled"])}
-
-
 def _keep_an_admin(tx: warehouse.Tx, username: str, row: dict, *, losing_admin: bool) -> None:
     """Refuse the change that would leave nobody able to administer the app."""
     if losing_admin and "admin" in row["roles"] and not row["disabled"]:

@@ -824,11 +824,6 @@ class Lake:
 _lakes: dict[int, Lake] = {}
 
 
-def lake_of(engine: Engine) -> Lake:
-    """The Lake behind an engine made by create_engine (for maintenance commands)."""
-    return _lakes[id(engine)]
-
-
 def create_engine(spec: str, data_path: str | None = None) -> Engine:
     """A SQLAlchemy engine over the lake: pooled connections are cursors of one DuckDB instance
     (the lake is attached once per process), each with ``USE lake`` so unqualified table names

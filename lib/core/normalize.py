@@ -186,8 +186,3 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, list]:
     codes, uniques = pd.factorize(values)
     return codes.astype("int64"), list(uniques)
 
-
-def simplified_series(values: pd.Series) -> pd.Series:
-    uniq = values.dropna().unique()
-    mapping = {v: simplified(v) for v in uniq}
-    return values.map(mapping).astype("string")

@@ -41,12 +41,6 @@ def fast_frame(tx: warehouse.Tx, sql: str, **params: Any) -> pd.DataFrame:
     return tx.fast_df(warehouse.raw_sql(sql), **params)
 
 
-def read_frame(sql: str, **params: Any) -> pd.DataFrame:
-    """``fast_frame`` in its own read-only transaction."""
-    with warehouse.transaction() as tx:
-        return fast_frame(tx, sql, **params)
-
-
 def cutoff(as_of: date) -> datetime:
     """First instant after the as-of day: analytics use data strictly before it."""
     return datetime.combine(as_of + timedelta(days=1), datetime.min.time())

@@ -105,10 +105,6 @@ def require(user: User | None, action: str) -> None:
         raise PermissionDenied(user or User("anonymous"), action)
 
 
-def actions_for(roles: set[str] | frozenset[str]) -> list[str]:
-    return sorted(a for a, allowed in PERMISSIONS.items() if allowed & set(roles))
-
-
 # ---------------------------------------------------------------- passwords and accounts
 
 def hash_password(password: str) -> str:

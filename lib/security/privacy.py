@@ -92,11 +92,6 @@ def decrypt(token: str | None) -> str | None:
                          "(was a field key removed before rotation finished?)") from exc
 
 
-def rotate_token(token: str | None) -> str | None:
-    """Re-encrypt one token under the newest key."""
-    return cipher().rotate(token.encode()).decode() if token else None
-
-
 def id_hash(value: str | None) -> str | None:
     """Keyed hash of an identifier, normalised (upper-case, no spaces)."""
     if value in (None, ""):
