@@ -79,6 +79,8 @@ FILE_MOVES = {"lib/demo.py": "lib/demo/__init__.py"}
 # Named queries, migrations and UI strings belong to core (the warehouse and i18n load them from
 # next to themselves). Every file still in an old folder is moved, so files that other branches
 # add there are carried over by a re-run.
+# Modules split into a package after the move: their path in prose/comments.
+SPLIT_INTO_PACKAGES = {"lib/core/lake.py": "lib/core/lake/"}
 DIR_MOVES = {"lib/sql": "lib/core/sql", "lib/migrations": "lib/core/migrations",
              "lib/locale": "lib/core/locale"}
 
@@ -167,6 +169,9 @@ def _dotted_patterns() -> list[tuple[re.Pattern[str], str]]:
         out.append((re.compile(rf"(?<![\w/.])lib/{old}\.py\b"), f"lib/{new.replace('.', '/')}.py"))
     for old, new in DIR_MOVES.items():
         out.append((re.compile(rf"(?<![\w/.]){re.escape(old)}\b"), new))
+    # modules that became packages after the move (split into parts)
+    for old, new in SPLIT_INTO_PACKAGES.items():
+        out.append((re.compile(rf"(?<![\w/.]){re.escape(old)}(?![\w/])"), new))
     return out
 
 

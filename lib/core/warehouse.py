@@ -7,7 +7,7 @@ blocks headed ``-- name: query_name``; parameters are bound (``:start``), never 
 Locations (``C360_WAREHOUSE`` or ``warehouse`` in secrets):
   * a file path ``data/warehouse.duckdb`` (the default) or ``:memory:``;
   * a SQLAlchemy URL ``duckdb:///path``;
-  * a DuckLake spec ``ducklake:...`` (see ``lib/core/lake.py``), for several processes at once.
+  * a DuckLake spec ``ducklake:...`` (see ``lib/core/lake/``), for several processes at once.
 
 Why the pool matters: DuckDB lets one process hold a file read-write. A QueuePool keeps that
 lock for the app's lifetime, so a second process gets a lock error; we turn it into a

@@ -1,4 +1,4 @@
-"""What DuckLake lacks, provided by lib/core/lake.py: the schema, sequences, ON CONFLICT, RETURNING,
+"""What DuckLake lacks, provided by lib/core/lake/: the schema, sequences, ON CONFLICT, RETURNING,
 recorded constraints, and extensions loaded from the wheels only."""
 from __future__ import annotations
 
