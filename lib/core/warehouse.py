@@ -341,15 +341,11 @@ def connect() -> Iterator[Connection]:
         conn.close()
 
 
-def arrow(name: str, **params: Any) -> Any:
-    """A named query's result as a pyarrow Table (bulk copies into a scratch database).
-    Parameters, if any, are bound positionally as in read()."""
-    sql, names = _compiled(name)
-    conn = _opened(lambda: engine().raw_connection())
-    try:
-        return conn.driver_connection.execute(sql, [params[n] for n in names]).fetch_arrow_table()
-    finally:
-        conn.close()
+def arrow(name: str) -> Any:
+    """A named query (without parameters) as a pyarrow Table, fetched column-wise by DuckDB
+    itself: bulk copies of the warehouse into a scratch database (matching)."""
+    with connect() as conn:
+        return conn.connection.driver_connection.execute(query(name)).to_arrow_table()
 
 
 # DuckDB settings for every connection we open: never download extensions (locked-down servers)
