@@ -4,16 +4,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import duckdb
 import sqlglot
 from sqlglot import exp
 
 from lib.core.lake.spec import CONSTRAINTS_TABLE, RETURNING_TABLE, LakeError
-
-if TYPE_CHECKING:   # the Lake owns its Translator; annotations only
-    from lib.core.lake.engine import Lake
 
 
 # ---------------------------------------------------------------- SQL translation
@@ -133,7 +130,7 @@ def _record_sql(table: str, found: list[Constraint], replace: bool) -> list[str]
 class Translator:
     """Rewrites statements that DuckLake cannot run into ones it can (see module docstring)."""
 
-    def __init__(self, lake: "Lake"):
+    def __init__(self, lake: Any):   # the engine.Lake that owns this translator
         self.lake = lake
 
     @functools.lru_cache(maxsize=2048)
