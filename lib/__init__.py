@@ -1,4 +1,3 @@
-"""Customer 360 domain library. Only lib/ui.py imports streamlit; everything else is plain Python.
-
-Areas: core (storage, config, field rules) <- security <- dashboards, stewardship, marketing,
-admin <- ui. See docs/architecture.md."""
+"""Customer 360 domain library, by area: ui -> dashboards, stewardship, marketing, admin ->
+security -> core (see docs/architecture.md). Only lib/ui*.py import streamlit; everything else
+is plain Python that a test, the CLI or a job can call."""
