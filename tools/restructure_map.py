@@ -37,6 +37,10 @@ MOVES: dict[str, str] = {
     "navigation": "security.navigation",
     "audit": "security.audit",
     "privacy": "security.privacy",
+    # (added on other branches while lib/ was flat; moved when the script is re-run after merging)
+    "sessions": "security.sessions",
+    "passwords": "security.passwords",
+    "exports": "security.exports",
     # dashboards
     "metrics": "dashboards.metrics",
     "aggregates": "dashboards.aggregates",
@@ -63,6 +67,7 @@ MOVES: dict[str, str] = {
     "users": "admin.users",
     "backup": "admin.backup",
     "audit_trail": "admin.audit_log",
+    "backup_crypto": "admin.backup_crypto",
 }
 PACKAGES = sorted({new.split(".")[0] for new in MOVES.values()})
 PACKAGE_DOC = {
