@@ -1,22 +1,33 @@
 # Customer 360. `make run` serves the demo; `make test` runs every test. Both set up what they need.
 SHELL := /bin/bash
 PY ?= python3
+PYTHON_VERSION := 3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 DEMO_CUSTOMERS ?= 50000
 export C360_DEMO ?= 1
 
-.PHONY: run test venv dev-venv demo system-deps bench walkthrough clean
+.PHONY: run test lint venv dev-venv demo system-deps bench python-version lock clean
 
-$(BIN)/.runtime: requirements.txt
+# The code and requirements.lock are for Python $(PYTHON_VERSION): refuse another one early.
+python-version:
+	@$(PY) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(0 if v == "$(PYTHON_VERSION)" else \
+	  "$(PY) is Python " + v + "; Customer 360 needs $(PYTHON_VERSION) (make PY=python$(PYTHON_VERSION) ...)")'
+
+# requirements.lock pins every installed package (runtime and dev) with its hashes; pip refuses
+# anything else. requirements*.txt list what we import; `make lock` re-derives the lock from them.
+$(BIN)/.runtime: requirements.lock | python-version
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
 
-$(BIN)/.dev: requirements.txt requirements-dev.txt $(BIN)/.runtime
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(BIN)/.dev: requirements.lock $(BIN)/.runtime
 	touch $@
+
+lock: dev-venv
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links -o requirements.lock requirements-dev.txt
 
 venv: $(BIN)/.runtime
 dev-venv: $(BIN)/.dev
@@ -41,12 +52,16 @@ system-deps:
 test: dev-venv system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: dev-venv
-	$(BIN)/python -m bench.run
+# ruff (rules in pyproject.toml) and mypy on lib/. `ruff format --check` joins once the tree
+# has been formatted (see pyproject.toml).
+lint: dev-venv
+	$(BIN)/ruff check lib pages app.py tests bench tools
+	$(BIN)/mypy
 
-walkthrough: dev-venv
-	$(BIN)/python ../shared/tools/walkthrough.py --url http://127.0.0.1:$(PORT) \
-	  $(foreach u,manager marketing steward admin,--user $(u):$(u)-demo) --out walk-shots
+# Every benchmark, one after another (each prints its table; see docs/benchmarks.md).
+BENCHMARKS := dashboards stewards marketing admin lake
+bench: dev-venv
+	@set -e; for b in $(BENCHMARKS); do echo "== bench.$$b"; $(BIN)/python -m bench.$$b; done
 
 clean:
 	rm -rf $(VENV) walk-shots test-artifacts

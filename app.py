@@ -1,15 +1,18 @@
 """Customer 360 home: the login form, then a landing view for the user's roles."""
 import streamlit as st
 
-from lib import charts, config, metrics, navigation, settings, ui
-from lib.filters import default as default_filters
-from lib.i18n import t
+from lib.dashboards import charts, metrics
+from lib.core import config, settings
+from lib.security import navigation
+from lib import ui
+from lib.dashboards.filters import default as default_filters
+from lib.core.i18n import t
 
 user = ui.guard()
 
 
-@st.cache_data(ttl=600, show_spinner=False)
-def _monthly_trend(as_of, built):
+@ui.cached
+def _monthly_trend(as_of):
     return metrics.monthly_trends(default_filters(as_of))
 
 

@@ -28,7 +28,9 @@ def main() -> None:
 
     from cryptography.fernet import Fernet
 
-    from lib import audit_trail, auth, backup, config, privacy, users, warehouse
+    from lib.admin import audit_log as audit_trail, backup, users
+    from lib.security import auth, privacy
+    from lib.core import config, warehouse
     warehouse.use(str(path))
     warehouse.migrate()
     admin = auth.SYSTEM

@@ -6,7 +6,7 @@ gets a row for every login, view, export and change. A 360° lookup reads all th
 benchmark on a fresh demo flatters it (the audit-log lookup was a 32 ms full scan at 3M rows
 before it had an index). `age()` brings a benchmark COPY to a year of use:
 
-* the real quality rules (lib.quality.run), which open flags on ~20% of 1M customers;
+* the real quality rules (lib.stewardship.quality.run), which open flags on ~20% of 1M customers;
 * tags on ~12% of customers (vip / wechat-group / trade-show), as bulk tagging would;
 * AUDIT_ROWS audit rows over the year: two views and one change per three rows, on customers
   spread by a hash, in time order like the real log.
@@ -23,7 +23,9 @@ AUDIT_ROWS = 3_000_000
 
 def age(location: str) -> dict:
     """Age the warehouse at `location` (already selected with warehouse.use); returns timings."""
-    from lib import auth, quality, warehouse
+    from lib.security import auth
+    from lib.stewardship import quality
+    from lib.core import warehouse
     if warehouse.scalar("SELECT count(*) FROM audit_log") >= AUDIT_ROWS:
         return {}
     out = {}

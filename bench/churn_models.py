@@ -17,12 +17,12 @@ The demo: ``python -m lib.cli demo --customers N`` into another temporary wareho
 same CLI commands.
 
 For each, on the churn model's holdout (purchasers before the evaluation cutoff, labelled by
-the ``horizon`` days after it; see lib/churn.py):
+the ``horizon`` days after it; see lib/marketing/churn.py):
 
 * churn model - the stored model's holdout AUC (recomputed here from the stored model; the
   two must agree);
 * recency alone - days since the last purchase as the score;
-* BG/NBD P(alive) - lib/clv.py's own BG/NBD fitted on the purchases before the evaluation
+* BG/NBD P(alive) - lib/marketing/clv.py's own BG/NBD fitted on the purchases before the evaluation
   cutoff (the same information the churn model has), score = 1 - P(alive); also the model's
   expected purchases in the horizon (score = minus that).
 """
@@ -106,8 +106,8 @@ def compare(warehouse: Path) -> dict:
     """Holdout AUCs of the latest churn model, recency, and BG/NBD, on the same rows."""
     from sklearn.metrics import roc_auc_score
 
-    from lib import churn, clv
-    from lib import warehouse as wh
+    from lib.marketing import churn, clv
+    from lib.core import warehouse as wh
     wh.use(str(warehouse))
     try:
         model_row = churn.models().iloc[0]
@@ -162,7 +162,7 @@ def run_cdnow(work: Path, horizon: int) -> dict:
                   span=f"{info['first']} .. {info['last']}", seconds=round(time.perf_counter() - started, 1),
                   import_customers=_json_line(out_c), import_orders=_json_line(out_o),
                   clv=[line for line in clv_out.splitlines() if line.startswith(("BG/NBD", "backtest"))])
-    from lib import warehouse as wh
+    from lib.core import warehouse as wh
     wh.use(str(path))
     try:
         result["registration"] = wh.one(

@@ -42,9 +42,11 @@ def _median_ms(fn, runs: int) -> tuple[float, float]:
 def measure(location: str, runs: int, customer_ids: list[int]) -> dict[str, tuple[float, float]]:
     import streamlit as st
 
-    from lib import auth, customers, metrics, warehouse
-    from lib.filters import default as default_filters
-    from lib import settings
+    from lib.security import auth
+    from lib.dashboards import customers, metrics
+    from lib.core import warehouse
+    from lib.dashboards.filters import default as default_filters
+    from lib.core import settings
     from tests.app.helpers import as_user, open_page
 
     warehouse.use(location)
@@ -109,7 +111,7 @@ def measure(location: str, runs: int, customer_ids: list[int]) -> dict[str, tupl
 
 def catalog_cost() -> None:
     """What one table reference costs on a lake: six small tables, read in different ways."""
-    from lib import warehouse
+    from lib.core import warehouse
     from tests.lake.pg import PostgresServer
 
     server = PostgresServer().start()
@@ -163,7 +165,8 @@ def main() -> None:
         return
 
     from bench import aging
-    from lib import aggregates, lake, warehouse
+    from lib.dashboards import aggregates
+    from lib.core import lake, warehouse
     from tests.lake.pg import PostgresServer
 
     work = Path(args.work)

@@ -33,7 +33,9 @@ def main() -> None:
     args = parser.parse_args()
     work, path = working_copy(args.source, args.work)
 
-    from lib import audience, auth, churn, clv, lifecycle, rfm, segments, settings, tags, warehouse
+    from lib.marketing import audience, churn, clv, lifecycle, rfm, segments, tags
+    from lib.security import auth
+    from lib.core import settings, warehouse
     warehouse.use(str(path))
     warehouse.migrate()
     user = auth.SYSTEM

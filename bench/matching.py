@@ -113,7 +113,8 @@ def load_cli(env: dict, work: Path, sources: dict[str, pd.DataFrame], kind: str,
 
 def load_direct(sources: dict[str, pd.DataFrame], kind: str) -> dict:
     """Rows straight into customers (for use before the import accepts contact-less rows)."""
-    from lib import normalize, privacy, warehouse
+    from lib.core import normalize, warehouse
+    from lib.security import privacy
     warehouse.migrate()
     next_id = 1
     counts = {}
@@ -212,7 +213,7 @@ def baseline_pairs() -> tuple[set[tuple[str, str]], float]:
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-    from lib import warehouse
+    from lib.core import warehouse
     started = time.perf_counter()
     with warehouse.connect() as wconn:
         raw = wconn.connection.driver_connection
@@ -224,7 +225,7 @@ def baseline_pairs() -> tuple[set[tuple[str, str]], float]:
     con.execute("CREATE TABLE base_input AS SELECT unique_id, py, mobile_key, email_norm, birth_date, "
                 "address_n, postcode, city, id_hash, raw_id FROM t")
     # the same ID information as ours: an ID number kept raw by the import, hashed for the run
-    from lib import privacy
+    from lib.security import privacy
     raw = [r[0] for r in con.execute("SELECT DISTINCT raw_id FROM base_input WHERE raw_id IS NOT NULL").fetchall()]
     if raw:
         con.register("raw_ids", pd.DataFrame({"raw_id": raw, "h": privacy.id_hash_many(raw)}))
@@ -278,7 +279,7 @@ def baseline_pairs() -> tuple[set[tuple[str, str]], float]:
 # ---------------------------------------------------------------- one data set
 
 def run_set(name: str, load: str, persons: int, work_root: Path) -> dict:
-    from lib import warehouse
+    from lib.core import warehouse
     if name.startswith("febrl"):
         sources, truth = febrl(name)
         kind, country = "febrl", "AU"
@@ -318,7 +319,9 @@ def run_demo_1m(source: str, work_root: Path) -> dict:
 
     import duckdb
 
-    from lib import auth, dedup, warehouse
+    from lib.security import auth
+    from lib.stewardship import dedup
+    from lib.core import warehouse
     work = work_root / "demo-1m"
     work.mkdir(parents=True, exist_ok=True)
     db = work / "warehouse.duckdb"

@@ -1,5 +1,5 @@
 """Hand-written raw DuckDB SQL over customers / orders / events for the same answers as
-lib/metrics.py (no pre-aggregates). The benchmark times both and checks they agree.
+lib/dashboards/metrics.py (no pre-aggregates). The benchmark times both and checks they agree.
 
 Only used by bench/ and by tests that cross-check the aggregates against the source tables.
 Parameters are positional-free: DuckDB named parameters ($name) bound from a dict.

@@ -9,7 +9,7 @@ Measures (wall clock, this machine):
     recall / F1 against demo_ground_truth (pairs with p >= 0.9);
   * import: a generated 1M-row messy customer CSV (formatted mobiles, mixed-case emails,
     slashed dates, resident IDs for 60 %, ~2 % invalid mobiles, ~1 % rows without a name)
-    imported through lib.importer in one transaction (target < 60 s); the after-import steps
+    imported through lib.stewardship.importer in one transaction (target < 60 s); the after-import steps
     (aggregates refresh, incremental duplicate matching) are timed separately.
 """
 from __future__ import annotations
@@ -87,7 +87,9 @@ def main() -> None:
             if Path(str(args.source) + suffix).exists():
                 shutil.copyfile(str(args.source) + suffix, str(db) + suffix)
 
-    from lib import auth, dedup, importer, quality, warehouse
+    from lib.security import auth
+    from lib.stewardship import dedup, importer, quality
+    from lib.core import warehouse
     warehouse.use(str(db))
     warehouse.migrate()
     results: dict = {}

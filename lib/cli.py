@@ -17,8 +17,8 @@ import importlib
 import pkgutil
 import sys
 
-from lib import config, warehouse
-from lib.warehouse import WarehouseError
+from lib.core import config, warehouse
+from lib.core.warehouse import WarehouseError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,17 +1,14 @@
 """Overview: KPIs with change vs the previous period, trends, breakdowns, lifecycle, cohorts."""
 import streamlit as st
 
-from lib import charts, metrics, ui
-from lib.i18n import t
+from lib.dashboards import charts, metrics
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("overview")
 
-# Results are small; cached per filter set and per aggregate build (a refresh changes the key).
-TTL = 600
-
-
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _overview(f, built):
+@ui.cached   # per filter set and data version (an aggregate rebuild is a write)
+def _overview(f):
     return metrics.overview(f)
 
 

@@ -1,8 +1,10 @@
 """Customer search: name (partial, pinyin too), full mobile or email, id or company; paginated."""
 import streamlit as st
 
-from lib import customers, i18n, ui
-from lib.i18n import t
+from lib.dashboards import customers
+from lib.core import i18n
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("customers")
 
@@ -16,11 +18,8 @@ if not query.strip():
     st.info(t("dash.search.start"))
     st.stop()
 
-try:
+with ui.shown(stop=True):
     result = customers.search(user, query, page=st.session_state.get("dash_search_page", 1))
-except Exception as exc:  # noqa: BLE001 - permission or warehouse errors become a message
-    ui.show_error(exc)
-    st.stop()
 if result.total == 0:
     st.warning(t("dash.search.none", query=query))
     st.stop()

@@ -4,8 +4,10 @@ complaints and consults, and the record's change history. The id travels in the 
 import pandas as pd
 import streamlit as st
 
-from lib import charts, customers, i18n, ui
-from lib.i18n import t
+from lib.dashboards import charts, customers
+from lib.core import i18n
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("customer_360")
 

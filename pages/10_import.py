@@ -3,8 +3,10 @@ import json
 
 import streamlit as st
 
-from lib import entry_rules, importer, ui, validation
-from lib.i18n import t
+from lib.stewardship import entry_rules, importer
+from lib import ui
+from lib.core import validation
+from lib.core.i18n import t
 
 user = ui.guard("import")
 
@@ -74,11 +76,9 @@ with tab_import:
         s1, s2, s3 = st.columns([2, 1, 1])
         mapping_name = s1.text_input(t("stewards.imp.mapping_name"), key="imp_mapping_name")
         if s2.button(t("stewards.imp.save_mapping"), key="imp_save_mapping"):
-            try:
+            with ui.shown() as outcome:
                 importer.save_mapping(user, mapping_name, kind, mapping)
-            except Exception as exc:  # noqa: BLE001
-                ui.show_error(exc)
-            else:
+            if outcome.ok:
                 st.success(t("stewards.imp.mapping_saved", name=mapping_name))
         s3.download_button(t("stewards.imp.download_mapping"), importer.mapping_json(kind, mapping),
                            file_name=f"mapping-{kind}.json", mime="application/json", key="imp_dl_mapping")
@@ -114,11 +114,9 @@ with tab_import:
                 def progress(fraction: float, stage: str) -> None:
                     bar.progress(fraction, text=t(f"stewards.imp.stage.{stage}"))
 
-                try:
+                with ui.shown() as outcome:
                     result = importer.run_import(user, plan, progress=progress)
-                except Exception as exc:  # noqa: BLE001
-                    ui.show_error(exc)
-                else:
+                if outcome.ok:
                     st.session_state.pop("imp_plan", None)
                     st.success(t("stewards.imp.done", loaded=result.rows_loaded, unchanged=result.rows_unchanged,
                                  quarantined=result.rows_quarantined, flagged=result.rows_flagged,
@@ -149,23 +147,15 @@ with tab_quarantine:
                                                        key=f"q_{qid}_{field}")
             release = st.form_submit_button(t("stewards.imp.release"), type="primary")
         if release:
-            try:
+            with ui.shown():
                 new_id = importer.release(user, qid, values)
-            except validation.ValidationError as exc:
-                for e in exc.errors:
-                    st.error(e.message())
-            except Exception as exc:  # noqa: BLE001
-                ui.show_error(exc)
-            else:
                 st.success(t("stewards.imp.released", id=new_id or "—"))
         d1, d2 = st.columns([3, 1])
         reason = d1.text_input(t("stewards.field.reason"), key=f"q_reason_{qid}")
         if d2.button(t("stewards.imp.discard"), key="imp_discard"):
-            try:
+            with ui.shown() as outcome:
                 importer.discard(user, qid, reason)
-            except Exception as exc:  # noqa: BLE001
-                ui.show_error(exc)
-            else:
+            if outcome.ok:
                 st.success(t("stewards.imp.discarded"))
 
 with tab_history:

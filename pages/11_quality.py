@@ -1,8 +1,10 @@
 """Data-quality scorecard: overall, per dimension, field and source channel, trend, drill-down."""
 import streamlit as st
 
-from lib import i18n, quality, stewards_charts, ui
-from lib.i18n import t
+from lib.core import i18n
+from lib.stewardship import quality, charts
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("quality")
 
@@ -11,11 +13,9 @@ st.caption(t("stewards.q.intro"))
 
 if st.button(t("stewards.q.run_now"), type="primary", key="quality_run"):
     with st.spinner(t("stewards.q.running")):
-        try:
+        with ui.shown() as outcome:
             result = quality.run(user)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, not a traceback
-            ui.show_error(exc)
-        else:
+        if outcome.ok:
             st.success(t("stewards.q.run_done", run_id=result.run_id, seconds=f"{result.seconds:.1f}",
                          opened=result.flags_opened, resolved=result.flags_resolved))
 
@@ -36,13 +36,13 @@ ui.kpi_row([{"label": t(f"stewards.dim.{row.dimension}"), "value": ui.fmt_pct(ro
             for row in card.by_dimension.iloc[2:].itertuples(index=False)])
 
 left, right = st.columns(2)
-left.plotly_chart(stewards_charts.score_trend(card.trend, quality.DIMENSIONS), width="stretch")
-right.plotly_chart(stewards_charts.score_bars(card.by_channel, "channel", t("stewards.q.by_channel")),
+left.plotly_chart(charts.score_trend(card.trend, quality.DIMENSIONS), width="stretch")
+right.plotly_chart(charts.score_bars(card.by_channel, "channel", t("stewards.q.by_channel")),
                    width="stretch")
 left, right = st.columns(2)
-left.plotly_chart(stewards_charts.source_dimension_heatmap(card.by_source_dimension, quality.DIMENSIONS),
+left.plotly_chart(charts.source_dimension_heatmap(card.by_source_dimension, quality.DIMENSIONS),
                   width="stretch")
-right.plotly_chart(stewards_charts.score_bars(card.by_field, "field", t("stewards.q.by_field")),
+right.plotly_chart(charts.score_bars(card.by_field, "field", t("stewards.q.by_field")),
                    width="stretch")
 
 st.subheader(t("stewards.q.rules"))

@@ -1,8 +1,11 @@
 """Review queue: everything that needs a steward, most severe first; fix, verify or ignore."""
 import streamlit as st
 
-from lib import customer_edits, i18n, quality, review, settings, ui, validation
-from lib.i18n import t
+from lib.stewardship import edits, quality, review
+from lib.core import i18n, settings, validation
+from lib.security import privacy
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("review_queue")
 
@@ -28,11 +31,17 @@ with st.container(border=True):
                            key="rq_rule")
 
 PAGE = 50
+queue_filter = review.QueueFilter(categories, severities, None, source, rule_id)
+if st.session_state.get("rq_filter") != queue_filter:   # other filters: back to the first page
+    st.session_state["rq_filter"] = queue_filter
+    st.session_state["rq_page"] = 0
 page_no = st.session_state.get("rq_page", 0)
-items = review.items(user, review.QueueFilter(categories, severities, None, source, rule_id),
-                     limit=PAGE, offset=page_no * PAGE)
+items = review.items(user, queue_filter, limit=PAGE, offset=page_no * PAGE)
 if items.empty:
     st.success(t("stewards.rq.empty"))
+    if page_no > 0 and st.button(t("stewards.prev"), key="rq_prev"):   # e.g. the last item was fixed
+        st.session_state["rq_page"] = page_no - 1
+        st.rerun()
     st.stop()
 
 
@@ -86,7 +95,7 @@ if item["category"] == "duplicate":
 
 flag_id = int(item["item_id"])
 customer_id = int(item["customer_id"])
-record = customer_edits.get(user, customer_id)
+record = edits.get(user, customer_id)
 version_key = f"rq_version_{flag_id}"
 if version_key not in st.session_state:
     st.session_state[version_key] = record["version"]   # the version this form was opened on
@@ -131,64 +140,50 @@ if saved:
     if not changes:
         st.warning(t("stewards.rq.no_changes"))
     else:
-        try:
-            customer_edits.update_customer(user, customer_id, changes, loaded_version, flag_id=flag_id)
-        except validation.ValidationError as exc:
-            for field, msg in exc.by_field().items():
-                st.error(f"{t('stewards.field.' + field)}: {msg}")
-        except customer_edits.ConflictError as exc:
-            st.error(str(exc))
-            if st.button(t("stewards.rq.reload"), key="rq_reload"):
+        with ui.shown():
+            try:
+                edits.update_customer(user, customer_id, changes, loaded_version, flag_id=flag_id)
+            except validation.ValidationError as exc:
+                for field, msg in exc.by_field().items():
+                    st.error(f"{t('stewards.field.' + field)}: {msg}")
+            except edits.StaleRecordError as exc:
+                st.error(str(exc))
+                if st.button(t("stewards.rq.reload"), key="rq_reload"):
+                    st.session_state.pop(version_key, None)
+                    st.rerun()
+            else:
                 st.session_state.pop(version_key, None)
-                st.rerun()
-        except Exception as exc:  # noqa: BLE001
-            ui.show_error(exc)
-        else:
-            st.session_state.pop(version_key, None)
-            st.success(t("stewards.rq.saved", id=customer_id))
+                st.success(t("stewards.rq.saved", id=customer_id))
 
 a1, a2 = st.columns(2)
 with a1.container(border=True):
     st.markdown(f"**{t('stewards.rq.verify_title')}**")
     st.caption(t("stewards.rq.verify_help"))
     if st.button(t("stewards.rq.verify"), key="rq_verify"):
-        try:
-            customer_edits.verify(user, customer_id, loaded_version, flag_id=flag_id)
-        except customer_edits.ConflictError as exc:
-            st.error(str(exc))
-        except Exception as exc:  # noqa: BLE001
-            ui.show_error(exc)
-        else:
+        with ui.shown():
+            edits.verify(user, customer_id, loaded_version, flag_id=flag_id)
             st.session_state.pop(version_key, None)
             st.success(t("stewards.rq.verified", id=customer_id))
 with a2.container(border=True):
     st.markdown(f"**{t('stewards.rq.ignore_title')}**")
     reason = st.text_input(t("stewards.field.reason"), key=f"rq_reason_{flag_id}")
     if st.button(t("stewards.rq.ignore"), key="rq_ignore"):
-        try:
-            customer_edits.ignore_flag(user, flag_id, reason)
-        except validation.ValidationError as exc:
-            st.error(str(exc))
-        except Exception as exc:  # noqa: BLE001
-            ui.show_error(exc)
-        else:
+        with ui.shown():
+            edits.ignore_flag(user, flag_id, reason)
             st.success(t("stewards.rq.ignored"))
 
 with st.expander(t("stewards.rq.history")):
-    history = customer_edits.edit_history(user, customer_id)
+    history = edits.edit_history(user, customer_id)
     if history.empty:
         st.caption(t("stewards.rq.no_history"))
     else:
         st.dataframe(i18n.display_frame(history, {"username": "dash.actor", "action": "dash.action"},
                                         headers="admin.audit.col"), hide_index=True, width="stretch")
-        edits = history[history["action"] == "customer.update"]["audit_id"].tolist()
-        if edits:
-            undo_id = st.selectbox(t("stewards.rq.undo_which"), edits, key="rq_undo_id")
+        undoable = history[history["action"] == "customer.update"]["audit_id"].tolist()
+        if undoable:
+            undo_id = st.selectbox(t("stewards.rq.undo_which"), undoable, key="rq_undo_id")
             if st.button(t("stewards.rq.undo"), key="rq_undo"):
-                try:
-                    customer_edits.undo_edit(user, int(undo_id))
-                except Exception as exc:  # noqa: BLE001
-                    ui.show_error(exc)
-                else:
+                with ui.shown():
+                    edits.undo_edit(user, int(undo_id))
                     st.session_state.pop(version_key, None)
                     st.success(t("stewards.rq.undone"))

@@ -1,8 +1,9 @@
 """Duplicates: candidate pairs with their match probability and why, merge with survivorship, undo."""
 import streamlit as st
 
-from lib import customer_edits, dedup, ui
-from lib.i18n import t
+from lib.stewardship import edits, dedup
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("duplicates")
 
@@ -12,11 +13,9 @@ st.caption(t("stewards.dd.intro"))
 top1, top2 = st.columns([1, 3])
 if top1.button(t("stewards.dd.run"), key="dd_run"):
     with st.spinner(t("stewards.dd.running")):
-        try:
+        with ui.shown() as outcome:
             r = dedup.run(user)
-        except Exception as exc:  # noqa: BLE001
-            ui.show_error(exc)
-        else:
+        if outcome.ok:
             st.success(t("stewards.dd.run_done", pairs=r.pairs, new=r.new_pairs, clusters=r.clusters,
                          seconds=f"{r.seconds:.1f}"))
 runs = dedup.runs(1)
@@ -50,8 +49,8 @@ with tab_pairs:
         pair_id = st.selectbox(t("stewards.dd.pair"), ids, key="dd_pair_select",
                                format_func=lambda i: f"#{i}")
         pr = dedup.pair(user, pair_id)
-        a = customer_edits.get(user, pr["customer_id_l"])
-        b = customer_edits.get(user, pr["customer_id_r"])
+        a = edits.get(user, pr["customer_id_l"])
+        b = edits.get(user, pr["customer_id_r"])
         st.metric(t("stewards.dd.probability"), f"{pr['match_probability']:.4f}",
                   help=t("stewards.dd.probability_help", weight=f"{pr['match_weight']:.1f}"))
         survivor, other = dedup.suggested_survivor(a, b)
@@ -82,20 +81,16 @@ with tab_pairs:
                 key=f"dd_choice_{pair_id}_{side}_{group}")
         b1, b2 = st.columns(2)
         if b1.button(t("stewards.dd.merge"), type="primary", key="dd_merge"):
-            try:
+            with ui.shown() as outcome:
                 merge_id = dedup.merge(user, s_rec["customer_id"], m_rec["customer_id"], choices,
                                        pair_id=pair_id, expected_versions=(s_rec["version"], m_rec["version"]))
-            except Exception as exc:  # noqa: BLE001
-                ui.show_error(exc)
-            else:
+            if outcome.ok:
                 st.success(t("stewards.dd.merged", merged=m_rec["customer_id"], survivor=s_rec["customer_id"],
                              merge_id=merge_id))
         if b2.button(t("stewards.dd.reject"), key="dd_reject"):
-            try:
+            with ui.shown() as outcome:
                 dedup.reject(user, pair_id)
-            except Exception as exc:  # noqa: BLE001
-                ui.show_error(exc)
-            else:
+            if outcome.ok:
                 st.success(t("stewards.dd.rejected"))
 
 with tab_merges:
@@ -109,11 +104,9 @@ with tab_merges:
             merge_id = st.selectbox(t("stewards.dd.undo_which"), undoable, key="dd_undo_id",
                                     format_func=lambda i: f"#{i}")
             if st.button(t("stewards.dd.undo"), key="dd_undo"):
-                try:
+                with ui.shown() as outcome:
                     dedup.undo_merge(user, merge_id)
-                except Exception as exc:  # noqa: BLE001
-                    ui.show_error(exc)
-                else:
+                if outcome.ok:
                     st.success(t("stewards.dd.undone", merge_id=merge_id))
 
 with st.expander(t("stewards.dd.accuracy")):

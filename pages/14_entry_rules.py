@@ -3,8 +3,10 @@ import json
 
 import streamlit as st
 
-from lib import entry_rules, i18n, ui, validation
-from lib.i18n import t
+from lib.stewardship import entry_rules
+from lib.core import i18n, validation
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("entry_rules")
 

@@ -3,23 +3,27 @@ from datetime import date
 
 import streamlit as st
 
-from lib import auth, charts, i18n, lifecycle, rfm, settings, ui
-from lib.i18n import t
+from lib.security import auth
+from lib.dashboards import charts
+from lib.core import i18n, settings
+from lib.marketing import lifecycle, rfm
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("rfm")
 
 
-@st.cache_data(ttl=600, show_spinner=False)
+@ui.cached
 def rfm_summary(as_of: date):
     return rfm.summary(as_of)
 
 
-@st.cache_data(ttl=600, show_spinner=False)
+@ui.cached
 def rfm_grid(as_of: date):
     return rfm.score_grid(as_of)
 
 
-@st.cache_data(ttl=600, show_spinner=False)
+@ui.cached
 def lifecycle_as_of(as_of: date):
     return lifecycle.counts_as_of(as_of)
 
@@ -77,13 +81,9 @@ info = rfm.snapshot_info()
 st.caption(t("marketing.rfm.snapshot", as_of=info.get("as_of") or "–",
              customers=ui.fmt_int(info.get("customers") or 0)))
 if auth.can(user, "manage_segments") and st.button(t("marketing.rfm.refresh", as_of=as_of.isoformat())):
-    try:
+    with ui.shown():
         count = rfm.refresh(user, as_of)
-        rfm_summary.clear()
-        rfm_grid.clear()
         st.success(t("marketing.rfm.refreshed", customers=ui.fmt_int(count)))
-    except Exception as exc:  # noqa: BLE001 - shown to the user
-        ui.show_error(exc)
 
 st.divider()
 st.subheader(t("marketing.lifecycle.title"))
@@ -102,9 +102,6 @@ with c2:
                                     "customers": st.column_config.NumberColumn(t("marketing.rfm.customers"), format="localized")})
 if auth.can(user, "manage_segments") and st.button(t("marketing.lifecycle.recompute", as_of=as_of.isoformat()),
                                                    type="primary"):
-    try:
+    with ui.shown():
         detail = lifecycle.recompute(user, as_of)
-        lifecycle_as_of.clear()
         st.success(t("marketing.lifecycle.recomputed", changed=ui.fmt_int(detail["changed"])))
-    except Exception as exc:  # noqa: BLE001 - shown to the user
-        ui.show_error(exc)

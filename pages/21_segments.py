@@ -6,8 +6,12 @@ from itertools import count
 
 import streamlit as st
 
-from lib import audience, auth, charts, i18n, rfm, segments, settings, tags, ui
-from lib.i18n import t
+from lib.marketing import audience, rfm, segments, tags
+from lib.security import auth
+from lib.dashboards import charts
+from lib.core import i18n, settings
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("segments")
 as_of = settings.as_of()
@@ -19,22 +23,22 @@ LOADED = "seg_loaded"        # the saved segment being edited: {segment_id, name
 EXPORT = "seg_export"        # the last prepared export (bytes are only built on request: audited)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@ui.cached
 def cached_stats(definition_json: str, as_of: date) -> dict:
     return segments.stats(json.loads(definition_json), as_of)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@ui.cached
 def cached_reachable(definition_json: str, as_of: date):
     return audience.reachable(json.loads(definition_json), as_of)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@ui.cached
 def cached_values(field: str, as_of: date) -> list[str]:
     return segments.field_values(field, as_of)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@ui.cached
 def cached_tags() -> list[str]:
     return tags.counts()["tag"].tolist()
 
@@ -235,12 +239,10 @@ with tab_build:
             if e3.button(t("marketing.export.prepare"), type="primary", key="seg_export_prepare"):
                 segment = loaded["name"] if loaded and segments.get(loaded["segment_id"]) and \
                     segments.get(loaded["segment_id"])["definition"] == definition else definition
-                try:
+                with ui.shown():
                     result = audience.export(user, segment, channel, fmt, as_of)
                     st.session_state[EXPORT] = {"data": result.data, "file_name": result.file_name,
                                                 "mime": result.mime, "rows": result.rows}
-                except Exception as exc:  # noqa: BLE001 - shown to the user
-                    ui.show_error(exc)
             prepared = st.session_state.get(EXPORT)
             if prepared:
                 st.success(t("marketing.export.ready", rows=ui.fmt_int(prepared["rows"]), file=prepared["file_name"]))
@@ -264,29 +266,23 @@ with tab_build:
             s1, s2 = st.columns([3, 1], vertical_alignment="bottom")
             name = s1.text_input(t("marketing.segments.name"), key="seg_save_name", max_chars=80)
             if s2.button(t("marketing.segments.save_new"), key="seg_save"):
-                try:
+                with ui.shown():
                     sid = segments.save(user, name, definition)
                     row = segments.get(sid)
                     st.session_state[LOADED] = {k: row[k] for k in ("segment_id", "name", "version", "owner")}
                     st.success(t("marketing.segments.saved", name=row["name"]))
-                except Exception as exc:  # noqa: BLE001 - shown to the user
-                    ui.show_error(exc)
             if loaded and st.button(t("marketing.segments.update", name=loaded["name"]), key="seg_update"):
-                try:
+                with ui.shown():
                     new = segments.update(user, loaded["segment_id"], loaded["version"], definition=definition)
                     st.session_state[LOADED] = {**loaded, "version": new["version"]}
                     st.success(t("marketing.segments.saved", name=loaded["name"]))
-                except Exception as exc:  # noqa: BLE001 - shown to the user
-                    ui.show_error(exc)
         with st.expander(t("marketing.builder.json")):
             st.code(json.dumps(definition, ensure_ascii=False, indent=2), language="json")
             pasted = st.text_area(t("marketing.builder.paste"), key="seg_paste")
             if st.button(t("marketing.builder.apply"), key="seg_apply") and pasted.strip():
-                try:
+                with ui.shown():
                     load(segments.validate(pasted), None)
                     st.rerun()
-                except segments.SegmentError as exc:
-                    ui.show_error(exc)
 
 with tab_saved:
     saved = segments.list_saved()
@@ -313,27 +309,21 @@ with tab_saved:
                 with c2.popover(t("marketing.segments.rename"), icon=":material/drive_file_rename_outline:"):
                     new_name = st.text_input(t("marketing.segments.new_name"), value=row["name"], key="seg_rename_to")
                     if st.button(t("marketing.segments.rename"), key="seg_rename"):
-                        try:
+                        with ui.shown():
                             segments.rename(user, row["segment_id"], new_name, row["version"])
                             st.rerun()
-                        except Exception as exc:  # noqa: BLE001 - shown to the user
-                            ui.show_error(exc)
                 if c2.button(t("marketing.segments.duplicate"), key="seg_duplicate", icon=":material/content_copy:"):
-                    try:
+                    with ui.shown():
                         segments.duplicate(user, row["segment_id"])
                         st.rerun()
-                    except Exception as exc:  # noqa: BLE001 - shown to the user
-                        ui.show_error(exc)
                 with c3.popover(t("marketing.segments.delete"), icon=":material/delete:"):
                     st.warning(t("marketing.segments.delete_confirm", name=row["name"]))
                     if st.button(t("marketing.segments.delete"), key="seg_delete", type="primary"):
-                        try:
+                        with ui.shown():
                             segments.delete(user, row["segment_id"], row["version"])
                             if (st.session_state.get(LOADED) or {}).get("segment_id") == row["segment_id"]:
                                 st.session_state[LOADED] = None
                             st.rerun()
-                        except Exception as exc:  # noqa: BLE001 - shown to the user
-                            ui.show_error(exc)
 
 with tab_compare:
     saved = segments.list_saved()
@@ -349,7 +339,7 @@ with tab_compare:
         def definition_of(key: str) -> dict:
             return to_definition(st.session_state[STATE]) if key == "__builder__" else segments.get(int(key))["definition"]
 
-        try:
+        with ui.shown():
             o = segments.overlap(definition_of(a), definition_of(b), as_of)
             ui.kpi_row([
                 {"label": options[a], "value": ui.fmt_int(o["a"])},
@@ -359,5 +349,3 @@ with tab_compare:
                  "help": t("marketing.compare.jaccard.help")},
             ])
             st.plotly_chart(charts.segment_overlap(o, options[a], options[b]), width="stretch")
-        except segments.SegmentError as exc:
-            ui.show_error(exc)

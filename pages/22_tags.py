@@ -1,8 +1,12 @@
 """Tags: one customer or a whole saved segment at once; the tag list with counts. Audited."""
 import streamlit as st
 
-from lib import auth, charts, segments, settings, tags, ui
-from lib.i18n import t
+from lib.security import auth
+from lib.dashboards import charts
+from lib.marketing import segments, tags
+from lib.core import settings
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("tags")
 may_tag = auth.can(user, "manage_tags")
@@ -36,21 +40,17 @@ with one:
                 new_tag = st.text_input(t("marketing.tags.tag"), max_chars=40)
                 add = st.form_submit_button(t("marketing.tags.add"), type="primary")
             if add:
-                try:
+                with ui.shown():
                     added = tags.add(user, int(customer_id), new_tag)
                     st.success(t("marketing.tags.added" if added else "marketing.tags.already", tag=tags.clean_tag(new_tag)))
                     st.rerun() if added else None
-                except Exception as exc:  # noqa: BLE001 - shown to the user
-                    ui.show_error(exc)
             if current:
                 r1, r2 = st.columns([2, 1], vertical_alignment="bottom")
                 gone = r1.selectbox(t("marketing.tags.remove_which"), current, key="tags_remove_which")
                 if r2.button(t("marketing.tags.remove"), key="tags_remove"):
-                    try:
+                    with ui.shown():
                         tags.remove(user, int(customer_id), gone)
                         st.rerun()
-                    except Exception as exc:  # noqa: BLE001 - shown to the user
-                        ui.show_error(exc)
 
 with bulk:
     st.subheader(t("marketing.tags.bulk_title"))
@@ -69,15 +69,11 @@ with bulk:
             confirm = st.checkbox(t("marketing.tags.bulk_confirm", members=ui.fmt_int(members)), key="tags_bulk_confirm")
             b1, b2 = st.columns(2)
             if b1.button(t("marketing.tags.bulk_add"), type="primary", disabled=not confirm, key="tags_bulk_add"):
-                try:
+                with ui.shown():
                     changed = tags.bulk_add(user, name, bulk_tag)
                     st.success(t("marketing.tags.bulk_added", customers=ui.fmt_int(changed), tag=tags.clean_tag(bulk_tag)))
-                except Exception as exc:  # noqa: BLE001 - shown to the user
-                    ui.show_error(exc)
             if b2.button(t("marketing.tags.bulk_remove"), disabled=not confirm, key="tags_bulk_remove"):
-                try:
+                with ui.shown():
                     changed = tags.bulk_remove(user, name, bulk_tag)
                     st.success(t("marketing.tags.bulk_removed", customers=ui.fmt_int(changed), tag=tags.clean_tag(bulk_tag)))
-                except Exception as exc:  # noqa: BLE001 - shown to the user
-                    ui.show_error(exc)
 st.caption(t("marketing.tags.audited"))

@@ -2,8 +2,12 @@
 Gamma-Gamma, per customer and per segment, backtest)."""
 import streamlit as st
 
-from lib import auth, charts, churn, clv, i18n, settings, ui
-from lib.i18n import t
+from lib.security import auth
+from lib.dashboards import charts
+from lib.marketing import churn, clv
+from lib.core import i18n, settings
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("churn")
 may_train = auth.can(user, "train_models")
@@ -84,7 +88,7 @@ with tab_churn:
             go = st.form_submit_button(t("marketing.churn.train_button"), type="primary")
         if go:
             bar = st.progress(0.0, text=t("marketing.progress.features"))
-            try:
+            with ui.shown() as outcome:
                 result = churn.train(user, as_of, int(horizon),
                                      progress=lambda f, msg: bar.progress(min(f * 0.7, 0.7), text=t(f"marketing.progress.{msg}")))
                 churn.score(user, as_of, int(horizon), model_id=result["model_id"],
@@ -93,9 +97,8 @@ with tab_churn:
                 st.success(t("marketing.churn.trained", id=result["model_id"], auc=f"{result['auc']:.3f}",
                              baseline=f"{result['baseline_auc']:.3f}"))
                 st.button(t("marketing.churn.show_new"), key="churn_show_new")
-            except Exception as exc:  # noqa: BLE001 - shown to the user
+            if not outcome.ok:
                 bar.empty()
-                ui.show_error(exc)
 
 with tab_clv:
     fits = clv.models()
@@ -155,11 +158,10 @@ with tab_clv:
             go_clv = st.form_submit_button(t("marketing.clv.fit_button"), type="primary")
         if go_clv:
             bar = st.progress(0.0, text=t("marketing.progress.backtest"))
-            try:
+            with ui.shown() as outcome:
                 result = clv.fit_and_score(user, clv_as_of, int(clv_horizon),
                                            progress=lambda f, msg: bar.progress(f, text=t(f"marketing.progress.{msg}")))
                 st.success(t("marketing.clv.fitted", scored=ui.fmt_int(result["scored"])))
                 st.button(t("marketing.churn.show_new"), key="clv_show_new")
-            except Exception as exc:  # noqa: BLE001 - shown to the user
+            if not outcome.ok:
                 bar.empty()
-                ui.show_error(exc)

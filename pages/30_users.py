@@ -1,8 +1,10 @@
 """Users and roles: the access review, then add, change roles, disable, reset or unlock."""
 import streamlit as st
 
-from lib import auth, users, ui
-from lib.i18n import t
+from lib.security import auth
+from lib.admin import users
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("users")
 
@@ -37,7 +39,7 @@ def attempt(action, message: str) -> None:
     """Run a lib call; show the lib's own message on refusal, else confirm and refresh."""
     try:
         action()
-    except (users.UserError, auth.PermissionDenied) as exc:
+    except (users.AccountError, auth.PermissionDenied) as exc:
         ui.show_error(exc)
         return
     st.session_state["admin_users_flash"] = message

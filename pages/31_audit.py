@@ -3,8 +3,9 @@ import math
 
 import streamlit as st
 
-from lib import audit_trail, ui
-from lib.i18n import t
+from lib.admin import audit_log as audit_trail
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("audit")
 

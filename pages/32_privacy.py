@@ -4,8 +4,10 @@ import json
 
 import streamlit as st
 
-from lib import auth, i18n, privacy, ui
-from lib.i18n import t
+from lib.security import auth, privacy
+from lib.core import i18n
+from lib import ui
+from lib.core.i18n import t
 
 user = ui.guard("privacy")
 

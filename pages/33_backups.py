@@ -2,8 +2,12 @@
 import pandas as pd
 import streamlit as st
 
-from lib import auth, backup, settings, ui
-from lib.i18n import t
+from lib.security import auth
+from lib.admin import backup
+from lib.core import settings
+from lib import ui
+from lib.core.i18n import t
+from lib.admin import setting_changes
 
 user = ui.guard("backups")
 
@@ -42,7 +46,7 @@ with left.form("create_backup", clear_on_submit=True):
 with right.form("retention"):
     keep = st.number_input(t("admin.backups.retention"), min_value=1, max_value=365, value=retention)
     if st.form_submit_button(t("admin.backups.save_retention")):
-        settings.put(user, "backup_retention", int(keep))
+        setting_changes.put(user, "backup_retention", int(keep))
         st.rerun()
 
 if not snaps:

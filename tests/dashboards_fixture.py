@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from datetime import date, datetime as dt  # noqa: F401 - dt is used by tests too
 
-from lib import aggregates, settings, warehouse
+from lib.dashboards import aggregates
+from lib.core import warehouse
+from lib.admin import setting_changes
 from tests import factories as fx
 
 AS_OF = date(2026, 6, 30)
@@ -24,7 +26,7 @@ W = (date(2026, 4, 1), date(2026, 6, 30))
 
 
 def build() -> None:
-    settings.put_system("data_as_of", AS_OF.isoformat())
+    setting_changes.put_system("data_as_of", AS_OF.isoformat())
     with warehouse.transaction() as tx:
         fx.customer(tx, 1, registered_at=dt(2024, 1, 1), lifecycle_stage="repeat",
                     mobile="+8613812345678", email="zhang.san@example.com", full_name="张三",

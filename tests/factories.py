@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import count
 
-from lib import warehouse
+from lib.core import warehouse
 
 _ids = count(1)
 

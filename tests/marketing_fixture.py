@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from lib import warehouse
+from lib.core import warehouse
 from tests import factories as f
 from tests.conftest import ROOT
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lib import auth, customer_edits, dedup, importer, warehouse
+from lib.security import auth
+from lib.stewardship import edits as customer_edits, dedup, importer
+from lib.core import warehouse
 from tests import factories as f
 
 ID = "11010519491231002X"              # valid, 欧阳娜娜's

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from lib import settings, warehouse
+from lib.core import warehouse
+from lib.admin import setting_changes
 from tests import factories
 
 AS_OF = "2026-11-01"          # stale_before = 2024-11-01 with the default 24 months
@@ -65,7 +66,7 @@ LIVE = 26
 
 def build() -> None:
     """Fill the current (empty, migrated) warehouse with the fixture."""
-    settings.put_system("data_as_of", AS_OF)
+    setting_changes.put_system("data_as_of", AS_OF)
     with warehouse.transaction() as tx:
         factories.customer(tx, 1, **base(1))
         for cid, overrides in CASES.items():
@@ -89,7 +90,7 @@ _templates: dict[str, Path] = {}
 
 def template(tmp_root: Path, name: str, with_fixture: bool) -> Path:
     if name not in _templates:
-        from lib import auth
+        from lib.security import auth
         path = tmp_root / f"{name}.duckdb"
         warehouse.use(str(path))
         warehouse.migrate()

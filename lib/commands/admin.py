@@ -12,7 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from lib import auth, backup, privacy, users
+from lib.security import auth, privacy
+from lib.admin import backup, users
 
 
 def register(subparsers) -> None:
@@ -223,7 +224,7 @@ def cmd_privacy_export(args) -> int:
     data = privacy.export_subject(auth.SYSTEM, args.customer_id)
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if args.out:
-        from lib import exports
+        from lib.security import exports
         exports.write_bytes(args.out, text.encode("utf-8"))   # 0600: the person's data, ID decrypted
         print(f"wrote {args.out} ({len(text):,} characters)")
     else:

@@ -5,7 +5,13 @@ import sys
 import time
 from datetime import date
 
-from lib import auth, warehouse
+from lib.security import auth
+from lib.core import warehouse
+from lib.admin import setting_changes
+from lib import demo
+from lib.dashboards import aggregates
+from lib.marketing import churn, clv
+from lib.stewardship import dedup, quality
 
 
 def register(subparsers) -> None:
@@ -34,7 +40,6 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from lib import demo, settings
     loc = warehouse.current_location()
     if args.if_missing and loc.path is not None and loc.path.exists():
         # `make run` runs this. An existing warehouse gets the demo logins (known passwords)
@@ -46,7 +51,7 @@ def cmd_demo(args) -> int:
                   "another file for the demo (or rebuild a broken demo with --replace).",
                   file=sys.stderr)
             return 2
-        if warehouse.scalar("SELECT count(*) FROM customers") > 0:
+        if warehouse.scalar(warehouse.raw_sql("SELECT count(*) FROM customers")) > 0:
             auth.seed_demo_users()
             print(f"demo warehouse {loc.describe()} already built")
             return 0
@@ -57,7 +62,7 @@ def cmd_demo(args) -> int:
                        replace=args.replace, progress=lambda msg: print(f"  {msg}", flush=True))
     warehouse.migrate()
     auth.seed_demo_users()
-    settings.put_system("data_as_of", as_of.isoformat())
+    setting_changes.put_system("data_as_of", as_of.isoformat())
     _first_jobs()
     print(f"demo warehouse {loc.describe()}: {stats['customers']:,} customers, "
           f"{stats['orders']:,} orders, {stats['events']:,} events "
@@ -68,7 +73,6 @@ def cmd_demo(args) -> int:
 def _first_jobs() -> None:
     """The scheduled jobs a real deployment runs after a load, run once so that every page of
     the demo shows real results on first login (scorecard, duplicates, churn risk, CLV)."""
-    from lib import aggregates, churn, clv, dedup, quality
     jobs = [("pre-aggregates", aggregates.refresh),
             ("quality rules", lambda: quality.run(auth.SYSTEM)),
             ("duplicate detection (splink)", lambda: dedup.run(auth.SYSTEM)),

@@ -1,8 +1,9 @@
 """Dashboards commands: `aggregates refresh` rebuilds the pre-aggregated tables."""
 from __future__ import annotations
 
-from lib import aggregates
-from lib.i18n import t
+from lib.dashboards import aggregates
+from lib.core.i18n import t
+from lib.core import warehouse
 
 
 def register(subparsers) -> None:
@@ -15,7 +16,6 @@ def register(subparsers) -> None:
 
 
 def cmd_refresh(args) -> int:
-    from lib import warehouse
     warehouse.migrate()
     meta = aggregates.refresh()
     print(t("dash.agg.refreshed", seconds=meta["seconds"], customers=f"{meta['customers']:,}",

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 
-from lib import audit, auth, warehouse
+from lib.security import audit, auth
+from lib.core import warehouse
+from lib.core import lake
 
 
 def register(subparsers) -> None:
@@ -60,7 +62,6 @@ def _is_lake(spec: str) -> bool:
 
 
 def cmd_migrate(args) -> int:
-    from lib import lake
     configured = warehouse.current_location()
     default = configured.url if configured.kind == "lake" else str(configured.path or "")
     source = args.source or default
@@ -123,7 +124,6 @@ def _audit(spec_or_path: str, action: str, detail: dict, data_path: str | None) 
 
 
 def _maintenance(args):
-    from lib import lake
     loc = warehouse.current_location()
     if loc.kind != "lake":
         raise ValueError("lake maintenance needs a lake: pass --warehouse ducklake:postgres:... "

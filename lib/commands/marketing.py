@@ -5,6 +5,9 @@ Jobs run as the system user (auth.SYSTEM) and are audited like the same action i
 from __future__ import annotations
 
 from datetime import date
+from lib.security import auth
+from lib.core import warehouse
+from lib.marketing import audience, churn, clv, lifecycle, rfm
 
 
 def register(subparsers) -> None:
@@ -53,27 +56,23 @@ def register(subparsers) -> None:
 
 
 def _system():
-    from lib import auth, warehouse
     warehouse.migrate()
     return auth.SYSTEM
 
 
 def cmd_segment_export(args) -> int:
-    from lib import audience
     result = audience.export_to_file(_system(), args.name, args.channel, args.out, args.as_of)
     print(f"exported {result.rows:,} reachable {args.channel} contacts of {args.name!r} to {args.out}")
     return 0
 
 
 def cmd_rfm_refresh(args) -> int:
-    from lib import rfm
     count = rfm.refresh(_system(), args.as_of)
     print(f"RFM snapshot: {count:,} customers")
     return 0
 
 
 def cmd_lifecycle_recompute(args) -> int:
-    from lib import lifecycle
     user = _system()
     defaults = lifecycle.Rules.default()
     rules = lifecycle.Rules(churn_days=args.churn_days or defaults.churn_days,
@@ -90,7 +89,6 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def cmd_churn_train(args) -> int:
-    from lib import churn
     m = churn.train(_system(), args.as_of, args.horizon_days, progress=_progress)
     print(f"churn model {m['model_id']}: holdout ROC AUC {m['auc']:.3f} "
           f"(recency baseline {m['baseline_auc']:.3f}); precision@10% {m['precision_at_k']:.3f} "
@@ -105,7 +103,6 @@ def cmd_churn_train(args) -> int:
 
 
 def cmd_churn_score(args) -> int:
-    from lib import churn
     d = churn.score(_system(), args.as_of, args.horizon_days, progress=_progress)
     print(f"scored {d['scored']:,} customers with model {d['model_id']} "
           f"(high {d['tiers']['high']:,}, medium {d['tiers']['medium']:,}, low {d['tiers']['low']:,}) "
@@ -116,7 +113,6 @@ def cmd_churn_score(args) -> int:
 
 
 def cmd_clv_score(args) -> int:
-    from lib import clv
     d = clv.fit_and_score(_system(), args.as_of, args.horizon_days, progress=_progress,
                           with_backtest=not args.no_backtest)
     bg, gg = d["bgnbd"], d["gamma_gamma"]

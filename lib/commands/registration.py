@@ -16,7 +16,9 @@ def register(subparsers) -> None:
 
 
 def cmd_infer(args) -> int:
-    from lib import auth, registration, warehouse
+    from lib.security import auth
+    from lib.stewardship import registration
+    from lib.core import warehouse
     warehouse.migrate()
     result = registration.infer_dates(auth.SYSTEM)
     print(f"registration dates: {result['changed']:,} set now; {result['inferred']:,} inferred from first activity, "

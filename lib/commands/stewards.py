@@ -14,7 +14,9 @@ import json
 import sys
 import time
 
-from lib import auth
+from lib.security import auth
+from lib.stewardship import dedup, importer, quality
+from lib.core import warehouse
 
 
 def register(subparsers) -> None:
@@ -79,7 +81,8 @@ def _rules_text(rules, country: str | None = None) -> str:
 
 
 def cmd_import(args) -> int:
-    from lib import entry_rules, importer, validation, warehouse
+    from lib.stewardship import entry_rules, importer
+    from lib.core import validation, warehouse
     warehouse.migrate()
     mapping = importer.load_mapping(args.mapping) if args.mapping else None
     if mapping and mapping.get("kind") not in (None, args.kind):
@@ -102,7 +105,8 @@ def cmd_import(args) -> int:
 
 
 def cmd_rules_show(args) -> int:
-    from lib import entry_rules, warehouse
+    from lib.stewardship import entry_rules
+    from lib.core import warehouse
     warehouse.migrate()
     kinds = [args.kind] if args.kind else list(entry_rules.KINDS)
     found = [entry_rules.in_force(args.source, k) for k in kinds]
@@ -116,7 +120,8 @@ def cmd_rules_show(args) -> int:
 
 
 def cmd_rules_set(args) -> int:
-    from lib import entry_rules, warehouse
+    from lib.stewardship import entry_rules
+    from lib.core import warehouse
     warehouse.migrate()
     required = {}
     for item in args.require:
@@ -132,7 +137,6 @@ def cmd_rules_set(args) -> int:
 
 
 def cmd_quality_run(args) -> int:
-    from lib import quality, warehouse
     warehouse.migrate()
     r = quality.run(auth.SYSTEM)
     print(f"quality run {r.run_id}: {r.customers:,} customers, overall score "
@@ -142,7 +146,6 @@ def cmd_quality_run(args) -> int:
 
 
 def cmd_dedup_run(args) -> int:
-    from lib import dedup, warehouse
     warehouse.migrate()
     started = time.perf_counter()
     r = dedup.run(auth.SYSTEM, threshold=args.threshold or dedup.CANDIDATE_THRESHOLD)
@@ -152,7 +155,6 @@ def cmd_dedup_run(args) -> int:
 
 
 def cmd_dedup_export(args) -> int:
-    from lib import dedup, warehouse
     warehouse.migrate()
     out = dedup.export(auth.SYSTEM, args.out, args.min_probability
                        if args.min_probability is not None else dedup.CANDIDATE_THRESHOLD)
@@ -161,6 +163,5 @@ def cmd_dedup_export(args) -> int:
 
 
 def cmd_dedup_evaluate(args) -> int:
-    from lib import dedup
     print(json.dumps(dedup.evaluate(args.threshold or dedup.CLUSTER_THRESHOLD)))
     return 0

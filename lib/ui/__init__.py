@@ -3,17 +3,21 @@
 * `session`: the page guard (login form, login cookie, server-side session check, sidebar);
 * `filters`: the dashboards' filter state (sidebar <-> session state <-> URL);
 * `widgets`: KPI cards, number formats, error messages, masked downloads, paging;
-* `routes`: the HTTP route that writes the httpOnly login cookie (mounted by serve.py).
+* `routes`: the HTTP route that writes the httpOnly login cookie (mounted by serve.py);
+* `errors`: the one error renderer (`ui.shown()` around an action, `ui.show_error(exc)`);
+* `cache`: the one cache policy (`@ui.cached`, keyed on the warehouse's data version).
 
 Only `app.py`, `pages/` and `lib/ui/` import streamlit. Importing this package has no side
 effects on the process (the garbage-collector freeze happens at the guard's first run).
 """
+from lib.ui.cache import cached
+from lib.ui.errors import render as show_error, shown
 from lib.ui.filters import sidebar_filters
 from lib.ui.session import COOKIE_NAME, client, guard, prepare_process
 from lib.ui.session import _load_chart_library, _plotly_chunk  # noqa: F401 - tests reach them as ui._x
 from lib.ui.widgets import (chart, download, download_csv, fmt_int, fmt_money, fmt_money_short, fmt_pct, kpi_row,
-                            open_customer_360, paginator, parse_id, show_error, url_text_input)
+                            open_customer_360, paginator, parse_id, url_text_input)
 
-__all__ = ["COOKIE_NAME", "chart", "client", "download", "download_csv", "fmt_int", "fmt_money", "fmt_money_short",
+__all__ = ["COOKIE_NAME", "cached", "chart", "client", "download", "download_csv", "fmt_int", "fmt_money", "fmt_money_short",
            "fmt_pct", "guard", "kpi_row", "open_customer_360", "paginator", "parse_id",
-           "prepare_process", "show_error", "sidebar_filters", "url_text_input"]
+           "prepare_process", "show_error", "shown", "sidebar_filters", "url_text_input"]

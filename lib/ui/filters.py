@@ -5,7 +5,7 @@ import functools
 
 import streamlit as st
 
-from lib.i18n import t
+from lib.core.i18n import t
 
 # ---------------------------------------------------------------- dashboards: shared filters
 
@@ -14,12 +14,13 @@ _FILTERS_URL = "dash_filters_url"      # the URL params we last wrote (to spot a
 
 
 def sidebar_filters():
-    """Sidebar filters of the dashboards -> lib.filters.Filters.
+    """Sidebar filters of the dashboards -> lib.dashboards.filters.Filters.
 
     The choice lives in st.session_state (so it survives switching pages) and is mirrored in
     st.query_params (so a view can be shared as a link); a link with other filters wins.
     """
-    from lib import charts, filters as flt, metrics, settings
+    from lib.dashboards import charts, filters as flt, metrics
+    from lib.core import settings
 
     as_of = settings.as_of()
     default = flt.default(as_of)
@@ -75,7 +76,7 @@ def _forget_filter_widgets() -> None:
 
 
 def _write_filter_params(filters) -> None:
-    from lib import filters as flt
+    from lib.dashboards import filters as flt
     wanted = filters.to_params()
     for key in flt.URL_KEYS.values():
         if key in wanted and st.query_params.get(key) != wanted[key]:

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lib import sessions
+from lib.security import sessions
 
 PATH_SET = "/_c360/session"
 NONCE_SECONDS = 120

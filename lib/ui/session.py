@@ -5,7 +5,7 @@ and stops the page; with a session whose roles do not allow the page it says so 
 otherwise it draws the sidebar (only the pages the roles allow) and returns the logged-in
 `auth.User`.
 
-Sessions are server-side (lib/sessions.py): a login (auth.authenticate: per-client throttling,
+Sessions are server-side (lib/security/sessions.py): a login (auth.authenticate: per-client throttling,
 bcrypt) starts a session row; this browser tab keeps its token in st.session_state and the
 browser keeps it in the httpOnly login cookie, written by the route in lib/ui/routes.py. Every
 run re-reads the account (disabled? which roles?) and checks the session (revoked, idle,
@@ -21,8 +21,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from lib import auth, config, i18n, navigation, sessions
-from lib.i18n import t
+from lib.security import auth, navigation, sessions
+from lib.core import config, i18n
+from lib.core.i18n import t
 from lib.ui import routes
 
 COOKIE_NAME = sessions.COOKIE_NAME
@@ -165,7 +166,7 @@ def _login_form(client_id: str) -> None:
         st.error(t("login.empty"))
         return
     # One message for an unknown user, a wrong password, a disabled account and a throttled
-    # client: it must not tell which usernames exist (lib/auth.py, login and throttling).
+    # client: it must not tell which usernames exist (lib/security/auth.py, login and throttling).
     result = auth.authenticate(username, password, client_id)
     if result.user is not None:
         _sign_in(result.user, result.token)

@@ -8,8 +8,9 @@ from typing import Any, Iterable
 
 import streamlit as st
 
-from lib import auth, exports, i18n
-from lib.i18n import t
+from lib.security import auth, exports
+from lib.core import i18n
+from lib.core.i18n import t
 
 
 def kpi_row(cards: Iterable[dict[str, Any]]) -> None:
@@ -49,11 +50,6 @@ def fmt_money_short(value: Any) -> str:
     return f"¥{v:,.0f}"
 
 
-def show_error(exc: Exception) -> None:
-    """Render a lib error (validation, permission, conflict) as a message, not a traceback."""
-    st.error(t("common.error", message=str(exc)))
-
-
 # ---------------------------------------------------------------- dashboards: downloads, paging
 
 def download(user: auth.User, frame, name: str, key: str, *, what: str | None = None,
@@ -62,7 +58,7 @@ def download(user: auth.User, frame, name: str, key: str, *, what: str | None = 
     """An audited CSV download of a frame, masked for the user's roles.
 
     The bytes are built only when the user clicks: `data` is a callable (Streamlit runs it on
-    the click, in a server thread), and that callable - lib.exports.deliver - writes the one
+    the click, in a server thread), and that callable - lib.security.exports.deliver - writes the one
     `download` audit row (who, what, rows, columns, filters). Drawing the button writes
     nothing and costs nothing; each click is one row. on_click="ignore": the download does not
     rerun the script, so the page keeps its state."""

@@ -33,11 +33,11 @@ def as_user(username: str) -> AppTest:
     roles from the warehouse on every run, so this exercises the real access checks without
     paying for bcrypt in every test.
     """
-    from lib import auth, sessions
+    from lib.security import auth, sessions
     from lib.ui import session
     spec = auth.DEMO_USERS[username]
     at = new_app()
-    # a real server-side session (lib/sessions.py): the guard checks it on every run
+    # a real server-side session (lib/security/sessions.py): the guard checks it on every run
     at.session_state[session.TOKEN] = sessions.start(username, "apptest")
     at.session_state["authentication_status"] = True
     at.session_state["username"] = username

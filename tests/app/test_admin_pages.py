@@ -7,7 +7,9 @@ from datetime import datetime
 import bcrypt
 import pytest
 
-from lib import auth, backup, config, privacy, warehouse
+from lib.security import auth, privacy
+from lib.admin import backup
+from lib.core import config, warehouse
 from tests import factories as f
 from tests.app.helpers import as_user, login, new_app, open_page
 

@@ -58,8 +58,9 @@ def test_overview_draws_only_the_open_views_charts_and_a_shared_url_opens_it(sma
 def test_home_shows_the_revenue_trend_of_the_overviews_default_window(small, username):
     import json
 
-    from lib import metrics, settings
-    from lib.filters import default
+    from lib.dashboards import metrics
+    from lib.core import settings
+    from lib.dashboards.filters import default
     at = as_user(username)
     at.run()
     assert not at.exception, at.exception
@@ -147,7 +148,7 @@ def downloads(monkeypatch):
 @pytest.fixture
 def in_chinese():
     """Switches a session to Chinese with the sidebar's language switch, as a person would."""
-    from lib import i18n
+    from lib.core import i18n
 
     def switch(at):
         at.sidebar.selectbox(key="lang_switch").select("zh").run()
@@ -206,13 +207,14 @@ def test_search_results_show_chinese_headers_and_stage_and_channel_labels(small,
 
 
 def test_customer_360_tables_show_chinese_headers_and_labels(small, users, in_chinese, downloads):
-    from lib import customer_edits, warehouse
+    from lib.stewardship import edits
+    from lib.core import warehouse
     from tests import factories as fx
     with warehouse.transaction() as tx:
         fx.consent(tx, 4, "sms", "granted", fixture.dt(2024, 1, 2), source="signup_form")
         fx.consent(tx, 4, "sms", "withdrawn", fixture.dt(2025, 3, 1), source="sms_reply_td")
         fx.consent(tx, 4, "email", "granted", fixture.dt(2024, 1, 2), source="展会登记")  # free text
-    customer_edits.update_customer(users["steward"], 4, {"city": "杭州市"}, 1)
+    edits.update_customer(users["steward"], 4, {"city": "杭州市"}, 1)
     at = in_chinese(as_user("manager"))
     at.query_params["id"] = "4"
     open_page(at, "pages/03_customer_360.py")

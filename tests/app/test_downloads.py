@@ -11,7 +11,9 @@ import json
 
 import pytest
 
-from lib import auth, customer_edits, warehouse
+from lib.security import auth
+from lib.stewardship import edits
+from lib.core import warehouse
 from tests import dashboards_fixture as fixture
 from tests import factories as fx
 from tests.app.downloads import click_download, static_downloads  # noqa: F401 - fixtures
@@ -30,7 +32,7 @@ def small(warehouse_path, users):
         tx.run("INSERT INTO dedup_candidates (run_id, customer_id_l, customer_id_r, match_probability, "
                "match_weight, agreement) VALUES (1, 1, 9, 0.91, 6.0, "
                "'{\"full_name\": {\"level\": 1, \"label\": \"similar\", \"weight\": 2.0}}')")
-    customer_edits.update_customer(users["steward"], 9, {"city": "=1+1"}, 1)   # in the 360° history
+    edits.update_customer(users["steward"], 9, {"city": "=1+1"}, 1)   # in the 360° history
     return warehouse_path
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from lib import auth, entry_rules, warehouse
+from lib.security import auth
+from lib.stewardship import entry_rules
+from lib.core import warehouse
 from tests.app.helpers import as_user, open_page
 from tests.stewards_fixtures import _stw_root, stw_empty  # noqa: F401 - fixtures
 
@@ -96,7 +98,7 @@ def test_the_import_page_shows_the_rules_in_force_and_the_sources_country(stw_em
 
 
 def test_a_not_contactable_record_is_fixed_from_the_review_queue(stw_empty, tmp_path, users):
-    from lib import importer
+    from lib.stewardship import importer
     csv = tmp_path / "c.csv"
     csv.write_text("id,name,country\nN1,Anna Smith,AU\n", encoding="utf-8")
     importer.import_file(users["steward"], "customers", csv, "febrl", match_duplicates=False)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from lib import auth, navigation, ui
+from lib.security import auth, navigation
+from lib import ui
 from tests.app.helpers import as_user, login, new_app, open_page
 from tests.conftest import ROOT
 
@@ -43,7 +44,7 @@ def test_each_demo_user_logs_in_through_the_form_and_is_audited(warehouse_path, 
     assert not at.exception
     assert at.session_state["authentication_status"] is True
     assert at.title[0].value == "Customer 360"
-    from lib import warehouse
+    from lib.core import warehouse
     assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'login' AND username = :u",
                             u=username) == 1
 
@@ -54,7 +55,7 @@ def test_wrong_password_sees_no_data_and_is_audited(warehouse_path):
     assert at.session_state["authentication_status"] is not True
     assert len(at.metric) == 0
     assert any("Wrong username or password" in e.value for e in at.error)
-    from lib import warehouse
+    from lib.core import warehouse
     assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'login.failed'"
                             " AND username = 'manager'") == 1
 
@@ -104,8 +105,8 @@ def test_a_page_outside_the_users_roles_is_refused(warehouse_path, page, usernam
 
 
 def test_disabled_user_session_stops_on_next_action(warehouse_path):
-    from lib import auth
-    from lib import users as accounts
+    from lib.security import auth
+    from lib.admin import users as accounts
     at = as_user("marketing")
     at.run()
     assert not at.error and len(at.title) == 1         # the home page, signed in
@@ -118,7 +119,8 @@ def test_disabled_user_session_stops_on_next_action(warehouse_path):
 def test_a_disable_by_another_process_stops_the_session_within_the_recheck_time(warehouse_path, monkeypatch):
     """Another process (an app replica, a CLI job) writes the users table directly: a signed-in
     session may reuse rows read SESSION_RECHECK_SECONDS ago, not older."""
-    from lib import auth, warehouse
+    from lib.security import auth
+    from lib.core import warehouse
     at = as_user("marketing")
     at.run()
     assert not at.error and len(at.title) == 1         # the home page, signed in

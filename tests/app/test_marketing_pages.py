@@ -5,7 +5,9 @@ import os
 
 import pytest
 
-from lib import auth, churn, clv, segments, warehouse
+from lib.security import auth
+from lib.marketing import churn, clv, segments
+from lib.core import warehouse
 from tests import marketing_fixture as mf
 from tests.app.helpers import as_user, open_page
 

@@ -9,7 +9,7 @@ import re
 import bcrypt
 import pytest
 
-from lib import warehouse
+from lib.core import warehouse
 from tests import privacy_fixture as px
 from tests.app.helpers import as_user, open_page
 
@@ -32,7 +32,7 @@ def downloads(monkeypatch):
     real = st.download_button
 
     class Seen(dict):
-        # a download's data is a callable run on the click (lib/exports.py audits it then)
+        # a download's data is a callable run on the click (lib/security/exports.py audits it then)
         def __getitem__(self, key):
             data = super().__getitem__(key)
             return data() if callable(data) else data

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lib import registration, warehouse
+from lib.stewardship import registration
+from lib.core import warehouse
 from tests import factories as f
 from tests.app.helpers import as_user, open_page
 

@@ -14,8 +14,9 @@ import sys
 
 import pytest
 
-from lib import auth, sessions, warehouse
-from lib import users as accounts
+from lib.security import auth, sessions
+from lib.core import warehouse
+from lib.admin import users as accounts
 from lib.ui import session as ui_session
 from tests.app.helpers import as_user, login, new_app, open_page
 from tests.conftest import ROOT

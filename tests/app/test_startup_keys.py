@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib import config
+from lib.core import config
 from tests.app.helpers import new_app, open_page
 
 DEMO_HASH_KEY = "demo-hash-K3y_Zq8vW2nR5tY7uI9oP1aS4dF6gH8jL0"

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from lib import auth, customer_edits as ce, importer, quality, review, ui, warehouse
+from lib.security import auth
+from lib.stewardship import edits as ce, importer, quality, review
+from lib import ui
+from lib.core import warehouse
 from tests.app.helpers import as_user, open_page
 from tests.stewards_fixtures import _stw_root, stw_wh  # noqa: F401 - fixtures
 
@@ -122,3 +125,24 @@ def test_import_page_releases_a_fixed_quarantined_row(ran, tmp_path, users):
     button(at, "Validate and release").click().run()
     assert not at.exception and not at.error
     assert warehouse.scalar("SELECT full_name FROM customers WHERE source = 'walkin'") == "孙悟空"
+
+
+def test_the_queue_offers_the_previous_page_when_a_later_page_is_empty(ran):
+    at = open_page(as_user("steward"), "pages/12_review_queue.py")
+    at.session_state["rq_page"] = 1           # "Next" was clicked, then the page emptied
+    at.run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Nothing to review with these filters."]
+    button(at, "Previous").click().run()
+    assert at.session_state["rq_page"] == 0
+    assert not at.dataframe[0].value.empty
+
+
+def test_changing_a_filter_goes_back_to_the_first_page(ran):
+    at = open_page(as_user("steward"), "pages/12_review_queue.py")
+    at.session_state["rq_page"] = 3
+    at.selectbox(key="rq_rule").set_value("mobile_valid").run()
+    assert not at.exception
+    assert at.session_state["rq_page"] == 0
+    shown = at.dataframe[0].value
+    assert not shown.empty and set(shown["rule"]) == {"Mobile valid"}

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from lib import navigation
+from lib.security import navigation
 from tests.browser.conftest import log_in, no_exceptions, screenshot, settle
 
 pytestmark = pytest.mark.browser

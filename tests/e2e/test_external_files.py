@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import cli, warehouse
+from lib import cli
+from lib.core import warehouse
 
 pytestmark = pytest.mark.slow
 

@@ -50,7 +50,8 @@ def lake_data(pg_server):
 @pytest.fixture(scope="session")
 def lake_template(pg_server, lake_data) -> str:
     """A migrated lake with the demo users; the catalog database other lakes are copied from."""
-    from lib import auth, warehouse
+    from lib.security import auth
+    from lib.core import warehouse
     name = pg_server.create_database("c360_template")
     warehouse.use(pg_server.spec(name))
     try:
@@ -65,7 +66,7 @@ def lake_template(pg_server, lake_data) -> str:
 @pytest.fixture
 def lake_spec(pg_server, lake_template):
     """A fresh, migrated lake (copy of the template) this process points at."""
-    from lib import warehouse
+    from lib.core import warehouse
     name = pg_server.create_database(template=lake_template)
     spec = pg_server.spec(name)
     warehouse.use(spec)
@@ -112,7 +113,7 @@ def demo_lake(pg_server, lake_data, demo_file) -> str:
 
 @pytest.fixture
 def on_demo_lake(demo_lake):
-    from lib import warehouse
+    from lib.core import warehouse
     warehouse.use(demo_lake)
     os.environ["C360_WAREHOUSE"] = demo_lake
     yield demo_lake

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from lib import navigation, warehouse
+from lib.security import navigation
+from lib.core import warehouse
 from tests.app.helpers import as_user, login, open_page
 from tests.app.test_login_and_pages import (  # noqa: F401 - collected here with the lake fixture
     test_wrong_password_sees_no_data_and_is_audited,
@@ -22,7 +23,7 @@ def _metrics(at) -> dict[str, str]:
 
 @pytest.mark.parametrize("username", ["manager", "admin"])
 def test_each_demo_user_logs_in_on_a_lake_and_sees_its_home_page(lake_spec, username):
-    from lib import auth
+    from lib.security import auth
     at = login(username, auth.DEMO_USERS[username]["password"])  # the real form, on the lake
     assert not at.exception and at.session_state["authentication_status"] is True
     assert at.sidebar.get("page_link")

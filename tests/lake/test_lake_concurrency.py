@@ -7,7 +7,7 @@ import subprocess
 import sys
 from datetime import datetime
 
-from lib import warehouse
+from lib.core import warehouse
 from tests import factories
 from tests.conftest import ROOT
 

@@ -1,7 +1,9 @@
 """A representative import round trip on a lake: customers, then their orders, then a re-run."""
 from __future__ import annotations
 
-from lib import auth, importer, warehouse
+from lib.security import auth
+from lib.stewardship import importer
+from lib.core import warehouse
 
 CUSTOMERS = """customer_id,name,mobile,email,gender,city,channel,registered_at
 K1,王芳,13812345678,wang@example.com,F,深圳市,web,2025-03-01

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import duckdb
 
-from lib import backup, lake, warehouse
+from lib.admin import backup
+from lib.core import lake, warehouse
 from tests.lake.conftest import cli
 from tests.lake.test_lake_concurrency import _customers, _result, _start
 
@@ -87,7 +88,7 @@ SORT_ORDERS = """
 def test_lookup_tables_keep_a_sort_order_after_migrate_and_compact(lake_spec, on_demo_lake):
     """A record's rows stay together in the Parquet files (min/max pruning): one customer's
     orders, events, consents, tags and flags, and one record's history in the audit log."""
-    from lib import warehouse as wh
+    from lib.core import warehouse as wh
     wanted = {table: list(columns) for table, columns in lake.SORTED_BY.items()}
     # a migrated lake (the demo, moved by `lake migrate`) ...
     assert {r["table_name"]: list(r["columns"]) for r in wh.records(SORT_ORDERS)} == wanted

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lib import importer, warehouse
+from lib.stewardship import importer
+from lib.core import warehouse
 
 CUSTOMERS = """customer_id,name,email
 R1,Anna Smith,anna@example.com

@@ -1,14 +1,14 @@
-"""What DuckLake lacks, provided by lib/lake.py: the schema, sequences, ON CONFLICT, RETURNING,
+"""What DuckLake lacks, provided by lib/core/lake/: the schema, sequences, ON CONFLICT, RETURNING,
 recorded constraints, and extensions loaded from the wheels only."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from lib import lake, warehouse
+from lib.core import lake, warehouse
+from lib.admin import setting_changes
 from tests.lake.conftest import cli
 
 COLUMNS_SQL = ("SELECT table_name, column_name, data_type, is_nullable FROM duckdb_columns() "
@@ -86,9 +86,9 @@ def test_unknown_sequence_is_a_clear_error(lake_spec):
 
 
 def test_on_conflict_do_update_becomes_a_merge(lake_spec):
-    from lib import settings
-    settings.put_system("churn_window_days", 200)
-    settings.put_system("churn_window_days", 300)
+    from lib.core import settings
+    setting_changes.put_system("churn_window_days", 200)
+    setting_changes.put_system("churn_window_days", 300)
     assert settings.get("churn_window_days") == 300
     assert warehouse.scalar("SELECT count(*) FROM app_settings WHERE key = 'churn_window_days'") == 1
 

@@ -14,14 +14,16 @@ from pathlib import Path
 
 def _setup(spec: str) -> None:
     os.environ.setdefault("C360_DEMO", "1")
-    from lib import warehouse
+    from lib.core import warehouse
+    warehouse.allow_inline_sql()
     warehouse.use(spec)
 
 
 def importer(spec: str, folder: str, batches: int, rows: int, done_flag: str) -> dict:
-    """The nightly import: `batches` event files of `rows` rows each, through lib.importer."""
+    """The nightly import: `batches` event files of `rows` rows each, through lib.stewardship.importer."""
     _setup(spec)
-    from lib import auth, importer as imp
+    from lib.security import auth
+    from lib.stewardship import importer as imp
     loaded, errors = [], []
     try:
         for b in range(batches):
@@ -44,7 +46,7 @@ def importer(spec: str, folder: str, batches: int, rows: int, done_flag: str) ->
 def reader(spec: str, done_flag: str) -> dict:
     """An app replica: aggregates what has been committed, over and over, until the import ends."""
     _setup(spec)
-    from lib import warehouse
+    from lib.core import warehouse
     seen, errors, reads = [], [], 0
     finished = False
     while True:
@@ -68,7 +70,8 @@ def editor(spec: str, first: int, last: int, step: int) -> dict:
     """A steward's edits: bump version and city of customers first..last (step), retried on
     conflicts exactly as lib code is."""
     _setup(spec)
-    from lib import audit, auth, warehouse
+    from lib.security import audit, auth
+    from lib.core import warehouse
 
     @warehouse.retrying(attempts=40)
     def edit(customer_id: int) -> None:
@@ -100,6 +103,6 @@ if __name__ == "__main__":
         out = editor(args[0], int(args[1]), int(args[2]), int(args[3]))
     else:
         raise SystemExit(f"unknown role {role}")
-    from lib import warehouse
+    from lib.core import warehouse
     warehouse.dispose()
     print(json.dumps(out))

@@ -8,8 +8,10 @@ from datetime import date, datetime
 import bcrypt
 import pytest
 
-from lib import audit, audit_trail, auth, config, warehouse
-from lib.audit_trail import AuditFilter
+from lib.security import audit, auth
+from lib.admin import audit_log as audit_trail
+from lib.core import config, warehouse
+from lib.admin.audit_log import AuditFilter
 from tests.conftest import ROOT
 
 

@@ -8,8 +8,11 @@ from datetime import datetime
 import bcrypt
 import pytest
 
-from lib import auth, backup, privacy, settings, warehouse
-from lib import users as accounts
+from lib.security import auth, privacy
+from lib.admin import backup
+from lib.core import warehouse
+from lib.admin import users as accounts
+from lib.admin import setting_changes
 from tests import factories as f
 
 
@@ -151,7 +154,7 @@ def test_a_damaged_snapshot_is_refused_and_the_warehouse_is_untouched(filled, us
 
 
 def test_retention_keeps_the_newest_snapshots(filled, users):
-    settings.put(users["admin"], "backup_retention", 2)
+    setting_changes.put(users["admin"], "backup_retention", 2)
     ids = [backup.create(users["admin"], note=str(i))["id"] for i in range(3)]
     assert [s["id"] for s in backup.list_snapshots(users["admin"])] == ids[:0:-1]
     assert not (filled / ids[0]).exists()
@@ -175,7 +178,7 @@ def test_only_admins_back_up_drill_and_restore(filled, users, role):
 
 
 def test_restoring_the_oldest_snapshot_with_retention_one_keeps_it(filled, users):
-    settings.put(users["admin"], "backup_retention", 1)
+    setting_changes.put(users["admin"], "backup_retention", 1)
     m = backup.create(users["admin"])
     with warehouse.transaction() as tx:
         f.customer(tx, 3, full_name="王五")

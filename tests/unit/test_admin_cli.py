@@ -7,7 +7,10 @@ from datetime import datetime
 import bcrypt
 import pytest
 
-from lib import auth, backup, cli, privacy, warehouse
+from lib.security import auth, privacy
+from lib.admin import backup
+from lib import cli
+from lib.core import warehouse
 from tests import factories as f
 
 

@@ -18,8 +18,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from lib import audit_trail, backup, privacy, warehouse
-from lib import users as accounts
+from lib.admin import audit_log as audit_trail, backup
+from lib.security import privacy
+from lib.core import warehouse
+from lib.admin import users as accounts
 from tests import factories as f
 from tests.conftest import ROOT
 
@@ -72,7 +74,7 @@ def test_fuzzed_new_user_forms_are_stored_whole_or_refused_clearly(world, users,
     before = warehouse.scalar("SELECT count(*) FROM app_users")
     try:
         created = accounts.add_user(users["admin"], username, name, roles, password, email)
-    except accounts.UserError as exc:
+    except accounts.AccountError as exc:
         assert str(exc)
         assert warehouse.scalar("SELECT count(*) FROM app_users") == before
     else:
@@ -116,7 +118,7 @@ def test_fuzzed_audit_filters_never_fail(world, users, username, action, record)
 @FUZZ
 @given(value=st.one_of(TEXT, st.none(), st.integers(), st.floats(allow_nan=True)))
 def test_fuzzed_validators_return_a_value_or_a_field_error(value):
-    validation = pytest.importorskip("lib.validation")
+    from lib.core import validation
     for check in (validation.mobile, validation.email, validation.resident_id, validation.uscc,
                   validation.postcode, validation.birth_date, validation.amount, validation.count,
                   validation.country, validation.timestamp):
@@ -131,12 +133,12 @@ def test_fuzzed_validators_return_a_value_or_a_field_error(value):
                                                 "postcode", "city", "gender", "id_number"]),
                                TEXT, min_size=1, max_size=4))
 def test_fuzzed_customer_edits_save_everything_or_nothing(world, users, changes):
-    customer_edits = pytest.importorskip("lib.customer_edits")
-    validation = pytest.importorskip("lib.validation")
+    from lib.stewardship import edits
+    from lib.core import validation
     before = warehouse.one("SELECT * FROM customers WHERE customer_id = 1")
     try:
-        after = customer_edits.update_customer(users["steward"], 1, changes, before["version"])
-    except (validation.ValidationError, customer_edits.EditError) as exc:
+        after = edits.update_customer(users["steward"], 1, changes, before["version"])
+    except (validation.ValidationError, edits.EditError) as exc:
         assert str(exc)
         assert warehouse.one("SELECT * FROM customers WHERE customer_id = 1") == before
     else:
@@ -149,8 +151,8 @@ _sources = itertools.count()
 @hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(TEXT, TEXT, TEXT, TEXT, TEXT), min_size=1, max_size=8, unique=True))
 def test_fuzzed_imports_load_or_quarantine_every_row_in_one_transaction(world, users, rows):
-    importer = pytest.importorskip("lib.importer")
-    validation = pytest.importorskip("lib.validation")
+    from lib.stewardship import importer
+    from lib.core import validation
     frame = pd.DataFrame(rows, columns=["customer_id", "name", "mobile", "email", "registered_at"])
     before = counts()
     try:
@@ -175,17 +177,17 @@ def test_fuzzed_imports_load_or_quarantine_every_row_in_one_transaction(world, u
 # ---------------------------------------------------------------- two sessions, one record
 
 def test_two_sessions_saving_one_record_one_wins_and_the_other_is_told(world, users):
-    customer_edits = pytest.importorskip("lib.customer_edits")
+    from lib.stewardship import edits
     version = warehouse.scalar("SELECT version FROM customers WHERE customer_id = 1")
-    customer_edits.update_customer(users["steward"], 1, {"city": "广州市"}, version)
-    with pytest.raises(customer_edits.ConflictError) as told:
-        customer_edits.update_customer(users["admin"], 1, {"city": "杭州市"}, version)
+    edits.update_customer(users["steward"], 1, {"city": "广州市"}, version)
+    with pytest.raises(edits.StaleRecordError) as told:
+        edits.update_customer(users["admin"], 1, {"city": "杭州市"}, version)
     assert str(told.value)
     assert warehouse.scalar("SELECT city FROM customers WHERE customer_id = 1") == "广州市"
 
 
 def test_two_sessions_saving_at_the_same_moment_one_wins(world, users):
-    customer_edits = pytest.importorskip("lib.customer_edits")
+    from lib.stewardship import edits
     version = warehouse.scalar("SELECT version FROM customers WHERE customer_id = 1")
     start = threading.Barrier(2)
     outcome: dict[str, str] = {}
@@ -193,9 +195,9 @@ def test_two_sessions_saving_at_the_same_moment_one_wins(world, users):
     def save(who: str, city: str) -> None:
         start.wait()
         try:
-            customer_edits.update_customer(users[who], 1, {"city": city}, version)
+            edits.update_customer(users[who], 1, {"city": city}, version)
             outcome[who] = "saved"
-        except (customer_edits.ConflictError, warehouse.WriteConflictError):
+        except (edits.StaleRecordError, warehouse.WriteConflictError):
             outcome[who] = "told"
 
     threads = [threading.Thread(target=save, args=a) for a in (("steward", "广州市"), ("admin", "杭州市"))]
@@ -211,18 +213,20 @@ def test_two_sessions_saving_at_the_same_moment_one_wins(world, users):
 
 
 def test_erasure_bumps_the_version_so_an_open_edit_form_is_told(world, users):
-    customer_edits = pytest.importorskip("lib.customer_edits")
+    from lib.stewardship import edits
     version = warehouse.scalar("SELECT version FROM customers WHERE customer_id = 1")
     privacy.erase_customer(users["admin"], 1, "request #1 by e-mail")
-    with pytest.raises(customer_edits.ConflictError):
-        customer_edits.update_customer(users["steward"], 1, {"city": "杭州市"}, version)
+    with pytest.raises(edits.StaleRecordError):
+        edits.update_customer(users["steward"], 1, {"city": "杭州市"}, version)
 
 
 # ---------------------------------------------------------------- SIGKILL mid-import
 
 CHILD = """
 import os, sys, time
-from lib import auth, importer, warehouse
+from lib.security import auth
+from lib.stewardship import importer
+from lib.core import warehouse
 warehouse.use(sys.argv[1])
 def progress(fraction, message):
     print(message, flush=True)
@@ -235,7 +239,6 @@ print("committed", flush=True)
 
 
 def test_sigkill_in_the_middle_of_an_import_leaves_no_partial_import(world, tmp_path):
-    pytest.importorskip("lib.importer")
     n = 20_000
     csv = tmp_path / "big.csv"
     pd.DataFrame({"customer_id": [f"B{i}" for i in range(n)],
@@ -291,34 +294,22 @@ def test_injection_strings_in_text_inputs_are_stored_verbatim_or_rejected(world,
                 "SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE action = 'pii.reveal'"))["reason"])
     attempt(lambda: backup.create(users["admin"], note=text),
             lambda: backup.list_snapshots(users["admin"])[0]["note"])
-    try:
-        from lib import tags
-        attempt(lambda: tags.add(users["marketing"], 2, text),
-                lambda: warehouse.scalar("SELECT tag FROM tags WHERE customer_id = 2"))
-    except ImportError:
-        pass
-    try:
-        from lib import customer_edits
-        version = warehouse.scalar("SELECT version FROM customers WHERE customer_id = 2")
-        attempt(lambda: customer_edits.update_customer(users["steward"], 2, {"address": text}, version),
-                lambda: warehouse.scalar("SELECT address FROM customers WHERE customer_id = 2"))
-    except ImportError:
-        pass
-    try:
-        from lib import segments
-        attempt(lambda: segments.save(users["marketing"], text, {"op": "and", "conditions": []}),
-                lambda: warehouse.scalar("SELECT name FROM segments"))
-    except ImportError:
-        pass
-    try:
-        from lib import importer
-        frame = pd.DataFrame({"customer_id": ["INJ1"], "name": [text], "address": [text],
-                              "mobile": ["+8613800000001"], "registered_at": ["2024-01-02"]})
-        attempt(lambda: importer.run_import(users["steward"], importer.prepare(
-                    "customers", frame, None, "inject"), match_duplicates=False),
-                lambda: warehouse.scalar("SELECT full_name FROM customers WHERE source = 'inject'"))
-    except ImportError:
-        pass
+    from lib.marketing import tags
+    attempt(lambda: tags.add(users["marketing"], 2, text),
+            lambda: warehouse.scalar("SELECT tag FROM tags WHERE customer_id = 2"))
+    from lib.stewardship import edits
+    version = warehouse.scalar("SELECT version FROM customers WHERE customer_id = 2")
+    attempt(lambda: edits.update_customer(users["steward"], 2, {"address": text}, version),
+            lambda: warehouse.scalar("SELECT address FROM customers WHERE customer_id = 2"))
+    from lib.marketing import segments
+    attempt(lambda: segments.save(users["marketing"], text, {"op": "and", "conditions": []}),
+            lambda: warehouse.scalar("SELECT name FROM segments"))
+    from lib.stewardship import importer
+    frame = pd.DataFrame({"customer_id": ["INJ1"], "name": [text], "address": [text],
+                          "mobile": ["+8613800000001"], "registered_at": ["2024-01-02"]})
+    attempt(lambda: importer.run_import(users["steward"], importer.prepare(
+                "customers", frame, None, "inject"), match_duplicates=False),
+            lambda: warehouse.scalar("SELECT full_name FROM customers WHERE source = 'inject'"))
     rows, total = audit_trail.search(users["admin"], audit_trail.AuditFilter(username=text, record=text))
     assert total == 0
     attempt(lambda: privacy.erase_customer(users["admin"], 2, text),

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 import bcrypt
 import pytest
 
-from lib import auth, warehouse
-from lib import users as accounts
+from lib.security import auth
+from lib.core import warehouse
+from lib.admin import users as accounts
 from tests.conftest import ROOT
 
 
@@ -55,13 +56,13 @@ def test_an_added_user_can_log_in_with_a_bcrypt_hash_and_the_audit_keeps_no_hash
 def test_invalid_new_users_are_refused_with_a_clear_message_and_nothing_is_written(
         warehouse_path, users, username, name, roles, password, message):
     before = warehouse.scalar("SELECT count(*) FROM app_users")
-    with pytest.raises(accounts.UserError, match=message):
+    with pytest.raises(accounts.AccountError, match=message):
         accounts.add_user(users["admin"], username, name, roles, password)
     assert warehouse.scalar("SELECT count(*) FROM app_users") == before
 
 
 def test_a_taken_username_is_refused(warehouse_path, users):
-    with pytest.raises(accounts.UserError, match="taken"):
+    with pytest.raises(accounts.AccountError, match="taken"):
         accounts.add_user(users["admin"], "manager", "Another", ["manager"], "long-enough-1")
 
 
@@ -76,13 +77,13 @@ def test_changing_roles_is_audited_with_before_and_after(warehouse_path, users):
 
 
 def test_the_last_enabled_admin_cannot_lose_the_role_or_be_disabled(warehouse_path, users):
-    with pytest.raises(accounts.UserError, match="last enabled admin"):
+    with pytest.raises(accounts.AccountError, match="last enabled admin"):
         accounts.set_roles(users["admin"], "admin", ["manager"])
     accounts.add_user(users["admin"], "admin2", "Second Admin", ["admin"], "long-enough-1")
-    with pytest.raises(accounts.UserError, match="your own account"):
+    with pytest.raises(accounts.AccountError, match="your own account"):
         accounts.disable_user(auth.User("admin2", roles=frozenset({"admin"})), "admin2")
     accounts.disable_user(users["admin"], "admin2")
-    with pytest.raises(accounts.UserError, match="last enabled admin"):
+    with pytest.raises(accounts.AccountError, match="last enabled admin"):
         accounts.disable_user(auth.User("admin2", roles=frozenset({"admin"})), "admin")
 
 
@@ -115,11 +116,11 @@ def test_unknown_users_are_reported(warehouse_path, users):
                  lambda: accounts.disable_user(users["admin"], "ghost"),
                  lambda: accounts.reset_password(users["admin"], "ghost", "long-enough-1"),
                  lambda: accounts.unlock(users["admin"], "ghost")):
-        with pytest.raises(accounts.UserError, match="no user 'ghost'"):
+        with pytest.raises(accounts.AccountError, match="no user 'ghost'"):
             call()
 
 
-# ---------------------------------------------------------------- lockout (lib/auth.py)
+# ---------------------------------------------------------------- lockout (lib/security/auth.py)
 
 # The lock is per (username, client) since issue #13: the old tests asserted that five
 # failures locked the account itself (for every client), which let anyone lock `admin` out.

@@ -18,7 +18,9 @@ import bcrypt
 import duckdb
 import pytest
 
-from lib import auth, backup, backup_crypto, config, privacy, warehouse
+from lib.security import auth, privacy
+from lib.admin import backup, backup_crypto
+from lib.core import config, warehouse
 from tests import factories as f
 
 ROOT = Path(__file__).resolve().parents[2]

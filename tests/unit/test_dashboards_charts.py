@@ -7,7 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from lib import charts, i18n
+from lib.dashboards import charts
+from lib.core import i18n
 
 
 @pytest.fixture(autouse=True)

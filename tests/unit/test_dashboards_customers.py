@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from lib import audit, auth, customers, warehouse
+from lib.security import audit, auth
+from lib.dashboards import customers
+from lib.core import warehouse
 from tests import dashboards_fixture as fixture
 
 

@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from lib import filters as flt
-from lib.filters import Filters
+from lib.dashboards import filters as flt
+from lib.dashboards.filters import Filters
 
 
 def test_default_window_is_the_last_twelve_complete_months():
@@ -35,7 +35,7 @@ def test_invalid_url_values_fall_back_to_the_default():
 
 
 def test_window_params_split_edges_and_whole_months():
-    from lib import metrics
+    from lib.dashboards import metrics
     p = metrics.window_params("w", date(2026, 1, 15), date(2026, 4, 2), date(2025, 12, 1))
     assert p["w_I"] == 0b1100 and (p["w_m1"], p["w_m2"]) == (date(2026, 2, 1), date(2026, 3, 1))
     assert (p["w_e1"], p["w_e2"], p["w_lw"]) == (date(2026, 1, 1), date(2026, 4, 1), date(2026, 3, 1))
@@ -50,7 +50,7 @@ def test_window_params_split_edges_and_whole_months():
 
 
 def test_whole_month_windows_have_no_edges():
-    from lib import metrics
+    from lib.dashboards import metrics
     p = metrics.window_params("w", date(2026, 1, 1), date(2026, 3, 31), date(2025, 12, 1))
     assert p["w_I"] == 0b1110 and p["w_e1"] is None and p["w_e2"] is None
     assert (p["w_m1"], p["w_m2"], p["w_lw"]) == (date(2026, 1, 1), date(2026, 3, 1), date(2026, 3, 1))
@@ -60,7 +60,7 @@ def test_whole_month_windows_have_no_edges():
 
 
 def test_upto_params_use_whole_months_then_days():
-    from lib import metrics
+    from lib.dashboards import metrics
     assert metrics.upto_params("u", date(2026, 3, 31)) == {
         "u_um": date(2026, 3, 1), "u_ua": date(2026, 4, 1), "u_ub": date(2026, 3, 31)}
     assert metrics.upto_params("u", date(2026, 3, 9)) == {

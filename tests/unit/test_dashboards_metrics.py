@@ -5,8 +5,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from lib import aggregates, metrics, settings, warehouse
-from lib.filters import Filters
+from lib.dashboards import aggregates, metrics
+from lib.core import settings, warehouse
+from lib.dashboards.filters import Filters
+from lib.admin import setting_changes
 from tests import dashboards_fixture as fixture
 
 W = Filters(*fixture.W)
@@ -70,7 +72,7 @@ def test_churn_rate_uses_the_configured_window(small):
     assert k["churn_rate"]["value"] == pytest.approx(0.5)
     # at 2026-03-31: buyers before 2025-04-01 are 1 and 4; neither bought 2025-04-01..2026-03-31
     assert k["churn_rate"]["previous"] == pytest.approx(1.0)
-    settings.put_system("churn_window_days", 30)
+    setting_changes.put_system("churn_window_days", 30)
     # 30 days up to 2026-06-30: buyers before 2026-06-01 are 1, 2, 4, 5 and nobody bought in June
     assert metrics.kpis(W)["churn_rate"]["value"] == pytest.approx(1.0)
 

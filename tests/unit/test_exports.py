@@ -5,7 +5,7 @@ LibreOffice. CSV cells get a leading single quote (OWASP), plain numbers stay nu
 cells are written as text cells, never as formulas. Each export path is checked with the same
 payloads: the writer itself, audience CSV/XLSX, the audit log (a failed login with a hostile
 username), duplicate pairs, churn and CLV scores. Churn/CLV score files also need a role and
-leave an audit row. In-page downloads (lib.exports.deliver) write one audit row per download.
+leave an audit row. In-page downloads (lib.security.exports.deliver) write one audit row per download.
 """
 from __future__ import annotations
 
@@ -20,8 +20,12 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from lib import audience, audit_trail, auth, churn, clv, dedup, exports, rfm, warehouse
-from lib.audit_trail import AuditFilter
+from lib.marketing import audience, churn, clv, rfm
+from lib.admin import audit_log as audit_trail
+from lib.security import auth, exports
+from lib.stewardship import dedup
+from lib.core import warehouse
+from lib.admin.audit_log import AuditFilter
 from tests import factories as f
 
 PAYLOADS = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "\t=1"]
@@ -308,7 +312,7 @@ def test_deliver_writes_one_audit_row_per_download_and_masks(warehouse_path, use
 
 
 def test_a_download_button_drawn_before_the_user_was_disabled_no_longer_delivers(warehouse_path, users):
-    from lib import users as accounts
+    from lib.admin import users as accounts
     item = exports.Download("customer_search", pd.DataFrame({"a": [1]}), "x")
     accounts.disable_user(users["admin"], "manager")
     with pytest.raises(auth.PermissionDenied):
@@ -318,7 +322,7 @@ def test_a_download_button_drawn_before_the_user_was_disabled_no_longer_delivers
 
 
 def test_a_download_is_masked_by_the_roles_held_at_the_click(warehouse_path, users):
-    from lib import users as accounts
+    from lib.admin import users as accounts
     item = exports.Download("customer_search", pd.DataFrame({"mobile": ["+8613812345678"]}), "x")
     accounts.set_roles(users["admin"], "steward", ["manager"])           # lost the steward role
     assert csv_rows(exports.deliver(users["steward"], item))[1] == ["'+86 138****5678"]

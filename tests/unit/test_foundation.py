@@ -8,7 +8,9 @@ import threading
 
 import pytest
 
-from lib import audit, auth, config, i18n, settings, warehouse
+from lib.security import audit, auth
+from lib.core import config, i18n, settings, warehouse
+from lib.admin import setting_changes
 from tests import factories
 from tests.conftest import ROOT
 
@@ -131,14 +133,14 @@ def test_permission_table_matches_the_guide(role, action):
 
 def test_refused_lib_write_raises_writes_nothing_but_the_denial(warehouse_path, users):
     with pytest.raises(auth.PermissionDenied, match="may not change settings"):
-        settings.put(users["manager"], "churn_window_days", 30)
+        setting_changes.put(users["manager"], "churn_window_days", 30)
     assert settings.get("churn_window_days") == 365
     denied = warehouse.read("SELECT username, action, detail FROM audit_log WHERE action = 'access.denied'")
     assert denied["username"].tolist() == ["manager"]
 
 
 def test_allowed_write_is_audited_with_before_and_after(warehouse_path, users):
-    settings.put(users["admin"], "churn_window_days", 180)
+    setting_changes.put(users["admin"], "churn_window_days", 180)
     assert settings.get("churn_window_days") == 180
     row = warehouse.one("SELECT before, after FROM audit_log WHERE action = 'setting.change'")
     assert (row["before"], row["after"]) == (None, 180)
@@ -265,12 +267,12 @@ def test_every_i18n_key_used_in_code_exists():
     (None, None),
 ])
 def test_phone_masking_never_shows_a_whole_number(phone, masked):
-    from lib import privacy
+    from lib.security import privacy
     assert privacy.mask_phone(phone) == masked
 
 
 def test_named_queries_include_shared_fragments_once_written():
-    from lib import warehouse as wh
+    from lib.core import warehouse as wh
     queries = wh._queries()
     assert not [name for name, sql in queries.items() if "{{" in sql]
     kpis = wh.query("overview_kpis")

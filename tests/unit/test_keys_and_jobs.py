@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from lib import cli, config, demo, warehouse
+from lib import cli, demo
+from lib.core import config, warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_FIELD_KEY = "0lD6Oe5qkX0m3ybZ0XHc0xC6xS5q0kq3QvY8mQd2V2c="

@@ -9,7 +9,9 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from lib import audience, auth, rfm, segments, tags, warehouse
+from lib.marketing import audience, rfm, segments, tags
+from lib.security import auth
+from lib.core import warehouse
 from tests import marketing_fixture as mf
 from tests.marketing_fixture import empty_wh, fresh_wh  # noqa: F401 - fixtures
 
@@ -80,7 +82,7 @@ def test_marketing_export_masks_contacts_and_keeps_only_allowed_columns(read_wh,
     result = audience.export(users["marketing"], EVERYONE, "sms", "csv", mf.AS_OF)
     frame = pd.read_csv(io.BytesIO(result.data), encoding="utf-8-sig", dtype=str)
     # masked, and quoted: a cell starting with "+" that is not a number would be a formula
-    # to a spreadsheet (lib/exports.py); the Excel export holds the same value as a text cell
+    # to a spreadsheet (lib/security/exports.py); the Excel export holds the same value as a text cell
     assert frame.set_index("customer_id").loc["1", "mobile"] == "'+86 138****0001"
     assert "email" not in frame.columns
     assert not {"id_number_enc", "id_number_hash", "address", "birth_date"} & set(frame.columns)

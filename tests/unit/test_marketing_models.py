@@ -1,15 +1,16 @@
 """Churn model (demo holdout vs recency baseline, no leakage) and CLV (parameter recovery)."""
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lib import auth, churn, clv, settings, warehouse
-from lib.marketing import cutoff
+from lib.security import auth
+from lib.marketing import churn, clv
+from lib.core import settings, warehouse
+from lib.marketing.queries import cutoff
 from tests import factories as f
 from tests import marketing_fixture as mf
 from tests.marketing_fixture import fresh_wh  # noqa: F401 - fixture

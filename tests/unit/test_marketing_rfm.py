@@ -7,7 +7,9 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from lib import auth, lifecycle, rfm, warehouse
+from lib.security import auth
+from lib.marketing import lifecycle, rfm
+from lib.core import warehouse
 from tests import factories as f
 from tests import marketing_fixture as mf
 from tests.marketing_fixture import fresh_wh  # noqa: F401 - fixture

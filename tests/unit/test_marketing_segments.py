@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from lib import auth, lifecycle, rfm, segments, warehouse
-from lib.segments import ConflictError, SegmentError
+from lib.security import auth
+from lib.marketing import lifecycle, rfm, segments
+from lib.core import warehouse
+from lib.marketing.segments import StaleSegmentError as ConflictError, SegmentError
 from tests import marketing_fixture as mf
 from tests.marketing_fixture import fresh_wh  # noqa: F401 - fixture
 

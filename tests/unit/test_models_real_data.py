@@ -10,8 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import auth, churn, customers, registration, rfm, warehouse
-from lib import importer
+from lib.security import auth
+from lib.marketing import churn, rfm
+from lib.dashboards import customers
+from lib.stewardship import registration
+from lib.core import warehouse
+from lib.stewardship import importer
 from tests import factories as f
 
 # ---------------------------------------------------------------- registration dates
@@ -205,7 +209,7 @@ def test_an_as_of_date_past_the_data_names_the_last_purchase(orders_only):
 
 
 def test_the_suggested_survivor_of_a_pair_with_an_unknown_registration_date():
-    from lib import dedup
+    from lib.stewardship import dedup
     known = {"customer_id": 7, "registered_at": datetime(2024, 5, 1)}
     unknown = {"customer_id": 3, "registered_at": None}
     assert dedup.suggested_survivor(unknown, known) == (known, unknown)

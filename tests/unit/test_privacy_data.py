@@ -83,7 +83,7 @@ def test_the_audit_log_keeps_edits_masked_and_undo_still_restores_them(world):
                           "WHERE action = 'customer.update'")
     assert json.loads(entry["b"])["address"] == "建*****"
     assert json.loads(entry["a"])["address"] == "望*****"
-    with pytest.raises(customer_edits.ConflictError):       # P1 was merged into since
+    with pytest.raises(customer_edits.StaleRecordError):       # P1 was merged into since
         customer_edits.undo_edit(steward, int(warehouse.scalar(
             "SELECT audit_id FROM audit_log WHERE action = 'customer.update'")))
 

@@ -1,10 +1,10 @@
 """Server-side sessions, login throttling and the password policy (issue #13 items 5 and 9).
 
-Sessions (lib/sessions.py) end on logout, disable, role change and password reset, for every
+Sessions (lib/security/sessions.py) end on logout, disable, role change and password reset, for every
 browser of the user; a cookie that is not ours is refused without an exception. Throttling
-(lib/auth.py) is per (username, client) with a slower per-username backoff that spares the
+(lib/security/auth.py) is per (username, client) with a slower per-username backoff that spares the
 clients the user signs in from, so nobody can lock `admin` out from elsewhere, and every
-refusal looks the same. Passwords are checked with zxcvbn (lib/passwords.py).
+refusal looks the same. Passwords are checked with zxcvbn (lib/security/passwords.py).
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import bcrypt
 import jwt
 import pytest
 
-from lib import auth, passwords, sessions, warehouse
-from lib import users as accounts
+from lib.security import auth, passwords, sessions
+from lib.core import warehouse
+from lib.admin import users as accounts
 
 ADMIN = auth.User("admin", "Chen Jie", frozenset({"admin"}))
 
@@ -216,16 +217,16 @@ def test_the_access_review_shows_a_throttled_account(warehouse_path):
     ("é" * 40, "at most 72 bytes"),
 ])
 def test_trivial_passwords_are_refused_with_zxcvbns_feedback(warehouse_path, password, message):
-    with pytest.raises(accounts.UserError, match=message):
+    with pytest.raises(accounts.AccountError, match=message):
         accounts.add_user(ADMIN, "bob", "Bob", ["manager"], password)
-    with pytest.raises(accounts.UserError, match=message):
+    with pytest.raises(accounts.AccountError, match=message):
         accounts.reset_password(ADMIN, "manager", password)
     assert warehouse.scalar("SELECT count(*) FROM app_users WHERE username = 'bob'") == 0
     assert auth.authenticate("manager", "manager-demo", "10.0.0.1").user is not None
 
 
 def test_a_password_built_from_the_account_name_is_refused(warehouse_path):
-    with pytest.raises(accounts.UserError, match="too easy to guess"):
+    with pytest.raises(accounts.AccountError, match="too easy to guess"):
         accounts.add_user(ADMIN, "zhangsan", "Zhang San", ["manager"], "zhangsan2026")
 
 

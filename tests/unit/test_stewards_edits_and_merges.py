@@ -8,7 +8,9 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from lib import auth, customer_edits as ce, dedup, importer, quality, review, validation, warehouse
+from lib.security import auth
+from lib.stewardship import edits as ce, dedup, importer, quality, review
+from lib.core import validation, warehouse
 from tests import factories
 from tests import stewards_fixtures as fx
 from tests.stewards_fixtures import _stw_root, stw_empty, stw_wh  # noqa: F401 - fixtures
@@ -50,7 +52,7 @@ def test_an_edit_validates_bumps_the_version_and_audits_before_and_after(stw_wh,
 
 def test_a_concurrent_save_is_reported_not_overwritten(stw_wh, users):
     ce.update_customer(users["admin"], 7, {"city": "广州市"}, 1)          # someone else saved first
-    with pytest.raises(ce.ConflictError):
+    with pytest.raises(ce.StaleRecordError):
         ce.update_customer(users["steward"], 7, {"city": "上海市"}, 1)
     assert (ce._get(7)["city"], ce._get(7)["version"]) == ("广州市", 2)
 
@@ -65,7 +67,7 @@ def test_an_edit_is_undone_from_its_audit_entry_unless_the_record_changed_since(
     ce.update_customer(users["steward"], 9, {"postcode": "518001"}, 1)
     first = int(warehouse.scalar("SELECT max(audit_id) FROM audit_log WHERE action = 'customer.update'"))
     ce.update_customer(users["steward"], 9, {"city": "广州市"}, 2)
-    with pytest.raises(ce.ConflictError):
+    with pytest.raises(ce.StaleRecordError):
         ce.undo_edit(users["steward"], first)
 
 
@@ -156,13 +158,13 @@ def test_merge_moves_children_and_undo_restores_every_row_byte_for_byte(pair_wh,
 def test_undo_is_refused_when_the_survivor_changed_after_the_merge(pair_wh, users):
     merge_id = dedup.merge(users["steward"], 1, 2)
     ce.update_customer(users["steward"], 1, {"city": "广州市"}, ce._get(1)["version"])
-    with pytest.raises(ce.ConflictError):
+    with pytest.raises(ce.StaleRecordError):
         dedup.undo_merge(users["steward"], merge_id)
 
 
 def test_a_stale_merge_screen_is_refused(pair_wh, users):
     ce.update_customer(users["admin"], 2, {"city": "广州市"}, 1)
-    with pytest.raises(ce.ConflictError):
+    with pytest.raises(ce.StaleRecordError):
         dedup.merge(users["steward"], 1, 2, expected_versions=(1, 1))
     assert warehouse.scalar("SELECT merged_into FROM customers WHERE customer_id = 2") is None
 

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from lib import auth, customer_edits, entry_rules, importer, validation, warehouse
+from lib.security import auth
+from lib.stewardship import edits, entry_rules, importer
+from lib.core import validation, warehouse
 from tests.stewards_fixtures import _stw_root, stw_empty, stw_wh  # noqa: F401 - fixtures
 
 
@@ -108,8 +110,8 @@ def test_a_flagged_optional_field_loads_the_row_with_an_import_flag(stw_empty, t
 
 def test_the_fix_form_follows_the_rules_of_the_records_source(stw_wh, users):
     cid = 1
-    source = customer_edits.get(users["steward"], cid)["source"]
-    record = customer_edits.get(users["steward"], cid)
+    source = edits.get(users["steward"], cid)["source"]
+    record = edits.get(users["steward"], cid)
     # built-in rules: removing both contacts is allowed (the record becomes not contactable)
     assert validation.customer_fields({"mobile": None, "email": None}, record,
                                       required=entry_rules.in_force(source, "customers").required) == {
@@ -117,7 +119,7 @@ def test_the_fix_form_follows_the_rules_of_the_records_source(stw_wh, users):
     entry_rules.save(users["steward"], source, "customers", {"full_name": "quarantine", "contact": "quarantine",
                                                              "postcode": "quarantine"})
     with pytest.raises(validation.ValidationError) as exc:
-        customer_edits.update_customer(users["steward"], cid, {"mobile": None, "email": None, "postcode": None},
+        edits.update_customer(users["steward"], cid, {"mobile": None, "email": None, "postcode": None},
                                        record["version"])
     assert sorted((e.field, e.code) for e in exc.value.errors) == [
         ("mobile", "required.contact"), ("postcode", "required.missing")]
@@ -127,8 +129,8 @@ def test_adding_a_contact_resolves_the_not_contactable_flag(stw_empty, tmp_path,
     (tmp_path / "c.csv").write_text("id,name,country\n1,Anna Smith,AU\n", encoding="utf-8")
     importer.import_file(users["steward"], "customers", tmp_path / "c.csv", "x", match_duplicates=False)
     cid = int(warehouse.scalar("SELECT customer_id FROM customers"))
-    customer_edits.update_customer(users["steward"], cid, {"mobile": "0412 345 678"}, 1)
-    assert customer_edits.get(users["steward"], cid)["mobile"] == "+61412345678"
+    edits.update_customer(users["steward"], cid, {"mobile": "0412 345 678"}, 1)
+    assert edits.get(users["steward"], cid)["mobile"] == "+61412345678"
     assert warehouse.scalar("SELECT status FROM quality_flags WHERE rule_id = 'import.contact'") == "resolved"
 
 

@@ -8,7 +8,10 @@ import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from lib import auth, cli, entry_rules, importer, privacy, validation, warehouse
+from lib.security import auth, privacy
+from lib import cli
+from lib.stewardship import entry_rules, importer
+from lib.core import validation, warehouse
 from tests.stewards_fixtures import _stw_root, stw_empty  # noqa: F401 - fixtures
 
 MESSY = """客户编号,姓名,手机,邮箱,出生日期,身份证号,邮编,街道,门牌号,城市

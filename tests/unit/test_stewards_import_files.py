@@ -10,7 +10,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from lib import importer, normalize, warehouse
+from lib.stewardship import importer
+from lib.core import normalize, warehouse
 from tests.stewards_fixtures import _stw_root, stw_empty  # noqa: F401 - fixtures
 
 

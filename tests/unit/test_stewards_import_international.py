@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from lib import cli, entry_rules, importer, validation, warehouse
+from lib import cli
+from lib.stewardship import entry_rules, importer
+from lib.core import validation, warehouse
 from tests.stewards_fixtures import _stw_root, stw_empty  # noqa: F401 - fixtures
 
 # Ids, names, addresses and birth dates only: no phone, no email (a public customer list).
@@ -212,7 +214,7 @@ def test_under_the_built_in_rules_only_rows_without_id_or_name_are_quarantined(s
                                          ("Mary Ann O'Brien", ("O'Brien", "Mary Ann")),
                                          ("欧阳娜娜", ("欧阳", "娜娜")), ("Cher", (None, "Cher"))])
 def test_latin_names_keep_family_and_given_apart(name, parts):
-    from lib import normalize
+    from lib.core import normalize
     assert normalize.split_name(name) == parts
 
 
@@ -235,7 +237,7 @@ def test_a_missing_given_name_is_not_filled_with_the_family_name(stw_empty, tmp_
 def test_not_contactable_customers_stay_out_of_every_audience_even_with_consent(stw_empty, tmp_path, users):
     from datetime import date
 
-    from lib import audience
+    from lib.marketing import audience
     from tests import factories
     importer.import_file(users["steward"], "customers", write(tmp_path, NO_CONTACT), "febrl",
                          country="AU", match_duplicates=False)

@@ -1,6 +1,6 @@
 """Duplicate matching that adapts to the fields present (issue #14 item 4).
 
-The model is derived from the columns the customers have (lib/match_model.py): these tests load
+The model is derived from the columns the customers have (lib/stewardship/match_model.py): these tests load
 files with different field sets straight into the warehouse, run `dedup.run`, and check the
 plan it stored with the run, the pairs it found and the hard negatives it kept apart."""
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 
 from bench.chinese_records import generate
 from bench.matching import load_direct
-from lib import dedup, warehouse
+from lib.stewardship import dedup
+from lib.core import warehouse
 from tests.stewards_fixtures import _stw_root, stw_empty  # noqa: F401  (fixtures)
 
 COLUMNS = ["id", "name", "mobile", "email", "birth", "address", "postcode", "city", "province",

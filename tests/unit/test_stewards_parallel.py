@@ -1,5 +1,5 @@
 """Large imports run their per-value Python work (Fernet, HMAC, phonenumbers, stdnum) in
-worker processes (lib.parallel) and read multi-line CSV cells with pyarrow: the results must be
+worker processes (lib.core.parallel) and read multi-line CSV cells with pyarrow: the results must be
 exactly those of the plain in-process path."""
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib import importer, normalize, parallel, privacy, validation, warehouse
+from lib.stewardship import importer
+from lib.core import normalize, parallel, validation, warehouse
+from lib.security import privacy
 from tests.stewards_fixtures import _stw_root, stw_empty  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +61,7 @@ def test_workers_do_not_rerun_the_script_that_started_them(tmp_path):
     script.write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
         f"open({str(marker)!r}, 'a').write('run\\n')\n"
-        "from lib import parallel\n"
+        "from lib.core import parallel\n"
         "from tests.unit.test_stewards_parallel import _square\n"
         "assert parallel.map_list(_square, range(20), threshold=1) == [x * x for x in range(20)]\n"
         "parallel.shutdown()\n")

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from lib import auth, customer_edits, quality, review, warehouse
+from lib.security import auth
+from lib.stewardship import edits, quality, review
+from lib.core import warehouse
+from lib.admin import setting_changes
 from tests import stewards_fixtures as fx
 from tests.stewards_fixtures import _stw_root, stw_wh as wh  # noqa: F401 - fixtures
 
@@ -26,12 +29,11 @@ def test_rule_fails_exactly_the_records_built_to_fail_it(wh, rule_id):
 
 
 def test_stale_months_come_from_settings(wh):
-    from lib import settings
-    settings.put_system("stale_after_months", 12)       # stale_before = 2025-11-01
+    setting_changes.put_system("stale_after_months", 12)       # stale_before = 2025-11-01
     assert failing("not_stale") == {20, 23}
-    settings.put_system("stale_after_months", 10)       # 2026-01-01: still only 20 and 23
+    setting_changes.put_system("stale_after_months", 10)       # 2026-01-01: still only 20 and 23
     assert failing("not_stale") == {20, 23}
-    settings.put_system("stale_after_months", 30)       # 2024-05-01: 23 (2024-06-01) is fresh now
+    setting_changes.put_system("stale_after_months", 30)       # 2024-05-01: 23 (2024-06-01) is fresh now
     assert failing("not_stale") == {20}
 
 
@@ -69,7 +71,7 @@ def test_drilldown_lists_the_failing_records_with_their_keys(wh, users):
 def test_fixing_a_record_resolves_its_flag_and_a_run_does_not_reopen_it(wh, users):
     quality.run(auth.SYSTEM)
     flag = review.items(users["steward"], review.QueueFilter(rule_id="mobile_valid")).iloc[0]
-    customer_edits.update_customer(users["steward"], 7, {"mobile": "138 0013 8007"}, 1,
+    edits.update_customer(users["steward"], 7, {"mobile": "138 0013 8007"}, 1,
                                    flag_id=int(flag["item_id"]))
     assert review.flag(auth.SYSTEM, int(flag["item_id"]))["status"] == "resolved"
     quality.run(auth.SYSTEM)
@@ -80,10 +82,10 @@ def test_fixing_a_record_resolves_its_flag_and_a_run_does_not_reopen_it(wh, user
 def test_an_ignored_finding_stays_closed_until_the_record_changes(wh, users):
     quality.run(auth.SYSTEM)
     flag_id = int(review.items(users["steward"], review.QueueFilter(rule_id="mobile_not_placeholder")).iloc[0]["item_id"])
-    customer_edits.ignore_flag(users["steward"], flag_id, "test line of the call centre")
+    edits.ignore_flag(users["steward"], flag_id, "test line of the call centre")
     quality.run(auth.SYSTEM)
     open_24 = "SELECT count(*) FROM quality_flags WHERE customer_id = 24 AND status = 'open'"
     assert warehouse.scalar(open_24) == 0
-    customer_edits.update_customer(users["steward"], 24, {"city": "广州市"}, 1)
+    edits.update_customer(users["steward"], 24, {"city": "广州市"}, 1)
     quality.run(auth.SYSTEM)
     assert warehouse.scalar(open_24) == 1

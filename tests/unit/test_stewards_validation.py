@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lib import i18n, normalize, validation as v
+from lib.core import i18n, normalize, validation as v
+from lib.security import privacy
 
 
 @pytest.mark.parametrize("raw, e164", [
@@ -108,8 +109,8 @@ def test_customer_fields_lists_every_problem_and_derives_name_and_id_columns():
     with pytest.raises(v.ValidationError) as exc:
         v.customer_fields({"mobile": "123", "email": "x@@y", "postcode": "1"})
     assert set(exc.value.by_field()) == {"mobile", "email", "postcode"}
-    clean = v.customer_fields({"full_name": "歐陽娜娜", "id_number": "11010519491231002X",
-                               "birth_date": "1949-12-31"})
+    clean = privacy.protect_id_number(v.customer_fields(
+        {"full_name": "歐陽娜娜", "id_number": "11010519491231002X", "birth_date": "1949-12-31"}))
     assert (clean["family_name"], clean["given_name"], clean["name_pinyin"]) == ("歐陽", "娜娜", "ou yang na na|oynn|ouyangnana")
     assert clean["id_number_last4"] == "002X" and len(clean["id_number_hash"]) == 64
     assert clean["id_number_enc"] and "11010519491231002X" not in clean["id_number_enc"]

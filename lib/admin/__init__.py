@@ -1,0 +1,1 @@
+"""Users and roles, backups and restore, the audit log reader, settings writes."""

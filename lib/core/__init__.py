@@ -1,0 +1,1 @@
+"""Storage (the warehouse owns every connection), configuration, settings, field rules."""

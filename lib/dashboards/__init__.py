@@ -1,0 +1,1 @@
+"""Metrics, aggregates, customer search and 360, chart builders, filters."""

@@ -1,0 +1,1 @@
+"""RFM, lifecycle, segments, audiences, tags, churn and CLV models."""

@@ -1,0 +1,1 @@
+"""Roles and require(), page access, the audit writer, privacy primitives."""

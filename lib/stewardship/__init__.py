@@ -1,0 +1,1 @@
+"""Import, quality rules, the review queue, duplicates, steward edits."""
