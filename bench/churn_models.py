@@ -153,7 +153,7 @@ def run_cdnow(work: Path, horizon: int) -> dict:
     started = time.perf_counter()
     out_c = cli(path, "import", "customers", str(c_path), "--source", "cdnow", "--no-dedup")
     out_o = cli(path, "import", "orders", str(o_path), "--source", "cdnow")
-    train = cli(path, "churn", "train", "--as-of", str(CDNOW_AS_OF), "--horizon-days", str(horizon))
+    cli(path, "churn", "train", "--as-of", str(CDNOW_AS_OF), "--horizon-days", str(horizon))
     clv_out = cli(path, "clv", "score", "--as-of", str(CDNOW_AS_OF), "--horizon-days", "180",
                   "--out", str(folder / "clv.csv"))
     result = compare(path)

@@ -3,7 +3,6 @@ import streamlit as st
 
 from lib.stewardship import edits, quality, review
 from lib.core import i18n, settings, validation
-from lib.security import privacy
 from lib import ui
 from lib.core.i18n import t
 

@@ -41,7 +41,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -369,19 +369,16 @@ def _check(snapshot_id: str, manifest: dict, path: Path, drill_checks: bool) -> 
         if copy is not None:
             # The drill opens the copy read-write, as a real restore would.
             try:
-                con = duckdb.connect(str(copy), read_only=not drill_checks, config=_DUCKDB_CONFIG)
-            except duckdb.Error:
+                with _open_file(copy, read_only=not drill_checks) as con:
+                    run = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+                    found = _checksums(run)
+                    if drill_checks:
+                        checks["credentials_store"] = bool(run(
+                            "SELECT count(*) FROM app_users WHERE NOT disabled "
+                            "AND list_contains(roles, 'admin')")[0][0])
+                        checks["keys_decrypt"] = _keys_decrypt(run)
+            except BackupError:
                 checks["opens"] = False
-                copy = None
-        if copy is not None:
-            with closing(con):
-                run = lambda sql: con.execute(sql).fetchall()  # noqa: E731
-                found = _checksums(run)
-                if drill_checks:
-                    checks["credentials_store"] = bool(run(
-                        "SELECT count(*) FROM app_users WHERE NOT disabled "
-                        "AND list_contains(roles, 'admin')")[0][0])
-                    checks["keys_decrypt"] = _keys_decrypt(run)
     result = _compare(snapshot_id, manifest, found)
     result.checks.update(checks)
     if _legacy(manifest):

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from lib.core import config
+from lib.core import config, errors
 
 MAGIC = b"C360SNAP"
 VERSION = 1
@@ -45,7 +45,7 @@ ALGORITHM = "AES-256-GCM, 4 MiB chunks, key HKDF-SHA256(newest C360_FIELD_KEYS k
 MAC_ALGORITHM = "HMAC-SHA256, key HKDF-SHA256(C360_HASH_KEY)"
 
 
-class SnapshotCryptoError(ValueError):
+class SnapshotCryptoError(errors.UserError, ValueError):
     """A snapshot cannot be decrypted (wrong or missing key, altered or truncated file)."""
 
 

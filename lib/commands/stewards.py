@@ -81,7 +81,7 @@ def _rules_text(rules, country: str | None = None) -> str:
 
 
 def cmd_import(args) -> int:
-    from lib.stewardship import entry_rules, importer
+    from lib.stewardship import entry_rules
     from lib.core import validation, warehouse
     warehouse.migrate()
     mapping = importer.load_mapping(args.mapping) if args.mapping else None

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from zxcvbn import zxcvbn
 
+from lib.core import errors
+
 MIN_LENGTH = 10
 MAX_BYTES = 72          # bcrypt ignores (5.x: refuses) anything longer
 MIN_SCORE = 3
 
 
-class WeakPassword(ValueError):
+class WeakPassword(errors.ValidationError):
     """The password breaks the policy; the message says why and how to do better."""
 
 

@@ -11,7 +11,6 @@ import json
 
 import pytest
 
-from lib.security import auth
 from lib.stewardship import edits
 from lib.core import warehouse
 from tests import dashboards_fixture as fixture
