@@ -132,7 +132,7 @@ def _raw(fn) -> float:
 def child(args) -> int:
     """Run in a fresh process: open the warehouse and time the first call of each function."""
     # What an app server has imported before a page's first query, frozen out of garbage
-    # collection as lib/ui.py does there (a benchmark is not UI: it does not import lib.ui).
+    # collection as the guard's first run does there (lib/ui/session.prepare_process) (a benchmark is not UI: it does not import lib.ui).
     import gc
 
     import plotly.graph_objects  # noqa: F401

@@ -275,12 +275,13 @@ def _count_failure(tx: warehouse.Tx, username: str, client: str, now: datetime) 
     tx.run("throttle_put", username=username, client=client, failures=failures,
            first_failure=first, locked_until=locked_until)
     fresh = every is None or every["first_failure"] < now - timedelta(minutes=GLOBAL_WINDOW_MINUTES)
-    total = 1 if fresh else int(every["failures"]) + 1
+    total = 1 if fresh or every is None else int(every["failures"]) + 1
     over = total - GLOBAL_FAILURES
     global_until = (now + timedelta(minutes=min(2 ** over, GLOBAL_MAX_LOCK_MINUTES))
                     if over >= 0 else None)
     tx.run("throttle_put", username=username, client=GLOBAL, failures=total,
-           first_failure=now if fresh else every["first_failure"], locked_until=global_until)
+           first_failure=now if fresh or every is None else every["first_failure"],
+           locked_until=global_until)
     if tx.one("user_by_name", username=username) is not None:
         tx.run("user_failed_login_counted", username=username)
     return locked_until is not None
@@ -316,10 +317,10 @@ def authenticate(username: str, password: str, client: str = "local") -> LoginRe
             return LoginResult(None, _minutes(_throttled_for(tx, username, client, now) or wait))
     row = warehouse.one("user_by_name", username=username)
     usable = row is not None and not row["disabled"]
-    ok = check_password(password, row["password_hash"] if usable else _DUMMY_HASH) and usable
+    ok = check_password(password, row["password_hash"] if row is not None and usable else _DUMMY_HASH) and usable
     try:
         with warehouse.transaction() as tx:
-            if ok:
+            if ok and row is not None:
                 tx.run("user_login_succeeded", username=username)
                 tx.run("throttle_clear_pair", username=username, client=client)
                 user = User(row["username"], row["display_name"], _roles(row["roles"]))

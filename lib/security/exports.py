@@ -21,7 +21,7 @@ Why not `defusedcsv`: it wraps only the `csv` module's writer (we export DataFra
 pandas and openpyxl), does not handle the tab/CR prefixes, and escapes cell by cell in Python;
 here the check is one vectorised pass per text column.
 
-`deliver` is the non-Streamlit half of an in-page download (lib/ui.py `download`): it masks the
+`deliver` is the non-Streamlit half of an in-page download (lib/ui/widgets.py `download`): it masks the
 frame for the user, encodes it and writes one ``download`` audit row with what, how many rows,
 which columns and which filters - called when the user clicks, not when the button is drawn.
 """

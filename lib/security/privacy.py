@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 import pandas as pd
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -205,10 +206,10 @@ def scrub_text(value: str, see_contacts: bool) -> str:
     """Free text: ID numbers, tokens and hashes hidden always; contacts unless allowed."""
     value = _FERNET_RE.sub("[encrypted]", value)
     value = _HASH_RE.sub("[hash]", value)
-    value = _ID_RE.sub(lambda m: mask_id_number(m.group(3)), value)
+    value = _ID_RE.sub(lambda m: mask_id_number(m.group(3)) or "", value)
     if not see_contacts:
-        value = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)), value)
-        value = _PHONE_RE.sub(lambda m: mask_phone(re.sub(r"[ \-()]", "", m.group(0))), value)
+        value = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)) or "", value)
+        value = _PHONE_RE.sub(lambda m: mask_phone(re.sub(r"[ \-()]", "", m.group(0))) or "", value)
     return value
 
 
@@ -762,7 +763,7 @@ def _erase(user, cid: int, reason: str) -> dict:
                    for row in targets.to_dict("records")}
         counts = {}
         for entry in ERASURE_REGISTRY:
-            params = {"ids": ids}
+            params: dict[str, Any] = {"ids": ids}
             sql = warehouse.query(entry.query)
             if ":placeholder" in sql:
                 params["placeholder"] = ERASED_NAME

@@ -110,6 +110,7 @@ def check(token: str | None, now: datetime | None = None) -> Session | None:
     sid = _session_id(token)
     now = now or _now()
     hit = _rows.get(sid)
+    row: dict | None
     if hit is not None and time.monotonic() - hit[0] < RECHECK_SECONDS:
         row = hit[1]
     else:

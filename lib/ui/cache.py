@@ -5,7 +5,7 @@ with every committed write (this process's transactions; another process's write
 DuckDB file; a lake's new snapshot). So a cached figure is reused until the data changes and
 never after: RFM and segment counts are fresh right after an import, with no timers to tune.
 
-    @ui_cache.cached
+    @ui.cached
     def rfm_summary(as_of):
         return rfm.summary(as_of)
 

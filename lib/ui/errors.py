@@ -1,6 +1,6 @@
 """The one error renderer of the pages (Streamlit; to become lib/ui/errors.py).
 
-    with ui_errors.shown():
+    with ui.shown():
         tags.add(user, customer_id, tag)
         st.success(...)
 

@@ -168,7 +168,7 @@ def _login_form(client_id: str) -> None:
     # One message for an unknown user, a wrong password, a disabled account and a throttled
     # client: it must not tell which usernames exist (lib/security/auth.py, login and throttling).
     result = auth.authenticate(username, password, client_id)
-    if result.user is not None:
+    if result.user is not None and result.token is not None:
         _sign_in(result.user, result.token)
         st.rerun()
     st.error(t("login.failed", minutes=max(1, result.retry_minutes)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 import streamlit as st
 
@@ -54,7 +54,7 @@ def fmt_money_short(value: Any) -> str:
 
 def download(user: auth.User, frame, name: str, key: str, *, what: str | None = None,
              filters: dict | None = None, record: Any = None, label: str | None = None,
-             mask: bool = True, type: str = "tertiary") -> None:
+             mask: bool = True, type: Literal["primary", "secondary", "tertiary"] = "tertiary") -> None:
     """An audited CSV download of a frame, masked for the user's roles.
 
     The bytes are built only when the user clicks: `data` is a callable (Streamlit runs it on

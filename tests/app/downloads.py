@@ -1,6 +1,6 @@
 """Downloading from a page in AppTest the way the browser does.
 
-A lazy download button (lib/ui.py `download`) hands Streamlit a callable; the browser's click
+A lazy download button (lib/ui/widgets.py `download`) hands Streamlit a callable; the browser's click
 sends a `deferred_file` request and the server runs `MediaFileManager.execute_deferred`, which
 calls it. AppTest's mock runtime keeps a real MediaFileManager but no browser, so the fixture
 remembers which manager registered each deferred file and `click(at, key)` executes it - the
