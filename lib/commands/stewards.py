@@ -5,6 +5,7 @@
     python -m lib.cli entry-rules set --source NAME [--kind customers] --require FIELD=quarantine|flag ...
     python -m lib.cli quality run
     python -m lib.cli dedup run | dedup export --out FILE | dedup evaluate
+    python -m lib.cli registration infer      (unknown registration dates from first activity)
 
 Jobs run as the system user (auth.SYSTEM) and are audited like page actions.
 """
@@ -15,7 +16,7 @@ import sys
 import time
 
 from lib.security import auth
-from lib.stewardship import dedup, importer, quality
+from lib.stewardship import dedup, importer, quality, registration
 from lib.core import warehouse
 
 
@@ -66,6 +67,13 @@ def register(subparsers) -> None:
     dv = ds.add_parser("evaluate", help="precision/recall/F1 against the demo's injected duplicates")
     dv.add_argument("--threshold", type=float, default=None)
     dv.set_defaults(func=cmd_dedup_evaluate)
+
+    # The import runs this step after every load; the command is for warehouses filled by
+    # other means (a script, a restore of an older file).
+    g = subparsers.add_parser("registration", help="registration dates not given by a source")
+    gs = g.add_subparsers(dest="registration_command", required=True)
+    gi = gs.add_parser("infer", help="set unknown registration dates to the first known activity")
+    gi.set_defaults(func=cmd_registration_infer)
 
 
 def _progress(fraction: float, stage: str) -> None:
@@ -164,4 +172,12 @@ def cmd_dedup_export(args) -> int:
 
 def cmd_dedup_evaluate(args) -> int:
     print(json.dumps(dedup.evaluate(args.threshold or dedup.CLUSTER_THRESHOLD)))
+    return 0
+
+
+def cmd_registration_infer(args) -> int:
+    warehouse.migrate()
+    result = registration.infer_dates(auth.SYSTEM)
+    print(f"registration dates: {result['changed']:,} set now; {result['inferred']:,} inferred from first activity, "
+          f"{result['unknown']:,} still unknown (no order or event yet)")
     return 0
