@@ -802,7 +802,7 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     joined = pd.Series([normalize.join_name(f, g) for f, g in zip(
         fam_in.astype(object).where(fam_in.notna(), None), giv_in.astype(object).where(giv_in.notna(), None))],
         index=frame.index, dtype="string") if (fam_in.notna().any() or giv_in.notna().any()) else full
-    full = full.fillna(joined)
+    full = full.astype("string").fillna(joined.astype("string"))
     if "full_name" in required:
         c.add_mask("full_name", full.isna(), "required.missing", required["full_name"] == "quarantine")
     too_long = full.str.len() > 100
@@ -852,8 +852,8 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     if intl.any():
         # Other countries by their own pattern, once per distinct (country, postcode).
         keyed, keyed_code = _apply_unique(_keyed(out["country"], pc_raw).where(intl), _postcode_keyed)
-        pc_clean = pc_clean.fillna(keyed.astype("string"))
-        pc_code = pc_code.fillna(keyed_code)
+        pc_clean = pc_clean.astype("string").fillna(keyed.astype("string"))
+        pc_code = pc_code.astype("string").fillna(keyed_code.astype("string"))
     c.add("postcode", pc_code)
     out["postcode"] = pc_clean
 
@@ -958,7 +958,7 @@ def _check_events(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
         # Sources without event ids: a hash of the row's content is stable across re-imports.
         content = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
         derived = content.map(lambda s: "h:" + hashlib.sha1(s.encode()).hexdigest()[:20])
-        srid = srid.fillna(derived.astype("string"))
+        srid = srid.astype("string").fillna(derived.astype("string"))
     c.add_mask("source_record_id", srid.duplicated(keep="first"), "duplicate_in_file")
     out["source_record_id"] = srid
     _require_others(c, out, _required(defaults, "events"), ALWAYS_REQUIRED["events"])

@@ -67,9 +67,7 @@ def _export_input(con, only_ids: list[int] | None = None) -> int:
     """Copy the matching columns of live customers into the private DuckDB as `dedup_input`,
     with the name keys of `match_model.name_columns`. Values of a contact/ID/address field that
     more than MAX_SHARED records share (a shop's phone, 11111111111) are left out of matching."""
-    with warehouse.connect() as wconn:
-        raw = wconn.connection.driver_connection
-        table = raw.execute(warehouse.query("stw_dedup_input")).fetch_arrow_table()
+    table = warehouse.arrow("stw_dedup_input")
     con.register("stw_input_arrow", table)
     con.execute("CREATE OR REPLACE TEMP TABLE stw_input AS SELECT * FROM stw_input_arrow")
     con.unregister("stw_input_arrow")

@@ -491,8 +491,7 @@ def name_columns(con, table: str) -> None:
 
 def name_keys(full_name, family, given) -> tuple:
     """(name_s, fam, giv, py, name_key, name_fz, cjk) of one name (tests, small inputs)."""
-    import duckdb
-    con = duckdb.connect()
+    con = warehouse.scratch()
     con.execute("CREATE TABLE one (unique_id BIGINT, full_name VARCHAR, family_name VARCHAR, "
                 "given_name VARCHAR)")
     con.execute("INSERT INTO one VALUES (1, ?, ?, ?)", [full_name, family, given])
