@@ -55,7 +55,7 @@ from threadpoolctl import threadpool_limits
 
 from lib.security import audit, auth
 from lib.core import settings, warehouse
-from lib.marketing.queries import cutoff, fast_frame
+from lib.marketing.queries import cutoff, fast_frame, write_export
 
 NUMERIC = ["recency_days", "frequency", "monetary", "avg_order_value", "orders_90d",
            "orders_prev_90d", "order_trend", "spend_365d", "tenure_days", "avg_gap_days",
@@ -448,11 +448,4 @@ def export_scores(user: auth.User, path) -> int:
     """Write the stored scores to a file keyed by source and source_record_id (CSV, or Excel
     for .xlsx; formula-safe, created 0600). Marketing or admin; the export is audited."""
     auth.require(user, "export_scores")
-    from lib.security import exports
-    with warehouse.transaction() as tx:
-        frame = fast_frame(tx, warehouse.query("churn_scores_export"))
-    written = exports.write_file(frame, path)
-    audit.record(None, user, "churn.export", "churn_scores", None,
-                 detail={"rows": len(frame), "columns": [str(c) for c in frame.columns],
-                         "file": str(written)})
-    return len(frame)
+    return write_export(user, "churn_scores_export", path, "churn.export", "churn_scores")

@@ -43,7 +43,7 @@ from scipy import optimize, special
 
 from lib.security import audit, auth
 from lib.core import settings, warehouse
-from lib.marketing.queries import cutoff, fast_frame
+from lib.marketing.queries import cutoff, fast_frame, write_export
 
 MAX_FIT_ROWS = 200_000
 DEFAULT_HORIZON = 180
@@ -347,11 +347,4 @@ def export_scores(user: auth.User, path) -> int:
     """Write the stored CLV scores to a file keyed by source and source_record_id (CSV, or Excel
     for .xlsx; formula-safe, created 0600). Marketing or admin; the export is audited."""
     auth.require(user, "export_scores")
-    from lib.security import exports
-    with warehouse.transaction() as tx:
-        frame = fast_frame(tx, warehouse.query("clv_scores_export"))
-    written = exports.write_file(frame, path)
-    audit.record(None, user, "clv.export", "clv_scores", None,
-                 detail={"rows": len(frame), "columns": [str(c) for c in frame.columns],
-                         "file": str(written)})
-    return len(frame)
+    return write_export(user, "clv_scores_export", path, "clv.export", "clv_scores")

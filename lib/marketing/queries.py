@@ -44,3 +44,15 @@ def fast_frame(tx: warehouse.Tx, sql: str, **params: Any) -> pd.DataFrame:
 def cutoff(as_of: date) -> datetime:
     """First instant after the as-of day: analytics use data strictly before it."""
     return datetime.combine(as_of + timedelta(days=1), datetime.min.time())
+
+
+def write_export(user, query: str, path, action: str, entity: str) -> int:
+    """Write a named query's rows to a file (CSV, or Excel for .xlsx; formula-safe, created
+    0600) and audit it as `action`. The caller has checked the user's right to export."""
+    from lib.security import audit, exports
+    with warehouse.transaction() as tx:
+        frame = fast_frame(tx, warehouse.query(query))
+    written = exports.write_file(frame, path)
+    audit.record(None, user, action, entity, None,
+                 detail={"rows": len(frame), "columns": [str(c) for c in frame.columns], "file": str(written)})
+    return len(frame)
