@@ -70,7 +70,7 @@ def _export_input(con, only_ids: list[int] | None = None) -> int:
     more than MAX_SHARED records share (a shop's phone, 11111111111) are left out of matching."""
     with warehouse.connect() as wconn:
         raw = wconn.connection.driver_connection
-        table = raw.execute(warehouse.query("stw_dedup_input")).fetch_arrow_table()
+        table = raw.execute(warehouse.query("stw_dedup_input")).to_arrow_table()
     con.register("stw_input_arrow", table)
     con.execute("CREATE OR REPLACE TEMP TABLE stw_input AS SELECT * FROM stw_input_arrow")
     con.unregister("stw_input_arrow")
