@@ -18,7 +18,6 @@ rows that moved), so `undo_merge` restores every row exactly.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 import json
 import logging
@@ -29,7 +28,7 @@ from datetime import date, datetime
 import pandas as pd
 
 from lib.security import audit, auth, privacy
-from lib.core import errors, hooks, normalize, validation, warehouse
+from lib.core import errors, hooks, validation, warehouse
 from lib.stewardship import edits, match_model
 from lib.stewardship.edits import StaleRecordError
 
