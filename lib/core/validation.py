@@ -852,7 +852,7 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     if intl.any():
         # Other countries by their own pattern, once per distinct (country, postcode).
         keyed, keyed_code = _apply_unique(_keyed(out["country"], pc_raw).where(intl), _postcode_keyed)
-        pc_clean = pc_clean.astype("string").fillna(keyed.astype("string"))
+        pc_clean = pc_clean.astype("string").fillna(keyed.astype("string"))   # one dtype (pandas 3 warns)
         pc_code = pc_code.astype("string").fillna(keyed_code.astype("string"))
     c.add("postcode", pc_code)
     out["postcode"] = pc_clean

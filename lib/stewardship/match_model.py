@@ -33,6 +33,8 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from lib.core import warehouse
+
 M_FLOOR = 0.01          # no single disagreement may veto a match (EM can learn m = 0)
 NEUTRAL = "names differ"  # label suffix of the levels whose weight is fixed at 0
 
@@ -54,8 +56,15 @@ FIELD_LABELS = {"name": "full_name", "mobile": "mobile", "email_norm": "email",
 # session's blocking rule, and the household fields must stay on while a session blocks on names.
 # A record without a name agrees only when the birth dates are equal (records without names
 # next to a family member's at one address are common in exports).
+# Two more cases say "not another member of the household", whatever the names: the same ID
+# number (family members never share one; a value on more than MAX_SHARED records is already
+# left out of matching), and the same given name (3+ letters) with the same birth date under
+# another family name (a name change on marriage, a replaced or mistyped surname: household
+# members differ in their given names, twins too).
 NAME_AGREE = (
-    "((h_py_l IS NULL OR h_py_r IS NULL) AND h_bd_l = h_bd_r"
+    "(h_id_l = h_id_r"
+    " OR h_giv_l = h_giv_r AND length(h_giv_l) >= 3 AND h_bd_l = h_bd_r"
+    " OR (h_py_l IS NULL OR h_py_r IS NULL) AND h_bd_l = h_bd_r"
     " OR h_name_s_l = h_name_s_r OR h_key_l = h_key_r"
     " OR h_fz_l = h_fz_r"
     " OR h_fam_l = h_fam_r AND (h_giv_l IS NULL OR h_giv_r IS NULL)"
@@ -65,7 +74,8 @@ NAME_AGREE = (
     " OR jaro_winkler_similarity(h_fam_l, h_giv_r) >= 0.8 AND jaro_winkler_similarity(h_giv_l, h_fam_r) >= 0.8))"
 )
 HOUSEHOLD_COPIES = ("py AS h_py, name_s AS h_name_s, name_key AS h_key, name_fz AS h_fz, "
-                    "fam AS h_fam, giv AS h_giv, coalesce(cjk, false) AS h_cjk, birth_date AS h_bd")
+                    "fam AS h_fam, giv AS h_giv, coalesce(cjk, false) AS h_cjk, birth_date AS h_bd, "
+                    "id_hash AS h_id")
 
 
 def _one_part_similar(a: str, b: str, t: float) -> str:

@@ -80,6 +80,9 @@ def test_an_id_number_edit_stores_only_token_hash_and_last4(stw_wh, users):
     assert row["id_number_last4"] == "002X" and "1101051949" not in row["id_number_enc"]
     logged = warehouse.scalar("SELECT CAST(after AS VARCHAR) FROM audit_log WHERE action = 'customer.update'")
     assert "11010519491231002X" not in logged
+    # by looking: the number is in no column of any table (customers, audit, edit history …)
+    from tests.privacy_fixture import scan
+    assert scan(["11010519491231002X", "110105194912"]) == {}
 
 
 def test_verify_clears_the_stale_flag_and_ignore_needs_a_reason(stw_wh, users):
