@@ -263,8 +263,8 @@ def plan(con, table: str = "dedup_input") -> Plan:
             counted[key] = _pairs(con, rule) if set(rule) <= have else 0
         return counted[key]
 
-    prediction = [r for r in PREDICTION_RULES if 0 < count(r) <= cap]
-    prior = [r for r in PRIOR_RULES if 0 < count(r) <= cap]
+    prediction: list[tuple[str, ...]] = [r for r in PREDICTION_RULES if 0 < count(r) <= cap]
+    prior: list[tuple[str, ...]] = [r for r in PRIOR_RULES if 0 < count(r) <= cap]
     em_cap = max(1_000_000, 4 * n)
     # splink switches off the comparisons that read a blocking column; a session must keep one on.
     reads = {"name": set(NAME_COLUMNS), "birth_date": {"birth_date"}, "address_n": {"address_n"},
@@ -273,20 +273,20 @@ def plan(con, table: str = "dedup_input") -> Plan:
 
     def trains_something(rule):
         return any(not (reads[f] & set(rule)) for f in present)
-    em = [next((r for r in rules if 0 < count(r) <= em_cap and trains_something(r)), None)
-          for rules in (EM_NAME_RULES, EM_OTHER_RULES)]
+    first: list[tuple[str, ...] | None] = [
+        next((r for r in rules if 0 < count(r) <= em_cap and trains_something(r)), None)
+        for rules in (EM_NAME_RULES, EM_OTHER_RULES)]
     # every present field is trained in some session: add one for a field both sessions block on
     # (a file without phone/email/ID blocks both on birth date: name + birth date, birth date +
     # postcode)
-    chosen = [r for r in em if r]
+    chosen: list[tuple[str, ...]] = [r for r in first if r]
     for f in sorted(present):
         if chosen and all(reads[f] & set(r) for r in chosen):
             extra = next((r for r in EM_NAME_RULES + EM_OTHER_RULES
                           if not (reads[f] & set(r)) and 0 < count(r) <= em_cap), None)
             if extra:
                 chosen.append(extra)
-    em = chosen
-    return Plan(n, present, prediction, prior, em, counted)
+    return Plan(n, present, prediction, prior, chosen, counted)
 
 
 def settings(p: Plan, prior: float | None = None):
@@ -295,7 +295,7 @@ def settings(p: Plan, prior: float | None = None):
     if not comps:
         raise ValueError("No identifying field (name, birth date, address, postcode, phone, "
                          "email, ID number) has values: nothing to match on.")
-    rules = [block_on(*r) for r in p.prediction_rules] or [block_on("unique_id")]
+    rules: list = [block_on(*r) for r in p.prediction_rules] or [block_on("unique_id")]
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
@@ -417,7 +417,7 @@ def part_key(part: str | None, is_family: bool) -> tuple[str | None, bool]:
         simple = normalize.simplified(part) or part
         if is_family and simple in normalize.SURNAME_READINGS:
             return normalize.SURNAME_READINGS[simple], True
-        words = lazy_pinyin(simple, errors=lambda chunk: list(chunk))
+        words = lazy_pinyin(simple, errors=lambda chunk: chunk)   # no reading: kept as written
         key = re.sub(f"[^0-9a-z{_KANA}]+", "", "".join(words).lower().replace("ü", "v"))
         return key or None, True
     plain = unicodedata.normalize("NFKD", part).encode("ascii", "ignore").decode().lower()

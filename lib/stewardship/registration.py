@@ -23,9 +23,9 @@ def infer(tx: warehouse.Tx, user: auth.User | None = None) -> dict:
     Returns {"changed": dates set now, "inferred": customers whose date is inferred,
     "unknown": live customers still without a date}. Audited (``registration.infer``) when
     a date changed."""
-    changed = 0
-    if tx.scalar("registration_to_infer_count"):     # nothing unknown or inferred: no UPDATE at all
-        changed = max(int(tx.run("infer_registration_dates") or 0), 0)
+    changed = int(tx.scalar("registration_changes_count")) if tx.scalar("registration_to_infer_count") else 0
+    if changed:
+        tx.run("infer_registration_dates")
     result = {"changed": changed, "inferred": int(tx.scalar("registration_inferred_count")),
               "unknown": int(tx.scalar("registration_unknown_count"))}
     if changed:

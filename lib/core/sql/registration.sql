@@ -6,6 +6,28 @@
 -- name: registration_to_infer_count
 SELECT count(*) FROM customers WHERE registered_at IS NULL OR registered_inferred
 
+-- name: registration_changes_count
+-- How many rows infer_registration_dates would change (same subquery).
+SELECT count(*)
+FROM customers AS c, (
+    SELECT customer_id, min(first_at) AS first_activity
+    FROM (
+        SELECT customer_id, min(order_time) AS first_at FROM orders
+        WHERE customer_id IN (SELECT customer_id FROM customers
+                              WHERE registered_at IS NULL OR registered_inferred)
+        GROUP BY customer_id
+        UNION ALL
+        SELECT customer_id, min(event_time) AS first_at FROM events
+        WHERE customer_id IN (SELECT customer_id FROM customers
+                              WHERE registered_at IS NULL OR registered_inferred)
+        GROUP BY customer_id
+    )
+    GROUP BY customer_id
+) AS f
+WHERE c.customer_id = f.customer_id
+  AND (c.registered_at IS NULL OR c.registered_inferred)
+  AND c.registered_at IS DISTINCT FROM f.first_activity
+
 -- name: infer_registration_dates
 UPDATE customers AS c
 SET registered_at = f.first_activity, registered_inferred = TRUE
