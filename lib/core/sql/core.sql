@@ -56,3 +56,7 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_by = excluded.up
 
 -- name: lake_data_version
 SELECT max(snapshot_id) FROM ducklake_snapshots('lake')
+
+-- name: schema_versions
+-- The migrations applied, in order (a snapshot manifest records them).
+SELECT version FROM schema_version ORDER BY version
