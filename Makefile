@@ -56,10 +56,10 @@ system-deps:
 test: dev-venv system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-# ruff (rules in pyproject.toml) and mypy on lib/. `ruff format --check` joins once the tree
-# has been formatted (see pyproject.toml).
+# ruff (lint rules and format in pyproject.toml) and mypy on lib/.
 lint: dev-venv
-	$(BIN)/ruff check lib pages app.py tests bench tools
+	$(BIN)/ruff check lib pages app.py serve.py tests bench tools
+	$(BIN)/ruff format --check lib pages app.py serve.py tests bench tools
 	$(BIN)/mypy
 
 # Every benchmark, one after another (each prints its table; see docs/benchmarks.md).

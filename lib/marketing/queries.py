@@ -5,6 +5,7 @@
 * ``fast_frame``: large result sets (features of a million customers) come back through
   DuckDB's columnar fetch instead of SQLAlchemy's row tuples, about 15x faster.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,9 +51,16 @@ def write_export(user, query: str, path, action: str, entity: str) -> int:
     """Write a named query's rows to a file (CSV, or Excel for .xlsx; formula-safe, created
     0600) and audit it as `action`. The caller has checked the user's right to export."""
     from lib.security import audit, exports
+
     with warehouse.transaction() as tx:
         frame = fast_frame(tx, warehouse.query(query))
     written = exports.write_file(frame, path)
-    audit.record(None, user, action, entity, None,
-                 detail={"rows": len(frame), "columns": [str(c) for c in frame.columns], "file": str(written)})
+    audit.record(
+        None,
+        user,
+        action,
+        entity,
+        None,
+        detail={"rows": len(frame), "columns": [str(c) for c in frame.columns], "file": str(written)},
+    )
     return len(frame)
