@@ -35,7 +35,7 @@ else:
     # Besides being the first thing a manager asks, it loads the charting library into this tab
     # while the user reads the landing page, so the first dashboard they open draws at once
     # (plotly.js takes ~1.3 s to load in a 2-core browser; measured in docs/benchmarks.md).
-    monthly = _monthly_trend(settings.as_of(), metrics.aggregates_meta()["refreshed_at"])
+    monthly = _monthly_trend(settings.as_of())
     ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "home_revenue",
              filters={"window": "last 12 complete months", "as_of": settings.as_of().isoformat()})
 

@@ -27,7 +27,7 @@ oldest = metrics.oldest_comparable_start()
 if prev.start < oldest:
     st.caption(t("dash.overview.not_comparable", month=oldest))
 
-figures = _overview(filters, built)
+figures = _overview(filters)
 params = filters.to_params()   # recorded with each chart-data download
 kpis = figures["kpis"]
 FORMAT = {"count": ui.fmt_int, "money": ui.fmt_money_short, "rate": ui.fmt_pct}

@@ -56,3 +56,6 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_by = excluded.up
 
 -- name: lake_data_version
 SELECT max(snapshot_id) FROM ducklake_snapshots('lake')
+
+-- name: schema_versions
+SELECT version FROM schema_version ORDER BY version
