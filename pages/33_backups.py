@@ -83,9 +83,11 @@ st.caption(t("admin.backups.drill.caption"))
 chosen = st.selectbox(t("admin.backups.snapshot"), ids, key="drill_snapshot")
 c1, c2, _ = st.columns([1, 1, 3])
 if c1.button(t("admin.backups.drill.run"), type="primary"):
-    st.session_state["drill_result"] = backup.drill(user, chosen)
+    with ui.shown():
+        st.session_state["drill_result"] = backup.drill(user, chosen)
 if c2.button(t("admin.backups.verify")):
-    st.session_state["drill_result"] = backup.verify(user, chosen)
+    with ui.shown():
+        st.session_state["drill_result"] = backup.verify(user, chosen)
 if result := st.session_state.get("drill_result"):
     show_check(result)
 

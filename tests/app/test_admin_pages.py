@@ -209,6 +209,18 @@ def test_backups_page_creates_a_snapshot_and_the_drill_passes(customers):
     assert per_table["Pass"].all() and len(per_table) == len(snap["tables"])
 
 
+def test_backups_page_verifies_a_snapshot_in_place(customers):
+    at = admin_on("pages/33_backups.py")
+    button(at, "Create snapshot").click()
+    at.run()
+    [snap] = backup.snapshots()
+    button(at, "Verify in place").click()
+    at.run()
+    assert not at.exception
+    assert successes(at) == [f"Drill passed: snapshot {snap['id']} restores to an identical "
+                             f"warehouse ({len(snap['tables'])} tables)."]
+
+
 def test_restore_needs_the_snapshot_id_typed(customers):
     at = admin_on("pages/33_backups.py")
     button(at, "Create snapshot").click()
