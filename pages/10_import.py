@@ -69,7 +69,8 @@ with tab_import:
             required = field in importer.REQUIRED_FIELDS[kind] or rules.required.get(field) == "quarantine"
             label = t(f"stewards.field.{field}") + (" *" if required else "")
             chosen = grid[i % 3].multiselect(label, columns, default=[c for c in base.get(field, []) if c in columns],
-                                             key=f"imp_map_{kind}_{field}_{preset}_{bool(mapping_file)}")
+                                             key=f"imp_map_{kind}_{field}_{preset}_{bool(mapping_file)}",
+                                             placeholder=t("common.choose"))
             if chosen:
                 mapping[field] = chosen
         st.caption(t("stewards.imp.mapping_help"))

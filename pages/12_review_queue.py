@@ -20,9 +20,11 @@ ui.kpi_row([{"label": t(f"stewards.rq.cat.{c}"), "value": ui.fmt_int(int(totals.
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
     categories = c1.multiselect(t("stewards.rq.category"), list(review.CATEGORIES),
-                                format_func=lambda c: t(f"stewards.rq.cat.{c}"), key="rq_categories")
+                                format_func=lambda c: t(f"stewards.rq.cat.{c}"), key="rq_categories",
+                                placeholder=t("dash.filter.all"))
     severities = c2.multiselect(t("stewards.q.severity"), list(quality.SEVERITIES),
-                                format_func=lambda s: t(f"stewards.sev.{s}"), key="rq_severities")
+                                format_func=lambda s: t(f"stewards.sev.{s}"), key="rq_severities",
+                                placeholder=t("dash.filter.all"))
     source = c3.selectbox(t("stewards.q.source"), [None] + review.sources(),
                           format_func=lambda s: s or t("stewards.all"), key="rq_source")
     rule_ids = [None] + [r.rule_id for r in quality.RULES]

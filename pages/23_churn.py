@@ -60,7 +60,8 @@ with tab_churn:
                                    revenue=ui.fmt_money(by_tier.loc[tier, "revenue_at_stake"])) if tier in by_tier.index else None}
                         for tier in ("high", "medium", "low")])
             show = st.multiselect(t("marketing.churn.show_tiers"), ["high", "medium", "low"], default=["high"],
-                                  format_func=lambda x: t(f"marketing.tier.{x}"), key="churn_tiers")
+                                  format_func=lambda x: t(f"marketing.tier.{x}"), key="churn_tiers",
+                                  placeholder=t("common.choose"))
             scores = churn.top_scores(user, show or ["high"], 200)
             scores = scores.assign(reasons=[reasons_text(r) for r in scores["reasons"]])
             st.dataframe(i18n.display_frame(scores, {"risk_tier": "marketing.tier", "rfm_segment": charts.rfm_label}),

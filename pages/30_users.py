@@ -25,6 +25,8 @@ columns = ["username", "display_name", "roles", "disabled", "last_login", "last_
            "days_inactive", "dormant", "locked"]
 table = review[columns].copy()
 table["roles"] = table["roles"].map(lambda roles: ", ".join(t(f"role.{r}") for r in roles))
+for when in ("last_login", "last_activity"):
+    table[when] = ui.fmt_times(table[when], missing=t("admin.users.never"))
 table.columns = [t(f"admin.users.col.{c if c != 'display_name' else 'name'}") for c in columns]
 st.dataframe(table, hide_index=True, width="stretch")
 
@@ -55,7 +57,8 @@ with tab_add:
         username = c1.text_input(t("admin.users.username"), max_chars=32)
         display_name = c2.text_input(t("admin.users.display_name"), max_chars=100)
         email = c1.text_input(t("admin.users.email"), max_chars=254)
-        roles = c2.multiselect(t("admin.users.roles"), auth.ROLES, format_func=role_label)
+        roles = c2.multiselect(t("admin.users.roles"), auth.ROLES, format_func=role_label,
+                               placeholder=t("common.choose"))
         password = st.text_input(t("admin.users.password"), type="password",
                                  help=t("admin.users.password.help", n=users.MIN_PASSWORD_LENGTH))
         if st.form_submit_button(t("admin.users.add"), type="primary"):
@@ -67,7 +70,7 @@ with tab_roles:
     current = next(iter(review.loc[review["username"] == who, "roles"]), [])
     with st.form("set_roles"):
         roles = st.multiselect(t("admin.users.roles"), auth.ROLES, default=list(current),
-                               format_func=role_label)
+                               format_func=role_label, placeholder=t("common.choose"))
         if st.form_submit_button(t("admin.users.save_roles"), type="primary"):
             attempt(lambda: users.set_roles(user, who, roles),
                     t("admin.users.roles_saved", username=who,

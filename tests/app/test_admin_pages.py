@@ -65,6 +65,17 @@ def test_users_page_shows_the_access_review(customers):
     assert {m.label: m.value for m in at.metric}["Accounts"] == "5"
 
 
+def test_users_who_never_logged_in_show_never_not_none(customers):
+    # nobody has logged in through the form in this warehouse (the test seeds the session);
+    # only the admin opening the page has an activity time
+    at = admin_on("pages/30_users.py")
+    review = at.dataframe[0].value
+    assert review["Last login"].tolist() == ["never"] * 5
+    assert review["Last activity"].tolist()[1:] == ["never"] * 4
+    assert review["Last activity"].tolist()[0][:2] == "20"
+    assert [m.placeholder for m in at.multiselect] == ["Choose options", "Choose options"]
+
+
 def test_admin_adds_a_user_who_can_then_log_in(customers):
     at = admin_on("pages/30_users.py")
     text_input(at, "Username").input("li.lei")
