@@ -63,8 +63,9 @@ shown = items.assign(
     rule=[t(f"stewards.rule.{r}") if k != "duplicate" else t("stewards.rq.cat.duplicate")
           for r, k in zip(items["rule_id"], items["category"])],
     field=[t(f"stewards.field.{f}") for f in items["field"]])
-st.dataframe(shown[["severity", "category", "rule", "field", "customer_id", "source", "source_record_id",
-                    "full_name", "other_customer_id", "probability", "created_at"]],
+st.dataframe(i18n.display_frame(shown[["severity", "category", "rule", "field", "customer_id", "source",
+                                        "source_record_id", "full_name", "other_customer_id", "probability",
+                                        "created_at"]]),
              hide_index=True, width="stretch", height=260,
              column_config={"severity": t("stewards.q.severity"), "category": t("stewards.rq.category"),
                             "rule": t("stewards.q.rule"), "field": t("stewards.q.field"),

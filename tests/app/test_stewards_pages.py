@@ -146,3 +146,17 @@ def test_changing_a_filter_goes_back_to_the_first_page(ran):
     assert at.session_state["rq_page"] == 0
     shown = at.dataframe[0].value
     assert not shown.empty and set(shown["rule"]) == {"Mobile valid"}
+
+
+def test_import_history_shows_translated_headers_and_no_none(ran, tmp_path, users):
+    csv = tmp_path / "h.csv"
+    csv.write_text("id,name,mobile\nH1,王小明,13812345601\n", encoding="utf-8")
+    importer.import_file(users["steward"], "customers", csv, "walkin", match_duplicates=False)
+    at = open_page(as_user("steward"), "pages/10_import.py")
+    assert not at.exception
+    history = at.dataframe[-1].value
+    assert list(history.columns) == ["Import", "Kind", "Source", "File", "By", "Started", "Finished", "Rows",
+                                     "Loaded", "Unchanged", "Quarantined", "Flagged", "Status"]
+    row = history.iloc[0]
+    assert (row["Kind"], row["Source"], row["File"], row["By"], row["Rows"], row["Loaded"]) == \
+        ("Customers", "walkin", "h.csv", "steward", 1, 1)
