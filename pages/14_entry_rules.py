@@ -48,12 +48,10 @@ with st.form(f"{prefix}_form"):
     submitted = st.form_submit_button(t("stewards.er.save"), type="primary")
 
 if submitted:
-    try:
+    with ui.shown() as outcome:      # EntryRuleError, PermissionDenied: their message is shown
         saved = entry_rules.save(user, source, kind, required, country=country, note=note,
                                  expected_version=version)
-    except Exception as exc:  # noqa: BLE001 - EntryRuleError, PermissionDenied: shown, not raised
-        ui.show_error(exc)
-    else:
+    if outcome.ok:
         st.success(t("stewards.er.saved", version=saved.version, kind=t(f"stewards.imp.kind.{kind}"),
                      source=source))
 

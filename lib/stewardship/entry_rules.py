@@ -32,7 +32,7 @@ from datetime import datetime
 import pandas as pd
 
 from lib.security import audit, auth
-from lib.core import normalize, validation, warehouse
+from lib.core import errors, normalize, validation, warehouse
 
 ACTIONS = ("quarantine", "flag")
 ALL_SOURCES = "*"
@@ -53,11 +53,11 @@ LOCKED = validation.ALWAYS_REQUIRED
 DEFAULT_REQUIRED = validation.DEFAULT_REQUIRED
 
 
-class EntryRuleError(ValueError):
+class EntryRuleError(errors.ValidationError):
     """A rule set that cannot be saved, with a message for people."""
 
 
-class EntryRuleConflict(EntryRuleError):
+class EntryRuleConflict(EntryRuleError, errors.ConflictError):
     """Someone saved the rules since they were read."""
 
 
