@@ -3,6 +3,7 @@ import streamlit as st
 
 from lib.stewardship import edits, dedup
 from lib import ui
+from lib.core import i18n
 from lib.core.i18n import t
 
 user = ui.guard("duplicates")
@@ -21,7 +22,7 @@ if top1.button(t("stewards.dd.run"), key="dd_run"):
 runs = dedup.runs(1)
 if not runs.empty:
     top2.caption(t("stewards.dd.last_run", when=str(runs.iloc[0]["finished_at"])[:19],
-                   records=ui.fmt_int(runs.iloc[0]["records"]), mode=runs.iloc[0]["mode"]))
+                   records=ui.fmt_int(runs.iloc[0]["records"]), mode=t(f"stewards.dd.mode.{runs.iloc[0]['mode']}")))
 
 tab_pairs, tab_merges = st.tabs([t("stewards.dd.tab_pairs"), t("stewards.dd.tab_merges")])
 
@@ -32,10 +33,11 @@ with tab_pairs:
     if pairs.empty:
         st.info(t("stewards.dd.no_pairs"))
     else:
-        st.dataframe(pairs[["pair_id", "match_probability", "customer_id_l", "source_l", "source_record_id_l",
-                            "name_l", "customer_id_r", "source_r", "source_record_id_r", "name_r"]],
+        st.dataframe(i18n.display_frame(pairs[["pair_id", "match_probability", "customer_id_l", "source_l",
+                                               "source_record_id_l", "name_l", "customer_id_r", "source_r",
+                                               "source_record_id_r", "name_r"]], headers="stewards.dd.col"),
                      hide_index=True, width="stretch", height=240,
-                     column_config={"match_probability": st.column_config.NumberColumn(format="%.4f")})
+                     column_config={t("stewards.dd.col.match_probability"): st.column_config.NumberColumn(format="%.4f")})
         ui.download(user, pairs.drop(columns=["agreement"]), "duplicate_pairs", key="dd_download",
                     what="duplicate_pairs", filters={"min_probability": min_p, "limit": 200},
                     label=t("common.download_csv"), type="secondary")

@@ -102,6 +102,9 @@ def test_merge_screen_merges_with_survivorship_and_undoes(ran):
                "'{\"mobile\": {\"level\": 2, \"label\": \"same number\", \"weight\": 15.7}}')")
     at = open_page(as_user("steward"), "pages/13_duplicates.py")
     assert not at.exception
+    pairs = at.dataframe[0].value
+    assert list(pairs.columns)[:3] == ["Pair", "Match probability", "Customer (left)"]
+    assert pairs[["Customer (left)", "Customer (right)"]].values.tolist() == [[13, 14]]
     table = at.dataframe[1].value
     assert "same number (+15.7)" in table.iloc[:, -1].tolist()
     button(at, "Merge").click().run()

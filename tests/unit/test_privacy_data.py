@@ -8,18 +8,11 @@ import json
 import bcrypt
 import pytest
 
-from lib import (
-    auth,
-    customer_edits,
-    customers,
-    dedup,
-    importer,
-    privacy,
-    quality,
-    review,
-    validation,
-    warehouse,
-)
+from lib.core import validation, warehouse
+from lib.dashboards import customers
+from lib.security import auth, privacy
+from lib.stewardship import dedup, importer, quality, review
+from lib.stewardship import edits as customer_edits
 from tests import privacy_fixture as px
 
 ROLES = {"manager": {"manager"}, "marketing": {"marketing"}, "steward": {"steward"},
