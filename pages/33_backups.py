@@ -42,6 +42,9 @@ with left.form("create_backup", clear_on_submit=True):
             st.session_state["backups_flash"] = t(
                 "admin.backups.created", id=m["id"], tables=len(m["tables"]),
                 rows=f"{sum(v['rows'] for v in m['tables'].values()):,}")
+            # the drill/verify choice starts on the new snapshot, not on the one chosen before
+            st.session_state.pop("drill_snapshot", None)
+            st.session_state.pop("drill_result", None)
             st.rerun()
 with right.form("retention"):
     keep = st.number_input(t("admin.backups.retention"), min_value=1, max_value=365, value=retention)

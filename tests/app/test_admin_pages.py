@@ -224,7 +224,10 @@ def test_backups_page_verifies_a_snapshot_in_place(customers):
     at = admin_on("pages/33_backups.py")
     button(at, "Create snapshot").click()
     at.run()
-    [snap] = backup.snapshots()
+    button(at, "Create snapshot").click()      # a second one: the choice moves to the newest
+    at.run()
+    snap = backup.snapshots()[0]
+    assert len(backup.snapshots()) == 2 and snap["created_at"] > backup.snapshots()[1]["created_at"]
     button(at, "Verify in place").click()
     at.run()
     assert not at.exception
