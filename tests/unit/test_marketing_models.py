@@ -1,6 +1,7 @@
 """Churn model (demo holdout vs recency baseline, no leakage) and CLV (parameter recovery)."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 
 import numpy as np
