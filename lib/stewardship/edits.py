@@ -111,7 +111,9 @@ def update_customer(user: auth.User, customer_id: int, changes: dict, expected_v
     if unknown:
         raise EditError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}")
     rules = entry_rules.in_force(current["source"], "customers")     # the rules imports use
-    clean = validation.customer_fields(changes, current, today=settings.as_of(), required=rules.required)
+    # field rules return a valid ID number in plain text: encrypt and hash it before anything else
+    clean = privacy.protect_id_number(
+        validation.customer_fields(changes, current, today=settings.as_of(), required=rules.required))
     with warehouse.transaction() as tx:
         before = tx.one("stw_customer_by_id", customer_id=customer_id)
         if before["version"] != int(expected_version):
