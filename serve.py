@@ -4,6 +4,7 @@ Streamlit's ASGI app (st.App) runs app.py and pages/ as before, plus the route t
 login cookie server-side, httpOnly and SameSite=Strict (lib/ui/routes.py). `streamlit run
 app.py` still works, but without that route a login lasts only as long as its browser tab.
 """
+
 import streamlit as st
 
 from lib.ui import routes

@@ -2,6 +2,7 @@
 
 Benchmarks run in demo mode on copies of a generated warehouse; these keys are for that only.
 """
+
 import os
 import time
 
@@ -10,7 +11,7 @@ os.environ.setdefault("C360_COOKIE_KEY", "bench-cookie-key-0123456789-abcdefghij
 
 from lib.core import warehouse as _warehouse  # noqa: E402 - after the keys
 
-_warehouse.allow_inline_sql()   # benchmarks set up and count tables with plain SQL
+_warehouse.allow_inline_sql()  # benchmarks set up and count tables with plain SQL
 
 
 def timed(fn):
@@ -27,6 +28,7 @@ def working_copy(source: str, workdir: str):
     """A fresh copy of the benchmark warehouse in `workdir` (benchmarks write to it)."""
     import shutil
     from pathlib import Path
+
     work = Path(workdir)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

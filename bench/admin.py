@@ -6,6 +6,7 @@ key rotation, data-subject export and erasure, audit search.
 Copies the source warehouse first (never opens it read-write). Key rotation adds a fresh key
 in front of the configured (demo) key, as the operations guide says. Prints a Markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,6 +32,7 @@ def main() -> None:
     from lib.admin import audit_log as audit_trail, backup, users
     from lib.security import auth, privacy
     from lib.core import config, warehouse
+
     warehouse.use(str(path))
     warehouse.migrate()
     admin = auth.SYSTEM
@@ -45,50 +47,76 @@ def main() -> None:
             yield
         pauses.append(time.perf_counter() - started)
 
-    backup._warehouse_closed = measured      # how long other sessions wait
+    backup._warehouse_closed = measured  # how long other sessions wait
     customers = warehouse.scalar("SELECT count(*) FROM customers")
     mb = path.stat().st_size / 1e6
 
     seconds, manifest = timed(lambda: backup.create(admin, note="bench"))
     total_rows = sum(t["rows"] for t in manifest["tables"].values())
-    rows.append(("backup create (connections closed, byte copy + hash; then checksums)", f"{seconds:.1f} s",
-                 f"{len(manifest['tables'])} tables, {total_rows:,} rows, "
-                 f"{manifest['file_bytes'] / 1e6:.0f} MB snapshot of a {mb:.0f} MB file"))
-    rows.append(("… of which other sessions wait (connections closed, file copied)",
-                 f"{pauses[-1]:.1f} s", ""))
+    rows.append(
+        (
+            "backup create (connections closed, byte copy + hash; then checksums)",
+            f"{seconds:.1f} s",
+            f"{len(manifest['tables'])} tables, {total_rows:,} rows, "
+            f"{manifest['file_bytes'] / 1e6:.0f} MB snapshot of a {mb:.0f} MB file",
+        )
+    )
+    rows.append(("… of which other sessions wait (connections closed, file copied)", f"{pauses[-1]:.1f} s", ""))
     seconds, result = timed(lambda: backup.verify(admin, manifest["id"]))
-    rows.append(("backup verify (SHA-256 + every table's checksum)", f"{seconds:.1f} s",
-                 "pass" if result.passed else "FAIL"))
+    rows.append(
+        ("backup verify (SHA-256 + every table's checksum)", f"{seconds:.1f} s", "pass" if result.passed else "FAIL")
+    )
     seconds, result = timed(lambda: backup.drill(admin))
-    rows.append(("restore drill (copy to temp, open, compare, keys, credentials)",
-                 f"{seconds:.1f} s", "pass" if result.passed else "FAIL"))
+    rows.append(
+        (
+            "restore drill (copy to temp, open, compare, keys, credentials)",
+            f"{seconds:.1f} s",
+            "pass" if result.passed else "FAIL",
+        )
+    )
     seconds, _ = timed(lambda: backup.restore(admin, manifest["id"]))
-    rows.append(("… of which other sessions wait (pre-restore copy + file swap)",
-                 f"{pauses[-2] + pauses[-1]:.1f} s", ""))
-    rows.append(("restore (pre-restore snapshot + staged verify + swap + reopen)",
-                 f"{seconds:.1f} s", "checksums equal: "
-                 + str({k: v for k, v in backup.live_checksums().items() if k != "audit_log"}
-                       == {k: v for k, v in manifest["tables"].items() if k != "audit_log"})))
+    rows.append(
+        ("… of which other sessions wait (pre-restore copy + file swap)", f"{pauses[-2] + pauses[-1]:.1f} s", "")
+    )
+    rows.append(
+        (
+            "restore (pre-restore snapshot + staged verify + swap + reopen)",
+            f"{seconds:.1f} s",
+            "checksums equal: "
+            + str(
+                {k: v for k, v in backup.live_checksums().items() if k != "audit_log"}
+                == {k: v for k, v in manifest["tables"].items() if k != "audit_log"}
+            ),
+        )
+    )
 
     old = [k.decode() for k in config.field_keys()]
     os.environ["C360_FIELD_KEYS"] = ",".join([Fernet.generate_key().decode(), *old])
     seconds, result = timed(lambda: privacy.rotate_keys(admin))
     rate = result["rows_rotated"] / seconds if seconds else 0
-    rows.append(("keys rotate (re-encrypt every ID number, 50k batches)", f"{seconds:.1f} s",
-                 f"{result['rows_rotated']:,} rows, {rate:,.0f} rows/s"))
+    rows.append(
+        (
+            "keys rotate (re-encrypt every ID number, 50k batches)",
+            f"{seconds:.1f} s",
+            f"{result['rows_rotated']:,} rows, {rate:,.0f} rows/s",
+        )
+    )
     seconds, remaining = timed(privacy.undecryptable_with_newest_key)
     rows.append(("check nothing needs the old key", f"{seconds:.1f} s", f"{remaining} remaining"))
 
-    sample = warehouse.read("SELECT customer_id FROM customers WHERE id_number_enc IS NOT NULL"
-                            " ORDER BY hash(customer_id) LIMIT 7")["customer_id"].tolist()
+    sample = warehouse.read(
+        "SELECT customer_id FROM customers WHERE id_number_enc IS NOT NULL ORDER BY hash(customer_id) LIMIT 7"
+    )["customer_id"].tolist()
     times = [timed(lambda c=c: privacy.export_subject(admin, c))[0] for c in sample[:5]]
-    rows.append(("subject export (one customer, every table)", f"{statistics.median(times) * 1000:.0f} ms",
-                 "median of 5"))
+    rows.append(
+        ("subject export (one customer, every table)", f"{statistics.median(times) * 1000:.0f} ms", "median of 5")
+    )
     times = [timed(lambda c=c: privacy.reveal_id_number(admin, c, "bench reveal"))[0] for c in sample[:5]]
     rows.append(("reveal an ID number (audited)", f"{statistics.median(times) * 1000:.0f} ms", "median of 5"))
     times = [timed(lambda c=c: privacy.erase_customer(admin, c, "bench erasure"))[0] for c in sample[5:7]]
-    rows.append(("erase a customer (incl. events notes scan)", f"{statistics.median(times) * 1000:.0f} ms",
-                 "median of 2"))
+    rows.append(
+        ("erase a customer (incl. events notes scan)", f"{statistics.median(times) * 1000:.0f} ms", "median of 2")
+    )
     seconds, (page, total) = timed(lambda: audit_trail.search(admin, audit_trail.AuditFilter(), page=1))
     rows.append(("audit log, first page of 50", f"{seconds * 1000:.0f} ms", f"{total:,} entries"))
     seconds, _ = timed(lambda: users.access_review(admin))

@@ -14,6 +14,7 @@ before it had an index). `age()` brings a benchmark COPY to a year of use:
 Idempotent (a warehouse that already has AUDIT_ROWS audit rows is left alone). Never run it on
 a warehouse people use: the audit rows are synthetic and say so (detail.bench = true).
 """
+
 from __future__ import annotations
 
 import time
@@ -26,6 +27,7 @@ def age(location: str) -> dict:
     from lib.security import auth
     from lib.stewardship import quality
     from lib.core import warehouse
+
     if warehouse.scalar("SELECT count(*) FROM audit_log") >= AUDIT_ROWS:
         return {}
     out = {}
@@ -40,7 +42,8 @@ def age(location: str) -> dict:
             FROM customers, (VALUES ('vip'), ('wechat-group'), ('trade-show')) AS v(tag)
             WHERE hash(customer_id, tag) % 25 = 0
             ON CONFLICT DO NOTHING""")
-        tx.run("""
+        tx.run(
+            """
             INSERT INTO audit_log (occurred_at, username, roles, action, entity, entity_id, before,
                                    after, detail)
             SELECT TIMESTAMP '2025-11-01' + to_seconds(i * 10), 'steward', 'steward',
@@ -48,9 +51,13 @@ def age(location: str) -> dict:
                    CAST(1 + hash(i) % (SELECT max(customer_id) FROM customers) AS VARCHAR),
                    CASE WHEN i % 3 = 0 THEN '{"city": "上海"}' END,
                    CASE WHEN i % 3 = 0 THEN '{"city": "杭州"}' END, '{"bench": true}'
-            FROM range(:n) AS r(i)""", n=AUDIT_ROWS)
+            FROM range(:n) AS r(i)""",
+            n=AUDIT_ROWS,
+        )
     warehouse.checkpoint()
-    out["counts"] = warehouse.one("SELECT (SELECT count(*) FROM tags) AS tags, "
-                                  "(SELECT count(*) FROM quality_flags WHERE status = 'open') AS open_flags, "
-                                  "(SELECT count(*) FROM audit_log) AS audit_rows")
+    out["counts"] = warehouse.one(
+        "SELECT (SELECT count(*) FROM tags) AS tags, "
+        "(SELECT count(*) FROM quality_flags WHERE status = 'open') AS open_flags, "
+        "(SELECT count(*) FROM audit_log) AS audit_rows"
+    )
     return out

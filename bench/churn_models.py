@@ -26,6 +26,7 @@ the ``horizon`` days after it; see lib/marketing/churn.py):
   cutoff (the same information the churn model has), score = 1 - P(alive); also the model's
   expected purchases in the horizon (score = minus that).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,15 +44,16 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-CDNOW_AS_OF = date(1998, 6, 30)       # the last day of the CDNOW purchases
+CDNOW_AS_OF = date(1998, 6, 30)  # the last day of the CDNOW purchases
 
 
 def cdnow_master_path() -> Path:
     """CDNOW_master.txt inside the installed lifetimes package, found without importing it."""
     spec = importlib.util.find_spec("lifetimes")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("lifetimes is not installed: pip install -r requirements-dev.txt "
-                         "(it only supplies the CDNOW data file)")
+        raise SystemExit(
+            "lifetimes is not installed: pip install -r requirements-dev.txt (it only supplies the CDNOW data file)"
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "CDNOW_master.txt"
     if not path.exists():
         raise SystemExit(f"{path} is missing from the lifetimes package")
@@ -61,23 +63,39 @@ def cdnow_master_path() -> Path:
 def cdnow_files(folder: Path) -> tuple[Path, Path, dict]:
     """The CDNOW purchases as an external company's export: customers.csv (id, name; no
     registration date) and orders.csv (order id, customer id, date, quantity, amount)."""
-    raw = pd.read_csv(cdnow_master_path(), sep=r"\s+", header=None, skiprows=1,
-                      names=["customer", "day", "quantity", "amount"], dtype={"customer": str, "day": str})
+    raw = pd.read_csv(
+        cdnow_master_path(),
+        sep=r"\s+",
+        header=None,
+        skiprows=1,
+        names=["customer", "day", "quantity", "amount"],
+        dtype={"customer": str, "day": str},
+    )
     ids = sorted(raw["customer"].unique())
     customers = pd.DataFrame({"id": ids, "name": [f"CDNOW Customer {i}" for i in ids]})
-    orders = pd.DataFrame({
-        "order_id": [f"C{i + 1}" for i in range(len(raw))],
-        "customer_id": raw["customer"],
-        "date": pd.to_datetime(raw["day"], format="%Y%m%d").dt.strftime("%Y-%m-%d"),
-        "quantity": raw["quantity"].astype(int),
-        "amount": raw["amount"].map(lambda v: f"{v:.2f}"),
-    })
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"C{i + 1}" for i in range(len(raw))],
+            "customer_id": raw["customer"],
+            "date": pd.to_datetime(raw["day"], format="%Y%m%d").dt.strftime("%Y-%m-%d"),
+            "quantity": raw["quantity"].astype(int),
+            "amount": raw["amount"].map(lambda v: f"{v:.2f}"),
+        }
+    )
     folder.mkdir(parents=True, exist_ok=True)
     c_path, o_path = folder / "cdnow_customers.csv", folder / "cdnow_orders.csv"
     customers.to_csv(c_path, index=False)
     orders.to_csv(o_path, index=False)
-    return c_path, o_path, {"customers": len(customers), "orders": len(orders),
-                            "first": orders["date"].min(), "last": orders["date"].max()}
+    return (
+        c_path,
+        o_path,
+        {
+            "customers": len(customers),
+            "orders": len(orders),
+            "first": orders["date"].min(),
+            "last": orders["date"].max(),
+        },
+    )
 
 
 def cli(warehouse: Path, *args: str) -> str:
@@ -108,6 +126,7 @@ def compare(warehouse: Path) -> dict:
 
     from lib.marketing import churn, clv
     from lib.core import warehouse as wh
+
     wh.use(str(warehouse))
     try:
         model_row = churn.models().iloc[0]
@@ -126,9 +145,12 @@ def compare(warehouse: Path) -> dict:
         alive = clv.p_alive(bg, s["x"], s["t_x"], s["T"])
         expected = clv.expected_purchases(bg, horizon, s["x"], s["t_x"], s["T"])
         result = {
-            "model_id": model_id, "horizon_days": horizon, "eval_cutoff": str(eval_cut),
+            "model_id": model_id,
+            "horizon_days": horizon,
+            "eval_cutoff": str(eval_cut),
             "train_cutoff": str(pd.Timestamp(model_row["train_cutoff"]).date()),
-            "n_train": int(model_row["n_train"]), "n_holdout": int(len(hold)),
+            "n_train": int(model_row["n_train"]),
+            "n_holdout": int(len(hold)),
             "base_rate": float(np.mean(y)),
             "auc_model": float(roc_auc_score(y, proba)),
             "auc_model_stored": float(model_row["auc"]),
@@ -154,15 +176,23 @@ def run_cdnow(work: Path, horizon: int) -> dict:
     out_c = cli(path, "import", "customers", str(c_path), "--source", "cdnow", "--no-dedup")
     out_o = cli(path, "import", "orders", str(o_path), "--source", "cdnow")
     train = cli(path, "churn", "train", "--as-of", str(CDNOW_AS_OF), "--horizon-days", str(horizon))
-    clv_out = cli(path, "clv", "score", "--as-of", str(CDNOW_AS_OF), "--horizon-days", "180",
-                  "--out", str(folder / "clv.csv"))
+    clv_out = cli(
+        path, "clv", "score", "--as-of", str(CDNOW_AS_OF), "--horizon-days", "180", "--out", str(folder / "clv.csv")
+    )
     result = compare(path)
-    result.update(dataset="CDNOW (lifetimes wheel)", customers=info["customers"],
-                  orders=info["orders"], as_of=str(CDNOW_AS_OF),
-                  span=f"{info['first']} .. {info['last']}", seconds=round(time.perf_counter() - started, 1),
-                  import_customers=_json_line(out_c), import_orders=_json_line(out_o),
-                  clv=[line for line in clv_out.splitlines() if line.startswith(("BG/NBD", "backtest"))])
+    result.update(
+        dataset="CDNOW (lifetimes wheel)",
+        customers=info["customers"],
+        orders=info["orders"],
+        as_of=str(CDNOW_AS_OF),
+        span=f"{info['first']} .. {info['last']}",
+        seconds=round(time.perf_counter() - started, 1),
+        import_customers=_json_line(out_c),
+        import_orders=_json_line(out_o),
+        clv=[line for line in clv_out.splitlines() if line.startswith(("BG/NBD", "backtest"))],
+    )
     from lib.core import warehouse as wh
+
     wh.use(str(path))
     try:
         result["registration"] = wh.one(
@@ -170,7 +200,8 @@ def run_cdnow(work: Path, horizon: int) -> dict:
             " count(*) FILTER (WHERE registered_at IS NULL) AS unknown,"
             " count(*) FILTER (WHERE registered_inferred AND registered_at = f.first_order) AS equal_first_order"
             " FROM customers JOIN (SELECT customer_id, min(order_time) AS first_order FROM orders GROUP BY 1) f"
-            " USING (customer_id)")
+            " USING (customer_id)"
+        )
         result["quarantined"] = int(wh.scalar("SELECT count(*) FROM quarantine"))
     finally:
         wh.dispose()
@@ -188,22 +219,26 @@ def run_demo(work: Path, customers: int, horizon: int) -> dict:
     cli(path, "demo", "--customers", str(customers))
     cli(path, "churn", "train", "--horizon-days", str(horizon))
     result = compare(path)
-    result.update(dataset=f"demo ({customers:,} customers)", customers=customers,
-                  seconds=round(time.perf_counter() - started, 1))
+    result.update(
+        dataset=f"demo ({customers:,} customers)", customers=customers, seconds=round(time.perf_counter() - started, 1)
+    )
     return result
 
 
 def table(results: list[dict]) -> str:
-    head = ("| data set | holdout (cutoff, horizon) | rows train / holdout | churn rate | churn model "
-            "| recency alone | BG/NBD P(alive) | BG/NBD E[purchases] | features dropped |\n"
-            "|---|---|---|---|---|---|---|---|---|\n")
+    head = (
+        "| data set | holdout (cutoff, horizon) | rows train / holdout | churn rate | churn model "
+        "| recency alone | BG/NBD P(alive) | BG/NBD E[purchases] | features dropped |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+    )
     lines = []
     for r in results:
         lines.append(
             f"| {r['dataset']} | {r['eval_cutoff']}, {r['horizon_days']} d | {r['n_train']:,} / "
             f"{r['n_holdout']:,} | {r['base_rate']:.1%} | **{r['auc_model']:.3f}** | "
             f"{r['auc_recency']:.3f} | {r['auc_bgnbd_p_alive']:.3f} | {r['auc_bgnbd_expected']:.3f} | "
-            f"{len(r['dropped_features'])}: {', '.join(r['dropped_features']) or '-'} |")
+            f"{len(r['dropped_features'])}: {', '.join(r['dropped_features']) or '-'} |"
+        )
     return head + "\n".join(lines)
 
 
@@ -223,14 +258,21 @@ def main() -> None:
         results.append(run_demo(work, args.demo_customers, args.horizon_days))
     load_after = os.getloadavg()
     print()
-    print(f"Run {started:%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores; load average (1 min) "
-          f"{load_before[0]:.1f} before, {load_after[0]:.1f} after.")
+    print(
+        f"Run {started:%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores; load average (1 min) "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after."
+    )
     print(table(results))
     for r in results:
         print(f"\n{r['dataset']}: {json.dumps({k: v for k, v in r.items() if k != 'dropped_features'}, default=str)}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"started": started.isoformat(), "load": [load_before, load_after],
-                                               "results": results}, indent=2, default=str))
+        Path(args.json).write_text(
+            json.dumps(
+                {"started": started.isoformat(), "load": [load_before, load_after], "results": results},
+                indent=2,
+                default=str,
+            )
+        )
 
 
 if __name__ == "__main__":

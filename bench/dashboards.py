@@ -8,6 +8,7 @@ as hand-written raw DuckDB SQL in the same run, and whole pages in a real browse
 Works on a COPY of the source warehouse (only one process may open a DuckDB file read-write).
 Writes the table into docs/benchmarks.md under "## Dashboards".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,9 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
 WARM_RUNS = 7
-RAW_RUNS = 3      # raw SQL takes seconds at 1M: fewer repeats
+RAW_RUNS = 3  # raw SQL takes seconds at 1M: fewer repeats
 
-OVERVIEW = ["kpis", "monthly_trends", "breakdowns", "lifecycle_funnel", "cohort_retention",
-            "dimension_values"]
+OVERVIEW = ["kpis", "monthly_trends", "breakdowns", "lifecycle_funnel", "cohort_retention", "dimension_values"]
 C360 = ["customer_360"]
 SEARCH = ["search_name", "search_pinyin", "search_mobile", "search_id"]
 
@@ -45,11 +45,13 @@ def _env(warehouse: str) -> dict:
 
 # ---------------------------------------------------------------- what is timed
 
+
 def _calls(customer_id: int):
     """name -> zero-argument callable, for the Overview and the 360 page."""
     from lib.security import auth
     from lib.dashboards import customers, filters, metrics
     from lib.core import settings
+
     f = filters.default(settings.as_of())
     manager = auth.User("manager", "Manager", frozenset({"manager"}))
     overview = {
@@ -69,44 +71,55 @@ def _search_calls(customer_id: int) -> dict:
     from lib.security import auth
     from lib.dashboards import customers
     from lib.core import warehouse
+
     manager = auth.User("manager", "Manager", frozenset({"manager"}))
-    row = warehouse.one("SELECT full_name, name_pinyin, mobile FROM customers WHERE customer_id = :id",
-                        id=customer_id)
+    row = warehouse.one("SELECT full_name, name_pinyin, mobile FROM customers WHERE customer_id = :id", id=customer_id)
     name_part = (row["full_name"] or "")[-2:]
     pinyin = (row["name_pinyin"] or "").split(" ")[0]
-    return {"search_name": lambda: customers.search(manager, name_part),
-            "search_pinyin": lambda: customers.search(manager, pinyin),
-            "search_mobile": lambda: customers.search(manager, row["mobile"]),
-            "search_id": lambda: customers.search(manager, str(customer_id))}
+    return {
+        "search_name": lambda: customers.search(manager, name_part),
+        "search_pinyin": lambda: customers.search(manager, pinyin),
+        "search_mobile": lambda: customers.search(manager, row["mobile"]),
+        "search_id": lambda: customers.search(manager, str(customer_id)),
+    }
 
 
 def _raw_calls(customer_id: int, f):
     """The same answers in hand-written SQL over customers / orders / events (no aggregates)."""
     from bench import raw_sql
     from lib.core import settings, warehouse
+
     prm = raw_sql.params(f.start, f.end, int(settings.get("churn_window_days")), f.dims())
     conn = warehouse.engine().raw_connection()
     con = conn.driver_connection
 
     def q(sql, values):
         return lambda: con.execute(sql, raw_sql.used(sql, values)).fetchall()
+
     overview = {
         "kpis": q(raw_sql.KPIS, prm),
         "monthly_trends": q(raw_sql.MONTHLY, prm),
         "breakdowns": q(raw_sql.BREAKDOWN_CHANNEL, prm),
         "lifecycle_funnel": q(raw_sql.LIFECYCLE, prm),
         "cohort_retention": q(raw_sql.COHORTS, prm),
-        "dimension_values": q("SELECT 'channel', channel, count(*) FROM customers GROUP BY 2 UNION ALL "
-                              "SELECT 'province', province, count(*) FROM customers GROUP BY 2", {}),
+        "dimension_values": q(
+            "SELECT 'channel', channel, count(*) FROM customers GROUP BY 2 UNION ALL "
+            "SELECT 'province', province, count(*) FROM customers GROUP BY 2",
+            {},
+        ),
     }
     idp = {"id": customer_id}
-    parts = [q(raw_sql.CUSTOMER_360["profile"], idp),
-             q("SELECT count(*), sum(amount - refund_amount) FROM orders WHERE customer_id = $id", idp),
-             q(raw_sql.CUSTOMER_360["tags"], idp), q(raw_sql.CUSTOMER_360["consents"], idp),
-             q(raw_sql.CUSTOMER_360["orders"], idp), q(raw_sql.CUSTOMER_360["events"], idp),
-             q("SELECT * FROM events WHERE customer_id = $id AND event_type IN ('complaint', 'consult')", idp),
-             q(raw_sql.CUSTOMER_360["history"], idp),
-             q("SELECT * FROM quality_flags WHERE customer_id = $id AND status = 'open'", idp)]
+    parts = [
+        q(raw_sql.CUSTOMER_360["profile"], idp),
+        q("SELECT count(*), sum(amount - refund_amount) FROM orders WHERE customer_id = $id", idp),
+        q(raw_sql.CUSTOMER_360["tags"], idp),
+        q(raw_sql.CUSTOMER_360["consents"], idp),
+        q(raw_sql.CUSTOMER_360["orders"], idp),
+        q(raw_sql.CUSTOMER_360["events"], idp),
+        q("SELECT * FROM events WHERE customer_id = $id AND event_type IN ('complaint', 'consult')", idp),
+        q(raw_sql.CUSTOMER_360["history"], idp),
+        q("SELECT * FROM quality_flags WHERE customer_id = $id AND status = 'open'", idp),
+    ]
     # The same answers as nine plain queries, one per part of the page.
     c360 = {"customer_360": lambda: [part() for part in parts]}
     return overview, c360, conn
@@ -129,6 +142,7 @@ def _raw(fn) -> float:
 
 # ---------------------------------------------------------------- child process: cold timings
 
+
 def child(args) -> int:
     """Run in a fresh process: open the warehouse and time the first call of each function."""
     # What an app server has imported before a page's first query, frozen out of garbage
@@ -137,9 +151,11 @@ def child(args) -> int:
 
     import plotly.graph_objects  # noqa: F401
     import streamlit  # noqa: F401
+
     gc.freeze()
     t0 = time.perf_counter()
     from lib.core import warehouse
+
     warehouse.engine()
     opened = (time.perf_counter() - t0) * 1000
     overview, c360, _ = _calls(args.customer)
@@ -154,27 +170,50 @@ def child(args) -> int:
 def cold(work: str, group: str, customer: int) -> dict:
     runs = []
     for _ in range(3):
-        proc = subprocess.run([sys.executable, "-m", "bench.dashboards", "--child", group,
-                               "--customer", str(customer)], cwd=ROOT, env=_env(work),
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.dashboards", "--child", group, "--customer", str(customer)],
+            cwd=ROOT,
+            env=_env(work),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
 # ---------------------------------------------------------------- browser
 
+
 def browser_pages(work: str, customer: int) -> dict:
     """Seconds from clicking a sidebar link until the page is drawn and idle, as a manager."""
     from playwright.sync_api import sync_playwright
     from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, settle
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port",
-                               str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-                               "--server.fileWatcherType", "none"],
-                              cwd=ROOT, env=_env(work), stdout=subprocess.DEVNULL,
-                              stderr=open(Path(work).with_suffix(".server.log"), "w"))
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "serve.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=_env(work),
+        stdout=subprocess.DEVNULL,
+        stderr=open(Path(work).with_suffix(".server.log"), "w"),
+    )
     url = f"http://127.0.0.1:{port}"
     out = {}
     try:
@@ -191,12 +230,12 @@ def browser_pages(work: str, customer: int) -> dict:
             page, _ = _logged_in_page(browser, url, settle)
             out["overview_new_server"] = _click_and_wait(page, "Overview", work, settle)
             page.context.close()
-            page, landing = _logged_in_page(browser, url, settle)     # a new session, a warm server
+            page, landing = _logged_in_page(browser, url, settle)  # a new session, a warm server
             out["landing_after_login"] = landing
             out["overview_first"] = _click_and_wait(page, "Overview", work, settle)
             out["home_again"] = _click_and_wait(page, "Home", work, settle)
             out["overview_again"] = _click_and_wait(page, "Overview", work, settle)
-            for view in ("Breakdowns", "Lifecycle and cohorts"):   # the Overview's other tabs
+            for view in ("Breakdowns", "Lifecycle and cohorts"):  # the Overview's other tabs
                 start = time.perf_counter()
                 page.get_by_role("tab", name=view).click()
                 _wait_drawn(page, work, settle)
@@ -236,7 +275,7 @@ def _logged_in_page(browser, url: str, settle, context=None):
     logout.or_(page.get_by_role("textbox", name=re.compile("Username"))).first.wait_for(timeout=30_000)
     landing = None
     if not logout.count():
-        settle(page)          # the login page as a person sees it before typing (plotly.js loads)
+        settle(page)  # the login page as a person sees it before typing (plotly.js loads)
         page.get_by_role("textbox", name=re.compile("Username")).fill("manager")
         page.get_by_role("textbox", name=re.compile("Password")).fill("manager-demo")
         start = time.perf_counter()
@@ -272,6 +311,7 @@ def _wait_drawn(page, work: str, settle) -> None:
 
 # ---------------------------------------------------------------- main
 
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", default="/tmp/bench/warehouse-1m.duckdb")
@@ -297,15 +337,18 @@ def main(argv=None) -> int:
     from bench import aging
     from lib.dashboards import aggregates
     from lib.core import warehouse
+
     warehouse.use(str(work))
     warehouse.migrate()
-    aged = aging.age(str(work))       # a year of flags, tags and audit rows (once per copy)
+    aged = aging.age(str(work))  # a year of flags, tags and audit rows (once per copy)
     if aged:
         print(f"aged the copy: {aged}", flush=True)
-    sizes = warehouse.one("SELECT (SELECT count(*) FROM customers) AS customers, "
-                          "(SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM events) AS events, "
-                          "(SELECT count(*) FROM audit_log) AS audit_rows, (SELECT count(*) FROM tags) AS tags, "
-                          "(SELECT count(*) FROM quality_flags WHERE status = 'open') AS open_flags")
+    sizes = warehouse.one(
+        "SELECT (SELECT count(*) FROM customers) AS customers, "
+        "(SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM events) AS events, "
+        "(SELECT count(*) FROM audit_log) AS audit_rows, (SELECT count(*) FROM tags) AS tags, "
+        "(SELECT count(*) FROM quality_flags WHERE status = 'open') AS open_flags"
+    )
     refresh_s = []
     for _ in range(2):
         start = time.perf_counter()
@@ -339,10 +382,31 @@ def main(argv=None) -> int:
     print(_report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, {}, load, extra), flush=True)
 
     # In a child process: this one may still hold the DuckDB file that the app server opens.
-    pages = {} if args.no_browser else json.loads(subprocess.run(
-        [sys.executable, "-m", "bench.dashboards", "--browser-only", "--work", str(work),
-         "--customer", str(typical)], cwd=ROOT, env=_env(str(work)), capture_output=True, text=True,
-        check=True).stdout.strip().splitlines()[-1])
+    pages = (
+        {}
+        if args.no_browser
+        else json.loads(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.dashboards",
+                    "--browser-only",
+                    "--work",
+                    str(work),
+                    "--customer",
+                    str(typical),
+                ],
+                cwd=ROOT,
+                env=_env(str(work)),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+    )
     report = _report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, pages, load, extra)
     print(report)
     if not args.no_docs:
@@ -350,9 +414,11 @@ def main(argv=None) -> int:
     return 0
 
 
-FILTERED = {"one channel": {"channel": ("wechat",)},
-            "two provinces": {"province": ("广东省", "浙江省")},
-            "B2B, stages customer + repeat": {"customer_type": ("B2B",), "lifecycle_stage": ("customer", "repeat")}}
+FILTERED = {
+    "one channel": {"channel": ("wechat",)},
+    "two provinces": {"province": ("广东省", "浙江省")},
+    "B2B, stages customer + repeat": {"customer_type": ("B2B",), "lifecycle_stage": ("customer", "repeat")},
+}
 
 
 def _c360_reads(customer_id: int) -> None:
@@ -360,10 +426,16 @@ def _c360_reads(customer_id: int) -> None:
     snapshot), without the masking and the page's tables that the function builds from them."""
     from lib.dashboards import customers
     from lib.core import warehouse
+
     with warehouse.snapshot():
         warehouse.one("c360_profile", id=customer_id)
-        warehouse.records("c360_details", id=customer_id, history_limit=customers.HISTORY_LIMIT,
-                          orders_limit=customers.ORDERS_LIMIT, events_limit=customers.TIMELINE_LIMIT)
+        warehouse.records(
+            "c360_details",
+            id=customer_id,
+            history_limit=customers.HISTORY_LIMIT,
+            orders_limit=customers.ORDERS_LIMIT,
+            events_limit=customers.TIMELINE_LIMIT,
+        )
 
 
 def _filtered_and_search(customer_id: int) -> dict:
@@ -371,16 +443,24 @@ def _filtered_and_search(customer_id: int) -> dict:
     from dataclasses import replace
     from lib.dashboards import filters, metrics
     from lib.core import settings
+
     base = filters.default(settings.as_of())
-    windows = {"last 12 complete months": base,
-               "a custom range (2025-11-15 – 2026-10-20)": replace(base, start=date(2025, 11, 15), end=date(2026, 10, 20))}
+    windows = {
+        "last 12 complete months": base,
+        "a custom range (2025-11-15 – 2026-10-20)": replace(base, start=date(2025, 11, 15), end=date(2026, 10, 20)),
+    }
     out = {"overview": {}, "search": {}}
     for label, window in windows.items():
         for flabel, dims in {"no filter": {}, **FILTERED}.items():
             f = replace(window, **dims)
-            calls = [lambda f=f: metrics.kpis(f), lambda f=f: metrics.monthly_trends(f),
-                     lambda f=f: metrics.breakdowns(f), lambda f=f: metrics.lifecycle_funnel(f),
-                     lambda f=f: metrics.cohort_retention(f), metrics.dimension_values]
+            calls = [
+                lambda f=f: metrics.kpis(f),
+                lambda f=f: metrics.monthly_trends(f),
+                lambda f=f: metrics.breakdowns(f),
+                lambda f=f: metrics.lifecycle_funnel(f),
+                lambda f=f: metrics.cohort_retention(f),
+                metrics.dimension_values,
+            ]
             out["overview"][(label, flabel)] = _warm(lambda: [c() for c in calls])
     out["home"] = _warm(metrics.home_kpis)
     out["c360_reads"] = _warm(lambda: _c360_reads(customer_id), runs=31)
@@ -391,13 +471,16 @@ def _filtered_and_search(customer_id: int) -> dict:
 
 def _machine() -> str:
     """What the run measured on, read from the machine (not written by hand)."""
-    return f"{platform.node() or 'this machine'} ({os.cpu_count()} cores, {platform.python_implementation()} " \
-           f"{platform.python_version()})"
+    return (
+        f"{platform.node() or 'this machine'} ({os.cpu_count()} cores, {platform.python_implementation()} "
+        f"{platform.python_version()})"
+    )
 
 
 def _report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, pages, load, extra) -> str:
     def total(group, col):
         return sum(r[col] for r in rows if r[0] == group)
+
     lines = [
         "## Dashboards",
         "",
@@ -424,35 +507,63 @@ def _report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, page
     for group in ("Overview", "360 (typical)", "360 (heavy)"):
         c, w, r = total(group, 2), total(group, 3), total(group, 4)
         lines.append(f"| **{group}** | **all queries** | **{c:.0f}** | **{w:.0f}** | **{r:.0f}** | **{r / w:.1f}×** |")
-    lines += ["", f"Of the typical customer's `customer_360`, the warehouse reads alone (its two statements "
-              f"in one snapshot, median of 31): {extra['c360_reads']:.1f} ms; the rest is masking and "
-              "building the page's tables.", "",
-              "Targets: Overview ≤ 200 ms cold and ≤ 150 ms warm, Customer 360 ≤ 10 ms warm, "
-              "a page drawn in under 1 s.", "",
-              "Every Overview query together, warm (median of "
-              f"{WARM_RUNS}), for other windows and sidebar filters:", "",
-              "| window | filter | all Overview queries, warm ms |", "|---|---|---:|"]
+    lines += [
+        "",
+        f"Of the typical customer's `customer_360`, the warehouse reads alone (its two statements "
+        f"in one snapshot, median of 31): {extra['c360_reads']:.1f} ms; the rest is masking and "
+        "building the page's tables.",
+        "",
+        "Targets: Overview ≤ 200 ms cold and ≤ 150 ms warm, Customer 360 ≤ 10 ms warm, a page drawn in under 1 s.",
+        "",
+        f"Every Overview query together, warm (median of {WARM_RUNS}), for other windows and sidebar filters:",
+        "",
+        "| window | filter | all Overview queries, warm ms |",
+        "|---|---|---:|",
+    ]
     for (window, flt), ms in extra["overview"].items():
         lines.append(f"| {window} | {flt} | {ms:.0f} |")
-    lines += ["", f"Landing page KPIs (`metrics.home_kpis`: customers, new this month, active in the "
-              f"last 90 days, revenue of the last 365 days): {extra['home']:.0f} ms warm.", "",
-              "Customer search (`customers.search`, count + first page of 25, warm):", "",
-              "| search for | warm ms | matches |", "|---|---:|---:|"]
+    lines += [
+        "",
+        f"Landing page KPIs (`metrics.home_kpis`: customers, new this month, active in the "
+        f"last 90 days, revenue of the last 365 days): {extra['home']:.0f} ms warm.",
+        "",
+        "Customer search (`customers.search`, count + first page of 25, warm):",
+        "",
+        "| search for | warm ms | matches |",
+        "|---|---:|---:|",
+    ]
     for name, (ms, total) in extra["search"].items():
         lines.append(f"| {name.removeprefix('search_')} | {ms:.0f} | {total:,} |")
     if pages:
-        lines += ["", "Whole pages in Chromium (Playwright, manager; seconds from the click until the "
-                  "page is drawn and idle):", ""]
-        for key, label in (("landing_after_login", "Landing page, from pressing Log in until it is drawn with its chart (a new tab; includes the 0.3 s bcrypt check of the password)"),
-                           ("home_again", "Landing page again, from the sidebar (KPIs and the revenue trend)"),
-                           ("overview_new_server", "Overview, first view on a server that has just started"),
-                           ("overview_first", "Overview, first view in another session (figures cached by the first; the filter widgets' scripts load)"),
-                           ("overview_again", "Overview, again (page cache)"),
-                           ("overview_tab_breakdowns", "Overview, switching to the Breakdowns tab (four charts)"),
-                           ("overview_tab_lifecycle", "Overview, switching to the Lifecycle and cohorts tab (funnel and heatmap)"),
-                           ("overview_returning_browser", "Overview, first view in a new session of a browser that has used the app before"),
-                           ("customer_360", "Customer 360°, from entering an id to the drawn page"),
-                           ("overview_link", "Overview opened from a link or a reload (a new page load: the app's scripts and plotly.js again; signed in by the cookie)")):
+        lines += [
+            "",
+            "Whole pages in Chromium (Playwright, manager; seconds from the click until the page is drawn and idle):",
+            "",
+        ]
+        for key, label in (
+            (
+                "landing_after_login",
+                "Landing page, from pressing Log in until it is drawn with its chart (a new tab; includes the 0.3 s bcrypt check of the password)",
+            ),
+            ("home_again", "Landing page again, from the sidebar (KPIs and the revenue trend)"),
+            ("overview_new_server", "Overview, first view on a server that has just started"),
+            (
+                "overview_first",
+                "Overview, first view in another session (figures cached by the first; the filter widgets' scripts load)",
+            ),
+            ("overview_again", "Overview, again (page cache)"),
+            ("overview_tab_breakdowns", "Overview, switching to the Breakdowns tab (four charts)"),
+            ("overview_tab_lifecycle", "Overview, switching to the Lifecycle and cohorts tab (funnel and heatmap)"),
+            (
+                "overview_returning_browser",
+                "Overview, first view in a new session of a browser that has used the app before",
+            ),
+            ("customer_360", "Customer 360°, from entering an id to the drawn page"),
+            (
+                "overview_link",
+                "Overview opened from a link or a reload (a new page load: the app's scripts and plotly.js again; signed in by the cookie)",
+            ),
+        ):
             if pages.get(key) is not None:
                 lines.append(f"* {label}: {pages[key]:.2f} s")
         lines += ["", NOTES]

@@ -15,6 +15,7 @@ starts a throwaway PostgreSQL, moves the copy into a lake with the same code as
 
 Medians of warm runs; the first (cold) run is reported separately. Prints a Markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,12 +61,15 @@ def measure(location: str, runs: int, customer_ids: list[int]) -> dict[str, tupl
             metrics.aggregates_meta()
             metrics.overview(f)
 
-        out["Overview queries (metrics.overview: kpis, trends, breakdowns, funnel, cohorts in one snapshot)"] = \
+        out["Overview queries (metrics.overview: kpis, trends, breakdowns, funnel, cohorts in one snapshot)"] = (
             _median_ms(overview_queries, runs)
-        for name, fn in [("kpis", lambda: metrics.kpis(f)),
-                         ("monthly_trends", lambda: metrics.monthly_trends(f)),
-                         ("breakdowns", lambda: metrics.breakdowns(f)),
-                         ("cohort_retention", lambda: metrics.cohort_retention(f))]:
+        )
+        for name, fn in [
+            ("kpis", lambda: metrics.kpis(f)),
+            ("monthly_trends", lambda: metrics.monthly_trends(f)),
+            ("breakdowns", lambda: metrics.breakdowns(f)),
+            ("cohort_retention", lambda: metrics.cohort_retention(f)),
+        ]:
             out[f"  metrics.{name}"] = _median_ms(fn, runs)
 
         def one_customer(cid: int):
@@ -81,8 +85,9 @@ def measure(location: str, runs: int, customer_ids: list[int]) -> dict[str, tupl
                 cold_360 = ms
             else:
                 per_customer.append(ms)
-        out["360° queries per customer (customers.customer_360: profile, tags, consents, flags, history, orders, timeline)"] = \
-            (cold_360, statistics.median(per_customer))
+        out[
+            "360° queries per customer (customers.customer_360: profile, tags, consents, flags, history, orders, timeline)"
+        ] = (cold_360, statistics.median(per_customer))
 
         at = as_user("manager")
 
@@ -122,7 +127,7 @@ def catalog_cost() -> None:
         warehouse.use(server.spec(server.create_database("catalog_cost")))
         tables = [f"t{i}" for i in range(6)]
         with warehouse.transaction() as tx:
-            for table in tables:     # identifiers from the list above, never from input
+            for table in tables:  # identifiers from the list above, never from input
                 tx.script("CREATE TABLE " + table + " (customer_id BIGINT, v VARCHAR)")
                 tx.script("INSERT INTO " + table + " SELECT range, 'x' FROM range(1000)")
         conn = warehouse.engine().raw_connection()
@@ -137,12 +142,15 @@ def catalog_cost() -> None:
             for name in names:
                 lookup(name)
             cur.execute("ROLLBACK")
+
         union = " UNION ALL ".join("SELECT * FROM " + t + " WHERE customer_id = 5" for t in tables)
-        cases = {"one statement, one table": lambda: lookup("t0"),
-                 "six statements, six tables, autocommit": lambda: [lookup(t) for t in tables],
-                 "six statements, six tables, one transaction": lambda: in_transaction(tables),
-                 "six statements, the same table, one transaction": lambda: in_transaction(["t0"] * 6),
-                 "one statement over six tables (UNION ALL)": lambda: (cur.execute(union), cur.fetchall())}
+        cases = {
+            "one statement, one table": lambda: lookup("t0"),
+            "six statements, six tables, autocommit": lambda: [lookup(t) for t in tables],
+            "six statements, six tables, one transaction": lambda: in_transaction(tables),
+            "six statements, the same table, one transaction": lambda: in_transaction(["t0"] * 6),
+            "one statement over six tables (UNION ALL)": lambda: (cur.execute(union), cur.fetchall()),
+        }
         for label, fn in cases.items():
             print(f"{label}: {_median_ms(fn, 10)[1]:.1f} ms")
         conn.close()
@@ -157,8 +165,9 @@ def main() -> None:
     parser.add_argument("--source", default="/tmp/bench/warehouse-1m.duckdb")
     parser.add_argument("--work", default="/tmp/lake/bench")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--catalog-cost", action="store_true",
-                        help="only measure what one table reference costs on a lake")
+    parser.add_argument(
+        "--catalog-cost", action="store_true", help="only measure what one table reference costs on a lake"
+    )
     args = parser.parse_args()
     if args.catalog_cost:
         catalog_cost()
@@ -176,13 +185,15 @@ def main() -> None:
     shutil.copyfile(args.source, copy)
     warehouse.use(str(copy))
     warehouse.migrate()
-    aged = aging.age(str(copy))      # a year of flags, tags and audit rows, as bench.dashboards
+    aged = aging.age(str(copy))  # a year of flags, tags and audit rows, as bench.dashboards
     print(f"aged the copy: {aged}")
     started = time.perf_counter()
     aggregates.refresh()
     print(f"pre-aggregates refreshed on the copy in {time.perf_counter() - started:.1f} s")
-    customer_ids = [int(x) for x in warehouse.read(
-        "SELECT customer_id FROM customers USING SAMPLE 20 ROWS (reservoir, 7)")["customer_id"]]
+    customer_ids = [
+        int(x)
+        for x in warehouse.read("SELECT customer_id FROM customers USING SAMPLE 20 ROWS (reservoir, 7)")["customer_id"]
+    ]
     n_customers = warehouse.scalar("SELECT count(*) FROM customers")
     n_events = warehouse.scalar("SELECT count(*) FROM events")
     warehouse.dispose()
@@ -195,23 +206,26 @@ def main() -> None:
         data = work / "lake-data"
         moved = lake.migrate_file_to_lake(copy, spec, str(data), progress=lambda m: None)
         lake_bytes = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
-        print(f"lake migrate: {moved.rows:,} rows, {len(moved.tables)} tables in {moved.seconds:.1f} s; "
-              f"checksums {'match' if moved.ok else 'MISMATCH'}; file {copy.stat().st_size / 1e6:.0f} MB, "
-              f"lake Parquet {lake_bytes / 1e6:.0f} MB")
+        print(
+            f"lake migrate: {moved.rows:,} rows, {len(moved.tables)} tables in {moved.seconds:.1f} s; "
+            f"checksums {'match' if moved.ok else 'MISMATCH'}; file {copy.stat().st_size / 1e6:.0f} MB, "
+            f"lake Parquet {lake_bytes / 1e6:.0f} MB"
+        )
         os.environ["C360_LAKE_DATA"] = str(data)
         on_file = measure(str(copy), args.runs, customer_ids)
         on_lake = measure(spec, args.runs, customer_ids)
     finally:
         server.stop()
 
-    print(f"\n{n_customers:,} customers, {n_events:,} events; median of {args.runs} warm runs "
-          "(cold first run in brackets), ms\n")
+    print(
+        f"\n{n_customers:,} customers, {n_events:,} events; median of {args.runs} warm runs "
+        "(cold first run in brackets), ms\n"
+    )
     print("| measure | file | lake | lake / file |")
     print("|---|---:|---:|---:|")
     for key, (cold_f, warm_f) in on_file.items():
         cold_l, warm_l = on_lake[key]
-        print(f"| {key} | {warm_f:,.0f} ({cold_f:,.0f}) | {warm_l:,.0f} ({cold_l:,.0f}) | "
-              f"{warm_l / warm_f:.2f}× |")
+        print(f"| {key} | {warm_f:,.0f} ({cold_f:,.0f}) | {warm_l:,.0f} ({cold_l:,.0f}) | {warm_l / warm_f:.2f}× |")
 
 
 if __name__ == "__main__":

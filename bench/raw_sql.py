@@ -4,6 +4,7 @@ lib/dashboards/metrics.py (no pre-aggregates). The benchmark times both and chec
 Only used by bench/ and by tests that cross-check the aggregates against the source tables.
 Parameters are positional-free: DuckDB named parameters ($name) bound from a dict.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -110,9 +111,18 @@ CUSTOMER_360 = {
 def params(start: date, end: date, churn_days: int, dims: dict | None = None) -> dict:
     n = (end - start).days + 1
     p_a, p_b = start - timedelta(days=n), start - timedelta(days=1)
-    out = {"w_a": start, "w_b": end, "p_a": p_a, "p_b": p_b,
-           "cw_a": end - timedelta(days=churn_days - 1), "cp_a": p_b - timedelta(days=churn_days - 1),
-           "channel": [], "province": [], "customer_type": [], "lifecycle_stage": []}
+    out = {
+        "w_a": start,
+        "w_b": end,
+        "p_a": p_a,
+        "p_b": p_b,
+        "cw_a": end - timedelta(days=churn_days - 1),
+        "cp_a": p_b - timedelta(days=churn_days - 1),
+        "channel": [],
+        "province": [],
+        "customer_type": [],
+        "lifecycle_stage": [],
+    }
     out.update(dims or {})
     return out
 

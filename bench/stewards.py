@@ -12,6 +12,7 @@ Measures (wall clock, this machine):
     imported through lib.stewardship.importer in one transaction (target < 60 s); the after-import steps
     (aggregates refresh, incremental duplicate matching) are timed separately.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,7 @@ import bench  # noqa: F401  (demo-mode settings for benchmarks)
 def make_csv(db: Path, out: Path, rows: int = 1_000_000) -> None:
     """A messy export of the warehouse's own customers under new keys (DuckDB, seconds)."""
     import duckdb
+
     con = duckdb.connect(str(db), read_only=True)
     # region codes stdnum knows for every birth year 1920-2025 (most others are time-bounded)
     regions = "['110101','110105','310101','310104','120101','110101','110105','310101']"
@@ -70,11 +72,13 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/stewards/bench")
     parser.add_argument("--skip-dedup", action="store_true", help="skip the full dedup run")
     parser.add_argument("--skip-quality", action="store_true")
-    parser.add_argument("--keep", action="store_true",
-                        help="reuse the working copy (and its trained model) instead of copying again")
+    parser.add_argument(
+        "--keep", action="store_true", help="reuse the working copy (and its trained model) instead of copying again"
+    )
     parser.add_argument("--skip-import", action="store_true")
-    parser.add_argument("--only-import", action="store_true",
-                        help="only the CSV import (same as --skip-quality --skip-dedup)")
+    parser.add_argument(
+        "--only-import", action="store_true", help="only the CSV import (same as --skip-quality --skip-dedup)"
+    )
     args = parser.parse_args()
     if args.only_import:
         args.skip_quality = args.skip_dedup = True
@@ -90,6 +94,7 @@ def main() -> None:
     from lib.security import auth
     from lib.stewardship import dedup, importer, quality
     from lib.core import warehouse
+
     warehouse.use(str(db))
     warehouse.migrate()
     results: dict = {}
@@ -123,7 +128,7 @@ def main() -> None:
     if not args.skip_import:
         csv = work / "customers-1m.csv"
         started = time.perf_counter()
-        warehouse.dispose()          # the generator opens the file read-only itself
+        warehouse.dispose()  # the generator opens the file read-only itself
         make_csv(db, csv)
         results["csv_make_s"] = round(time.perf_counter() - started, 1)
         results["csv_mb"] = round(csv.stat().st_size / 1e6, 1)
@@ -133,8 +138,9 @@ def main() -> None:
         def progress(fraction: float, stage: str) -> None:
             stages[stage] = round(time.perf_counter() - t0, 1)
 
-        res = importer.import_file(auth.SYSTEM, "customers", csv, "bench_import", progress=progress,
-                                   match_duplicates=False)
+        res = importer.import_file(
+            auth.SYSTEM, "customers", csv, "bench_import", progress=progress, match_duplicates=False
+        )
         results["import_1m_s"] = round(time.perf_counter() - t0, 1)
         results["import_stages_s"] = stages
         results["import_result"] = res.as_dict()

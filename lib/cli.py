@@ -10,6 +10,7 @@ warehouse file that does not exist stops the job with one `error:` line and exit
 before it has read a file or written a row. Commands that create a warehouse set
 `creates_warehouse=True`; those that need no warehouse or keys set `offline=True`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,10 +24,13 @@ from lib.core.warehouse import WarehouseError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lib.cli", description="Customer 360 jobs")
-    parser.add_argument("--warehouse", help="warehouse location (file path, duckdb:/// URL or "
-                                            "ducklake: spec); default: C360_WAREHOUSE / secrets")
+    parser.add_argument(
+        "--warehouse",
+        help="warehouse location (file path, duckdb:/// URL or ducklake: spec); default: C360_WAREHOUSE / secrets",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     import lib.commands as commands
+
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         importlib.import_module(f"lib.commands.{info.name}").register(subparsers)
     return parser

@@ -1,4 +1,5 @@
 """Overview: KPIs with change vs the previous period, trends, breakdowns, lifecycle, cohorts."""
+
 import streamlit as st
 
 from lib.dashboards import charts, metrics
@@ -7,7 +8,8 @@ from lib.core.i18n import t
 
 user = ui.guard("overview")
 
-@ui.cached   # per filter set and data version (an aggregate rebuild is a write)
+
+@ui.cached  # per filter set and data version (an aggregate rebuild is a write)
 def _overview(f):
     return metrics.overview(f)
 
@@ -21,14 +23,22 @@ if meta is None or not meta["customers"]:
 built = meta["refreshed_at"]
 
 prev = filters.previous()
-st.caption(t("dash.overview.caption", start=filters.start, end=filters.end, pstart=prev.start,
-             pend=prev.end, refreshed=built.strftime("%Y-%m-%d %H:%M")))
+st.caption(
+    t(
+        "dash.overview.caption",
+        start=filters.start,
+        end=filters.end,
+        pstart=prev.start,
+        pend=prev.end,
+        refreshed=built.strftime("%Y-%m-%d %H:%M"),
+    )
+)
 oldest = metrics.oldest_comparable_start()
 if prev.start < oldest:
     st.caption(t("dash.overview.not_comparable", month=oldest))
 
 figures = _overview(filters)
-params = filters.to_params()   # recorded with each chart-data download
+params = filters.to_params()  # recorded with each chart-data download
 kpis = figures["kpis"]
 FORMAT = {"count": ui.fmt_int, "money": ui.fmt_money_short, "rate": ui.fmt_pct}
 
@@ -42,9 +52,13 @@ def card(key):
         delta = t("dash.kpi.pp", value=f"{100 * change:+.1f}")
     else:
         delta = f"{100 * change:+.1f}%"
-    return {"label": t(f"dash.kpi.{key}"), "value": FORMAT[spec["kind"]](k["value"]), "delta": delta,
-            "help": metrics.definition(key),
-            "delta_color": "normal" if spec["higher_is_better"] else "inverse"}
+    return {
+        "label": t(f"dash.kpi.{key}"),
+        "value": FORMAT[spec["kind"]](k["value"]),
+        "delta": delta,
+        "help": metrics.definition(key),
+        "delta_color": "normal" if spec["higher_is_better"] else "inverse",
+    }
 
 
 keys = list(metrics.KPIS)
@@ -56,7 +70,9 @@ ui.kpi_row(card(k) for k in keys[4:])
 # one view's two to four charts stay under the 1 s page target (docs/benchmarks.md).
 trends, breakdowns, lifecycle = st.tabs(
     [t("dash.section.trends"), t("dash.section.breakdowns"), t("dash.section.lifecycle_cohorts")],
-    key="view", bind="query-params")
+    key="view",
+    bind="query-params",
+)
 
 if trends.open:
     with trends:
@@ -64,24 +80,32 @@ if trends.open:
         monthly = figures["monthly"]
         left, right = st.columns(2)
         with left:
-            ui.chart(user, charts.monthly_customers(monthly), monthly, "monthly_customers", "trend_customers",
-                     filters=params)
+            ui.chart(
+                user, charts.monthly_customers(monthly), monthly, "monthly_customers", "trend_customers", filters=params
+            )
         with right:
-            ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "trend_revenue",
-                     filters=params)
+            ui.chart(user, charts.monthly_revenue(monthly), monthly, "monthly_revenue", "trend_revenue", filters=params)
 
 if breakdowns.open:
     with breakdowns:
         parts = figures["breakdowns"]
-        measure = st.segmented_control(t("dash.breakdown.metric"), ["customers", "new_customers", "revenue"],
-                                       default="customers", key="dash_breakdown_metric",
-                                       format_func=lambda m: t(f"dash.metric.{m}")) or "customers"
+        measure = (
+            st.segmented_control(
+                t("dash.breakdown.metric"),
+                ["customers", "new_customers", "revenue"],
+                default="customers",
+                key="dash_breakdown_metric",
+                format_func=lambda m: t(f"dash.metric.{m}"),
+            )
+            or "customers"
+        )
         cols = st.columns(2)
         for i, dim in enumerate(["channel", "province", "customer_type", "industry"]):
             with cols[i % 2]:
                 frame = parts[parts["dimension"] == dim].drop(columns="dimension")
-                ui.chart(user, charts.breakdown(parts, dim, measure), frame, f"by_{dim}", f"breakdown_{dim}",
-                         filters=params)
+                ui.chart(
+                    user, charts.breakdown(parts, dim, measure), frame, f"by_{dim}", f"breakdown_{dim}", filters=params
+                )
 
 if lifecycle.open:
     with lifecycle:
@@ -89,10 +113,8 @@ if lifecycle.open:
         with left:
             st.subheader(t("dash.section.lifecycle"), help=metrics.definition("lifecycle"))
             funnel = figures["funnel"]
-            ui.chart(user, charts.lifecycle_funnel(funnel), funnel, "lifecycle_funnel", "funnel",
-                     filters=params)
+            ui.chart(user, charts.lifecycle_funnel(funnel), funnel, "lifecycle_funnel", "funnel", filters=params)
         with right:
             st.subheader(t("dash.section.cohorts"), help=metrics.definition("cohort"))
             cohorts = figures["cohorts"]
-            ui.chart(user, charts.cohort_heatmap(cohorts), cohorts, "cohort_retention", "cohorts",
-                     filters=params)
+            ui.chart(user, charts.cohort_heatmap(cohorts), cohorts, "cohort_retention", "cohorts", filters=params)

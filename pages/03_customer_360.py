@@ -12,7 +12,7 @@ from lib.core.i18n import t
 user = ui.guard("customer_360")
 
 raw_id = ui.url_text_input(t("dash.c360.pick"), "id", key="dash_360_id", width=240)
-cid = ui.parse_id(raw_id)      # digits only: '²' passes str.isdigit() but not int()
+cid = ui.parse_id(raw_id)  # digits only: '²' passes str.isdigit() but not int()
 if cid is None:
     st.info(t("dash.c360.none"))
     st.page_link("pages/02_customers.py", label=t("nav.customers"), icon=":material/search:")
@@ -29,23 +29,34 @@ name = p.get("full_name") or t("dash.unknown")
 st.title(f"{name} · #{cid}")
 if p.get("merged_into"):
     st.warning(t("dash.c360.merged", id=p["merged_into"]))
-    st.page_link("pages/03_customer_360.py", label=t("dash.c360.open_merged"),
-                 query_params={"id": str(p["merged_into"])}, icon=":material/merge:")
+    st.page_link(
+        "pages/03_customer_360.py",
+        label=t("dash.c360.open_merged"),
+        query_params={"id": str(p["merged_into"])},
+        icon=":material/merge:",
+    )
 if p.get("deleted_at") is not None:
     st.warning(t("dash.c360.deleted", date=customers.display_date(p["deleted_at"])))
 if p.get("erased_at") is not None:
     st.info(t("dash.c360.erased", date=customers.display_date(p["erased_at"])))
 
 summary, tags = view.summary, view.tags
-ui.kpi_row([
-    {"label": t("dash.c360.stage"), "value": charts.stage_label(p.get("lifecycle_stage"))},
-    {"label": t("dash.c360.kept_orders"), "value": ui.fmt_int(summary.get("kept_orders"))},
-    {"label": t("dash.c360.net_revenue"), "value": ui.fmt_money(summary.get("net_revenue"))},
-    {"label": t("dash.c360.refunds"), "value": ui.fmt_int(summary.get("refunded_orders"))},
-])
-if summary.get("first_order") is not None:      # dates are too wide for a metric card
-    st.caption(t("dash.c360.order_span", first=customers.display_date(summary["first_order"])[:10],
-                 last=customers.display_date(summary["last_order"])[:10]))
+ui.kpi_row(
+    [
+        {"label": t("dash.c360.stage"), "value": charts.stage_label(p.get("lifecycle_stage"))},
+        {"label": t("dash.c360.kept_orders"), "value": ui.fmt_int(summary.get("kept_orders"))},
+        {"label": t("dash.c360.net_revenue"), "value": ui.fmt_money(summary.get("net_revenue"))},
+        {"label": t("dash.c360.refunds"), "value": ui.fmt_int(summary.get("refunded_orders"))},
+    ]
+)
+if summary.get("first_order") is not None:  # dates are too wide for a metric card
+    st.caption(
+        t(
+            "dash.c360.order_span",
+            first=customers.display_date(summary["first_order"])[:10],
+            last=customers.display_date(summary["last_order"])[:10],
+        )
+    )
 if tags:
     st.markdown(" ".join(f":blue-badge[{tag}]" for tag in tags))
 else:
@@ -54,73 +65,123 @@ else:
 left, right = st.columns([3, 2])
 with left:
     st.subheader(t("dash.c360.profile"))
-    fields = ["full_name", "gender", "birth_date", "mobile", "email", "id_number", "address",
-              "customer_type", "company", "industry", "job_title", "channel", "registered_at",
-              "updated_at", "verified_at", "churn_reason", "version"]
+    fields = [
+        "full_name",
+        "gender",
+        "birth_date",
+        "mobile",
+        "email",
+        "id_number",
+        "address",
+        "customer_type",
+        "company",
+        "industry",
+        "job_title",
+        "channel",
+        "registered_at",
+        "updated_at",
+        "verified_at",
+        "churn_reason",
+        "version",
+    ]
     place = " ".join(str(p.get(k) or "") for k in ("country", "province", "city", "district")).strip()
     values = {k: p.get(k) for k in fields}
     values["address"] = " ".join(x for x in (place, p.get("address") or "") if x) or None
     values["source"] = f"{p.get('source')} / {p.get('source_record_id')}"
     values["registered_at"] = customers.registration_label(p, t)
     # translated as a one-row table (codes such as M or wechat), then shown as field/value pairs
-    values = i18n.display_frame(pd.DataFrame([values]), {
-        "gender": "dash.gender", "channel": "dash.channel", "industry": "dash.industry",
-        "churn_reason": "dash.churn_reason"}).iloc[0]
-    profile = pd.DataFrame({"field": [t(f"dash.field.{k}") for k in values.index],
-                            "value": [customers.display_date(v) if v is not None else "–"
-                                      for v in values]})
-    st.dataframe(profile, hide_index=True, column_config={"field": "", "value": ""},
-                 height=35 * (len(profile) + 1) + 3)
+    values = i18n.display_frame(
+        pd.DataFrame([values]),
+        {
+            "gender": "dash.gender",
+            "channel": "dash.channel",
+            "industry": "dash.industry",
+            "churn_reason": "dash.churn_reason",
+        },
+    ).iloc[0]
+    profile = pd.DataFrame(
+        {
+            "field": [t(f"dash.field.{k}") for k in values.index],
+            "value": [customers.display_date(v) if v is not None else "–" for v in values],
+        }
+    )
+    st.dataframe(profile, hide_index=True, column_config={"field": "", "value": ""}, height=35 * (len(profile) + 1) + 3)
 with right:
     st.subheader(t("dash.c360.quality"))
     if view.quality_flags:
         findings = pd.DataFrame(view.quality_flags, columns=["source", "field", "code", "severity", "detail"])
         findings = findings.assign(detail=findings["detail"].map(lambda d: "" if d is None else str(d)))
         # a quality run's finding is named by its rule, the page's own checks by a code
-        st.dataframe(i18n.display_frame(findings.rename(columns={"code": "problem"}), {
-            "source": "dash.quality.source", "field": ("dash.field", "stewards.field"),
-            "problem": ("dash.quality.code", "stewards.rule"), "severity": "stewards.sev"},
-            headers="dash.col"), hide_index=True)
+        st.dataframe(
+            i18n.display_frame(
+                findings.rename(columns={"code": "problem"}),
+                {
+                    "source": "dash.quality.source",
+                    "field": ("dash.field", "stewards.field"),
+                    "problem": ("dash.quality.code", "stewards.rule"),
+                    "severity": "stewards.sev",
+                },
+                headers="dash.col",
+            ),
+            hide_index=True,
+        )
     else:
         st.success(t("dash.c360.quality_ok"))
     st.subheader(t("dash.c360.consents"))
     consents = view.consents
     if len(consents):
-        st.dataframe(i18n.display_frame(consents, {
-            "channel": "admin.privacy.channel", "status": "admin.privacy.status",
-            "source": ("dash.consent.source", "dash.channel"), "recorded_by": "dash.actor"},
-            headers="dash.consent.col"), hide_index=True)
+        st.dataframe(
+            i18n.display_frame(
+                consents,
+                {
+                    "channel": "admin.privacy.channel",
+                    "status": "admin.privacy.status",
+                    "source": ("dash.consent.source", "dash.channel"),
+                    "recorded_by": "dash.actor",
+                },
+                headers="dash.consent.col",
+            ),
+            hide_index=True,
+        )
     else:
         st.caption(t("dash.c360.no_consents"))
 
 st.subheader(t("dash.c360.timeline"))
 events, orders = view.events, view.orders
-st.plotly_chart(charts.customer_timeline(events, orders), key="timeline_chart",
-                config={"displaylogo": False})
+st.plotly_chart(charts.customer_timeline(events, orders), key="timeline_chart", config={"displaylogo": False})
 if len(events) >= customers.TIMELINE_LIMIT:
     st.caption(t("dash.c360.timeline_cap", n=customers.TIMELINE_LIMIT))
 ui.download(user, events, f"customer_{cid}_events", key="timeline_csv", what="customer_360:events", record=cid)
 
-tab_orders, tab_notes, tab_history = st.tabs([t("dash.c360.orders"), t("dash.c360.notes"),
-                                              t("dash.c360.history")])
+tab_orders, tab_notes, tab_history = st.tabs([t("dash.c360.orders"), t("dash.c360.notes"), t("dash.c360.history")])
 with tab_orders:
-    st.dataframe(i18n.display_frame(orders, {
-        "status": "dash.order.status", "channel": "dash.channel", "category": "dash.category"},
-        headers="dash.order.col"), hide_index=True)
+    st.dataframe(
+        i18n.display_frame(
+            orders,
+            {"status": "dash.order.status", "channel": "dash.channel", "category": "dash.category"},
+            headers="dash.order.col",
+        ),
+        hide_index=True,
+    )
     ui.download(user, orders, f"customer_{cid}_orders", key="orders_csv", what="customer_360:orders", record=cid)
 with tab_notes:
     notes = view.notes
     if len(notes):
-        st.dataframe(i18n.display_frame(notes, {"event_type": "dash.event", "channel": "dash.channel"},
-                                        headers="dash.note.col"), hide_index=True)
+        st.dataframe(
+            i18n.display_frame(notes, {"event_type": "dash.event", "channel": "dash.channel"}, headers="dash.note.col"),
+            hide_index=True,
+        )
     else:
         st.caption(t("dash.c360.no_notes"))
 with tab_history:
     history = view.history
     if len(history):
-        st.dataframe(i18n.display_frame(history, {"username": "dash.actor", "action": "dash.action"},
-                                        headers="admin.audit.col"), hide_index=True)
-        ui.download(user, history, f"customer_{cid}_history", key="history_csv", what="customer_360:history",
-                    record=cid)
+        st.dataframe(
+            i18n.display_frame(history, {"username": "dash.actor", "action": "dash.action"}, headers="admin.audit.col"),
+            hide_index=True,
+        )
+        ui.download(
+            user, history, f"customer_{cid}_history", key="history_csv", what="customer_360:history", record=cid
+        )
     else:
         st.caption(t("dash.c360.no_history"))

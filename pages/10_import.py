@@ -1,4 +1,5 @@
 """Import: upload CSV/Excel, map columns, preview rejects, import in one transaction; quarantine."""
+
 import json
 
 import streamlit as st
@@ -12,7 +13,8 @@ user = ui.guard("import")
 
 st.title(t("nav.import"))
 tab_import, tab_quarantine, tab_history = st.tabs(
-    [t("stewards.imp.tab_import"), t("stewards.imp.tab_quarantine"), t("stewards.imp.tab_history")])
+    [t("stewards.imp.tab_import"), t("stewards.imp.tab_quarantine"), t("stewards.imp.tab_history")]
+)
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -22,20 +24,30 @@ def _read(data: bytes, name: str):
 
 with tab_import:
     c1, c2, c3 = st.columns(3)
-    kind = c1.selectbox(t("stewards.imp.kind"), list(importer.KINDS),
-                        format_func=lambda k: t(f"stewards.imp.kind.{k}"), key="imp_kind")
+    kind = c1.selectbox(
+        t("stewards.imp.kind"), list(importer.KINDS), format_func=lambda k: t(f"stewards.imp.kind.{k}"), key="imp_kind"
+    )
     source = c2.text_input(t("stewards.imp.source"), key="imp_source", help=t("stewards.imp.source_help"))
     rules = entry_rules.in_force(source or None, kind)
-    country = c3.text_input(t("stewards.er.country"), key=f"imp_country_{source}_{kind}",
-                            value=rules.country or "", help=t("stewards.er.country_help")) \
-        if kind == "customers" else None
-    with st.expander(t("stewards.imp.rules_in_force", origin=t(f"stewards.er.origin.{rules.origin}"),
-                       version=rules.version)):
+    country = (
+        c3.text_input(
+            t("stewards.er.country"),
+            key=f"imp_country_{source}_{kind}",
+            value=rules.country or "",
+            help=t("stewards.er.country_help"),
+        )
+        if kind == "customers"
+        else None
+    )
+    with st.expander(
+        t("stewards.imp.rules_in_force", origin=t(f"stewards.er.origin.{rules.origin}"), version=rules.version)
+    ):
         for line in rules.describe():
             st.markdown(f"- {line}")
         st.page_link("pages/14_entry_rules.py", label=t("nav.entry_rules"), icon=":material/rule:")
-    upload = st.file_uploader(t("stewards.imp.file"), type=["csv", "tsv", "txt", "xlsx", "xlsm", "xlsb", "xls", "ods"],
-                              key="imp_file")
+    upload = st.file_uploader(
+        t("stewards.imp.file"), type=["csv", "tsv", "txt", "xlsx", "xlsm", "xlsb", "xls", "ods"], key="imp_file"
+    )
     if upload is None:
         st.info(t("stewards.imp.start_hint"))
     else:
@@ -53,8 +65,12 @@ with tab_import:
         st.subheader(t("stewards.imp.mapping"))
         saved = importer.saved_mappings(kind)
         m1, m2 = st.columns(2)
-        preset = m1.selectbox(t("stewards.imp.saved_mapping"), [None] + list(saved),
-                              format_func=lambda n: n or t("stewards.imp.suggested"), key="imp_preset")
+        preset = m1.selectbox(
+            t("stewards.imp.saved_mapping"),
+            [None] + list(saved),
+            format_func=lambda n: n or t("stewards.imp.suggested"),
+            key="imp_preset",
+        )
         mapping_file = m2.file_uploader(t("stewards.imp.mapping_file"), type=["json"], key="imp_mapping_file")
         if mapping_file is not None:
             base = json.loads(mapping_file.getvalue()).get("fields", {})
@@ -68,9 +84,13 @@ with tab_import:
         for i, field in enumerate(importer.FIELDS[kind]):
             required = field in importer.REQUIRED_FIELDS[kind] or rules.required.get(field) == "quarantine"
             label = t(f"stewards.field.{field}") + (" *" if required else "")
-            chosen = grid[i % 3].multiselect(label, columns, default=[c for c in base.get(field, []) if c in columns],
-                                             key=f"imp_map_{kind}_{field}_{preset}_{bool(mapping_file)}",
-                                             placeholder=t("common.choose"))
+            chosen = grid[i % 3].multiselect(
+                label,
+                columns,
+                default=[c for c in base.get(field, []) if c in columns],
+                key=f"imp_map_{kind}_{field}_{preset}_{bool(mapping_file)}",
+                placeholder=t("common.choose"),
+            )
             if chosen:
                 mapping[field] = chosen
         st.caption(t("stewards.imp.mapping_help"))
@@ -81,36 +101,41 @@ with tab_import:
                 importer.save_mapping(user, mapping_name, kind, mapping)
             if outcome.ok:
                 st.success(t("stewards.imp.mapping_saved", name=mapping_name))
-        s3.download_button(t("stewards.imp.download_mapping"), importer.mapping_json(kind, mapping),
-                           file_name=f"mapping-{kind}.json", mime="application/json", key="imp_dl_mapping")
+        s3.download_button(
+            t("stewards.imp.download_mapping"),
+            importer.mapping_json(kind, mapping),
+            file_name=f"mapping-{kind}.json",
+            mime="application/json",
+            key="imp_dl_mapping",
+        )
 
         if st.button(t("stewards.imp.preview"), key="imp_preview"):
             try:
                 st.session_state["imp_plan"] = importer.prepare(
-                    kind, frame, mapping, source, file_name=upload.name, file_bytes=data,
-                    country=country or None)
+                    kind, frame, mapping, source, file_name=upload.name, file_bytes=data, country=country or None
+                )
             except importer.ImportProblem as exc:
                 st.session_state.pop("imp_plan", None)
                 st.error(str(exc))
         plan = st.session_state.get("imp_plan")
         if plan is not None and plan.file_name == upload.name and plan.kind == kind:
             st.subheader(t("stewards.imp.preview_title"))
-            ui.kpi_row([
-                {"label": t("stewards.imp.rows"), "value": ui.fmt_int(plan.rows)},
-                {"label": t("stewards.imp.will_load"), "value": ui.fmt_int(plan.rows - plan.quarantine_count)},
-                {"label": t("stewards.imp.will_quarantine"), "value": ui.fmt_int(plan.quarantine_count)},
-                {"label": t("stewards.imp.will_flag"), "value": ui.fmt_int(plan.flagged_count)},
-            ])
+            ui.kpi_row(
+                [
+                    {"label": t("stewards.imp.rows"), "value": ui.fmt_int(plan.rows)},
+                    {"label": t("stewards.imp.will_load"), "value": ui.fmt_int(plan.rows - plan.quarantine_count)},
+                    {"label": t("stewards.imp.will_quarantine"), "value": ui.fmt_int(plan.quarantine_count)},
+                    {"label": t("stewards.imp.will_flag"), "value": ui.fmt_int(plan.flagged_count)},
+                ]
+            )
             rejects = plan.rejects()
             if not rejects.empty:
                 st.markdown(f"**{t('stewards.imp.rejects')}**")
-                st.dataframe(i18n.display_frame(rejects, headers="stewards.imp.col"), hide_index=True,
-                             width="stretch")
+                st.dataframe(i18n.display_frame(rejects, headers="stewards.imp.col"), hide_index=True, width="stretch")
             flagged = plan.flagged()
             if not flagged.empty:
                 st.markdown(f"**{t('stewards.imp.flagged')}**")
-                st.dataframe(i18n.display_frame(flagged, headers="stewards.imp.col"), hide_index=True,
-                             width="stretch")
+                st.dataframe(i18n.display_frame(flagged, headers="stewards.imp.col"), hide_index=True, width="stretch")
             if st.button(t("stewards.imp.run"), type="primary", key="imp_run"):
                 bar = st.progress(0.0, text=t("stewards.imp.stage.write"))
 
@@ -121,9 +146,17 @@ with tab_import:
                     result = importer.run_import(user, plan, progress=progress)
                 if outcome.ok:
                     st.session_state.pop("imp_plan", None)
-                    st.success(t("stewards.imp.done", loaded=result.rows_loaded, unchanged=result.rows_unchanged,
-                                 quarantined=result.rows_quarantined, flagged=result.rows_flagged,
-                                 seconds=f"{result.seconds:.1f}", pairs=result.duplicate_candidates))
+                    st.success(
+                        t(
+                            "stewards.imp.done",
+                            loaded=result.rows_loaded,
+                            unchanged=result.rows_unchanged,
+                            quarantined=result.rows_quarantined,
+                            flagged=result.rows_flagged,
+                            seconds=f"{result.seconds:.1f}",
+                            pairs=result.duplicate_candidates,
+                        )
+                    )
                     for note in result.notes:
                         st.caption(note)
 
@@ -132,12 +165,23 @@ with tab_quarantine:
     if rows.empty:
         st.success(t("stewards.imp.quarantine_empty"))
     else:
-        view = rows.assign(reasons=[", ".join(validation.message(r["field"], r["code"]) for r in json.loads(x))
-                                    for x in rows["reasons"]])
-        st.dataframe(view[["quarantine_id", "kind", "source", "source_record_id", "row_no", "reasons", "raw"]],
-                     hide_index=True, width="stretch", height=260)
-        qid = st.selectbox(t("stewards.imp.fix_row"), rows["quarantine_id"].astype(int).tolist(),
-                           format_func=lambda i: f"#{i}", key="imp_q_id")
+        view = rows.assign(
+            reasons=[
+                ", ".join(validation.message(r["field"], r["code"]) for r in json.loads(x)) for x in rows["reasons"]
+            ]
+        )
+        st.dataframe(
+            view[["quarantine_id", "kind", "source", "source_record_id", "row_no", "reasons", "raw"]],
+            hide_index=True,
+            width="stretch",
+            height=260,
+        )
+        qid = st.selectbox(
+            t("stewards.imp.fix_row"),
+            rows["quarantine_id"].astype(int).tolist(),
+            format_func=lambda i: f"#{i}",
+            key="imp_q_id",
+        )
         row = rows[rows["quarantine_id"] == qid].iloc[0]
         raw = json.loads(row["raw"])
         for r in json.loads(row["reasons"]):
@@ -146,8 +190,9 @@ with tab_quarantine:
             values = {}
             cols = st.columns(3)
             for i, (field, value) in enumerate(raw.items()):
-                values[field] = cols[i % 3].text_input(t(f"stewards.field.{field}"), value=value or "",
-                                                       key=f"q_{qid}_{field}")
+                values[field] = cols[i % 3].text_input(
+                    t(f"stewards.field.{field}"), value=value or "", key=f"q_{qid}_{field}"
+                )
             release = st.form_submit_button(t("stewards.imp.release"), type="primary")
         if release:
             with ui.shown():
@@ -162,5 +207,8 @@ with tab_quarantine:
                 st.success(t("stewards.imp.discarded"))
 
 with tab_history:
-    st.dataframe(i18n.display_frame(importer.recent_imports(50), {"kind": "stewards.imp.kind"},
-                                    headers="stewards.imp.col"), hide_index=True, width="stretch")
+    st.dataframe(
+        i18n.display_frame(importer.recent_imports(50), {"kind": "stewards.imp.kind"}, headers="stewards.imp.col"),
+        hide_index=True,
+        width="stretch",
+    )

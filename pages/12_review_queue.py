@@ -1,4 +1,5 @@
 """Review queue: everything that needs a steward, most severe first; fix, verify or ignore."""
+
 import streamlit as st
 
 from lib.stewardship import edits, quality, review
@@ -14,45 +15,67 @@ st.caption(t("stewards.rq.intro", months=settings.get("stale_after_months")))
 
 counts = review.counts(user)
 totals = counts.groupby("category")["n"].sum() if not counts.empty else {}
-ui.kpi_row([{"label": t(f"stewards.rq.cat.{c}"), "value": ui.fmt_int(int(totals.get(c, 0)) if len(totals) else 0)}
-            for c in review.CATEGORIES])
+ui.kpi_row(
+    [
+        {"label": t(f"stewards.rq.cat.{c}"), "value": ui.fmt_int(int(totals.get(c, 0)) if len(totals) else 0)}
+        for c in review.CATEGORIES
+    ]
+)
 
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
-    categories = c1.multiselect(t("stewards.rq.category"), list(review.CATEGORIES),
-                                format_func=lambda c: t(f"stewards.rq.cat.{c}"), key="rq_categories",
-                                placeholder=t("dash.filter.all"))
-    severities = c2.multiselect(t("stewards.q.severity"), list(quality.SEVERITIES),
-                                format_func=lambda s: t(f"stewards.sev.{s}"), key="rq_severities",
-                                placeholder=t("dash.filter.all"))
-    source = c3.selectbox(t("stewards.q.source"), [None] + review.sources(),
-                          format_func=lambda s: s or t("stewards.all"), key="rq_source")
+    categories = c1.multiselect(
+        t("stewards.rq.category"),
+        list(review.CATEGORIES),
+        format_func=lambda c: t(f"stewards.rq.cat.{c}"),
+        key="rq_categories",
+        placeholder=t("dash.filter.all"),
+    )
+    severities = c2.multiselect(
+        t("stewards.q.severity"),
+        list(quality.SEVERITIES),
+        format_func=lambda s: t(f"stewards.sev.{s}"),
+        key="rq_severities",
+        placeholder=t("dash.filter.all"),
+    )
+    source = c3.selectbox(
+        t("stewards.q.source"), [None] + review.sources(), format_func=lambda s: s or t("stewards.all"), key="rq_source"
+    )
     rule_ids = [None] + [r.rule_id for r in quality.RULES]
-    rule_id = c4.selectbox(t("stewards.q.rule"), rule_ids,
-                           format_func=lambda r: t(f"stewards.rule.{r}") if r else t("stewards.all"),
-                           key="rq_rule")
+    rule_id = c4.selectbox(
+        t("stewards.q.rule"),
+        rule_ids,
+        format_func=lambda r: t(f"stewards.rule.{r}") if r else t("stewards.all"),
+        key="rq_rule",
+    )
 
 PAGE = 50
 queue_filter = review.QueueFilter(categories, severities, None, source, rule_id)
-if st.session_state.get("rq_filter") != queue_filter:   # other filters: back to the first page
+if st.session_state.get("rq_filter") != queue_filter:  # other filters: back to the first page
     st.session_state["rq_filter"] = queue_filter
     st.session_state["rq_page"] = 0
 page_no = st.session_state.get("rq_page", 0)
 items = review.items(user, queue_filter, limit=PAGE, offset=page_no * PAGE)
 if items.empty:
     st.success(t("stewards.rq.empty"))
-    if page_no > 0 and st.button(t("stewards.prev"), key="rq_prev"):   # e.g. the last item was fixed
+    if page_no > 0 and st.button(t("stewards.prev"), key="rq_prev"):  # e.g. the last item was fixed
         st.session_state["rq_page"] = page_no - 1
         st.rerun()
     st.stop()
 
 
 def _item_label(row) -> str:
-    what = t(f"stewards.rule.{row.rule_id}") if row.category != "duplicate" else \
-        t("stewards.rq.duplicate_of", other=int(row.other_customer_id), p=f"{row.probability:.3f}")
+    what = (
+        t(f"stewards.rule.{row.rule_id}")
+        if row.category != "duplicate"
+        else t("stewards.rq.duplicate_of", other=int(row.other_customer_id), p=f"{row.probability:.3f}")
+    )
     if row.category == "import":
-        what = t("stewards.rq.not_contactable") if row.field == "contact" else \
-            t("stewards.rq.import_value", field=t(f"stewards.field.{row.field}"))
+        what = (
+            t("stewards.rq.not_contactable")
+            if row.field == "contact"
+            else t("stewards.rq.import_value", field=t(f"stewards.field.{row.field}"))
+        )
     name = row.full_name if isinstance(row.full_name, str) else "—"
     return f"{t('stewards.sev.' + row.severity)} · #{row.customer_id} {name} · {what}"
 
@@ -60,20 +83,47 @@ def _item_label(row) -> str:
 shown = items.assign(
     category=[t(f"stewards.rq.cat.{c}") for c in items["category"]],
     severity=[t(f"stewards.sev.{s}") for s in items["severity"]],
-    rule=[t(f"stewards.rule.{r}") if k != "duplicate" else t("stewards.rq.cat.duplicate")
-          for r, k in zip(items["rule_id"], items["category"])],
-    field=[t(f"stewards.field.{f}") for f in items["field"]])
-st.dataframe(i18n.display_frame(shown[["severity", "category", "rule", "field", "customer_id", "source",
-                                        "source_record_id", "full_name", "other_customer_id", "probability",
-                                        "created_at"]]),
-             hide_index=True, width="stretch", height=260,
-             column_config={"severity": t("stewards.q.severity"), "category": t("stewards.rq.category"),
-                            "rule": t("stewards.q.rule"), "field": t("stewards.q.field"),
-                            "customer_id": t("dash.col.customer_id"), "source": t("stewards.q.source"),
-                            "source_record_id": t("stewards.field.source_record_id"),
-                            "full_name": t("stewards.field.full_name"),
-                            "other_customer_id": t("stewards.rq.other_customer"),
-                            "probability": t("stewards.rq.probability"), "created_at": t("stewards.rq.created_at")})
+    rule=[
+        t(f"stewards.rule.{r}") if k != "duplicate" else t("stewards.rq.cat.duplicate")
+        for r, k in zip(items["rule_id"], items["category"])
+    ],
+    field=[t(f"stewards.field.{f}") for f in items["field"]],
+)
+st.dataframe(
+    i18n.display_frame(
+        shown[
+            [
+                "severity",
+                "category",
+                "rule",
+                "field",
+                "customer_id",
+                "source",
+                "source_record_id",
+                "full_name",
+                "other_customer_id",
+                "probability",
+                "created_at",
+            ]
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+    height=260,
+    column_config={
+        "severity": t("stewards.q.severity"),
+        "category": t("stewards.rq.category"),
+        "rule": t("stewards.q.rule"),
+        "field": t("stewards.q.field"),
+        "customer_id": t("dash.col.customer_id"),
+        "source": t("stewards.q.source"),
+        "source_record_id": t("stewards.field.source_record_id"),
+        "full_name": t("stewards.field.full_name"),
+        "other_customer_id": t("stewards.rq.other_customer"),
+        "probability": t("stewards.rq.probability"),
+        "created_at": t("stewards.rq.created_at"),
+    },
+)
 nav1, nav2, _ = st.columns([1, 1, 6])
 if nav1.button(t("stewards.prev"), disabled=page_no == 0, key="rq_prev"):
     st.session_state["rq_page"] = page_no - 1
@@ -101,23 +151,52 @@ customer_id = int(item["customer_id"])
 record = edits.get(user, customer_id)
 version_key = f"rq_version_{flag_id}"
 if version_key not in st.session_state:
-    st.session_state[version_key] = record["version"]   # the version this form was opened on
+    st.session_state[version_key] = record["version"]  # the version this form was opened on
 loaded_version = st.session_state[version_key]
 flag = review.flag(user, flag_id)
 
-st.subheader(t("stewards.rq.fix_title", id=customer_id,
-                 name=record["full_name"] if isinstance(record["full_name"], str) else "—"))
-st.caption(t("stewards.rq.fix_caption", source=record["source"], record_key=record["source_record_id"],
-             rule=t(f"stewards.rule.{flag['rule_id']}") if flag["kind"] == "rule"
-             else t("stewards.rq.not_contactable") if flag["field"] == "contact"
-             else t("stewards.rq.import_value", field=t(f"stewards.field.{flag['field']}")),
-             help=t(f"stewards.rule.{flag['rule_id']}.help") if flag["kind"] == "rule" else (flag["detail"] or "")))
+st.subheader(
+    t(
+        "stewards.rq.fix_title",
+        id=customer_id,
+        name=record["full_name"] if isinstance(record["full_name"], str) else "—",
+    )
+)
+st.caption(
+    t(
+        "stewards.rq.fix_caption",
+        source=record["source"],
+        record_key=record["source_record_id"],
+        rule=t(f"stewards.rule.{flag['rule_id']}")
+        if flag["kind"] == "rule"
+        else t("stewards.rq.not_contactable")
+        if flag["field"] == "contact"
+        else t("stewards.rq.import_value", field=t(f"stewards.field.{flag['field']}")),
+        help=t(f"stewards.rule.{flag['rule_id']}.help") if flag["kind"] == "rule" else (flag["detail"] or ""),
+    )
+)
 if record.get("raw_values"):
     st.info(t("stewards.rq.raw_values", values=record["raw_values"]))
 
-visible = record      # masked for the user by customer_edits.get
-FIELDS = ["full_name", "gender", "birth_date", "mobile", "email", "country", "province", "city",
-          "district", "address", "postcode", "customer_type", "company", "industry", "job_title", "uscc"]
+visible = record  # masked for the user by customer_edits.get
+FIELDS = [
+    "full_name",
+    "gender",
+    "birth_date",
+    "mobile",
+    "email",
+    "country",
+    "province",
+    "city",
+    "district",
+    "address",
+    "postcode",
+    "customer_type",
+    "company",
+    "industry",
+    "job_title",
+    "uscc",
+]
 
 
 def _text(v) -> str:
@@ -128,16 +207,22 @@ with st.form(f"fix_form_{flag_id}"):
     values = {}
     cols = st.columns(3)
     for i, f in enumerate(FIELDS):
-        values[f] = cols[i % 3].text_input(t(f"stewards.field.{f}"), value=_text(visible.get(f)),
-                                           key=f"fix_{flag_id}_{f}")
+        values[f] = cols[i % 3].text_input(
+            t(f"stewards.field.{f}"), value=_text(visible.get(f)), key=f"fix_{flag_id}_{f}"
+        )
     values["id_number"] = cols[len(FIELDS) % 3].text_input(
-        t("stewards.field.id_number"), value="", placeholder=visible.get("id_number") or "",
-        help=t("stewards.rq.id_help"), key=f"fix_{flag_id}_id_number")
+        t("stewards.field.id_number"),
+        value="",
+        placeholder=visible.get("id_number") or "",
+        help=t("stewards.rq.id_help"),
+        key=f"fix_{flag_id}_id_number",
+    )
     saved = st.form_submit_button(t("stewards.rq.save"), type="primary")
 
 if saved:
-    changes = {f: (v.strip() or None) for f, v in values.items()
-               if f != "id_number" and v.strip() != _text(visible.get(f))}
+    changes = {
+        f: (v.strip() or None) for f, v in values.items() if f != "id_number" and v.strip() != _text(visible.get(f))
+    }
     if values["id_number"].strip():
         changes["id_number"] = values["id_number"].strip()
     if not changes:
@@ -180,8 +265,11 @@ with st.expander(t("stewards.rq.history")):
     if history.empty:
         st.caption(t("stewards.rq.no_history"))
     else:
-        st.dataframe(i18n.display_frame(history, {"username": "dash.actor", "action": "dash.action"},
-                                        headers="admin.audit.col"), hide_index=True, width="stretch")
+        st.dataframe(
+            i18n.display_frame(history, {"username": "dash.actor", "action": "dash.action"}, headers="admin.audit.col"),
+            hide_index=True,
+            width="stretch",
+        )
         undoable = history[history["action"] == "customer.update"]["audit_id"].tolist()
         if undoable:
             undo_id = st.selectbox(t("stewards.rq.undo_which"), undoable, key="rq_undo_id")

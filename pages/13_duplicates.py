@@ -1,4 +1,5 @@
 """Duplicates: candidate pairs with their match probability and why, merge with survivorship, undo."""
+
 import streamlit as st
 
 from lib.stewardship import edits, dedup
@@ -17,12 +18,25 @@ if top1.button(t("stewards.dd.run"), key="dd_run"):
         with ui.shown() as outcome:
             r = dedup.run(user)
         if outcome.ok:
-            st.success(t("stewards.dd.run_done", pairs=r.pairs, new=r.new_pairs, clusters=r.clusters,
-                         seconds=f"{r.seconds:.1f}"))
+            st.success(
+                t(
+                    "stewards.dd.run_done",
+                    pairs=r.pairs,
+                    new=r.new_pairs,
+                    clusters=r.clusters,
+                    seconds=f"{r.seconds:.1f}",
+                )
+            )
 runs = dedup.runs(1)
 if not runs.empty:
-    top2.caption(t("stewards.dd.last_run", when=str(runs.iloc[0]["finished_at"])[:19],
-                   records=ui.fmt_int(runs.iloc[0]["records"]), mode=t(f"stewards.dd.mode.{runs.iloc[0]['mode']}")))
+    top2.caption(
+        t(
+            "stewards.dd.last_run",
+            when=str(runs.iloc[0]["finished_at"])[:19],
+            records=ui.fmt_int(runs.iloc[0]["records"]),
+            mode=t(f"stewards.dd.mode.{runs.iloc[0]['mode']}"),
+        )
+    )
 
 tab_pairs, tab_merges = st.tabs([t("stewards.dd.tab_pairs"), t("stewards.dd.tab_merges")])
 
@@ -33,14 +47,39 @@ with tab_pairs:
     if pairs.empty:
         st.info(t("stewards.dd.no_pairs"))
     else:
-        st.dataframe(i18n.display_frame(pairs[["pair_id", "match_probability", "customer_id_l", "source_l",
-                                               "source_record_id_l", "name_l", "customer_id_r", "source_r",
-                                               "source_record_id_r", "name_r"]], headers="stewards.dd.col"),
-                     hide_index=True, width="stretch", height=240,
-                     column_config={t("stewards.dd.col.match_probability"): st.column_config.NumberColumn(format="%.4f")})
-        ui.download(user, pairs.drop(columns=["agreement"]), "duplicate_pairs", key="dd_download",
-                    what="duplicate_pairs", filters={"min_probability": min_p, "limit": 200},
-                    label=t("common.download_csv"), type="secondary")
+        st.dataframe(
+            i18n.display_frame(
+                pairs[
+                    [
+                        "pair_id",
+                        "match_probability",
+                        "customer_id_l",
+                        "source_l",
+                        "source_record_id_l",
+                        "name_l",
+                        "customer_id_r",
+                        "source_r",
+                        "source_record_id_r",
+                        "name_r",
+                    ]
+                ],
+                headers="stewards.dd.col",
+            ),
+            hide_index=True,
+            width="stretch",
+            height=240,
+            column_config={t("stewards.dd.col.match_probability"): st.column_config.NumberColumn(format="%.4f")},
+        )
+        ui.download(
+            user,
+            pairs.drop(columns=["agreement"]),
+            "duplicate_pairs",
+            key="dd_download",
+            what="duplicate_pairs",
+            filters={"min_probability": min_p, "limit": 200},
+            label=t("common.download_csv"),
+            type="secondary",
+        )
         ids = pairs["pair_id"].astype(int).tolist()
         wanted = st.session_state.pop("dd_pair", None)
         if wanted is not None and wanted in ids:
@@ -48,26 +87,38 @@ with tab_pairs:
         elif wanted is not None and wanted not in ids and dedup.pair(user, wanted):
             ids = [wanted] + ids
             st.session_state["dd_pair_select"] = wanted
-        pair_id = st.selectbox(t("stewards.dd.pair"), ids, key="dd_pair_select",
-                               format_func=lambda i: f"#{i}")
+        pair_id = st.selectbox(t("stewards.dd.pair"), ids, key="dd_pair_select", format_func=lambda i: f"#{i}")
         pr = dedup.pair(user, pair_id)
         a = edits.get(user, pr["customer_id_l"])
         b = edits.get(user, pr["customer_id_r"])
-        st.metric(t("stewards.dd.probability"), f"{pr['match_probability']:.4f}",
-                  help=t("stewards.dd.probability_help", weight=f"{pr['match_weight']:.1f}"))
+        st.metric(
+            t("stewards.dd.probability"),
+            f"{pr['match_probability']:.4f}",
+            help=t("stewards.dd.probability_help", weight=f"{pr['match_weight']:.1f}"),
+        )
         survivor, other = dedup.suggested_survivor(a, b)
-        side = st.radio(t("stewards.dd.survivor"), [survivor["customer_id"], other["customer_id"]],
-                        format_func=lambda i: t("stewards.dd.keep", id=i), horizontal=True,
-                        key=f"dd_survivor_{pair_id}")
+        side = st.radio(
+            t("stewards.dd.survivor"),
+            [survivor["customer_id"], other["customer_id"]],
+            format_func=lambda i: t("stewards.dd.keep", id=i),
+            horizontal=True,
+            key=f"dd_survivor_{pair_id}",
+        )
         s_rec, m_rec = (a, b) if side == a["customer_id"] else (b, a)
         table = dedup.compare(user, s_rec["customer_id"], m_rec["customer_id"])
         why = {f: f"{v['label']} ({v['weight']:+.1f})" for f, v in pr["agreement"].items()}
         table["why"] = table["field"].map(why).fillna("")
-        table["field"] = [t(f"stewards.field.{f}") if f not in ("customer_id", "source", "source_record_id",
-                                                                 "version") else f for f in table["field"]]
-        table = table.rename(columns={"a": t("stewards.dd.survivor_col", id=s_rec["customer_id"]),
-                                      "b": t("stewards.dd.other_col", id=m_rec["customer_id"]),
-                                      "why": t("stewards.dd.why")})
+        table["field"] = [
+            t(f"stewards.field.{f}") if f not in ("customer_id", "source", "source_record_id", "version") else f
+            for f in table["field"]
+        ]
+        table = table.rename(
+            columns={
+                "a": t("stewards.dd.survivor_col", id=s_rec["customer_id"]),
+                "b": t("stewards.dd.other_col", id=m_rec["customer_id"]),
+                "why": t("stewards.dd.why"),
+            }
+        )
         st.dataframe(table.astype(str), hide_index=True, width="stretch", height=600)
 
         st.markdown(f"**{t('stewards.dd.choices')}**")
@@ -78,17 +129,35 @@ with tab_pairs:
         for i, group in enumerate(dedup.FIELD_GROUPS):
             opts = ["survivor", "merged"]
             choices[group] = cols[i % 3].radio(
-                t(f"stewards.field.{group}"), opts, index=opts.index(defaults[group]), horizontal=True,
-                format_func=lambda o, s=s_rec, m=m_rec: t("stewards.dd.from", id=(s if o == "survivor" else m)["customer_id"]),
-                key=f"dd_choice_{pair_id}_{side}_{group}")
+                t(f"stewards.field.{group}"),
+                opts,
+                index=opts.index(defaults[group]),
+                horizontal=True,
+                format_func=lambda o, s=s_rec, m=m_rec: t(
+                    "stewards.dd.from", id=(s if o == "survivor" else m)["customer_id"]
+                ),
+                key=f"dd_choice_{pair_id}_{side}_{group}",
+            )
         b1, b2 = st.columns(2)
         if b1.button(t("stewards.dd.merge"), type="primary", key="dd_merge"):
             with ui.shown() as outcome:
-                merge_id = dedup.merge(user, s_rec["customer_id"], m_rec["customer_id"], choices,
-                                       pair_id=pair_id, expected_versions=(s_rec["version"], m_rec["version"]))
+                merge_id = dedup.merge(
+                    user,
+                    s_rec["customer_id"],
+                    m_rec["customer_id"],
+                    choices,
+                    pair_id=pair_id,
+                    expected_versions=(s_rec["version"], m_rec["version"]),
+                )
             if outcome.ok:
-                st.success(t("stewards.dd.merged", merged=m_rec["customer_id"], survivor=s_rec["customer_id"],
-                             merge_id=merge_id))
+                st.success(
+                    t(
+                        "stewards.dd.merged",
+                        merged=m_rec["customer_id"],
+                        survivor=s_rec["customer_id"],
+                        merge_id=merge_id,
+                    )
+                )
         if b2.button(t("stewards.dd.reject"), key="dd_reject"):
             with ui.shown() as outcome:
                 dedup.reject(user, pair_id)
@@ -103,8 +172,9 @@ with tab_merges:
         st.dataframe(merges, hide_index=True, width="stretch")
         undoable = merges[merges["undone_at"].isna()]["merge_id"].astype(int).tolist()
         if undoable:
-            merge_id = st.selectbox(t("stewards.dd.undo_which"), undoable, key="dd_undo_id",
-                                    format_func=lambda i: f"#{i}")
+            merge_id = st.selectbox(
+                t("stewards.dd.undo_which"), undoable, key="dd_undo_id", format_func=lambda i: f"#{i}"
+            )
             if st.button(t("stewards.dd.undo"), key="dd_undo"):
                 with ui.shown() as outcome:
                     dedup.undo_merge(user, merge_id)
@@ -114,10 +184,20 @@ with tab_merges:
 with st.expander(t("stewards.dd.accuracy")):
     ev = dedup.evaluate()
     if ev["true_pairs"]:
-        ui.kpi_row([{"label": t("stewards.dd.precision"), "value": ui.fmt_pct(ev["precision"])},
-                    {"label": t("stewards.dd.recall"), "value": ui.fmt_pct(ev["recall"])},
-                    {"label": "F1", "value": f"{ev['f1']:.3f}"}])
-        st.caption(t("stewards.dd.accuracy_note", threshold=ev["threshold"], true=ev["true_pairs"],
-                     predicted=ev["predicted_pairs"]))
+        ui.kpi_row(
+            [
+                {"label": t("stewards.dd.precision"), "value": ui.fmt_pct(ev["precision"])},
+                {"label": t("stewards.dd.recall"), "value": ui.fmt_pct(ev["recall"])},
+                {"label": "F1", "value": f"{ev['f1']:.3f}"},
+            ]
+        )
+        st.caption(
+            t(
+                "stewards.dd.accuracy_note",
+                threshold=ev["threshold"],
+                true=ev["true_pairs"],
+                predicted=ev["predicted_pairs"],
+            )
+        )
     else:
         st.caption(t("stewards.dd.no_truth"))

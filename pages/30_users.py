@@ -1,4 +1,5 @@
 """Users and roles: the access review, then add, change roles, disable, reset or unlock."""
+
 import streamlit as st
 
 from lib.security import auth
@@ -11,18 +12,32 @@ user = ui.guard("users")
 st.title(t("nav.users"))
 review = users.access_review(user)
 days = users.DORMANT_AFTER_DAYS
-ui.kpi_row([
-    {"label": t("admin.users.accounts"), "value": ui.fmt_int(len(review))},
-    {"label": t("admin.users.enabled"), "value": ui.fmt_int((~review["disabled"]).sum())},
-    {"label": t("admin.users.dormant"), "value": ui.fmt_int(review["dormant"].sum()),
-     "help": t("admin.users.dormant.help", days=days)},
-    {"label": t("admin.users.locked"), "value": ui.fmt_int(review["locked"].sum())},
-])
+ui.kpi_row(
+    [
+        {"label": t("admin.users.accounts"), "value": ui.fmt_int(len(review))},
+        {"label": t("admin.users.enabled"), "value": ui.fmt_int((~review["disabled"]).sum())},
+        {
+            "label": t("admin.users.dormant"),
+            "value": ui.fmt_int(review["dormant"].sum()),
+            "help": t("admin.users.dormant.help", days=days),
+        },
+        {"label": t("admin.users.locked"), "value": ui.fmt_int(review["locked"].sum())},
+    ]
+)
 
 st.subheader(t("admin.users.review"))
 st.caption(t("admin.users.review.caption", days=days))
-columns = ["username", "display_name", "roles", "disabled", "last_login", "last_activity",
-           "days_inactive", "dormant", "locked"]
+columns = [
+    "username",
+    "display_name",
+    "roles",
+    "disabled",
+    "last_login",
+    "last_activity",
+    "days_inactive",
+    "dormant",
+    "locked",
+]
 table = review[columns].copy()
 table["roles"] = table["roles"].map(lambda roles: ", ".join(t(f"role.{r}") for r in roles))
 for when in ("last_login", "last_activity"):
@@ -33,8 +48,8 @@ st.dataframe(table, hide_index=True, width="stretch")
 names = review["username"].tolist()
 role_label = lambda r: t(f"role.{r}")  # noqa: E731
 tab_add, tab_roles, tab_access, tab_password = st.tabs(
-    [t("admin.users.tab.add"), t("admin.users.tab.roles"), t("admin.users.tab.access"),
-     t("admin.users.tab.password")])
+    [t("admin.users.tab.add"), t("admin.users.tab.roles"), t("admin.users.tab.access"), t("admin.users.tab.password")]
+)
 
 
 def attempt(action, message: str) -> None:
@@ -57,24 +72,34 @@ with tab_add:
         username = c1.text_input(t("admin.users.username"), max_chars=32)
         display_name = c2.text_input(t("admin.users.display_name"), max_chars=100)
         email = c1.text_input(t("admin.users.email"), max_chars=254)
-        roles = c2.multiselect(t("admin.users.roles"), auth.ROLES, format_func=role_label,
-                               placeholder=t("common.choose"))
-        password = st.text_input(t("admin.users.password"), type="password",
-                                 help=t("admin.users.password.help", n=users.MIN_PASSWORD_LENGTH))
+        roles = c2.multiselect(
+            t("admin.users.roles"), auth.ROLES, format_func=role_label, placeholder=t("common.choose")
+        )
+        password = st.text_input(
+            t("admin.users.password"), type="password", help=t("admin.users.password.help", n=users.MIN_PASSWORD_LENGTH)
+        )
         if st.form_submit_button(t("admin.users.add"), type="primary"):
-            attempt(lambda: users.add_user(user, username, display_name, roles, password, email),
-                    t("admin.users.added", username=username.strip().lower()))
+            attempt(
+                lambda: users.add_user(user, username, display_name, roles, password, email),
+                t("admin.users.added", username=username.strip().lower()),
+            )
 
 with tab_roles:
     who = st.selectbox(t("admin.users.pick"), names, key="roles_user")
     current = next(iter(review.loc[review["username"] == who, "roles"]), [])
     with st.form("set_roles"):
-        roles = st.multiselect(t("admin.users.roles"), auth.ROLES, default=list(current),
-                               format_func=role_label, placeholder=t("common.choose"))
+        roles = st.multiselect(
+            t("admin.users.roles"),
+            auth.ROLES,
+            default=list(current),
+            format_func=role_label,
+            placeholder=t("common.choose"),
+        )
         if st.form_submit_button(t("admin.users.save_roles"), type="primary"):
-            attempt(lambda: users.set_roles(user, who, roles),
-                    t("admin.users.roles_saved", username=who,
-                      roles=", ".join(role_label(r) for r in roles)))
+            attempt(
+                lambda: users.set_roles(user, who, roles),
+                t("admin.users.roles_saved", username=who, roles=", ".join(role_label(r) for r in roles)),
+            )
 
 with tab_access:
     st.caption(t("admin.users.disable.caption"))
@@ -91,13 +116,14 @@ with tab_password:
     who = st.selectbox(t("admin.users.pick"), names, key="password_user")
     remaining = auth.lock_remaining(who) if who else None
     if remaining is not None:
-        st.warning(t("admin.users.status_locked", username=who,
-                     minutes=int(remaining.total_seconds() // 60) + 1))
+        st.warning(t("admin.users.status_locked", username=who, minutes=int(remaining.total_seconds() // 60) + 1))
         if st.button(t("admin.users.unlock"), key="unlock_user"):
             attempt(lambda: users.unlock(user, who), t("admin.users.unlock_done", username=who))
     with st.form("reset_password", clear_on_submit=True):
-        new_password = st.text_input(t("admin.users.new_password"), type="password",
-                                     help=t("admin.users.password.help", n=users.MIN_PASSWORD_LENGTH))
+        new_password = st.text_input(
+            t("admin.users.new_password"),
+            type="password",
+            help=t("admin.users.password.help", n=users.MIN_PASSWORD_LENGTH),
+        )
         if st.form_submit_button(t("admin.users.reset")):
-            attempt(lambda: users.reset_password(user, who, new_password),
-                    t("admin.users.reset_done", username=who))
+            attempt(lambda: users.reset_password(user, who, new_password), t("admin.users.reset_done", username=who))

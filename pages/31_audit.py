@@ -1,4 +1,5 @@
 """Audit log: filter by user, action, record and dates; paginated in SQL; CSV export (audited)."""
+
 import math
 
 import streamlit as st
@@ -24,8 +25,7 @@ record = c4.text_input(t("admin.audit.record"), help=t("admin.audit.record.help"
 dates = c5.date_input(t("admin.audit.dates"), value=(), format="YYYY-MM-DD")
 start = dates[0] if len(dates) > 0 else None
 end = dates[1] if len(dates) > 1 else start
-filters = audit_trail.AuditFilter(username or None, action or None, entity or None,
-                                  record or None, start, end)
+filters = audit_trail.AuditFilter(username or None, action or None, entity or None, record or None, start, end)
 
 page_size = audit_trail.PAGE_SIZE
 total = audit_trail.count(user, filters)
@@ -33,20 +33,22 @@ pages = max(1, math.ceil(total / page_size))
 left, right = st.columns([3, 1])
 page = right.number_input(t("admin.audit.page"), min_value=1, max_value=pages, value=1, step=1)
 rows, _ = audit_trail.search(user, filters, page=int(page), page_size=page_size)
-left.markdown(t("admin.audit.matches", total=f"{total:,}") + " · "
-              + t("admin.audit.page_of", page=int(page), pages=pages))
+left.markdown(
+    t("admin.audit.matches", total=f"{total:,}") + " · " + t("admin.audit.page_of", page=int(page), pages=pages)
+)
 
 if rows.empty:
     st.info(t("admin.audit.empty"))
 else:
     shown = rows.drop(columns=["audit_id"])
     shown.columns = [t(f"admin.audit.col.{c}") for c in shown.columns]
-    st.dataframe(i18n.display_frame(shown), hide_index=True, width="stretch")   # NULL text shown empty
+    st.dataframe(i18n.display_frame(shown), hide_index=True, width="stretch")  # NULL text shown empty
 
 if st.button(t("admin.audit.prepare_export"), disabled=total == 0):
     data, count = audit_trail.export_csv(user, filters)
     st.session_state["audit_export"] = (data, count)
 if export := st.session_state.get("audit_export"):
     st.caption(t("admin.audit.export_ready", rows=f"{export[1]:,}"))
-    st.download_button(t("common.download_csv"), export[0], file_name="audit_log.csv",
-                       mime="text/csv", on_click="ignore")   # audited when prepared
+    st.download_button(
+        t("common.download_csv"), export[0], file_name="audit_log.csv", mime="text/csv", on_click="ignore"
+    )  # audited when prepared

@@ -1,4 +1,5 @@
 """Backups: create snapshots, retention, restore drill (pass/fail per table), restore."""
+
 import pandas as pd
 import streamlit as st
 
@@ -24,11 +25,13 @@ if not backup.supported():
 
 snaps = backup.list_snapshots(user)
 retention = int(settings.get("backup_retention"))
-ui.kpi_row([
-    {"label": t("admin.backups.count"), "value": ui.fmt_int(len(snaps))},
-    {"label": t("admin.backups.latest"), "value": snaps[0]["created_at"][:16] if snaps else "–"},
-    {"label": t("admin.backups.retention"), "value": ui.fmt_int(retention)},
-])
+ui.kpi_row(
+    [
+        {"label": t("admin.backups.count"), "value": ui.fmt_int(len(snaps))},
+        {"label": t("admin.backups.latest"), "value": snaps[0]["created_at"][:16] if snaps else "–"},
+        {"label": t("admin.backups.retention"), "value": ui.fmt_int(retention)},
+    ]
+)
 
 left, right = st.columns([3, 1])
 with left.form("create_backup", clear_on_submit=True):
@@ -40,8 +43,11 @@ with left.form("create_backup", clear_on_submit=True):
             ui.show_error(exc)
         else:
             st.session_state["backups_flash"] = t(
-                "admin.backups.created", id=m["id"], tables=len(m["tables"]),
-                rows=f"{sum(v['rows'] for v in m['tables'].values()):,}")
+                "admin.backups.created",
+                id=m["id"],
+                tables=len(m["tables"]),
+                rows=f"{sum(v['rows'] for v in m['tables'].values()):,}",
+            )
             # the drill/verify choice starts on the new snapshot, not on the one chosen before
             st.session_state.pop("drill_snapshot", None)
             st.session_state.pop("drill_result", None)
@@ -69,11 +75,15 @@ def show_check(result: backup.CheckResult) -> None:
         st.success(t("admin.backups.drill.pass", id=result.snapshot_id, tables=len(result.tables)))
     else:
         failed = [r.table for r in result.tables if not r.ok] + [
-            t(f"admin.backups.check.{k}") for k, ok in result.checks.items() if not ok]
+            t(f"admin.backups.check.{k}") for k, ok in result.checks.items() if not ok
+        ]
         st.error(t("admin.backups.drill.fail", id=result.snapshot_id, tables=", ".join(failed)))
     for name, ok in result.checks.items():
-        st.markdown((':green[:material/check_circle:]' if ok else ':red[:material/cancel:]')
-                    + ' ' + t(f'admin.backups.check.{name}'))
+        st.markdown(
+            (":green[:material/check_circle:]" if ok else ":red[:material/cancel:]")
+            + " "
+            + t(f"admin.backups.check.{name}")
+        )
     for note in result.notes:
         st.caption(note)
     rows = pd.DataFrame(result.rows())[["table", "rows_expected", "rows_found", "ok"]]
@@ -112,6 +122,7 @@ if submitted:
         else:
             st.cache_data.clear()
             st.session_state.pop("drill_result", None)
-            st.session_state["backups_flash"] = t("admin.backups.restore.done", id=done["restored"],
-                                                  pre=done["pre_restore_snapshot"])
+            st.session_state["backups_flash"] = t(
+                "admin.backups.restore.done", id=done["restored"], pre=done["pre_restore_snapshot"]
+            )
             st.rerun()

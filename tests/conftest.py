@@ -1,4 +1,5 @@
 """Shared fixtures: keys for tests, an empty migrated warehouse per test, demo users."""
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ os.environ.setdefault("C360_HASH_KEY", "test-hash-key-0123456789-abcdefghijklmno
 
 from lib.core import warehouse as _warehouse  # noqa: E402 - after the keys
 
-_warehouse.allow_inline_sql()   # tests set up and check tables with plain SQL
+_warehouse.allow_inline_sql()  # tests set up and check tables with plain SQL
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,7 @@ def template_warehouse(tmp_path_factory) -> Path:
     then copied for every test that needs a warehouse."""
     from lib.security import auth
     from lib.core import warehouse
+
     path = tmp_path_factory.mktemp("template") / "warehouse.duckdb"
     warehouse.use(str(path))
     warehouse.migrate()
@@ -40,10 +42,11 @@ def template_warehouse(tmp_path_factory) -> Path:
 def warehouse_path(tmp_path, template_warehouse) -> Path:
     """An empty, migrated warehouse file with the demo users; the process points at it."""
     from lib.core import warehouse
+
     path = tmp_path / "warehouse.duckdb"
     shutil.copyfile(template_warehouse, path)
     warehouse.use(str(path))
-    os.environ["C360_WAREHOUSE"] = str(path)   # for AppTest scripts and subprocesses
+    os.environ["C360_WAREHOUSE"] = str(path)  # for AppTest scripts and subprocesses
     yield path
     warehouse.dispose()
     warehouse.use(None)
@@ -54,5 +57,5 @@ def warehouse_path(tmp_path, template_warehouse) -> Path:
 def users():
     """One auth.User per demo login, by username."""
     from lib.security import auth
-    return {name: auth.User(name, spec["name"], frozenset(spec["roles"]))
-            for name, spec in auth.DEMO_USERS.items()}
+
+    return {name: auth.User(name, spec["name"], frozenset(spec["roles"])) for name, spec in auth.DEMO_USERS.items()}

@@ -20,6 +20,7 @@ Noise that must be ignored: a cancelled order (2), an order after the as-of date
 partially refunded order counted at its net value (5), customer 11 (no orders, a recent cart),
 12 (merged into 1, with an order), 13 (no orders, an old consult).
 """
+
 from __future__ import annotations
 
 import os
@@ -39,56 +40,187 @@ AS_OF = date(2026, 6, 30)
 TOTAL_REVENUE = 21900.0
 
 #            id: (recency, frequency, monetary)
-PURCHASES = {1: (5, 6, 3000), 2: (10, 1, 100), 3: (20, 5, 2500), 4: (40, 2, 400),
-             5: (60, 4, 1200), 6: (90, 3, 900), 7: (120, 7, 4900), 8: (200, 2, 300),
-             9: (300, 2, 600), 10: (400, 8, 8000)}
+PURCHASES = {
+    1: (5, 6, 3000),
+    2: (10, 1, 100),
+    3: (20, 5, 2500),
+    4: (40, 2, 400),
+    5: (60, 4, 1200),
+    6: (90, 3, 900),
+    7: (120, 7, 4900),
+    8: (200, 2, 300),
+    9: (300, 2, 600),
+    10: (400, 8, 8000),
+}
 EXPECTED = {  # id: (R, F, M, segment)
-    1: (5, 4, 4, "Champions"), 2: (5, 1, 1, "New"), 3: (4, 4, 4, "Loyal"),
-    4: (4, 1, 2, "Potential Loyalist"), 5: (3, 3, 3, "Need Attention"),
-    6: (3, 3, 3, "Need Attention"), 7: (2, 5, 5, "Can't Lose Them"), 8: (2, 1, 1, "Hibernating"),
-    9: (1, 1, 2, "Hibernating"), 10: (1, 5, 5, "Can't Lose Them")}
+    1: (5, 4, 4, "Champions"),
+    2: (5, 1, 1, "New"),
+    3: (4, 4, 4, "Loyal"),
+    4: (4, 1, 2, "Potential Loyalist"),
+    5: (3, 3, 3, "Need Attention"),
+    6: (3, 3, 3, "Need Attention"),
+    7: (2, 5, 5, "Can't Lose Them"),
+    8: (2, 1, 1, "Hibernating"),
+    9: (1, 1, 2, "Hibernating"),
+    10: (1, 5, 5, "Can't Lose Them"),
+}
 
 # Profile fields for the segment builder and audiences.
 PROFILES = {
-    1: dict(gender="F", birth_date=date(1990, 7, 1), province="广东省", city="深圳市", channel="app",
-            customer_type="B2C", mobile="+8613800000001", email="one@example.com"),
-    2: dict(gender="M", birth_date=date(1990, 6, 30), province="广东省", city="广州市", channel="web",
-            customer_type="B2C", mobile="+8613800000002", email="two@example"),           # bad email
-    3: dict(gender="F", birth_date=date(1985, 1, 1), province="上海市", city="上海市", channel="store",
-            customer_type="B2B", industry="Retail", mobile="+861380000003", email="three@example.com"),  # bad mobile
-    4: dict(gender="M", birth_date=None, province="北京市", city="北京市", channel="wechat",
-            customer_type="B2C", mobile="+8613800000004", email="four@example.com"),
-    5: dict(gender="U", birth_date=date(2000, 1, 1), province="浙江省", city="杭州市", channel="web",
-            customer_type="B2B", industry="Manufacturing", mobile="+8613800000005", email=None),
-    6: dict(gender="F", birth_date=date(1970, 12, 31), province="广东省", city="深圳市", channel="app",
-            customer_type="B2C", mobile=None, email="six@example.com"),
-    7: dict(gender="M", birth_date=date(1995, 5, 5), province=None, city=None, channel="store",
-            customer_type="B2C", mobile="+447911123456", email="seven@example.co.uk"),
-    8: dict(gender="F", birth_date=date(1999, 9, 9), province="四川省", city="成都市", channel="web",
-            customer_type="B2C", mobile="+8613800000008", email="eight@example.com"),
-    9: dict(gender="M", birth_date=date(1980, 3, 3), province="广东省", city="珠海市", channel="app",
-            customer_type="B2C", mobile="+8613800000009", email="nine@example.com"),
-    10: dict(gender="F", birth_date=date(1975, 4, 4), province="江苏省", city="南京市", channel="store",
-             customer_type="B2B", industry="Retail", mobile="+8613800000010", email="ten@example.com"),
-    11: dict(gender="M", birth_date=None, province="广东省", city="深圳市", channel="web",
-             customer_type="B2C", mobile="+8613800000011", email="eleven@example.com"),
-    12: dict(gender="F", birth_date=None, province="广东省", city="深圳市", channel="web",
-             customer_type="B2C", mobile="+8613800000012", email="twelve@example.com"),
-    13: dict(gender="U", birth_date=None, province="湖南省", city="长沙市", channel="wechat",
-             customer_type="B2C", mobile="+8613800000013", email="thirteen@example.com"),
+    1: dict(
+        gender="F",
+        birth_date=date(1990, 7, 1),
+        province="广东省",
+        city="深圳市",
+        channel="app",
+        customer_type="B2C",
+        mobile="+8613800000001",
+        email="one@example.com",
+    ),
+    2: dict(
+        gender="M",
+        birth_date=date(1990, 6, 30),
+        province="广东省",
+        city="广州市",
+        channel="web",
+        customer_type="B2C",
+        mobile="+8613800000002",
+        email="two@example",
+    ),  # bad email
+    3: dict(
+        gender="F",
+        birth_date=date(1985, 1, 1),
+        province="上海市",
+        city="上海市",
+        channel="store",
+        customer_type="B2B",
+        industry="Retail",
+        mobile="+861380000003",
+        email="three@example.com",
+    ),  # bad mobile
+    4: dict(
+        gender="M",
+        birth_date=None,
+        province="北京市",
+        city="北京市",
+        channel="wechat",
+        customer_type="B2C",
+        mobile="+8613800000004",
+        email="four@example.com",
+    ),
+    5: dict(
+        gender="U",
+        birth_date=date(2000, 1, 1),
+        province="浙江省",
+        city="杭州市",
+        channel="web",
+        customer_type="B2B",
+        industry="Manufacturing",
+        mobile="+8613800000005",
+        email=None,
+    ),
+    6: dict(
+        gender="F",
+        birth_date=date(1970, 12, 31),
+        province="广东省",
+        city="深圳市",
+        channel="app",
+        customer_type="B2C",
+        mobile=None,
+        email="six@example.com",
+    ),
+    7: dict(
+        gender="M",
+        birth_date=date(1995, 5, 5),
+        province=None,
+        city=None,
+        channel="store",
+        customer_type="B2C",
+        mobile="+447911123456",
+        email="seven@example.co.uk",
+    ),
+    8: dict(
+        gender="F",
+        birth_date=date(1999, 9, 9),
+        province="四川省",
+        city="成都市",
+        channel="web",
+        customer_type="B2C",
+        mobile="+8613800000008",
+        email="eight@example.com",
+    ),
+    9: dict(
+        gender="M",
+        birth_date=date(1980, 3, 3),
+        province="广东省",
+        city="珠海市",
+        channel="app",
+        customer_type="B2C",
+        mobile="+8613800000009",
+        email="nine@example.com",
+    ),
+    10: dict(
+        gender="F",
+        birth_date=date(1975, 4, 4),
+        province="江苏省",
+        city="南京市",
+        channel="store",
+        customer_type="B2B",
+        industry="Retail",
+        mobile="+8613800000010",
+        email="ten@example.com",
+    ),
+    11: dict(
+        gender="M",
+        birth_date=None,
+        province="广东省",
+        city="深圳市",
+        channel="web",
+        customer_type="B2C",
+        mobile="+8613800000011",
+        email="eleven@example.com",
+    ),
+    12: dict(
+        gender="F",
+        birth_date=None,
+        province="广东省",
+        city="深圳市",
+        channel="web",
+        customer_type="B2C",
+        mobile="+8613800000012",
+        email="twelve@example.com",
+    ),
+    13: dict(
+        gender="U",
+        birth_date=None,
+        province="湖南省",
+        city="长沙市",
+        channel="wechat",
+        customer_type="B2C",
+        mobile="+8613800000013",
+        email="thirteen@example.com",
+    ),
 }
 # channel consents: (customer, channel, status, recorded) - the latest row per channel wins
 CONSENTS = [
-    (1, "sms", "granted", datetime(2024, 1, 1)), (1, "email", "granted", datetime(2024, 1, 1)),
-    (2, "sms", "granted", datetime(2024, 1, 1)), (2, "email", "granted", datetime(2024, 1, 1)),
-    (3, "sms", "granted", datetime(2024, 1, 1)), (3, "email", "granted", datetime(2024, 1, 1)),
-    (4, "sms", "granted", datetime(2024, 1, 1)), (4, "sms", "withdrawn", datetime(2025, 1, 1)),
+    (1, "sms", "granted", datetime(2024, 1, 1)),
+    (1, "email", "granted", datetime(2024, 1, 1)),
+    (2, "sms", "granted", datetime(2024, 1, 1)),
+    (2, "email", "granted", datetime(2024, 1, 1)),
+    (3, "sms", "granted", datetime(2024, 1, 1)),
+    (3, "email", "granted", datetime(2024, 1, 1)),
+    (4, "sms", "granted", datetime(2024, 1, 1)),
+    (4, "sms", "withdrawn", datetime(2025, 1, 1)),
     (4, "email", "granted", datetime(2024, 1, 1)),
-    (5, "sms", "withdrawn", datetime(2024, 1, 1)), (5, "sms", "granted", datetime(2025, 6, 1)),
+    (5, "sms", "withdrawn", datetime(2024, 1, 1)),
+    (5, "sms", "granted", datetime(2025, 6, 1)),
     (5, "phone", "granted", datetime(2024, 1, 1)),
-    (6, "sms", "granted", datetime(2024, 1, 1)), (6, "email", "granted", datetime(2024, 1, 1)),
-    (7, "sms", "granted", datetime(2024, 1, 1)), (7, "phone", "granted", datetime(2024, 1, 1)),
-    (10, "email", "granted", datetime(2024, 1, 1)), (10, "email", "withdrawn", datetime(2026, 1, 1)),
+    (6, "sms", "granted", datetime(2024, 1, 1)),
+    (6, "email", "granted", datetime(2024, 1, 1)),
+    (7, "sms", "granted", datetime(2024, 1, 1)),
+    (7, "phone", "granted", datetime(2024, 1, 1)),
+    (10, "email", "granted", datetime(2024, 1, 1)),
+    (10, "email", "withdrawn", datetime(2026, 1, 1)),
     (12, "sms", "granted", datetime(2024, 1, 1)),
 ]
 # sms reachable (consent granted last AND valid mobile): 1, 2, 5, 7 (3 has a bad mobile,
@@ -122,11 +254,11 @@ def build() -> None:
                 else:
                     f.order(tx, cid, when, each)
         f.order(tx, 2, at(3), 10000, status="cancelled")
-        f.order(tx, 9, datetime(2026, 7, 5, 10), 999)           # after the as-of date
-        f.order(tx, 12, at(1), 777)                             # merged record
+        f.order(tx, 9, datetime(2026, 7, 5, 10), 999)  # after the as-of date
+        f.order(tx, 12, at(1), 777)  # merged record
         f.event(tx, 11, "add_to_cart", at(10))
         f.event(tx, 13, "consult", at(200))
-        f.event(tx, 10, "complaint", at(410))                   # 10 days before 10's last purchase
+        f.event(tx, 10, "complaint", at(410))  # 10 days before 10's last purchase
         for cid, channel, status, when in CONSENTS:
             f.consent(tx, cid, channel, status, when)
         f.tag(tx, 1, "vip")
@@ -148,9 +280,23 @@ def demo_copy(tmp_path_factory, dest: Path) -> Path:
     built = base / "demo.duckdb"
     if not built.exists():
         base.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "lib.cli", "--warehouse", str(built), "demo",
-                        "--customers", str(DEMO_CUSTOMERS), "--seed", str(DEMO_SEED)],
-                       cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lib.cli",
+                "--warehouse",
+                str(built),
+                "demo",
+                "--customers",
+                str(DEMO_CUSTOMERS),
+                "--seed",
+                str(DEMO_SEED),
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
     shutil.copy(built, dest)
     wal = Path(str(built) + ".wal")
     if wal.exists():

@@ -8,6 +8,7 @@ complaint note, merges P2 and P3 into P1 (merge snapshots, audit). Someone else,
 keeps open import flags (a rejected e-mail and a rejected ID number) for the pages to show;
 Q5 stays in the quarantine with a valid ID number.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,19 +18,35 @@ from lib.stewardship import edits as customer_edits, dedup, importer
 from lib.core import warehouse
 from tests import factories as f
 
-ID = "11010519491231002X"              # valid, 欧阳娜娜's
-BAD_ID = "110105194912310021"          # wrong check digit (X expected), also hers
-OTHER_BAD_ID = "110105198808081230"    # wrong check digit (7 expected), 王小明's
+ID = "11010519491231002X"  # valid, 欧阳娜娜's
+BAD_ID = "110105194912310021"  # wrong check digit (X expected), also hers
+OTHER_BAD_ID = "110105198808081230"  # wrong check digit (7 expected), 王小明's
 QUARANTINED_ID = "110105195001010012"  # valid, on a row that stays quarantined
-OLD_REGION_ID = "110112196001010010"   # valid: born 1960 in 通州区 (code created 1997)
+OLD_REGION_ID = "110112196001010010"  # valid: born 1960 in 通州区 (code created 1997)
 
-PERSON = {                             # every value of hers that erasure must remove
-    "name": "欧阳娜娜", "mobile": "13812345678", "mobile_e164": "+8613812345678",
-    "mobile2": "13912345678", "email": "ouyang.nana@example.com", "bad_email": "nana@@example.com",
-    "birth": "1949-12-31", "address": "建国路88号", "address2": "望京街99号", "id": ID, "bad_id": BAD_ID,
+PERSON = {  # every value of hers that erasure must remove
+    "name": "欧阳娜娜",
+    "mobile": "13812345678",
+    "mobile_e164": "+8613812345678",
+    "mobile2": "13912345678",
+    "email": "ouyang.nana@example.com",
+    "bad_email": "nana@@example.com",
+    "birth": "1949-12-31",
+    "address": "建国路88号",
+    "address2": "望京街99号",
+    "id": ID,
+    "bad_id": BAD_ID,
 }
-CONTACTS = ("13812345678", "13912345678", "ouyang.nana@", "nana@@example.com", "建国路88号",
-            "望京街99号", "13600000001", "wxm@@qq.com")
+CONTACTS = (
+    "13812345678",
+    "13912345678",
+    "ouyang.nana@",
+    "nana@@example.com",
+    "建国路88号",
+    "望京街99号",
+    "13600000001",
+    "wxm@@qq.com",
+)
 IDS = (ID, BAD_ID, OTHER_BAD_ID, QUARANTINED_ID)
 
 CSV = f"""id,name,mobile,email,birth_date,id_number,address
@@ -55,20 +72,20 @@ def build(tmp_path) -> dict[str, int]:
     ids = {k: int(v) for k, v in ids.items()}
     customer_edits.update_customer(steward, ids["P1"], {"address": PERSON["address2"]}, 1)
     with warehouse.transaction() as tx:
-        f.event(tx, ids["P1"], "complaint", datetime(2024, 3, 2),
-                note=f"{PERSON['name']} {PERSON['mobile']} 投诉物流")
+        f.event(tx, ids["P1"], "complaint", datetime(2024, 3, 2), note=f"{PERSON['name']} {PERSON['mobile']} 投诉物流")
     for other in ("P2", "P3"):
         version = warehouse.scalar("SELECT version FROM customers WHERE customer_id = :c", c=ids["P1"])
-        dedup.merge(steward, ids["P1"], ids[other], {"email": "survivor"},
-                    expected_versions=(version, 1))
+        dedup.merge(steward, ids["P1"], ids[other], {"email": "survivor"}, expected_versions=(version, 1))
     return ids
 
 
 def scan(values) -> dict[str, list[str]]:
     """value -> every table.column (of every base table, any type cast to text) holding it."""
-    cols = warehouse.read("SELECT c.table_name, c.column_name FROM duckdb_columns() c "
-                          "JOIN duckdb_tables() t USING (database_name, schema_name, table_name) "
-                          "WHERE c.schema_name = 'main' AND NOT t.temporary")
+    cols = warehouse.read(
+        "SELECT c.table_name, c.column_name FROM duckdb_columns() c "
+        "JOIN duckdb_tables() t USING (database_name, schema_name, table_name) "
+        "WHERE c.schema_name = 'main' AND NOT t.temporary"
+    )
     hits: dict[str, list[str]] = {v: [] for v in values}
     for table, group in cols.groupby("table_name"):
         names = group["column_name"].tolist()
@@ -85,6 +102,7 @@ def scan(values) -> dict[str, list[str]]:
 def tokens() -> list[str]:
     """Every Fernet token stored anywhere (any text column of any base table)."""
     import re
+
     found = []
     for where in scan(["gAAAAA"]).get("gAAAAA", []):
         table, column = where.split(".")

@@ -1,6 +1,7 @@
 """Hand-computable fixture for the stewards tests: one clean customer and one customer per
 quality rule that fails exactly that rule (ids 2..26), plus a merged record that fails
 everything and must be ignored. `EXPECTED[rule_id]` is the exact set of failing ids."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -9,7 +10,7 @@ from lib.core import warehouse
 from lib.admin import setting_changes
 from tests import factories
 
-AS_OF = "2026-11-01"          # stale_before = 2024-11-01 with the default 24 months
+AS_OF = "2026-11-01"  # stale_before = 2024-11-01 with the default 24 months
 
 
 def _mobile(cid: int) -> str:
@@ -17,10 +18,21 @@ def _mobile(cid: int) -> str:
 
 
 def base(cid: int) -> dict:
-    return dict(full_name="张三", family_name="张", given_name="三", name_pinyin="zhang san|zs|zhangsan",
-                mobile=_mobile(cid), email=f"user{cid}@example.com", birth_date=date(1990, 1, 1),
-                address="科技园路1号", city="深圳市", postcode="518000", customer_type="B2C",
-                registered_at=datetime(2024, 1, 1), updated_at=datetime(2026, 10, 1))
+    return dict(
+        full_name="张三",
+        family_name="张",
+        given_name="三",
+        name_pinyin="zhang san|zs|zhangsan",
+        mobile=_mobile(cid),
+        email=f"user{cid}@example.com",
+        birth_date=date(1990, 1, 1),
+        address="科技园路1号",
+        city="深圳市",
+        postcode="518000",
+        customer_type="B2C",
+        registered_at=datetime(2024, 1, 1),
+        updated_at=datetime(2026, 10, 1),
+    )
 
 
 CASES: dict[int, dict] = {
@@ -44,7 +56,7 @@ CASES: dict[int, dict] = {
     19: dict(birth_date=date(2024, 6, 1)),
     20: dict(updated_at=datetime(2023, 12, 1)),
     21: dict(full_name="李四", family_name="李", given_name="四", name_pinyin=None),
-    22: dict(),                                     # an order refunded beyond its amount
+    22: dict(),  # an order refunded beyond its amount
     23: dict(registered_at=datetime(2023, 1, 1), updated_at=datetime(2024, 6, 1)),
     24: dict(mobile="+8613800000000"),
     25: dict(email="x@qq.co"),
@@ -52,13 +64,27 @@ CASES: dict[int, dict] = {
 }
 
 EXPECTED: dict[str, set[int]] = {
-    "name_present": {2}, "contact_present": {3}, "birth_date_present": {4},
-    "address_present": {5}, "company_present": {6}, "mobile_valid": {7}, "email_valid": {8},
-    "postcode_valid": {9}, "birth_date_plausible": {10}, "uscc_valid": {11},
-    "import_value_rejected": {12}, "mobile_unique": {13, 14}, "email_unique": {15, 16},
-    "id_number_unique": {17, 18}, "born_before_registration": {19},
-    "updated_after_registration": {20}, "pinyin_present": {21}, "refund_within_amount": {22},
-    "not_stale": {20, 23}, "mobile_not_placeholder": {24}, "email_domain_plausible": {25},
+    "name_present": {2},
+    "contact_present": {3},
+    "birth_date_present": {4},
+    "address_present": {5},
+    "company_present": {6},
+    "mobile_valid": {7},
+    "email_valid": {8},
+    "postcode_valid": {9},
+    "birth_date_plausible": {10},
+    "uscc_valid": {11},
+    "import_value_rejected": {12},
+    "mobile_unique": {13, 14},
+    "email_unique": {15, 16},
+    "id_number_unique": {17, 18},
+    "born_before_registration": {19},
+    "updated_after_registration": {20},
+    "pinyin_present": {21},
+    "refund_within_amount": {22},
+    "not_stale": {20, 23},
+    "mobile_not_placeholder": {24},
+    "email_domain_plausible": {25},
     "age_plausible": {26},
 }
 LIVE = 26
@@ -72,8 +98,9 @@ def build() -> None:
         for cid, overrides in CASES.items():
             factories.customer(tx, cid, **{**base(cid), **overrides})
         factories.customer(tx, 27, **{**base(27), **CASES[2], "merged_into": 1})
-        factories.order(tx, 22, datetime(2025, 5, 1), 40.0, refund=50.0, status="refunded",
-                        with_event=False, order_id=9001)
+        factories.order(
+            tx, 22, datetime(2025, 5, 1), 40.0, refund=50.0, status="refunded", with_event=False, order_id=9001
+        )
         factories.order(tx, 1, datetime(2025, 5, 1), 100.0, with_event=False, order_id=9002)
 
 
@@ -91,6 +118,7 @@ _templates: dict[str, Path] = {}
 def template(tmp_root: Path, name: str, with_fixture: bool) -> Path:
     if name not in _templates:
         from lib.security import auth
+
         path = tmp_root / f"{name}.duckdb"
         warehouse.use(str(path))
         warehouse.migrate()

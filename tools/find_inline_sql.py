@@ -7,6 +7,7 @@ fails with "No query named 'SELECT ...'": make it a named query in lib/core/sql/
 reviewed SQL in warehouse.raw_sql(). Variables holding query names are listed too (check them).
 Exit status 1 when something is listed.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,16 +23,23 @@ def findings(paths: list[Path]) -> list[str]:
     for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in METHODS and node.args):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in METHODS
+                and node.args
+            ):
                 continue
             base = ast.unparse(node.func.value)
             if base not in ("tx", "warehouse") and not base.endswith("tx"):
                 continue
             arg = node.args[0]
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and not any(
-                    c.isspace() for c in arg.value.strip()):
-                continue                                  # a query name
+            if (
+                isinstance(arg, ast.Constant)
+                and isinstance(arg.value, str)
+                and not any(c.isspace() for c in arg.value.strip())
+            ):
+                continue  # a query name
             if isinstance(arg, ast.Call) and ast.unparse(arg.func).endswith(("raw_sql", "compose")):
                 continue
             out.append(f"{path.relative_to(ROOT)}:{node.lineno}: {base}.{node.func.attr}({ast.unparse(arg)[:60]})")

@@ -11,6 +11,7 @@ files other branches add after a merge. A module renamed on the way (customer_ed
 is also renamed where a file uses it (`customer_edits.get` -> `edits.get`), unless the new name
 is already taken in that file; then the import keeps the old name with `as`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,8 +90,7 @@ FILE_MOVES = {"lib/demo.py": "lib/demo/__init__.py"}
 # add there are carried over by a re-run.
 # Modules split into a package after the move: their path in prose/comments.
 SPLIT_INTO_PACKAGES = {"lib/core/lake.py": "lib/core/lake/"}
-DIR_MOVES = {"lib/sql": "lib/core/sql", "lib/migrations": "lib/core/migrations",
-             "lib/locale": "lib/core/locale"}
+DIR_MOVES = {"lib/sql": "lib/core/sql", "lib/migrations": "lib/core/migrations", "lib/locale": "lib/core/locale"}
 
 # Error classes renamed when they were rebased on lib/core/errors.py (two were both called
 # ConflictError; users.UserError clashed with errors.UserError): (file glob, regex, replacement).
@@ -102,10 +102,16 @@ SYMBOL_RENAMES: list[tuple[str, str, str]] = [
     ("**/*.py", r"\b(users|accounts)\.UserError\b", r"\1.AccountError"),
     ("**/*.py", r"\b(edits|customer_edits|ce)\.ConflictError\b", r"\1.StaleRecordError"),
     ("**/*.py", r"\bsegments\.ConflictError\b", "segments.StaleSegmentError"),
-    ("**/*.py", r"from lib\.stewardship\.edits import ConflictError\b",
-     "from lib.stewardship.edits import StaleRecordError"),
-    ("**/*.py", r"from lib\.marketing\.segments import ConflictError\b",
-     "from lib.marketing.segments import StaleSegmentError as ConflictError"),
+    (
+        "**/*.py",
+        r"from lib\.stewardship\.edits import ConflictError\b",
+        "from lib.stewardship.edits import StaleRecordError",
+    ),
+    (
+        "**/*.py",
+        r"from lib\.marketing\.segments import ConflictError\b",
+        "from lib.marketing.segments import StaleSegmentError as ConflictError",
+    ),
 ]
 # (class lines keep their new base: `class StaleRecordError(errors.ConflictError, ...)`)
 
@@ -115,11 +121,22 @@ CALL_MOVES: list[tuple[str, str, str]] = [
     ("settings.put(", "setting_changes.put(", "from lib.admin import setting_changes"),
 ]
 
-TEXT_GLOBS = ["lib/**/*.py", "pages/*.py", "app.py", "tests/**/*.py", "bench/**/*.py",
-              "tools/**/*.py", "docs/*.md", "README.md", "Makefile", "pytest.ini",
-              "pyproject.toml", ".ci/*"]
+TEXT_GLOBS = [
+    "lib/**/*.py",
+    "pages/*.py",
+    "app.py",
+    "tests/**/*.py",
+    "bench/**/*.py",
+    "tools/**/*.py",
+    "docs/*.md",
+    "README.md",
+    "Makefile",
+    "pytest.ini",
+    "pyproject.toml",
+    ".ci/*",
+]
 SELF = Path(__file__).resolve()
-EXCLUDE = {ROOT / "tests" / "unit" / "test_restructure_map.py"}   # holds old-layout samples
+EXCLUDE = {ROOT / "tests" / "unit" / "test_restructure_map.py"}  # holds old-layout samples
 
 
 def _git(*args: str) -> None:
@@ -138,8 +155,9 @@ def move() -> None:
         dst = ROOT / "lib" / (new.replace(".", "/") + ".py")
         if src.exists() and (dst.exists() or dst.with_suffix("").is_dir()):
             # e.g. a merge brought back lib/lake.py, which is now the package lib/core/lake/
-            print(f"WARNING: {src.relative_to(ROOT)} is back but {new} exists: port its changes "
-                  "by hand, then delete it")
+            print(
+                f"WARNING: {src.relative_to(ROOT)} is back but {new} exists: port its changes by hand, then delete it"
+            )
         elif src.exists():
             _git("mv", str(src.relative_to(ROOT)), str(dst.relative_to(ROOT)))
     for old, new in FILE_MOVES.items():
@@ -191,15 +209,14 @@ def _dotted_patterns() -> list[tuple[re.Pattern[str], str]]:
 
 
 DOTTED = _dotted_patterns()
-FROM_LIB = re.compile(r"^(?P<indent>[ \t]*)from lib import (?P<names>[\w ,]+?)(?P<tail>[ \t]*(?:#.*)?)$",
-                      re.M)
+FROM_LIB = re.compile(r"^(?P<indent>[ \t]*)from lib import (?P<names>[\w ,]+?)(?P<tail>[ \t]*(?:#.*)?)$", re.M)
 FROM_LIB_MOD = re.compile(r"^(?P<indent>[ \t]*)from lib\.(?P<mod>\w+) import (?P<names>[\w ,]+)", re.M)
 STRING_FROM_LIB = re.compile(r"""(?P<q>["'])from lib import (?P<name>\w+)(?=\\n|["'])""")
 IMPORT_LIB_MOD = re.compile(r"^(?P<indent>[ \t]*)import lib\.(?P<mod>\w+)(?P<rest>\b(?!\.))", re.M)
 
 
 def rewrite_python(text: str) -> str:
-    renames: dict[str, str] = {}   # usage renames: old bound name -> new bound name
+    renames: dict[str, str] = {}  # usage renames: old bound name -> new bound name
 
     def taken(name: str) -> bool:
         return re.search(rf"(?<![\w.]){name}\b", text) is not None
@@ -233,22 +250,28 @@ def rewrite_python(text: str) -> str:
         return "\n".join(lines)
 
     text = FROM_LIB.sub(from_lib, text)
+
     def from_lib_mod(m: re.Match[str]) -> str:
         mod = m["mod"]
         names = {p.strip().partition(" as ")[0] for p in m["names"].split(",")}
         submodules = {_short(n) for n in MOVES.values() if _package(n) == mod}
-        if mod not in MOVES or names <= submodules:   # already `from lib.<package> import <mods>`
+        if mod not in MOVES or names <= submodules:  # already `from lib.<package> import <mods>`
             return m.group(0)
         return f"{m['indent']}from lib.{MOVES[mod]} import {m['names']}"
 
     text = FROM_LIB_MOD.sub(from_lib_mod, text)
     # an import line inside a string (a script a test writes): "from lib import x\n"
     text = STRING_FROM_LIB.sub(
-        lambda m: (f"{m['q']}from lib.{_package(MOVES[m['name']])} import {_short(MOVES[m['name']])}"
-                   if m["name"] in MOVES else m.group(0)), text)
+        lambda m: (
+            f"{m['q']}from lib.{_package(MOVES[m['name']])} import {_short(MOVES[m['name']])}"
+            if m["name"] in MOVES
+            else m.group(0)
+        ),
+        text,
+    )
     text = IMPORT_LIB_MOD.sub(
-        lambda m: (f"{m['indent']}import lib.{MOVES[m['mod']]}{m['rest']}" if m["mod"] in MOVES
-                   else m.group(0)), text)
+        lambda m: f"{m['indent']}import lib.{MOVES[m['mod']]}{m['rest']}" if m["mod"] in MOVES else m.group(0), text
+    )
     for pattern, repl in DOTTED:
         text = pattern.sub(repl, text)
     for old, new in renames.items():
@@ -263,9 +286,11 @@ def rename_symbols(path: Path, text: str) -> str:
         if rel.match(glob):
             text = re.sub(pattern, repl, text)
     # the base classes themselves are errors.X, never renamed
-    return text.replace("(errors.StaleRecordError", "(errors.ConflictError").replace(
-        "(errors.StaleSegmentError", "(errors.ConflictError").replace(
-        "(errors.AccountError", "(errors.UserError")
+    return (
+        text.replace("(errors.StaleRecordError", "(errors.ConflictError")
+        .replace("(errors.StaleSegmentError", "(errors.ConflictError")
+        .replace("(errors.AccountError", "(errors.UserError")
+    )
 
 
 def move_calls(text: str) -> str:
@@ -276,9 +301,8 @@ def move_calls(text: str) -> str:
         text = pattern.sub(new, text)
         if needed not in text:
             lines = text.split("\n")
-            last = max((i for i, line in enumerate(lines) if re.match(r"(from lib|import lib)\b", line)),
-                       default=None)
-            if last is None:   # no top-level lib import: after the last top-level import
+            last = max((i for i, line in enumerate(lines) if re.match(r"(from lib|import lib)\b", line)), default=None)
+            if last is None:  # no top-level lib import: after the last top-level import
                 last = max(i for i, line in enumerate(lines) if re.match(r"(from|import) \w", line))
             lines.insert(last + 1, needed)
             text = "\n".join(lines)
@@ -295,8 +319,13 @@ def files() -> list[Path]:
     seen: list[Path] = []
     for pattern in TEXT_GLOBS:
         for path in sorted(ROOT.glob(pattern)):
-            if path.is_file() and path.resolve() != SELF and path not in EXCLUDE \
-                    and ".venv" not in path.parts and path not in seen:
+            if (
+                path.is_file()
+                and path.resolve() != SELF
+                and path not in EXCLUDE
+                and ".venv" not in path.parts
+                and path not in seen
+            ):
                 seen.append(path)
     return seen
 

@@ -33,6 +33,7 @@ never leaves a half snapshot that looks whole. The backup dir is ``C360_BACKUP_D
 Decrypted copies are opened directly with duckdb (read-only where possible): they are not the
 warehouse, and opening them separately keeps a damaged snapshot away from the app's pool.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,14 +57,15 @@ from lib.core import config, settings, warehouse
 SNAPSHOT_FILE = "warehouse.duckdb"
 ENCRYPTED_FILE = "warehouse.duckdb.enc"
 MANIFEST_FILE = "manifest.json"
-FORMAT = 2            # 2: encrypted file, signed manifest; manifests without "format" are 1
+FORMAT = 2  # 2: encrypted file, signed manifest; manifests without "format" are 1
 KINDS = ("manual", "scheduled", "pre-restore")
 # A checksum query per table; the table name comes from DuckDB's own catalog and is quoted.
-_CHECKSUM_SQL = ("SELECT count(*) AS n, CAST(coalesce(sum(hash(t)::HUGEINT), 0) AS VARCHAR) AS c "
-                 "FROM {table} AS t")
-_TABLES_SQL = ("SELECT schema_name, table_name FROM duckdb_tables() "
-               "WHERE database_name = current_database() AND NOT temporary "
-               "ORDER BY schema_name, table_name")
+_CHECKSUM_SQL = "SELECT count(*) AS n, CAST(coalesce(sum(hash(t)::HUGEINT), 0) AS VARCHAR) AS c FROM {table} AS t"
+_TABLES_SQL = (
+    "SELECT schema_name, table_name FROM duckdb_tables() "
+    "WHERE database_name = current_database() AND NOT temporary "
+    "ORDER BY schema_name, table_name"
+)
 
 
 class BackupError(warehouse.WarehouseError):
@@ -80,15 +82,14 @@ class TableCheck:
 
     @property
     def ok(self) -> bool:
-        return (self.rows_expected == self.rows_found
-                and self.checksum_expected == self.checksum_found)
+        return self.rows_expected == self.rows_found and self.checksum_expected == self.checksum_found
 
 
 @dataclass
 class CheckResult:
     snapshot_id: str
     tables: list[TableCheck] = field(default_factory=list)
-    checks: dict[str, bool] = field(default_factory=dict)   # file integrity, keys, credentials
+    checks: dict[str, bool] = field(default_factory=dict)  # file integrity, keys, credentials
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -96,23 +97,39 @@ class CheckResult:
         return bool(self.tables) and all(t.ok for t in self.tables) and all(self.checks.values())
 
     def rows(self) -> list[dict]:
-        return [{"table": t.table, "rows_expected": t.rows_expected, "rows_found": t.rows_found,
-                 "checksum_expected": t.checksum_expected, "checksum_found": t.checksum_found,
-                 "ok": t.ok} for t in self.tables]
+        return [
+            {
+                "table": t.table,
+                "rows_expected": t.rows_expected,
+                "rows_found": t.rows_found,
+                "checksum_expected": t.checksum_expected,
+                "checksum_found": t.checksum_found,
+                "ok": t.ok,
+            }
+            for t in self.tables
+        ]
 
     def summary(self) -> dict:
-        return {"snapshot": self.snapshot_id, "passed": self.passed, "tables": len(self.tables),
-                "failed_tables": [t.table for t in self.tables if not t.ok],
-                "checks": self.checks, "notes": self.notes}
+        return {
+            "snapshot": self.snapshot_id,
+            "passed": self.passed,
+            "tables": len(self.tables),
+            "failed_tables": [t.table for t in self.tables if not t.ok],
+            "checks": self.checks,
+            "notes": self.notes,
+        }
 
 
 # ---------------------------------------------------------------- locations
 
+
 def warehouse_file() -> Path:
     loc = warehouse.current_location()
     if loc.kind != "file" or loc.path is None:
-        raise BackupError("File snapshots need a file warehouse. A DuckLake deployment is backed "
-                          "up with its catalog database and data files (docs/operations.md).")
+        raise BackupError(
+            "File snapshots need a file warehouse. A DuckLake deployment is backed "
+            "up with its catalog database and data files (docs/operations.md)."
+        )
     return loc.path
 
 
@@ -144,8 +161,10 @@ def _legacy(manifest: dict) -> bool:
     return int(manifest.get("format", 1)) < FORMAT
 
 
-_LEGACY_NOTE = ("snapshot taken before snapshots were encrypted and signed: its manifest "
-                "cannot be trusted and it is not restored (docs/operations.md, Backups)")
+_LEGACY_NOTE = (
+    "snapshot taken before snapshots were encrypted and signed: its manifest "
+    "cannot be trusted and it is not restored (docs/operations.md, Backups)"
+)
 
 
 def _snapshot_dir(snapshot_id: str) -> Path:
@@ -179,6 +198,7 @@ def _fsync(path: Path) -> None:
 
 # ---------------------------------------------------------------- checksums
 
+
 def _table_names(run) -> list[tuple[str, str]]:
     return [(s, t) for s, t in run(_TABLES_SQL)]
 
@@ -195,8 +215,9 @@ def _checksums(run) -> dict[str, dict]:
 
 @contextmanager
 def _open_file(path: Path, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-    with warehouse.open_file(path, read_only, error=lambda exc: BackupError(
-            f"The snapshot file {path} cannot be opened: {exc}")) as con:
+    with warehouse.open_file(
+        path, read_only, error=lambda exc: BackupError(f"The snapshot file {path} cannot be opened: {exc}")
+    ) as con:
         yield con
 
 
@@ -213,8 +234,8 @@ def live_checksums() -> dict[str, dict]:
 
 # ---------------------------------------------------------------- create, list, prune
 
-def create(user: auth.User, kind: str = "manual", note: str | None = None,
-           protect: tuple[str, ...] = ()) -> dict:
+
+def create(user: auth.User, kind: str = "manual", note: str | None = None, protect: tuple[str, ...] = ()) -> dict:
     """Take a snapshot of the whole warehouse (users and password hashes included), then apply
     the retention setting (never to the snapshots named in `protect`)."""
     auth.require(user, "manage_backups")
@@ -222,9 +243,14 @@ def create(user: auth.User, kind: str = "manual", note: str | None = None,
         raise BackupError(f"Kind must be one of {', '.join(KINDS)}.")
     manifest = _snapshot(user, kind, (note or "").strip()[:200] or None)
     removed = prune(user, int(settings.get("backup_retention")), protect=protect)
-    audit.record(None, user, "backup.create", "backup", manifest["id"],
-                 detail={"kind": kind, "bytes": manifest["file_bytes"],
-                         "tables": len(manifest["tables"]), "pruned": removed})
+    audit.record(
+        None,
+        user,
+        "backup.create",
+        "backup",
+        manifest["id"],
+        detail={"kind": kind, "bytes": manifest["file_bytes"], "tables": len(manifest["tables"]), "pruned": removed},
+    )
     return manifest
 
 
@@ -234,7 +260,7 @@ def _snapshot(user: auth.User, kind: str, note: str | None, wait_seconds: float 
     snapshot_id = now.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     partial = _private_backup_dir() / (snapshot_id + ".partial")
     partial.mkdir(mode=0o700)
-    plain = partial / SNAPSHOT_FILE          # the clear copy exists only until it is encrypted
+    plain = partial / SNAPSHOT_FILE  # the clear copy exists only until it is encrypted
     target = partial / ENCRYPTED_FILE
     try:
         versions = warehouse.schema_versions()
@@ -242,8 +268,10 @@ def _snapshot(user: auth.User, kind: str, note: str | None, wait_seconds: float 
             # Closed cleanly, DuckDB has checkpointed everything into the file; a log left
             # behind would hold commits the copy lacks.
             if source.with_name(source.name + ".wal").exists():
-                raise BackupError("The warehouse did not close cleanly (its write-ahead log "
-                                  "remains); no snapshot was taken. Try again.")
+                raise BackupError(
+                    "The warehouse did not close cleanly (its write-ahead log "
+                    "remains); no snapshot was taken. Try again."
+                )
             # The kernel's copy (copy_file_range/sendfile) keeps the pause short: 2.2 s for
             # 900 MB here, against 24 s for a Python loop that also hashes. Encryption runs
             # after the pause, on the private copy.
@@ -253,20 +281,26 @@ def _snapshot(user: auth.User, kind: str, note: str | None, wait_seconds: float 
         plain_bytes = plain.stat().st_size
         backup_crypto.encrypt_file(plain, target)
         plain.unlink()
-        manifest = backup_crypto.sign({
-            "id": snapshot_id, "format": FORMAT,
-            "created_at": now.isoformat(timespec="microseconds"),
-            "created_by": user.username, "kind": kind, "note": note,
-            "source": str(source), "duckdb_version": duckdb.__version__,
-            "schema_versions": versions, "file": ENCRYPTED_FILE,
-            "file_bytes": target.stat().st_size, "file_sha256": _sha256(target),
-            "plain_bytes": plain_bytes,
-            "encryption": {"algorithm": backup_crypto.ALGORITHM,
-                           "key_id": backup_crypto.current_key_id()},
-            "tables": tables,
-            "credentials": {"table": "app_users",
-                            "users": tables.get("app_users", {}).get("rows", 0)},
-        })
+        manifest = backup_crypto.sign(
+            {
+                "id": snapshot_id,
+                "format": FORMAT,
+                "created_at": now.isoformat(timespec="microseconds"),
+                "created_by": user.username,
+                "kind": kind,
+                "note": note,
+                "source": str(source),
+                "duckdb_version": duckdb.__version__,
+                "schema_versions": versions,
+                "file": ENCRYPTED_FILE,
+                "file_bytes": target.stat().st_size,
+                "file_sha256": _sha256(target),
+                "plain_bytes": plain_bytes,
+                "encryption": {"algorithm": backup_crypto.ALGORITHM, "key_id": backup_crypto.current_key_id()},
+                "tables": tables,
+                "credentials": {"table": "app_users", "users": tables.get("app_users", {}).get("rows", 0)},
+            }
+        )
         with backup_crypto.private_file(partial / MANIFEST_FILE) as fh:
             fh.write(json.dumps(manifest, indent=2).encode("utf-8"))
         _fsync(partial / MANIFEST_FILE)
@@ -301,11 +335,20 @@ def snapshots() -> list[dict]:
 def list_snapshots(user: auth.User) -> list[dict]:
     """One row per snapshot for the admin page and the CLI."""
     auth.require(user, "manage_backups")
-    return [{"id": m["id"], "created_at": m["created_at"][:19].replace("T", " "), "created_by": m["created_by"],
-             "kind": m["kind"], "note": m.get("note"), "bytes": m["file_bytes"],
-             "tables": len(m["tables"]),
-             "rows": sum(t["rows"] for t in m["tables"].values()),
-             "users": m.get("credentials", {}).get("users")} for m in snapshots()]
+    return [
+        {
+            "id": m["id"],
+            "created_at": m["created_at"][:19].replace("T", " "),
+            "created_by": m["created_by"],
+            "kind": m["kind"],
+            "note": m.get("note"),
+            "bytes": m["file_bytes"],
+            "tables": len(m["tables"]),
+            "rows": sum(t["rows"] for t in m["tables"].values()),
+            "users": m.get("credentials", {}).get("users"),
+        }
+        for m in snapshots()
+    ]
 
 
 def prune(user: auth.User, keep: int, protect: tuple[str, ...] = ()) -> list[str]:
@@ -323,15 +366,19 @@ def prune(user: auth.User, keep: int, protect: tuple[str, ...] = ()) -> list[str
 
 # ---------------------------------------------------------------- verify and drill
 
+
 def _compare(snapshot_id: str, manifest: dict, found: dict[str, dict]) -> CheckResult:
     result = CheckResult(snapshot_id)
     for table in sorted(set(manifest["tables"]) | set(found)):
         exp, got = manifest["tables"].get(table, {}), found.get(table, {})
-        result.tables.append(TableCheck(table, exp.get("rows"), got.get("rows"),
-                                        exp.get("checksum"), got.get("checksum")))
+        result.tables.append(
+            TableCheck(table, exp.get("rows"), got.get("rows"), exp.get("checksum"), got.get("checksum"))
+        )
     if manifest.get("duckdb_version") != duckdb.__version__:
-        result.notes.append(f"snapshot written by DuckDB {manifest.get('duckdb_version')}, "
-                            f"checked with {duckdb.__version__}: checksums may differ across versions")
+        result.notes.append(
+            f"snapshot written by DuckDB {manifest.get('duckdb_version')}, "
+            f"checked with {duckdb.__version__}: checksums may differ across versions"
+        )
     return result
 
 
@@ -347,7 +394,7 @@ def _clear_copy(path: Path, manifest: dict, checks: dict[str, bool], work: Path)
         yield None
         return
     copy = work / SNAPSHOT_FILE
-    if not backup_crypto.is_encrypted(file):      # a legacy snapshot (its manifest says so or lies)
+    if not backup_crypto.is_encrypted(file):  # a legacy snapshot (its manifest says so or lies)
         backup_crypto.private_file(copy).close()
         shutil.copyfile(file, copy)
         yield copy
@@ -377,9 +424,9 @@ def _check(snapshot_id: str, manifest: dict, path: Path, drill_checks: bool) -> 
             run = lambda sql: con.execute(sql).fetchall()  # noqa: E731
             found = _checksums(run)
             if drill_checks:
-                checks["credentials_store"] = bool(run(
-                    "SELECT count(*) FROM app_users WHERE NOT disabled "
-                    "AND list_contains(roles, 'admin')")[0][0])
+                checks["credentials_store"] = bool(
+                    run("SELECT count(*) FROM app_users WHERE NOT disabled AND list_contains(roles, 'admin')")[0][0]
+                )
                 checks["keys_decrypt"] = _keys_decrypt(run)
     result = _compare(snapshot_id, manifest, found)
     result.checks.update(checks)
@@ -407,8 +454,7 @@ def drill(user: auth.User, snapshot_id: str | None = None) -> CheckResult:
     available = snapshots()
     if not available:
         raise BackupError("There is no snapshot yet: create one first.")
-    manifest = next((m for m in available if m["id"] == snapshot_id), None) if snapshot_id \
-        else available[0]
+    manifest = next((m for m in available if m["id"] == snapshot_id), None) if snapshot_id else available[0]
     if manifest is None:
         raise BackupError(f"There is no snapshot {snapshot_id!r}.")
     result = _check(manifest["id"], manifest, backup_dir() / manifest["id"], drill_checks=True)
@@ -417,8 +463,13 @@ def drill(user: auth.User, snapshot_id: str | None = None) -> CheckResult:
 
 
 def _keys_decrypt(run, sample: int = 20) -> bool:
-    tokens = [r[0] for r in run("SELECT id_number_enc FROM customers WHERE id_number_enc IS NOT NULL "
-                                "ORDER BY customer_id LIMIT " + str(int(sample)))]
+    tokens = [
+        r[0]
+        for r in run(
+            "SELECT id_number_enc FROM customers WHERE id_number_enc IS NOT NULL "
+            "ORDER BY customer_id LIMIT " + str(int(sample))
+        )
+    ]
     try:
         for token in tokens:
             privacy.decrypt(token)
@@ -428,6 +479,7 @@ def _keys_decrypt(run, sample: int = 20) -> bool:
 
 
 # ---------------------------------------------------------------- restore
+
 
 def restore(user: auth.User, snapshot_id: str, wait_seconds: float = 30.0) -> dict:
     """Replace the warehouse with a snapshot.
@@ -446,19 +498,22 @@ def restore(user: auth.User, snapshot_id: str, wait_seconds: float = 30.0) -> di
     target = warehouse_file()
     source = path / manifest["file"]
     if _legacy(manifest):
-        raise BackupError(f"Snapshot {snapshot_id} was taken before snapshots were encrypted and "
-                          "signed; its manifest cannot be trusted, so it is not restored "
-                          "(docs/operations.md explains how to use it by hand).")
+        raise BackupError(
+            f"Snapshot {snapshot_id} was taken before snapshots were encrypted and "
+            "signed; its manifest cannot be trusted, so it is not restored "
+            "(docs/operations.md explains how to use it by hand)."
+        )
     if not backup_crypto.signature_ok(manifest):
-        raise BackupError(f"Snapshot {snapshot_id} has a manifest whose signature does not match "
-                          "(altered, or signed with another C360_HASH_KEY); not restored.")
+        raise BackupError(
+            f"Snapshot {snapshot_id} has a manifest whose signature does not match "
+            "(altered, or signed with another C360_HASH_KEY); not restored."
+        )
     if _sha256(source) != manifest["file_sha256"]:
         raise BackupError(f"Snapshot {snapshot_id} is damaged (file hash differs); not restored.")
     # The snapshot being restored must survive the retention run of the pre-restore snapshot.
-    safety = create(user, kind="pre-restore", note=f"before restoring {snapshot_id}",
-                    protect=(snapshot_id,))
+    safety = create(user, kind="pre-restore", note=f"before restoring {snapshot_id}", protect=(snapshot_id,))
     staging = target.with_name(target.name + ".restoring")
-    staging.unlink(missing_ok=True)            # left by a restore that crashed
+    staging.unlink(missing_ok=True)  # left by a restore that crashed
     try:
         backup_crypto.decrypt_file(source, staging)
     except backup_crypto.SnapshotCryptoError as exc:
@@ -466,12 +521,13 @@ def restore(user: auth.User, snapshot_id: str, wait_seconds: float = 30.0) -> di
     try:
         check = _compare(snapshot_id, manifest, file_checksums(staging))
         if not check.passed:
-            raise BackupError(f"Snapshot {snapshot_id} does not match its manifest "
-                              f"({', '.join(t.table for t in check.tables if not t.ok)}); "
-                              "not restored.")
+            raise BackupError(
+                f"Snapshot {snapshot_id} does not match its manifest "
+                f"({', '.join(t.table for t in check.tables if not t.ok)}); "
+                "not restored."
+            )
         with _open_file(staging, read_only=False) as con:
-            since = con.execute("SELECT max(occurred_at) FROM audit_log").fetchone()[0] \
-                or datetime.min
+            since = con.execute("SELECT max(occurred_at) FROM audit_log").fetchone()[0] or datetime.min
             # Most entries since the snapshot are carried while the app runs on; the rest,
             # once nobody can write, so the pause stays short and nothing is lost.
             carried = _carry_audit_trail(con, since)
@@ -479,7 +535,7 @@ def restore(user: auth.User, snapshot_id: str, wait_seconds: float = 30.0) -> di
                 # Writers are shut out from here on: every audit entry the old file will ever
                 # hold is in it now, and the ones not carried yet are carried now.
                 carried += _carry_audit_trail(con, since, closed_live=target)
-                con.close()                     # checkpoints the staged file
+                con.close()  # checkpoints the staged file
                 _fsync(staging)
                 wal = target.with_name(target.name + ".wal")
                 if wal.exists():  # a stale log must never be replayed onto the restored file
@@ -488,12 +544,16 @@ def restore(user: auth.User, snapshot_id: str, wait_seconds: float = 30.0) -> di
                 _fsync(target.parent)
     finally:
         staging.unlink(missing_ok=True)
-    settings.forget()                 # the restored file has its own settings
-    auth.forget_user_rows()           # ... and its own accounts
+    settings.forget()  # the restored file has its own settings
+    auth.forget_user_rows()  # ... and its own accounts
     applied = warehouse.migrate()
-    detail = {"pre_restore_snapshot": safety["id"], "snapshot_created_at": manifest["created_at"],
-              "tables": len(manifest["tables"]), "migrations_applied": applied,
-              "audit_entries_carried": carried}
+    detail = {
+        "pre_restore_snapshot": safety["id"],
+        "snapshot_created_at": manifest["created_at"],
+        "tables": len(manifest["tables"]),
+        "migrations_applied": applied,
+        "audit_entries_carried": carried,
+    }
     audit.record(None, user, "backup.restore", "backup", snapshot_id, detail=detail)
     return {"restored": snapshot_id, **detail}
 

@@ -15,6 +15,7 @@ File format (``.enc``), streamed so that a multi-GB warehouse never sits in memo
   never rotated, so every snapshot stays verifiable, and it is a different secret from the
   field keys (someone holding only the encryption key still cannot re-sign a manifest).
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,7 +55,7 @@ def _hkdf(secret: bytes, info: bytes, salt: bytes | None = None) -> bytes:
 
 
 def _field_secret(key: bytes) -> bytes:
-    return base64.urlsafe_b64decode(key)          # the Fernet key's 32 bytes
+    return base64.urlsafe_b64decode(key)  # the Fernet key's 32 bytes
 
 
 def key_id(key: bytes) -> bytes:
@@ -71,7 +72,8 @@ def _key_for(wanted: bytes) -> bytes:
             return key
     raise SnapshotCryptoError(
         f"The snapshot is encrypted with a field key that is not configured (key id "
-        f"{wanted.hex()}): put that key back in C360_FIELD_KEYS (after the newest) to read it.")
+        f"{wanted.hex()}): put that key back in C360_FIELD_KEYS (after the newest) to read it."
+    )
 
 
 def private_file(path: Path):
@@ -119,8 +121,7 @@ def decrypt_file(source: Path, target: Path) -> None:
         with source.open("rb") as src, private_file(target) as out:
             header = src.read(_HEADER)
             if len(header) != _HEADER or not header.startswith(MAGIC) or header[8] != VERSION:
-                raise SnapshotCryptoError("The snapshot file is not an encrypted snapshot "
-                                          "(unknown header).")
+                raise SnapshotCryptoError("The snapshot file is not an encrypted snapshot (unknown header).")
             aead = AESGCM(_hkdf(_field_secret(_key_for(header[9:25])), _FILE_INFO, header[25:]))
             counter = 0
             record = _read_record(src)
@@ -131,7 +132,8 @@ def decrypt_file(source: Path, target: Path) -> None:
                 except InvalidTag:
                     raise SnapshotCryptoError(
                         "The snapshot file was altered, truncated or extended (chunk "
-                        f"{counter} fails its authentication tag).") from None
+                        f"{counter} fails its authentication tag)."
+                    ) from None
                 record, counter = following, counter + 1
             if counter == 0:
                 raise SnapshotCryptoError("The snapshot file holds no data.")
@@ -158,6 +160,7 @@ def _read_record(src) -> bytes | None:
 
 
 # ---------------------------------------------------------------- manifest signature
+
 
 def _canonical(manifest: dict) -> bytes:
     body = {k: v for k, v in manifest.items() if k != "mac"}

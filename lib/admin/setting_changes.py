@@ -2,6 +2,7 @@
 
 Reading them is lib/core/settings.py (every area reads; only admin writes).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ def _put(user: auth.User, key: str, value: Any) -> None:
     with warehouse.transaction() as tx:
         before = tx.one("setting_get", key=key)
         tx.run("setting_put", key=key, value=json.dumps(value), updated_by=user.username)
-        audit.record(tx, user, "setting.change", "setting", key,
-                     before=None if before is None else before["value"], after=value)
+        audit.record(
+            tx, user, "setting.change", "setting", key, before=None if before is None else before["value"], after=value
+        )
     settings.forget()
 
 

@@ -9,6 +9,7 @@ resetting its password end every server-side session of the user in the same tra
 user on every script run, so the user's open pages stop on their next click and a copied
 login cookie signs nobody in.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,7 +25,7 @@ from lib.security.auth import User
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 MAX_PASSWORD_BYTES = passwords.MAX_BYTES
-DORMANT_AFTER_DAYS = 90          # an enabled account unused this long is flagged for review
+DORMANT_AFTER_DAYS = 90  # an enabled account unused this long is flagged for review
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -34,9 +35,11 @@ class AccountError(errors.ValidationError):
 
 # ---------------------------------------------------------------- validation
 
+
 def _account_change(fn):
     """Every change here forgets the account rows the page guard may reuse (auth.user_rows),
     so a disabled user or a role change takes effect on this process's next page run."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -44,14 +47,16 @@ def _account_change(fn):
         finally:
             auth.forget_user_rows()
             sessions.forget()
+
     return wrapper
 
 
 def _username(value: str) -> str:
     name = (value or "").strip().lower()
     if not USERNAME_RE.match(name):
-        raise AccountError("A username is 2–32 characters: lower-case letters, digits, '.', '_' or '-', "
-                        "starting with a letter.")
+        raise AccountError(
+            "A username is 2–32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter."
+        )
     return name
 
 
@@ -106,8 +111,8 @@ def _keep_an_admin(tx: warehouse.Tx, username: str, row: dict, *, losing_admin: 
 
 # ---------------------------------------------------------------- reads
 
-def access_review(user: User, now: datetime | None = None,
-                  dormant_days: int = DORMANT_AFTER_DAYS) -> pd.DataFrame:
+
+def access_review(user: User, now: datetime | None = None, dormant_days: int = DORMANT_AFTER_DAYS) -> pd.DataFrame:
     """User, roles, last login, last activity, days inactive, and whether the account is dormant.
 
     "Now" is the wall clock here (not settings.as_of()): this reviews real people's access,
@@ -119,10 +124,10 @@ def access_review(user: User, now: datetime | None = None,
 
 # ---------------------------------------------------------------- writes
 
+
 @warehouse.retrying
 @_account_change
-def add_user(user: User, username: str, name: str, roles, password: str,
-             email: str | None = None) -> str:
+def add_user(user: User, username: str, name: str, roles, password: str, email: str | None = None) -> str:
     """Create an account with a bcrypt-hashed password; returns the normalised username."""
     auth.require(user, "manage_users")
     username, name = _username(username), _display_name(name)
@@ -132,9 +137,14 @@ def add_user(user: User, username: str, name: str, roles, password: str,
         if tx.one("user_by_name", username=username) is not None:
             raise AccountError(f"The username {username!r} is taken.")
         auth.create_user(tx, username, name, roles, password, email)
-        audit.record(tx, user, "user.create", "user", username,
-                     after={"username": username, "display_name": name, "email": email,
-                            "roles": roles, "disabled": False})
+        audit.record(
+            tx,
+            user,
+            "user.create",
+            "user",
+            username,
+            after={"username": username, "display_name": name, "email": email, "roles": roles, "disabled": False},
+        )
     return username
 
 
@@ -148,9 +158,10 @@ def set_roles(user: User, username: str, roles) -> None:
         row = _existing(tx, username)
         _keep_an_admin(tx, username, row, losing_admin="admin" not in roles)
         tx.run("admin_user_set_roles", username=username, roles=roles)
-        audit.record(tx, user, "user.roles", "user", username,
-                     before={"roles": sorted(row["roles"])}, after={"roles": roles})
-        if sorted(row["roles"]) != roles:      # signed-in sessions carry the old roles: end them
+        audit.record(
+            tx, user, "user.roles", "user", username, before={"roles": sorted(row["roles"])}, after={"roles": roles}
+        )
+        if sorted(row["roles"]) != roles:  # signed-in sessions carry the old roles: end them
             sessions.revoke_user(tx, username, "user.roles", actor=user)
 
 
@@ -166,8 +177,15 @@ def set_disabled(user: User, username: str, disabled: bool) -> None:
         if disabled:
             _keep_an_admin(tx, username, row, losing_admin=True)
         tx.run("admin_user_set_disabled", username=username, disabled=bool(disabled))
-        audit.record(tx, user, "user.disable" if disabled else "user.enable", "user", username,
-                     before={"disabled": bool(row["disabled"])}, after={"disabled": bool(disabled)})
+        audit.record(
+            tx,
+            user,
+            "user.disable" if disabled else "user.enable",
+            "user",
+            username,
+            before={"disabled": bool(row["disabled"])},
+            after={"disabled": bool(disabled)},
+        )
         if disabled:
             sessions.revoke_user(tx, username, "user.disable", actor=user)
 
@@ -188,8 +206,7 @@ def reset_password(user: User, username: str, new_password: str) -> None:
     with warehouse.transaction() as tx:
         row = _existing(tx, username)
         password = _password(new_password, username, row["display_name"], row["email"])
-        tx.run("admin_user_set_password", username=username,
-               password_hash=auth.hash_password(password))
+        tx.run("admin_user_set_password", username=username, password_hash=auth.hash_password(password))
         tx.run("throttle_clear_user", username=username)
         audit.record(tx, user, "user.password_reset", "user", username)
         sessions.revoke_user(tx, username, "user.password_reset", actor=user)
@@ -204,17 +221,25 @@ def unlock(user: User, username: str) -> None:
         row = _existing(tx, username)
         tx.run("admin_user_unlock", username=username)
         tx.run("throttle_clear_user", username=username)
-        audit.record(tx, user, "user.unlock", "user", username,
-                     before={"failed_attempts": row["failed_attempts"],
-                             "locked_until": row["locked_until"]})
+        audit.record(
+            tx,
+            user,
+            "user.unlock",
+            "user",
+            username,
+            before={"failed_attempts": row["failed_attempts"], "locked_until": row["locked_until"]},
+        )
 
 
 # ---------------------------------------------------------------- documentation
+
 
 def permissions_table() -> str:
     """The roles × actions table of docs/security.md, generated from auth.PERMISSIONS."""
     header = "| action | " + " | ".join(auth.ROLES) + " |"
     rule = "|---|" + "---|" * len(auth.ROLES)
-    rows = [f"| `{action}` | " + " | ".join("yes" if role in allowed else "–" for role in auth.ROLES)
-            + " |" for action, allowed in auth.PERMISSIONS.items()]
+    rows = [
+        f"| `{action}` | " + " | ".join("yes" if role in allowed else "–" for role in auth.ROLES) + " |"
+        for action, allowed in auth.PERMISSIONS.items()
+    ]
     return "\n".join([header, rule, *rows])

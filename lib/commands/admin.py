@@ -4,6 +4,7 @@ They run as the system user (auth.SYSTEM, an admin) and are audited like the adm
 running app holds the warehouse file, so these need the app stopped (the lock error says so);
 the admin pages do the same work while the app runs.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -55,10 +56,12 @@ def register(subparsers) -> None:
     c.add_argument("username")
     c.add_argument("roles", help="comma-separated")
     c.set_defaults(func=cmd_users_roles)
-    for name, helptext in (("disable", "disable an account (its sessions end at once)"),
-                           ("enable", "re-enable an account"),
-                           ("unlock", "end a lockout after failed logins"),
-                           ("reset-password", "set a new password (asked for)")):
+    for name, helptext in (
+        ("disable", "disable an account (its sessions end at once)"),
+        ("enable", "re-enable an account"),
+        ("unlock", "end a lockout after failed logins"),
+        ("reset-password", "set a new password (asked for)"),
+    ):
         c = sub.add_parser(name, help=helptext)
         c.add_argument("username")
         c.set_defaults(func=cmd_users_action, action=name)
@@ -79,6 +82,7 @@ def register(subparsers) -> None:
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def _confirm(question: str, assume_yes: bool) -> bool:
     if assume_yes:
@@ -120,12 +124,15 @@ def _latest() -> str:
 
 # ---------------------------------------------------------------- backup
 
+
 def cmd_backup_create(args) -> int:
     m = backup.create(auth.SYSTEM, note=args.note)
     rows = sum(t["rows"] for t in m["tables"].values())
-    print(f"snapshot {m['id']}: {len(m['tables'])} tables, {rows:,} rows, "
-          f"{m['file_bytes'] / 1e6:.1f} MB, {m['credentials']['users']} user account(s) "
-          f"in {backup.backup_dir() / m['id']}")
+    print(
+        f"snapshot {m['id']}: {len(m['tables'])} tables, {rows:,} rows, "
+        f"{m['file_bytes'] / 1e6:.1f} MB, {m['credentials']['users']} user account(s) "
+        f"in {backup.backup_dir() / m['id']}"
+    )
     return 0
 
 
@@ -134,8 +141,10 @@ def cmd_backup_list(args) -> int:
     if not rows:
         print(f"no snapshots in {backup.backup_dir()}")
     for r in rows:
-        print(f"{r['id']}  {r['kind']:<11} {r['created_by']:<10} {r['bytes'] / 1e6:8.1f} MB "
-              f"{r['rows']:>12,} rows  {r['note'] or ''}")
+        print(
+            f"{r['id']}  {r['kind']:<11} {r['created_by']:<10} {r['bytes'] / 1e6:8.1f} MB "
+            f"{r['rows']:>12,} rows  {r['note'] or ''}"
+        )
     return 0
 
 
@@ -151,35 +160,43 @@ def cmd_backup_restore(args) -> int:
     if not _confirm(f"Replace the warehouse with snapshot {args.snapshot}?", args.yes):
         return 1
     result = backup.restore(auth.SYSTEM, args.snapshot)
-    print(f"restored {result['restored']}; the state before it is snapshot "
-          f"{result['pre_restore_snapshot']}; {result['audit_entries_carried']} audit "
-          "entr(y/ies) since the snapshot were kept")
+    print(
+        f"restored {result['restored']}; the state before it is snapshot "
+        f"{result['pre_restore_snapshot']}; {result['audit_entries_carried']} audit "
+        "entr(y/ies) since the snapshot were kept"
+    )
     return 0
 
 
 # ---------------------------------------------------------------- keys
 
+
 def cmd_keys_rotate(args) -> int:
     result = privacy.rotate_keys(auth.SYSTEM, batch_size=args.batch_size)
     remaining = privacy.undecryptable_with_newest_key()
-    print(f"re-encrypted {result['rows_rotated']:,} ID number(s) in {result['batches']} batch(es); "
-          f"{result['rows_changed_meanwhile']} changed meanwhile (already under the new key); "
-          f"{remaining} still need an older key")
+    print(
+        f"re-encrypted {result['rows_rotated']:,} ID number(s) in {result['batches']} batch(es); "
+        f"{result['rows_changed_meanwhile']} changed meanwhile (already under the new key); "
+        f"{remaining} still need an older key"
+    )
     if remaining == 0 and result["keys_configured"] > 1:
-        print("every value now decrypts with the newest key: older keys may be removed from "
-              "C360_FIELD_KEYS")
+        print("every value now decrypts with the newest key: older keys may be removed from C360_FIELD_KEYS")
     return 0 if remaining == 0 else 1
 
 
 # ---------------------------------------------------------------- users
 
+
 def cmd_users_list(args) -> int:
     review = users.access_review(auth.SYSTEM)
     for r in review.to_dict("records"):
-        flags = " ".join(f for f, on in (("DORMANT", r["dormant"]), ("disabled", r["disabled"]),
-                                         ("locked", r["locked"])) if on)
-        print(f"{r['username']:<12} {','.join(r['roles']):<24} last login {str(r['last_login'])[:16]:<16} "
-              f"inactive {r['days_inactive']:>4} d  {flags}")
+        flags = " ".join(
+            f for f, on in (("DORMANT", r["dormant"]), ("disabled", r["disabled"]), ("locked", r["locked"])) if on
+        )
+        print(
+            f"{r['username']:<12} {','.join(r['roles']):<24} last login {str(r['last_login'])[:16]:<16} "
+            f"inactive {r['days_inactive']:>4} d  {flags}"
+        )
     return 0
 
 
@@ -188,8 +205,7 @@ def _roles_arg(text: str) -> list[str]:
 
 
 def cmd_users_add(args) -> int:
-    name = users.add_user(auth.SYSTEM, args.username, args.name, _roles_arg(args.roles),
-                          _new_password(), args.email)
+    name = users.add_user(auth.SYSTEM, args.username, args.name, _roles_arg(args.roles), _new_password(), args.email)
     print(f"created {name}")
     return 0
 
@@ -220,12 +236,14 @@ def cmd_users_permissions(args) -> int:
 
 # ---------------------------------------------------------------- privacy
 
+
 def cmd_privacy_export(args) -> int:
     data = privacy.export_subject(auth.SYSTEM, args.customer_id)
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if args.out:
         from lib.security import exports
-        exports.write_bytes(args.out, text.encode("utf-8"))   # 0600: the person's data, ID decrypted
+
+        exports.write_bytes(args.out, text.encode("utf-8"))  # 0600: the person's data, ID decrypted
         print(f"wrote {args.out} ({len(text):,} characters)")
     else:
         print(text)
@@ -233,8 +251,7 @@ def cmd_privacy_export(args) -> int:
 
 
 def cmd_privacy_erase(args) -> int:
-    if not _confirm(f"Erase customer {args.customer_id}'s personal data? This cannot be undone.",
-                    args.yes):
+    if not _confirm(f"Erase customer {args.customer_id}'s personal data? This cannot be undone.", args.yes):
         return 1
     result = privacy.erase_customer(auth.SYSTEM, args.customer_id, args.reason)
     print(f"erased customer {result['customer_id']} ({len(result['records'])} record(s))")

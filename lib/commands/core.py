@@ -1,4 +1,5 @@
 """Foundation commands: init, demo, users."""
+
 from __future__ import annotations
 
 import sys
@@ -22,8 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--customers", type=int, default=50_000)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--as-of", type=date.fromisoformat, default=None)
-    p.add_argument("--if-missing", action="store_true",
-                   help="do nothing when the warehouse already has customers")
+    p.add_argument("--if-missing", action="store_true", help="do nothing when the warehouse already has customers")
     p.add_argument("--replace", action="store_true", help="delete an existing warehouse first")
     p.set_defaults(func=cmd_demo, creates_warehouse=True)
 
@@ -34,8 +34,10 @@ def register(subparsers) -> None:
 def cmd_init(args) -> int:
     applied = warehouse.migrate()
     loc = warehouse.current_location().describe()
-    print(f"warehouse {loc}: applied {len(applied)} migration(s)"
-          + (f": {', '.join(applied)}" if applied else " (already up to date)"))
+    print(
+        f"warehouse {loc}: applied {len(applied)} migration(s)"
+        + (f": {', '.join(applied)}" if applied else " (already up to date)")
+    )
     return 0
 
 
@@ -46,10 +48,12 @@ def cmd_demo(args) -> int:
         # only when the demo generator built it: never one made by `init` and filled by imports.
         warehouse.migrate()
         if warehouse.scalar("warehouse_origin") != "demo":
-            print(f"error: {loc.describe()} exists and was not built by the demo generator; "
-                  "refusing to add demo data or demo logins to it. Point C360_WAREHOUSE at "
-                  "another file for the demo (or rebuild a broken demo with --replace).",
-                  file=sys.stderr)
+            print(
+                f"error: {loc.describe()} exists and was not built by the demo generator; "
+                "refusing to add demo data or demo logins to it. Point C360_WAREHOUSE at "
+                "another file for the demo (or rebuild a broken demo with --replace).",
+                file=sys.stderr,
+            )
             return 2
         if warehouse.scalar(warehouse.raw_sql("SELECT count(*) FROM customers")) > 0:
             auth.seed_demo_users()
@@ -58,27 +62,37 @@ def cmd_demo(args) -> int:
         warehouse.dispose()
     started = time.perf_counter()
     as_of = args.as_of or demo.DEFAULT_AS_OF
-    stats = demo.build(args.customers, args.seed, as_of, str(loc.path) if loc.path else None,
-                       replace=args.replace, progress=lambda msg: print(f"  {msg}", flush=True))
+    stats = demo.build(
+        args.customers,
+        args.seed,
+        as_of,
+        str(loc.path) if loc.path else None,
+        replace=args.replace,
+        progress=lambda msg: print(f"  {msg}", flush=True),
+    )
     warehouse.migrate()
     auth.seed_demo_users()
     setting_changes.put_system("data_as_of", as_of.isoformat())
     _first_jobs()
-    print(f"demo warehouse {loc.describe()}: {stats['customers']:,} customers, "
-          f"{stats['orders']:,} orders, {stats['events']:,} events "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(
+        f"demo warehouse {loc.describe()}: {stats['customers']:,} customers, "
+        f"{stats['orders']:,} orders, {stats['events']:,} events "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 
 def _first_jobs() -> None:
     """The scheduled jobs a real deployment runs after a load, run once so that every page of
     the demo shows real results on first login (scorecard, duplicates, churn risk, CLV)."""
-    jobs = [("pre-aggregates", aggregates.refresh),
-            ("quality rules", lambda: quality.run(auth.SYSTEM)),
-            ("duplicate detection (splink)", lambda: dedup.run(auth.SYSTEM)),
-            ("churn model", lambda: churn.train(auth.SYSTEM)),
-            ("churn scores", lambda: churn.score(auth.SYSTEM)),
-            ("CLV (BG/NBD + Gamma-Gamma)", lambda: clv.fit_and_score(auth.SYSTEM))]
+    jobs = [
+        ("pre-aggregates", aggregates.refresh),
+        ("quality rules", lambda: quality.run(auth.SYSTEM)),
+        ("duplicate detection (splink)", lambda: dedup.run(auth.SYSTEM)),
+        ("churn model", lambda: churn.train(auth.SYSTEM)),
+        ("churn scores", lambda: churn.score(auth.SYSTEM)),
+        ("CLV (BG/NBD + Gamma-Gamma)", lambda: clv.fit_and_score(auth.SYSTEM)),
+    ]
     for name, job in jobs:
         started = time.perf_counter()
         job()

@@ -1,4 +1,5 @@
 """Dashboards commands: `aggregates refresh` rebuilds the pre-aggregated tables."""
+
 from __future__ import annotations
 
 from lib.dashboards import aggregates
@@ -18,8 +19,16 @@ def register(subparsers) -> None:
 def cmd_refresh(args) -> int:
     warehouse.migrate()
     meta = aggregates.refresh()
-    print(t("dash.agg.refreshed", seconds=meta["seconds"], customers=f"{meta['customers']:,}",
-            orders=f"{meta['orders']:,}", events=f"{meta['events']:,}", base=meta["base_month"]))
+    print(
+        t(
+            "dash.agg.refreshed",
+            seconds=meta["seconds"],
+            customers=f"{meta['customers']:,}",
+            orders=f"{meta['orders']:,}",
+            events=f"{meta['events']:,}",
+            base=meta["base_month"],
+        )
+    )
     return 0
 
 
@@ -28,7 +37,15 @@ def cmd_status(args) -> int:
     if meta is None:
         print(t("dash.overview.no_aggregates"))
         return 1
-    print(f"refreshed_at {meta['refreshed_at']:%Y-%m-%d %H:%M:%S}; "
-          + t("dash.agg.refreshed", seconds=meta["seconds"], customers=f"{meta['customers']:,}",
-              orders=f"{meta['orders']:,}", events=f"{meta['events']:,}", base=meta["base_month"]))
+    print(
+        f"refreshed_at {meta['refreshed_at']:%Y-%m-%d %H:%M:%S}; "
+        + t(
+            "dash.agg.refreshed",
+            seconds=meta["seconds"],
+            customers=f"{meta['customers']:,}",
+            orders=f"{meta['orders']:,}",
+            events=f"{meta['events']:,}",
+            base=meta["base_month"],
+        )
+    )
     return 0

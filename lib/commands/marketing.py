@@ -2,6 +2,7 @@
 
 Jobs run as the system user (auth.SYSTEM) and are audited like the same action in the app.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -37,8 +38,10 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("churn", help="churn risk model")
     sub = p.add_subparsers(dest="churn_command", required=True)
-    for verb, helptext in (("train", "train and evaluate a model version"),
-                           ("score", "score every purchaser with the latest model")):
+    for verb, helptext in (
+        ("train", "train and evaluate a model version"),
+        ("score", "score every purchaser with the latest model"),
+    ):
         c = sub.add_parser(verb, help=helptext)
         c.add_argument("--as-of", type=date.fromisoformat, default=None)
         c.add_argument("--horizon-days", type=int, default=90)
@@ -75,8 +78,11 @@ def cmd_rfm_refresh(args) -> int:
 def cmd_lifecycle_recompute(args) -> int:
     user = _system()
     defaults = lifecycle.Rules.default()
-    rules = lifecycle.Rules(churn_days=args.churn_days or defaults.churn_days,
-                            repeat_orders=args.repeat_orders, intent_days=args.intent_days)
+    rules = lifecycle.Rules(
+        churn_days=args.churn_days or defaults.churn_days,
+        repeat_orders=args.repeat_orders,
+        intent_days=args.intent_days,
+    )
     detail = lifecycle.recompute(user, args.as_of, rules)
     print(f"lifecycle: {detail['changed']:,} customers changed stage")
     for t in detail["transitions"]:
@@ -90,10 +96,12 @@ def _progress(fraction: float, message: str) -> None:
 
 def cmd_churn_train(args) -> int:
     m = churn.train(_system(), args.as_of, args.horizon_days, progress=_progress)
-    print(f"churn model {m['model_id']}: holdout ROC AUC {m['auc']:.3f} "
-          f"(recency baseline {m['baseline_auc']:.3f}); precision@10% {m['precision_at_k']:.3f} "
-          f"(baseline {m['baseline_precision_at_k']:.3f}); base rate {m['base_rate']:.3f}; "
-          f"{m['n_train']:,} training / {m['n_holdout']:,} holdout rows; {m['seconds']['total']} s")
+    print(
+        f"churn model {m['model_id']}: holdout ROC AUC {m['auc']:.3f} "
+        f"(recency baseline {m['baseline_auc']:.3f}); precision@10% {m['precision_at_k']:.3f} "
+        f"(baseline {m['baseline_precision_at_k']:.3f}); base rate {m['base_rate']:.3f}; "
+        f"{m['n_train']:,} training / {m['n_holdout']:,} holdout rows; {m['seconds']['total']} s"
+    )
     for note in m.get("notes", []):
         print(f"  note: {note}")
     if args.out:
@@ -104,24 +112,31 @@ def cmd_churn_train(args) -> int:
 
 def cmd_churn_score(args) -> int:
     d = churn.score(_system(), args.as_of, args.horizon_days, progress=_progress)
-    print(f"scored {d['scored']:,} customers with model {d['model_id']} "
-          f"(high {d['tiers']['high']:,}, medium {d['tiers']['medium']:,}, low {d['tiers']['low']:,}) "
-          f"in {d['seconds']['total']} s")
+    print(
+        f"scored {d['scored']:,} customers with model {d['model_id']} "
+        f"(high {d['tiers']['high']:,}, medium {d['tiers']['medium']:,}, low {d['tiers']['low']:,}) "
+        f"in {d['seconds']['total']} s"
+    )
     if args.out:
         print(f"wrote {churn.export_scores(_system(), args.out):,} scores to {args.out}")
     return 0
 
 
 def cmd_clv_score(args) -> int:
-    d = clv.fit_and_score(_system(), args.as_of, args.horizon_days, progress=_progress,
-                          with_backtest=not args.no_backtest)
+    d = clv.fit_and_score(
+        _system(), args.as_of, args.horizon_days, progress=_progress, with_backtest=not args.no_backtest
+    )
     bg, gg = d["bgnbd"], d["gamma_gamma"]
-    print(f"BG/NBD r={bg['r']:.3f} alpha={bg['alpha']:.2f} a={bg['a']:.3f} b={bg['b']:.3f}; "
-          f"Gamma-Gamma p={gg['p']:.3f} q={gg['q']:.3f} gamma={gg['gamma']:.2f}")
+    print(
+        f"BG/NBD r={bg['r']:.3f} alpha={bg['alpha']:.2f} a={bg['a']:.3f} b={bg['b']:.3f}; "
+        f"Gamma-Gamma p={gg['p']:.3f} q={gg['q']:.3f} gamma={gg['gamma']:.2f}"
+    )
     if d["backtest"]:
         bt = d["backtest"]
-        print(f"backtest ({bt['horizon_days']} days after {bt['calibration_cutoff']}): predicted "
-              f"{bt['predicted_purchases']:,.0f} purchases vs actual {bt['actual_purchases']:,.0f}; "
-              f"MAE {bt['mae']:.3f} per customer; correlation {bt['correlation']:.3f}")
+        print(
+            f"backtest ({bt['horizon_days']} days after {bt['calibration_cutoff']}): predicted "
+            f"{bt['predicted_purchases']:,.0f} purchases vs actual {bt['actual_purchases']:,.0f}; "
+            f"MAE {bt['mae']:.3f} per customer; correlation {bt['correlation']:.3f}"
+        )
     print(f"wrote {clv.export_scores(_system(), args.out):,} CLV scores to {args.out} ({d['seconds']['total']} s)")
     return 0

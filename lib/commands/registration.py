@@ -5,6 +5,7 @@
 The import runs the same step after every load; this command is for warehouses filled by
 other means (a script, a restore of an older file).
 """
+
 from __future__ import annotations
 
 
@@ -19,8 +20,11 @@ def cmd_infer(args) -> int:
     from lib.security import auth
     from lib.stewardship import registration
     from lib.core import warehouse
+
     warehouse.migrate()
     result = registration.infer_dates(auth.SYSTEM)
-    print(f"registration dates: {result['changed']:,} set now; {result['inferred']:,} inferred from first activity, "
-          f"{result['unknown']:,} still unknown (no order or event yet)")
+    print(
+        f"registration dates: {result['changed']:,} set now; {result['inferred']:,} inferred from first activity, "
+        f"{result['unknown']:,} still unknown (no order or event yet)"
+    )
     return 0

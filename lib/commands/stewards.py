@@ -8,6 +8,7 @@
 
 Jobs run as the system user (auth.SYSTEM) and are audited like page actions.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,12 @@ def register(subparsers) -> None:
     p.add_argument("file")
     p.add_argument("--source", required=True, help="source system name, e.g. crm, shop, tmall")
     p.add_argument("--mapping", help="JSON mapping {field: [columns]} (saved from the import page)")
-    p.add_argument("--customer-source", help="source whose customer keys orders/events refer to "
-                                             "(default: --source)")
-    p.add_argument("--country", help="country of rows without one (ISO code or name, e.g. AU): phones "
-                                     "and postcodes are read in it; default: the source's entry rules, else CN")
+    p.add_argument("--customer-source", help="source whose customer keys orders/events refer to (default: --source)")
+    p.add_argument(
+        "--country",
+        help="country of rows without one (ISO code or name, e.g. AU): phones "
+        "and postcodes are read in it; default: the source's entry rules, else CN",
+    )
     p.add_argument("--no-dedup", action="store_true", help="skip incremental duplicate matching")
     p.set_defaults(func=cmd_import)
 
@@ -39,12 +42,18 @@ def register(subparsers) -> None:
     rshow.add_argument("--kind", choices=["customers", "orders", "events"], help="default: all kinds")
     rshow.add_argument("--json", action="store_true", help="print JSON instead of text")
     rshow.set_defaults(func=cmd_rules_show)
-    rset = rs.add_parser("set", help="save a new version of a source's rules (audited; replaces "
-                                     "the required fields as a whole)")
+    rset = rs.add_parser(
+        "set", help="save a new version of a source's rules (audited; replaces the required fields as a whole)"
+    )
     rset.add_argument("--source", required=True, help="source name, or * for every source without its own")
     rset.add_argument("--kind", choices=["customers", "orders", "events"], default="customers")
-    rset.add_argument("--require", action="append", default=[], metavar="FIELD=quarantine|flag",
-                      help="a required field and what a missing one does (repeat the option)")
+    rset.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="FIELD=quarantine|flag",
+        help="a required field and what a missing one does (repeat the option)",
+    )
     rset.add_argument("--country", help="default country of the source's rows (customers)")
     rset.add_argument("--note", help="why (kept in the history and the audit log)")
     rset.set_defaults(func=cmd_rules_set)
@@ -83,6 +92,7 @@ def _rules_text(rules, country: str | None = None) -> str:
 def cmd_import(args) -> int:
     from lib.stewardship import entry_rules, importer
     from lib.core import validation, warehouse
+
     warehouse.migrate()
     mapping = importer.load_mapping(args.mapping) if args.mapping else None
     if mapping and mapping.get("kind") not in (None, args.kind):
@@ -92,13 +102,20 @@ def cmd_import(args) -> int:
         try:
             country = validation.country(args.country)
         except validation.FieldError:
-            raise ValueError(f"{args.country!r} is not a country: give an ISO code such as AU, GB, "
-                             "US or CN.") from None
+            raise ValueError(f"{args.country!r} is not a country: give an ISO code such as AU, GB, US or CN.") from None
     rules = entry_rules.in_force(args.source, args.kind)
     print(f"entry rules in force for {args.source}: " + _rules_text(rules, country), file=sys.stderr)
-    result = importer.import_file(auth.SYSTEM, args.kind, args.file, args.source, mapping,
-                                  customer_source=args.customer_source, progress=_progress,
-                                  country=country, match_duplicates=not args.no_dedup)
+    result = importer.import_file(
+        auth.SYSTEM,
+        args.kind,
+        args.file,
+        args.source,
+        mapping,
+        customer_source=args.customer_source,
+        progress=_progress,
+        country=country,
+        match_duplicates=not args.no_dedup,
+    )
     print(file=sys.stderr)
     print(json.dumps(result.as_dict(), ensure_ascii=False, default=str))
     return 0
@@ -107,6 +124,7 @@ def cmd_import(args) -> int:
 def cmd_rules_show(args) -> int:
     from lib.stewardship import entry_rules
     from lib.core import warehouse
+
     warehouse.migrate()
     kinds = [args.kind] if args.kind else list(entry_rules.KINDS)
     found = [entry_rules.in_force(args.source, k) for k in kinds]
@@ -122,6 +140,7 @@ def cmd_rules_show(args) -> int:
 def cmd_rules_set(args) -> int:
     from lib.stewardship import entry_rules
     from lib.core import warehouse
+
     warehouse.migrate()
     required = {}
     for item in args.require:
@@ -129,8 +148,7 @@ def cmd_rules_set(args) -> int:
         if not sep:
             raise ValueError(f"--require {item!r}: write FIELD=quarantine or FIELD=flag.")
         required[field.strip()] = action.strip()
-    rules = entry_rules.save(auth.SYSTEM, args.source, args.kind, required, country=args.country,
-                             note=args.note)
+    rules = entry_rules.save(auth.SYSTEM, args.source, args.kind, required, country=args.country, note=args.note)
     print(f"saved: entry rules for source {args.source}:")
     print(_rules_text(rules))
     return 0
@@ -139,9 +157,11 @@ def cmd_rules_set(args) -> int:
 def cmd_quality_run(args) -> int:
     warehouse.migrate()
     r = quality.run(auth.SYSTEM)
-    print(f"quality run {r.run_id}: {r.customers:,} customers, overall score "
-          f"{100 * (r.overall_score or 0):.1f}%, flags opened {r.flags_opened}, resolved "
-          f"{r.flags_resolved}, {r.seconds:.1f} s")
+    print(
+        f"quality run {r.run_id}: {r.customers:,} customers, overall score "
+        f"{100 * (r.overall_score or 0):.1f}%, flags opened {r.flags_opened}, resolved "
+        f"{r.flags_resolved}, {r.seconds:.1f} s"
+    )
     return 0
 
 
@@ -149,15 +169,18 @@ def cmd_dedup_run(args) -> int:
     warehouse.migrate()
     started = time.perf_counter()
     r = dedup.run(auth.SYSTEM, threshold=args.threshold or dedup.CANDIDATE_THRESHOLD)
-    print(f"dedup run {r.run_id}: {r.records:,} records, {r.pairs:,} pairs (new {r.new_pairs:,}), "
-          f"{r.clusters:,} clusters, {time.perf_counter() - started:.1f} s")
+    print(
+        f"dedup run {r.run_id}: {r.records:,} records, {r.pairs:,} pairs (new {r.new_pairs:,}), "
+        f"{r.clusters:,} clusters, {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 
 def cmd_dedup_export(args) -> int:
     warehouse.migrate()
-    out = dedup.export(auth.SYSTEM, args.out, args.min_probability
-                       if args.min_probability is not None else dedup.CANDIDATE_THRESHOLD)
+    out = dedup.export(
+        auth.SYSTEM, args.out, args.min_probability if args.min_probability is not None else dedup.CANDIDATE_THRESHOLD
+    )
     print(json.dumps(out))
     return 0
 

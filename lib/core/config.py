@@ -4,6 +4,7 @@ Environment variables win so that CI, cron jobs and containers can configure the
 without a secrets file. Secrets never live in the repository: in demo mode the keys are
 generated once into `data/demo-keys.toml` (git-ignored); outside demo mode they must be set.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,13 +57,15 @@ def _demo_keys() -> dict:
     """Random keys for the demo warehouse, created on first use and kept beside it (0600)."""
     if not DEMO_KEYS_FILE.exists():
         private_dir(DEMO_KEYS_FILE.parent)
-        text = (f'cookie_key = "{secrets.token_urlsafe(32)}"\n'
-                f'field_keys = "{Fernet.generate_key().decode()}"\n'
-                f'hash_key = "{secrets.token_urlsafe(32)}"\n')
-        try:   # created 0600 from the start: no moment where another user could read it
+        text = (
+            f'cookie_key = "{secrets.token_urlsafe(32)}"\n'
+            f'field_keys = "{Fernet.generate_key().decode()}"\n'
+            f'hash_key = "{secrets.token_urlsafe(32)}"\n'
+        )
+        try:  # created 0600 from the start: no moment where another user could read it
             fd = os.open(DEMO_KEYS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            pass   # another process wrote it meanwhile
+            pass  # another process wrote it meanwhile
         else:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
@@ -81,6 +84,7 @@ def _demo_value(name: str) -> str | None:
 
 
 # ---------------------------------------------------------------- private files
+
 
 def restrict_new_files() -> None:
     """Files this process creates from now on are 0600 and directories 0700 (umask 077).
@@ -114,8 +118,8 @@ def private_file(path: Path) -> None:
 # ---------------------------------------------------------------- key checks
 
 MIN_KEY_CHARS = 32
-MIN_KEY_BITS = 90    # of the key text's character entropy (a 32-character hex key has ~120)
-MIN_DISTINCT_CHARS = 8   # with 90 bits: no token_hex(16) in 300,000 drawn was refused
+MIN_KEY_BITS = 90  # of the key text's character entropy (a 32-character hex key has ~120)
+MIN_DISTINCT_CHARS = 8  # with 90 bits: no token_hex(16) in 300,000 drawn was refused
 
 
 def _periodic(text: str) -> bool:
@@ -134,20 +138,21 @@ def _entropy_bits(text: str) -> float:
 
 def _strong_secret(variable: str, key: str) -> None:
     if not key.strip():
-        raise ConfigError(f"{variable} is blank: set it to a random string of at least "
-                          f"{MIN_KEY_CHARS} characters ({_GENERATE_SECRET}).")
+        raise ConfigError(
+            f"{variable} is blank: set it to a random string of at least "
+            f"{MIN_KEY_CHARS} characters ({_GENERATE_SECRET})."
+        )
     if len(key) < MIN_KEY_CHARS:
-        raise ConfigError(f"{variable} must be at least {MIN_KEY_CHARS} characters long "
-                          f"({_GENERATE_SECRET}).")
-    if (_entropy_bits(key) < MIN_KEY_BITS or len(set(key)) < MIN_DISTINCT_CHARS
-            or _periodic(key)):
-        raise ConfigError(f"{variable} is too predictable (repeated or few distinct characters): "
-                          f"use a random string ({_GENERATE_SECRET}).")
+        raise ConfigError(f"{variable} must be at least {MIN_KEY_CHARS} characters long ({_GENERATE_SECRET}).")
+    if _entropy_bits(key) < MIN_KEY_BITS or len(set(key)) < MIN_DISTINCT_CHARS or _periodic(key):
+        raise ConfigError(
+            f"{variable} is too predictable (repeated or few distinct characters): "
+            f"use a random string ({_GENERATE_SECRET})."
+        )
 
 
 _GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-_GENERATE_FERNET = ("python -c 'from cryptography.fernet import Fernet; "
-                    "print(Fernet.generate_key().decode())'")
+_GENERATE_FERNET = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
 
 
 def check_keys(*, cookie: bool = True) -> None:
@@ -183,11 +188,15 @@ def cookie_key() -> str:
 @lru_cache(maxsize=8)
 def _checked_cookie_key(key: str, demo_key: str | None) -> str:
     if not key:
-        raise ConfigError("Set C360_COOKIE_KEY (or cookie_key in .streamlit/secrets.toml) "
-                          "to a random string of at least 32 characters, or set C360_DEMO=1.")
+        raise ConfigError(
+            "Set C360_COOKIE_KEY (or cookie_key in .streamlit/secrets.toml) "
+            "to a random string of at least 32 characters, or set C360_DEMO=1."
+        )
     if key == demo_key:
-        raise ConfigError("Refusing to start outside demo mode with the demo cookie key: "
-                          f"set C360_COOKIE_KEY to a new one ({_GENERATE_SECRET}).")
+        raise ConfigError(
+            "Refusing to start outside demo mode with the demo cookie key: "
+            f"set C360_COOKIE_KEY to a new one ({_GENERATE_SECRET})."
+        )
     _strong_secret("C360_COOKIE_KEY", key)
     return key
 
@@ -197,8 +206,10 @@ def field_keys() -> list[bytes]:
     raw = setting("field_keys")
     if not raw:
         if not demo_mode():
-            raise ConfigError("Set C360_FIELD_KEYS (comma-separated Fernet keys, newest first) "
-                              "or set C360_DEMO=1 for the demo warehouse.")
+            raise ConfigError(
+                "Set C360_FIELD_KEYS (comma-separated Fernet keys, newest first) "
+                "or set C360_DEMO=1 for the demo warehouse."
+            )
         return list(_checked_field_keys(_demo_keys()["field_keys"], None))
     return list(_checked_field_keys(raw, None if demo_mode() else _demo_value("field_keys")))
 
@@ -207,19 +218,23 @@ def field_keys() -> list[bytes]:
 def _checked_field_keys(raw: str, demo_raw: str | None) -> tuple[bytes, ...]:
     keys = [k.strip() for k in raw.split(",") if k.strip()]
     if not keys:
-        raise ConfigError("C360_FIELD_KEYS holds no key: set it to comma-separated Fernet keys, "
-                          f"newest first ({_GENERATE_FERNET}).")
+        raise ConfigError(
+            f"C360_FIELD_KEYS holds no key: set it to comma-separated Fernet keys, newest first ({_GENERATE_FERNET})."
+        )
     demo_keys = {k.strip() for k in (demo_raw or "").split(",") if k.strip()}
     for i, key in enumerate(keys, 1):
         try:
             Fernet(key.encode())
         except (ValueError, TypeError):
-            raise ConfigError(f"C360_FIELD_KEYS: key {i} of {len(keys)} is not a Fernet key "
-                              f"(32 url-safe base64-encoded bytes; {_GENERATE_FERNET})."
-                              ) from None
+            raise ConfigError(
+                f"C360_FIELD_KEYS: key {i} of {len(keys)} is not a Fernet key "
+                f"(32 url-safe base64-encoded bytes; {_GENERATE_FERNET})."
+            ) from None
         if key in demo_keys:
-            raise ConfigError(f"Refusing to run outside demo mode with the demo field key "
-                              f"(C360_FIELD_KEYS key {i} of {len(keys)}): generate your own.")
+            raise ConfigError(
+                f"Refusing to run outside demo mode with the demo field key "
+                f"(C360_FIELD_KEYS key {i} of {len(keys)}): generate your own."
+            )
     return tuple(k.encode() for k in keys)
 
 
@@ -229,8 +244,10 @@ def hash_key() -> bytes:
     key = setting("hash_key")
     if not key:
         if not demo_mode():
-            raise ConfigError("Set C360_HASH_KEY to a random string of at least 32 characters "
-                              "(or set C360_DEMO=1 for the demo warehouse).")
+            raise ConfigError(
+                "Set C360_HASH_KEY to a random string of at least 32 characters "
+                "(or set C360_DEMO=1 for the demo warehouse)."
+            )
         return _demo_keys()["hash_key"].encode()
     return _checked_hash_key(key, None if demo_mode() else _demo_value("hash_key"))
 
@@ -238,7 +255,9 @@ def hash_key() -> bytes:
 @lru_cache(maxsize=8)
 def _checked_hash_key(key: str, demo_key: str | None) -> bytes:
     if key == demo_key:
-        raise ConfigError("Refusing to run outside demo mode with the demo hash key "
-                          "(C360_HASH_KEY): generate your own before loading any data.")
+        raise ConfigError(
+            "Refusing to run outside demo mode with the demo hash key "
+            "(C360_HASH_KEY): generate your own before loading any data."
+        )
     _strong_secret("C360_HASH_KEY", key)
     return key.encode()

@@ -14,6 +14,7 @@ The mixins (ValueError, LookupError, PermissionError) keep `except ValueError` c
 The storage errors live here too (warehouse.py re-exports them), so that lake.py and
 warehouse.py both depend on this module instead of on each other.
 """
+
 from __future__ import annotations
 
 
@@ -39,6 +40,7 @@ class NotAllowedError(UserError, PermissionError):
 
 # ---------------------------------------------------------------- storage (warehouse, lake)
 
+
 class WarehouseError(UserError, RuntimeError):
     """A warehouse problem with a message meant for people."""
 
@@ -58,7 +60,11 @@ class WarehouseBusyError(WarehouseError, ConflictError):
 def is_conflict(exc: BaseException) -> bool:
     """Whether a driver error is a write-write conflict (DuckDB, DuckLake's catalog)."""
     text = str(exc)
-    return ("Conflict on update" in text or "Conflict on tuple deletion" in text
-            or "write-write conflict" in text.lower() or "Transaction conflict" in text
-            or "Catalog write-write conflict" in text
-            or "could not serialize access" in text)   # DuckLake's PostgreSQL catalog
+    return (
+        "Conflict on update" in text
+        or "Conflict on tuple deletion" in text
+        or "write-write conflict" in text.lower()
+        or "Transaction conflict" in text
+        or "Catalog write-write conflict" in text
+        or "could not serialize access" in text
+    )  # DuckLake's PostgreSQL catalog

@@ -9,6 +9,7 @@ never imported the dashboards still refreshes them, and core imports no area.
 A subscriber that fails does not undo the load (it is committed): its failure is logged and
 returned as a note for the caller to show.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -26,6 +27,7 @@ SUBSCRIBERS: tuple[str, ...] = ("lib.dashboards.aggregates",)
 class Load:
     """What was written: `kind` is "import", "merge" or "unmerge"; `source` names the writer
     (an import id, a merge id); `customer_ids` are the customers that are new."""
+
     kind: str
     source: str = ""
     customer_ids: tuple[int, ...] = ()

@@ -11,6 +11,7 @@ frame itself, and so CSV downloads, keep the codes).
 The current language is per session: lib/ui/session.py sets it at the start of every script run
 (a ContextVar, so concurrent Streamlit sessions in threads do not see each other's choice).
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -64,12 +65,12 @@ def has(key: str) -> bool:
     return key in catalog()
 
 
-Prefixes = str | Iterable[str]          # a key prefix, or several tried in order
+Prefixes = str | Iterable[str]  # a key prefix, or several tried in order
 
 
-def display_frame(frame: pd.DataFrame,
-                  codes: Mapping[str, Prefixes | Callable[[Any], Any]] | None = None,
-                  headers: Prefixes = ()) -> pd.DataFrame:
+def display_frame(
+    frame: pd.DataFrame, codes: Mapping[str, Prefixes | Callable[[Any], Any]] | None = None, headers: Prefixes = ()
+) -> pd.DataFrame:
     """A copy of `frame` to show on screen, in the current language.
 
     `codes` maps a column to the key prefix(es) of its values: a stored code `c` is shown as
@@ -87,6 +88,7 @@ def display_frame(frame: pd.DataFrame,
             label = prefixes if callable(prefixes) else _code_label(_prefix_list(prefixes))
             shown[column] = shown[column].map(label, na_action="ignore")
     from pandas.api.types import is_string_dtype
+
     for column in shown.columns:
         # st.dataframe prints a missing text as the English word "None" (in every language):
         # a missing text is shown empty; numbers and dates keep their type

@@ -4,6 +4,7 @@ Everything here is a pure function of its input, so the same code serves one for
 million-row import (the `*_series` variants work on pandas Series and only call the slow
 libraries once per distinct value).
 """
+
 from __future__ import annotations
 
 import re
@@ -24,16 +25,45 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 # Two-character family names (复姓) that must not be split after the first character.
 COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 西门 百里 呼延 轩辕".split())
+    "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 西门 百里 呼延 轩辕".split()
+)
 
 # Surnames whose reading differs from the character's most common reading (pypinyin reads
 # characters, not names: 单 would come out as "dan", 曾 as "ceng").
 SURNAME_READINGS = {
-    "单": "shan", "曾": "zeng", "解": "xie", "仇": "qiu", "区": "ou", "朴": "piao", "查": "zha",
-    "覃": "qin", "盖": "ge", "缪": "miao", "乐": "yue", "秘": "bi", "种": "chong", "翟": "zhai",
-    "员": "yun", "纪": "ji", "黑": "he", "那": "na", "繁": "po", "褚": "chu", "尉迟": "yuchi",
-    "长孙": "zhangsun", "万俟": "moqi", "重": "chong", "召": "shao", "华": "hua", "任": "ren",
-    "沈": "shen", "曲": "qu", "宿": "su", "折": "she", "郇": "xun", "藏": "zang",
+    "单": "shan",
+    "曾": "zeng",
+    "解": "xie",
+    "仇": "qiu",
+    "区": "ou",
+    "朴": "piao",
+    "查": "zha",
+    "覃": "qin",
+    "盖": "ge",
+    "缪": "miao",
+    "乐": "yue",
+    "秘": "bi",
+    "种": "chong",
+    "翟": "zhai",
+    "员": "yun",
+    "纪": "ji",
+    "黑": "he",
+    "那": "na",
+    "繁": "po",
+    "褚": "chu",
+    "尉迟": "yuchi",
+    "长孙": "zhangsun",
+    "万俟": "moqi",
+    "重": "chong",
+    "召": "shao",
+    "华": "hua",
+    "任": "ren",
+    "沈": "shen",
+    "曲": "qu",
+    "宿": "su",
+    "折": "she",
+    "郇": "xun",
+    "藏": "zang",
 }
 
 
@@ -60,6 +90,7 @@ def text_series(values: pd.Series) -> pd.Series:
     values that need it (two whitespace characters in a row, or a tab/newline/ideographic space)."""
     import pyarrow as pa
     import pyarrow.compute as pc
+
     arr = pa.array(values, type=pa.string(), from_pandas=True)
     arr = pc.utf8_normalize(arr, "NFKC")
     arr = strip_controls_arrow(arr)
@@ -70,14 +101,18 @@ def text_series(values: pd.Series) -> pd.Series:
         arr = pc.replace_with_mask(arr, needs, pc.replace_substring_regex(pc.filter(arr, needs), r"\s+", " "))
     arr = pc.utf8_trim_whitespace(arr)
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr]) if isinstance(arr, pa.Array) else arr),
-                     index=values.index, dtype=pd.StringDtype("pyarrow"))
+    return pd.Series(
+        pd.arrays.ArrowStringArray(pa.chunked_array([arr]) if isinstance(arr, pa.Array) else arr),
+        index=values.index,
+        dtype=pd.StringDtype("pyarrow"),
+    )
 
 
 def strip_controls_arrow(arr):
     """`strip_controls` over an Arrow string array; the regex replace runs only when a value
     holds such a character."""
     import pyarrow.compute as pc
+
     if pc.any(pc.fill_null(pc.match_substring_regex(arr, CONTROL_CHARS), False)).as_py():
         arr = pc.replace_substring_regex(arr, CONTROL_CHARS, "")
     return arr
@@ -90,6 +125,7 @@ def has_cjk(value: str | None) -> bool:
 @lru_cache(maxsize=1)
 def _t2s():
     import opencc
+
     return opencc.OpenCC("t2s")
 
 
@@ -112,7 +148,7 @@ def split_name(full_name: str | None) -> tuple[str | None, str | None]:
         compact = name.replace(" ", "").replace("·", "")
         n = 2 if simplified(compact[:2]) in COMPOUND_SURNAMES and len(compact) > 2 else 1
         return compact[:n], compact[n:] or None
-    if "," in name:                                   # "Smith, Anna": family name first
+    if "," in name:  # "Smith, Anna": family name first
         family, _, given = name.partition(",")
         return text(family), text(given)
     parts = name.split(" ")
@@ -134,6 +170,7 @@ def join_name(family: str | None, given: str | None) -> str | None:
 @lru_cache(maxsize=200_000)
 def _syllables(part: str, is_family: bool) -> tuple[str, ...]:
     from pypinyin import lazy_pinyin
+
     part = simplified(part) or ""
     if is_family and part in SURNAME_READINGS:
         return (SURNAME_READINGS[part],)
@@ -155,8 +192,7 @@ def pinyin(family: str | None, given: str | None) -> str | None:
     if not family and not given:
         return None
     if has_cjk(family or "") or has_cjk(given or ""):
-        words = list(_syllables(family, True) if family else ()) + list(
-            _syllables(given, False) if given else ())
+        words = list(_syllables(family, True) if family else ()) + list(_syllables(given, False) if given else ())
     else:
         words = [w for w in re.split(r"[^a-z0-9]+", f"{given or ''} {family or ''}".lower()) if w]
     return _pinyin_text(words)
@@ -204,12 +240,13 @@ def split_name_series(full: pd.Series) -> tuple[pd.Series, pd.Series]:
     rows = np.where(codes < 0, len(parts), codes)
     family = pd.array([p[0] for p in parts] + [None], dtype="string")
     given = pd.array([p[1] for p in parts] + [None], dtype="string")
-    return (pd.Series(family.take(rows), index=full.index, dtype="string"),
-            pd.Series(given.take(rows), index=full.index, dtype="string"))
+    return (
+        pd.Series(family.take(rows), index=full.index, dtype="string"),
+        pd.Series(given.take(rows), index=full.index, dtype="string"),
+    )
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, list]:
     """(codes with -1 for NA, distinct values as Python objects), first-seen order."""
     codes, uniques = pd.factorize(values)
     return codes.astype("int64"), list(uniques)
-

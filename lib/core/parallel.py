@@ -18,6 +18,7 @@ Streamlit `__main__` is the page script being rendered. Nothing is forked either
 holds DuckDB connections and threads). A worker imports lib.* afresh and reads settings from
 lib.core.config itself (same environment and working directory as the parent).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -49,8 +50,12 @@ class _Worker:
     def __init__(self):
         path = [str(ROOT)] + [p for p in sys.path if p and p != str(ROOT)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lib.core.parallel"], cwd=ROOT, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)))
+            [sys.executable, "-m", "lib.core.parallel"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)),
+        )
 
     def call(self, fn: Callable, items: list, args: tuple) -> list:
         try:
@@ -95,7 +100,7 @@ class _Pool:
         try:
             return worker.call(fn, items, args)
         finally:
-            self.idle.put(worker)     # a dead worker fails fast again; the pool gets discarded
+            self.idle.put(worker)  # a dead worker fails fast again; the pool gets discarded
 
     def shutdown(self) -> None:
         self.threads.shutdown(wait=True)
@@ -113,7 +118,7 @@ def _executor() -> _Pool | None:
         if _pool is None and WORKERS > 1:
             try:
                 _pool = _Pool(WORKERS)
-            except OSError as exc:        # no processes allowed here: stay in-process
+            except OSError as exc:  # no processes allowed here: stay in-process
                 log.warning("worker processes unavailable, running in-process: %s", exc)
                 return None
         return _pool
@@ -145,8 +150,16 @@ atexit.register(shutdown)
 class Job:
     """Results of `fn` over a list: computed by workers, or already here."""
 
-    def __init__(self, fn: Callable, items: list, args: tuple, *, done: list | None = None,
-                 futures: list[Future] | None = None, pool: _Pool | None = None):
+    def __init__(
+        self,
+        fn: Callable,
+        items: list,
+        args: tuple,
+        *,
+        done: list | None = None,
+        futures: list[Future] | None = None,
+        pool: _Pool | None = None,
+    ):
         self._fn, self._items, self._args = fn, items, args
         self._done, self._futures, self._pool = done, futures, pool
 
@@ -173,8 +186,8 @@ def submit(fn: Callable, items, *args, threshold: float | None = None) -> Job:
         return Job(fn, items, args, done=list(fn(items, *args)))
     size = -(-len(items) // (WORKERS * CHUNKS_PER_WORKER))
     try:
-        futures = [pool.submit(fn, items[i:i + size], args) for i in range(0, len(items), size)]
-    except RuntimeError as exc:           # the pool was shut down meanwhile (another session)
+        futures = [pool.submit(fn, items[i : i + size], args) for i in range(0, len(items), size)]
+    except RuntimeError as exc:  # the pool was shut down meanwhile (another session)
         log.warning("worker processes unavailable, running in-process: %r", exc)
         return Job(fn, items, args, done=list(fn(items, *args)))
     return Job(fn, items, args, futures=futures, pool=pool)
@@ -190,7 +203,7 @@ def _serve() -> None:
     until stdin closes (the parent shut the pool down, or died)."""
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())    # stray prints must not corrupt replies
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt replies
     while True:
         try:
             fn, items, args = pickle.load(requests)

@@ -4,6 +4,7 @@ Each setting is declared once in DEFAULTS so that pages, jobs and docs agree on 
 Every area reads them here; changing one (a permission check and an audit row) is an admin
 action: lib/admin/setting_changes.py.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,10 +17,10 @@ DEFAULTS: dict[str, Any] = {
     # Reference date for "now" in metrics. None = today. The demo warehouse pins its build date
     # so that its numbers stay meaningful however long after the build it is opened.
     "data_as_of": None,
-    "active_window_days": 90,      # active = any event within this many days
-    "churn_window_days": 365,      # churned = had orders, none within this many days
-    "stale_after_months": 24,      # stale = not updated or verified for this many months
-    "backup_retention": 14,        # snapshots kept
+    "active_window_days": 90,  # active = any event within this many days
+    "churn_window_days": 365,  # churned = had orders, none within this many days
+    "stale_after_months": 24,  # stale = not updated or verified for this many months
+    "backup_retention": 14,  # snapshots kept
 }
 
 
@@ -27,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
 # in this process is seen at once (setting_changes.put() forgets the cache), one made by another process
 # (a second app replica, a CLI job) within CACHE_SECONDS.
 CACHE_SECONDS = 5.0
-_cache: dict[str, tuple[float, dict[str, Any]]] = {}   # warehouse location -> (read at, values)
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}  # warehouse location -> (read at, values)
 
 
 def _stored() -> dict[str, Any]:

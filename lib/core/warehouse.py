@@ -13,6 +13,7 @@ Why the pool matters: DuckDB lets one process hold a file read-write. A QueuePoo
 lock for the app's lifetime, so a second process gets a lock error; we turn it into a
 message that says what to do (``WarehouseLockedError``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,10 +48,11 @@ T = TypeVar("T")
 
 # ---------------------------------------------------------------- locations and engines
 
+
 @dataclass(frozen=True)
 class Location:
-    kind: str      # "file" or "lake"
-    url: str       # SQLAlchemy URL for files; the raw spec for lakes
+    kind: str  # "file" or "lake"
+    url: str  # SQLAlchemy URL for files; the raw spec for lakes
     path: Path | None = None
 
     def describe(self) -> str:
@@ -63,7 +65,7 @@ def parse_location(spec: str) -> Location:
     if spec.startswith("ducklake:"):
         return Location("lake", spec)
     if spec.startswith("duckdb://"):
-        raw = spec[len("duckdb:///"):] if spec.startswith("duckdb:///") else ""
+        raw = spec[len("duckdb:///") :] if spec.startswith("duckdb:///") else ""
         path = Path(raw) if raw and raw != ":memory:" else None
         return Location("file", spec, path)
     if spec == ":memory:":
@@ -88,27 +90,27 @@ def check_location(*, must_exist: bool = True) -> Location:
     where = "--warehouse" if _override else "C360_WAREHOUSE"
     spec = (_override or config.warehouse_location() or "").strip()
     if not spec:
-        raise WarehouseLocationError(f"{where} is empty: give a file path, duckdb:///PATH or a "
-                                     "ducklake: spec.")
+        raise WarehouseLocationError(f"{where} is empty: give a file path, duckdb:///PATH or a ducklake: spec.")
     if spec.startswith("ducklake:"):
-        if not spec[len("ducklake:"):].strip():
-            raise WarehouseLocationError(f"{where} says ducklake: but names no catalog "
-                                         "(docs/operations.md, DuckLake).")
+        if not spec[len("ducklake:") :].strip():
+            raise WarehouseLocationError(f"{where} says ducklake: but names no catalog (docs/operations.md, DuckLake).")
         return parse_location(spec)
     scheme = spec.split("://", 1)[0] if "://" in spec else None
     if scheme is not None and not spec.startswith("duckdb:///"):
         raise WarehouseLocationError(
             f"{where} is a {scheme}:// URL, which is not a warehouse location: give a file path, "
-            "duckdb:///PATH (note the three slashes) or a ducklake: spec.")
+            "duckdb:///PATH (note the three slashes) or a ducklake: spec."
+        )
     loc = parse_location(spec)
     if loc.path is None:
-        return loc                                  # :memory:
+        return loc  # :memory:
     if loc.path.is_dir():
-        raise WarehouseLocationError(f"{where} names the directory {loc.path}, not a warehouse "
-                                     "file.")
+        raise WarehouseLocationError(f"{where} names the directory {loc.path}, not a warehouse file.")
     if must_exist and not loc.path.exists():
-        raise WarehouseLocationError(f"There is no warehouse at {loc.path} ({where}): check the "
-                                     "path, or create one with `python -m lib.cli init`.")
+        raise WarehouseLocationError(
+            f"There is no warehouse at {loc.path} ({where}): check the "
+            "path, or create one with `python -m lib.cli init`."
+        )
     return loc
 
 
@@ -156,6 +158,7 @@ def _checkout(how: Callable[[Engine], T]) -> T:
 def _create_engine(loc: Location) -> Engine:
     if loc.kind == "lake":
         from lib.core import lake  # optional deployment; imported only when configured
+
         return lake.create_engine(loc.url)
     if loc.path is not None:
         # The file, its write-ahead log and every directory made for them are private (0600 /
@@ -165,8 +168,7 @@ def _create_engine(loc: Location) -> Engine:
         for private in (loc.path, loc.path.with_name(loc.path.name + ".wal")):
             config.private_file(private)
     # Never let DuckDB try to download extensions: this runs on locked-down servers.
-    connect_args = {"config": {"autoinstall_known_extensions": False,
-                               "autoload_known_extensions": False}}
+    connect_args = {"config": {"autoinstall_known_extensions": False, "autoload_known_extensions": False}}
     eng = sa.create_engine(loc.url, connect_args=connect_args, pool_pre_ping=False)
 
     @sa.event.listens_for(eng, "connect")
@@ -203,8 +205,9 @@ def closed(wait_seconds: float) -> Iterator[None]:
         deadline = time.monotonic() + wait_seconds
         while any(e.pool.checkedout() for e in engines):
             if time.monotonic() > deadline:
-                raise WarehouseBusyError("Other sessions kept running queries; try again, or "
-                                         "stop the app and use the CLI.")
+                raise WarehouseBusyError(
+                    "Other sessions kept running queries; try again, or stop the app and use the CLI."
+                )
             time.sleep(0.05)
         for eng in engines:
             eng.dispose()
@@ -220,7 +223,8 @@ def _translate(exc: Exception, loc: Location | None = None) -> Exception:
             f"The warehouse {where} is open in another process (usually the running app: "
             "`make run`). DuckDB allows one writer process per file. Stop the app first, "
             "run this job from the app's admin pages, or deploy on DuckLake "
-            "(docs/operations.md) so that jobs and the app can share the warehouse.")
+            "(docs/operations.md) so that jobs and the app can share the warehouse."
+        )
     return exc
 
 
@@ -250,6 +254,7 @@ def _queries() -> dict[str, str]:
         if match.group(1) not in queries:
             raise WarehouseError(f"No query block named {match.group(1)!r} to include")
         return queries[match.group(1)]
+
     for _ in range(3):
         queries = {name: _INCLUDE_RE.sub(fragment, body) for name, body in queries.items()}
     unresolved = [name for name, body in queries.items() if _INCLUDE_RE.search(body)]
@@ -312,13 +317,15 @@ def _called_from_lib() -> bool:
 
 
 def _statement(name_or_sql: str) -> sa.TextClause:
-    if isinstance(name_or_sql, RawSQL) or (_inline_sql and any(c.isspace() for c in name_or_sql)
-                                           and not _called_from_lib()):
+    if isinstance(name_or_sql, RawSQL) or (
+        _inline_sql and any(c.isspace() for c in name_or_sql) and not _called_from_lib()
+    ):
         return sa.text(str(name_or_sql))
     return sa.text(query(name_or_sql))
 
 
 # ---------------------------------------------------------------- reads
+
 
 def read(name: str, **params: Any) -> pd.DataFrame:
     """Run a named query and return a (small) DataFrame. Aggregate in SQL, not in pandas."""
@@ -350,7 +357,7 @@ def _compiled(name_or_sql: str) -> tuple[str, tuple[str, ...]]:
     return compiled.string, tuple(compiled.positiontup or ())
 
 
-_reading = threading.local()   # the connection of the snapshot() block running in this thread
+_reading = threading.local()  # the connection of the snapshot() block running in this thread
 
 
 @contextmanager
@@ -385,9 +392,8 @@ def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
     and ROLLBACK): ~1 ms per query, which was a third of the Customer 360 page's time. DuckDB
     runs each statement in its own transaction, so a read still sees one consistent snapshot.
     """
-    if _inline_sql and not isinstance(name, RawSQL) and any(c.isspace() for c in name) \
-            and _called_from_lib():
-        query(name)                        # refused as in the app (the compiled cache is shared)
+    if _inline_sql and not isinstance(name, RawSQL) and any(c.isspace() for c in name) and _called_from_lib():
+        query(name)  # refused as in the app (the compiled cache is shared)
     sql, names = _compiled(name)
     missing = [n for n in names if n not in params]
     if missing:
@@ -403,9 +409,11 @@ def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
         if shared is None:
             conn.close()
     json_columns = [i for i, d in enumerate(description) if str(d[1]) == "JSON"]
-    if json_columns:   # JSON values come back parsed, as through SQLAlchemy's JSON type
-        rows = [tuple(json.loads(v) if i in json_columns and isinstance(v, str) else v
-                      for i, v in enumerate(row)) for row in rows]
+    if json_columns:  # JSON values come back parsed, as through SQLAlchemy's JSON type
+        rows = [
+            tuple(json.loads(v) if i in json_columns and isinstance(v, str) else v for i, v in enumerate(row))
+            for row in rows
+        ]
     return [d[0] for d in description], rows
 
 
@@ -432,16 +440,19 @@ DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensio
 def scratch() -> Any:
     """A private in-memory DuckDB (work space for matching), configured like the warehouse."""
     import duckdb
+
     return duckdb.connect(config=dict(DUCKDB_CONFIG))
 
 
 @contextmanager
-def open_file(path: Path, read_only: bool = True,
-              error: Callable[[Exception], Exception] | None = None) -> Iterator[Any]:
+def open_file(
+    path: Path, read_only: bool = True, error: Callable[[Exception], Exception] | None = None
+) -> Iterator[Any]:
     """A DuckDB connection to a database FILE that is not the live warehouse (a backup
     snapshot, a restore's staging copy), closed at the end of the block. A file that cannot
     be opened raises `error(exc)` (default: WarehouseError)."""
     import duckdb
+
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=dict(DUCKDB_CONFIG))
     except duckdb.Error as exc:
@@ -453,6 +464,7 @@ def open_file(path: Path, read_only: bool = True,
 
 
 # ---------------------------------------------------------------- writes
+
 
 class Tx:
     """A transaction: run named queries or SQL with bound parameters."""
@@ -520,7 +532,7 @@ def transaction() -> Iterator[Tx]:
 
 # ---------------------------------------------------------------- data version (cache key)
 
-_writes = 0                      # transactions this process committed (or tried to)
+_writes = 0  # transactions this process committed (or tried to)
 _writes_lock = threading.Lock()
 
 
@@ -555,6 +567,7 @@ def retrying(fn: Callable[..., T] | None = None, *, attempts: int = 6) -> Callab
     Decorate functions that open their own ``transaction()``: a conflict rolls the whole
     transaction back, so running it again from the start is safe.
     """
+
     def wrap(func: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(func)
         def inner(*args: Any, **kwargs: Any) -> T:
@@ -565,15 +578,17 @@ def retrying(fn: Callable[..., T] | None = None, *, attempts: int = 6) -> Callab
                     if not is_conflict(exc):
                         raise
                     if attempt == attempts - 1:
-                        raise WriteConflictError(
-                            "Another user kept changing the same rows; please try again.") from exc
-                    time.sleep(0.01 * 2 ** attempt)
+                        raise WriteConflictError("Another user kept changing the same rows; please try again.") from exc
+                    time.sleep(0.01 * 2**attempt)
             raise AssertionError("unreachable")
+
         return inner
+
     return wrap(fn) if fn is not None else wrap
 
 
 # ---------------------------------------------------------------- migrations
+
 
 def migration_files() -> list[Path]:
     return sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
@@ -583,9 +598,11 @@ def migrate() -> list[str]:
     """Apply every migration not yet recorded in schema_version, in order. Idempotent."""
     applied_now: list[str] = []
     with transaction() as tx:
-        tx.script("CREATE TABLE IF NOT EXISTS schema_version ("
-                  " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
-                  " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
+        tx.script(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+            " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+        )
         done = {r for r in tx.df(raw_sql("SELECT version FROM schema_version"))["version"].tolist()}
     for file in migration_files():
         version = int(file.name[:4])
@@ -593,8 +610,7 @@ def migrate() -> list[str]:
             continue
         with transaction() as tx:
             tx.script(file.read_text(encoding="utf-8"))
-            tx.run(raw_sql("INSERT INTO schema_version (version, name) VALUES (:v, :n)"),
-                   v=version, n=file.stem)
+            tx.run(raw_sql("INSERT INTO schema_version (version, name) VALUES (:v, :n)"), v=version, n=file.stem)
         applied_now.append(file.stem)
     return applied_now
 

@@ -26,6 +26,7 @@ previous version until it commits. Call it after imports, merges, erasures and l
 recomputes; ``python -m lib.cli aggregates refresh`` does the same from a shell.
 Measured full rebuild times are in docs/benchmarks.md (## Dashboards).
 """
+
 from __future__ import annotations
 
 import time
@@ -50,7 +51,7 @@ BUILD_STEPS = (
     "agg_build_cohort",
 )
 
-MASK_MONTHS = 63   # bits in a BIGINT mask that stay positive
+MASK_MONTHS = 63  # bits in a BIGINT mask that stay positive
 
 
 def add_months(day: date, months: int) -> date:
@@ -81,8 +82,13 @@ def refresh() -> dict:
             else:
                 tx.run(step)
         tx.script(warehouse.query("agg_drop_temps"))
-        tx.run("agg_build_meta", seconds=round(time.perf_counter() - started, 3), base_month=base,
-               first_day=span.get("first_day"), last_day=span.get("last_day"))
+        tx.run(
+            "agg_build_meta",
+            seconds=round(time.perf_counter() - started, 3),
+            base_month=base,
+            first_day=span.get("first_day"),
+            last_day=span.get("last_day"),
+        )
         meta = tx.one("agg_meta_row")
     return meta or {}
 

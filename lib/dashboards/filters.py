@@ -3,6 +3,7 @@
 Dimension names are identifiers (they choose columns), so they only ever come from the
 whitelist below; the selected *values* are bound as SQL list parameters.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -23,8 +24,14 @@ BREAKDOWNS: dict[str, str] = {
     "industry": "industry",
 }
 # Short URL parameter names (st.query_params) per field.
-URL_KEYS = {"start": "from", "end": "to", "channel": "ch", "province": "prov",
-            "customer_type": "type", "lifecycle_stage": "stage"}
+URL_KEYS = {
+    "start": "from",
+    "end": "to",
+    "channel": "ch",
+    "province": "prov",
+    "customer_type": "type",
+    "lifecycle_stage": "stage",
+}
 
 MAX_WINDOW_DAYS = 3660
 
@@ -32,6 +39,7 @@ MAX_WINDOW_DAYS = 3660
 @dataclass(frozen=True)
 class Filters:
     """Date window [start, end] (both inclusive) and attribute filters (empty = all)."""
+
     start: date
     end: date
     channel: tuple[str, ...] = field(default_factory=tuple)
@@ -54,8 +62,7 @@ class Filters:
 
     def previous(self) -> "Filters":
         """The equal-length period just before this one, same attribute filters."""
-        return replace(self, start=self.start - timedelta(days=self.days),
-                       end=self.start - timedelta(days=1))
+        return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
 
     def dims(self) -> dict[str, list[str]]:
         """Bind parameters for the attribute filters (lists; empty = no filter)."""
@@ -75,13 +82,19 @@ class Filters:
     @classmethod
     def from_params(cls, params: dict, default: "Filters") -> "Filters":
         """Filters from URL parameters; anything missing or invalid falls back to `default`."""
+
         def day(key: str, fallback: date) -> date:
             try:
                 return date.fromisoformat(str(params.get(URL_KEYS[key], "")))
             except ValueError:
                 return fallback
-        values = {dim: tuple(v for v in str(params.get(URL_KEYS[dim], "")).split(",") if v)
-                  if URL_KEYS[dim] in params else getattr(default, dim) for dim in DIMENSIONS}
+
+        values = {
+            dim: tuple(v for v in str(params.get(URL_KEYS[dim], "")).split(",") if v)
+            if URL_KEYS[dim] in params
+            else getattr(default, dim)
+            for dim in DIMENSIONS
+        }
         try:
             return cls(day("start", default.start), day("end", default.end), **values)
         except ValueError:

@@ -21,6 +21,7 @@ live customers count: not merged into another record and not deleted):
                    `churn_window_days` days up to it (same rule as lifecycle stage "churned");
 * average LTV    - net revenue up to the period's last day / customers with a kept order by then.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -34,14 +35,14 @@ from lib.core.i18n import t
 
 # Metric key -> whether a higher value is good (KPI delta colours) and how it is shown.
 KPIS: dict[str, dict] = {
-    "customers":       {"kind": "count", "higher_is_better": True},
-    "new_customers":   {"kind": "count", "higher_is_better": True},
-    "active":          {"kind": "count", "higher_is_better": True},
-    "revenue":         {"kind": "money", "higher_is_better": True},
-    "aov":             {"kind": "money", "higher_is_better": True},
+    "customers": {"kind": "count", "higher_is_better": True},
+    "new_customers": {"kind": "count", "higher_is_better": True},
+    "active": {"kind": "count", "higher_is_better": True},
+    "revenue": {"kind": "money", "higher_is_better": True},
+    "aov": {"kind": "money", "higher_is_better": True},
     "repurchase_rate": {"kind": "rate", "higher_is_better": True},
-    "churn_rate":      {"kind": "rate", "higher_is_better": False},
-    "avg_ltv":         {"kind": "money", "higher_is_better": True},
+    "churn_rate": {"kind": "rate", "higher_is_better": False},
+    "avg_ltv": {"kind": "money", "higher_is_better": True},
 }
 STAGES = ("prospect", "intent", "customer", "repeat", "churned")
 DEFINED = tuple(KPIS) + ("lifecycle", "cohort", "trends")
@@ -49,11 +50,13 @@ DEFINED = tuple(KPIS) + ("lifecycle", "cohort", "trends")
 
 def definition(key: str) -> str:
     """The exact definition of a metric in the current language (help text, docs)."""
-    return t(f"dash.def.{key}", active_days=settings.get("active_window_days"),
-             churn_days=settings.get("churn_window_days"))
+    return t(
+        f"dash.def.{key}", active_days=settings.get("active_window_days"), churn_days=settings.get("churn_window_days")
+    )
 
 
 # ---------------------------------------------------------------- window arithmetic
+
 
 def _month(day: date) -> date:
     return day.replace(day=1)
@@ -80,14 +83,20 @@ def range_params(prefix: str, start: date, end: date) -> dict:
     """
     first_whole = start if start.day == 1 else aggregates.add_months(start, 1)
     last_whole = _month(end) if end == _month_end(end) else aggregates.add_months(end, -1)
-    if first_whole > last_whole:           # no whole month: the range is one or two partial months
+    if first_whole > last_whole:  # no whole month: the range is one or two partial months
         d1 = min(_month_end(start), end)
         d2 = end + ONE_DAY if _month(start) == _month(end) else _month(end)
     else:
-        d1 = first_whole - ONE_DAY         # start - 1 when the first month is whole: empty
+        d1 = first_whole - ONE_DAY  # start - 1 when the first month is whole: empty
         d2 = _month_end(last_whole) + ONE_DAY
-    return {f"{prefix}_a": start, f"{prefix}_b": end, f"{prefix}_m1": first_whole,
-            f"{prefix}_m2": last_whole, f"{prefix}_d1": d1, f"{prefix}_d2": d2}
+    return {
+        f"{prefix}_a": start,
+        f"{prefix}_b": end,
+        f"{prefix}_m1": first_whole,
+        f"{prefix}_m2": last_whole,
+        f"{prefix}_d1": d1,
+        f"{prefix}_d2": d2,
+    }
 
 
 def upto_params(prefix: str, day: date) -> dict:
@@ -100,8 +109,11 @@ def upto_params(prefix: str, day: date) -> dict:
 def after_params(prefix: str, day: date) -> dict:
     """Bind parameters for "everything after `day`": months from X_am on, plus days
     [X_d1, X_d2] of day's own month after it (an empty range when day ends its month)."""
-    return {f"{prefix}_am": aggregates.add_months(day, 1), f"{prefix}_d1": day + ONE_DAY,
-            f"{prefix}_d2": _month_end(day)}
+    return {
+        f"{prefix}_am": aggregates.add_months(day, 1),
+        f"{prefix}_d1": day + ONE_DAY,
+        f"{prefix}_d2": _month_end(day),
+    }
 
 
 def edge_params(prefix: str, start: date, end: date) -> dict:
@@ -120,8 +132,14 @@ def edge_params(prefix: str, start: date, end: date) -> dict:
     to_bits = (1 << end.day) - 1
     if same_month:
         from_bits &= to_bits
-    return {**r, f"{prefix}_e1": e1, f"{prefix}_from": from_bits, f"{prefix}_e2": e2,
-            f"{prefix}_to": to_bits, f"{prefix}_lw": m2 if m1 <= m2 else e1}
+    return {
+        **r,
+        f"{prefix}_e1": e1,
+        f"{prefix}_from": from_bits,
+        f"{prefix}_e2": e2,
+        f"{prefix}_to": to_bits,
+        f"{prefix}_lw": m2 if m1 <= m2 else e1,
+    }
 
 
 def window_params(prefix: str, start: date, end: date, base_month: date) -> dict:
@@ -151,8 +169,13 @@ def _distinct_window(prefix: str, start: date, end: date, base_month: date) -> d
     try:
         return window_params(prefix, start, end, base_month)
     except ValueError:
-        return {**edge_params(prefix, start, end), f"{prefix}_I": 0, f"{prefix}_e1": None,
-                f"{prefix}_e2": None, f"{prefix}_unknown": True}
+        return {
+            **edge_params(prefix, start, end),
+            f"{prefix}_I": 0,
+            f"{prefix}_e1": None,
+            f"{prefix}_e2": None,
+            f"{prefix}_unknown": True,
+        }
 
 
 def aggregates_meta() -> dict | None:
@@ -174,13 +197,21 @@ def _params(f: Filters, base: date) -> dict:
     p = f.previous()
     churn = timedelta(days=int(settings.get("churn_window_days")) - 1)
     params = _dims(f)
-    for prefix, (a, b) in {"w": (f.start, f.end), "p": (p.start, p.end),
-                           "cw": (f.end - churn, f.end), "cp": (p.end - churn, p.end)}.items():
+    for prefix, (a, b) in {
+        "w": (f.start, f.end),
+        "p": (p.start, p.end),
+        "cw": (f.end - churn, f.end),
+        "cp": (p.end - churn, p.end),
+    }.items():
         params.update(_distinct_window(prefix, a, b, base))
     # Cumulative figures: registered / first bought by the end; churn base: first bought
     # before the churn window.
-    for prefix, day in {"wu": f.end, "pu": p.end, "cwu": f.end - churn - ONE_DAY,
-                        "cpu": p.end - churn - ONE_DAY}.items():
+    for prefix, day in {
+        "wu": f.end,
+        "pu": p.end,
+        "cwu": f.end - churn - ONE_DAY,
+        "cpu": p.end - churn - ONE_DAY,
+    }.items():
         params.update(upto_params(prefix, day))
     return params
 
@@ -196,6 +227,7 @@ def _bound(params: dict) -> dict:
 
 
 # ---------------------------------------------------------------- Overview
+
 
 def _ratio(num, den) -> float | None:
     return None if not den else float(num) / float(den)
@@ -247,16 +279,16 @@ def kpi_details(f: Filters) -> dict:
 
 def _window_only(f: Filters) -> dict:
     """Parameters of the single-window Overview queries (they need no month masks)."""
-    aggregates_meta()    # builds the aggregates on first use
-    return {**_dims(f), **edge_params("w", f.start, f.end), **upto_params("wu", f.end),
-            **after_params("wa", f.end)}
+    aggregates_meta()  # builds the aggregates on first use
+    return {**_dims(f), **edge_params("w", f.start, f.end), **upto_params("wu", f.end), **after_params("wa", f.end)}
 
 
 def monthly_trends(f: Filters) -> pd.DataFrame:
     """Per month of the window (clipped to it): new customers, active customers, revenue, orders."""
     frame = warehouse.read("overview_monthly", **_window_only(f))
-    return frame.astype({"new_customers": "int64", "active_customers": "int64",
-                         "revenue": "float64", "orders": "int64"})
+    return frame.astype(
+        {"new_customers": "int64", "active_customers": "int64", "revenue": "float64", "orders": "int64"}
+    )
 
 
 def breakdowns(f: Filters) -> pd.DataFrame:
@@ -291,8 +323,14 @@ def lifecycle_funnel(f: Filters) -> pd.DataFrame:
     rows, before = [], None
     for stage in STAGES:
         base = reached["customer"] if stage == "churned" else before
-        rows.append({"stage": stage, "customers": now[stage], "reached": reached[stage],
-                     "conversion": _ratio(reached[stage], base) if base is not None else None})
+        rows.append(
+            {
+                "stage": stage,
+                "customers": now[stage],
+                "reached": reached[stage],
+                "conversion": _ratio(reached[stage], base) if base is not None else None,
+            }
+        )
         before = reached[stage]
     return pd.DataFrame(rows)
 
@@ -313,17 +351,22 @@ def overview(f: Filters) -> dict:
 
     Read in one snapshot: the figures agree with each other even while a load commits, and on
     a lake the catalog is asked once per table instead of once per query."""
-    aggregates_meta()        # a first build must commit before the snapshot starts
+    aggregates_meta()  # a first build must commit before the snapshot starts
     with warehouse.snapshot():
-        return {"kpis": kpis(f), "monthly": monthly_trends(f), "breakdowns": breakdowns(f),
-                "funnel": lifecycle_funnel(f), "cohorts": cohort_retention(f)}
+        return {
+            "kpis": kpis(f),
+            "monthly": monthly_trends(f),
+            "breakdowns": breakdowns(f),
+            "funnel": lifecycle_funnel(f),
+            "cohorts": cohort_retention(f),
+        }
 
 
 def dimension_values() -> dict[str, list[str]]:
     """Filter options per dimension, most customers first ('' = unknown)."""
     _base_month()
     out: dict[str, list[str]] = {dim: [] for dim in ("channel", "province", "customer_type", "lifecycle_stage")}
-    for row in warehouse.records("overview_dimension_values"):   # already in display order
+    for row in warehouse.records("overview_dimension_values"):  # already in display order
         out[row["dimension"]].append(row["value"])
     return out
 
@@ -343,15 +386,22 @@ def oldest_comparable_start() -> date:
 
 # ---------------------------------------------------------------- landing page
 
+
 def home_kpis(as_of: date | None = None) -> dict:
     """Headline numbers for the landing page: customers, new this month, active in the last
     `active_window_days` days, net revenue of the last 365 days (all up to as_of)."""
     as_of = as_of or settings.as_of()
     active_days = int(settings.get("active_window_days"))
-    params = {**upto_params("hu", as_of), **range_params("hm", as_of.replace(day=1), as_of),
-              **range_params("hy", as_of - timedelta(days=364), as_of),
-              **_distinct_window("ha", as_of - timedelta(days=active_days - 1), as_of, _base_month())}
+    params = {
+        **upto_params("hu", as_of),
+        **range_params("hm", as_of.replace(day=1), as_of),
+        **range_params("hy", as_of - timedelta(days=364), as_of),
+        **_distinct_window("ha", as_of - timedelta(days=active_days - 1), as_of, _base_month()),
+    }
     row = warehouse.one("overview_home", **_bound(params))
-    return {"customers": int(row["customers"]), "new_this_month": int(row["new_this_month"]),
-            "active_customers": None if params.get("ha_unknown") else int(row["active_customers"]),
-            "revenue_12m": float(row["revenue_12m"])}
+    return {
+        "customers": int(row["customers"]),
+        "new_this_month": int(row["new_this_month"]),
+        "active_customers": None if params.get("ha_unknown") else int(row["active_customers"]),
+        "revenue_12m": float(row["revenue_12m"]),
+    }

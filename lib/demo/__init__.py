@@ -23,6 +23,7 @@ over the ~3 % duplicate records, and over resident IDs for encryption (the priva
 The package: spec (what it contains), pools (what it draws from), generator (one build, its
 parts in customers, defects and activity), rows (loading SQL), load (build, fingerprint, main).
 """
+
 from __future__ import annotations
 
 from lib.demo.spec import (  # noqa: F401
@@ -111,4 +112,3 @@ from lib.demo.load import (  # noqa: F401
     fingerprint,
     main,
 )
-

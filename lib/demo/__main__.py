@@ -1,4 +1,5 @@
 """`python -m lib.demo ...`: the demo generator's command line."""
+
 import sys
 
 from lib.demo import main

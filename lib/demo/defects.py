@@ -1,4 +1,5 @@
 """Injected defects: duplicate records of the same person, invalid fields, stale records."""
+
 from __future__ import annotations
 
 
@@ -7,7 +8,16 @@ import pyarrow as pa
 
 from lib.demo.spec import DAY, MONTH, SOURCES, STALE_MONTHS, STALE_RATE
 from lib.demo.pools import _common_chars_by_pinyin, _initials, _opencc, _pinyin, _replace_rows
-from lib.demo.rows import EMAIL_DEFECTS, MOBILE_DEFECTS, _bad_email, _bad_mobile, _format_variant, _homophone_typo, _is_cjk, _letter_typo
+from lib.demo.rows import (
+    EMAIL_DEFECTS,
+    MOBILE_DEFECTS,
+    _bad_email,
+    _bad_mobile,
+    _format_variant,
+    _homophone_typo,
+    _is_cjk,
+    _letter_typo,
+)
 
 
 class Defects:
@@ -24,9 +34,24 @@ class Defects:
         src_idx = np.arange(self.n)
         src_idx[rows] = orig
         take = pa.array(src_idx)
-        for c in ("family_name", "given_name", "full_name", "name_pinyin", "gender", "country",
-                  "province", "city", "district", "address", "postcode", "customer_type",
-                  "company", "industry", "uscc", "job_title"):
+        for c in (
+            "family_name",
+            "given_name",
+            "full_name",
+            "name_pinyin",
+            "gender",
+            "country",
+            "province",
+            "city",
+            "district",
+            "address",
+            "postcode",
+            "customer_type",
+            "company",
+            "industry",
+            "uscc",
+            "job_title",
+        ):
             cols[c] = cols[c].take(take)
         for attr in ("birth", "birth_true", "intl", "b2b", "male", "country_idx"):
             arr = getattr(self, attr)
@@ -46,8 +71,7 @@ class Defects:
         homophones = _common_chars_by_pinyin()
         cc = _opencc()
         u = rng.random((k, 6))
-        new = {c: [] for c in ("family_name", "given_name", "full_name", "name_pinyin",
-                               "mobile", "email")}
+        new = {c: [] for c in ("family_name", "given_name", "full_name", "name_pinyin", "mobile", "email")}
         for i, r in enumerate(rows.tolist()):
             f, g, py, m, e = fam[i], giv[i], pys[i], mob[i], eml[i]
             culture = "zh" if not self.intl[r] else ("ja" if _is_cjk(f + g) else "latin")
@@ -67,7 +91,7 @@ class Defects:
                 if f2 + g2 != f + g:
                     f, g = f2, g2
                     what.append("name:traditional")
-                else:                                     # no traditional form: a homophone
+                else:  # no traditional form: a homophone
                     g = _homophone_typo(g, homophones, u[i, 5])
                     what.append("name:homophone" if g != giv[i] else "name:same")
             if culture == "latin":
@@ -101,7 +125,7 @@ class Defects:
             else:
                 e = None
                 what.append("email:missing")
-            if m is None and e is None:                   # keep the record contactable
+            if m is None and e is None:  # keep the record contactable
                 if mob[i]:
                     m, what[-2] = mob[i], "mobile:same"
                 else:
@@ -125,18 +149,22 @@ class Defects:
         variants = rng.integers(0, 7, len(rows))
         bad = [_bad_email(loc, dm, v) for loc, dm, v in zip(local, dom, variants)]
         cols["email"] = _replace_rows(cols["email"], rows, bad)
-        truth += [(r, "invalid_email", "email", f"{EMAIL_DEFECTS[v]}: {b}", None)
-                  for r, v, b in zip(rows.tolist(), variants.tolist(), bad)]
+        truth += [
+            (r, "invalid_email", "email", f"{EMAIL_DEFECTS[v]}: {b}", None)
+            for r, v, b in zip(rows.tolist(), variants.tolist(), bad)
+        ]
 
         # invalid mobiles
         rows = np.flatnonzero(self.defect == 3)
         mob = cols["mobile"].take(pa.array(rows)).to_pylist()
         variants = rng.integers(0, 5, len(rows))
-        fill = rng.integers(0, 10 ** 8, len(rows))
+        fill = rng.integers(0, 10**8, len(rows))
         bad = [_bad_mobile(m, int(v), int(f)) for m, v, f in zip(mob, variants, fill)]
         cols["mobile"] = _replace_rows(cols["mobile"], rows, bad)
-        truth += [(r, "invalid_mobile", "mobile", f"{MOBILE_DEFECTS[v]}: {b}", None)
-                  for r, v, b in zip(rows.tolist(), variants.tolist(), bad)]
+        truth += [
+            (r, "invalid_mobile", "mobile", f"{MOBILE_DEFECTS[v]}: {b}", None)
+            for r, v, b in zip(rows.tolist(), variants.tolist(), bad)
+        ]
 
         # missing required: no contact at all, or no name
         rows = np.flatnonzero(self.defect == 4)
@@ -145,9 +173,16 @@ class Defects:
             cols[c] = _replace_rows(cols[c], rows[~no_name], [None] * int((~no_name).sum()))
         for c in ("family_name", "given_name", "full_name", "name_pinyin"):
             cols[c] = _replace_rows(cols[c], rows[no_name], [None] * int(no_name.sum()))
-        truth += [(r, "missing_required", "full_name" if nn else "mobile,email",
-                   "no name" if nn else "neither mobile nor email", None)
-                  for r, nn in zip(rows.tolist(), no_name.tolist())]
+        truth += [
+            (
+                r,
+                "missing_required",
+                "full_name" if nn else "mobile,email",
+                "no name" if nn else "neither mobile nor email",
+                None,
+            )
+            for r, nn in zip(rows.tolist(), no_name.tolist())
+        ]
 
         # impossible dates
         rows = np.flatnonzero(self.defect == 5)
@@ -155,21 +190,21 @@ class Defects:
         as_of_d = np.datetime64(self.as_of, "D")
         reg_d = (self.t0 + self.reg[rows].astype("timedelta64[s]")).astype("datetime64[D]")
         future = as_of_d + rng.integers(30, 3000, len(rows)).astype("timedelta64[D]")
-        ancient = (np.datetime64("1800-01-01") + rng.integers(0, 36_000, len(rows))
-                   .astype("timedelta64[D]"))
+        ancient = np.datetime64("1800-01-01") + rng.integers(0, 36_000, len(rows)).astype("timedelta64[D]")
         after_reg = reg_d + rng.integers(1, 600, len(rows)).astype("timedelta64[D]")
         new = np.where(kind == 0, future, np.where(kind == 1, ancient, after_reg))
         self.birth[rows] = new
-        labels = ["birth date in the future", "birth date before 1900",
-                  "registered before birth"]
-        truth += [(r, "impossible_date", "birth_date", f"{labels[k]}: {b}", None)
-                  for r, k, b in zip(rows.tolist(), kind.tolist(), new.astype(str).tolist())]
+        labels = ["birth date in the future", "birth date before 1900", "registered before birth"]
+        truth += [
+            (r, "impossible_date", "birth_date", f"{labels[k]}: {b}", None)
+            for r, k, b in zip(rows.tolist(), kind.tolist(), new.astype(str).tolist())
+        ]
         self.truth = truth
 
     def _freshness(self, rng: np.random.Generator, cols: dict) -> None:
         """updated_at / verified_at: recent for most rows, older than STALE_MONTHS for a few."""
         n, end = self.n, self.end
-        fresh_from = end - int((STALE_MONTHS - 1) * MONTH)          # a month of margin
+        fresh_from = end - int((STALE_MONTHS - 1) * MONTH)  # a month of margin
         stale_before = end - int((STALE_MONTHS + 1) * MONTH)
         eligible = np.flatnonzero(self.reg < stale_before - 7 * DAY)
         k = min(int(round(STALE_RATE * n)), len(eligible))
@@ -184,5 +219,6 @@ class Defects:
         self.verified = np.where(stale, s_ver, ver)
         self.stale = stale
         for r in np.flatnonzero(stale).tolist():
-            self.truth.append((r, "stale", "updated_at",
-                               f"updated and verified more than {STALE_MONTHS} months ago", None))
+            self.truth.append(
+                (r, "stale", "updated_at", f"updated and verified more than {STALE_MONTHS} months ago", None)
+            )

@@ -1,4 +1,5 @@
 """The generator: one seeded build of n customers as of a date (its parts are mixins)."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -26,9 +27,9 @@ class _Build(Customers, Defects, Activity):
         days = np.datetime64(as_of - timedelta(days=HISTORY_DAYS), "D") + np.arange(HISTORY_DAYS + 1)
         season = _season(days)
         growth = np.exp(np.log(REGISTRATION_GROWTH) / 365 * np.arange(HISTORY_DAYS + 1))
-        self.reg_curve = Curve(growth * season ** 0.5)
+        self.reg_curve = Curve(growth * season**0.5)
         self.order_curve = Curve(season)
-        self.browse_curve = Curve(season ** 0.7)
+        self.browse_curve = Curve(season**0.7)
 
     def rng(self, *key: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *key])

@@ -1,4 +1,5 @@
 """Building the warehouse file: generate, load, verify; fingerprint; the command line."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,14 +16,32 @@ import pyarrow.compute as pc
 from lib.security import privacy
 from lib.core import warehouse
 from lib.core.config import ConfigError
-from lib.demo.spec import BLOCK_CUSTOMERS, CHANNELS, CHURN_DAYS, CHURN_REASONS, DAY, DEFAULT_AS_OF, DemoError, INTENT_DAYS, SOURCES, STAGES
+from lib.demo.spec import (
+    BLOCK_CUSTOMERS,
+    CHANNELS,
+    CHURN_DAYS,
+    CHURN_REASONS,
+    DAY,
+    DEFAULT_AS_OF,
+    DemoError,
+    INTENT_DAYS,
+    SOURCES,
+    STAGES,
+)
 from lib.demo.pools import _cat, _null_where, _num, _strs, _take, _unique_ints, _where
 from lib.demo.generator import _Build
 from lib.demo.rows import _draw_ids, _events_sql, _is_empty, _orders_sql, _ts
 
 
-def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
-          path: str | None = None, *, replace: bool = False, progress=None) -> dict:
+def build(
+    n_customers: int,
+    seed: int = 42,
+    as_of: date = DEFAULT_AS_OF,
+    path: str | None = None,
+    *,
+    replace: bool = False,
+    progress=None,
+) -> dict:
     """Build the demo warehouse; returns counts, defect counts, timings and the file size.
 
     ``path`` points this process at that warehouse first (``warehouse.use(path)``); without
@@ -39,7 +58,7 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
         say(f"{name}: {timings[name]:.1f}s")
         return now
 
-    privacy.cipher()                     # fail now, not after minutes, when keys are missing
+    privacy.cipher()  # fail now, not after minutes, when keys are missing
     privacy.id_hash("0")
     if path is not None:
         warehouse.use(str(path))
@@ -54,8 +73,10 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
     warehouse.migrate()
     with warehouse.transaction() as tx:
         if not _is_empty(tx):
-            raise DemoError(f"The warehouse {loc.describe()} already holds customer data; "
-                            "use --replace (replace=True) to delete it and build anew.")
+            raise DemoError(
+                f"The warehouse {loc.describe()} already holds customer data; "
+                "use --replace (replace=True) to delete it and build anew."
+            )
     t = time.perf_counter()
     g = _Build(int(n_customers), int(seed), as_of)
     g.customers()
@@ -86,10 +107,8 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
             last_intent[a:b] = summary["last_intent"]
             oid0 = _draw_ids(tx, "order_id_seq", orders.num_rows)
             eid0 = _draw_ids(tx, "event_id_seq", events.num_rows)
-            orders = orders.set_column(1, "customer_id", pa.array(g.ids[orders["customer_id"]
-                                                                         .to_numpy()]))
-            events = events.set_column(1, "customer_id", pa.array(g.ids[events["customer_id"]
-                                                                         .to_numpy()]))
+            orders = orders.set_column(1, "customer_id", pa.array(g.ids[orders["customer_id"].to_numpy()]))
+            events = events.set_column(1, "customer_id", pa.array(g.ids[events["customer_id"].to_numpy()]))
             tx.register("demo_orders_block", orders)
             tx.run(warehouse.raw_sql(_orders_sql("demo_orders_block", oid0)))
             tx.unregister("demo_orders_block")
@@ -98,8 +117,7 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
             tx.unregister("demo_events_block")
             counts["orders"] += orders.num_rows
             counts["events"] += events.num_rows
-            say(f"customers {b:,}/{n:,}: {counts['orders']:,} orders, "
-                f"{counts['events']:,} events")
+            say(f"customers {b:,}/{n:,}: {counts['orders']:,} orders, {counts['events']:,} events")
         timings["waited_for_generator"] = round(t_wait, 2)
         t = lap("orders_events", t)
         k0 = time.perf_counter()
@@ -109,36 +127,46 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
         # lifecycle stage from what was generated, by lib/marketing/lifecycle.py's rules
         churned = (purchases > 0) & (last_purchase < g.end - CHURN_DAYS * DAY)
         intent = last_intent >= g.end - INTENT_DAYS * DAY
-        stage = np.where(purchases == 0, np.where(intent, 1, 0),
-                         np.where(churned, 4, np.where(purchases == 1, 2, 3)))
+        stage = np.where(purchases == 0, np.where(intent, 1, 0), np.where(churned, 4, np.where(purchases == 1, 2, 3)))
         reason = np.where(churned & (g.reason >= 0), g.reason, -1)
         cols = g.cols
-        cust = pa.table({
-            "customer_id": g.ids,
-            "source": _take(_strs(SOURCES), g.source),
-            "source_record_id": _source_record_ids(g),
-            "family_name": cols["family_name"], "given_name": cols["given_name"],
-            "full_name": cols["full_name"], "name_pinyin": cols["name_pinyin"],
-            "gender": cols["gender"],
-            "birth_date": pa.array(g.birth.astype("datetime64[D]").astype(np.int32),
-                                   type=pa.int32()).cast(pa.date32()),
-            "mobile": cols["mobile"], "email": cols["email"],
-            "id_number_enc": pa.array(enc, type=pa.string()),
-            "id_number_hash": pa.array(hashes, type=pa.string()),
-            "id_number_last4": pa.array([v[-4:] if v else None for v in ids], type=pa.string()),
-            "country": cols["country"], "province": cols["province"], "city": cols["city"],
-            "district": cols["district"], "address": cols["address"],
-            "postcode": cols["postcode"], "customer_type": cols["customer_type"],
-            "company": cols["company"], "industry": cols["industry"],
-            "job_title": cols["job_title"], "uscc": cols["uscc"],
-            "channel": _take(_strs(CHANNELS), g.channel),
-            "registered_at": _ts(g.t0_epoch, g.reg),
-            "updated_at": _ts(g.t0_epoch, g.updated),
-            "verified_at": _ts(g.t0_epoch, g.verified),
-            "lifecycle_stage": _take(_strs(STAGES), stage),
-            "churn_reason": _null_where(reason < 0, _take(_strs(CHURN_REASONS),
-                                                          np.maximum(reason, 0))),
-        })
+        cust = pa.table(
+            {
+                "customer_id": g.ids,
+                "source": _take(_strs(SOURCES), g.source),
+                "source_record_id": _source_record_ids(g),
+                "family_name": cols["family_name"],
+                "given_name": cols["given_name"],
+                "full_name": cols["full_name"],
+                "name_pinyin": cols["name_pinyin"],
+                "gender": cols["gender"],
+                "birth_date": pa.array(g.birth.astype("datetime64[D]").astype(np.int32), type=pa.int32()).cast(
+                    pa.date32()
+                ),
+                "mobile": cols["mobile"],
+                "email": cols["email"],
+                "id_number_enc": pa.array(enc, type=pa.string()),
+                "id_number_hash": pa.array(hashes, type=pa.string()),
+                "id_number_last4": pa.array([v[-4:] if v else None for v in ids], type=pa.string()),
+                "country": cols["country"],
+                "province": cols["province"],
+                "city": cols["city"],
+                "district": cols["district"],
+                "address": cols["address"],
+                "postcode": cols["postcode"],
+                "customer_type": cols["customer_type"],
+                "company": cols["company"],
+                "industry": cols["industry"],
+                "job_title": cols["job_title"],
+                "uscc": cols["uscc"],
+                "channel": _take(_strs(CHANNELS), g.channel),
+                "registered_at": _ts(g.t0_epoch, g.reg),
+                "updated_at": _ts(g.t0_epoch, g.updated),
+                "verified_at": _ts(g.t0_epoch, g.verified),
+                "lifecycle_stage": _take(_strs(STAGES), stage),
+                "churn_reason": _null_where(reason < 0, _take(_strs(CHURN_REASONS), np.maximum(reason, 0))),
+            }
+        )
         tx.register("demo_customers", cust)
         tx.run(warehouse.raw_sql("INSERT INTO customers BY NAME SELECT * FROM demo_customers"))
         tx.unregister("demo_customers")
@@ -146,24 +174,32 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
 
         cons = _consents(g, cols)
         tx.register("demo_consents", cons)
-        tx.run(warehouse.raw_sql("INSERT INTO consents (customer_id, channel, status, source, recorded_at,"
-               " recorded_by) SELECT customer_id, channel, status, source, recorded_at,"
-               " recorded_by FROM demo_consents ORDER BY customer_id, recorded_at, channel"))
+        tx.run(
+            warehouse.raw_sql(
+                "INSERT INTO consents (customer_id, channel, status, source, recorded_at,"
+                " recorded_by) SELECT customer_id, channel, status, source, recorded_at,"
+                " recorded_by FROM demo_consents ORDER BY customer_id, recorded_at, channel"
+            )
+        )
         tx.unregister("demo_consents")
         counts["consents"] = cons.num_rows
 
         truth = sorted(g.truth, key=lambda r: (r[0], r[1]))
-        gt = pa.table({
-            "customer_id": pa.array([int(g.ids[r[0]]) for r in truth], type=pa.int64()),
-            "defect": pa.array([r[1] for r in truth], type=pa.string()),
-            "field": pa.array([r[2] for r in truth], type=pa.string()),
-            "detail": pa.array([r[3] for r in truth], type=pa.string()),
-            "duplicate_of": pa.array([int(g.ids[r[4]]) if r[4] is not None else None
-                                      for r in truth], type=pa.int64())})
+        gt = pa.table(
+            {
+                "customer_id": pa.array([int(g.ids[r[0]]) for r in truth], type=pa.int64()),
+                "defect": pa.array([r[1] for r in truth], type=pa.string()),
+                "field": pa.array([r[2] for r in truth], type=pa.string()),
+                "detail": pa.array([r[3] for r in truth], type=pa.string()),
+                "duplicate_of": pa.array(
+                    [int(g.ids[r[4]]) if r[4] is not None else None for r in truth], type=pa.int64()
+                ),
+            }
+        )
         tx.register("demo_truth", gt)
         tx.run(warehouse.raw_sql("INSERT INTO demo_ground_truth SELECT * FROM demo_truth"))
         tx.unregister("demo_truth")
-        tx.run("warehouse_mark_demo")     # `demo --if-missing` adds demo logins only here
+        tx.run("warehouse_mark_demo")  # `demo --if-missing` adds demo logins only here
         t = lap("load_consents_truth", t)
     warehouse.checkpoint()
     t = lap("checkpoint", t)
@@ -173,11 +209,20 @@ def build(n_customers: int, seed: int = 42, as_of: date = DEFAULT_AS_OF,
         defects[r[1]] = defects.get(r[1], 0) + 1
     stages = {s: int((stage == i).sum()) for i, s in enumerate(STAGES)}
     timings["total"] = round(time.perf_counter() - started, 2)
-    timings["cpu_total"] = round(time.process_time() - cpu_started, 2)   # all threads
+    timings["cpu_total"] = round(time.process_time() - cpu_started, 2)  # all threads
     size = loc.path.stat().st_size if loc.kind == "file" and loc.path and loc.path.exists() else None
-    return {"warehouse": loc.describe(), "customers": n, **counts,
-            "ground_truth": len(g.truth), "defects": defects, "stages": stages,
-            "seed": seed, "as_of": as_of.isoformat(), "seconds": timings, "file_bytes": size}
+    return {
+        "warehouse": loc.describe(),
+        "customers": n,
+        **counts,
+        "ground_truth": len(g.truth),
+        "defects": defects,
+        "stages": stages,
+        "seed": seed,
+        "as_of": as_of.isoformat(),
+        "seconds": timings,
+        "file_bytes": size,
+    }
 
 
 def _id_hashes(values: list[str | None]) -> list[str | None]:
@@ -203,8 +248,7 @@ def _source_record_ids(g: _Build) -> pa.Array:
             val = _cat("U", _num(serial + 10_000_000))
         elif name == "wechat_mall":
             # openid-like: "o" + 21 random url-safe characters + a unique serial
-            alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                     "0123456789-_"))
+            alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
             chars = np.ascontiguousarray(alphabet[rng.integers(0, 64, (n, 21))])
             head = _strs(chars.view("<U21").reshape(n).tolist())
             val = _cat("o", head, _num(serial, 6))
@@ -226,9 +270,10 @@ def _consents(g: _Build, cols: dict) -> pa.Table:
     signup_source = np.array(["call_centre", "signup_form", "wechat", "store", "marketplace"])
     parts = []
     for channel, p_grant, has, withdraw_src in (
-            ("sms", 0.78, has_mobile, "sms_reply_td"),
-            ("email", 0.66, has_email, "unsubscribe_link"),
-            ("phone", 0.55, has_mobile, "call_centre")):
+        ("sms", 0.78, has_mobile, "sms_reply_td"),
+        ("email", 0.66, has_email, "unsubscribe_link"),
+        ("phone", 0.55, has_mobile, "call_centre"),
+    ):
         grant = has & (rng.random(n) < p_grant)
         rows = np.flatnonzero(grant)
         t_grant = g.reg[rows] + rng.integers(0, 120, len(rows))
@@ -239,25 +284,25 @@ def _consents(g: _Build, cols: dict) -> pa.Table:
         parts.append((wr, channel, "withdrawn", np.full(len(wr), withdraw_src), t_w, "system"))
         rg = rng.random(len(wr)) < 0.10
         t_rg = t_w[rg] + (rng.random(int(rg.sum())) * (end - 1 - t_w[rg])).astype(np.int64)
-        parts.append((wr[rg], channel, "granted", np.full(int(rg.sum()), "preference_centre"),
-                      t_rg, "system"))
+        parts.append((wr[rg], channel, "granted", np.full(int(rg.sum()), "preference_centre"), t_rg, "system"))
     rows = np.concatenate([p[0] for p in parts])
-    return pa.table({
-        "customer_id": pa.array(g.ids[rows]),
-        "channel": pa.array(np.concatenate([np.full(len(p[0]), p[1]) for p in parts]).tolist(),
-                            type=pa.string()),
-        "status": pa.array(np.concatenate([np.full(len(p[0]), p[2]) for p in parts]).tolist(),
-                           type=pa.string()),
-        "source": pa.array(np.concatenate([np.asarray(p[3], dtype=object) for p in parts])
-                           .tolist(), type=pa.string()),
-        "recorded_at": _ts(g.t0_epoch, np.concatenate([p[4] for p in parts])),
-        "recorded_by": pa.array(["system"] * len(rows), type=pa.string()),
-    })
+    return pa.table(
+        {
+            "customer_id": pa.array(g.ids[rows]),
+            "channel": pa.array(np.concatenate([np.full(len(p[0]), p[1]) for p in parts]).tolist(), type=pa.string()),
+            "status": pa.array(np.concatenate([np.full(len(p[0]), p[2]) for p in parts]).tolist(), type=pa.string()),
+            "source": pa.array(
+                np.concatenate([np.asarray(p[3], dtype=object) for p in parts]).tolist(), type=pa.string()
+            ),
+            "recorded_at": _ts(g.t0_epoch, np.concatenate([p[4] for p in parts])),
+            "recorded_by": pa.array(["system"] * len(rows), type=pa.string()),
+        }
+    )
 
 
 # ============================================================== inspection helpers
 
-FINGERPRINT_EXCLUDES = {"id_number_enc"}   # Fernet tokens carry a random IV and a timestamp
+FINGERPRINT_EXCLUDES = {"id_number_enc"}  # Fernet tokens carry a random IV and a timestamp
 
 
 FINGERPRINT_TABLES = {"customers": "customer_id", "orders": "order_id", "events": "event_id"}
@@ -269,44 +314,50 @@ def fingerprint() -> dict[str, str]:
     out = {}
     for table, key in FINGERPRINT_TABLES.items():
         # Identifiers: the table and key from the whitelist above, columns from the catalog.
-        names = [c for c in warehouse.read("demo_table_columns", table=table)["column_name"]
-                 if c not in FINGERPRINT_EXCLUDES]
+        names = [
+            c for c in warehouse.read("demo_table_columns", table=table)["column_name"] if c not in FINGERPRINT_EXCLUDES
+        ]
         expr = ", ".join("coalesce(CAST(" + c + " AS VARCHAR), '∅')" for c in names)
         out[table] = warehouse.scalar(
-            warehouse.raw_sql("SELECT md5(string_agg(concat_ws('|', " + expr + "), chr(10) ORDER BY " + key + ")) "
-            "FROM " + table))
+            warehouse.raw_sql(
+                "SELECT md5(string_agg(concat_ws('|', " + expr + "), chr(10) ORDER BY " + key + ")) FROM " + table
+            )
+        )
     return out
 
 
 # ============================================================== command line
 
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.demo",
-                                     description="Build the deterministic demo warehouse.")
+    parser = argparse.ArgumentParser(prog="python -m lib.demo", description="Build the deterministic demo warehouse.")
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--warehouse", help="warehouse file (default: C360_WAREHOUSE / secrets)")
-    parser.add_argument("--as-of", type=date.fromisoformat, default=DEFAULT_AS_OF,
-                        help="last day covered is the day before (default %(default)s)")
-    parser.add_argument("--replace", action="store_true",
-                        help="delete an existing warehouse file first")
+    parser.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        default=DEFAULT_AS_OF,
+        help="last day covered is the day before (default %(default)s)",
+    )
+    parser.add_argument("--replace", action="store_true", help="delete an existing warehouse file first")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
-        stats = build(args.customers, args.seed, args.as_of, args.warehouse,
-                      replace=args.replace, progress=say)
+        stats = build(args.customers, args.seed, args.as_of, args.warehouse, replace=args.replace, progress=say)
     except (DemoError, warehouse.WarehouseError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         warehouse.dispose()
     size = stats["file_bytes"]
-    print(f"built {stats['warehouse']}: {stats['customers']:,} customers, "
-          f"{stats['orders']:,} orders, {stats['events']:,} events, "
-          f"{stats['consents']:,} consents, {stats['ground_truth']:,} ground-truth rows "
-          f"in {stats['seconds']['total']:.1f}s"
-          + (f" ({size / 1e6:.0f} MB)" if size else ""))
+    print(
+        f"built {stats['warehouse']}: {stats['customers']:,} customers, "
+        f"{stats['orders']:,} orders, {stats['events']:,} events, "
+        f"{stats['consents']:,} consents, {stats['ground_truth']:,} ground-truth rows "
+        f"in {stats['seconds']['total']:.1f}s" + (f" ({size / 1e6:.0f} MB)" if size else "")
+    )
     print(f"stages: {stats['stages']}")
     print(f"defects: {stats['defects']}")
     print(f"timings: {stats['seconds']}")

@@ -1,4 +1,5 @@
 """Array helpers and the pools the generator draws from: areas, names, pinyin, seasonal curves."""
+
 from __future__ import annotations
 
 import functools
@@ -9,7 +10,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lib.demo.spec import DAY, DemoError, HOUR_WEIGHTS, MUNICIPALITIES, POSTCODE_PREFIX, PROVINCE_WEIGHTS, SPRING_FESTIVAL, SURNAME_PINYIN
+from lib.demo.spec import (
+    DAY,
+    DemoError,
+    HOUR_WEIGHTS,
+    MUNICIPALITIES,
+    POSTCODE_PREFIX,
+    PROVINCE_WEIGHTS,
+    SPRING_FESTIVAL,
+    SURNAME_PINYIN,
+)
 
 
 # ============================================================== small helpers
@@ -27,8 +37,9 @@ def _take(pool: pa.Array, idx: np.ndarray) -> pa.Array:
 
 def _cat(*parts) -> pa.Array:
     """Concatenate string arrays / scalars element-wise (null if any part is null)."""
-    return pc.binary_join_element_wise(*[p if isinstance(p, (pa.Array, pa.ChunkedArray))
-                                         else pa.scalar(p, pa.string()) for p in parts], "")
+    return pc.binary_join_element_wise(
+        *[p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.scalar(p, pa.string()) for p in parts], ""
+    )
 
 
 def _num(arr: np.ndarray, width: int | None = None) -> pa.Array:
@@ -88,7 +99,7 @@ def _weights(pool) -> tuple[list[str], np.ndarray]:
         w = np.array([float(v) for v in pool.values()])
     else:
         names = list(pool)
-        w = 1.0 / (np.arange(len(names)) + 8.0)     # Zipf-like: Faker lists are rank-ordered
+        w = 1.0 / (np.arange(len(names)) + 8.0)  # Zipf-like: Faker lists are rank-ordered
     return names, w / w.sum()
 
 
@@ -113,18 +124,20 @@ def _ascii(text: str) -> str:
 
 # ============================================================== reference data
 
+
 @dataclass(frozen=True)
 class Areas:
     """County-level divisions: ``code`` for resident IDs (valid in given birth years),
     current names for addresses (``current`` rows only)."""
-    code: np.ndarray        # int, 6-digit division code
+
+    code: np.ndarray  # int, 6-digit division code
     province: pa.Array
-    city: pa.Array          # prefecture-level city (or the county itself when province-run)
+    city: pa.Array  # prefecture-level city (or the county itself when province-run)
     district: pa.Array
     postprefix: pa.Array
-    weight: np.ndarray      # where people live / were born (province population)
-    current: np.ndarray     # bool: the code exists today (usable as an address)
-    valid: np.ndarray       # bool [code, year - first_year]: stdnum accepts it for that year
+    weight: np.ndarray  # where people live / were born (province population)
+    current: np.ndarray  # bool: the code exists today (usable as an address)
+    valid: np.ndarray  # bool [code, year - first_year]: stdnum accepts it for that year
     first_year: int
 
 
@@ -188,12 +201,23 @@ def _areas(first_year: int, this_year: int) -> Areas:
     per_prov: dict[int, int] = {}
     for r in rows:
         per_prov[r[0] // 10000] = per_prov.get(r[0] // 10000, 0) + 1
-    weight = np.array([PROVINCE_WEIGHTS[r[0] // 10000] / per_prov[r[0] // 10000]
-                       * (2.0 if (r[3] or "").endswith("区") else 1.0) for r in rows])
-    return Areas(np.array([r[0] for r in rows]), _strs(r[1] for r in rows),
-                 _strs(r[2] for r in rows), _strs(r[3] for r in rows),
-                 _strs(r[4] for r in rows), weight / weight.sum(),
-                 np.array([r[6] for r in rows]), np.array([r[5] for r in rows]), first_year)
+    weight = np.array(
+        [
+            PROVINCE_WEIGHTS[r[0] // 10000] / per_prov[r[0] // 10000] * (2.0 if (r[3] or "").endswith("区") else 1.0)
+            for r in rows
+        ]
+    )
+    return Areas(
+        np.array([r[0] for r in rows]),
+        _strs(r[1] for r in rows),
+        _strs(r[2] for r in rows),
+        _strs(r[3] for r in rows),
+        _strs(r[4] for r in rows),
+        weight / weight.sum(),
+        np.array([r[6] for r in rows]),
+        np.array([r[5] for r in rows]),
+        first_year,
+    )
 
 
 def _birthplaces(rng: np.random.Generator, areas: Areas, years: np.ndarray) -> np.ndarray:
@@ -217,6 +241,7 @@ def _residences(rng: np.random.Generator, areas: Areas, n: int) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def _zh_names():
     from faker.providers.person.zh_CN import Provider as P
+
     fam, fam_w = _weights(P.last_names)
     male, male_w = _weights(P.first_names_male)
     female, female_w = _weights(P.first_names_female)
@@ -228,6 +253,7 @@ def _common_chars_by_pinyin() -> dict[str, list[str]]:
     """GB2312 level-1 characters (the 3,755 most common) grouped by toneless pinyin:
     the homophones a pinyin input method offers, for realistic typos."""
     from pypinyin import Style, lazy_pinyin
+
     groups: dict[str, list[str]] = {}
     for hi in range(0xB0, 0xD8):
         for lo in range(0xA1, 0xFF):
@@ -243,6 +269,7 @@ def _lazy_pinyin(text: str) -> list[str]:
     global _LAZY_PINYIN
     if _LAZY_PINYIN is None:
         from pypinyin import Style, lazy_pinyin
+
         _LAZY_PINYIN = functools.partial(lazy_pinyin, style=Style.NORMAL, errors="ignore")
     return _LAZY_PINYIN(text)
 
@@ -266,10 +293,12 @@ def _initials(py: str) -> str:
 @functools.lru_cache(maxsize=1)
 def _opencc():
     import opencc
+
     return opencc.OpenCC("s2t")
 
 
 # ============================================================== calendar curves
+
 
 class Curve:
     """A daily intensity over the history window; samples timestamps (seconds from the
@@ -300,19 +329,19 @@ def _season(days: np.ndarray) -> np.ndarray:
     day = (d - d.astype("datetime64[M]")).astype(int) + 1
     md = month * 100 + day
     w = np.ones(len(d))
-    dow = (d.astype(np.int64) + 3) % 7                       # 0 = Monday
+    dow = (d.astype(np.int64) + 3) % 7  # 0 = Monday
     w[dow >= 5] *= 1.15
-    w[(md >= 1020) & (md <= 1031)] *= 1.5                    # Double 11 pre-sale
+    w[(md >= 1020) & (md <= 1031)] *= 1.5  # Double 11 pre-sale
     w[(md >= 1101) & (md <= 1110)] *= 2.0
     w[md == 1111] *= 8.0
     w[md == 1112] *= 1.5
-    w[(md >= 601) & (md <= 617)] *= 1.6                      # 618
+    w[(md >= 601) & (md <= 617)] *= 1.6  # 618
     w[md == 618] *= 5.0
     w[md == 1212] *= 2.5
     w[md == 520] *= 1.5
     for y in np.unique(years):
         sf = np.datetime64(f"{y}-{SPRING_FESTIVAL.get(int(y), '02-05')}")
         off = (d - sf).astype(int)
-        w[(off >= -21) & (off < -7)] *= 1.35                 # new-year shopping
-        w[(off >= -7) & (off <= 6)] *= 0.45                  # couriers and shops closed
+        w[(off >= -21) & (off < -7)] *= 1.35  # new-year shopping
+        w[(off >= -7) & (off <= 6)] *= 0.45  # couriers and shops closed
     return w

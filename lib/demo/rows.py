@@ -1,4 +1,5 @@
 """Event collection, defect variants and the SQL that loads generated blocks."""
+
 from __future__ import annotations
 
 
@@ -7,7 +8,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lib.core import warehouse
-from lib.demo.spec import CATEGORIES, DemoError, EVENT_CHANNELS, EVENT_TYPES, NOTES, ORDER_CHANNELS, ORDER_SOURCE_PREFIX, ORDER_STATUSES, SOURCES
+from lib.demo.spec import (
+    CATEGORIES,
+    DemoError,
+    EVENT_CHANNELS,
+    EVENT_TYPES,
+    NOTES,
+    ORDER_CHANNELS,
+    ORDER_SOURCE_PREFIX,
+    ORDER_STATUSES,
+    SOURCES,
+)
 from lib.demo.pools import _pinyin
 
 
@@ -28,11 +39,21 @@ class _Events:
             if np.isscalar(v):
                 return np.full(n, v, dtype=dtype)
             return np.asarray(v, dtype=dtype)
-        self.parts.append({"cust": np.asarray(cust, dtype=np.int64),
-                           "t": np.asarray(t, dtype=np.int64), "type": full(etype),
-                           "channel": full(channel), "cat": full(cat), "amount": full(amount),
-                           "order": full(order), "source": full(source), "note": full(note),
-                           "sri": full(sri)})
+
+        self.parts.append(
+            {
+                "cust": np.asarray(cust, dtype=np.int64),
+                "t": np.asarray(t, dtype=np.int64),
+                "type": full(etype),
+                "channel": full(channel),
+                "cat": full(cat),
+                "amount": full(amount),
+                "order": full(order),
+                "source": full(source),
+                "note": full(note),
+                "sri": full(sri),
+            }
+        )
 
     def build(self) -> dict:
         keys = ["cust", "t", "type", "channel", "cat", "amount", "order", "source", "note", "sri"]
@@ -42,15 +63,21 @@ class _Events:
 
 
 def _online_source(channel: np.ndarray) -> np.ndarray:
-    return np.where(channel == 2, 2, 1)            # wechat -> wechat_mall, web/app -> shop
+    return np.where(channel == 2, 2, 1)  # wechat -> wechat_mall, web/app -> shop
 
 
 # ============================================================== defect helpers
 
-EMAIL_DEFECTS = ["missing @", "double @", "no top-level domain", "space in address",
-                 "comma instead of dot", "dot before @", "no local part"]
-MOBILE_DEFECTS = ["too short", "too long", "invalid prefix", "placeholder digits",
-                  "truncated"]
+EMAIL_DEFECTS = [
+    "missing @",
+    "double @",
+    "no top-level domain",
+    "space in address",
+    "comma instead of dot",
+    "dot before @",
+    "no local part",
+]
+MOBILE_DEFECTS = ["too short", "too long", "invalid prefix", "placeholder digits", "truncated"]
 
 
 def _bad_email(local: str, domain: str, variant: int) -> str:
@@ -74,26 +101,32 @@ def _bad_email(local: str, domain: str, variant: int) -> str:
 
 def _bad_mobile(mobile: str | None, variant: int, fill: int) -> str:
     """An invalid number for phonenumbers and for a plain E.164 length check alike."""
-    digits = (mobile or f"+86138{fill:08d}")
-    if variant == 0:                                   # too short
+    digits = mobile or f"+86138{fill:08d}"
+    if variant == 0:  # too short
         return digits[:-3] if digits.startswith("+86") else digits[:6]
-    if variant == 1:                                   # too long (more than 15 digits)
+    if variant == 1:  # too long (more than 15 digits)
         return digits + f"{fill % 1_000_000:06d}"
-    if variant == 2:                                   # no such mobile prefix in China
+    if variant == 2:  # no such mobile prefix in China
         return f"+8612{fill:08d}0"
-    if variant == 3:                                   # placeholder typed to pass a form
+    if variant == 3:  # placeholder typed to pass a form
         return "+8611111111111"
-    return digits[: max(4, len(digits) - 6)]           # truncated
+    return digits[: max(4, len(digits) - 6)]  # truncated
 
 
 def _format_variant(mobile: str, u: float) -> str:
     """The same number as another system typed it (still a valid number, not E.164)."""
     if mobile.startswith("+86") and len(mobile) == 14:
         nat = mobile[3:]
-        forms = [f"{nat[:3]} {nat[3:7]} {nat[7:]}", f"{nat[:3]}-{nat[3:7]}-{nat[7:]}", nat,
-                 f"+86 {nat[:3]} {nat[3:7]} {nat[7:]}", f"0086{nat}"]
+        forms = [
+            f"{nat[:3]} {nat[3:7]} {nat[7:]}",
+            f"{nat[:3]}-{nat[3:7]}-{nat[7:]}",
+            nat,
+            f"+86 {nat[:3]} {nat[3:7]} {nat[7:]}",
+            f"0086{nat}",
+        ]
         return forms[int(u * len(forms)) % len(forms)]
     import phonenumbers
+
     num = phonenumbers.parse(mobile)
     fmt = phonenumbers.PhoneNumberFormat.INTERNATIONAL
     return phonenumbers.format_number(num, fmt)
@@ -107,7 +140,7 @@ def _homophone_typo(given: str, groups: dict[str, list[str]], u: float) -> str:
     options = [c for c in groups.get(py, []) if c != given[i]]
     if not options:
         return given
-    return given[:i] + options[int(u * 7919) % len(options)] + given[i + 1:]
+    return given[:i] + options[int(u * 7919) % len(options)] + given[i + 1 :]
 
 
 def _letter_typo(text: str, u: float) -> str:
@@ -115,8 +148,8 @@ def _letter_typo(text: str, u: float) -> str:
         return (text or "") + "e"
     i = 1 + int(u * (len(text) - 2)) % (len(text) - 2)
     if u < 0.5:
-        return text[:i] + text[i + 1] + text[i] + text[i + 2:]       # swap two letters
-    return text[:i] + text[i + 1:]                                   # drop one
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]  # swap two letters
+    return text[:i] + text[i + 1 :]  # drop one
 
 
 def _is_cjk(text: str) -> bool:
@@ -161,6 +194,7 @@ def _duplicated(arr: pa.Array) -> np.ndarray:
 
 
 # ============================================================== loading
+
 
 def _lit(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
@@ -208,5 +242,6 @@ def _is_empty(tx: warehouse.Tx) -> bool:
 
 
 def _ts(t0_epoch: int, seconds: np.ndarray) -> pa.Array:
-    return pa.array((t0_epoch + np.asarray(seconds, dtype=np.int64)) * 1_000_000,
-                    type=pa.int64()).cast(pa.timestamp("us"))
+    return pa.array((t0_epoch + np.asarray(seconds, dtype=np.int64)) * 1_000_000, type=pa.int64()).cast(
+        pa.timestamp("us")
+    )

@@ -11,6 +11,7 @@ Exports contain only those rows, with the columns the role may see (contacts mas
 privacy.mask_frame unless the role may view contact PII), and each export is written to the
 audit log - in the same transaction as the read - with the segment definition and row count.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,12 +53,18 @@ def reachable(segment: Any, as_of: date | None = None) -> pd.DataFrame:
     compiled = segments.compile(definition)
     sql = compose("audience_counts", {"segment_filter": compiled.sql})
     row = warehouse.one(warehouse.raw_sql(sql), as_of=as_of or settings.as_of(), **compiled.params) or {}
-    return pd.DataFrame([
-        {"channel": ch, "members": int(row.get("members") or 0),
-         "consenting": int(row.get(f"{ch}_consent") or 0),
-         "valid_contact": int(row.get(f"{ch}_valid") or 0),
-         "reachable": int(row.get(f"{ch}_reachable") or 0)}
-        for ch in CHANNELS])
+    return pd.DataFrame(
+        [
+            {
+                "channel": ch,
+                "members": int(row.get("members") or 0),
+                "consenting": int(row.get(f"{ch}_consent") or 0),
+                "valid_contact": int(row.get(f"{ch}_valid") or 0),
+                "reachable": int(row.get(f"{ch}_reachable") or 0),
+            }
+            for ch in CHANNELS
+        ]
+    )
 
 
 @dataclass
@@ -71,14 +78,15 @@ class Export:
 def _rows(tx: warehouse.Tx, definition: dict, channel: str, as_of: date) -> pd.DataFrame:
     contact_column, channel_filter = _channel(channel)
     compiled = segments.compile(definition)
-    sql = compose("audience_rows", {"segment_filter": compiled.sql, "channel_filter": channel_filter,
-                                    "contact_column": contact_column})
+    sql = compose(
+        "audience_rows",
+        {"segment_filter": compiled.sql, "channel_filter": channel_filter, "contact_column": contact_column},
+    )
     return fast_frame(tx, sql, as_of=as_of, **compiled.params)
 
 
 @auth.pii_reader("export_audience")
-def export(user: auth.User, segment: Any, channel: str, fmt: str = "csv",
-           as_of: date | None = None) -> Export:
+def export(user: auth.User, segment: Any, channel: str, fmt: str = "csv", as_of: date | None = None) -> Export:
     """The reachable rows of a segment for one channel as CSV or Excel bytes; audited."""
     auth.require(user, "export_audience")
     if fmt not in FORMATS:
@@ -89,18 +97,30 @@ def export(user: auth.User, segment: Any, channel: str, fmt: str = "csv",
 
 
 @warehouse.retrying
-def _export(user: auth.User, name: str | None, definition: dict, channel: str, fmt: str,
-            as_of: date) -> Export:
+def _export(user: auth.User, name: str | None, definition: dict, channel: str, fmt: str, as_of: date) -> Export:
     with warehouse.transaction() as tx:
         frame = _rows(tx, definition, channel, as_of)
         if fmt == "xlsx" and len(frame) > EXCEL_MAX_ROWS:
             raise ExportError(f"{len(frame):,} rows do not fit in one Excel sheet; export CSV instead.")
         frame = privacy.mask_frame(user, frame)
-        audit.record(tx, user, "audience.export", "segment", name,
-                     detail={"segment": name, "definition": definition,
-                             "description": segments.describe(definition), "channel": channel,
-                             "format": fmt, "rows": len(frame), "columns": list(frame.columns),
-                             "masked": not privacy.can_see_contacts(user), "as_of": as_of})
+        audit.record(
+            tx,
+            user,
+            "audience.export",
+            "segment",
+            name,
+            detail={
+                "segment": name,
+                "definition": definition,
+                "description": segments.describe(definition),
+                "channel": channel,
+                "format": fmt,
+                "rows": len(frame),
+                "columns": list(frame.columns),
+                "masked": not privacy.can_see_contacts(user),
+                "as_of": as_of,
+            },
+        )
     # lib/security/exports.py: formula prefixes neutralised in CSV, text cells typed as text in Excel
     data, mime = exports.encode(frame, fmt, sheet_name="audience")
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in (name or "segment"))
@@ -108,8 +128,7 @@ def _export(user: auth.User, name: str | None, definition: dict, channel: str, f
 
 
 @auth.pii_reader("export_audience")
-def export_to_file(user: auth.User, segment: Any, channel: str, out: str | Path,
-                   as_of: date | None = None) -> Export:
+def export_to_file(user: auth.User, segment: Any, channel: str, out: str | Path, as_of: date | None = None) -> Export:
     """CLI form: the format follows the file extension (.csv or .xlsx)."""
     auth.require(user, "export_audience")
     out = Path(out)

@@ -36,6 +36,7 @@ medium = the next 30 %. Reasons: for each group of features, how much the probab
 when the group is set to the typical value of retained customers; the top three groups that
 raise the risk by at least one percentage point (high and medium tiers only).
 """
+
 from __future__ import annotations
 
 import json
@@ -57,10 +58,28 @@ from lib.security import audit, auth
 from lib.core import settings, warehouse
 from lib.marketing.queries import cutoff, fast_frame
 
-NUMERIC = ["recency_days", "frequency", "monetary", "avg_order_value", "orders_90d",
-           "orders_prev_90d", "order_trend", "spend_365d", "tenure_days", "avg_gap_days",
-           "refund_ratio", "categories", "browse_30d", "browse_90d", "carts_90d",
-           "complaints_365d", "consults_365d", "returns_365d", "days_since_event", "age"]
+NUMERIC = [
+    "recency_days",
+    "frequency",
+    "monetary",
+    "avg_order_value",
+    "orders_90d",
+    "orders_prev_90d",
+    "order_trend",
+    "spend_365d",
+    "tenure_days",
+    "avg_gap_days",
+    "refund_ratio",
+    "categories",
+    "browse_30d",
+    "browse_90d",
+    "carts_90d",
+    "complaints_365d",
+    "consults_365d",
+    "returns_365d",
+    "days_since_event",
+    "age",
+]
 CATEGORICAL = ["channel", "customer_type", "gender"]
 FEATURES = NUMERIC + CATEGORICAL
 
@@ -100,6 +119,7 @@ def _threads(rows: int):
 
 # ---------------------------------------------------------------- features and labels
 
+
 def _windows(as_of: date, horizon_days: int) -> tuple[date, date]:
     end = cutoff(as_of).date()
     eval_cutoff = end - timedelta(days=horizon_days)
@@ -113,12 +133,23 @@ def _sample(population: int, max_rows: int) -> tuple[int, int]:
 
 
 @auth.pii_internal("model features (channel, type, gender, age); returns them to the trainer only")
-def features(tx: warehouse.Tx, cutoff_day: date, *, sample: tuple[int, int] = (1, 1),
-             id_range: tuple[int, int] = (-(2 ** 62), 2 ** 62)) -> pd.DataFrame:
+def features(
+    tx: warehouse.Tx,
+    cutoff_day: date,
+    *,
+    sample: tuple[int, int] = (1, 1),
+    id_range: tuple[int, int] = (-(2**62), 2**62),
+) -> pd.DataFrame:
     """Feature rows of every purchaser before the cutoff (00:00 of cutoff_day)."""
-    frame = fast_frame(tx, warehouse.query("churn_features"), cutoff=cutoff_day,
-                       sample_mod=sample[0], sample_keep=sample[1],
-                       id_lo=id_range[0], id_hi=id_range[1])
+    frame = fast_frame(
+        tx,
+        warehouse.query("churn_features"),
+        cutoff=cutoff_day,
+        sample_mod=sample[0],
+        sample_keep=sample[1],
+        id_lo=id_range[0],
+        id_hi=id_range[1],
+    )
     for col in CATEGORICAL:
         frame[col] = frame[col].astype("object").where(frame[col].notna(), None)
     return frame
@@ -126,13 +157,13 @@ def features(tx: warehouse.Tx, cutoff_day: date, *, sample: tuple[int, int] = (1
 
 def labels(tx: warehouse.Tx, frame: pd.DataFrame, cutoff_day: date, horizon_days: int) -> np.ndarray:
     """1 = no purchase in [cutoff, cutoff + horizon), else 0, aligned with frame rows."""
-    buyers = fast_frame(tx, warehouse.query("churn_buyers_in_window"), cutoff=cutoff_day,
-                        horizon_days=horizon_days)["customer_id"]
+    buyers = fast_frame(tx, warehouse.query("churn_buyers_in_window"), cutoff=cutoff_day, horizon_days=horizon_days)[
+        "customer_id"
+    ]
     return (~frame["customer_id"].isin(set(buyers.tolist()))).to_numpy().astype(int)
 
 
-def _matrix(frame: pd.DataFrame, categories: dict[str, list[str]],
-            numeric: list[str] = NUMERIC) -> pd.DataFrame:
+def _matrix(frame: pd.DataFrame, categories: dict[str, list[str]], numeric: list[str] = NUMERIC) -> pd.DataFrame:
     """Model input: the numeric features, then the categorical ones named in categories."""
     X = frame[numeric].astype(float).copy()
     for col, values in categories.items():
@@ -180,12 +211,14 @@ def history_problem(tx: warehouse.Tx, as_of: date, horizon_days: int) -> str | N
     if first is None:
         return "No purchases in the warehouse: a churn model needs order history."
     first, last = _day(first), _day(last)
-    said = (f"Not enough purchase history for a {horizon_days}-day churn horizon as of {as_of}: "
-            f"the model trains on customers who bought before {train_cut} and labels them by "
-            f"the next {horizon_days} days, then checks itself on the {horizon_days} days from "
-            f"{eval_cut}; purchases run from {first} to {last} ({train['purchasers']:,} "
-            f"purchasers before {train_cut}, {train['churned']:,} of them churned; "
-            f"{hold['purchasers']:,} before {eval_cut}, {hold['churned']:,} churned).")
+    said = (
+        f"Not enough purchase history for a {horizon_days}-day churn horizon as of {as_of}: "
+        f"the model trains on customers who bought before {train_cut} and labels them by "
+        f"the next {horizon_days} days, then checks itself on the {horizon_days} days from "
+        f"{eval_cut}; purchases run from {first} to {last} ({train['purchasers']:,} "
+        f"purchasers before {train_cut}, {train['churned']:,} of them churned; "
+        f"{hold['purchasers']:,} before {eval_cut}, {hold['churned']:,} churned)."
+    )
     tries = [as_of] + ([last] if last < as_of else [])
     for day in tries:
         if day != as_of and _fits(tx, day, horizon_days)[0]:
@@ -202,6 +235,7 @@ def _day(value) -> date:
 
 
 # ---------------------------------------------------------------- metrics
+
 
 def precision_at_k(y: np.ndarray, score: np.ndarray, share: float = TOP_K_SHARE) -> float:
     """Share of actual churners among the k highest scores (k = share of rows, at least 1)."""
@@ -225,8 +259,16 @@ def evaluate(y: np.ndarray, proba: np.ndarray, recency: np.ndarray) -> dict:
 
 # ---------------------------------------------------------------- training
 
-def train(user: auth.User, as_of: date | None = None, horizon_days: int = DEFAULT_HORIZON, *,
-          progress: Progress = _quiet, max_train_rows: int = MAX_TRAIN_ROWS, seed: int = 0) -> dict:
+
+def train(
+    user: auth.User,
+    as_of: date | None = None,
+    horizon_days: int = DEFAULT_HORIZON,
+    *,
+    progress: Progress = _quiet,
+    max_train_rows: int = MAX_TRAIN_ROWS,
+    seed: int = 0,
+) -> dict:
     """Fit, evaluate on the later holdout period, store the model version; returns its metrics."""
     auth.require(user, "train_models")
     as_of = as_of or settings.as_of()
@@ -247,23 +289,35 @@ def train(user: auth.User, as_of: date | None = None, horizon_days: int = DEFAUL
         hold_rows = features(tx, eval_cut, sample=sample)
         y_hold = labels(tx, hold_rows, eval_cut, horizon_days)
     if len(train_rows) < MIN_TRAIN_ROWS or len(set(y_train)) < 2 or len(set(y_hold)) < 2:
-        raise ValueError("Not enough purchase history before the cutoff to train a churn model "
-                         f"(training rows: {len(train_rows)}); choose a later as-of date or a shorter horizon.")
+        raise ValueError(
+            "Not enough purchase history before the cutoff to train a churn model "
+            f"(training rows: {len(train_rows)}); choose a later as-of date or a shorter horizon."
+        )
     feature_seconds = time.perf_counter() - started
     progress(0.45, "fit")
     kept, dropped = informative_features(train_rows)
     numeric = [c for c in NUMERIC if c in kept]
-    categories = {col: sorted({v for v in train_rows[col].dropna().unique()})
-                  for col in CATEGORICAL if col in kept}
+    categories = {col: sorted({v for v in train_rows[col].dropna().unique()}) for col in CATEGORICAL if col in kept}
     if not kept:
         raise ValueError("No feature varies between customers in the training rows: nothing to learn from.")
-    notes = ([f"Dropped {len(dropped)} feature(s) that are empty or constant in the training "
-              f"rows: {', '.join(dropped)}."] if dropped else [])
+    notes = (
+        [f"Dropped {len(dropped)} feature(s) that are empty or constant in the training rows: {', '.join(dropped)}."]
+        if dropped
+        else []
+    )
     X_train, X_hold = _matrix(train_rows, categories, numeric), _matrix(hold_rows, categories, numeric)
     model = HistGradientBoostingClassifier(
-        max_iter=300, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40,
-        l2_regularization=1.0, early_stopping=True, validation_fraction=0.15,
-        n_iter_no_change=20, categorical_features="from_dtype", random_state=seed)
+        max_iter=300,
+        learning_rate=0.06,
+        max_leaf_nodes=31,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        early_stopping=True,
+        validation_fraction=0.15,
+        n_iter_no_change=20,
+        categorical_features="from_dtype",
+        random_state=seed,
+    )
     fit_started = time.perf_counter()
     with _threads(len(X_train)):
         model.fit(X_train, y_train)
@@ -276,47 +330,112 @@ def train(user: auth.User, as_of: date | None = None, horizon_days: int = DEFAUL
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(X_hold), size=min(IMPORTANCE_ROWS, len(X_hold)), replace=False)
     with _threads(len(pick)):
-        imp = permutation_importance(model, X_hold.iloc[pick], y_hold[pick], scoring="roc_auc",
-                                     n_repeats=3, random_state=seed)
-    importance = sorted(({"feature": f, "importance": float(m), "std": float(s)}
-                         for f, m, s in zip(X_hold.columns, imp.importances_mean, imp.importances_std)),
-                        key=lambda d: -d["importance"])
+        imp = permutation_importance(
+            model, X_hold.iloc[pick], y_hold[pick], scoring="roc_auc", n_repeats=3, random_state=seed
+        )
+    importance = sorted(
+        (
+            {"feature": f, "importance": float(m), "std": float(s)}
+            for f, m, s in zip(X_hold.columns, imp.importances_mean, imp.importances_std)
+        ),
+        key=lambda d: -d["importance"],
+    )
     retained = X_hold[y_hold == 0]
     reference = {col: float(retained[col].median()) for col in numeric}
-    thresholds = {"high": float(np.quantile(proba, 1 - TIER_HIGH_SHARE)),
-                  "medium": float(np.quantile(proba, 1 - TIER_HIGH_SHARE - TIER_MEDIUM_SHARE))}
-    bundle = {"model": model, "categories": categories, "reference": reference,
-              "thresholds": thresholds, "features": list(X_hold.columns), "numeric": numeric,
-              "dropped": dropped, "horizon_days": horizon_days}
-    details = {**metrics, "importance": importance, "thresholds": thresholds,
-               "features": list(X_hold.columns), "dropped_features": dropped, "notes": notes,
-               "iterations": int(model.n_iter_), "sample": list(sample),
-               "seconds": {"features": round(feature_seconds, 2), "fit": round(fit_seconds, 2),
-                           "total": round(time.perf_counter() - started, 2)}}
+    thresholds = {
+        "high": float(np.quantile(proba, 1 - TIER_HIGH_SHARE)),
+        "medium": float(np.quantile(proba, 1 - TIER_HIGH_SHARE - TIER_MEDIUM_SHARE)),
+    }
+    bundle = {
+        "model": model,
+        "categories": categories,
+        "reference": reference,
+        "thresholds": thresholds,
+        "features": list(X_hold.columns),
+        "numeric": numeric,
+        "dropped": dropped,
+        "horizon_days": horizon_days,
+    }
+    details = {
+        **metrics,
+        "importance": importance,
+        "thresholds": thresholds,
+        "features": list(X_hold.columns),
+        "dropped_features": dropped,
+        "notes": notes,
+        "iterations": int(model.n_iter_),
+        "sample": list(sample),
+        "seconds": {
+            "features": round(feature_seconds, 2),
+            "fit": round(fit_seconds, 2),
+            "total": round(time.perf_counter() - started, 2),
+        },
+    }
     progress(0.95, "save")
-    model_id = _store(user, as_of, horizon_days, train_cut, eval_cut, len(train_rows),
-                      len(hold_rows), metrics, details, pickle.dumps(bundle))
+    model_id = _store(
+        user,
+        as_of,
+        horizon_days,
+        train_cut,
+        eval_cut,
+        len(train_rows),
+        len(hold_rows),
+        metrics,
+        details,
+        pickle.dumps(bundle),
+    )
     progress(1.0, "done")
-    return {"model_id": model_id, "as_of": as_of, "horizon_days": horizon_days,
-            "train_cutoff": train_cut, "eval_cutoff": eval_cut, "n_train": len(train_rows),
-            "n_holdout": len(hold_rows), **details}
+    return {
+        "model_id": model_id,
+        "as_of": as_of,
+        "horizon_days": horizon_days,
+        "train_cutoff": train_cut,
+        "eval_cutoff": eval_cut,
+        "n_train": len(train_rows),
+        "n_holdout": len(hold_rows),
+        **details,
+    }
 
 
 @warehouse.retrying
-def _store(user, as_of, horizon_days, train_cut, eval_cut, n_train, n_hold, metrics, details,
-           blob) -> int:
+def _store(user, as_of, horizon_days, train_cut, eval_cut, n_train, n_hold, metrics, details, blob) -> int:
     with warehouse.transaction() as tx:
-        model_id = int(tx.scalar(
-            "churn_model_insert", trained_by=user.username, as_of=as_of, horizon_days=horizon_days,
-            train_cutoff=train_cut, eval_cutoff=eval_cut, n_train=n_train, n_holdout=n_hold,
-            base_rate=metrics["base_rate"], auc=metrics["auc"], baseline_auc=metrics["baseline_auc"],
-            precision_at_k=metrics["precision_at_k"],
-            baseline_precision_at_k=metrics["baseline_precision_at_k"], k_share=TOP_K_SHARE,
-            brier=metrics["brier"], metrics=json.dumps(details), model_blob=blob))
-        audit.record(tx, user, "churn.train", "churn_model", model_id,
-                     detail={"as_of": as_of, "horizon_days": horizon_days, "n_train": n_train,
-                             "n_holdout": n_hold, "auc": metrics["auc"],
-                             "baseline_auc": metrics["baseline_auc"]})
+        model_id = int(
+            tx.scalar(
+                "churn_model_insert",
+                trained_by=user.username,
+                as_of=as_of,
+                horizon_days=horizon_days,
+                train_cutoff=train_cut,
+                eval_cutoff=eval_cut,
+                n_train=n_train,
+                n_holdout=n_hold,
+                base_rate=metrics["base_rate"],
+                auc=metrics["auc"],
+                baseline_auc=metrics["baseline_auc"],
+                precision_at_k=metrics["precision_at_k"],
+                baseline_precision_at_k=metrics["baseline_precision_at_k"],
+                k_share=TOP_K_SHARE,
+                brier=metrics["brier"],
+                metrics=json.dumps(details),
+                model_blob=blob,
+            )
+        )
+        audit.record(
+            tx,
+            user,
+            "churn.train",
+            "churn_model",
+            model_id,
+            detail={
+                "as_of": as_of,
+                "horizon_days": horizon_days,
+                "n_train": n_train,
+                "n_holdout": n_hold,
+                "auc": metrics["auc"],
+                "baseline_auc": metrics["baseline_auc"],
+            },
+        )
     return model_id
 
 
@@ -331,9 +450,11 @@ def load(model_id: int | None = None, horizon_days: int | None = None) -> tuple[
     if model_id is None:
         model_id = warehouse.scalar("churn_latest_model_id", horizon_days=horizon_days)
         if model_id is None:
-            raise ValueError("No churn model has been trained yet"
-                             + (f" for a {horizon_days}-day horizon" if horizon_days else "")
-                             + ": run `churn train` first.")
+            raise ValueError(
+                "No churn model has been trained yet"
+                + (f" for a {horizon_days}-day horizon" if horizon_days else "")
+                + ": run `churn train` first."
+            )
     row = warehouse.one("churn_model_blob", model_id=int(model_id))
     if row is None:
         raise ValueError(f"No churn model {model_id}.")
@@ -343,16 +464,16 @@ def load(model_id: int | None = None, horizon_days: int | None = None) -> tuple[
 
 # ---------------------------------------------------------------- scoring
 
+
 def predict(bundle: dict, frame: pd.DataFrame, *, with_reasons: bool = True) -> pd.DataFrame:
     """Probability, tier and reasons for feature rows (pure: no warehouse access)."""
     model, categories = bundle["model"], bundle["categories"]
-    numeric = bundle.get("numeric", NUMERIC)      # models stored before features were dropped
+    numeric = bundle.get("numeric", NUMERIC)  # models stored before features were dropped
     X = _matrix(frame, categories, numeric)
     proba = model.predict_proba(X)[:, 1]
     t = bundle["thresholds"]
     tier = np.where(proba >= t["high"], "high", np.where(proba >= t["medium"], "medium", "low"))
-    out = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy(), "probability": proba,
-                        "risk_tier": tier})
+    out = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy(), "probability": proba, "risk_tier": tier})
     if not with_reasons:
         out["reasons"] = [[] for _ in range(len(out))]
         return out
@@ -380,9 +501,15 @@ def predict(bundle: dict, frame: pd.DataFrame, *, with_reasons: bool = True) -> 
     return out
 
 
-def score(user: auth.User, as_of: date | None = None, horizon_days: int | None = None, *,
-          model_id: int | None = None, progress: Progress = _quiet,
-          batch_size: int = SCORE_BATCH) -> dict:
+def score(
+    user: auth.User,
+    as_of: date | None = None,
+    horizon_days: int | None = None,
+    *,
+    model_id: int | None = None,
+    progress: Progress = _quiet,
+    batch_size: int = SCORE_BATCH,
+) -> dict:
     """Score every purchaser as of a date with a stored model; replaces churn_scores."""
     auth.require(user, "train_models")
     as_of = as_of or settings.as_of()
@@ -400,7 +527,7 @@ def _score(user, as_of, model_id, bundle, progress, batch_size) -> dict:
         batches = max(1, math.ceil(total / batch_size))
         qs = [i / batches for i in range(1, batches)]
         bounds_row = tx.one("churn_id_bounds", qs=qs or [0.5])
-        edges = ([-(2 ** 62)] + (list(bounds_row["bounds"]) if qs else []) + [2 ** 62])
+        edges = [-(2**62)] + (list(bounds_row["bounds"]) if qs else []) + [2**62]
         tx.run("churn_scores_delete")
         scored = 0
         tiers = {"high": 0, "medium": 0, "low": 0}
@@ -423,9 +550,14 @@ def _score(user, as_of, model_id, bundle, progress, batch_size) -> dict:
             for k, v in result["risk_tier"].value_counts().items():
                 tiers[k] += int(v)
             progress((i + 1) / (len(edges) - 1), "score")
-        detail = {"model_id": model_id, "as_of": as_of, "scored": scored, "tiers": tiers,
-                  "batches": len(edges) - 1,
-                  "seconds": {k: round(v, 2) for k, v in seconds.items()}}
+        detail = {
+            "model_id": model_id,
+            "as_of": as_of,
+            "scored": scored,
+            "tiers": tiers,
+            "batches": len(edges) - 1,
+            "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        }
         audit.record(tx, user, "churn.score", "churn_model", model_id, detail=detail)
     detail["seconds"]["total"] = round(time.perf_counter() - started, 2)
     return detail
@@ -439,9 +571,11 @@ def tier_summary() -> pd.DataFrame:
 def top_scores(user: auth.User, tiers: list[str] | None = None, limit: int = 200) -> pd.DataFrame:
     """The riskiest customers with their names (masked per role like every reader's output)."""
     from lib.security import privacy
+
     auth.require(user, "view_customer")
-    return privacy.mask_frame(user, warehouse.read("churn_scores_page", tiers=tiers or ["high", "medium", "low"],
-                          limit=int(limit)))
+    return privacy.mask_frame(
+        user, warehouse.read("churn_scores_page", tiers=tiers or ["high", "medium", "low"], limit=int(limit))
+    )
 
 
 def export_scores(user: auth.User, path) -> int:
@@ -449,10 +583,16 @@ def export_scores(user: auth.User, path) -> int:
     for .xlsx; formula-safe, created 0600). Marketing or admin; the export is audited."""
     auth.require(user, "export_scores")
     from lib.security import exports
+
     with warehouse.transaction() as tx:
         frame = fast_frame(tx, warehouse.query("churn_scores_export"))
     written = exports.write_file(frame, path)
-    audit.record(None, user, "churn.export", "churn_scores", None,
-                 detail={"rows": len(frame), "columns": [str(c) for c in frame.columns],
-                         "file": str(written)})
+    audit.record(
+        None,
+        user,
+        "churn.export",
+        "churn_scores",
+        None,
+        detail={"rows": len(frame), "columns": [str(c) for c in frame.columns], "file": str(written)},
+    )
     return len(frame)

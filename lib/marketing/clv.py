@@ -28,6 +28,7 @@ purchase days. Expected value over a horizon = expected purchases x expected val
 Backtest: fit on data before D + 1 - H, predict purchases in the following H days and compare
 with what happened (totals, mean absolute error, and means per calibration-frequency bucket).
 """
+
 from __future__ import annotations
 
 import json
@@ -56,6 +57,7 @@ def _quiet(fraction: float, message: str) -> None:
 
 # ---------------------------------------------------------------- BG/NBD
 
+
 @dataclass(frozen=True)
 class BGNBD:
     r: float
@@ -67,13 +69,19 @@ class BGNBD:
 def bgnbd_log_likelihood(params: BGNBD, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Per-customer log-likelihood, eq. (6) of Fader, Hardie & Lee (2005)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    common = (special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-              + special.betaln(a, b + x) - special.betaln(a, b))
+    common = (
+        special.gammaln(r + x)
+        - special.gammaln(r)
+        + r * np.log(alpha)
+        + special.betaln(a, b + x)
+        - special.betaln(a, b)
+    )
     term1 = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
         # B(a + 1, b + x - 1) / B(a, b + x) = a / (b + x - 1)
-        term2 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
-                         - (r + x) * np.log(alpha + t_x), -np.inf)
+        term2 = np.where(
+            x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf
+        )
     return common + np.logaddexp(term1, term2)
 
 
@@ -91,8 +99,9 @@ def fit_bgnbd(x, t_x, T, weights=None) -> BGNBD:
 
     start = np.log([0.5, 0.1, 0.8, 2.0])
     best = optimize.minimize(nll, start, method="L-BFGS-B")
-    best = optimize.minimize(nll, best.x, method="Nelder-Mead",
-                             options={"xatol": 1e-7, "fatol": 1e-10, "maxiter": 4000})
+    best = optimize.minimize(
+        nll, best.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-10, "maxiter": 4000}
+    )
     r, alpha, a, b = np.exp(best.x)
     return BGNBD(float(r), float(alpha * scale), float(a), float(b))
 
@@ -101,8 +110,9 @@ def p_alive(params: BGNBD, x, t_x, T) -> np.ndarray:
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_ratio = (np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
-                     + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
+        log_ratio = (
+            np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+        )
         out = 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700)))
     return np.where(x > 0, out, 1.0)
 
@@ -121,14 +131,16 @@ def expected_purchases(params: BGNBD, t: float, x, t_x, T) -> np.ndarray:
         ln_hyp = np.log(hyp)
         bad = ~np.isfinite(ln_hyp)
         if bad.any():  # Euler's transformation keeps 2F1 finite when z is close to 1
-            alt = (np.log(special.hyp2f1(cc[bad] - aa[bad], cc[bad] - bb[bad], cc[bad], z[bad]))
-                   + (cc[bad] - aa[bad] - bb[bad]) * np.log(1 - z[bad]))
+            alt = np.log(special.hyp2f1(cc[bad] - aa[bad], cc[bad] - bb[bad], cc[bad], z[bad])) + (
+                cc[bad] - aa[bad] - bb[bad]
+            ) * np.log(1 - z[bad])
             ln_hyp[bad] = alt
         first = (a + b + x - 1) / (a - 1)
         second = 1 - np.exp(ln_hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
         numerator = first * second
-        log_ratio = (np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
-                     + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
+        log_ratio = (
+            np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+        )
         denominator = 1 + np.where(x > 0, np.exp(np.minimum(log_ratio, 700)), 0.0)
     return np.maximum(numerator / denominator, 0.0)
 
@@ -158,6 +170,7 @@ def simulate_bgnbd(params: BGNBD, T: np.ndarray, rng: np.random.Generator) -> pd
 
 # ---------------------------------------------------------------- Gamma-Gamma
 
+
 @dataclass(frozen=True)
 class GammaGamma:
     p: float
@@ -169,8 +182,15 @@ def gamma_gamma_log_likelihood(params: GammaGamma, x: np.ndarray, m_x: np.ndarra
     """Per-customer log-likelihood of the mean value m_x of x purchases (Fader & Hardie 2013)."""
     p, q, g = params.p, params.q, params.gamma
     px = p * x
-    return (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(g)
-            + (px - 1) * np.log(m_x) + px * np.log(x) - (px + q) * np.log(g + m_x * x))
+    return (
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * np.log(g)
+        + (px - 1) * np.log(m_x)
+        + px * np.log(x)
+        - (px + q) * np.log(g + m_x * x)
+    )
 
 
 def fit_gamma_gamma(x, m_x) -> GammaGamma:
@@ -187,8 +207,9 @@ def fit_gamma_gamma(x, m_x) -> GammaGamma:
         return value if np.isfinite(value) else 1e12
 
     best = optimize.minimize(nll, np.log([2.0, 3.0, 1.0]), method="L-BFGS-B")
-    best = optimize.minimize(nll, best.x, method="Nelder-Mead",
-                             options={"xatol": 1e-7, "fatol": 1e-10, "maxiter": 4000})
+    best = optimize.minimize(
+        nll, best.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-10, "maxiter": 4000}
+    )
     p, q, g = np.exp(best.x)
     return GammaGamma(float(p), float(q), float(g * scale))
 
@@ -204,15 +225,16 @@ def expected_value_per_purchase(params: GammaGamma, x, m_x) -> np.ndarray:
 def simulate_gamma_gamma(params: GammaGamma, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Mean value of x purchases per customer: nu ~ Gamma(q, 1/gamma), z ~ Gamma(p, 1/nu)."""
     nu = rng.gamma(params.q, 1 / params.gamma, size=len(x))
-    return np.array([rng.gamma(params.p, 1 / v, size=int(k)).mean() if k > 0 else 0.0
-                     for v, k in zip(nu, x)])
+    return np.array([rng.gamma(params.p, 1 / v, size=int(k)).mean() if k > 0 else 0.0 for v, k in zip(nu, x)])
 
 
 # ---------------------------------------------------------------- on the warehouse
 
+
 def summary(tx: warehouse.Tx, cutoff_day: date, sample: tuple[int, int] = (1, 1)) -> pd.DataFrame:
-    return fast_frame(tx, warehouse.query("clv_summary"), cutoff=cutoff_day,
-                      sample_mod=sample[0], sample_keep=sample[1])
+    return fast_frame(
+        tx, warehouse.query("clv_summary"), cutoff=cutoff_day, sample_mod=sample[0], sample_keep=sample[1]
+    )
 
 
 def _sample(population: int, max_rows: int) -> tuple[int, int]:
@@ -230,13 +252,15 @@ def _fit(frame: pd.DataFrame) -> tuple[BGNBD, GammaGamma]:
 def predict(bg: BGNBD, gg: GammaGamma, frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
     purchases = expected_purchases(bg, horizon_days, frame["x"], frame["t_x"], frame["T"])
     value = expected_value_per_purchase(gg, frame["x"], frame["m_x"])
-    return pd.DataFrame({
-        "customer_id": frame["customer_id"].to_numpy(),
-        "p_alive": p_alive(bg, frame["x"], frame["t_x"], frame["T"]),
-        "expected_purchases": purchases,
-        "expected_avg_value": value,
-        "expected_value": purchases * value,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].to_numpy(),
+            "p_alive": p_alive(bg, frame["x"], frame["t_x"], frame["T"]),
+            "expected_purchases": purchases,
+            "expected_avg_value": value,
+            "expected_value": purchases * value,
+        }
+    )
 
 
 def backtest(as_of: date, horizon_days: int, max_rows: int = MAX_FIT_ROWS) -> dict:
@@ -245,22 +269,28 @@ def backtest(as_of: date, horizon_days: int, max_rows: int = MAX_FIT_ROWS) -> di
     with warehouse.transaction() as tx:
         sample = _sample(int(tx.scalar("marketing_customer_count")), max_rows)
         cal = summary(tx, cal_cut, sample)
-        actual = fast_frame(tx, warehouse.query("clv_holdout_actuals"), cutoff=cal_cut,
-                            horizon_days=horizon_days)
+        actual = fast_frame(tx, warehouse.query("clv_holdout_actuals"), cutoff=cal_cut, horizon_days=horizon_days)
     if len(cal) < 50:
         raise ValueError("Not enough purchase history before the backtest cutoff.")
     bg, gg = _fit(cal)
     pred = predict(bg, gg, cal, horizon_days)
-    merged = pred.merge(actual, on="customer_id", how="left").fillna(
-        {"actual_purchases": 0.0, "actual_value": 0.0})
+    merged = pred.merge(actual, on="customer_id", how="left").fillna({"actual_purchases": 0.0, "actual_value": 0.0})
     merged["x"] = cal["x"].to_numpy()
     bucket = np.minimum(merged["x"], 7).astype(int)
-    by_x = (merged.assign(bucket=bucket).groupby("bucket")
-            .agg(customers=("customer_id", "size"), predicted=("expected_purchases", "mean"),
-                 actual=("actual_purchases", "mean")).reset_index())
+    by_x = (
+        merged.assign(bucket=bucket)
+        .groupby("bucket")
+        .agg(
+            customers=("customer_id", "size"),
+            predicted=("expected_purchases", "mean"),
+            actual=("actual_purchases", "mean"),
+        )
+        .reset_index()
+    )
     err = merged["expected_purchases"] - merged["actual_purchases"]
     return {
-        "calibration_cutoff": cal_cut.isoformat(), "horizon_days": horizon_days,
+        "calibration_cutoff": cal_cut.isoformat(),
+        "horizon_days": horizon_days,
         "customers": int(len(merged)),
         "predicted_purchases": float(merged["expected_purchases"].sum()),
         "actual_purchases": float(merged["actual_purchases"].sum()),
@@ -269,13 +299,20 @@ def backtest(as_of: date, horizon_days: int, max_rows: int = MAX_FIT_ROWS) -> di
         "mae": float(np.mean(np.abs(err))),
         "correlation": float(np.corrcoef(merged["expected_purchases"], merged["actual_purchases"])[0, 1]),
         "by_repeat_purchases": by_x.to_dict("records"),
-        "bgnbd": asdict(bg), "gamma_gamma": asdict(gg),
+        "bgnbd": asdict(bg),
+        "gamma_gamma": asdict(gg),
     }
 
 
-def fit_and_score(user: auth.User, as_of: date | None = None, horizon_days: int = DEFAULT_HORIZON,
-                  *, progress: Progress = _quiet, max_fit_rows: int = MAX_FIT_ROWS,
-                  with_backtest: bool = True) -> dict:
+def fit_and_score(
+    user: auth.User,
+    as_of: date | None = None,
+    horizon_days: int = DEFAULT_HORIZON,
+    *,
+    progress: Progress = _quiet,
+    max_fit_rows: int = MAX_FIT_ROWS,
+    with_backtest: bool = True,
+) -> dict:
     """Backtest, fit on everything before as_of + 1, score every purchaser; stores the results."""
     auth.require(user, "train_models")
     as_of = as_of or settings.as_of()
@@ -295,9 +332,14 @@ def fit_and_score(user: auth.User, as_of: date | None = None, horizon_days: int 
     fit_seconds = time.perf_counter() - started
     progress(0.7, "score")
     result = _score(user, as_of, cut, horizon_days, bg, gg, bt, len(fit_frame))
-    result.update({"bgnbd": asdict(bg), "gamma_gamma": asdict(gg), "backtest": bt,
-                   "seconds": {"fit_and_backtest": round(fit_seconds, 2),
-                               "total": round(time.perf_counter() - started, 2)}})
+    result.update(
+        {
+            "bgnbd": asdict(bg),
+            "gamma_gamma": asdict(gg),
+            "backtest": bt,
+            "seconds": {"fit_and_backtest": round(fit_seconds, 2), "total": round(time.perf_counter() - started, 2)},
+        }
+    )
     progress(1.0, "done")
     return result
 
@@ -307,21 +349,44 @@ def _score(user, as_of, cut, horizon_days, bg, gg, bt, n_fit) -> dict:
     with warehouse.transaction() as tx:
         everyone = summary(tx, cut)
         scores = predict(bg, gg, everyone, horizon_days)
-        model_id = int(tx.scalar("clv_model_insert", fitted_by=user.username, as_of=as_of,
-                                 horizon_days=horizon_days, n_customers=n_fit,
-                                 bgnbd=json.dumps(asdict(bg)), gamma_gamma=json.dumps(asdict(gg)),
-                                 backtest=json.dumps(bt) if bt else None))
+        model_id = int(
+            tx.scalar(
+                "clv_model_insert",
+                fitted_by=user.username,
+                as_of=as_of,
+                horizon_days=horizon_days,
+                n_customers=n_fit,
+                bgnbd=json.dumps(asdict(bg)),
+                gamma_gamma=json.dumps(asdict(gg)),
+                backtest=json.dumps(bt) if bt else None,
+            )
+        )
         tx.run("clv_scores_delete")
         tx.register("clv_scores_batch", scores)
         tx.run("clv_scores_insert", clv_model_id=model_id, as_of=as_of, horizon_days=horizon_days)
         tx.unregister("clv_scores_batch")
-        audit.record(tx, user, "clv.score", "clv_model", model_id,
-                     detail={"as_of": as_of, "horizon_days": horizon_days, "scored": len(scores),
-                             "bgnbd": asdict(bg), "gamma_gamma": asdict(gg),
-                             "backtest": {k: bt[k] for k in ("predicted_purchases", "actual_purchases", "mae")}
-                             if bt else None})
-    return {"clv_model_id": model_id, "as_of": as_of, "horizon_days": horizon_days,
-            "scored": len(scores), "fitted_on": n_fit}
+        audit.record(
+            tx,
+            user,
+            "clv.score",
+            "clv_model",
+            model_id,
+            detail={
+                "as_of": as_of,
+                "horizon_days": horizon_days,
+                "scored": len(scores),
+                "bgnbd": asdict(bg),
+                "gamma_gamma": asdict(gg),
+                "backtest": {k: bt[k] for k in ("predicted_purchases", "actual_purchases", "mae")} if bt else None,
+            },
+        )
+    return {
+        "clv_model_id": model_id,
+        "as_of": as_of,
+        "horizon_days": horizon_days,
+        "scored": len(scores),
+        "fitted_on": n_fit,
+    }
 
 
 def models() -> pd.DataFrame:
@@ -339,6 +404,7 @@ def by_segment() -> pd.DataFrame:
 def top_customers(user: auth.User, limit: int = 200) -> pd.DataFrame:
     """The most valuable customers with their names (masked per role)."""
     from lib.security import privacy
+
     auth.require(user, "view_customer")
     return privacy.mask_frame(user, warehouse.read("clv_top_customers", limit=int(limit)))
 
@@ -348,10 +414,16 @@ def export_scores(user: auth.User, path) -> int:
     for .xlsx; formula-safe, created 0600). Marketing or admin; the export is audited."""
     auth.require(user, "export_scores")
     from lib.security import exports
+
     with warehouse.transaction() as tx:
         frame = fast_frame(tx, warehouse.query("clv_scores_export"))
     written = exports.write_file(frame, path)
-    audit.record(None, user, "clv.export", "clv_scores", None,
-                 detail={"rows": len(frame), "columns": [str(c) for c in frame.columns],
-                         "file": str(written)})
+    audit.record(
+        None,
+        user,
+        "clv.export",
+        "clv_scores",
+        None,
+        detail={"rows": len(frame), "columns": [str(c) for c in frame.columns], "file": str(written)},
+    )
     return len(frame)

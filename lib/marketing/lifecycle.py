@@ -18,6 +18,7 @@ otherwise the reason stays unknown (NULL).
 rows whose stage changes) and audits the transition counts. The stage is derived data, so
 recompute does not bump customers.version (a bulk job must not make every open edit form stale).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -59,13 +60,16 @@ def _params(as_of: date, rules: Rules) -> dict:
 
 def stages(as_of: date | None = None, rules: Rules | None = None) -> pd.DataFrame:
     """Stage and derived churn reason per customer as of a date (small warehouses, tests)."""
-    return warehouse.read(warehouse.raw_sql(compose("lifecycle_stages") + " ORDER BY customer_id"),
-                          **_params(as_of or settings.as_of(), rules or Rules.default()))
+    return warehouse.read(
+        warehouse.raw_sql(compose("lifecycle_stages") + " ORDER BY customer_id"),
+        **_params(as_of or settings.as_of(), rules or Rules.default()),
+    )
 
 
 def counts_as_of(as_of: date | None = None, rules: Rules | None = None) -> dict[str, int]:
-    frame = warehouse.read(compose("lifecycle_counts_as_of"),
-                           **_params(as_of or settings.as_of(), rules or Rules.default()))
+    frame = warehouse.read(
+        compose("lifecycle_counts_as_of"), **_params(as_of or settings.as_of(), rules or Rules.default())
+    )
     found = dict(zip(frame["stage"], frame["customers"].astype(int)))
     return {stage: found.get(stage, 0) for stage in STAGES}
 
@@ -92,8 +96,13 @@ def _recompute(user: auth.User, as_of: date, rules: Rules) -> dict:
         transitions = tx.df(compose("lifecycle_transitions"), **params)
         tx.run(compose("lifecycle_apply"), **params)
         changed = int(transitions["customers"].sum()) if len(transitions) else 0
-        detail = {"as_of": as_of, "rules": asdict(rules), "changed": changed,
-                  "transitions": [{"before": r.before, "after": r.after, "customers": int(r.customers)}
-                                  for r in transitions.itertuples()]}
+        detail = {
+            "as_of": as_of,
+            "rules": asdict(rules),
+            "changed": changed,
+            "transitions": [
+                {"before": r.before, "after": r.after, "customers": int(r.customers)} for r in transitions.itertuples()
+            ],
+        }
         audit.record(tx, user, "lifecycle.recompute", "customers", None, detail=detail)
     return detail

@@ -5,6 +5,7 @@
 * ``fast_frame``: large result sets (features of a million customers) come back through
   DuckDB's columnar fetch instead of SQLAlchemy's row tuples, about 15x faster.
 """
+
 from __future__ import annotations
 
 import re

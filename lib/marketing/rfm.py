@@ -12,6 +12,7 @@ The grid is the single source of the rules; docs/metrics.md prints the same tabl
 checks they agree. ``refresh`` materialises the scores into ``customer_rfm`` (one as-of date)
 so that the segment builder can filter on them without recomputing.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -22,8 +23,19 @@ from lib.security import audit, auth
 from lib.core import settings, warehouse
 from lib.marketing.queries import compose
 
-SEGMENTS = ("Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention",
-            "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost")
+SEGMENTS = (
+    "Champions",
+    "Loyal",
+    "Potential Loyalist",
+    "New",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose Them",
+    "Hibernating",
+    "Lost",
+)
 
 # GRID[r_score][fm_score - 1] -> segment. Rows R = 5 (bought most recently) down to R = 1.
 GRID: dict[int, tuple[str, str, str, str, str]] = {
@@ -42,8 +54,11 @@ def segment_for(r_score: int, f_score: int, m_score: int) -> str:
 
 def grid_params() -> dict[str, list]:
     rows = [(r, fm, GRID[r][fm - 1]) for r in GRID for fm in range(1, 6)]
-    return {"grid_r": [r for r, _, _ in rows], "grid_fm": [fm for _, fm, _ in rows],
-            "grid_segment": [s for _, _, s in rows]}
+    return {
+        "grid_r": [r for r, _, _ in rows],
+        "grid_fm": [fm for _, fm, _ in rows],
+        "grid_segment": [s for _, _, s in rows],
+    }
 
 
 def _params(as_of: date | None) -> dict:
@@ -71,8 +86,7 @@ def summary(as_of: date | None = None) -> pd.DataFrame:
         frame = warehouse.read("rfm_summary_snapshot")
     else:
         frame = warehouse.read(compose("rfm_summary"), **_params(as_of))
-    for col in ("revenue", "avg_value", "avg_frequency", "avg_recency_days", "customer_share",
-                "revenue_share"):
+    for col in ("revenue", "avg_value", "avg_frequency", "avg_recency_days", "customer_share", "revenue_share"):
         frame[col] = frame[col].astype(float)
     return frame
 

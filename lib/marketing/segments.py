@@ -18,6 +18,7 @@ Saved segments carry an owner, a version (optimistic concurrency) and timestamps
 owner or an admin may rename, edit or delete one; anyone allowed to manage segments may
 duplicate it. Every write is audited.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,7 @@ class StaleSegmentError(errors.ConflictError, warehouse.WarehouseError):
     """Someone else changed or deleted the segment since it was loaded."""
 
 
-MAX_DEPTH = 4          # nesting levels of groups, the root included
+MAX_DEPTH = 4  # nesting levels of groups, the root included
 MAX_CONDITIONS = 40
 MAX_LIST = 500
 MAX_TEXT = 200
@@ -94,11 +95,11 @@ OPERATORS: dict[str, dict[str, str]] = {
     },
     "tags": {
         "has_any": "EXISTS (SELECT 1 FROM tags t WHERE t.customer_id = base.customer_id"
-                   " AND list_contains(CAST(:{p} AS VARCHAR[]), t.tag))",
+        " AND list_contains(CAST(:{p} AS VARCHAR[]), t.tag))",
         "has_all": "(SELECT count(DISTINCT t.tag) FROM tags t WHERE t.customer_id = base.customer_id"
-                   " AND list_contains(CAST(:{p} AS VARCHAR[]), t.tag)) = :{p}_n",
+        " AND list_contains(CAST(:{p} AS VARCHAR[]), t.tag)) = :{p}_n",
         "has_none": "NOT EXISTS (SELECT 1 FROM tags t WHERE t.customer_id = base.customer_id"
-                    " AND list_contains(CAST(:{p} AS VARCHAR[]), t.tag))",
+        " AND list_contains(CAST(:{p} AS VARCHAR[]), t.tag))",
     },
 }
 NO_VALUE = {"is_null", "not_null", "is_true", "is_false"}
@@ -107,42 +108,45 @@ LIST_OPS = {"in", "not_in", "has_any", "has_all", "has_none"}
 
 @dataclass(frozen=True)
 class Field:
-    key: str                                 # column of segment_base and i18n key marketing.field.<key>
-    kind: str                                # enum | text | number | date | bool | tags
-    group: str                               # i18n key marketing.fieldgroup.<group>
-    choices: tuple[str, ...] = ()            # fixed values of enum fields
-    picklist: bool = False                   # offer the data's distinct values (text fields)
+    key: str  # column of segment_base and i18n key marketing.field.<key>
+    kind: str  # enum | text | number | date | bool | tags
+    group: str  # i18n key marketing.fieldgroup.<group>
+    choices: tuple[str, ...] = ()  # fixed values of enum fields
+    picklist: bool = False  # offer the data's distinct values (text fields)
 
 
-FIELDS: dict[str, Field] = {f.key: f for f in (
-    Field("gender", "enum", "demographics", ("M", "F", "U")),
-    Field("age", "number", "demographics"),
-    Field("province", "text", "location", picklist=True),
-    Field("city", "text", "location", picklist=True),
-    Field("channel", "text", "profile", picklist=True),
-    Field("customer_type", "enum", "profile", ("B2C", "B2B")),
-    Field("industry", "text", "profile", picklist=True),
-    Field("registered_at", "date", "profile"),
-    Field("rfm_segment", "enum", "value", RFM_SEGMENTS),
-    Field("r_score", "number", "value"),
-    Field("f_score", "number", "value"),
-    Field("m_score", "number", "value"),
-    Field("total_spend", "number", "value"),
-    Field("order_count", "number", "value"),
-    Field("last_purchase", "date", "value"),
-    Field("days_since_purchase", "number", "value"),
-    Field("clv", "number", "value"),
-    Field("p_alive", "number", "value"),
-    Field("lifecycle_stage", "enum", "lifecycle", STAGES),
-    Field("churn_risk", "enum", "lifecycle", ("high", "medium", "low")),
-    Field("churn_probability", "number", "lifecycle"),
-    Field("tags", "tags", "tags"),
-    Field("consent_sms", "bool", "consent"),
-    Field("consent_email", "bool", "consent"),
-    Field("consent_phone", "bool", "consent"),
-    Field("has_valid_mobile", "bool", "consent"),
-    Field("has_valid_email", "bool", "consent"),
-)}
+FIELDS: dict[str, Field] = {
+    f.key: f
+    for f in (
+        Field("gender", "enum", "demographics", ("M", "F", "U")),
+        Field("age", "number", "demographics"),
+        Field("province", "text", "location", picklist=True),
+        Field("city", "text", "location", picklist=True),
+        Field("channel", "text", "profile", picklist=True),
+        Field("customer_type", "enum", "profile", ("B2C", "B2B")),
+        Field("industry", "text", "profile", picklist=True),
+        Field("registered_at", "date", "profile"),
+        Field("rfm_segment", "enum", "value", RFM_SEGMENTS),
+        Field("r_score", "number", "value"),
+        Field("f_score", "number", "value"),
+        Field("m_score", "number", "value"),
+        Field("total_spend", "number", "value"),
+        Field("order_count", "number", "value"),
+        Field("last_purchase", "date", "value"),
+        Field("days_since_purchase", "number", "value"),
+        Field("clv", "number", "value"),
+        Field("p_alive", "number", "value"),
+        Field("lifecycle_stage", "enum", "lifecycle", STAGES),
+        Field("churn_risk", "enum", "lifecycle", ("high", "medium", "low")),
+        Field("churn_probability", "number", "lifecycle"),
+        Field("tags", "tags", "tags"),
+        Field("consent_sms", "bool", "consent"),
+        Field("consent_email", "bool", "consent"),
+        Field("consent_phone", "bool", "consent"),
+        Field("has_valid_mobile", "bool", "consent"),
+        Field("has_valid_email", "bool", "consent"),
+    )
+}
 
 
 def operators_for(field_key: str) -> list[str]:
@@ -150,6 +154,7 @@ def operators_for(field_key: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- validation
+
 
 def empty() -> dict:
     return {"op": "and", "conditions": []}
@@ -259,9 +264,10 @@ def _clean_value(fld: Field, op: str, value: Any) -> Any:
 
 # ---------------------------------------------------------------- compilation
 
+
 @dataclass
 class Compiled:
-    sql: str                                  # a boolean expression over segment_base AS base
+    sql: str  # a boolean expression over segment_base AS base
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -287,7 +293,7 @@ def _compile_group(node: dict, params: dict, prefix: str, counter: list[int]) ->
 
 
 def _compile_condition(item: dict, params: dict, prefix: str, counter: list[int]) -> str:
-    fld = FIELDS[item["field"]]                     # whitelisted by validate()
+    fld = FIELDS[item["field"]]  # whitelisted by validate()
     template = OPERATORS[fld.kind][item["operator"]]
     name = prefix + str(counter[0])
     counter[0] += 1
@@ -304,6 +310,7 @@ def _compile_condition(item: dict, params: dict, prefix: str, counter: list[int]
 
 # ---------------------------------------------------------------- reads
 
+
 def _as_of(as_of: date | None) -> date:
     return as_of or settings.as_of()
 
@@ -317,8 +324,10 @@ def _run(query_name: str, definition: Any, as_of: date | None, **extra: Any) -> 
 def stats(definition: Any, as_of: date | None = None) -> dict:
     """Members, revenue (net spend as of the RFM snapshot), revenue and customer share."""
     row = _run("segment_stats", definition, as_of).iloc[0].to_dict()
-    return {k: (None if pd.isna(v) else (float(v) if k not in ("members", "all_customers") else int(v)))
-            for k, v in row.items()}
+    return {
+        k: (None if pd.isna(v) else (float(v) if k not in ("members", "all_customers") else int(v)))
+        for k, v in row.items()
+    }
 
 
 @auth.pii_reader("view_customer")
@@ -363,6 +372,7 @@ def field_values(field_key: str, as_of: date | None = None) -> list[str]:
 
 def describe(definition: Any) -> str:
     """A one-line, human-readable rendering (for audit entries, exports and lists)."""
+
     def group(node: dict) -> str:
         parts = [group(c) if "op" in c else cond(c) for c in node["conditions"]]
         if not parts:
@@ -378,6 +388,7 @@ def describe(definition: Any) -> str:
 
 # ---------------------------------------------------------------- saved segments
 
+
 def list_saved() -> pd.DataFrame:
     frame = warehouse.read("segments_all")
     frame["definition"] = frame["definition"].map(lambda d: json.loads(d) if isinstance(d, str) else d)
@@ -385,8 +396,11 @@ def list_saved() -> pd.DataFrame:
 
 
 def get(segment_id: int | None = None, name: str | None = None) -> dict | None:
-    row = (warehouse.one("segment_by_id", segment_id=segment_id) if segment_id is not None
-           else warehouse.one("segment_by_name", segment_name=name or ""))
+    row = (
+        warehouse.one("segment_by_id", segment_id=segment_id)
+        if segment_id is not None
+        else warehouse.one("segment_by_name", segment_name=name or "")
+    )
     if row is not None and isinstance(row["definition"], str):
         row["definition"] = json.loads(row["definition"])
     return row
@@ -415,16 +429,34 @@ def save(user: auth.User, name: str, definition: Any, description: str | None = 
     with warehouse.transaction() as tx:
         if tx.one("segment_by_name", segment_name=name) is not None:
             raise SegmentError(f"A segment named {name!r} already exists.")
-        segment_id = tx.scalar("segment_insert", segment_name=name, description=description,
-                               definition=json.dumps(clean, ensure_ascii=False), owner=user.username)
-        audit.record(tx, user, "segment.create", "segment", segment_id,
-                     after={"name": name, "definition": clean, "description": description})
+        segment_id = tx.scalar(
+            "segment_insert",
+            segment_name=name,
+            description=description,
+            definition=json.dumps(clean, ensure_ascii=False),
+            owner=user.username,
+        )
+        audit.record(
+            tx,
+            user,
+            "segment.create",
+            "segment",
+            segment_id,
+            after={"name": name, "definition": clean, "description": description},
+        )
     return int(segment_id)
 
 
 @warehouse.retrying
-def update(user: auth.User, segment_id: int, expected_version: int, *, name: str | None = None,
-           definition: Any = None, description: str | None = None) -> dict:
+def update(
+    user: auth.User,
+    segment_id: int,
+    expected_version: int,
+    *,
+    name: str | None = None,
+    definition: Any = None,
+    description: str | None = None,
+) -> dict:
     """Rename and/or change the definition; the version must match what the user loaded."""
     auth.require(user, "manage_segments")
     with warehouse.transaction() as tx:
@@ -434,22 +466,37 @@ def update(user: auth.User, segment_id: int, expected_version: int, *, name: str
         _may_change(user, before)
         if before["version"] != expected_version:
             raise StaleSegmentError(f"The segment {before['name']!r} was changed by someone else; reload it.")
-        old_definition = json.loads(before["definition"]) if isinstance(before["definition"], str) else before["definition"]
-        new = {"name": _clean_name(name) if name is not None else before["name"],
-               "definition": validate(definition) if definition is not None else old_definition,
-               "description": (description.strip()[:500] or None) if description is not None else before["description"]}
+        old_definition = (
+            json.loads(before["definition"]) if isinstance(before["definition"], str) else before["definition"]
+        )
+        new = {
+            "name": _clean_name(name) if name is not None else before["name"],
+            "definition": validate(definition) if definition is not None else old_definition,
+            "description": (description.strip()[:500] or None) if description is not None else before["description"],
+        }
         if new["name"].lower() != before["name"].lower():
             if tx.one("segment_by_name", segment_name=new["name"]) is not None:
                 raise SegmentError(f"A segment named {new['name']!r} already exists.")
         # The version check above runs in this transaction; a concurrent writer makes the
         # commit fail with a conflict (retried, then reported), so the update cannot be lost.
-        tx.run("segment_update", segment_id=segment_id, expected_version=expected_version,
-               segment_name=new["name"], description=new["description"],
-               definition=json.dumps(new["definition"], ensure_ascii=False))
+        tx.run(
+            "segment_update",
+            segment_id=segment_id,
+            expected_version=expected_version,
+            segment_name=new["name"],
+            description=new["description"],
+            definition=json.dumps(new["definition"], ensure_ascii=False),
+        )
         verb = "segment.rename" if name is not None and definition is None else "segment.update"
-        audit.record(tx, user, verb, "segment", segment_id,
-                     before={"name": before["name"], "definition": old_definition, "version": before["version"]},
-                     after={**new, "version": expected_version + 1})
+        audit.record(
+            tx,
+            user,
+            verb,
+            "segment",
+            segment_id,
+            before={"name": before["name"], "definition": old_definition, "version": before["version"]},
+            after={**new, "version": expected_version + 1},
+        )
     return {**new, "segment_id": segment_id, "version": expected_version + 1}
 
 
@@ -463,8 +510,7 @@ def duplicate(user: auth.User, segment_id: int, new_name: str | None = None) -> 
     source = get(segment_id)
     if source is None:
         raise StaleSegmentError("The segment was deleted by someone else.")
-    return save(user, new_name or f"{source['name']} (copy)", source["definition"],
-                source["description"])
+    return save(user, new_name or f"{source['name']} (copy)", source["definition"], source["description"])
 
 
 @warehouse.retrying
@@ -478,9 +524,14 @@ def delete(user: auth.User, segment_id: int, expected_version: int) -> None:
         if before["version"] != expected_version:
             raise StaleSegmentError(f"The segment {before['name']!r} was changed by someone else; reload it.")
         tx.run("segment_delete", segment_id=segment_id, expected_version=expected_version)
-        audit.record(tx, user, "segment.delete", "segment", segment_id,
-                     before={"name": before["name"], "definition": before["definition"],
-                             "version": before["version"]})
+        audit.record(
+            tx,
+            user,
+            "segment.delete",
+            "segment",
+            segment_id,
+            before={"name": before["name"], "definition": before["definition"], "version": before["version"]},
+        )
 
 
 def resolve(name_or_definition: Any) -> tuple[str | None, dict]:

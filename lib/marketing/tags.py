@@ -5,6 +5,7 @@ Bulk changes are one set-based statement over the segment's members and one audi
 with the segment definition and the number of customers changed. Tags live in their own
 table, so tagging does not bump customers.version (it cannot clash with a steward's edit).
 """
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,7 @@ def of_customer(customer_id: int) -> list[str]:
 
 def _live_customer(tx: warehouse.Tx, customer_id: int) -> dict:
     row = tx.one("customer_brief", customer_id=int(customer_id))
-    if row is None or row["merged_into"] is not None or row["deleted_at"] is not None \
-            or row["erased_at"] is not None:
+    if row is None or row["merged_into"] is not None or row["deleted_at"] is not None or row["erased_at"] is not None:
         raise TagError(f"No live customer with id {customer_id}.")
     return row
 
@@ -106,7 +106,18 @@ def _bulk(user: auth.User, segment: Any, tag: str, as_of: date | None, *, remove
         else:
             changed = int(tx.scalar(compose("tags_bulk_pending", extra), **params))
             tx.run(compose("tags_bulk_add", extra), username=user.username, **params)
-        audit.record(tx, user, "tag.bulk_remove" if remove else "tag.bulk_add", "segment", name,
-                     detail={"tag": tag, "customers": changed, "segment": name,
-                             "definition": definition, "description": segments.describe(definition)})
+        audit.record(
+            tx,
+            user,
+            "tag.bulk_remove" if remove else "tag.bulk_add",
+            "segment",
+            name,
+            detail={
+                "tag": tag,
+                "customers": changed,
+                "segment": name,
+                "definition": definition,
+                "description": segments.describe(definition),
+            },
+        )
     return changed

@@ -4,6 +4,7 @@ This module only ever INSERTs into audit_log: there is deliberately no update or
 function anywhere in lib/ (a test greps for one). Writes record inside the caller's
 transaction so that a change and its audit entry commit or roll back together.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,18 +33,33 @@ def to_json(value: Any) -> str | None:
     return json.dumps(value, default=_default, ensure_ascii=False, sort_keys=True)
 
 
-def record(tx: warehouse.Tx | None, user: Any, action: str, entity: str | None = None,
-           entity_id: Any = None, *, before: Any = None, after: Any = None,
-           detail: Any = None) -> None:
+def record(
+    tx: warehouse.Tx | None,
+    user: Any,
+    action: str,
+    entity: str | None = None,
+    entity_id: Any = None,
+    *,
+    before: Any = None,
+    after: Any = None,
+    detail: Any = None,
+) -> None:
     """Append one entry. `user` is an auth.User or a plain username (system jobs, failed logins).
 
     With tx=None the entry is written in its own transaction (logins, reveals, exports).
     """
     username = getattr(user, "username", None) or str(user)
     roles = ",".join(sorted(getattr(user, "roles", ()) or ()))
-    params = dict(username=username, roles=roles, action=action, entity=entity,
-                  entity_id=None if entity_id is None else str(entity_id),
-                  before=to_json(before), after=to_json(after), detail=to_json(detail))
+    params = dict(
+        username=username,
+        roles=roles,
+        action=action,
+        entity=entity,
+        entity_id=None if entity_id is None else str(entity_id),
+        before=to_json(before),
+        after=to_json(after),
+        detail=to_json(detail),
+    )
     if tx is None:
         with warehouse.transaction() as own:
             own.run("audit_insert", **params)

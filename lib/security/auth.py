@@ -7,6 +7,7 @@ written; pages may hide buttons too, but that is convenience, not access control
 The login form itself lives in lib/ui/session.py; this module (passwords, logins and their
 throttling: `authenticate`) is plain Python so that the CLI and tests can use it.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,45 +25,45 @@ ALL = frozenset(ROLES)
 # action -> roles allowed. Keep in step with the table in docs/security.md and GUIDE.md.
 PERMISSIONS: dict[str, frozenset[str]] = {
     # reading
-    "view_dashboard":      ALL,
-    "view_customer":       ALL,                                  # profile with PII masked
-    "view_contact_pii":    frozenset({"steward", "admin"}),      # phone/email unmasked
-    "reveal_id_number":    frozenset({"admin"}),                 # reason required, audited
+    "view_dashboard": ALL,
+    "view_customer": ALL,  # profile with PII masked
+    "view_contact_pii": frozenset({"steward", "admin"}),  # phone/email unmasked
+    "reveal_id_number": frozenset({"admin"}),  # reason required, audited
     # data stewardship
-    "edit_customer":       frozenset({"steward", "admin"}),
-    "resolve_flags":       frozenset({"steward", "admin"}),
-    "merge_customers":     frozenset({"steward", "admin"}),
-    "import_data":         frozenset({"steward", "admin"}),
-    "run_quality":         frozenset({"steward", "admin"}),
-    "edit_consent":        frozenset({"steward", "admin"}),
+    "edit_customer": frozenset({"steward", "admin"}),
+    "resolve_flags": frozenset({"steward", "admin"}),
+    "merge_customers": frozenset({"steward", "admin"}),
+    "import_data": frozenset({"steward", "admin"}),
+    "run_quality": frozenset({"steward", "admin"}),
+    "edit_consent": frozenset({"steward", "admin"}),
     # marketing
-    "manage_tags":         frozenset({"marketing", "admin"}),
-    "manage_segments":     frozenset({"marketing", "admin"}),
-    "export_audience":     frozenset({"marketing", "admin"}),
-    "train_models":        frozenset({"marketing", "admin"}),
-    "export_scores":       frozenset({"marketing", "admin"}),        # churn / CLV score files
+    "manage_tags": frozenset({"marketing", "admin"}),
+    "manage_segments": frozenset({"marketing", "admin"}),
+    "export_audience": frozenset({"marketing", "admin"}),
+    "train_models": frozenset({"marketing", "admin"}),
+    "export_scores": frozenset({"marketing", "admin"}),  # churn / CLV score files
     # administration
-    "manage_users":        frozenset({"admin"}),
-    "read_audit":          frozenset({"admin"}),
-    "manage_backups":      frozenset({"admin"}),
-    "restore_backup":      frozenset({"admin"}),
-    "erase_customer":      frozenset({"admin"}),
+    "manage_users": frozenset({"admin"}),
+    "read_audit": frozenset({"admin"}),
+    "manage_backups": frozenset({"admin"}),
+    "restore_backup": frozenset({"admin"}),
+    "erase_customer": frozenset({"admin"}),
     "export_subject_data": frozenset({"admin"}),
-    "change_settings":     frozenset({"admin"}),
-    "rotate_keys":         frozenset({"admin"}),
+    "change_settings": frozenset({"admin"}),
+    "rotate_keys": frozenset({"admin"}),
 }
 
-MAX_FAILED_LOGINS = 5      # per (username, client): see "login and throttling" below
+MAX_FAILED_LOGINS = 5  # per (username, client): see "login and throttling" below
 LOCK_MINUTES = 15
 
 # Demo logins, created only by `seed_demo_users` (demo mode / `make run`). Passwords are
 # stored hashed; the plain text is printed by `make run` so people can try each role.
 DEMO_USERS: dict[str, dict] = {
-    "manager":   {"name": "Wang Fang 王芳",   "roles": ["manager"],   "password": "manager-demo"},
-    "marketing": {"name": "Li Na 李娜",       "roles": ["marketing"], "password": "marketing-demo"},
-    "steward":   {"name": "Zhang Wei 张伟",   "roles": ["steward"],   "password": "steward-demo"},
-    "admin":     {"name": "Chen Jie 陈杰",    "roles": ["admin"],     "password": "admin-demo"},
-    "lead":      {"name": "Liu Yang 刘洋",    "roles": ["manager", "marketing"], "password": "lead-demo"},
+    "manager": {"name": "Wang Fang 王芳", "roles": ["manager"], "password": "manager-demo"},
+    "marketing": {"name": "Li Na 李娜", "roles": ["marketing"], "password": "marketing-demo"},
+    "steward": {"name": "Zhang Wei 张伟", "roles": ["steward"], "password": "steward-demo"},
+    "admin": {"name": "Chen Jie 陈杰", "roles": ["admin"], "password": "admin-demo"},
+    "lead": {"name": "Liu Yang 刘洋", "roles": ["manager", "marketing"], "password": "lead-demo"},
 }
 
 
@@ -70,8 +71,9 @@ class PermissionDenied(errors.NotAllowedError):
     """The user's roles do not allow this action."""
 
     def __init__(self, user: "User", action: str):
-        super().__init__(f"{user.username} ({', '.join(sorted(user.roles)) or 'no role'}) "
-                         f"may not {action.replace('_', ' ')}.")
+        super().__init__(
+            f"{user.username} ({', '.join(sorted(user.roles)) or 'no role'}) may not {action.replace('_', ' ')}."
+        )
         self.action = action
 
 
@@ -116,7 +118,7 @@ def require(user: User | None, action: str) -> None:
 # function in lib/ uses a query on personal data without being declared here (or in
 # PII_INTERNAL with the reason it returns none).
 
-PII_FUNCTIONS: dict[str, tuple[str, str]] = {}      # "module.function" -> (kind, action)
+PII_FUNCTIONS: dict[str, tuple[str, str]] = {}  # "module.function" -> (kind, action)
 
 # Public functions that touch personal data but return none of it to their caller (jobs that
 # write aggregates or scores, the matcher's training, the erasure's own catalog reads). The
@@ -133,6 +135,7 @@ def _declare(kind: str, action: str):
         PII_FUNCTIONS[name] = (kind, action)
         func.__pii__ = (kind, action)
         return func
+
     return mark
 
 
@@ -149,9 +152,11 @@ def pii_writer(action: str):
 
 def pii_internal(reason: str):
     """Declare a public function that reads personal data but returns none of it."""
+
     def mark(func):
         PII_INTERNAL[f"{func.__module__.removeprefix('lib.')}.{func.__name__}"] = reason
         return func
+
     return mark
 
 
@@ -160,6 +165,7 @@ def actions_for(roles: set[str] | frozenset[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- passwords and accounts
+
 
 def hash_password(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
@@ -183,7 +189,7 @@ def _roles(value) -> frozenset[str]:
 # on a lake) is seen within those seconds. It spares a query per page run (~5 ms of catalog
 # lookups on a lake). Logins always read the table (passwords, failed attempts, lockouts).
 SESSION_RECHECK_SECONDS = 5.0
-_rows_cache: dict[str, tuple[float, list[dict]]] = {}   # warehouse location -> (read at, rows)
+_rows_cache: dict[str, tuple[float, list[dict]]] = {}  # warehouse location -> (read at, rows)
 
 
 def user_rows(max_age: float = 0.0) -> list[dict]:
@@ -239,8 +245,8 @@ _DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt()).decode()
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None
-    retry_minutes: int = 0      # how long this client must wait for this name (0: not throttled)
-    token: str | None = field(default=None, repr=False, compare=False)   # the new session's
+    retry_minutes: int = 0  # how long this client must wait for this name (0: not throttled)
+    token: str | None = field(default=None, repr=False, compare=False)  # the new session's
 
 
 def _minutes(delta: timedelta) -> int:
@@ -248,8 +254,10 @@ def _minutes(delta: timedelta) -> int:
 
 
 def _throttle_rows(tx: warehouse.Tx, username: str, client: str) -> tuple[dict | None, dict | None]:
-    return (tx.one("throttle_row", username=username, client=client),
-            tx.one("throttle_row", username=username, client=GLOBAL))
+    return (
+        tx.one("throttle_row", username=username, client=client),
+        tx.one("throttle_row", username=username, client=GLOBAL),
+    )
 
 
 def _throttled_for(tx: warehouse.Tx, username: str, client: str, now: datetime) -> timedelta | None:
@@ -258,8 +266,12 @@ def _throttled_for(tx: warehouse.Tx, username: str, client: str, now: datetime) 
     waits = []
     if pair and pair["locked_until"] is not None and pair["locked_until"] > now:
         waits.append(pair["locked_until"] - now)
-    if (every and every["locked_until"] is not None and every["locked_until"] > now
-            and not sessions.known_client(tx, username, client, now)):
+    if (
+        every
+        and every["locked_until"] is not None
+        and every["locked_until"] > now
+        and not sessions.known_client(tx, username, client, now)
+    ):
         waits.append(every["locked_until"] - now)
     return max(waits) if waits else None
 
@@ -272,15 +284,26 @@ def _count_failure(tx: warehouse.Tx, username: str, client: str, now: datetime) 
     failures = 1 if pair is None or lock_over else int(pair["failures"]) + 1
     first = now if pair is None or lock_over else pair["first_failure"]
     locked_until = now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILED_LOGINS else None
-    tx.run("throttle_put", username=username, client=client, failures=failures,
-           first_failure=first, locked_until=locked_until)
+    tx.run(
+        "throttle_put",
+        username=username,
+        client=client,
+        failures=failures,
+        first_failure=first,
+        locked_until=locked_until,
+    )
     fresh = every is None or every["first_failure"] < now - timedelta(minutes=GLOBAL_WINDOW_MINUTES)
     total = 1 if fresh else int(every["failures"]) + 1
     over = total - GLOBAL_FAILURES
-    global_until = (now + timedelta(minutes=min(2 ** over, GLOBAL_MAX_LOCK_MINUTES))
-                    if over >= 0 else None)
-    tx.run("throttle_put", username=username, client=GLOBAL, failures=total,
-           first_failure=now if fresh else every["first_failure"], locked_until=global_until)
+    global_until = now + timedelta(minutes=min(2**over, GLOBAL_MAX_LOCK_MINUTES)) if over >= 0 else None
+    tx.run(
+        "throttle_put",
+        username=username,
+        client=GLOBAL,
+        failures=total,
+        first_failure=now if fresh else every["first_failure"],
+        locked_until=global_until,
+    )
     if tx.one("user_by_name", username=username) is not None:
         tx.run("user_failed_login_counted", username=username)
     return locked_until is not None
@@ -294,8 +317,7 @@ def lock_remaining(username: str, client: str | None = None) -> timedelta | None
     if client is not None:
         with warehouse.transaction() as tx:
             return _throttled_for(tx, username, client, now)
-    ends = [r["locked_until"] for r in rows if r["locked_until"] is not None
-            and r["locked_until"] > now]
+    ends = [r["locked_until"] for r in rows if r["locked_until"] is not None and r["locked_until"] > now]
     return max(ends) - now if ends else None
 
 
@@ -310,9 +332,8 @@ def authenticate(username: str, password: str, client: str = "local") -> LoginRe
     with warehouse.transaction() as tx:
         wait = _throttled_for(tx, username, client, now)
         if wait is not None:
-            _count_failure(tx, username, client, now)      # attempts while throttled extend it
-            audit.record(tx, username or "(blank)", "login.failed",
-                         detail={"client": client, "reason": "throttled"})
+            _count_failure(tx, username, client, now)  # attempts while throttled extend it
+            audit.record(tx, username or "(blank)", "login.failed", detail={"client": client, "reason": "throttled"})
             return LoginResult(None, _minutes(_throttled_for(tx, username, client, now) or wait))
     row = warehouse.one("user_by_name", username=username)
     usable = row is not None and not row["disabled"]
@@ -327,9 +348,12 @@ def authenticate(username: str, password: str, client: str = "local") -> LoginRe
                 audit.record(tx, user, "login", detail={"client": client})
                 return LoginResult(user, 0, token)
             locked = _count_failure(tx, username, client, now)
-            audit.record(tx, username or "(blank)", "login.failed",
-                         detail={"client": client, "known_user": row is not None,
-                                 "locked": locked})
+            audit.record(
+                tx,
+                username or "(blank)",
+                "login.failed",
+                detail={"client": client, "known_user": row is not None, "locked": locked},
+            )
             wait = _throttled_for(tx, username, client, now)
             return LoginResult(None, _minutes(wait) if wait else 0)
     finally:
@@ -344,15 +368,20 @@ def record_login(username: str, success: bool, client: str = "local") -> None:
             row = tx.one("user_by_name", username=username)
             tx.run("user_login_succeeded", username=username)
             tx.run("throttle_clear_pair", username=username, client=client)
-            audit.record(tx, User(username, roles=_roles(row["roles"] if row else [])), "login",
-                         detail={"client": client})
+            audit.record(
+                tx, User(username, roles=_roles(row["roles"] if row else [])), "login", detail={"client": client}
+            )
     else:
         now = datetime.now()
         with warehouse.transaction() as tx:
             row = tx.one("user_by_name", username=username)
             locked = _count_failure(tx, username, client, now)
-            audit.record(tx, username[:80] or "(blank)", "login.failed",
-                         detail={"client": client, "known_user": row is not None, "locked": locked})
+            audit.record(
+                tx,
+                username[:80] or "(blank)",
+                "login.failed",
+                detail={"client": client, "known_user": row is not None, "locked": locked},
+            )
     forget_user_rows()
 
 
@@ -367,16 +396,23 @@ def touch(username: str, last_activity: datetime | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - activity stamps must never break a page
         if not warehouse.is_conflict(exc):
             raise
-    forget_user_rows()     # or the next runs would see the old stamp and write it again
+    forget_user_rows()  # or the next runs would see the old stamp and write it again
 
 
-def create_user(tx: warehouse.Tx, username: str, name: str, roles: list[str], password: str,
-                email: str | None = None) -> None:
+def create_user(
+    tx: warehouse.Tx, username: str, name: str, roles: list[str], password: str, email: str | None = None
+) -> None:
     unknown = set(roles) - ALL
     if unknown:
         raise ValueError(f"Unknown role(s): {', '.join(sorted(unknown))}")
-    tx.run("user_insert", username=username, display_name=name, email=email,
-           password_hash=hash_password(password), roles=list(roles))
+    tx.run(
+        "user_insert",
+        username=username,
+        display_name=name,
+        email=email,
+        password_hash=hash_password(password),
+        roles=list(roles),
+    )
 
 
 def seed_demo_users() -> list[str]:
@@ -385,8 +421,9 @@ def seed_demo_users() -> list[str]:
     with warehouse.transaction() as tx:
         for username, spec in DEMO_USERS.items():
             if tx.one("user_by_name", username=username) is None:
-                create_user(tx, username, spec["name"], spec["roles"], spec["password"],
-                            f"{username}@demo.customer360.local")
+                create_user(
+                    tx, username, spec["name"], spec["roles"], spec["password"], f"{username}@demo.customer360.local"
+                )
                 created.append(username)
         if created:
             audit.record(tx, SYSTEM, "user.seed_demo", "user", ",".join(created))

@@ -25,6 +25,7 @@ here the check is one vectorised pass per text column.
 frame for the user, encodes it and writes one ``download`` audit row with what, how many rows,
 which columns and which filters - called when the user clicks, not when the button is drawn.
 """
+
 from __future__ import annotations
 
 import io
@@ -54,8 +55,7 @@ FORMATS = tuple(MIMES)
 
 def is_formula_like(value: Any) -> bool:
     """True for text a spreadsheet could run: a formula prefix that is not a plain number."""
-    return (isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
-            and _PLAIN_NUMBER.fullmatch(value) is None)
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and _PLAIN_NUMBER.fullmatch(value) is None
 
 
 def neutralise(value: Any) -> Any:
@@ -64,8 +64,11 @@ def neutralise(value: Any) -> Any:
 
 
 def _text_like(series: pd.Series) -> bool:
-    return (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object
-            or isinstance(series.dtype, pd.CategoricalDtype))
+    return (
+        pd.api.types.is_string_dtype(series.dtype)
+        or series.dtype == object
+        or isinstance(series.dtype, pd.CategoricalDtype)
+    )
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -115,12 +118,12 @@ def _xlsx_value(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, datetime) and value.tzinfo is not None:
-        value = value.replace(tzinfo=None)   # openpyxl cannot store an offset
+        value = value.replace(tzinfo=None)  # openpyxl cannot store an offset
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, (str, int, float, bool, date, datetime)):
         return value
-    return str(value)   # dicts, lists, decimals, ...: their text
+    return str(value)  # dicts, lists, decimals, ...: their text
 
 
 def to_xlsx(frame: pd.DataFrame, sheet_name: str = "data") -> bytes:
@@ -133,9 +136,9 @@ def to_xlsx(frame: pd.DataFrame, sheet_name: str = "data") -> bytes:
 
     def text_cell(value: str):
         cell = WriteOnlyCell(sheet, value=_XLSX_ILLEGAL.sub("", value))
-        cell.data_type = "s"          # never "f" (formula) or "e" (error code)
+        cell.data_type = "s"  # never "f" (formula) or "e" (error code)
         if value.startswith(FORMULA_PREFIXES):
-            cell.quotePrefix = True   # Excel keeps the cell text when someone edits it
+            cell.quotePrefix = True  # Excel keeps the cell text when someone edits it
         return cell
 
     sheet.append([text_cell(str(c)) for c in frame.columns])
@@ -174,24 +177,26 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
-    os.chmod(path, 0o600)   # an existing file keeps its mode through O_TRUNC
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_TRUNC
     return path
 
 
 # ---------------------------------------------------------------- audited in-page downloads
+
 
 @dataclass(frozen=True)
 class Download:
     """A table a page offers for download. `what` names it in the audit log (e.g.
     "customer_search", "chart:monthly_revenue"); `filters` are the page's filters that
     produced it (no free text that could hold personal data)."""
+
     what: str
     frame: pd.DataFrame
     file_stem: str
     fmt: str = "csv"
     filters: dict = field(default_factory=dict)
-    mask: bool = True     # apply privacy.mask_frame for the user's roles
-    record: str | None = None   # the audit row's entity id, e.g. the customer's id on 360°
+    mask: bool = True  # apply privacy.mask_frame for the user's roles
+    record: str | None = None  # the audit row's entity id, e.g. the customer's id on 360°
 
     @property
     def file_name(self) -> str:
@@ -209,14 +214,24 @@ def deliver(user: auth.User, download: Download) -> bytes:
 
     The account is read again first: a button drawn before the user was disabled or lost a
     role is refused (and the refusal audited), and masking follows the roles held now."""
-    user = auth.load_user(user.username) or auth.User(user.username, user.name)   # no roles
-    auth.require(user, "view_dashboard")   # a signed-in user with a role; the data itself was
+    user = auth.load_user(user.username) or auth.User(user.username, user.name)  # no roles
+    auth.require(user, "view_dashboard")  # a signed-in user with a role; the data itself was
     # read through its own guarded lib/ function before the page offered it
     frame = privacy.mask_frame(user, download.frame) if download.mask else download.frame
     data, _ = encode(frame, download.fmt)
-    audit.record(None, user, "download", download.what, download.record,
-                 detail={"rows": len(frame), "columns": [str(c) for c in frame.columns],
-                         "filters": download.filters, "file": download.file_name,
-                         "format": download.fmt,
-                         "masked": download.mask and not privacy.can_see_contacts(user)})
+    audit.record(
+        None,
+        user,
+        "download",
+        download.what,
+        download.record,
+        detail={
+            "rows": len(frame),
+            "columns": [str(c) for c in frame.columns],
+            "filters": download.filters,
+            "file": download.file_name,
+            "format": download.fmt,
+            "masked": download.mask and not privacy.can_see_contacts(user),
+        },
+    )
     return data

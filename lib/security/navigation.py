@@ -4,6 +4,7 @@ The single source of truth for page access: each page's guard looks its entry up
 the sidebar lists only the entries the user's roles allow. A test checks that every file in
 pages/ has an entry and every entry has a file.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,10 +16,10 @@ from lib.security.auth import ALL
 
 @dataclass(frozen=True)
 class Page:
-    key: str            # also the i18n key nav.<key>
-    path: str           # file, relative to the app root
+    key: str  # also the i18n key nav.<key>
+    path: str  # file, relative to the app root
     icon: str
-    section: str        # i18n key nav.section.<section>
+    section: str  # i18n key nav.section.<section>
     roles: frozenset[str]
 
     @property

@@ -7,12 +7,13 @@ scenarios"). Dictionary words, common passwords, keyboard walks, repeats such as
 characters, dates and the account's own username/name/e-mail score low. A refusal carries
 zxcvbn's warning and suggestions.
 """
+
 from __future__ import annotations
 
 from zxcvbn import zxcvbn
 
 MIN_LENGTH = 10
-MAX_BYTES = 72          # bcrypt ignores (5.x: refuses) anything longer
+MAX_BYTES = 72  # bcrypt ignores (5.x: refuses) anything longer
 MIN_SCORE = 3
 
 
@@ -34,7 +35,9 @@ def check(password: str, user_inputs: list[str] | tuple[str, ...] = ()) -> str:
     if result["score"] < MIN_SCORE:
         feedback = result.get("feedback") or {}
         hints = [h for h in [feedback.get("warning"), *(feedback.get("suggestions") or [])] if h]
-        raise WeakPassword("This password is too easy to guess"
-                           + (": " + " ".join(hints) if hints else ".")
-                           + " Use a longer passphrase of uncommon words.")
+        raise WeakPassword(
+            "This password is too easy to guess"
+            + (": " + " ".join(hints) if hints else ".")
+            + " Use a longer passphrase of uncommon words."
+        )
     return password

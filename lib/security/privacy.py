@@ -6,6 +6,7 @@ MultiFernet lets us rotate keys: the newest key encrypts, every listed key decry
 A keyed hash (HMAC-SHA256) of the normalised number supports exact look-ups and
 de-duplication without decrypting anything.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,8 +80,7 @@ def _same_secret(expected: str, found: str) -> None:
     # In a worker process the keys come from lib.core.config, as in the parent; the fingerprint
     # proves they are the same keys (the keys themselves never travel between processes).
     if not hmac.compare_digest(expected, found):
-        raise RuntimeError("A worker process read other keys from the configuration than the "
-                           "process that started it.")
+        raise RuntimeError("A worker process read other keys from the configuration than the process that started it.")
 
 
 def decrypt(token: str | None) -> str | None:
@@ -89,8 +89,9 @@ def decrypt(token: str | None) -> str | None:
     try:
         return cipher().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise ValueError("The value cannot be decrypted with the configured keys "
-                         "(was a field key removed before rotation finished?)") from exc
+        raise ValueError(
+            "The value cannot be decrypted with the configured keys (was a field key removed before rotation finished?)"
+        ) from exc
 
 
 def id_hash(value: str | None) -> str | None:
@@ -122,6 +123,7 @@ def _keyed_hash(key: bytes, value: str) -> str:
 
 
 # ---------------------------------------------------------------- masking
+
 
 def mask_phone(phone: str | None) -> str | None:
     """+8613812345678 -> +86 138****5678. Other numbers keep at most 3 leading and 4 trailing
@@ -169,8 +171,7 @@ def mask_text(value: str | None, keep: int = 1) -> str | None:
 # and for phone numbers and e-mail addresses (hidden unless the role may see contacts).
 
 # Keys whose value is contact data: shown only with `view_contact_pii` (steward, admin).
-CONTACT_FIELDS = {"mobile": mask_phone, "phone": mask_phone, "email": mask_email,
-                  "address": mask_text}
+CONTACT_FIELDS = {"mobile": mask_phone, "phone": mask_phone, "email": mask_email, "address": mask_text}
 # Plaintext ID numbers: always shown masked (revealing is a separate, audited action).
 ID_FIELDS = {"id_number"}
 # Never shown to anyone: ciphertexts and keyed hashes.
@@ -229,7 +230,7 @@ def _mask_field(key: str | None, value, see: bool, context: str | None = None):
     if field in SECRET_FIELDS:
         return None
     if field in ID_FIELDS:
-        if isinstance(value, dict):          # an encrypted ID kept as {enc, hash, last4}
+        if isinstance(value, dict):  # an encrypted ID kept as {enc, hash, last4}
             return mask_id_number(value.get("last4"))
         return mask_id_text(value)
     if field in CONTACT_FIELDS and not isinstance(value, (dict, list)):
@@ -241,8 +242,12 @@ def _mask_field(key: str | None, value, see: bool, context: str | None = None):
     if isinstance(value, str):
         parsed, was_json = _parse_json(value) if key in JSON_FIELDS else (value, False)
         if was_json:
-            return json.dumps(_mask_field(key, parsed, see, context), ensure_ascii=False,
-                              sort_keys=isinstance(parsed, dict), default=str)
+            return json.dumps(
+                _mask_field(key, parsed, see, context),
+                ensure_ascii=False,
+                sort_keys=isinstance(parsed, dict),
+                default=str,
+            )
         return scrub_text(value, see)
     return value
 
@@ -269,12 +274,16 @@ def mask_value(user, value, field: str | None = None):
         return _mask_dict(value, see, field)
     parsed, was_json = _parse_json(value)
     if was_json:
-        return json.dumps(mask_value(user, parsed, field), ensure_ascii=False, default=str,
-                          sort_keys=isinstance(parsed, dict))
+        return json.dumps(
+            mask_value(user, parsed, field), ensure_ascii=False, default=str, sort_keys=isinstance(parsed, dict)
+        )
     if isinstance(value, list):
         return [mask_value(user, v, field) for v in value]
-    return _mask_field(field, value, see, field) if field else (
-        scrub_text(value, see) if isinstance(value, str) else value)
+    return (
+        _mask_field(field, value, see, field)
+        if field
+        else (scrub_text(value, see) if isinstance(value, str) else value)
+    )
 
 
 def mask_record(user, record: dict) -> dict:
@@ -295,18 +304,17 @@ def mask_frame(user, frame):
         if key in SECRET_FIELDS:
             frame = frame.drop(columns=[column])
         elif key == "id_number_last4":
-            frame["id_number"] = frame.pop(column).map(
-                lambda v: mask_id_number(v) if isinstance(v, str) else None)
+            frame["id_number"] = frame.pop(column).map(lambda v: mask_id_number(v) if isinstance(v, str) else None)
         elif key in FREE_TEXT_FIELDS:
-            frame[column] = frame[column].map(
-                lambda v: scrub_text(v, see) if isinstance(v, str) else v)
+            frame[column] = frame[column].map(lambda v: scrub_text(v, see) if isinstance(v, str) else v)
         elif key in CONTACT_FIELDS:
-            if not see:                     # the plain mask per value (exports are large)
+            if not see:  # the plain mask per value (exports are large)
                 mask = CONTACT_FIELDS[key]
                 frame[column] = frame[column].map(lambda v, m=mask: m(v) if isinstance(v, str) else v)
         elif key in ID_FIELDS or key in JSON_FIELDS:
             frame[column] = frame[column].map(
-                lambda v, k=key: _mask_field(k, v, see) if isinstance(v, (str, dict, list)) else v)
+                lambda v, k=key: _mask_field(k, v, see) if isinstance(v, (str, dict, list)) else v
+            )
     return frame
 
 
@@ -339,15 +347,26 @@ def _mask_date(value: str) -> str:
 
 
 AUDIT_MASKED_FIELDS = {
-    "mobile": mask_phone, "phone": mask_phone, "email": mask_email, "address": mask_text,
-    "id_number": mask_id_text, "full_name": mask_text, "family_name": mask_text,
-    "given_name": mask_text, "name_pinyin": lambda v: mask_text(v, 1), "birth_date": _mask_date,
-    "postcode": lambda v: mask_text(v, 3), "uscc": lambda v: mask_text(v, 2),
-    "company": mask_text, "job_title": mask_text, "raw_values": lambda v: mask_text(v, 0),
+    "mobile": mask_phone,
+    "phone": mask_phone,
+    "email": mask_email,
+    "address": mask_text,
+    "id_number": mask_id_text,
+    "full_name": mask_text,
+    "family_name": mask_text,
+    "given_name": mask_text,
+    "name_pinyin": lambda v: mask_text(v, 1),
+    "birth_date": _mask_date,
+    "postcode": lambda v: mask_text(v, 3),
+    "uscc": lambda v: mask_text(v, 2),
+    "company": mask_text,
+    "job_title": mask_text,
+    "raw_values": lambda v: mask_text(v, 0),
 }
 
 
 # ---------------------------------------------------------------- ID numbers kept encrypted
+
 
 def sealed_id(value: str | None) -> dict | None:
     """An ID number as it may be kept outside customers (a quarantined row, a rejected value):
@@ -396,8 +415,7 @@ def _customer_id(value) -> int:
 def _reason(value: str | None) -> str:
     reason = " ".join((value or "").split())
     if len(reason) < MIN_REASON_LENGTH:
-        raise PrivacyError(f"Give a reason (at least {MIN_REASON_LENGTH} characters); it is kept "
-                           "in the audit log.")
+        raise PrivacyError(f"Give a reason (at least {MIN_REASON_LENGTH} characters); it is kept in the audit log.")
     if len(reason) > 500:
         raise PrivacyError("Keep the reason under 500 characters.")
     return reason
@@ -413,6 +431,7 @@ def subject_summary(user, customer_id) -> dict | None:
 
 # ---------------------------------------------------------------- reveal
 
+
 @auth.pii_reader("reveal_id_number")
 @warehouse.retrying
 def reveal_id_number(user, customer_id, reason: str) -> str | None:
@@ -425,12 +444,19 @@ def reveal_id_number(user, customer_id, reason: str) -> str | None:
         if row is None:
             raise PrivacyError(f"There is no customer {cid}.")
         value = decrypt(row["id_number_enc"])
-        audit.record(tx, user, "pii.reveal", "customer", cid,
-                     detail={"field": "id_number", "reason": reason, "found": value is not None})
+        audit.record(
+            tx,
+            user,
+            "pii.reveal",
+            "customer",
+            cid,
+            detail={"field": "id_number", "reason": reason, "found": value is not None},
+        )
     return value
 
 
 # ---------------------------------------------------------------- key rotation
+
 
 @auth.pii_writer("rotate_keys")
 def rotate_keys(user, batch_size: int = ROTATION_BATCH) -> dict:
@@ -453,18 +479,23 @@ def rotate_keys(user, batch_size: int = ROTATION_BATCH) -> dict:
             try:
                 new.append(f.rotate(token.encode()).decode())
             except InvalidToken:
-                raise PrivacyError(f"Customer {cid}'s ID number cannot be decrypted with the "
-                                   "configured keys; nothing after it was rotated. Add the key "
-                                   "it was written with to C360_FIELD_KEYS and run again.") from None
-        frame = pd.DataFrame({"customer_id": batch["customer_id"].astype("int64"),
-                              "old_token": old, "new_token": new})
+                raise PrivacyError(
+                    f"Customer {cid}'s ID number cannot be decrypted with the "
+                    "configured keys; nothing after it was rotated. Add the key "
+                    "it was written with to C360_FIELD_KEYS and run again."
+                ) from None
+        frame = pd.DataFrame({"customer_id": batch["customer_id"].astype("int64"), "old_token": old, "new_token": new})
         done = _apply_rotation(frame)
         rotated += done
         skipped += len(frame) - done
         batches += 1
         after = int(frame["customer_id"].iloc[-1])
-    result = {"rows_rotated": rotated, "rows_changed_meanwhile": skipped, "batches": batches,
-              "keys_configured": len(config.field_keys())}
+    result = {
+        "rows_rotated": rotated,
+        "rows_changed_meanwhile": skipped,
+        "batches": batches,
+        "keys_configured": len(config.field_keys()),
+    }
     audit.record(None, user, "keys.rotate", "customer", None, detail=result)
     return result
 
@@ -474,8 +505,12 @@ def _apply_rotation(frame: pd.DataFrame) -> int:
     with warehouse.transaction() as tx:
         tx.register("rotation_batch", frame)
         try:
-            before = tx.scalar(warehouse.raw_sql("SELECT count(*) FROM customers c JOIN rotation_batch r"
-                               " ON c.customer_id = r.customer_id AND c.id_number_enc = r.old_token"))
+            before = tx.scalar(
+                warehouse.raw_sql(
+                    "SELECT count(*) FROM customers c JOIN rotation_batch r"
+                    " ON c.customer_id = r.customer_id AND c.id_number_enc = r.old_token"
+                )
+            )
             tx.run("privacy_apply_rotation")
         finally:
             tx.unregister("rotation_batch")
@@ -503,10 +538,12 @@ def undecryptable_with_newest_key(sample: int | None = None) -> int:
 
 # ---------------------------------------------------------------- consent
 
+
 @auth.pii_writer("edit_consent")
 @warehouse.retrying
-def record_consent(user, customer_id, channel: str, status: str, source: str,
-                   recorded_at: datetime | None = None) -> dict:
+def record_consent(
+    user, customer_id, channel: str, status: str, source: str, recorded_at: datetime | None = None
+) -> dict:
     """Append a consent change for one channel (history is kept; the latest row is in force).
 
     Segments and audience exports read the view ``consent_current``, so a withdrawal applies
@@ -521,8 +558,9 @@ def record_consent(user, customer_id, channel: str, status: str, source: str,
     if status not in CONSENT_STATUSES:
         raise PrivacyError(f"Status must be one of {', '.join(CONSENT_STATUSES)}.")
     if not source or len(source) > 100:
-        raise PrivacyError("Say where the consent was captured (1–100 characters), e.g. "
-                           "'call centre' or 'signup form'.")
+        raise PrivacyError(
+            "Say where the consent was captured (1–100 characters), e.g. 'call centre' or 'signup form'."
+        )
     when = recorded_at or datetime.now()
     with warehouse.transaction() as tx:
         customer = tx.one("privacy_customer_exists", customer_id=cid)
@@ -532,12 +570,25 @@ def record_consent(user, customer_id, channel: str, status: str, source: str,
             raise PrivacyError(f"Customer {cid} was erased; consent cannot be granted again.")
         current = tx.df("consent_current_for_customer", customer_id=cid)
         before = current.loc[current["channel"] == channel, "status"].tolist()
-        tx.run("consent_insert", customer_id=cid, channel=channel, status=status, source=source,
-               recorded_at=when, recorded_by=user.username)
+        tx.run(
+            "consent_insert",
+            customer_id=cid,
+            channel=channel,
+            status=status,
+            source=source,
+            recorded_at=when,
+            recorded_by=user.username,
+        )
         after = {"channel": channel, "status": status, "source": source}
-        audit.record(tx, user, "consent.record", "customer", cid,
-                     before={"channel": channel, "status": before[0] if before else None},
-                     after=after)
+        audit.record(
+            tx,
+            user,
+            "consent.record",
+            "customer",
+            cid,
+            before={"channel": channel, "status": before[0] if before else None},
+            after=after,
+        )
     return after | {"customer_id": cid, "recorded_at": when}
 
 
@@ -568,6 +619,7 @@ def contactable(customer_ids: list[int], channel: str) -> set[int]:
 
 # ---------------------------------------------------------------- data-subject requests
 
+
 def _quoted(identifier: str) -> str:
     # Identifiers come from DuckDB's own catalog, and are checked again before quoting.
     if not _IDENT_RE.match(identifier):
@@ -585,8 +637,7 @@ def _subject_tables(tx: warehouse.Tx) -> dict[str, list[str]]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return json.loads(audit.to_json(frame.astype(object).where(frame.notna(), None)
-                                    .to_dict("records")) or "[]")
+    return json.loads(audit.to_json(frame.astype(object).where(frame.notna(), None).to_dict("records")) or "[]")
 
 
 @auth.pii_reader("export_subject_data")
@@ -610,15 +661,15 @@ def _export_subject(user, cid: int) -> dict:
             where = " OR ".join(_quoted(c) + " = :cid" for c in columns)
             frame = tx.df(warehouse.raw_sql("SELECT * FROM " + _quoted(table) + " WHERE " + where), cid=cid)
             if table == "customers" and "id_number_enc" in frame.columns:
-                frame["id_number"] = [decrypt(v) if isinstance(v, str) else None
-                                      for v in frame.pop("id_number_enc")]
+                frame["id_number"] = [decrypt(v) if isinstance(v, str) else None for v in frame.pop("id_number_enc")]
                 frame = frame.drop(columns=[c for c in ("id_number_hash",) if c in frame.columns])
             tables[table] = _records(frame)
         quarantine = []
         for row in tables.get("customers", []):
-            quarantine += _records(tx.df("subject_quarantine", source=row["source"],
-                                         source_record_id=row["source_record_id"]))
-        for entry in quarantine:         # the person is entitled to their ID number in clear
+            quarantine += _records(
+                tx.df("subject_quarantine", source=row["source"], source_record_id=row["source_record_id"])
+            )
+        for entry in quarantine:  # the person is entitled to their ID number in clear
             raw = json.loads(entry["raw"]) if entry.get("raw") else {}
             if isinstance(raw.get("id_number"), dict):
                 raw["id_number"] = unseal_id(raw["id_number"])
@@ -630,9 +681,14 @@ def _export_subject(user, cid: int) -> dict:
         counts = {name: len(rows) for name, rows in tables.items()}
         counts |= {"quarantine": len(quarantine), "audit_log": len(audit_rows)}
         audit.record(tx, user, "privacy.export", "customer", cid, detail={"rows": counts})
-    return {"customer_id": cid, "generated_at": datetime.now().isoformat(timespec="seconds"),
-            "generated_by": user.username, "tables": tables, "quarantine": quarantine,
-            "audit_log": audit_rows}
+    return {
+        "customer_id": cid,
+        "generated_at": datetime.now().isoformat(timespec="seconds"),
+        "generated_by": user.username,
+        "tables": tables,
+        "quarantine": quarantine,
+        "audit_log": audit_rows,
+    }
 
 
 def export_subject_json(user, customer_id) -> str:
@@ -647,53 +703,104 @@ def export_subject_json(user, customer_id) -> str:
 # that is neither listed here nor in NOT_PERSONAL (with the reason it holds no one's data), and
 # scans every text/JSON column of every table after an erasure for the person's values.
 
+
 @dataclass(frozen=True)
 class PersonalData:
     table: str
-    columns: tuple[str, ...]     # columns (JSON paths: all of the value) holding personal data
-    found_by: str                # how the person's rows are found
-    query: str                   # named query that clears them, given :ids (and :placeholder)
+    columns: tuple[str, ...]  # columns (JSON paths: all of the value) holding personal data
+    found_by: str  # how the person's rows are found
+    query: str  # named query that clears them, given :ids (and :placeholder)
 
 
-PERSON_COLUMNS = ("family_name", "given_name", "full_name", "name_pinyin", "birth_date", "mobile",
-                  "email", "id_number_enc", "id_number_hash", "id_number_last4", "address",
-                  "postcode", "district", "company", "job_title", "uscc", "raw_values")
+PERSON_COLUMNS = (
+    "family_name",
+    "given_name",
+    "full_name",
+    "name_pinyin",
+    "birth_date",
+    "mobile",
+    "email",
+    "id_number_enc",
+    "id_number_hash",
+    "id_number_last4",
+    "address",
+    "postcode",
+    "district",
+    "company",
+    "job_title",
+    "uscc",
+    "raw_values",
+)
 
 ERASURE_REGISTRY: tuple[PersonalData, ...] = (
-    PersonalData("customers", PERSON_COLUMNS,
-                 "every record of the person (merge chains followed both ways)",
-                 "erase_customer_fields"),
-    PersonalData("merge_customer_snapshots", PERSON_COLUMNS,
-                 "both records of every merge the person took part in (customer_id)",
-                 "erase_merge_snapshots"),
-    PersonalData("quality_flags", ("detail", "reason"),
-                 "flags of the person's records: detail.raw is the rejected value, reason is "
-                 "a steward's free text", "erase_flag_details"),
-    PersonalData("quarantine", ("raw",),
-                 "rows quarantined from the person's source records (source, source_record_id)",
-                 "erase_quarantine_raw"),
-    PersonalData("events", ("note",), "consult and complaint notes (customer_id)",
-                 "erase_event_notes"),
-    PersonalData("customer_edit_values", ("before", "after"),
-                 "exact values of the person's edits, kept for undo (customer_id)",
-                 "erase_edit_values"),
+    PersonalData(
+        "customers",
+        PERSON_COLUMNS,
+        "every record of the person (merge chains followed both ways)",
+        "erase_customer_fields",
+    ),
+    PersonalData(
+        "merge_customer_snapshots",
+        PERSON_COLUMNS,
+        "both records of every merge the person took part in (customer_id)",
+        "erase_merge_snapshots",
+    ),
+    PersonalData(
+        "quality_flags",
+        ("detail", "reason"),
+        "flags of the person's records: detail.raw is the rejected value, reason is a steward's free text",
+        "erase_flag_details",
+    ),
+    PersonalData(
+        "quarantine",
+        ("raw",),
+        "rows quarantined from the person's source records (source, source_record_id)",
+        "erase_quarantine_raw",
+    ),
+    PersonalData("events", ("note",), "consult and complaint notes (customer_id)", "erase_event_notes"),
+    PersonalData(
+        "customer_edit_values",
+        ("before", "after"),
+        "exact values of the person's edits, kept for undo (customer_id)",
+        "erase_edit_values",
+    ),
 )
 
 # Text and JSON columns that hold no person's data, or keep it only masked, by design:
 # table -> (columns, reason); "*" for every column of a table the registry does not list.
-_CODES = ("source", "source_record_id", "gender", "country", "province", "city", "customer_type",
-          "industry", "channel", "lifecycle_stage", "churn_reason")
+_CODES = (
+    "source",
+    "source_record_id",
+    "gender",
+    "country",
+    "province",
+    "city",
+    "customer_type",
+    "industry",
+    "channel",
+    "lifecycle_stage",
+    "churn_reason",
+)
 NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
     "customers": (_CODES, "source keys and coarse attributes kept for every total"),
     "merge_customer_snapshots": (("role",) + _CODES, "as customers"),
-    "quality_flags": (("kind", "rule_id", "field", "severity", "status", "resolved_by"),
-                      "rule ids, fields, severities, statuses, usernames"),
-    "quarantine": (("kind", "source", "source_record_id", "reasons", "status", "resolved_by"),
-                   "source keys; reasons are field, code and message, never the value"),
-    "events": (("event_type", "channel", "category", "source", "source_record_id"),
-               "types, channels, categories, source keys"),
-    "audit_log": (("*",), "append-only record of processing: before/after are written masked "
-                          "(mask_for_audit), detail holds ids, counts, field names and reasons"),
+    "quality_flags": (
+        ("kind", "rule_id", "field", "severity", "status", "resolved_by"),
+        "rule ids, fields, severities, statuses, usernames",
+    ),
+    "quarantine": (
+        ("kind", "source", "source_record_id", "reasons", "status", "resolved_by"),
+        "source keys; reasons are field, code and message, never the value",
+    ),
+    "events": (
+        ("event_type", "channel", "category", "source", "source_record_id"),
+        "types, channels, categories, source keys",
+    ),
+    "audit_log": (
+        ("*",),
+        "append-only record of processing: before/after are written masked "
+        "(mask_for_audit), detail holds ids, counts, field names and reasons",
+    ),
     "orders": (("*",), "statuses, channels, categories, source keys"),
     "consents": (("*",), "channel, status, where captured (a form, a store), who recorded it"),
     "consent_current": (("*",), "view over consents"),
@@ -710,8 +817,10 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
     "segments": (("*",), "segment definitions"),
     "churn_models": (("*",), "model metrics and the pickled estimator"),
     "churn_scores": (("*",), "risk tiers and reason codes"),
-    "clv_models": (("*",), "model parameters"), "customer_rfm": (("*",), "RFM segment names"),
-    "quality_results": (("*",), "counts per rule"), "quality_runs": (("*",), "who ran the rules"),
+    "clv_models": (("*",), "model parameters"),
+    "customer_rfm": (("*",), "RFM segment names"),
+    "quality_results": (("*",), "counts per rule"),
+    "quality_runs": (("*",), "who ran the rules"),
     "schema_version": (("*",), "migration names"),
     "warehouse_meta": (("*",), "how the warehouse was built (demo marker)"),
     "app_sessions": (("*",), "staff sessions: token hashes, usernames, client addresses"),
@@ -758,8 +867,10 @@ def _erase(user, cid: int, reason: str) -> dict:
         if primary["erased_at"].notna().iloc[0]:
             raise PrivacyError(f"Customer {cid} was already erased.")
         ids = [int(i) for i in targets["customer_id"].tolist()]
-        cleared = {str(row["customer_id"]): sorted(f for f in _ERASABLE if pd.notna(row[f]))
-                   for row in targets.to_dict("records")}
+        cleared = {
+            str(row["customer_id"]): sorted(f for f in _ERASABLE if pd.notna(row[f]))
+            for row in targets.to_dict("records")
+        }
         counts = {}
         for entry in ERASURE_REGISTRY:
             params = {"ids": ids}
@@ -772,12 +883,24 @@ def _erase(user, cid: int, reason: str) -> dict:
         notes = counts.get("events", 0)
         for target in ids:
             for channel in CHANNELS:
-                tx.run("consent_insert", customer_id=target, channel=channel, status="withdrawn",
-                       source="erasure request", recorded_at=now, recorded_by=user.username)
+                tx.run(
+                    "consent_insert",
+                    customer_id=target,
+                    channel=channel,
+                    status="withdrawn",
+                    source="erasure request",
+                    recorded_at=now,
+                    recorded_by=user.username,
+                )
         result = {"customer_id": cid, "records": ids, "fields_cleared": cleared}
-        audit.record(tx, user, "customer.erase", "customer", cid,
-                     before={"fields_cleared": cleared},
-                     after={"erased_at": now, "full_name": ERASED_NAME},
-                     detail={"reason": reason, "records": ids, "rows_cleared": counts,
-                             "event_notes_cleared": notes})
+        audit.record(
+            tx,
+            user,
+            "customer.erase",
+            "customer",
+            cid,
+            before={"fields_cleared": cleared},
+            after={"erased_at": now, "full_name": ERASED_NAME},
+            detail={"reason": reason, "records": ids, "rows_cleared": counts, "event_notes_cleared": notes},
+        )
     return result

@@ -14,6 +14,7 @@ the last IDLE_MINUTES and is younger than MAX_HOURS, and its account is enabled.
 Cookie logins (`login.cookie`), logouts (`logout`) and revocations (`session.revoke`) are
 audited. Plain Python: the page guard (lib/ui/session.py) and the tests call it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,16 +29,16 @@ from lib.security import audit
 from lib.core import config, warehouse
 
 COOKIE_NAME = "c360_session"
-MAX_HOURS = 12            # a working day: log in again after that, however active
-IDLE_MINUTES = 30         # no page run for this long ends the session
-SEEN_EVERY_SECONDS = 60   # last_seen is written at most this often per session
-KNOWN_CLIENT_DAYS = 30    # a client that signed in as a user this recently is "known" (auth.py)
+MAX_HOURS = 12  # a working day: log in again after that, however active
+IDLE_MINUTES = 30  # no page run for this long ends the session
+SEEN_EVERY_SECONDS = 60  # last_seen is written at most this often per session
+KNOWN_CLIENT_DAYS = 30  # a client that signed in as a user this recently is "known" (auth.py)
 # A session's row may be reused for this long by this process (as auth.SESSION_RECHECK_SECONDS
 # for account rows): revocations made in this process forget it at once; one made by another
 # process (a CLI job, a second app replica) is seen within these seconds.
 RECHECK_SECONDS = 5.0
 
-_rows: dict[str, tuple[float, dict]] = {}      # session_id -> (read at, row)
+_rows: dict[str, tuple[float, dict]] = {}  # session_id -> (read at, row)
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,11 @@ def forget() -> None:
 
 # ---------------------------------------------------------------- the cookie
 
+
 def cookie_value(token: str, now: datetime | None = None) -> str:
     """The signed cookie that carries `token` (expires with the session's MAX_HOURS)."""
     exp = (now or datetime.now()) + timedelta(hours=MAX_HOURS)
-    return jwt.encode({"sid": token, "exp": int(exp.timestamp())}, config.cookie_key(),
-                      algorithm="HS256")
+    return jwt.encode({"sid": token, "exp": int(exp.timestamp())}, config.cookie_key(), algorithm="HS256")
 
 
 def token_from_cookie(value: str | None) -> str | None:
@@ -76,8 +77,7 @@ def token_from_cookie(value: str | None) -> str | None:
     if not value or len(value) > 4096:
         return None
     try:
-        claims = jwt.decode(value, config.cookie_key(), algorithms=["HS256"],
-                            options={"require": ["exp", "sid"]})
+        claims = jwt.decode(value, config.cookie_key(), algorithms=["HS256"], options={"require": ["exp", "sid"]})
     except (jwt.PyJWTError, ValueError, TypeError):
         return None
     token = claims.get("sid")
@@ -86,12 +86,12 @@ def token_from_cookie(value: str | None) -> str | None:
 
 # ---------------------------------------------------------------- lifecycle
 
+
 def open_session(tx: warehouse.Tx, username: str, client: str) -> str:
     """A new session, in the caller's transaction, for a user who has just proven their
     password (auth.authenticate); returns its token."""
     token = secrets.token_urlsafe(32)
-    tx.run("session_insert", session_id=_session_id(token), username=username,
-           client=client[:200], now=_now())
+    tx.run("session_insert", session_id=_session_id(token), username=username, client=client[:200], now=_now())
     return token
 
 
@@ -119,8 +119,13 @@ def check(token: str | None, now: datetime | None = None) -> Session | None:
         _rows[sid] = (time.monotonic(), row)
     if row["revoked_at"] is not None:
         return None
-    ended = ("expired" if row["created_at"] < now - timedelta(hours=MAX_HOURS)
-             else "idle" if row["last_seen"] < now - timedelta(minutes=IDLE_MINUTES) else None)
+    ended = (
+        "expired"
+        if row["created_at"] < now - timedelta(hours=MAX_HOURS)
+        else "idle"
+        if row["last_seen"] < now - timedelta(minutes=IDLE_MINUTES)
+        else None
+    )
     if ended:
         _revoke_one(sid, row["username"], ended)
         return None
@@ -142,18 +147,21 @@ def resume(token: str | None, client: str) -> Session | None:
     session = check(token)
     with warehouse.transaction() as tx:
         if session is None:
-            audit.record(tx, "(cookie)", "login.cookie_refused",
-                         detail={"client": client, "signed": token is not None})
+            audit.record(tx, "(cookie)", "login.cookie_refused", detail={"client": client, "signed": token is not None})
             return None
         row = tx.one("user_by_name", username=session.username)
         roles = frozenset(row["roles"]) if row else frozenset()
-        audit.record(tx, _Actor(session.username, roles), "login.cookie",
-                     detail={"client": client, "session_started": session.created_at})
+        audit.record(
+            tx,
+            _Actor(session.username, roles),
+            "login.cookie",
+            detail={"client": client, "session_started": session.created_at},
+        )
     return session
 
 
 @dataclass(frozen=True)
-class _Actor:          # what audit.record reads from a user (lib.security.auth imports this module)
+class _Actor:  # what audit.record reads from a user (lib.security.auth imports this module)
     username: str
     roles: frozenset[str]
 
@@ -162,8 +170,7 @@ def _revoke_one(sid: str, username: str, reason: str) -> None:
     try:
         with warehouse.transaction() as tx:
             tx.run("session_revoke", session_id=sid, reason=reason, now=_now())
-            audit.record(tx, username, "session.revoke", "user", username,
-                         detail={"reason": reason, "sessions": 1})
+            audit.record(tx, username, "session.revoke", "user", username, detail={"reason": reason, "sessions": 1})
     except Exception as exc:  # noqa: BLE001 - the session is refused either way
         if not warehouse.is_conflict(exc):
             raise
@@ -177,8 +184,9 @@ def revoke_user(tx: warehouse.Tx, username: str, reason: str, actor=None) -> int
     count = tx.scalar("sessions_open_of_user", username=username) or 0
     if count:
         tx.run("sessions_revoke_user", username=username, reason=reason, now=_now())
-        audit.record(tx, actor or username, "session.revoke", "user", username,
-                     detail={"reason": reason, "sessions": int(count)})
+        audit.record(
+            tx, actor or username, "session.revoke", "user", username, detail={"reason": reason, "sessions": int(count)}
+        )
     forget()
     return int(count)
 

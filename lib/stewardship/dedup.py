@@ -16,6 +16,7 @@ value; orders, events, consents and tags move to the survivor; the other record 
 `merged_into`. Everything the merge changed is stored (typed row snapshots and the ids of the
 rows that moved), so `undo_merge` restores every row exactly.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,9 +36,9 @@ from lib.stewardship.edits import StaleRecordError
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_THRESHOLD = 0.5     # pairs stored for review
-CLUSTER_THRESHOLD = 0.9       # clusters (and the precision/recall figures) use this cut
-U_PAIRS = 1e6                 # random pairs for u (a field's rare levels are floored anyway)
+CANDIDATE_THRESHOLD = 0.5  # pairs stored for review
+CLUSTER_THRESHOLD = 0.9  # clusters (and the precision/recall figures) use this cut
+U_PAIRS = 1e6  # random pairs for u (a field's rare levels are floored anyway)
 SEED = 42
 
 
@@ -61,7 +62,7 @@ def _connection():
     return warehouse.scratch()
 
 
-MAX_SHARED = 20   # a phone/email/ID/address on more records than this is a placeholder, not a person's
+MAX_SHARED = 20  # a phone/email/ID/address on more records than this is a placeholder, not a person's
 
 
 def _export_input(con, only_ids: list[int] | None = None) -> int:
@@ -74,24 +75,29 @@ def _export_input(con, only_ids: list[int] | None = None) -> int:
     con.register("stw_input_arrow", table)
     con.execute("CREATE OR REPLACE TEMP TABLE stw_input AS SELECT * FROM stw_input_arrow")
     con.unregister("stw_input_arrow")
-    raw_ids = [r[0] for r in con.execute(
-        "SELECT DISTINCT raw_id FROM stw_input WHERE raw_id IS NOT NULL").fetchall()]
+    raw_ids = [r[0] for r in con.execute("SELECT DISTINCT raw_id FROM stw_input WHERE raw_id IS NOT NULL").fetchall()]
     if raw_ids:
         from lib.security import privacy
-        con.register("stw_raw_ids", pd.DataFrame({"raw_id": raw_ids,
-                                                  "h": privacy.id_hash_many(raw_ids)}))
-        con.execute("UPDATE stw_input SET id_hash = r.h FROM stw_raw_ids r "
-                    "WHERE stw_input.raw_id = r.raw_id AND stw_input.id_hash IS NULL")
+
+        con.register("stw_raw_ids", pd.DataFrame({"raw_id": raw_ids, "h": privacy.id_hash_many(raw_ids)}))
+        con.execute(
+            "UPDATE stw_input SET id_hash = r.h FROM stw_raw_ids r "
+            "WHERE stw_input.raw_id = r.raw_id AND stw_input.id_hash IS NULL"
+        )
         con.unregister("stw_raw_ids")
     match_model.name_columns(con, "stw_input")
-    shared = {c: f"CASE WHEN count(*) OVER (PARTITION BY i.{c}) > {MAX_SHARED} THEN NULL ELSE i.{c} END"
-              for c in ("mobile_key", "email_norm", "id_hash", "address_n")}
-    con.execute(f"CREATE OR REPLACE TABLE dedup_input AS SELECT *, {match_model.HOUSEHOLD_COPIES} "
-                "FROM (SELECT i.unique_id, n.name_s, n.py, n.fam, n.giv, n.name_key, n.name_fz, n.cjk, "
-                f"{shared['mobile_key']} AS mobile_key, {shared['email_norm']} AS email_norm, "
-                f"i.birth_date, {shared['address_n']} AS address_n, i.postcode, i.city, "
-                f"{shared['id_hash']} AS id_hash "
-                "FROM stw_input i JOIN stw_input_names n USING (unique_id))")
+    shared = {
+        c: f"CASE WHEN count(*) OVER (PARTITION BY i.{c}) > {MAX_SHARED} THEN NULL ELSE i.{c} END"
+        for c in ("mobile_key", "email_norm", "id_hash", "address_n")
+    }
+    con.execute(
+        f"CREATE OR REPLACE TABLE dedup_input AS SELECT *, {match_model.HOUSEHOLD_COPIES} "
+        "FROM (SELECT i.unique_id, n.name_s, n.py, n.fam, n.giv, n.name_key, n.name_fz, n.cjk, "
+        f"{shared['mobile_key']} AS mobile_key, {shared['email_norm']} AS email_norm, "
+        f"i.birth_date, {shared['address_n']} AS address_n, i.postcode, i.city, "
+        f"{shared['id_hash']} AS id_hash "
+        "FROM stw_input i JOIN stw_input_names n USING (unique_id))"
+    )
     con.execute("DROP TABLE stw_input")
     con.execute("DROP TABLE stw_input_names")
     return con.execute("SELECT count(*) FROM dedup_input").fetchone()[0]
@@ -115,17 +121,21 @@ def _agreement(frame: pd.DataFrame, levels: dict[str, list[tuple[int, str, float
 
 def _pairs_frame(con, sdf, labels) -> pd.DataFrame:
     rel = con.table(sdf.physical_name)
-    cols = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"] + [
-        f"mw_{c}" for c in labels]
+    cols = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"] + [f"mw_{c}" for c in labels]
     frame = rel.select(*[c for c in cols if c in rel.columns]).df()
     if frame.empty:
         return pd.DataFrame(columns=["id_l", "id_r", "match_probability", "match_weight", "agreement"])
     lo = frame[["unique_id_l", "unique_id_r"]].min(axis=1).astype("int64")
     hi = frame[["unique_id_l", "unique_id_r"]].max(axis=1).astype("int64")
-    out = pd.DataFrame({"id_l": lo, "id_r": hi,
-                        "match_probability": frame["match_probability"].astype(float),
-                        "match_weight": frame["match_weight"].astype(float),
-                        "agreement": _agreement(frame, labels)})
+    out = pd.DataFrame(
+        {
+            "id_l": lo,
+            "id_r": hi,
+            "match_probability": frame["match_probability"].astype(float),
+            "match_weight": frame["match_weight"].astype(float),
+            "agreement": _agreement(frame, labels),
+        }
+    )
     return out.drop_duplicates(["id_l", "id_r"])
 
 
@@ -135,6 +145,7 @@ _linker_seq = iter(range(1, 1_000_000))
 def _relinked(db_api, model: dict):
     """A fresh Linker over dedup_input with the given (regularised) model."""
     from splink import Linker
+
     sdf = db_api.register("dedup_input", table_name=f"dedup_input_{next(_linker_seq)}")
     return Linker(sdf, model, log_level=logging.WARNING)
 
@@ -152,7 +163,8 @@ def _em(linker, db_api, blocking_rule):
     linker = _relinked(db_api, before)
     try:
         linker.training.estimate_parameters_using_expectation_maximisation(
-            blocking_rule, estimate_without_term_frequencies=True)
+            blocking_rule, estimate_without_term_frequencies=True
+        )
     except ValueError as exc:
         if "probability" not in str(exc):
             raise
@@ -179,6 +191,7 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     customers actually have (`match_model.plan`); a missing field is left out, never an error."""
     auth.require(user, "merge_customers")
     from splink import DuckDBAPI, Linker, block_on
+
     started = time.perf_counter()
     con = _connection()
     n = _export_input(con)
@@ -188,18 +201,20 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     plan = match_model.plan(con)
     timings["plan"] = time.perf_counter() - started
     if not plan.present:
-        raise MergeError("No customer has a name, birth date, address, postcode, phone, email or "
-                         "ID number: there is nothing to match on.")
+        raise MergeError(
+            "No customer has a name, birth date, address, postcode, phone, email or "
+            "ID number: there is nothing to match on."
+        )
     log.info("dedup plan: %s", plan.as_dict())
     db_api = DuckDBAPI(connection=con)
     sdf = db_api.register("dedup_input")
     linker = Linker(sdf, match_model.settings(plan), log_level=logging.WARNING)
     if plan.prior_rules:
         linker.training.estimate_probability_two_random_records_match(
-            [block_on(*r) for r in plan.prior_rules], recall=0.8)
+            [block_on(*r) for r in plan.prior_rules], recall=0.8
+        )
     timings["prior"] = time.perf_counter() - started
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=max_pairs_u or U_PAIRS, seed=SEED)
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_u or U_PAIRS, seed=SEED)
     timings["u"] = time.perf_counter() - started
     trained = [_em(linker, db_api, block_on(*r)) for r in plan.em_rules[:1]]
     if trained:
@@ -218,7 +233,8 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
     pairs = _pairs_frame(con, predictions, labels)
     timings["pairs"] = time.perf_counter() - started
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=CLUSTER_THRESHOLD)
+        predictions, threshold_match_probability=CLUSTER_THRESHOLD
+    )
     crel = con.table(clusters.physical_name).set_alias("members")
     sizes = crel.aggregate("cluster_id, count(*) AS n", "cluster_id").filter("n > 1").set_alias("sizes")
     multi = crel.join(sizes, "cluster_id").select("members.cluster_id", "members.unique_id").df()
@@ -233,8 +249,7 @@ def run(user: auth.User, threshold: float = CANDIDATE_THRESHOLD, max_pairs_u: fl
 @warehouse.retrying
 def _store(user, mode, threshold, n, pairs, clusters, model, started) -> DedupResult:
     with warehouse.transaction() as tx:
-        run_id = int(tx.scalar("stw_dedup_run_start", username=user.username, mode=mode,
-                               threshold=threshold))
+        run_id = int(tx.scalar("stw_dedup_run_start", username=user.username, mode=mode, threshold=threshold))
         before = int(tx.scalar("stw_dedup_candidates_total"))
         tx.register("stw_pairs", pairs)
         try:
@@ -250,10 +265,22 @@ def _store(user, mode, threshold, n, pairs, clusters, model, started) -> DedupRe
             finally:
                 tx.unregister("stw_clusters")
         seconds = time.perf_counter() - started
-        tx.run("stw_dedup_run_finish", run_id=run_id, records=n, pairs=len(pairs),
-               model=json.dumps(model) if model is not None else None, seconds=seconds)
-        audit.record(tx, user, f"dedup.{mode}", "dedup_run", run_id,
-                     detail={"records": n, "pairs": len(pairs), "new_pairs": new_pairs})
+        tx.run(
+            "stw_dedup_run_finish",
+            run_id=run_id,
+            records=n,
+            pairs=len(pairs),
+            model=json.dumps(model) if model is not None else None,
+            seconds=seconds,
+        )
+        audit.record(
+            tx,
+            user,
+            f"dedup.{mode}",
+            "dedup_run",
+            run_id,
+            detail={"records": n, "pairs": len(pairs), "new_pairs": new_pairs},
+        )
     n_clusters = 0 if clusters is None or clusters.empty else clusters["cluster_id"].nunique()
     return DedupResult(run_id, n, len(pairs), new_pairs, n_clusters, seconds)
 
@@ -264,6 +291,7 @@ def match_new(user: auth.User, new_ids: list[int], threshold: float = CANDIDATE_
     model; returns the number of new candidate pairs."""
     auth.require(user, "merge_customers")
     from splink import DuckDBAPI, Linker
+
     latest = warehouse.one("stw_dedup_latest_model")
     if latest is None:
         raise NoModel("No duplicate model yet: run `python -m lib.cli dedup run` once.")
@@ -275,10 +303,13 @@ def match_new(user: auth.User, new_ids: list[int], threshold: float = CANDIDATE_
     con = _connection()
     n = _export_input(con)
     con.register("stw_new_ids", pd.DataFrame({"unique_id": pd.Series(new_ids, dtype="int64")}))
-    con.execute("CREATE TABLE new_records AS SELECT * FROM dedup_input "
-                "WHERE unique_id IN (SELECT unique_id FROM stw_new_ids)")
-    con.execute("CREATE TABLE old_records AS SELECT * FROM dedup_input "
-                "WHERE unique_id NOT IN (SELECT unique_id FROM stw_new_ids)")
+    con.execute(
+        "CREATE TABLE new_records AS SELECT * FROM dedup_input WHERE unique_id IN (SELECT unique_id FROM stw_new_ids)"
+    )
+    con.execute(
+        "CREATE TABLE old_records AS SELECT * FROM dedup_input "
+        "WHERE unique_id NOT IN (SELECT unique_id FROM stw_new_ids)"
+    )
     db_api = DuckDBAPI(connection=con)
     old = db_api.register("old_records")
     new = db_api.register("new_records")
@@ -289,13 +320,11 @@ def match_new(user: auth.User, new_ids: list[int], threshold: float = CANDIDATE_
         linker.table_management.compute_tf_table(col)
     labels = _levels(model)
     frames = []
-    between = linker.inference.predict_between(new, old, threshold_match_probability=threshold,
-                                               warning_mode="never")
+    between = linker.inference.predict_between(new, old, threshold_match_probability=threshold, warning_mode="never")
     frames.append(_pairs_frame(con, between, labels))
     if len(new_ids) > 1:
         new2 = db_api.register("new_records", table_name="new_records_within")
-        within = linker.inference.predict_within(new2, threshold_match_probability=threshold,
-                                                 warning_mode="never")
+        within = linker.inference.predict_within(new2, threshold_match_probability=threshold, warning_mode="never")
         frames.append(_pairs_frame(con, within, labels))
     con.close()
     pairs = pd.concat(frames, ignore_index=True).drop_duplicates(["id_l", "id_r"])
@@ -305,14 +334,24 @@ def match_new(user: auth.User, new_ids: list[int], threshold: float = CANDIDATE_
 
 # ---------------------------------------------------------------- review of candidates
 
+
 @auth.pii_reader("merge_customers")
-def candidates(user: auth.User, status: str = "open", min_probability: float = 0.0,
-               limit: int = 100, offset: int = 0) -> pd.DataFrame:
+def candidates(
+    user: auth.User, status: str = "open", min_probability: float = 0.0, limit: int = 100, offset: int = 0
+) -> pd.DataFrame:
     auth.require(user, "merge_customers")
     from lib.security import privacy
-    return privacy.mask_frame(user, warehouse.read(
-        "stw_dedup_candidates", status=status, min_probability=float(min_probability),
-        limit=int(limit), offset=int(offset)))
+
+    return privacy.mask_frame(
+        user,
+        warehouse.read(
+            "stw_dedup_candidates",
+            status=status,
+            min_probability=float(min_probability),
+            limit=int(limit),
+            offset=int(offset),
+        ),
+    )
 
 
 def candidate_count() -> int:
@@ -337,10 +376,15 @@ def reject(user: auth.User, pair_id: int) -> None:
         row = tx.one("stw_dedup_pair", pair_id=int(pair_id))
         if row is None or row["status"] != "open":
             raise MergeError("This pair is no longer open.")
-        tx.run("stw_dedup_pair_set_status", pair_id=int(pair_id), status="rejected",
-               username=user.username)
-        audit.record(tx, user, "dedup.reject", "dedup_pair", pair_id,
-                     detail={"customer_ids": [row["customer_id_l"], row["customer_id_r"]]})
+        tx.run("stw_dedup_pair_set_status", pair_id=int(pair_id), status="rejected", username=user.username)
+        audit.record(
+            tx,
+            user,
+            "dedup.reject",
+            "dedup_pair",
+            pair_id,
+            detail={"customer_ids": [row["customer_id_l"], row["customer_id_r"]]},
+        )
 
 
 def runs(limit: int = 10) -> pd.DataFrame:
@@ -388,8 +432,7 @@ def _valid(group: str, record: dict) -> bool:
 
 def default_choices(survivor: dict, merged: dict) -> dict[str, str]:
     """Per field group: 'survivor' or 'merged' — the most recently updated valid value."""
-    newer_first = sorted([("survivor", survivor), ("merged", merged)],
-                         key=lambda kv: kv[1]["updated_at"], reverse=True)
+    newer_first = sorted([("survivor", survivor), ("merged", merged)], key=lambda kv: kv[1]["updated_at"], reverse=True)
     choices = {}
     for group in FIELD_GROUPS:
         pick = next((side for side, rec in newer_first if _valid(group, rec)), "survivor")
@@ -400,8 +443,10 @@ def default_choices(survivor: dict, merged: dict) -> dict[str, str]:
 def suggested_survivor(a: dict, b: dict) -> tuple[dict, dict]:
     """Keep the older registration (its history is longest); ties by the smaller id. An unknown
     registration date (no source gave one, no activity yet: lib/stewardship/registration.py) counts as newest."""
+
     def key(rec: dict) -> tuple:
         return (rec["registered_at"] is None, rec["registered_at"] or datetime.min, rec["customer_id"])
+
     return (a, b) if key(a) <= key(b) else (b, a)
 
 
@@ -410,6 +455,7 @@ def suggested_choices(user: auth.User, survivor_id: int, merged_id: int) -> dict
     """default_choices for two stored records (validity is judged on the unmasked values,
     which never leave this function)."""
     from lib.stewardship import edits as customer_edits
+
     auth.require(user, "merge_customers")
     s, m = customer_edits._get(survivor_id), customer_edits._get(merged_id)
     if s is None or m is None:
@@ -425,12 +471,31 @@ def compare(user: auth.User, id_a: int, id_b: int) -> pd.DataFrame:
     if a is None or b is None:
         raise MergeError("One of the records does not exist.")
     a, b = privacy.mask_record(user, a), privacy.mask_record(user, b)
-    fields = ["customer_id", "source", "source_record_id", "full_name", "gender", "birth_date",
-              "mobile", "email", "id_number", "country", "province", "city", "district", "address",
-              "postcode", "customer_type", "company", "channel", "registered_at", "updated_at",
-              "verified_at", "version"]
-    return pd.DataFrame({"field": fields, "a": [a.get(f) for f in fields],
-                         "b": [b.get(f) for f in fields]})
+    fields = [
+        "customer_id",
+        "source",
+        "source_record_id",
+        "full_name",
+        "gender",
+        "birth_date",
+        "mobile",
+        "email",
+        "id_number",
+        "country",
+        "province",
+        "city",
+        "district",
+        "address",
+        "postcode",
+        "customer_type",
+        "company",
+        "channel",
+        "registered_at",
+        "updated_at",
+        "verified_at",
+        "version",
+    ]
+    return pd.DataFrame({"field": fields, "a": [a.get(f) for f in fields], "b": [b.get(f) for f in fields]})
 
 
 def _jsonable(value):
@@ -441,8 +506,15 @@ def _jsonable(value):
 
 @auth.pii_writer("merge_customers")
 @warehouse.retrying
-def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, str] | None = None,
-          *, pair_id: int | None = None, expected_versions: tuple[int, int] | None = None) -> int:
+def merge(
+    user: auth.User,
+    survivor_id: int,
+    merged_id: int,
+    choices: dict[str, str] | None = None,
+    *,
+    pair_id: int | None = None,
+    expected_versions: tuple[int, int] | None = None,
+) -> int:
     """Merge `merged_id` into `survivor_id`; returns the merge id (for undo)."""
     auth.require(user, "merge_customers")
     survivor_id, merged_id = int(survivor_id), int(merged_id)
@@ -461,34 +533,67 @@ def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, 
             if group not in FIELD_GROUPS or side not in ("survivor", "merged"):
                 raise MergeError(f"Unknown choice {group}={side}")
             picked[group] = side
-        merge_id = int(tx.scalar("stw_merge_start", survivor_id=survivor_id, merged_id=merged_id,
-                                 pair_id=pair_id, choices=json.dumps(picked), username=user.username))
+        merge_id = int(
+            tx.scalar(
+                "stw_merge_start",
+                survivor_id=survivor_id,
+                merged_id=merged_id,
+                pair_id=pair_id,
+                choices=json.dumps(picked),
+                username=user.username,
+            )
+        )
         tx.run("stw_merge_snapshot", merge_id=merge_id, role="survivor", customer_id=survivor_id)
         tx.run("stw_merge_snapshot", merge_id=merge_id, role="merged", customer_id=merged_id)
         children = tx.one("stw_merge_child_ids", merged_id=merged_id, survivor_id=survivor_id)
-        moved = {k: list(children[k]) for k in ("orders", "events", "consents", "tags",
-                                                 "tags_dropped", "flags")}
-        moved["tags_dropped_rows"] = tx.df("stw_merge_dropped_tags", merged_id=merged_id,
-                                           tags=moved["tags_dropped"]).to_dict("records")
-        row = {c: s[c] for c in ("family_name", "given_name", "full_name", "name_pinyin", "gender",
-                                 "birth_date", "mobile", "email", "id_number_enc", "id_number_hash",
-                                 "id_number_last4", "country", "province", "city", "district",
-                                 "address", "postcode", "customer_type", "company", "industry",
-                                 "job_title", "uscc")}
+        moved = {k: list(children[k]) for k in ("orders", "events", "consents", "tags", "tags_dropped", "flags")}
+        moved["tags_dropped_rows"] = tx.df(
+            "stw_merge_dropped_tags", merged_id=merged_id, tags=moved["tags_dropped"]
+        ).to_dict("records")
+        row = {
+            c: s[c]
+            for c in (
+                "family_name",
+                "given_name",
+                "full_name",
+                "name_pinyin",
+                "gender",
+                "birth_date",
+                "mobile",
+                "email",
+                "id_number_enc",
+                "id_number_hash",
+                "id_number_last4",
+                "country",
+                "province",
+                "city",
+                "district",
+                "address",
+                "postcode",
+                "customer_type",
+                "company",
+                "industry",
+                "job_title",
+                "uscc",
+            )
+        }
         for group, side in picked.items():
             if side == "merged":
                 for col in FIELD_GROUPS[group]:
                     row[col] = m[col]
         for col, check in (("mobile", validation.mobile), ("email", validation.email)):
             try:
-                row[col] = check(row[col]) if row[col] else row[col]   # the survivor gets E.164 etc.
+                row[col] = check(row[col]) if row[col] else row[col]  # the survivor gets E.164 etc.
             except validation.FieldError:
                 pass
-        if tx.scalar("stw_merge_survivor_update", customer_id=survivor_id,
-                     expected_version=s["version"], **row) == 0:
+        if tx.scalar("stw_merge_survivor_update", customer_id=survivor_id, expected_version=s["version"], **row) == 0:
             raise StaleRecordError(survivor_id)
-        if tx.scalar("stw_merge_mark_merged", merged_id=merged_id, survivor_id=survivor_id,
-                      expected_version=m["version"]) == 0:
+        if (
+            tx.scalar(
+                "stw_merge_mark_merged", merged_id=merged_id, survivor_id=survivor_id, expected_version=m["version"]
+            )
+            == 0
+        ):
             raise StaleRecordError(merged_id)
         move = dict(from_id=merged_id, to_id=survivor_id)
         tx.run("stw_merge_move_orders", ids=moved["orders"], **move)
@@ -498,21 +603,35 @@ def merge(user: auth.User, survivor_id: int, merged_id: int, choices: dict[str, 
         tx.run("stw_merge_delete_tags", customer_id=merged_id, tags=moved["tags_dropped"])
         tx.run("stw_merge_flags_close", ids=moved["flags"], username=user.username)
         if pair_id is not None:
-            tx.run("stw_dedup_pair_set_status", pair_id=int(pair_id), status="merged",
-                   username=user.username)
+            tx.run("stw_dedup_pair_set_status", pair_id=int(pair_id), status="merged", username=user.username)
         after = tx.one("stw_customer_by_id", customer_id=survivor_id)
-        tx.run("stw_merge_finish", merge_id=merge_id, moved=json.dumps(moved, default=str),
-               survivor_version=after["version"])
+        tx.run(
+            "stw_merge_finish",
+            merge_id=merge_id,
+            moved=json.dumps(moved, default=str),
+            survivor_version=after["version"],
+        )
         changed = {c: (_jsonable(s[c]), _jsonable(after[c])) for c in row if s[c] != after[c]}
         # Masked: the exact rows are in merge_customer_snapshots (erased with the person).
         from lib.security import privacy
-        audit.record(tx, user, "customer.merge", "customer", survivor_id,
-                     before=privacy.mask_for_audit({"survivor": {c: v[0] for c, v in changed.items()},
-                                                    "merged_id": merged_id}),
-                     after=privacy.mask_for_audit({"survivor": {c: v[1] for c, v in changed.items()},
-                                                   "merged_into": survivor_id}),
-                     detail={"merge_id": merge_id, "pair_id": pair_id, "choices": picked,
-                             "moved": {k: len(v) for k, v in moved.items()}})
+
+        audit.record(
+            tx,
+            user,
+            "customer.merge",
+            "customer",
+            survivor_id,
+            before=privacy.mask_for_audit({"survivor": {c: v[0] for c, v in changed.items()}, "merged_id": merged_id}),
+            after=privacy.mask_for_audit(
+                {"survivor": {c: v[1] for c, v in changed.items()}, "merged_into": survivor_id}
+            ),
+            detail={
+                "merge_id": merge_id,
+                "pair_id": pair_id,
+                "choices": picked,
+                "moved": {k: len(v) for k, v in moved.items()},
+            },
+        )
     _refresh_aggregates()
     return merge_id
 
@@ -531,8 +650,9 @@ def undo_merge(user: auth.User, merge_id: int) -> None:
         s = tx.one("stw_customer_by_id", customer_id=mg["survivor_id"])
         m = tx.one("stw_customer_by_id", customer_id=mg["merged_id"])
         if s["version"] != mg["survivor_version"] or m["merged_into"] != mg["survivor_id"]:
-            raise StaleRecordError(mg["survivor_id"], "The survivor was edited or merged again after "
-                                                   "this merge; undo those changes first.")
+            raise StaleRecordError(
+                mg["survivor_id"], "The survivor was edited or merged again after this merge; undo those changes first."
+            )
         moved = json.loads(mg["moved"])
         back = dict(from_id=mg["survivor_id"], to_id=mg["merged_id"])
         tx.run("stw_merge_restore_customers", merge_id=int(merge_id))
@@ -546,8 +666,14 @@ def undo_merge(user: auth.User, merge_id: int) -> None:
         if mg["pair_id"] is not None:
             tx.run("stw_dedup_pair_reopen", pair_id=mg["pair_id"])
         tx.run("stw_merge_undone", merge_id=int(merge_id), username=user.username)
-        audit.record(tx, user, "customer.merge_undo", "customer", mg["survivor_id"],
-                     detail={"merge_id": int(merge_id), "merged_id": mg["merged_id"]})
+        audit.record(
+            tx,
+            user,
+            "customer.merge_undo",
+            "customer",
+            mg["survivor_id"],
+            detail={"merge_id": int(merge_id), "merged_id": mg["merged_id"]},
+        )
     _refresh_aggregates()
 
 
@@ -565,6 +691,7 @@ def _refresh_aggregates(kind: str = "merge", source: object = "") -> None:
 
 # ---------------------------------------------------------------- export and evaluation
 
+
 def export(user: auth.User, out_path: str, min_probability: float = CANDIDATE_THRESHOLD) -> dict:
     """Pairs (both records' source keys, probability) to OUT; clusters to OUT with
     `.clusters` before the extension. Returns the paths and row counts."""
@@ -575,12 +702,18 @@ def export(user: auth.User, out_path: str, min_probability: float = CANDIDATE_TH
     out.parent.mkdir(parents=True, exist_ok=True)
     cpath = out.with_name(out.stem + ".clusters" + (out.suffix or ".csv"))
     from lib.security import exports
+
     exports.write_file(pairs, out)
     exports.write_file(clusters, cpath)
-    audit.record(None, user, "dedup.export", "dedup", None,
-                 detail={"pairs": len(pairs), "cluster_rows": len(clusters), "file": str(out)})
-    return {"pairs_file": str(out), "pairs": len(pairs), "clusters_file": str(cpath),
-            "cluster_rows": len(clusters)}
+    audit.record(
+        None,
+        user,
+        "dedup.export",
+        "dedup",
+        None,
+        detail={"pairs": len(pairs), "cluster_rows": len(clusters), "file": str(out)},
+    )
+    return {"pairs_file": str(out), "pairs": len(pairs), "clusters_file": str(cpath), "cluster_rows": len(clusters)}
 
 
 def evaluate(threshold: float = CLUSTER_THRESHOLD) -> dict:
@@ -595,11 +728,18 @@ def evaluate(threshold: float = CLUSTER_THRESHOLD) -> dict:
     t = set()
     for members in clusters.values():
         ids = sorted(members)
-        t |= {(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]}
+        t |= {(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]}
     p = set(zip(pred["id_l"].astype(int), pred["id_r"].astype(int)))
     tp = len(t & p)
     precision = tp / len(p) if p else 0.0
     recall = tp / len(t) if t else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"threshold": threshold, "true_pairs": len(t), "predicted_pairs": len(p),
-            "true_positives": tp, "precision": precision, "recall": recall, "f1": f1}
+    return {
+        "threshold": threshold,
+        "true_pairs": len(t),
+        "predicted_pairs": len(p),
+        "true_positives": tp,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+    }

@@ -8,6 +8,7 @@ holds a person's values, so an erasure need not rewrite it); the exact values th
 writes back are kept in customer_edit_values (the resident ID only as its encrypted token, hash
 and last four characters), which an erasure deletes.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,10 +33,31 @@ class EditError(errors.ValidationError):
 
 
 # Columns an edit may write (the UPDATE statement sets all of them from the merged row).
-WRITABLE = ("family_name", "given_name", "full_name", "name_pinyin", "gender", "birth_date",
-            "mobile", "email", "id_number_enc", "id_number_hash", "id_number_last4", "country",
-            "province", "city", "district", "address", "postcode", "customer_type", "company",
-            "industry", "job_title", "uscc", "raw_values")
+WRITABLE = (
+    "family_name",
+    "given_name",
+    "full_name",
+    "name_pinyin",
+    "gender",
+    "birth_date",
+    "mobile",
+    "email",
+    "id_number_enc",
+    "id_number_hash",
+    "id_number_last4",
+    "country",
+    "province",
+    "city",
+    "district",
+    "address",
+    "postcode",
+    "customer_type",
+    "company",
+    "industry",
+    "job_title",
+    "uscc",
+    "raw_values",
+)
 
 
 @auth.pii_reader("view_customer")
@@ -88,8 +110,9 @@ def diff(before: dict, clean: dict) -> dict:
             continue
         if _norm(before.get(k)) != _norm(v):
             out[k] = v
-    if "id_number_hash" in out or ("id_number_hash" in clean and clean["id_number_hash"] is None
-                                   and before.get("id_number_hash")):
+    if "id_number_hash" in out or (
+        "id_number_hash" in clean and clean["id_number_hash"] is None and before.get("id_number_hash")
+    ):
         out["id_number_enc"] = clean.get("id_number_enc")
         out["id_number_last4"] = clean.get("id_number_last4")
         out["id_number_hash"] = clean.get("id_number_hash")
@@ -98,8 +121,9 @@ def diff(before: dict, clean: dict) -> dict:
 
 @auth.pii_writer("edit_customer")
 @warehouse.retrying
-def update_customer(user: auth.User, customer_id: int, changes: dict, expected_version: int,
-                    flag_id: int | None = None) -> dict:
+def update_customer(
+    user: auth.User, customer_id: int, changes: dict, expected_version: int, flag_id: int | None = None
+) -> dict:
     """Validate and save changed fields; resolve the flag being fixed and any other open flag
     the record passes now. Returns the saved record. Raises ValidationError, StaleRecordError."""
     auth.require(user, "edit_customer")
@@ -110,10 +134,11 @@ def update_customer(user: auth.User, customer_id: int, changes: dict, expected_v
     unknown = set(changes) - set(validation.EDITABLE_FIELDS)
     if unknown:
         raise EditError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}")
-    rules = entry_rules.in_force(current["source"], "customers")     # the rules imports use
+    rules = entry_rules.in_force(current["source"], "customers")  # the rules imports use
     # field rules return a valid ID number in plain text: encrypt and hash it before anything else
     clean = privacy.protect_id_number(
-        validation.customer_fields(changes, current, today=settings.as_of(), required=rules.required))
+        validation.customer_fields(changes, current, today=settings.as_of(), required=rules.required)
+    )
     with warehouse.transaction() as tx:
         before = tx.one("stw_customer_by_id", customer_id=customer_id)
         if before["version"] != int(expected_version):
@@ -125,30 +150,47 @@ def update_customer(user: auth.User, customer_id: int, changes: dict, expected_v
         raw_after = _raw_values(before, fixed_fields)
         if raw_after != _raw_values(before, ()):
             changed["raw_values"] = raw_after
-        row = {c: before.get(c) for c in WRITABLE}   # raw_values: the stored text, unchanged
+        row = {c: before.get(c) for c in WRITABLE}  # raw_values: the stored text, unchanged
         row.update(changed)
-        n = tx.scalar("stw_customer_update", customer_id=customer_id,
-                   expected_version=int(expected_version), **row)
+        n = tx.scalar("stw_customer_update", customer_id=customer_id, expected_version=int(expected_version), **row)
         if n == 0:
             raise StaleRecordError(customer_id)
         after = tx.one("stw_customer_by_id", customer_id=customer_id)
         before_audit = {k: _jsonable(before.get(k)) for k in changed}
         after_audit = {k: _jsonable(v) for k, v in changed.items()}
         before_audit["version"], after_audit["version"] = before["version"], after["version"]
-        tx.run("stw_edit_values_insert", customer_id=customer_id, version=after["version"],
-               before=audit.to_json(before_audit), after=audit.to_json(after_audit))
-        audit.record(tx, user, "customer.update", "customer", customer_id,
-                     before=privacy.mask_for_audit(before_audit),
-                     after=privacy.mask_for_audit(after_audit),
-                     detail={"flag_id": flag_id, "fields": sorted(changed)})
+        tx.run(
+            "stw_edit_values_insert",
+            customer_id=customer_id,
+            version=after["version"],
+            before=audit.to_json(before_audit),
+            after=audit.to_json(after_audit),
+        )
+        audit.record(
+            tx,
+            user,
+            "customer.update",
+            "customer",
+            customer_id,
+            before=privacy.mask_for_audit(before_audit),
+            after=privacy.mask_for_audit(after_audit),
+            detail={"flag_id": flag_id, "fields": sorted(changed)},
+        )
         if flag_id is not None:
-            tx.run("stw_flag_set_status", flag_id=int(flag_id), status="resolved",
-                   username=user.username, reason=None, version=after["version"])
+            tx.run(
+                "stw_flag_set_status",
+                flag_id=int(flag_id),
+                status="resolved",
+                username=user.username,
+                reason=None,
+                version=after["version"],
+            )
         resolved = set(fixed_fields)
         if {"mobile", "email"} & set(changes) and (after.get("mobile") or after.get("email")):
-            resolved.add("contact")              # "not contactable" no more
-        tx.run("stw_flags_resolve_import_fields", customer_id=customer_id,
-               fields=sorted(resolved), username=user.username)
+            resolved.add("contact")  # "not contactable" no more
+        tx.run(
+            "stw_flags_resolve_import_fields", customer_id=customer_id, fields=sorted(resolved), username=user.username
+        )
         quality.recheck_customer(tx, user, customer_id)
     return after
 
@@ -166,33 +208,44 @@ def undo_edit(user: auth.User, audit_id: int) -> dict:
     customer_id = int(entry["entity_id"])
     before_vals, after_vals = json.loads(entry["before"]), json.loads(entry["after"])
     kept = warehouse.one("stw_edit_values", customer_id=customer_id, version=after_vals["version"])
-    if kept is not None:               # the exact values (the audit entry holds them masked)
+    if kept is not None:  # the exact values (the audit entry holds them masked)
         before_vals, after_vals = json.loads(kept["before"]), json.loads(kept["after"])
     elif any(isinstance(v, str) and "**" in v for v in before_vals.values()):
         raise EditError("The values of this edit were erased; it cannot be undone.")
     with warehouse.transaction() as tx:
         current = tx.one("stw_customer_by_id", customer_id=customer_id)
         if current is None or current["version"] != after_vals["version"]:
-            raise StaleRecordError(customer_id, "The record changed after this edit; undoing it would "
-                                             "overwrite the later change.")
+            raise StaleRecordError(
+                customer_id, "The record changed after this edit; undoing it would overwrite the later change."
+            )
         row = {c: current.get(c) for c in WRITABLE}
         if isinstance(row.get("birth_date"), datetime):
             row["birth_date"] = row["birth_date"].date()
         restore = {k: v for k, v in before_vals.items() if k != "version"}
         row.update(restore)
-        n = tx.scalar("stw_customer_update", customer_id=customer_id,
-                   expected_version=current["version"], **row)
+        n = tx.scalar("stw_customer_update", customer_id=customer_id, expected_version=current["version"], **row)
         if n == 0:
             raise StaleRecordError(customer_id)
         after = tx.one("stw_customer_by_id", customer_id=customer_id)
         undo_before = {**{k: _jsonable(current.get(k)) for k in restore}, "version": current["version"]}
         undo_after = {**restore, "version": after["version"]}
-        tx.run("stw_edit_values_insert", customer_id=customer_id, version=after["version"],
-               before=audit.to_json(undo_before), after=audit.to_json(undo_after))
-        audit.record(tx, user, "customer.update_undo", "customer", customer_id,
-                     before=privacy.mask_for_audit(undo_before),
-                     after=privacy.mask_for_audit(undo_after),
-                     detail={"undo_of": int(audit_id)})
+        tx.run(
+            "stw_edit_values_insert",
+            customer_id=customer_id,
+            version=after["version"],
+            before=audit.to_json(undo_before),
+            after=audit.to_json(undo_after),
+        )
+        audit.record(
+            tx,
+            user,
+            "customer.update_undo",
+            "customer",
+            customer_id,
+            before=privacy.mask_for_audit(undo_before),
+            after=privacy.mask_for_audit(undo_after),
+            detail={"undo_of": int(audit_id)},
+        )
     return after
 
 
@@ -209,21 +262,31 @@ def verify(user: auth.User, customer_id: int, expected_version: int, flag_id: in
             raise EditError(f"Customer {customer_id} does not exist.")
         if before["version"] != int(expected_version):
             raise StaleRecordError(customer_id)
-        if tx.scalar("stw_customer_verify", customer_id=customer_id,
-                  expected_version=int(expected_version)) == 0:
+        if tx.scalar("stw_customer_verify", customer_id=customer_id, expected_version=int(expected_version)) == 0:
             raise StaleRecordError(customer_id)
         after = tx.one("stw_customer_by_id", customer_id=customer_id)
         if flag_id is not None:
-            tx.run("stw_flag_set_status", flag_id=int(flag_id), status="verified",
-                   username=user.username, reason=None, version=after["version"])
+            tx.run(
+                "stw_flag_set_status",
+                flag_id=int(flag_id),
+                status="verified",
+                username=user.username,
+                reason=None,
+                version=after["version"],
+            )
         else:
-            tx.run("stw_flags_verify_open", customer_id=customer_id, username=user.username,
-                   version=after["version"])
+            tx.run("stw_flags_verify_open", customer_id=customer_id, username=user.username, version=after["version"])
         quality.recheck_customer(tx, user, customer_id)  # resolves the stale flag
-        audit.record(tx, user, "customer.verify", "customer", customer_id,
-                     before={"verified_at": _jsonable(before["verified_at"]), "version": before["version"]},
-                     after={"verified_at": _jsonable(after["verified_at"]), "version": after["version"]},
-                     detail={"flag_id": flag_id})
+        audit.record(
+            tx,
+            user,
+            "customer.verify",
+            "customer",
+            customer_id,
+            before={"verified_at": _jsonable(before["verified_at"]), "version": before["version"]},
+            after={"verified_at": _jsonable(after["verified_at"]), "version": after["version"]},
+            detail={"flag_id": flag_id},
+        )
     return after
 
 
@@ -244,16 +307,30 @@ def ignore_flag(user: auth.User, flag_id: int, reason: str) -> None:
         if flag is None or flag["status"] != "open":
             raise EditError("This flag is no longer open.")
         customer = tx.one("stw_customer_by_id", customer_id=flag["customer_id"])
-        tx.run("stw_flag_set_status", flag_id=int(flag_id), status="ignored",
-               username=user.username, reason=reason, version=customer["version"])
-        audit.record(tx, user, "flag.ignore", "customer", flag["customer_id"],
-                     before={"status": "open"}, after={"status": "ignored"},
-                     detail={"flag_id": int(flag_id), "rule_id": flag["rule_id"], "reason": reason})
+        tx.run(
+            "stw_flag_set_status",
+            flag_id=int(flag_id),
+            status="ignored",
+            username=user.username,
+            reason=reason,
+            version=customer["version"],
+        )
+        audit.record(
+            tx,
+            user,
+            "flag.ignore",
+            "customer",
+            flag["customer_id"],
+            before={"status": "open"},
+            after={"status": "ignored"},
+            detail={"flag_id": int(flag_id), "rule_id": flag["rule_id"], "reason": reason},
+        )
 
 
 @auth.pii_reader("edit_customer")
 def edit_history(user: auth.User, customer_id: int, limit: int = 20):
     """This customer's edits (for the undo list on the fix form), masked for the user."""
     auth.require(user, "edit_customer")
-    return privacy.mask_frame(user, warehouse.read("stw_customer_edit_history",
-                                                   customer_id=int(customer_id), limit=limit))
+    return privacy.mask_frame(
+        user, warehouse.read("stw_customer_edit_history", customer_id=int(customer_id), limit=limit)
+    )

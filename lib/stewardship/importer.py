@@ -19,6 +19,7 @@ registered with DuckDB (as Arrow) and inserted with one INSERT ... SELECT per ta
 files the per-value library checks and the encryption of ID numbers run in worker processes
 (lib.core.parallel) while this process does the column-wise work.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -48,26 +49,70 @@ KINDS = ("customers", "orders", "events")
 # suggest it. Lists are matched after lower-casing and dropping spaces, '_', '-' and '.'.
 FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "customers": {
-        "source_record_id": ("source_record_id", "id", "customer_id", "customerid", "cust_id", "member_id",
-                             "rec_id", "record_id", "recid",
-                             "memberid", "客户编号", "客户id", "会员编号", "会员id", "编号", "客户号"),
+        "source_record_id": (
+            "source_record_id",
+            "id",
+            "customer_id",
+            "customerid",
+            "cust_id",
+            "member_id",
+            "rec_id",
+            "record_id",
+            "recid",
+            "memberid",
+            "客户编号",
+            "客户id",
+            "会员编号",
+            "会员id",
+            "编号",
+            "客户号",
+        ),
         "full_name": ("full_name", "name", "fullname", "customer_name", "姓名", "客户姓名", "名称", "联系人"),
         "family_name": ("family_name", "last_name", "surname", "lastname", "姓"),
         "given_name": ("given_name", "first_name", "firstname", "名"),
         "gender": ("gender", "sex", "性别"),
         "birth_date": ("birth_date", "birthday", "dob", "date_of_birth", "birthdate", "出生日期", "生日"),
-        "mobile": ("mobile", "phone", "mobile_phone", "cell", "cellphone", "tel", "telephone",
-                   "phone_number", "手机", "手机号", "手机号码", "电话", "联系电话"),
+        "mobile": (
+            "mobile",
+            "phone",
+            "mobile_phone",
+            "cell",
+            "cellphone",
+            "tel",
+            "telephone",
+            "phone_number",
+            "手机",
+            "手机号",
+            "手机号码",
+            "电话",
+            "联系电话",
+        ),
         "email": ("email", "e-mail", "mail", "email_address", "邮箱", "电子邮箱", "电子邮件"),
-        "id_number": ("id_number", "resident_id", "id_card", "idcard", "身份证", "身份证号",
-                      "身份证号码", "证件号码"),
+        "id_number": ("id_number", "resident_id", "id_card", "idcard", "身份证", "身份证号", "身份证号码", "证件号码"),
         "country": ("country", "country_code", "国家", "国家地区"),
         "province": ("province", "state", "region", "省", "省份"),
         "city": ("city", "town", "suburb", "城市", "市"),
         "district": ("district", "county", "区", "区县"),
-        "address": ("address", "street", "street_address", "addr", "address_1", "address_2",
-                    "address_line_1", "address_line_2", "address1", "address2", "地址", "详细地址", "街道",
-                    "street_no", "street_number", "house_number", "门牌号", "门牌"),
+        "address": (
+            "address",
+            "street",
+            "street_address",
+            "addr",
+            "address_1",
+            "address_2",
+            "address_line_1",
+            "address_line_2",
+            "address1",
+            "address2",
+            "地址",
+            "详细地址",
+            "街道",
+            "street_no",
+            "street_number",
+            "house_number",
+            "门牌号",
+            "门牌",
+        ),
         "postcode": ("postcode", "zip", "zipcode", "postal_code", "邮编", "邮政编码"),
         "customer_type": ("customer_type", "type", "客户类型"),
         "company": ("company", "company_name", "organisation", "organization", "公司", "公司名称", "单位"),
@@ -75,8 +120,15 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "job_title": ("job_title", "title", "position", "职位", "职务"),
         "uscc": ("uscc", "credit_code", "统一社会信用代码", "信用代码"),
         "channel": ("channel", "acquisition_channel", "渠道", "来源渠道"),
-        "registered_at": ("registered_at", "created_at", "signup_date", "register_time",
-                          "registration_date", "注册时间", "注册日期"),
+        "registered_at": (
+            "registered_at",
+            "created_at",
+            "signup_date",
+            "register_time",
+            "registration_date",
+            "注册时间",
+            "注册日期",
+        ),
     },
     "orders": {
         "source_record_id": ("source_record_id", "order_id", "orderid", "order_no", "订单号", "订单编号"),
@@ -102,8 +154,11 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-REQUIRED_FIELDS = {"customers": ("source_record_id",), "orders": ("source_record_id", "customer_key",
-                   "order_time", "amount"), "events": ("customer_key", "event_type", "event_time")}
+REQUIRED_FIELDS = {
+    "customers": ("source_record_id",),
+    "orders": ("source_record_id", "customer_key", "order_time", "amount"),
+    "events": ("customer_key", "event_type", "event_time"),
+}
 
 
 class ImportProblem(errors.ValidationError):
@@ -112,19 +167,29 @@ class ImportProblem(errors.ValidationError):
 
 # ---------------------------------------------------------------- reading
 
-MAX_COLUMNS = 1_000          # a customer export has dozens; 100,000 is not a table to map
-MAX_LISTED = 5               # line numbers quoted in a refusal
+MAX_COLUMNS = 1_000  # a customer export has dozens; 100,000 is not a table to map
+MAX_LISTED = 5  # line numbers quoted in a refusal
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 # Encodings charset-normalizer may name for a CJK file, and the codec that reads all of it.
 _GB = {"gb2312", "gbk", "gb18030", "hz", "cp936"}
-_ENCODING_NAMES = {"gb18030": "GB18030 (Chinese)", "big5": "Big5 (Traditional Chinese)",
-                   "cp950": "Big5 (Traditional Chinese)", "big5hkscs": "Big5-HKSCS (Traditional Chinese)",
-                   "cp932": "Shift-JIS (Japanese)", "shift_jis": "Shift-JIS (Japanese)",
-                   "shift_jis_2004": "Shift-JIS (Japanese)", "shift_jisx0213": "Shift-JIS (Japanese)",
-                   "euc_jp": "EUC-JP (Japanese)", "euc_jis_2004": "EUC-JP (Japanese)",
-                   "euc_kr": "EUC-KR (Korean)", "cp949": "EUC-KR (Korean)", "utf_16": "UTF-16",
-                   "cp1252": "Windows-1252 (Western European)",
-                   "utf_16_le": "UTF-16", "utf_16_be": "UTF-16"}
+_ENCODING_NAMES = {
+    "gb18030": "GB18030 (Chinese)",
+    "big5": "Big5 (Traditional Chinese)",
+    "cp950": "Big5 (Traditional Chinese)",
+    "big5hkscs": "Big5-HKSCS (Traditional Chinese)",
+    "cp932": "Shift-JIS (Japanese)",
+    "shift_jis": "Shift-JIS (Japanese)",
+    "shift_jis_2004": "Shift-JIS (Japanese)",
+    "shift_jisx0213": "Shift-JIS (Japanese)",
+    "euc_jp": "EUC-JP (Japanese)",
+    "euc_jis_2004": "EUC-JP (Japanese)",
+    "euc_kr": "EUC-KR (Korean)",
+    "cp949": "EUC-KR (Korean)",
+    "utf_16": "UTF-16",
+    "cp1252": "Windows-1252 (Western European)",
+    "utf_16_le": "UTF-16",
+    "utf_16_be": "UTF-16",
+}
 
 
 def read_table(source, file_name: str | None = None) -> pd.DataFrame:
@@ -140,8 +205,13 @@ def read_table(source, file_name: str | None = None) -> pd.DataFrame:
     Excel files are read with python-calamine (first sheet).
     """
     name = (file_name or str(source)).lower()
-    data = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes() \
-        if not hasattr(source, "read") else source.read()
+    data = (
+        source
+        if isinstance(source, (bytes, bytearray))
+        else Path(source).read_bytes()
+        if not hasattr(source, "read")
+        else source.read()
+    )
     data = bytes(data)
     if name.endswith(EXCEL_SUFFIXES):
         header, frame, notes = _read_excel(data)
@@ -157,8 +227,10 @@ def read_table(source, file_name: str | None = None) -> pd.DataFrame:
 
 def _check_width(width: int) -> None:
     if width > MAX_COLUMNS:
-        raise ImportProblem(f"The file has {width:,} columns; at most {MAX_COLUMNS:,} are read. "
-                            "Export only the customer columns (one row per record, one column per field).")
+        raise ImportProblem(
+            f"The file has {width:,} columns; at most {MAX_COLUMNS:,} are read. "
+            "Export only the customer columns (one row per record, one column per field)."
+        )
 
 
 def _header_names(cells: list) -> list[str]:
@@ -172,14 +244,18 @@ def _header_names(cells: list) -> list[str]:
     repeated = {n: cols for n, cols in seen.items() if len(cols) > 1}
     if repeated:
         parts = [f"'{n}' (columns {', '.join(map(str, cols))})" for n, cols in repeated.items()]
-        raise ImportProblem("The header names a column more than once: " + "; ".join(parts)
-                            + ". Give every column its own name and export again; nothing was imported.")
+        raise ImportProblem(
+            "The header names a column more than once: "
+            + "; ".join(parts)
+            + ". Give every column its own name and export again; nothing was imported."
+        )
     return names
 
 
 def _strip_bom(data: bytes) -> tuple[bytes, str | None]:
     """UTF-8 without its byte-order mark; UTF-16 (with one) converted to UTF-8."""
     import codecs
+
     if data.startswith(codecs.BOM_UTF8):
         return data[3:], None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -193,8 +269,10 @@ def _transcode(data: bytes) -> tuple[bytes, str]:
     try:
         return data.decode(encoding).encode("utf-8"), encoding
     except UnicodeDecodeError:
-        raise ImportProblem(f"The file is not valid {_ENCODING_NAMES.get(encoding, encoding)} text "
-                            "throughout: save it as CSV UTF-8 and import again.") from None
+        raise ImportProblem(
+            f"The file is not valid {_ENCODING_NAMES.get(encoding, encoding)} text "
+            "throughout: save it as CSV UTF-8 and import again."
+        ) from None
 
 
 def _is_utf8(head: bytes, whole: bool) -> bool:
@@ -202,21 +280,21 @@ def _is_utf8(head: bytes, whole: bool) -> bool:
         head.decode("utf-8")
         return True
     except UnicodeDecodeError as exc:
-        return not whole and exc.start >= len(head) - 3     # only a character cut at the end
+        return not whole and exc.start >= len(head) - 3  # only a character cut at the end
 
 
 def _common_gb(ch: str) -> bool:
-    b = ch.encode("gb18030")         # GB2312: the 6,763 common simplified characters and symbols
+    b = ch.encode("gb18030")  # GB2312: the 6,763 common simplified characters and symbols
     return len(b) == 2 and 0xA1 <= b[1] <= 0xFE and (0xB0 <= b[0] <= 0xF7 or 0xA1 <= b[0] <= 0xA9)
 
 
 def _common_big5(ch: str) -> bool:
-    b = ch.encode("big5")            # Big5's 5,401 frequently used characters and its symbols
+    b = ch.encode("big5")  # Big5's 5,401 frequently used characters and its symbols
     return len(b) == 2 and 0xA1 <= b[0] <= 0xC6
 
 
 def _common_sjis(ch: str) -> bool:
-    b = ch.encode("cp932")           # kana, symbols and JIS level-1 kanji (not half-width kana)
+    b = ch.encode("cp932")  # kana, symbols and JIS level-1 kanji (not half-width kana)
     return len(b) == 2 and (0x81 <= b[0] <= 0x84 or 0x88 <= b[0] <= 0x9F)
 
 
@@ -227,8 +305,13 @@ def _common_korean(ch: str) -> bool:
 # Codecs tried on a file that is not UTF-8, each with what its text usually holds: a Japanese
 # file decoded as GB18030 gives rare characters, a Chinese one decoded as Shift-JIS half-width
 # katakana, either one decoded as cp1252 runs of accented capitals.
-_CANDIDATES = (("gb18030", _common_gb), ("cp932", _common_sjis), ("big5", _common_big5),
-               ("euc_kr", _common_korean), ("cp1252", None))
+_CANDIDATES = (
+    ("gb18030", _common_gb),
+    ("cp932", _common_sjis),
+    ("big5", _common_big5),
+    ("euc_kr", _common_korean),
+    ("cp1252", None),
+)
 
 
 def _plausibility(text: str, common) -> float:
@@ -242,8 +325,9 @@ def _plausibility(text: str, common) -> float:
             # Western text: an accented letter sits inside a word of ASCII letters.
             prev = text[i - 1] if i else " "
             nxt = text[i + 1] if i + 1 < len(text) else " "
-            hits += (ch.isalpha() or ch in "€£°–—‘’“”") and (prev.isascii() and prev.isalpha()
-                                                             or nxt.isascii() and nxt.isalpha())
+            hits += (ch.isalpha() or ch in "€£°–—‘’“”") and (
+                prev.isascii() and prev.isalpha() or nxt.isascii() and nxt.isalpha()
+            )
         else:
             try:
                 hits += common(ch)
@@ -259,12 +343,12 @@ def _detect_encoding(data: bytes) -> str:
     reads as Chinese), or none is plausible. Files in no candidate codec go to
     charset-normalizer."""
     first = re.search(rb"[\x80-\xff]", data)
-    start = data.rfind(b"\n", 0, first.start()) + 1 if first else 0   # from the line of the first
-    sample = data[start:start + 65_536]                                # non-ASCII byte
+    start = data.rfind(b"\n", 0, first.start()) + 1 if first else 0  # from the line of the first
+    sample = data[start : start + 65_536]  # non-ASCII byte
     cut = len(sample)
     scores: list[tuple[float, str, str]] = []
     for encoding, common in _CANDIDATES:
-        for end in (cut, cut - 1, cut - 2, cut - 3):      # a character cut at the sample's end
+        for end in (cut, cut - 1, cut - 2, cut - 3):  # a character cut at the sample's end
             try:
                 text = sample[:end].decode(encoding)
                 break
@@ -277,10 +361,12 @@ def _detect_encoding(data: bytes) -> str:
     scores.sort(key=lambda x: -x[0])
     if not scores or scores[0][0] < 0.5:
         from charset_normalizer import from_bytes
+
         best = from_bytes(data).best()
         if best is None or best.chaos > 0.2:
-            raise ImportProblem("The file's text encoding could not be recognised: save it as CSV UTF-8 "
-                                "and import again.")
+            raise ImportProblem(
+                "The file's text encoding could not be recognised: save it as CSV UTF-8 and import again."
+            )
         return "gb18030" if best.encoding in _GB else best.encoding
     best_score, chosen, text = scores[0]
     for score, other, other_text in scores[1:]:
@@ -288,7 +374,8 @@ def _detect_encoding(data: bytes) -> str:
             raise ImportProblem(
                 f"The file's encoding is ambiguous: it reads as {_ENCODING_NAMES.get(chosen, chosen)} "
                 f"and as {_ENCODING_NAMES.get(other, other)}, with different characters. Save it as "
-                "CSV UTF-8 and import again.")
+                "CSV UTF-8 and import again."
+            )
     return chosen
 
 
@@ -299,15 +386,15 @@ class _NotUtf8(Exception):
 def _read_csv(data: bytes, sep: str) -> tuple[list[str], pd.DataFrame, list[str], bool]:
     """(header names, the data rows as a frame with positional columns c0, c1 ..., notes,
     whether the text holds control characters)."""
-    first = data[:data.find(b"\n") if b"\n" in data else len(data)]
-    _check_width(first.count(sep.encode()) + 1)          # before decoding or parsing anything
+    first = data[: data.find(b"\n") if b"\n" in data else len(data)]
+    _check_width(first.count(sep.encode()) + 1)  # before decoding or parsing anything
     body, encoding = _strip_bom(data)
-    if not _is_utf8(body[:1 << 20], len(body) <= 1 << 20):
+    if not _is_utf8(body[: 1 << 20], len(body) <= 1 << 20):
         body, encoding = _transcode(body)
     notes: list[str] = []
     try:
         header, frame = _parse_csv(body, sep, notes)
-    except _NotUtf8:                                     # e.g. ASCII headers over GBK names
+    except _NotUtf8:  # e.g. ASCII headers over GBK names
         body, encoding = _transcode(body)
         notes = []
         header, frame = _parse_csv(body, sep, notes)
@@ -320,7 +407,8 @@ def _parse_csv(body: bytes, sep: str, notes: list[str]) -> tuple[list[str], pd.D
     import csv
 
     import pyarrow.csv as pacsv
-    head_text = body[:1 << 20].decode("utf-8", errors="replace")
+
+    head_text = body[: 1 << 20].decode("utf-8", errors="replace")
     try:
         header_cells = next(csv.reader(io.StringIO(head_text), delimiter=sep))
     except StopIteration:
@@ -329,13 +417,17 @@ def _parse_csv(body: bytes, sep: str, notes: list[str]) -> tuple[list[str], pd.D
     header = _header_names(header_cells)
     positions = [f"c{i}" for i in range(len(header))]
     read = pacsv.ReadOptions(column_names=positions, skip_rows=1)
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in positions},
-                                   strings_can_be_null=False, quoted_strings_can_be_null=False)
-    for multiline in (False, True):        # quoted line breaks (addresses) need the slower mode
+    convert = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in positions}, strings_can_be_null=False, quoted_strings_can_be_null=False
+    )
+    for multiline in (False, True):  # quoted line breaks (addresses) need the slower mode
         try:
-            table = pacsv.read_csv(io.BytesIO(body), read_options=read, convert_options=convert,
-                                   parse_options=pacsv.ParseOptions(delimiter=sep,
-                                                                    newlines_in_values=multiline))
+            table = pacsv.read_csv(
+                io.BytesIO(body),
+                read_options=read,
+                convert_options=convert,
+                parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=multiline),
+            )
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "UTF-8" in str(exc):
                 raise _NotUtf8() from exc
@@ -350,6 +442,7 @@ def _read_ragged(text: str, sep: str, width: int, notes: list[str]) -> pd.DataFr
     the header is refused (its values would land in the wrong columns); extra empty cells at a
     row's end are dropped and missing cells at its end read as empty, each with a note."""
     import csv
+
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     next(reader, None)
     rows, wide, trimmed, padded = [], [], 0, 0
@@ -370,21 +463,27 @@ def _read_ragged(text: str, sep: str, width: int, notes: list[str]) -> pd.DataFr
         raise ImportProblem(
             f"{len(wide):,} rows have more cells than the header's {width}: {where}{more}. A value "
             "holds the separator without quotes, or a column has no header; read as it is, every "
-            "value after it would land in the wrong column. Fix the export; nothing was imported.")
+            "value after it would land in the wrong column. Fix the export; nothing was imported."
+        )
     if trimmed:
-        notes.append(f"{trimmed:,} rows ended with empty cells beyond the header's {width} columns: "
-                     "those cells were dropped.")
+        notes.append(
+            f"{trimmed:,} rows ended with empty cells beyond the header's {width} columns: those cells were dropped."
+        )
     if padded:
-        notes.append(f"{padded:,} rows had fewer cells than the header's {width}: the missing cells "
-                     "at their end were read as empty.")
+        notes.append(
+            f"{padded:,} rows had fewer cells than the header's {width}: the missing cells "
+            "at their end were read as empty."
+        )
     columns = list(zip(*rows)) if rows else [()] * width
-    return pd.DataFrame({f"c{i}": pd.array(list(col), dtype=pd.StringDtype("pyarrow"))
-                         for i, col in enumerate(columns)})
+    return pd.DataFrame(
+        {f"c{i}": pd.array(list(col), dtype=pd.StringDtype("pyarrow")) for i, col in enumerate(columns)}
+    )
 
 
 def _excel_text(value) -> str:
     """A calamine cell as the text a person sees: 13812345670, 1299.5, 1990-01-02."""
     from datetime import date, time as dtime
+
     if value is None or value == "":
         return ""
     if isinstance(value, bool):
@@ -401,6 +500,7 @@ def _excel_text(value) -> str:
 def _read_excel(data: bytes) -> tuple[list[str], pd.DataFrame, list[str]]:
     """The first sheet, read with python-calamine (header = first non-empty row)."""
     from python_calamine import CalamineWorkbook
+
     try:
         sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
     except Exception as exc:  # noqa: BLE001 - calamine's errors name the format problem
@@ -411,17 +511,28 @@ def _read_excel(data: bytes) -> tuple[list[str], pd.DataFrame, list[str]]:
         raise ImportProblem("The first sheet is empty.")
     header = _header_names([_excel_text(c) for c in rows[0]])
     columns = list(zip(*rows[1:])) if len(rows) > 1 else [()] * len(header)
-    frame = pd.DataFrame({f"c{i}": pd.array([_excel_text(v) for v in col], dtype=pd.StringDtype("pyarrow"))
-                          for i, col in enumerate(columns)})
+    frame = pd.DataFrame(
+        {
+            f"c{i}": pd.array([_excel_text(v) for v in col], dtype=pd.StringDtype("pyarrow"))
+            for i, col in enumerate(columns)
+        }
+    )
     return header, frame, []
 
 
 _NOT_C0 = bytes(b for b in range(256) if not (b < 0x20 or b == 0x7F))
 # The multi-byte characters of normalize.CONTROL_CHARS in UTF-8, each searched on its own:
 # a regex with a literal first byte scans fast; one alternation of them all took seconds.
-_CONTROL_SEQUENCES = tuple(re.compile(p) for p in (
-    rb"\xc2[\x80-\x9f]", rb"\xd8\x9c", rb"\xe2\x80[\x8b\x8e\x8f\xaa-\xae]", rb"\xe2\x81[\xa6-\xa9]",
-    rb"\xef\xbb\xbf"))
+_CONTROL_SEQUENCES = tuple(
+    re.compile(p)
+    for p in (
+        rb"\xc2[\x80-\x9f]",
+        rb"\xd8\x9c",
+        rb"\xe2\x80[\x8b\x8e\x8f\xaa-\xae]",
+        rb"\xe2\x81[\xa6-\xa9]",
+        rb"\xef\xbb\xbf",
+    )
+)
 
 
 def _has_controls(body: bytes) -> bool:
@@ -432,16 +543,18 @@ def _has_controls(body: bytes) -> bool:
     return any(p.search(body) for p in _CONTROL_SEQUENCES)
 
 
-def _clean_frame(header: list[str], frame: pd.DataFrame, notes: list[str],
-                 controls: bool = True) -> tuple[pd.DataFrame, list[str]]:
+def _clean_frame(
+    header: list[str], frame: pd.DataFrame, notes: list[str], controls: bool = True
+) -> tuple[pd.DataFrame, list[str]]:
     """Name the columns, drop header-less empty columns, remove control characters (NUL, U+202E
     ...) from every cell and say how many cells had them."""
     import pyarrow.compute as pc
+
     keep, names = [], []
     for i, n in enumerate(header):
         col = frame[f"c{i}"]
         if n == f"column {i + 1}" and not (col.str.strip() != "").any():
-            continue                       # Excel's trailing separators: no header, no data
+            continue  # Excel's trailing separators: no header, no data
         keep.append(f"c{i}")
         names.append(n)
     frame = frame[keep] if len(keep) < len(header) else frame
@@ -457,18 +570,24 @@ def _clean_frame(header: list[str], frame: pd.DataFrame, notes: list[str],
         found = pc.match_substring_regex(arr, normalize.CONTROL_CHARS)
         hits = pc.sum(found).as_py() or 0
         if hits:
-            frame[n] = pd.Series(pd.arrays.ArrowStringArray(
-                pa.chunked_array([pc.replace_substring_regex(arr, normalize.CONTROL_CHARS, "")])),
-                index=frame.index)
+            frame[n] = pd.Series(
+                pd.arrays.ArrowStringArray(
+                    pa.chunked_array([pc.replace_substring_regex(arr, normalize.CONTROL_CHARS, "")])
+                ),
+                index=frame.index,
+            )
             touched.append(n)
             cells += hits
     if cells:
-        notes.append(f"Control characters (NUL, bidirectional overrides such as U+202E ...) were removed "
-                     f"from {cells:,} cells in: {', '.join(touched)}.")
+        notes.append(
+            f"Control characters (NUL, bidirectional overrides such as U+202E ...) were removed "
+            f"from {cells:,} cells in: {', '.join(touched)}."
+        )
     return frame.reset_index(drop=True).astype(pd.StringDtype("pyarrow")), notes
 
 
 # ---------------------------------------------------------------- mapping
+
 
 def _key(header: str) -> str:
     return re.sub(r"[\s_\-.:：()（）]+", "", str(header).lower())
@@ -548,8 +667,7 @@ def save_mapping(user: auth.User, name: str, kind: str, mapping: dict[str, list[
     if not name:
         raise ImportProblem("Give the mapping a name.")
     with warehouse.transaction() as tx:
-        tx.run("stw_mapping_save", name=name, kind=kind, mapping=mapping_json(kind, mapping),
-               saved_by=user.username)
+        tx.run("stw_mapping_save", name=name, kind=kind, mapping=mapping_json(kind, mapping), saved_by=user.username)
         audit.record(tx, user, "import.mapping_save", "import_mapping", name, after=mapping)
 
 
@@ -577,12 +695,14 @@ def apply_mapping(frame: pd.DataFrame, mapping: dict[str, list[str]]) -> pd.Data
             out[target] = frame[cols[0]]
         else:
             parts = frame[cols].astype("string").fillna("").apply(lambda s: s.str.strip())
-            out[target] = pd.Series([_join_pieces(list(r)) for r in parts.itertuples(index=False)],
-                                    index=frame.index, dtype="string")
+            out[target] = pd.Series(
+                [_join_pieces(list(r)) for r in parts.itertuples(index=False)], index=frame.index, dtype="string"
+            )
     return out
 
 
 # ---------------------------------------------------------------- prepare (no writes)
+
 
 @dataclass
 class Plan:
@@ -591,13 +711,13 @@ class Plan:
     file_name: str | None
     file_sha256: str | None
     mapping: dict[str, list[str]]
-    mapped: pd.DataFrame                  # target fields as raw strings
+    mapped: pd.DataFrame  # target fields as raw strings
     checked: validation.Checked
     customer_source: str
     seconds: float = 0.0
-    rules: "entry_rules.Rules | None" = None     # the entry rules in force for this import
-    country: str = "CN"                          # default country of rows without one
-    notes: list[str] = field(default_factory=list)   # what reading the file repaired
+    rules: "entry_rules.Rules | None" = None  # the entry rules in force for this import
+    country: str = "CN"  # default country of rows without one
+    notes: list[str] = field(default_factory=list)  # what reading the file repaired
 
     @property
     def rows(self) -> int:
@@ -630,22 +750,35 @@ def _explain(failures: pd.DataFrame, mapped: pd.DataFrame, limit: int) -> pd.Dat
         return pd.DataFrame(columns=["row", "source_record_id", "field", "value", "reason"])
     failures = failures.sort_values(["row"]).head(limit)
     srid = mapped["source_record_id"] if "source_record_id" in mapped else pd.Series("", index=mapped.index)
-    return pd.DataFrame({
-        "row": failures["row"].to_numpy() + 2,             # 1-based, after the header line
-        "source_record_id": srid.reindex(failures["row"]).to_numpy(),
-        "field": [validation.field_label(f) for f in failures["field"]],
-        # ID numbers are shown masked even here (nobody but an audited reveal sees one).
-        "value": [privacy.mask_id_text(r) if f == "id_number" and isinstance(r, str) else r
-                  for f, r in zip(failures["field"], failures["raw"].astype("object")
-                                  .where(failures["raw"].notna(), "").tolist())],
-        "reason": [validation.message(f, c) for f, c in zip(failures["field"], failures["code"])],
-    })
+    return pd.DataFrame(
+        {
+            "row": failures["row"].to_numpy() + 2,  # 1-based, after the header line
+            "source_record_id": srid.reindex(failures["row"]).to_numpy(),
+            "field": [validation.field_label(f) for f in failures["field"]],
+            # ID numbers are shown masked even here (nobody but an audited reveal sees one).
+            "value": [
+                privacy.mask_id_text(r) if f == "id_number" and isinstance(r, str) else r
+                for f, r in zip(
+                    failures["field"], failures["raw"].astype("object").where(failures["raw"].notna(), "").tolist()
+                )
+            ],
+            "reason": [validation.message(f, c) for f, c in zip(failures["field"], failures["code"])],
+        }
+    )
 
 
-def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *,
-            file_name: str | None = None, file_bytes: bytes | None = None,
-            customer_source: str | None = None, country: str | None = None,
-            progress: Callable[[float, str], None] | None = None) -> Plan:
+def prepare(
+    kind: str,
+    frame: pd.DataFrame,
+    mapping: dict | None,
+    source: str,
+    *,
+    file_name: str | None = None,
+    file_bytes: bytes | None = None,
+    customer_source: str | None = None,
+    country: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> Plan:
     """Map, normalise and validate a file's rows: everything the preview shows, nothing written.
 
     The source's entry rules (lib.stewardship.entry_rules) decide which missing fields quarantine a row
@@ -657,8 +790,9 @@ def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *
         raise ImportProblem("The source name must be 1-40 letters, digits, '_', '-' or '.'.")
     if kind not in KINDS:
         raise ImportProblem(f"Unknown kind {kind!r}: use one of {', '.join(KINDS)}.")
-    mapping = normalise_mapping(kind, mapping if mapping is not None else suggest_mapping(kind, frame.columns),
-                                frame.columns)
+    mapping = normalise_mapping(
+        kind, mapping if mapping is not None else suggest_mapping(kind, frame.columns), frame.columns
+    )
     try:
         rules = entry_rules.in_force(source, kind)
         defaults = entry_rules.defaults_for(source, kind, country)
@@ -671,24 +805,38 @@ def prepare(kind: str, frame: pd.DataFrame, mapping: dict | None, source: str, *
         mapped_fields.add("full_name")
     if {"mobile", "email"} & mapped_fields:
         mapped_fields.add("contact")
-    needed = list(REQUIRED_FIELDS[kind]) + [f for f, a in rules.required.items()
-                                            if a == "quarantine" and f not in REQUIRED_FIELDS[kind]]
+    needed = list(REQUIRED_FIELDS[kind]) + [
+        f for f, a in rules.required.items() if a == "quarantine" and f not in REQUIRED_FIELDS[kind]
+    ]
     missing = [f for f in needed if f not in mapped_fields]
     if missing:
-        raise ImportProblem("Map a column to each required field: "
-                            + ", ".join(validation.field_label(m) for m in missing))
+        raise ImportProblem(
+            "Map a column to each required field: " + ", ".join(validation.field_label(m) for m in missing)
+        )
     _tick(progress, 0.05, "map")
     mapped = apply_mapping(frame.reset_index(drop=True), mapping)
     _tick(progress, 0.15, "validate")
     # "now": None keeps a missing registration date unknown (NaT): lib/stewardship/registration.py infers
     # it from the first order or event after the load, instead of today's date (issue #14).
-    checked = validation.check_frame(kind, mapped, today=settings.as_of(),
-                                     defaults={"channel": source.lower(), **defaults, "now": None})
+    checked = validation.check_frame(
+        kind, mapped, today=settings.as_of(), defaults={"channel": source.lower(), **defaults, "now": None}
+    )
     _tick(progress, 0.45, "validated")
     sha = hashlib.sha256(file_bytes).hexdigest() if file_bytes is not None else None
-    return Plan(kind, source, file_name, sha, mapping, mapped, checked,
-                normalize.text(customer_source) or source, time.perf_counter() - started,
-                rules=rules, country=defaults["country"], notes=list(frame.attrs.get("notes", [])))
+    return Plan(
+        kind,
+        source,
+        file_name,
+        sha,
+        mapping,
+        mapped,
+        checked,
+        normalize.text(customer_source) or source,
+        time.perf_counter() - started,
+        rules=rules,
+        country=defaults["country"],
+        notes=list(frame.attrs.get("notes", [])),
+    )
 
 
 def _tick(progress, fraction: float, stage: str) -> None:
@@ -697,6 +845,7 @@ def _tick(progress, fraction: float, stage: str) -> None:
 
 
 # ---------------------------------------------------------------- write (one transaction)
+
 
 @dataclass
 class ImportResult:
@@ -718,8 +867,9 @@ class ImportResult:
 
 
 @auth.pii_writer("import_data")
-def run_import(user: auth.User, plan: Plan, *, progress: Callable[[float, str], None] | None = None,
-               match_duplicates: bool = True) -> ImportResult:
+def run_import(
+    user: auth.User, plan: Plan, *, progress: Callable[[float, str], None] | None = None, match_duplicates: bool = True
+) -> ImportResult:
     """Write a prepared import in ONE transaction, then refresh aggregates and match the new
     customers against existing ones (both after the commit: the import stands on its own)."""
     auth.require(user, "import_data")
@@ -727,7 +877,7 @@ def run_import(user: auth.User, plan: Plan, *, progress: Callable[[float, str], 
     try:
         result = _write(user, plan, progress)
     finally:
-        parallel.shutdown()      # worker processes of a large import (if any) are not kept idle
+        parallel.shutdown()  # worker processes of a large import (if any) are not kept idle
     result.seconds = time.perf_counter() - started + plan.seconds
     result.notes.extend(plan.notes)
     _tick(progress, 0.9, "after")
@@ -738,15 +888,33 @@ def run_import(user: auth.User, plan: Plan, *, progress: Callable[[float, str], 
 
 
 @auth.pii_writer("import_data")
-def import_file(user: auth.User, kind: str, path, source: str, mapping: dict | None = None, *,
-                customer_source: str | None = None, progress=None, country: str | None = None,
-                match_duplicates: bool = True) -> ImportResult:
+def import_file(
+    user: auth.User,
+    kind: str,
+    path,
+    source: str,
+    mapping: dict | None = None,
+    *,
+    customer_source: str | None = None,
+    progress=None,
+    country: str | None = None,
+    match_duplicates: bool = True,
+) -> ImportResult:
     """Read, prepare and import a file in one call (the CLI's path)."""
     auth.require(user, "import_data")
     data = Path(path).read_bytes()
     frame = read_table(data, Path(path).name)
-    plan = prepare(kind, frame, mapping, source, file_name=Path(path).name, file_bytes=data,
-                   customer_source=customer_source, country=country, progress=progress)
+    plan = prepare(
+        kind,
+        frame,
+        mapping,
+        source,
+        file_name=Path(path).name,
+        file_bytes=data,
+        customer_source=customer_source,
+        country=country,
+        progress=progress,
+    )
     return run_import(user, plan, progress=progress, match_duplicates=match_duplicates)
 
 
@@ -754,9 +922,15 @@ def import_file(user: auth.User, kind: str, path, source: str, mapping: dict | N
 def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
     checked, kind = plan.checked, plan.kind
     with warehouse.transaction() as tx:
-        import_id = tx.scalar("stw_import_start", kind=kind, source=plan.source,
-                              file_name=plan.file_name, file_sha256=plan.file_sha256,
-                              username=user.username, rows_total=plan.rows)
+        import_id = tx.scalar(
+            "stw_import_start",
+            kind=kind,
+            source=plan.source,
+            file_name=plan.file_name,
+            file_sha256=plan.file_sha256,
+            username=user.username,
+            rows_total=plan.rows,
+        )
         _tick(progress, 0.5, "write")
         ok = ~checked.quarantined
         quarantine_extra: dict[int, list[dict]] = {}
@@ -767,15 +941,25 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
         _tick(progress, 0.75, "quarantine")
         quarantined = _write_quarantine(tx, plan, import_id, quarantine_extra)
         flagged = int((checked.flagged & ok).sum()) if kind == "customers" else 0
-        counts = dict(rows_loaded=loaded, rows_unchanged=unchanged,
-                      rows_quarantined=quarantined, rows_flagged=flagged if loaded else 0)
-        registration.infer(tx, user)      # unknown registration dates from first activity
+        counts = dict(
+            rows_loaded=loaded,
+            rows_unchanged=unchanged,
+            rows_quarantined=quarantined,
+            rows_flagged=flagged if loaded else 0,
+        )
+        registration.infer(tx, user)  # unknown registration dates from first activity
         tx.run("stw_import_finish", import_id=import_id, **counts)
-        audit.record(tx, user, "import.run", "import", import_id,
-                     detail={"kind": kind, "source": plan.source, "file": plan.file_name,
-                             "rows_total": plan.rows, **counts})
-    return ImportResult(import_id, kind, plan.source, plan.rows, loaded, unchanged, quarantined,
-                        counts["rows_flagged"], 0.0, new_ids)
+        audit.record(
+            tx,
+            user,
+            "import.run",
+            "import",
+            import_id,
+            detail={"kind": kind, "source": plan.source, "file": plan.file_name, "rows_total": plan.rows, **counts},
+        )
+    return ImportResult(
+        import_id, kind, plan.source, plan.rows, loaded, unchanged, quarantined, counts["rows_flagged"], 0.0, new_ids
+    )
 
 
 def _existing_keys(tx: warehouse.Tx, query: str, keys: pd.Series, **params) -> set[str]:
@@ -841,15 +1025,30 @@ def _write_customers(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int
         flags = flags[~flags["required"] & flags["row"].isin(new.index)]
         if not flags.empty:
             customer_ids = pd.Series(new_ids, index=new.index)
-            tx.register("stw_flags", pd.DataFrame({
-                "customer_id": customer_ids.loc[flags["row"].to_numpy()].to_numpy(),
-                "field": flags["field"].astype("string").to_numpy(),
-                "code": flags["code"].astype("string").to_numpy(),
-                "detail": [json.dumps({"code": c, "raw": None if pd.isna(r) else
-                                       privacy.mask_id_text(str(r)) if f == "id_number" else str(r)},
-                                      ensure_ascii=False)
-                           for f, c, r in zip(flags["field"], flags["code"], flags["raw"])],
-            }))
+            tx.register(
+                "stw_flags",
+                pd.DataFrame(
+                    {
+                        "customer_id": customer_ids.loc[flags["row"].to_numpy()].to_numpy(),
+                        "field": flags["field"].astype("string").to_numpy(),
+                        "code": flags["code"].astype("string").to_numpy(),
+                        "detail": [
+                            json.dumps(
+                                {
+                                    "code": c,
+                                    "raw": None
+                                    if pd.isna(r)
+                                    else privacy.mask_id_text(str(r))
+                                    if f == "id_number"
+                                    else str(r),
+                                },
+                                ensure_ascii=False,
+                            )
+                            for f, c, r in zip(flags["field"], flags["code"], flags["raw"])
+                        ],
+                    }
+                ),
+            )
             try:
                 tx.run("stw_insert_import_flags", import_id=import_id)
             finally:
@@ -897,8 +1096,10 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series):
     clean = plan.checked.clean
     rows = clean[ok].copy()
     extra: dict[int, list[dict]] = {}
-    tx.register("stw_keys", pd.DataFrame({"row_no": rows.index.astype("int64"),
-                                          "k": rows["customer_key"].astype("string").to_numpy()}))
+    tx.register(
+        "stw_keys",
+        pd.DataFrame({"row_no": rows.index.astype("int64"), "k": rows["customer_key"].astype("string").to_numpy()}),
+    )
     try:
         resolved = tx.df("stw_resolve_customer_keys", source=plan.customer_source)
     finally:
@@ -907,8 +1108,13 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series):
     rows["customer_id"] = cid.reindex(rows.index)
     unknown = rows["customer_id"].isna()
     for r in rows.index[unknown]:
-        extra[int(r)] = [{"field": "customer_key", "code": "customer_key.unknown",
-                          "message": validation.message("customer_key", "customer_key.unknown", "en")}]
+        extra[int(r)] = [
+            {
+                "field": "customer_key",
+                "code": "customer_key.unknown",
+                "message": validation.message("customer_key", "customer_key.unknown", "en"),
+            }
+        ]
     rows = rows[~unknown]
     query = "stw_existing_order_keys" if plan.kind == "orders" else "stw_existing_event_keys"
     existing = _existing_keys(tx, query, rows["source_record_id"], source=plan.source)
@@ -932,8 +1138,7 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series):
     return len(new), unchanged, [], extra
 
 
-def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int,
-                      extra: dict[int, list[dict]]) -> int:
+def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int, extra: dict[int, list[dict]]) -> int:
     q = plan.checked.quarantined
     rows = list(q[q].index) + [r for r in extra if not q.get(r, False)]
     if not rows:
@@ -949,17 +1154,16 @@ def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int,
         at = names.index("id_number")
         ids = ["".join(v.split()).upper() or None for v in cells[at]]
         tokens, hashes = privacy.encrypt_many(ids), privacy.id_hash_many(ids)
-        cells[at] = [{"enc": t, "hash": h, "last4": v[-4:]} if v else ""
-                     for v, t, h in zip(ids, tokens, hashes)]
+        cells[at] = [{"enc": t, "hash": h, "last4": v[-4:]} if v else "" for v, t, h in zip(ids, tokens, hashes)]
     srid = plan.checked.clean["source_record_id"].reindex(rows)
-    frame = pd.DataFrame({
-        "row_no": [int(r) + 2 for r in rows],
-        "source_record_id": srid.astype("string").to_numpy(),
-        "raw": [json.dumps(dict(zip(names, values)), ensure_ascii=False, sort_keys=True)
-                for values in zip(*cells)],
-        "reasons": [json.dumps(extra[r], ensure_ascii=False) if r in extra else reasons.get(r, "[]")
-                    for r in rows],
-    })
+    frame = pd.DataFrame(
+        {
+            "row_no": [int(r) + 2 for r in rows],
+            "source_record_id": srid.astype("string").to_numpy(),
+            "raw": [json.dumps(dict(zip(names, values)), ensure_ascii=False, sort_keys=True) for values in zip(*cells)],
+            "reasons": [json.dumps(extra[r], ensure_ascii=False) if r in extra else reasons.get(r, "[]") for r in rows],
+        }
+    )
     before = tx.scalar("stw_quarantine_count")
     tx.register("stw_quarantine_rows", frame)
     try:
@@ -970,8 +1174,7 @@ def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int,
 
 
 def _after_import(result: ImportResult, match_duplicates: bool) -> None:
-    result.notes.extend(hooks.loaded(hooks.Load("import", str(result.import_id),
-                                                tuple(result.new_customer_ids or ()))))
+    result.notes.extend(hooks.loaded(hooks.Load("import", str(result.import_id), tuple(result.new_customer_ids or ()))))
     if match_duplicates and result.kind == "customers" and result.new_customer_ids:
         try:
             result.duplicate_candidates = dedup.match_new(auth.SYSTEM, result.new_customer_ids)
@@ -981,14 +1184,17 @@ def _after_import(result: ImportResult, match_duplicates: bool) -> None:
 
 # ---------------------------------------------------------------- quarantine
 
+
 @auth.pii_reader("import_data")
-def quarantine(user: auth.User, status: str = "open", source: str | None = None,
-               kind: str | None = None, limit: int = 500) -> pd.DataFrame:
+def quarantine(
+    user: auth.User, status: str = "open", source: str | None = None, kind: str | None = None, limit: int = 500
+) -> pd.DataFrame:
     """Quarantined rows with their raw content masked for the user (ID numbers always, as
     14 stars and the last four; contacts unless the role may see them)."""
     auth.require(user, "import_data")
-    return privacy.mask_frame(user, warehouse.read("stw_quarantine_list", status=status,
-                                                   source=source, kind=kind, limit=limit))
+    return privacy.mask_frame(
+        user, warehouse.read("stw_quarantine_list", status=status, source=source, kind=kind, limit=limit)
+    )
 
 
 @auth.pii_writer("import_data")
@@ -1004,16 +1210,22 @@ def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
     raw = dict(stored)
     # A value shown masked and sent back unchanged keeps the stored one (the form shows an ID
     # number as 14 stars and its last four).
-    raw.update({k: ("" if v is None else str(v)) for k, v in values.items() if k in FIELDS[row["kind"]]
-                and not (isinstance(v, str) and "*" in v and stored.get(k)
-                         and privacy.mask_value(user, stored[k], k) == v)})
+    raw.update(
+        {
+            k: ("" if v is None else str(v))
+            for k, v in values.items()
+            if k in FIELDS[row["kind"]]
+            and not (isinstance(v, str) and "*" in v and stored.get(k) and privacy.mask_value(user, stored[k], k) == v)
+        }
+    )
     frame = pd.DataFrame([raw]).astype("string")
     mapping = {c: [c] for c in frame.columns}
     plan = prepare(row["kind"], frame, mapping, row["source"])
     if plan.checked.quarantined.iloc[0]:
         f = plan.checked.failures
-        raise validation.ValidationError([validation.FieldError(a, b) for a, b in
-                                          zip(f.loc[f["required"], "field"], f.loc[f["required"], "code"])])
+        raise validation.ValidationError(
+            [validation.FieldError(a, b) for a, b in zip(f.loc[f["required"], "field"], f.loc[f["required"], "code"])]
+        )
     with warehouse.transaction() as tx:
         ok = pd.Series([True])
         if row["kind"] == "customers":
@@ -1025,15 +1237,22 @@ def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
             raise validation.ValidationError([validation.FieldError("customer_key", "customer_key.unknown")])
         if unchanged:
             raise ImportProblem("A record with this source record ID already exists.")
-        registration.infer(tx, user)      # a released order may be the customer's first activity
-        tx.run("stw_quarantine_resolve", quarantine_id=int(quarantine_id), status="released",
-               username=user.username)
-        audit.record(tx, user, "import.release", "quarantine", quarantine_id,
-                     before=privacy.mask_for_audit(stored), after=privacy.mask_for_audit(raw),
-                     detail={"customer_id": new_ids[0] if new_ids else None})
+        registration.infer(tx, user)  # a released order may be the customer's first activity
+        tx.run("stw_quarantine_resolve", quarantine_id=int(quarantine_id), status="released", username=user.username)
+        audit.record(
+            tx,
+            user,
+            "import.release",
+            "quarantine",
+            quarantine_id,
+            before=privacy.mask_for_audit(stored),
+            after=privacy.mask_for_audit(raw),
+            detail={"customer_id": new_ids[0] if new_ids else None},
+        )
     if new_ids:
-        _after_import(ImportResult(int(row["import_id"] or 0), row["kind"], row["source"], 1, 1, 0, 0, 0,
-                                   0.0, new_ids), True)
+        _after_import(
+            ImportResult(int(row["import_id"] or 0), row["kind"], row["source"], 1, 1, 0, 0, 0, 0.0, new_ids), True
+        )
     return new_ids[0] if new_ids else None
 
 
@@ -1048,8 +1267,7 @@ def discard(user: auth.User, quarantine_id: int, reason: str) -> None:
         row = tx.one("stw_quarantine_by_id", quarantine_id=int(quarantine_id))
         if row is None or row["status"] != "open":
             raise ImportProblem("This quarantined row is no longer open.")
-        tx.run("stw_quarantine_resolve", quarantine_id=int(quarantine_id), status="discarded",
-               username=user.username)
+        tx.run("stw_quarantine_resolve", quarantine_id=int(quarantine_id), status="discarded", username=user.username)
         audit.record(tx, user, "import.discard", "quarantine", quarantine_id, detail={"reason": reason})
 
 

@@ -27,22 +27,29 @@ agree" (trained) and "same, names differ" (neutral: m = u, weight 0). A shared p
 two different names and birth dates therefore scores like two strangers with different names
 and birth dates — no match — while a shared phone between similar names counts fully.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-M_FLOOR = 0.01          # no single disagreement may veto a match (EM can learn m = 0)
+M_FLOOR = 0.01  # no single disagreement may veto a match (EM can learn m = 0)
 NEUTRAL = "names differ"  # label suffix of the levels whose weight is fixed at 0
 
 # Fields of dedup_input that identify a person, in the order comparisons are built.
 FIELDS = ("name", "birth_date", "address_n", "postcode", "mobile_key", "email_norm", "id_hash")
 NAME_COLUMNS = ("py", "fam", "giv", "name_key", "name_s", "name_fz", "cjk")
 
-FIELD_LABELS = {"name": "full_name", "mobile": "mobile", "email_norm": "email",
-                "birth_date": "birth_date", "address_n": "address", "postcode": "postcode",
-                "id_hash": "id_number"}
+FIELD_LABELS = {
+    "name": "full_name",
+    "mobile": "mobile",
+    "email_norm": "email",
+    "birth_date": "birth_date",
+    "address_n": "address",
+    "postcode": "postcode",
+    "id_hash": "id_number",
+}
 
 # The names of two records "agree" (or cannot be compared): shared contacts count then. Chinese
 # names (either side in characters) agree only when they are the same name — same characters,
@@ -64,42 +71,56 @@ NAME_AGREE = (
     "jaro_winkler_similarity(h_fam_l, h_fam_r) >= 0.8 AND jaro_winkler_similarity(h_giv_l, h_giv_r) >= 0.8"
     " OR jaro_winkler_similarity(h_fam_l, h_giv_r) >= 0.8 AND jaro_winkler_similarity(h_giv_l, h_fam_r) >= 0.8))"
 )
-HOUSEHOLD_COPIES = ("py AS h_py, name_s AS h_name_s, name_key AS h_key, name_fz AS h_fz, "
-                    "fam AS h_fam, giv AS h_giv, coalesce(cjk, false) AS h_cjk, birth_date AS h_bd")
+HOUSEHOLD_COPIES = (
+    "py AS h_py, name_s AS h_name_s, name_key AS h_key, name_fz AS h_fz, "
+    "fam AS h_fam, giv AS h_giv, coalesce(cjk, false) AS h_cjk, birth_date AS h_bd"
+)
 
 
 def _one_part_similar(a: str, b: str, t: float) -> str:
     """One name part equal, the other similar, in the given order (a_l ~ a_r, b_l ~ b_r)."""
-    return (f"({a}_l = {a}_r AND jaro_winkler_similarity({b}_l, {b}_r) >= {t}"
-            f" OR {b}_l = {b}_r AND jaro_winkler_similarity({a}_l, {a}_r) >= {t})")
+    return (
+        f"({a}_l = {a}_r AND jaro_winkler_similarity({b}_l, {b}_r) >= {t}"
+        f" OR {b}_l = {b}_r AND jaro_winkler_similarity({a}_l, {a}_r) >= {t})"
+    )
 
 
 def _name_comparison():
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
-    swapped_equal_one = ("(fam_l = giv_r AND jaro_winkler_similarity(giv_l, fam_r) >= 0.88"
-                         " OR giv_l = fam_r AND jaro_winkler_similarity(fam_l, giv_r) >= 0.88)")
+
+    swapped_equal_one = (
+        "(fam_l = giv_r AND jaro_winkler_similarity(giv_l, fam_r) >= 0.88"
+        " OR giv_l = fam_r AND jaro_winkler_similarity(fam_l, giv_r) >= 0.88)"
+    )
     return cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
             cll.NullLevel("py"),
             cll.ExactMatchLevel("name_s").configure(label_for_charts="same characters"),
-            cll.ExactMatchLevel("name_key").configure(
-                label_for_charts="same name (pinyin/Latin, either order)"),
+            cll.ExactMatchLevel("name_key").configure(label_for_charts="same name (pinyin/Latin, either order)"),
             cll.ExactMatchLevel("name_fz").configure(
-                label_for_charts="same name up to fuzzy pinyin (zh/z, ch/c, sh/s, ng/n)"),
-            cll.CustomLevel(f"{_one_part_similar('fam', 'giv', 0.88)} OR {swapped_equal_one}",
-                            label_for_charts="one part equal, the other similar"),
-            cll.CustomLevel("(fam_l = fam_r OR fam_l = giv_r OR giv_l = giv_r OR giv_l = fam_r) AND "
-                            "(giv_l IS NULL OR giv_r IS NULL OR fam_l IS NULL OR fam_r IS NULL)",
-                            label_for_charts="one part equal, the other missing"),
-            cll.CustomLevel("jaro_winkler_similarity(fam_l, fam_r) >= 0.8 AND "
-                            "jaro_winkler_similarity(giv_l, giv_r) >= 0.8 OR "
-                            "jaro_winkler_similarity(fam_l, giv_r) >= 0.8 AND "
-                            "jaro_winkler_similarity(giv_l, fam_r) >= 0.8",
-                            label_for_charts="both parts similar"),
-            cll.CustomLevel("giv_l = giv_r AND length(giv_l) >= 3",
-                            label_for_charts="same given name, family name differs"),
+                label_for_charts="same name up to fuzzy pinyin (zh/z, ch/c, sh/s, ng/n)"
+            ),
+            cll.CustomLevel(
+                f"{_one_part_similar('fam', 'giv', 0.88)} OR {swapped_equal_one}",
+                label_for_charts="one part equal, the other similar",
+            ),
+            cll.CustomLevel(
+                "(fam_l = fam_r OR fam_l = giv_r OR giv_l = giv_r OR giv_l = fam_r) AND "
+                "(giv_l IS NULL OR giv_r IS NULL OR fam_l IS NULL OR fam_r IS NULL)",
+                label_for_charts="one part equal, the other missing",
+            ),
+            cll.CustomLevel(
+                "jaro_winkler_similarity(fam_l, fam_r) >= 0.8 AND "
+                "jaro_winkler_similarity(giv_l, giv_r) >= 0.8 OR "
+                "jaro_winkler_similarity(fam_l, giv_r) >= 0.8 AND "
+                "jaro_winkler_similarity(giv_l, fam_r) >= 0.8",
+                label_for_charts="both parts similar",
+            ),
+            cll.CustomLevel(
+                "giv_l = giv_r AND length(giv_l) >= 3", label_for_charts="same given name, family name differs"
+            ),
             cll.ElseLevel(),
         ],
         comparison_description="name",
@@ -111,6 +132,7 @@ def _birth_date_comparison():
     and month swapped, one of year/month/day differs (a typo), within a year, else."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
+
     y, m, d = ("year(birth_date_{s})", "month(birth_date_{s})", "day(birth_date_{s})")
     same = {k: f"{v.format(s='l')} = {v.format(s='r')}" for k, v in (("y", y), ("m", m), ("d", d))}
     return cl.CustomComparison(
@@ -118,14 +140,17 @@ def _birth_date_comparison():
         comparison_levels=[
             cll.NullLevel("birth_date"),
             cll.ExactMatchLevel("birth_date").configure(label_for_charts="same birth date"),
-            cll.CustomLevel(f"{same['y']} AND month(birth_date_l) = day(birth_date_r) AND "
-                            "day(birth_date_l) = month(birth_date_r)",
-                            label_for_charts="day and month swapped"),
-            cll.CustomLevel(f"({same['y']} AND {same['m']}) OR ({same['y']} AND {same['d']}) OR "
-                            f"({same['m']} AND {same['d']})",
-                            label_for_charts="one of year, month, day differs"),
-            cll.CustomLevel("abs(datediff('day', birth_date_l, birth_date_r)) <= 366",
-                            label_for_charts="within a year"),
+            cll.CustomLevel(
+                f"{same['y']} AND month(birth_date_l) = day(birth_date_r) AND day(birth_date_l) = month(birth_date_r)",
+                label_for_charts="day and month swapped",
+            ),
+            cll.CustomLevel(
+                f"({same['y']} AND {same['m']}) OR ({same['y']} AND {same['d']}) OR ({same['m']} AND {same['d']})",
+                label_for_charts="one of year, month, day differs",
+            ),
+            cll.CustomLevel(
+                "abs(datediff('day', birth_date_l, birth_date_r)) <= 366", label_for_charts="within a year"
+            ),
             cll.ElseLevel(),
         ],
         comparison_description="birth date",
@@ -137,19 +162,23 @@ def _shared(col: str, output: str, what: str, extra_levels=(), names: bool = Tru
     (neutral) / optional similarity levels / else. Without any names in the file: same / else."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
+
     if not names:
         return cl.CustomComparison(
             output_column_name=output,
-            comparison_levels=[cll.NullLevel(col),
-                               cll.ExactMatchLevel(col).configure(label_for_charts=f"same {what}"),
-                               *extra_levels, cll.ElseLevel()],
-            comparison_description=what)
+            comparison_levels=[
+                cll.NullLevel(col),
+                cll.ExactMatchLevel(col).configure(label_for_charts=f"same {what}"),
+                *extra_levels,
+                cll.ElseLevel(),
+            ],
+            comparison_description=what,
+        )
     return cl.CustomComparison(
         output_column_name=output,
         comparison_levels=[
             cll.NullLevel(col),
-            cll.CustomLevel(f"{col}_l = {col}_r AND {NAME_AGREE}",
-                            label_for_charts=f"same {what}, names agree"),
+            cll.CustomLevel(f"{col}_l = {col}_r AND {NAME_AGREE}", label_for_charts=f"same {what}, names agree"),
             cll.ExactMatchLevel(col).configure(label_for_charts=f"same {what}, {NEUTRAL}"),
             *extra_levels,
             cll.ElseLevel(),
@@ -161,6 +190,7 @@ def _shared(col: str, output: str, what: str, extra_levels=(), names: bool = Tru
 def comparisons(present: set[str]) -> list:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
+
     out = []
     names = "name" in present
     if names:
@@ -170,20 +200,40 @@ def comparisons(present: set[str]) -> list:
     if "address_n" in present:
         # (no edit-distance level: DuckDB's levenshtein on Chinese text costs ~15 µs a pair,
         # 10x Jaro-Winkler, and u sampling alone compares millions of pairs)
-        out.append(_shared("address_n", "address_n", "address", names=names, extra_levels=[
-            cll.CustomLevel("length(address_n_l) >= 6 AND length(address_n_r) >= 6 AND "
-                            "(starts_with(address_n_l, address_n_r) OR starts_with(address_n_r, address_n_l))",
-                            label_for_charts="one address starts the other (building/unit left out)"),
-            cll.JaroWinklerLevel("address_n", 0.92).configure(label_for_charts="address similar (JW ≥ 0.92)"),
-            cll.JaroWinklerLevel("address_n", 0.8).configure(label_for_charts="address close (JW ≥ 0.8)"),
-        ]))
+        out.append(
+            _shared(
+                "address_n",
+                "address_n",
+                "address",
+                names=names,
+                extra_levels=[
+                    cll.CustomLevel(
+                        "length(address_n_l) >= 6 AND length(address_n_r) >= 6 AND "
+                        "(starts_with(address_n_l, address_n_r) OR starts_with(address_n_r, address_n_l))",
+                        label_for_charts="one address starts the other (building/unit left out)",
+                    ),
+                    cll.JaroWinklerLevel("address_n", 0.92).configure(label_for_charts="address similar (JW ≥ 0.92)"),
+                    cll.JaroWinklerLevel("address_n", 0.8).configure(label_for_charts="address close (JW ≥ 0.8)"),
+                ],
+            )
+        )
     if "postcode" in present:
         out.append(_shared("postcode", "postcode", "postcode", names=names))
     if "mobile_key" in present:
         one_digit = "levenshtein(mobile_key_l, mobile_key_r) <= 1" + (f" AND {NAME_AGREE}" if names else "")
-        out.append(_shared("mobile_key", "mobile", "number", names=names, extra_levels=[
-            cll.CustomLevel(one_digit, label_for_charts="one digit differs"
-                            + (", names agree" if names else ""))]))
+        out.append(
+            _shared(
+                "mobile_key",
+                "mobile",
+                "number",
+                names=names,
+                extra_levels=[
+                    cll.CustomLevel(
+                        one_digit, label_for_charts="one digit differs" + (", names agree" if names else "")
+                    )
+                ],
+            )
+        )
     if "email_norm" in present:
         out.append(_shared("email_norm", "email_norm", "email", names=names))
     if "id_hash" in present:
@@ -193,25 +243,52 @@ def comparisons(present: set[str]) -> list:
 
 # Candidate rules, most specific first. A rule is used when all its columns are present.
 PREDICTION_RULES = (
-    ("id_hash",), ("mobile_key",), ("email_norm",),
-    ("name_key", "birth_date"), ("name_key", "postcode"), ("name_key", "address_n"),
-    ("fam", "birth_date"), ("giv", "birth_date"), ("birth_date", "postcode"),
-    ("fam", "postcode"), ("giv", "postcode"), ("name_key", "city"), ("address_n",),
-    ("birth_date", "city"), ("name_key",),
+    ("id_hash",),
+    ("mobile_key",),
+    ("email_norm",),
+    ("name_key", "birth_date"),
+    ("name_key", "postcode"),
+    ("name_key", "address_n"),
+    ("fam", "birth_date"),
+    ("giv", "birth_date"),
+    ("birth_date", "postcode"),
+    ("fam", "postcode"),
+    ("giv", "postcode"),
+    ("name_key", "city"),
+    ("address_n",),
+    ("birth_date", "city"),
+    ("name_key",),
 )
 PRIOR_RULES = (
-    ("id_hash",), ("mobile_key", "name_key"), ("email_norm", "name_key"),
-    ("name_key", "birth_date"), ("name_key", "address_n"),
+    ("id_hash",),
+    ("mobile_key", "name_key"),
+    ("email_norm", "name_key"),
+    ("name_key", "birth_date"),
+    ("name_key", "address_n"),
 )
-EM_NAME_RULES = (("name_key", "birth_date"), ("name_key", "postcode"), ("name_key", "address_n"),
-                 ("name_key", "city"), ("name_key",))
-EM_OTHER_RULES = (("mobile_key",), ("email_norm",), ("id_hash",), ("birth_date", "postcode"),
-                  ("address_n",), ("birth_date", "city"), ("birth_date",), ("postcode",))
+EM_NAME_RULES = (
+    ("name_key", "birth_date"),
+    ("name_key", "postcode"),
+    ("name_key", "address_n"),
+    ("name_key", "city"),
+    ("name_key",),
+)
+EM_OTHER_RULES = (
+    ("mobile_key",),
+    ("email_norm",),
+    ("id_hash",),
+    ("birth_date", "postcode"),
+    ("address_n",),
+    ("birth_date", "city"),
+    ("birth_date",),
+    ("postcode",),
+)
 
 
 @dataclass
 class Plan:
     """What the model is built from, for logs, the run record and tests."""
+
     records: int
     present: set[str]
     prediction_rules: list[tuple[str, ...]]
@@ -220,31 +297,49 @@ class Plan:
     pair_counts: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"records": self.records, "fields": sorted(self.present),
-                "prediction_rules": [list(r) for r in self.prediction_rules],
-                "prior_rules": [list(r) for r in self.prior_rules],
-                "em_rules": [list(r) for r in self.em_rules], "pair_counts": self.pair_counts}
+        return {
+            "records": self.records,
+            "fields": sorted(self.present),
+            "prediction_rules": [list(r) for r in self.prediction_rules],
+            "prior_rules": [list(r) for r in self.prior_rules],
+            "em_rules": [list(r) for r in self.em_rules],
+            "pair_counts": self.pair_counts,
+        }
 
 
 def _pairs(con, cols: tuple[str, ...]) -> int:
     """Pairs a blocking rule on equal `cols` generates (both sides non-null)."""
     where = " AND ".join(f"{c} IS NOT NULL" for c in cols)
     group = ", ".join(cols)
-    return int(con.execute(f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT count(*) AS n "
-                           f"FROM dedup_input WHERE {where} GROUP BY {group})").fetchone()[0])
+    return int(
+        con.execute(
+            f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT count(*) AS n "
+            f"FROM dedup_input WHERE {where} GROUP BY {group})"
+        ).fetchone()[0]
+    )
 
 
 def plan(con, table: str = "dedup_input") -> Plan:
     """Fields present (≥ 2 non-null values) and the rules derived from them."""
-    cols = ["py", "birth_date", "address_n", "postcode", "mobile_key", "email_norm", "id_hash",
-            "city", "fam", "giv", "name_key"]
-    counts = con.execute("SELECT count(*), " + ", ".join(f"count({c})" for c in cols)
-                         + f" FROM {table}").fetchone()
+    cols = [
+        "py",
+        "birth_date",
+        "address_n",
+        "postcode",
+        "mobile_key",
+        "email_norm",
+        "id_hash",
+        "city",
+        "fam",
+        "giv",
+        "name_key",
+    ]
+    counts = con.execute("SELECT count(*), " + ", ".join(f"count({c})" for c in cols) + f" FROM {table}").fetchone()
     n = int(counts[0])
     nonnull = dict(zip(cols, counts[1:]))
     have = {c for c, k in nonnull.items() if k >= 2}
     present = {f for f in FIELDS if (f == "name" and "py" in have) or f in have}
-    cap = max(300_000, n // 4)   # pairs per prediction rule (predict costs ~10 µs a pair)
+    cap = max(300_000, n // 4)  # pairs per prediction rule (predict costs ~10 µs a pair)
     counted: dict[str, int] = {}
 
     def count(rule):
@@ -257,22 +352,33 @@ def plan(con, table: str = "dedup_input") -> Plan:
     prior = [r for r in PRIOR_RULES if 0 < count(r) <= cap]
     em_cap = max(1_000_000, 4 * n)
     # splink switches off the comparisons that read a blocking column; a session must keep one on.
-    reads = {"name": set(NAME_COLUMNS), "birth_date": {"birth_date"}, "address_n": {"address_n"},
-             "postcode": {"postcode"}, "city": {"city"}, "mobile_key": {"mobile_key"}, "email_norm": {"email_norm"},
-             "id_hash": {"id_hash"}}
+    reads = {
+        "name": set(NAME_COLUMNS),
+        "birth_date": {"birth_date"},
+        "address_n": {"address_n"},
+        "postcode": {"postcode"},
+        "city": {"city"},
+        "mobile_key": {"mobile_key"},
+        "email_norm": {"email_norm"},
+        "id_hash": {"id_hash"},
+    }
 
     def trains_something(rule):
         return any(not (reads[f] & set(rule)) for f in present)
-    em = [next((r for r in rules if 0 < count(r) <= em_cap and trains_something(r)), None)
-          for rules in (EM_NAME_RULES, EM_OTHER_RULES)]
+
+    em = [
+        next((r for r in rules if 0 < count(r) <= em_cap and trains_something(r)), None)
+        for rules in (EM_NAME_RULES, EM_OTHER_RULES)
+    ]
     # every present field is trained in some session: add one for a field both sessions block on
     # (a file without phone/email/ID blocks both on birth date: name + birth date, birth date +
     # postcode)
     chosen = [r for r in em if r]
     for f in sorted(present):
         if chosen and all(reads[f] & set(r) for r in chosen):
-            extra = next((r for r in EM_NAME_RULES + EM_OTHER_RULES
-                          if not (reads[f] & set(r)) and 0 < count(r) <= em_cap), None)
+            extra = next(
+                (r for r in EM_NAME_RULES + EM_OTHER_RULES if not (reads[f] & set(r)) and 0 < count(r) <= em_cap), None
+            )
             if extra:
                 chosen.append(extra)
     em = chosen
@@ -281,10 +387,13 @@ def plan(con, table: str = "dedup_input") -> Plan:
 
 def settings(p: Plan, prior: float | None = None):
     from splink import SettingsCreator, block_on
+
     comps = comparisons(p.present)
     if not comps:
-        raise ValueError("No identifying field (name, birth date, address, postcode, phone, "
-                         "email, ID number) has values: nothing to match on.")
+        raise ValueError(
+            "No identifying field (name, birth date, address, postcode, phone, "
+            "email, ID number) has values: nothing to match on."
+        )
     rules = [block_on(*r) for r in p.prediction_rules] or [block_on("unique_id")]
     return SettingsCreator(
         link_type="dedupe_only",
@@ -292,7 +401,7 @@ def settings(p: Plan, prior: float | None = None):
         comparisons=comps,
         blocking_rules_to_generate_predictions=rules,
         probability_two_random_records_match=prior or min(0.5, 1.0 / max(p.records, 2)),
-        retain_intermediate_calculation_columns=True,   # per-field weights (why)
+        retain_intermediate_calculation_columns=True,  # per-field weights (why)
         retain_matching_columns=False,
     )
 
@@ -321,7 +430,7 @@ def regularise(model: dict) -> dict:
 
 
 U_FLOOR = 1e-7
-UNMIX_MAX = 10.0   # u is lowered at most tenfold: on a small sample u and λ are both rough
+UNMIX_MAX = 10.0  # u is lowered at most tenfold: on a small sample u and λ are both rough
 
 
 def unmix_u(model: dict) -> dict:
@@ -388,7 +497,7 @@ def fuzzy(pinyin: str | None) -> str | None:
     return pinyin
 
 
-_KANA = "\u3040-\u30ff\uac00-\ud7af"   # kana and hangul: kept as characters (pypinyin drops them)
+_KANA = "\u3040-\u30ff\uac00-\ud7af"  # kana and hangul: kept as characters (pypinyin drops them)
 
 
 @lru_cache(maxsize=400_000)
@@ -399,11 +508,13 @@ def part_key(part: str | None, is_family: bool) -> tuple[str | None, bool]:
     import unicodedata
 
     from lib.core import normalize
+
     part = normalize.text(part)
     if not part:
         return None, False
     if normalize.has_cjk(part):
         from pypinyin import lazy_pinyin
+
         simple = normalize.simplified(part) or part
         if is_family and simple in normalize.SURNAME_READINGS:
             return normalize.SURNAME_READINGS[simple], True
@@ -429,41 +540,73 @@ def name_columns(con, table: str) -> None:
     import pandas as pd
 
     from lib.core import normalize
+
     # a row with only a full name: split it (once per distinct name)
-    only_full = [r[0] for r in con.execute(
-        f"SELECT DISTINCT full_name FROM {table} WHERE full_name IS NOT NULL "
-        "AND family_name IS NULL AND given_name IS NULL").fetchall()]
-    splits = pd.DataFrame({"full_name": only_full,
-                           "f": [normalize.split_name(n)[0] for n in only_full],
-                           "g": [normalize.split_name(n)[1] for n in only_full]}, dtype="string")
+    only_full = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT full_name FROM {table} WHERE full_name IS NOT NULL "
+            "AND family_name IS NULL AND given_name IS NULL"
+        ).fetchall()
+    ]
+    splits = pd.DataFrame(
+        {
+            "full_name": only_full,
+            "f": [normalize.split_name(n)[0] for n in only_full],
+            "g": [normalize.split_name(n)[1] for n in only_full],
+        },
+        dtype="string",
+    )
     con.register("mm_splits", splits)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE mm_parts AS SELECT t.unique_id, t.full_name, "
-                "coalesce(t.family_name, s.f) AS family_name, "
-                "CASE WHEN t.family_name IS NULL AND t.given_name IS NULL THEN s.g ELSE t.given_name END AS given_name "
-                f"FROM {table} t LEFT JOIN mm_splits s ON t.family_name IS NULL AND t.given_name IS NULL "
-                "AND s.full_name = t.full_name")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE mm_parts AS SELECT t.unique_id, t.full_name, "
+        "coalesce(t.family_name, s.f) AS family_name, "
+        "CASE WHEN t.family_name IS NULL AND t.given_name IS NULL THEN s.g ELSE t.given_name END AS given_name "
+        f"FROM {table} t LEFT JOIN mm_splits s ON t.family_name IS NULL AND t.given_name IS NULL "
+        "AND s.full_name = t.full_name"
+    )
     con.unregister("mm_splits")
     maps = {}
     for col, is_family in (("family_name", True), ("given_name", False)):
-        values = [r[0] for r in con.execute(
-            f"SELECT DISTINCT {col} FROM mm_parts WHERE {col} IS NOT NULL").fetchall()]
+        values = [r[0] for r in con.execute(f"SELECT DISTINCT {col} FROM mm_parts WHERE {col} IS NOT NULL").fetchall()]
         keys = [part_key(v, is_family) for v in values]
-        maps[col] = pd.DataFrame({"v": pd.array(values, dtype="string"),
-                                  "k": pd.array([k[0] for k in keys], dtype="string"),
-                                  "c": pd.array([k[1] for k in keys], dtype="boolean")})
+        maps[col] = pd.DataFrame(
+            {
+                "v": pd.array(values, dtype="string"),
+                "k": pd.array([k[0] for k in keys], dtype="string"),
+                "c": pd.array([k[1] for k in keys], dtype="boolean"),
+            }
+        )
     # Traditional -> Simplified per character (names: character-level conversion suffices)
-    chars = [r[0] for r in con.execute(
-        "SELECT DISTINCT unnest(string_split(full_name, '')) FROM mm_parts "
-        "WHERE regexp_matches(full_name, '[\u3400-\u9fff\uf900-\ufaff]')").fetchall()]
+    chars = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT unnest(string_split(full_name, '')) FROM mm_parts "
+            "WHERE regexp_matches(full_name, '[\u3400-\u9fff\uf900-\ufaff]')"
+        ).fetchall()
+    ]
     pairs = [(c, normalize.simplified(c)) for c in chars if c]
     trad = "".join(a for a, b in pairs if b and b != a and a not in "]\\'^-")
     # names with a Traditional character: converted in Python, once per distinct name
-    names = [r[0] for r in con.execute(
-        f"SELECT DISTINCT full_name FROM mm_parts WHERE regexp_matches(full_name, '[{trad}]')").fetchall()] \
-        if trad else []
-    con.register("mm_simple", pd.DataFrame({"full_name": pd.array(names, dtype="string"),
-                                            "s": pd.array([normalize.simplified(n) for n in names],
-                                                          dtype="string")}))
+    names = (
+        [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT full_name FROM mm_parts WHERE regexp_matches(full_name, '[{trad}]')"
+            ).fetchall()
+        ]
+        if trad
+        else []
+    )
+    con.register(
+        "mm_simple",
+        pd.DataFrame(
+            {
+                "full_name": pd.array(names, dtype="string"),
+                "s": pd.array([normalize.simplified(n) for n in names], dtype="string"),
+            }
+        ),
+    )
     con.register("mm_fam", maps["family_name"])
     con.register("mm_giv", maps["given_name"])
     fam, giv = "f.k", "g.k"
@@ -492,9 +635,9 @@ def name_columns(con, table: str) -> None:
 def name_keys(full_name, family, given) -> tuple:
     """(name_s, fam, giv, py, name_key, name_fz, cjk) of one name (tests, small inputs)."""
     import duckdb
+
     con = duckdb.connect()
-    con.execute("CREATE TABLE one (unique_id BIGINT, full_name VARCHAR, family_name VARCHAR, "
-                "given_name VARCHAR)")
+    con.execute("CREATE TABLE one (unique_id BIGINT, full_name VARCHAR, family_name VARCHAR, given_name VARCHAR)")
     con.execute("INSERT INTO one VALUES (1, ?, ?, ?)", [full_name, family, given])
     name_columns(con, "one")
     row = con.execute("SELECT name_s, fam, giv, py, name_key, name_fz, cjk FROM one_names").fetchone()

@@ -11,6 +11,7 @@ Scores: a rule's score is 1 - failed/checked. A dimension, field, source or chan
 the severity-weighted mean of its rules' scores (high 3, medium 2, low 1), so that a bad email
 rate weighs more than a missing postcode; the overall score is the same mean over all rules.
 """
+
 from __future__ import annotations
 
 import time
@@ -72,11 +73,18 @@ RULES_BY_ID = {r.rule_id: r for r in RULES}
 
 # What the drill-down shows as the failing value, per field (whitelist of SQL expressions).
 _VALUE_SQL = {
-    "full_name": "c.full_name", "mobile": "c.mobile", "email": "c.email",
-    "birth_date": "CAST(c.birth_date AS VARCHAR)", "address": "concat_ws(' ', c.city, c.address)",
-    "company": "c.company", "postcode": "c.postcode", "uscc": "c.uscc",
-    "id_number": "c.id_number_last4", "updated_at": "CAST(greatest(c.updated_at, coalesce(c.verified_at, c.updated_at)) AS VARCHAR)",
-    "record": "CAST(c.raw_values AS VARCHAR)", "orders": "NULL",
+    "full_name": "c.full_name",
+    "mobile": "c.mobile",
+    "email": "c.email",
+    "birth_date": "CAST(c.birth_date AS VARCHAR)",
+    "address": "concat_ws(' ', c.city, c.address)",
+    "company": "c.company",
+    "postcode": "c.postcode",
+    "uscc": "c.uscc",
+    "id_number": "c.id_number_last4",
+    "updated_at": "CAST(greatest(c.updated_at, coalesce(c.verified_at, c.updated_at)) AS VARCHAR)",
+    "record": "CAST(c.raw_values AS VARCHAR)",
+    "orders": "NULL",
 }
 
 
@@ -97,6 +105,7 @@ def rules_frame() -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- runs
+
 
 @dataclass
 class RunResult:
@@ -128,8 +137,7 @@ def _run(user: auth.User, as_of: date | None) -> RunResult:
             tx.run(warehouse.raw_sql(warehouse.query("stw_q_rule_agg_into").replace("__RULE__", rule.sql())), **params)
             tx.run("stw_q_collect_failures", rule_id=rule.rule_id)
             agg = tx.df("stw_q_rule_agg_counts")
-            agg = agg.assign(rule_id=rule.rule_id, dimension=rule.dimension,
-                             severity=rule.severity, field=rule.field)
+            agg = agg.assign(rule_id=rule.rule_id, dimension=rule.dimension, severity=rule.severity, field=rule.field)
             parts.append(agg)
         results = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         results = results.astype({"checked": "int64", "failed": "int64"})
@@ -138,20 +146,28 @@ def _run(user: auth.User, as_of: date | None) -> RunResult:
         try:
             tx.run("stw_q_insert_results", run_id=run_id)
             opened = tx.scalar("stw_q_open_flags", run_id=run_id)
-            resolved = tx.scalar("stw_q_resolve_passing_flags", run_id=run_id,
-                              rule_ids=[r.rule_id for r in RULES])
+            resolved = tx.scalar("stw_q_resolve_passing_flags", run_id=run_id, rule_ids=[r.rule_id for r in RULES])
         finally:
             tx.unregister("stw_results")
             tx.unregister("stw_rule_meta")
         customers = int(tx.scalar("stw_q_live_customers"))
         overall = overall_score(results)
         seconds = time.perf_counter() - started
-        tx.run("stw_q_run_finish", run_id=run_id, customers=customers, overall_score=overall,
-               seconds=seconds)
+        tx.run("stw_q_run_finish", run_id=run_id, customers=customers, overall_score=overall, seconds=seconds)
         tx.run("stw_q_run_failures_clear")
-        audit.record(tx, user, "quality.run", "quality_run", run_id,
-                     detail={"customers": customers, "overall_score": overall,
-                             "flags_opened": opened, "flags_resolved": resolved})
+        audit.record(
+            tx,
+            user,
+            "quality.run",
+            "quality_run",
+            run_id,
+            detail={
+                "customers": customers,
+                "overall_score": overall,
+                "flags_opened": opened,
+                "flags_resolved": resolved,
+            },
+        )
     return RunResult(run_id, customers, overall, seconds, int(opened or 0), int(resolved or 0))
 
 
@@ -167,14 +183,21 @@ def recheck_customer(tx: warehouse.Tx, user: auth.User, customer_id: int) -> lis
         rule = RULES_BY_ID[flag["rule_id"]]
         failing = tx.df(warehouse.raw_sql(_wrap("stw_q_failing_for_customer", rule)), customer_id=customer_id, **params)
         if failing.empty:
-            tx.run("stw_flag_set_status", flag_id=flag["flag_id"], status="resolved",
-                   username=user.username, reason=None, version=None)
+            tx.run(
+                "stw_flag_set_status",
+                flag_id=flag["flag_id"],
+                status="resolved",
+                username=user.username,
+                reason=None,
+                version=None,
+            )
         else:
             still.append(rule.rule_id)
     return still
 
 
 # ---------------------------------------------------------------- scores
+
 
 def _weighted(frame: pd.DataFrame, by: list[str] | None) -> pd.DataFrame | float | None:
     """Severity-weighted mean of rule scores (each rule's failed/checked summed over the group)."""
@@ -188,8 +211,9 @@ def _weighted(frame: pd.DataFrame, by: list[str] | None) -> pd.DataFrame | float
     per_rule["ws"] = per_rule["score"] * per_rule["w"]
     if by is None:
         return float(per_rule["ws"].sum() / per_rule["w"].sum()) if len(per_rule) else None
-    g = per_rule.groupby(by, as_index=False).agg(ws=("ws", "sum"), w=("w", "sum"),
-                                                 checked=("checked", "sum"), failed=("failed", "sum"))
+    g = per_rule.groupby(by, as_index=False).agg(
+        ws=("ws", "sum"), w=("w", "sum"), checked=("checked", "sum"), failed=("failed", "sum")
+    )
     g["score"] = g["ws"] / g["w"]
     return g.drop(columns=["ws", "w"])
 
@@ -226,13 +250,15 @@ class Scorecard:
 
 def scorecard(run_id: int | None = None) -> Scorecard | None:
     """Everything the scorecard page shows, for one run (default: the latest)."""
-    run_row = latest_run() if run_id is None else next(
-        (r for r in runs(1000).to_dict("records") if r["run_id"] == run_id), None)
+    run_row = (
+        latest_run()
+        if run_id is None
+        else next((r for r in runs(1000).to_dict("records") if r["run_id"] == run_id), None)
+    )
     if run_row is None:
         return None
     res = results(run_row["run_id"])
-    by_rule = res.groupby(["rule_id", "dimension", "severity", "field"], as_index=False)[
-        ["checked", "failed"]].sum()
+    by_rule = res.groupby(["rule_id", "dimension", "severity", "field"], as_index=False)[["checked", "failed"]].sum()
     by_rule["score"] = 1 - by_rule["failed"] / by_rule["checked"].where(by_rule["checked"] > 0)
     by_rule["sev_rank"] = by_rule["severity"].map({"high": 0, "medium": 1, "low": 2})
     by_rule = by_rule.sort_values(["score", "sev_rank"]).drop(columns="sev_rank").reset_index(drop=True)
@@ -247,7 +273,9 @@ def scorecard(run_id: int | None = None) -> Scorecard | None:
             row[d] = s
         trend_rows.append(row)
     return Scorecard(
-        run=run_row, overall=overall_score(res), by_dimension=dim,
+        run=run_row,
+        overall=overall_score(res),
+        by_dimension=dim,
         by_field=_weighted(res, ["field"]).sort_values("score").reset_index(drop=True),
         by_source=_weighted(res, ["source"]).sort_values("score").reset_index(drop=True),
         by_channel=_weighted(res, ["channel"]).sort_values("score").reset_index(drop=True),
@@ -258,8 +286,9 @@ def scorecard(run_id: int | None = None) -> Scorecard | None:
 
 
 @auth.pii_reader("run_quality")
-def failing_records(user: auth.User, rule_id: str, *, source: str | None = None,
-                    channel: str | None = None, limit: int = 200) -> pd.DataFrame:
+def failing_records(
+    user: auth.User, rule_id: str, *, source: str | None = None, channel: str | None = None, limit: int = 200
+) -> pd.DataFrame:
     """The records failing a rule now, with their keys (customer_id, source, source_record_id)."""
     auth.require(user, "run_quality")
     rule = RULES_BY_ID.get(rule_id)
@@ -267,8 +296,9 @@ def failing_records(user: auth.User, rule_id: str, *, source: str | None = None,
         raise ValueError(f"Unknown rule {rule_id!r}")
     sql = _wrap("stw_q_drilldown", rule).replace("__VALUE__", _VALUE_SQL[rule.field])
     frame = warehouse.read(warehouse.raw_sql(sql), source=source, channel=channel, limit=int(limit), **rule_params())
-    frame["value"] = [privacy.mask_value(user, v, rule.field) if isinstance(v, str) else v
-                      for v in frame["value"].tolist()]
+    frame["value"] = [
+        privacy.mask_value(user, v, rule.field) if isinstance(v, str) else v for v in frame["value"].tolist()
+    ]
     return frame
 
 
@@ -278,6 +308,8 @@ def open_flags(user: auth.User, customer_id: int) -> pd.DataFrame:
     field: a rejected ID number is always masked, a rejected e-mail unless contacts may be seen)."""
     auth.require(user, "view_customer")
     frame = warehouse.read("stw_q_open_flags_for_customer", customer_id=int(customer_id))
-    frame["detail"] = [privacy.mask_value(user, d, f) if isinstance(d, str) else d
-                       for d, f in zip(frame["detail"].tolist(), frame["field"].tolist())]
+    frame["detail"] = [
+        privacy.mask_value(user, d, f) if isinstance(d, str) else d
+        for d, f in zip(frame["detail"].tolist(), frame["field"].tolist())
+    ]
     return frame

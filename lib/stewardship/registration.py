@@ -11,6 +11,7 @@ inferred date to the customer's earliest order (any status) or event, and marks 
 ``registered_inferred``. A date given by a source is never changed. A customer with no
 activity at all keeps an unknown date until some arrives.
 """
+
 from __future__ import annotations
 
 from lib.security import audit, auth
@@ -26,8 +27,11 @@ def infer(tx: warehouse.Tx, user: auth.User | None = None) -> dict:
     changed = int(tx.scalar("registration_changes_count")) if tx.scalar("registration_to_infer_count") else 0
     if changed:
         tx.run("infer_registration_dates")
-    result = {"changed": changed, "inferred": int(tx.scalar("registration_inferred_count")),
-              "unknown": int(tx.scalar("registration_unknown_count"))}
+    result = {
+        "changed": changed,
+        "inferred": int(tx.scalar("registration_inferred_count")),
+        "unknown": int(tx.scalar("registration_unknown_count")),
+    }
     if changed:
         audit.record(tx, user or auth.SYSTEM, "registration.infer", "customers", None, detail=result)
     return result

@@ -5,6 +5,7 @@ Items are open quality flags (failed rules, values rejected at import, stale rec
 candidates, of live customers only, most severe first. The actions live in
 lib/stewardship/edits.py (fix, verify, ignore) and lib/stewardship/dedup.py (merge, reject).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ CATEGORIES = ("rule", "import", "duplicate", "stale")
 
 @dataclass
 class QueueFilter:
-    categories: list[str] = field(default_factory=list)   # empty = all
+    categories: list[str] = field(default_factory=list)  # empty = all
     severities: list[str] = field(default_factory=list)
     field: str | None = None
     source: str | None = None
@@ -34,9 +35,16 @@ def items(user: auth.User, f: QueueFilter | None = None, limit: int = 100, offse
     bad = set(f.categories) - set(CATEGORIES)
     if bad:
         raise ValueError(f"Unknown categories: {', '.join(sorted(bad))}")
-    frame = warehouse.read("stw_review_items", categories=list(f.categories),
-                           severities=list(f.severities), field=f.field, source=f.source,
-                           rule_id=f.rule_id, limit=int(limit), offset=int(offset))
+    frame = warehouse.read(
+        "stw_review_items",
+        categories=list(f.categories),
+        severities=list(f.severities),
+        field=f.field,
+        source=f.source,
+        rule_id=f.rule_id,
+        limit=int(limit),
+        offset=int(offset),
+    )
     return privacy.mask_frame(user, frame)
 
 

@@ -10,14 +10,48 @@
 Only `app.py`, `pages/` and `lib/ui/` import streamlit. Importing this package has no side
 effects on the process (the garbage-collector freeze happens at the guard's first run).
 """
+
 from lib.ui.cache import cached
 from lib.ui.errors import render as show_error, shown
 from lib.ui.filters import sidebar_filters
 from lib.ui.session import COOKIE_NAME, client, guard, prepare_process
 from lib.ui.session import _load_chart_library, _plotly_chunk  # noqa: F401 - tests reach them as ui._x
-from lib.ui.widgets import (chart, download, download_csv, fmt_int, fmt_money, fmt_times, fmt_money_short, fmt_pct, kpi_row,
-                            open_customer_360, paginator, parse_id, url_text_input)
+from lib.ui.widgets import (
+    chart,
+    download,
+    download_csv,
+    fmt_int,
+    fmt_money,
+    fmt_times,
+    fmt_money_short,
+    fmt_pct,
+    kpi_row,
+    open_customer_360,
+    paginator,
+    parse_id,
+    url_text_input,
+)
 
-__all__ = ["COOKIE_NAME", "cached", "chart", "client", "download", "download_csv", "fmt_int", "fmt_money", "fmt_money_short", "fmt_times",
-           "fmt_pct", "guard", "kpi_row", "open_customer_360", "paginator", "parse_id",
-           "prepare_process", "show_error", "shown", "sidebar_filters", "url_text_input"]
+__all__ = [
+    "COOKIE_NAME",
+    "cached",
+    "chart",
+    "client",
+    "download",
+    "download_csv",
+    "fmt_int",
+    "fmt_money",
+    "fmt_money_short",
+    "fmt_times",
+    "fmt_pct",
+    "guard",
+    "kpi_row",
+    "open_customer_360",
+    "paginator",
+    "parse_id",
+    "prepare_process",
+    "show_error",
+    "shown",
+    "sidebar_filters",
+    "url_text_input",
+]

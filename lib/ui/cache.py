@@ -12,6 +12,7 @@ never after: RFM and segment counts are fresh right after an import, with no tim
 Only pages use this (lib/ domain code does not cache query results). `clear()` is for the
 rare write that bypasses the warehouse (there is none today).
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,7 +24,7 @@ import streamlit as st
 from lib.core import warehouse
 
 F = TypeVar("F", bound=Callable[..., Any])
-MAX_ENTRIES = 512            # results kept over all cached functions (small frames and dicts)
+MAX_ENTRIES = 512  # results kept over all cached functions (small frames and dicts)
 
 _functions: dict[str, Callable[..., Any]] = {}
 

@@ -9,6 +9,7 @@ field, conflicts and refusals as they are worded. Anything else is a defect: the
 "unexpected error" with a short reference id, and the traceback is logged with the same id, so
 a user's screenshot finds the log line. Pages write no `except Exception` of their own.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Outcome:
     """What happened inside `shown()`: `ok` is False once an error was shown."""
+
     ok: bool = True
     error: BaseException | None = None
 

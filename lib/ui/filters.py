@@ -1,4 +1,5 @@
 """The dashboards' shared filter state: sidebar widgets <-> st.session_state <-> the URL."""
+
 from __future__ import annotations
 
 import functools
@@ -9,8 +10,8 @@ from lib.core.i18n import t
 
 # ---------------------------------------------------------------- dashboards: shared filters
 
-_FILTERS_STATE = "dash_filters"        # the Filters in force (survives page switches)
-_FILTERS_URL = "dash_filters_url"      # the URL params we last wrote (to spot a pasted link)
+_FILTERS_STATE = "dash_filters"  # the Filters in force (survives page switches)
+_FILTERS_URL = "dash_filters_url"  # the URL params we last wrote (to spot a pasted link)
 
 
 def sidebar_filters():
@@ -41,8 +42,9 @@ def sidebar_filters():
     keys = {"period": "dash_f_period", **{dim: f"dash_f_{dim}" for dim in flt.DIMENSIONS}}
     if keys["period"] not in st.session_state:
         st.session_state[keys["period"]] = (current.start, current.end)
-    period = sb.date_input(t("dash.filter.period"), min_value=low, max_value=high,
-                           key=keys["period"], help=t("dash.filter.period_help"))
+    period = sb.date_input(
+        t("dash.filter.period"), min_value=low, max_value=high, key=keys["period"], help=t("dash.filter.period_help")
+    )
     chosen = {}
     for dim in flt.DIMENSIONS:
         values = options.get(dim, [])
@@ -50,16 +52,23 @@ def sidebar_filters():
         values = values + [v for v in selected if v not in values]
         if keys[dim] not in st.session_state:
             st.session_state[keys[dim]] = selected
-        chosen[dim] = tuple(sb.multiselect(t(f"dash.filter.{dim}"), values, key=keys[dim],
-                                           format_func=functools.partial(charts.dimension_label, dim),
-                                           placeholder=t("dash.filter.all")))
+        chosen[dim] = tuple(
+            sb.multiselect(
+                t(f"dash.filter.{dim}"),
+                values,
+                key=keys[dim],
+                format_func=functools.partial(charts.dimension_label, dim),
+                placeholder=t("dash.filter.all"),
+            )
+        )
     if sb.button(t("dash.filter.reset"), key="dash_f_reset"):
         st.session_state[_FILTERS_STATE] = default
         _forget_filter_widgets()
         _write_filter_params(default)
         st.rerun()
-    start, end = (period if isinstance(period, (tuple, list)) and len(period) == 2
-                  else (current.start, current.end))   # mid-selection: keep the old range
+    start, end = (
+        period if isinstance(period, (tuple, list)) and len(period) == 2 else (current.start, current.end)
+    )  # mid-selection: keep the old range
     try:
         chosen_filters = flt.Filters(start, end, **chosen)
     except ValueError as exc:
@@ -77,6 +86,7 @@ def _forget_filter_widgets() -> None:
 
 def _write_filter_params(filters) -> None:
     from lib.dashboards import filters as flt
+
     wanted = filters.to_params()
     for key in flt.URL_KEYS.values():
         if key in wanted and st.query_params.get(key) != wanted[key]:
@@ -84,5 +94,3 @@ def _write_filter_params(filters) -> None:
         elif key not in wanted and key in st.query_params:
             del st.query_params[key]
     st.session_state[_FILTERS_URL] = wanted
-
-

@@ -13,6 +13,7 @@ this process's memory for NONCE_SECONDS and are good once.
 `streamlit run app.py` (and AppTest) there is no route, and a session lasts as long as its
 browser tab (nothing is written to the browser).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -29,7 +30,7 @@ PATH_SET = "/_c360/session"
 NONCE_SECONDS = 120
 MOUNTED = False
 
-_offers: dict[str, tuple[float, str]] = {}     # nonce -> (offered at, cookie value or "")
+_offers: dict[str, tuple[float, str]] = {}  # nonce -> (offered at, cookie value or "")
 _taken: set[str] = set()
 _lock = threading.Lock()
 
@@ -74,14 +75,19 @@ async def _set_cookie(request: Request) -> Response:
     if value is None:
         return Response("unknown or used nonce", status_code=403)
     response = Response(status_code=204)
-    secure = (request.url.scheme == "https"
-              or request.headers.get("x-forwarded-proto", "").lower() == "https")
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
     if value:
-        response.set_cookie(sessions.COOKIE_NAME, value, max_age=sessions.MAX_HOURS * 3600,
-                            path="/", httponly=True, samesite="strict", secure=secure)
+        response.set_cookie(
+            sessions.COOKIE_NAME,
+            value,
+            max_age=sessions.MAX_HOURS * 3600,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+        )
     else:
-        response.delete_cookie(sessions.COOKIE_NAME, path="/", httponly=True, samesite="strict",
-                               secure=secure)
+        response.delete_cookie(sessions.COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=secure)
     response.headers["Cache-Control"] = "no-store"
     return response
 

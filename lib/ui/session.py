@@ -12,6 +12,7 @@ run re-reads the account (disabled? which roles?) and checks the session (revoke
 expired?), so a logout anywhere, a disable, a role change or a password reset ends the
 session on its next click, and a copied cookie signs nobody in after that.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,11 +28,11 @@ from lib.core.i18n import t
 from lib.ui import routes
 
 COOKIE_NAME = sessions.COOKIE_NAME
-TOKEN = "c360_session_token"            # this tab's session token (server-side session state)
-COOKIE_OP = "c360_cookie_op"           # [nonce, runs left] of a cookie write/clear in flight
+TOKEN = "c360_session_token"  # this tab's session token (server-side session state)
+COOKIE_OP = "c360_cookie_op"  # [nonce, runs left] of a cookie write/clear in flight
 COOKIE_OP_TRIES = 20
-COOKIE_TRIED = "c360_cookie_tried"     # the login cookie this tab has already tried
-ENDED = "c360_session_ended"           # say why the login form is back
+COOKIE_TRIED = "c360_cookie_tried"  # the login cookie this tab has already tried
+ENDED = "c360_session_ended"  # say why the login form is back
 # Not "logout": streamlit-authenticator (used by earlier versions) kept its own flag under that
 # key, and a button may not share a key with a value set through session state.
 LOGOUT_BUTTON = "sidebar_logout"
@@ -63,6 +64,7 @@ def prepare_process() -> None:
 
 # ---------------------------------------------------------------- language
 
+
 def _init_language() -> None:
     if "lang" not in st.session_state:
         lang = st.query_params.get("lang", i18n.DEFAULT_LANGUAGE)
@@ -76,8 +78,13 @@ def _language_switch() -> None:
     # English, on every page switch.
     langs = list(i18n.LANGUAGES)
     st.session_state["lang_switch"] = st.session_state["lang"]
-    st.sidebar.selectbox(t("sidebar.language"), langs, key="lang_switch", on_change=_remember_language,
-                         format_func=lambda code: i18n.LANGUAGES[code])
+    st.sidebar.selectbox(
+        t("sidebar.language"),
+        langs,
+        key="lang_switch",
+        on_change=_remember_language,
+        format_func=lambda code: i18n.LANGUAGES[code],
+    )
     if st.query_params.get("lang") != st.session_state["lang"]:
         st.query_params["lang"] = st.session_state["lang"]
 
@@ -88,6 +95,7 @@ def _remember_language() -> None:
 
 
 # ---------------------------------------------------------------- authentication
+
 
 def client() -> str:
     """Who is connecting, for login throttling and the audit log: the browser's address, or
@@ -112,8 +120,15 @@ def _cookie() -> str | None:
 
 
 def _sign_in(user: auth.User, token: str) -> None:
-    st.session_state.update({"authentication_status": True, "username": user.username,
-                             "name": user.name, "roles": sorted(user.roles), TOKEN: token})
+    st.session_state.update(
+        {
+            "authentication_status": True,
+            "username": user.username,
+            "name": user.name,
+            "roles": sorted(user.roles),
+            TOKEN: token,
+        }
+    )
     _cookie_start(sessions.cookie_value(token))
 
 
@@ -142,9 +157,11 @@ def _cookie_draw() -> None:
         del st.session_state[COOKIE_OP]
         return
     st.session_state[COOKIE_OP] = [nonce, runs_left - 1]
-    st.html("<script>fetch(new URL('." + routes.PATH_SET + "', document.baseURI), {method: 'POST', "
-            f"body: '{nonce}', credentials: 'same-origin', cache: 'no-store'}})</script>",
-            unsafe_allow_javascript=True)
+    st.html(
+        "<script>fetch(new URL('." + routes.PATH_SET + "', document.baseURI), {method: 'POST', "
+        f"body: '{nonce}', credentials: 'same-origin', cache: 'no-store'}})</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def _login_form(client_id: str) -> None:
@@ -185,8 +202,10 @@ def _load_chart_library() -> None:
     differently nothing is preloaded and the first chart loads it as before."""
     chunk = _plotly_chunk()
     if chunk:
-        st.html(f'<script>import(new URL("./static/js/{chunk}", document.baseURI).href)</script>',
-                unsafe_allow_javascript=True)
+        st.html(
+            f'<script>import(new URL("./static/js/{chunk}", document.baseURI).href)</script>',
+            unsafe_allow_javascript=True,
+        )
 
 
 @functools.cache
@@ -201,18 +220,24 @@ def _session_user(rows: list[dict], client_id: str) -> auth.User | None:
         cookie = _cookie()
         if not cookie or st.session_state.get(COOKIE_TRIED) == cookie:
             return None
-        st.session_state[COOKIE_TRIED] = cookie          # one try per cookie and tab
+        st.session_state[COOKIE_TRIED] = cookie  # one try per cookie and tab
         # a new page load: sign in from the login cookie if its session is still valid
         session = sessions.resume(sessions.token_from_cookie(cookie), client_id)
         if session is None:
-            _cookie_start("")                            # a dead cookie: clear it
+            _cookie_start("")  # a dead cookie: clear it
             return None
         user = auth.load_user(session.username, rows)
         if user is None:
             return None
-        st.session_state.update({"authentication_status": True, "username": user.username,
-                                 "name": user.name, "roles": sorted(user.roles),
-                                 TOKEN: sessions.token_from_cookie(cookie)})
+        st.session_state.update(
+            {
+                "authentication_status": True,
+                "username": user.username,
+                "name": user.name,
+                "roles": sorted(user.roles),
+                TOKEN: sessions.token_from_cookie(cookie),
+            }
+        )
     user = auth.load_user(st.session_state.get("username") or "", rows)
     if user is None:  # disabled (or deleted) since the session started: end it now
         _forget_login()
@@ -240,7 +265,7 @@ def _log_out(client_id: str) -> None:
     if st.session_state.get(TOKEN):
         sessions.log_out(auth.User(username, roles=roles), client_id)
     _forget_login()
-    st.session_state[COOKIE_TRIED] = _cookie()        # not tried again in this tab
+    st.session_state[COOKIE_TRIED] = _cookie()  # not tried again in this tab
     _cookie_start("")
 
 
@@ -291,4 +316,4 @@ def _sidebar(user: auth.User) -> None:
     _language_switch()
     roles = ", ".join(t(f"role.{r}") for r in sorted(user.roles))
     sb.caption(t("sidebar.signed_in_as", name=user.name or user.username, roles=roles))
-    sb.button(t("logout"), key=LOGOUT_BUTTON)     # acted on at the start of the next run (guard)
+    sb.button(t("logout"), key=LOGOUT_BUTTON)  # acted on at the start of the next run (guard)

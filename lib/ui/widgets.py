@@ -1,5 +1,6 @@
 """The widget kit pages share: KPI cards, number formats, error messages, masked CSV downloads,
 charts with their data, URL-mirrored inputs and paging."""
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,14 @@ def kpi_row(cards: Iterable[dict[str, Any]]) -> None:
     """Metric cards: dicts with label, value, and optional delta, help, delta_color."""
     cards = list(cards)
     for col, card in zip(st.columns(len(cards)), cards):
-        col.metric(card["label"], card["value"], delta=card.get("delta"), help=card.get("help"),
-                   delta_color=card.get("delta_color", "normal"), border=True)
+        col.metric(
+            card["label"],
+            card["value"],
+            delta=card.get("delta"),
+            help=card.get("help"),
+            delta_color=card.get("delta_color", "normal"),
+            border=True,
+        )
 
 
 def fmt_int(value: Any) -> str:
@@ -29,6 +36,7 @@ def fmt_times(values, fmt: str = "%Y-%m-%d %H:%M:%S", missing: str = "–"):
     """Timestamps of a column as text for a table, a missing one as `missing` (st.dataframe
     would print a null as the English word "None" in every language)."""
     import pandas as pd
+
     return pd.to_datetime(values).map(lambda v: missing if pd.isna(v) else v.strftime(fmt)).astype(object)
 
 
@@ -59,9 +67,20 @@ def fmt_money_short(value: Any) -> str:
 
 # ---------------------------------------------------------------- dashboards: downloads, paging
 
-def download(user: auth.User, frame, name: str, key: str, *, what: str | None = None,
-             filters: dict | None = None, record: Any = None, label: str | None = None,
-             mask: bool = True, type: str = "tertiary") -> None:
+
+def download(
+    user: auth.User,
+    frame,
+    name: str,
+    key: str,
+    *,
+    what: str | None = None,
+    filters: dict | None = None,
+    record: Any = None,
+    label: str | None = None,
+    mask: bool = True,
+    type: str = "tertiary",
+) -> None:
     """An audited CSV download of a frame, masked for the user's roles.
 
     The bytes are built only when the user clicks: `data` is a callable (Streamlit runs it on
@@ -69,15 +88,35 @@ def download(user: auth.User, frame, name: str, key: str, *, what: str | None = 
     `download` audit row (who, what, rows, columns, filters). Drawing the button writes
     nothing and costs nothing; each click is one row. on_click="ignore": the download does not
     rerun the script, so the page keeps its state."""
-    item = exports.Download(what or name, frame, name, filters=dict(filters or {}), mask=mask,
-                            record=None if record is None else str(record))
-    st.download_button(label or t("dash.download"), lambda: exports.deliver(user, item),
-                       file_name=item.file_name, mime=item.mime, key=key, on_click="ignore",
-                       icon=":material/download:", type=type)
+    item = exports.Download(
+        what or name,
+        frame,
+        name,
+        filters=dict(filters or {}),
+        mask=mask,
+        record=None if record is None else str(record),
+    )
+    st.download_button(
+        label or t("dash.download"),
+        lambda: exports.deliver(user, item),
+        file_name=item.file_name,
+        mime=item.mime,
+        key=key,
+        on_click="ignore",
+        icon=":material/download:",
+        type=type,
+    )
 
 
-def download_csv(user: auth.User, frame, name: str, key: str, label: str | None = None,
-                 what: str | None = None, filters: dict | None = None) -> None:
+def download_csv(
+    user: auth.User,
+    frame,
+    name: str,
+    key: str,
+    label: str | None = None,
+    what: str | None = None,
+    filters: dict | None = None,
+) -> None:
     """The earlier name of `download` (kept for callers; same audited, lazy download)."""
     download(user, frame, name, key, what=what, filters=filters, label=label)
 
@@ -127,10 +166,22 @@ def paginator(total: int, page_size: int, key: str) -> int:
         st.session_state[key] = min(max(1, int(st.session_state.get(key, 1)) + step), pages)
 
     left, mid, right = st.columns([1, 3, 1])
-    left.button(t("dash.page.prev"), key=f"{key}_prev", disabled=page <= 1, on_click=move, args=(-1,),
-                icon=":material/chevron_left:")
-    right.button(t("dash.page.next"), key=f"{key}_next", disabled=page >= pages, on_click=move,
-                 args=(1,), icon=":material/chevron_right:")
+    left.button(
+        t("dash.page.prev"),
+        key=f"{key}_prev",
+        disabled=page <= 1,
+        on_click=move,
+        args=(-1,),
+        icon=":material/chevron_left:",
+    )
+    right.button(
+        t("dash.page.next"),
+        key=f"{key}_next",
+        disabled=page >= pages,
+        on_click=move,
+        args=(1,),
+        icon=":material/chevron_right:",
+    )
     mid.caption(t("dash.page.of", page=page, pages=pages, total=f"{total:,}"))
     return page
 

@@ -6,6 +6,7 @@ calls it. AppTest's mock runtime keeps a real MediaFileManager but no browser, s
 remembers which manager registered each deferred file and `click(at, key)` executes it - the
 same server code path - and returns the bytes the user would receive.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -21,6 +22,7 @@ def click_download(monkeypatch):
         file_id = real(self, *args, **kwargs)
         managers[file_id] = self
         return file_id
+
     monkeypatch.setattr(MediaFileManager, "add_deferred", remember)
 
     def click(at, key: str) -> bytes:
@@ -31,6 +33,7 @@ def click_download(monkeypatch):
         manager = managers[file_id]
         url = manager.execute_deferred(file_id)
         return manager._storage.get_file(url.rsplit("/", 1)[1]).content
+
     return click
 
 
@@ -38,10 +41,12 @@ def click_download(monkeypatch):
 def static_downloads(monkeypatch):
     """The bytes of every non-lazy download button a page draws, by label (prepared exports)."""
     import streamlit as st
+
     real, seen = st.download_button, {}
 
     def capture(label, data, *args, **kwargs):
         seen[label] = data
         return real(label, data, *args, **kwargs)
+
     monkeypatch.setattr(st, "download_button", capture)
     return seen

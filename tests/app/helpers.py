@@ -1,4 +1,5 @@
 """AppTest helpers: start from app.py, log in through the real form or seed a session."""
+
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
@@ -35,6 +36,7 @@ def as_user(username: str) -> AppTest:
     """
     from lib.security import auth, sessions
     from lib.ui import session
+
     spec = auth.DEMO_USERS[username]
     at = new_app()
     # a real server-side session (lib/security/sessions.py): the guard checks it on every run

@@ -1,4 +1,5 @@
 """AppTest of the admin pages: users, audit log, privacy requests, backups; start-up refusal."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,14 @@ def fast_bcrypt(monkeypatch):
 def customers(warehouse_path, tmp_path, monkeypatch):
     monkeypatch.setenv("C360_BACKUP_DIR", str(tmp_path / "backups"))
     with warehouse.transaction() as tx:
-        f.customer(tx, 1, mobile="+8613812345678", email="zhang.san@example.com",
-                   id_number_enc=privacy.encrypt(ID_NUMBER), id_number_last4="002X")
+        f.customer(
+            tx,
+            1,
+            mobile="+8613812345678",
+            email="zhang.san@example.com",
+            id_number_enc=privacy.encrypt(ID_NUMBER),
+            id_number_last4="002X",
+        )
         f.order(tx, 1, datetime(2024, 2, 1), 100.0)
         f.consent(tx, 1, "sms")
     return warehouse_path
@@ -57,6 +64,7 @@ def admin_on(path: str):
 
 
 # ---------------------------------------------------------------- users
+
 
 def test_users_page_shows_the_access_review(customers):
     at = admin_on("pages/30_users.py")
@@ -127,6 +135,7 @@ def test_admin_changes_roles(customers):
 
 # ---------------------------------------------------------------- audit
 
+
 def test_audit_page_shows_the_login_and_filters_by_action(customers):
     at = login("admin", "admin-demo")  # through the form, so the login itself is audited
     open_page(at, "pages/31_audit.py")
@@ -143,6 +152,7 @@ def test_audit_page_shows_the_login_and_filters_by_action(customers):
 
 
 # ---------------------------------------------------------------- privacy
+
 
 def privacy_page():
     at = admin_on("pages/32_privacy.py")
@@ -203,6 +213,7 @@ def test_erasure_needs_the_id_typed_again(customers):
 
 # ---------------------------------------------------------------- backups
 
+
 def test_backups_page_creates_a_snapshot_and_the_drill_passes(customers):
     at = admin_on("pages/33_backups.py")
     assert any("No snapshot yet" in i.value for i in at.info)
@@ -214,8 +225,9 @@ def test_backups_page_creates_a_snapshot_and_the_drill_passes(customers):
     button(at, "Run restore drill").click()
     at.run()
     assert not at.exception
-    assert successes(at) == [f"Drill passed: snapshot {snap['id']} restores to an identical "
-                             f"warehouse ({len(snap['tables'])} tables)."]
+    assert successes(at) == [
+        f"Drill passed: snapshot {snap['id']} restores to an identical warehouse ({len(snap['tables'])} tables)."
+    ]
     per_table = at.dataframe[1].value
     assert per_table["Pass"].all() and len(per_table) == len(snap["tables"])
 
@@ -224,15 +236,16 @@ def test_backups_page_verifies_a_snapshot_in_place(customers):
     at = admin_on("pages/33_backups.py")
     button(at, "Create snapshot").click()
     at.run()
-    button(at, "Create snapshot").click()      # a second one: the choice moves to the newest
+    button(at, "Create snapshot").click()  # a second one: the choice moves to the newest
     at.run()
     snap = backup.snapshots()[0]
     assert len(backup.snapshots()) == 2 and snap["created_at"] > backup.snapshots()[1]["created_at"]
     button(at, "Verify in place").click()
     at.run()
     assert not at.exception
-    assert successes(at) == [f"Drill passed: snapshot {snap['id']} restores to an identical "
-                             f"warehouse ({len(snap['tables'])} tables)."]
+    assert successes(at) == [
+        f"Drill passed: snapshot {snap['id']} restores to an identical warehouse ({len(snap['tables'])} tables)."
+    ]
 
 
 def test_restore_needs_the_snapshot_id_typed(customers):
@@ -258,8 +271,8 @@ def test_restore_needs_the_snapshot_id_typed(customers):
 
 # ---------------------------------------------------------------- start-up refusal
 
-def test_outside_demo_mode_the_app_refuses_to_start_with_the_demo_cookie_key(
-        warehouse_path, monkeypatch, tmp_path):
+
+def test_outside_demo_mode_the_app_refuses_to_start_with_the_demo_cookie_key(warehouse_path, monkeypatch, tmp_path):
     keys = tmp_path / "demo-keys.toml"
     keys.write_text('cookie_key = "demo-cookie-key-0123456789-abcdefghijkl"\n')
     monkeypatch.setattr(config, "DEMO_KEYS_FILE", keys)
@@ -271,6 +284,5 @@ def test_outside_demo_mode_the_app_refuses_to_start_with_the_demo_cookie_key(
         if path != "app.py":
             open_page(at, path)
         assert not at.exception
-        assert any(e.startswith("The app refuses to start:") and "demo cookie key" in e
-                   for e in errors(at))
+        assert any(e.startswith("The app refuses to start:") and "demo cookie key" in e for e in errors(at))
         assert len(at.text_input) == 0 and len(at.dataframe) == 0

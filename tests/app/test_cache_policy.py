@@ -1,4 +1,5 @@
 """One cache policy: page reads are cached per data version, so a write shows at once."""
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,7 @@ def test_rfm_counts_are_fresh_right_after_a_write(warehouse_path):
     at = open_page(as_user("marketing"), "pages/20_rfm.py")
     assert not at.exception
     before = buyers(at)
-    with warehouse.transaction() as tx:          # a customer with a first purchase (an import)
+    with warehouse.transaction() as tx:  # a customer with a first purchase (an import)
         f.customer(tx, 900, full_name="新客")
         f.order(tx, 900, mf.at(3), 88.0)
     at.run()
@@ -31,16 +32,24 @@ def test_rfm_counts_are_fresh_right_after_a_write(warehouse_path):
 
 def test_the_data_version_moves_with_every_write_in_this_process_and_in_others(warehouse_path):
     first = warehouse.data_version()
-    assert warehouse.data_version() == first          # reads do not move it
+    assert warehouse.data_version() == first  # reads do not move it
     with warehouse.transaction() as tx:
         tx.run(warehouse.raw_sql("CREATE TABLE t_version (a INT)"))
     second = warehouse.data_version()
     assert second != first
-    warehouse.dispose()                               # another process writes the file
-    subprocess.run([sys.executable, "-c",
-                    "from lib.core import warehouse;"
-                    "import sys; warehouse.use(sys.argv[1]);"
-                    "warehouse.allow_inline_sql();"
-                    "warehouse.scalar('INSERT INTO t_version VALUES (1) RETURNING a')",
-                    str(warehouse_path)], cwd=ROOT, check=True, env=os.environ.copy())
+    warehouse.dispose()  # another process writes the file
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from lib.core import warehouse;"
+            "import sys; warehouse.use(sys.argv[1]);"
+            "warehouse.allow_inline_sql();"
+            "warehouse.scalar('INSERT INTO t_version VALUES (1) RETURNING a')",
+            str(warehouse_path),
+        ],
+        cwd=ROOT,
+        check=True,
+        env=os.environ.copy(),
+    )
     assert warehouse.data_version() != second

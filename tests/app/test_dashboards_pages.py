@@ -1,4 +1,5 @@
 """Overview, search and Customer 360° render for every role, with PII masked per role."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,14 +32,18 @@ def test_overview_shows_every_kpi_with_true_numbers(small, username):
     cards = {m.label: m.value for m in at.metric}
     # default period: the twelve complete months before June 2026 (2025-06-01..2026-05-31)
     assert len(cards) == 8
-    assert cards["Customers"] == "6" and cards["New customers"] == "3"   # 8 (June), 5, 2
+    assert cards["Customers"] == "6" and cards["New customers"] == "3"  # 8 (June), 5, 2
     assert [c.key for c in at.get("plotly_chart")] == ["trend_customers_chart", "trend_revenue_chart"]
 
 
 OVERVIEW_VIEWS = {
     "Monthly trends": ["trend_customers_chart", "trend_revenue_chart"],
-    "Breakdowns": ["breakdown_channel_chart", "breakdown_customer_type_chart",
-                   "breakdown_province_chart", "breakdown_industry_chart"],
+    "Breakdowns": [
+        "breakdown_channel_chart",
+        "breakdown_customer_type_chart",
+        "breakdown_province_chart",
+        "breakdown_industry_chart",
+    ],
     "Lifecycle and cohorts": ["funnel_chart", "cohorts_chart"],
 }
 
@@ -46,12 +51,12 @@ OVERVIEW_VIEWS = {
 @pytest.mark.parametrize("view", OVERVIEW_VIEWS)
 def test_overview_draws_only_the_open_views_charts_and_a_shared_url_opens_it(small, view):
     at = as_user("manager")
-    at.query_params["view"] = view                  # a link to the view, as shared
+    at.query_params["view"] = view  # a link to the view, as shared
     open_page(at, "pages/01_overview.py")
     assert not at.exception, at.exception
     assert [t.label for t in at.tabs] == list(OVERVIEW_VIEWS)
     assert [c.key for c in at.get("plotly_chart")] == OVERVIEW_VIEWS[view]
-    assert len(at.metric) == 8                      # the KPI cards stay above every view
+    assert len(at.metric) == 8  # the KPI cards stay above every view
 
 
 @pytest.mark.parametrize("username", ROLES)
@@ -61,6 +66,7 @@ def test_home_shows_the_revenue_trend_of_the_overviews_default_window(small, use
     from lib.dashboards import metrics
     from lib.core import settings
     from lib.dashboards.filters import default
+
     at = as_user(username)
     at.run()
     assert not at.exception, at.exception
@@ -78,6 +84,7 @@ def _values(encoded) -> list:
         import base64
 
         import numpy as np
+
         return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"]).tolist()
     return list(encoded)
 
@@ -117,8 +124,8 @@ def test_customer_360_renders_with_masking(small, username):
     text = _texts(at)
     assert ("+8613812345678" in text) == (username in UNMASKED)
     assert ("+86 138****5678" in text) == (username not in UNMASKED)
-    assert "Repeat" in text                        # lifecycle stage card
-    assert len(at.get("plotly_chart")) == 1        # the timeline
+    assert "Repeat" in text  # lifecycle stage card
+    assert len(at.get("plotly_chart")) == 1  # the timeline
 
 
 def test_customer_360_unknown_id_says_so(small):
@@ -131,16 +138,19 @@ def test_customer_360_unknown_id_says_so(small):
 
 # ---------------------------------------------------------------- tables in Chinese
 
+
 @pytest.fixture
 def downloads(monkeypatch):
     """What every download button the page draws would hand out, by widget key: bytes, or the
     callable a lazy (audited) download runs on the click - call it to download."""
     import streamlit as st
+
     real, seen = st.download_button, {}
 
     def capture(label, data, *args, **kwargs):
         seen[kwargs.get("key")] = data
         return real(label, data, *args, **kwargs)
+
     monkeypatch.setattr(st, "download_button", capture)
     return seen
 
@@ -154,6 +164,7 @@ def in_chinese():
         at.sidebar.selectbox(key="lang_switch").select("zh").run()
         assert not at.exception, at.exception
         return at
+
     yield switch
     i18n.set_language("en")
 
@@ -172,8 +183,9 @@ def test_the_chosen_language_survives_page_switches(small, in_chinese):
 
 def test_overview_names_channels_and_stages_in_chinese_in_filters_and_charts(small, in_chinese):
     import json
+
     at = in_chinese(as_user("manager"))
-    at.query_params["view"] = "构成分析"                         # the Breakdowns tab, in Chinese
+    at.query_params["view"] = "构成分析"  # the Breakdowns tab, in Chinese
     open_page(at, "pages/01_overview.py")
     assert not at.exception, at.exception
     channels = at.sidebar.multiselect(key="dash_f_channel")
@@ -198,8 +210,19 @@ def test_search_results_show_chinese_headers_and_stage_and_channel_labels(small,
     open_page(at, "pages/02_customers.py")
     assert not at.exception, at.exception
     table = at.dataframe[0].value
-    assert list(table.columns) == ["编号", "姓名", "公司", "手机", "邮箱", "省份", "城市", "类型", "渠道",
-                                   "阶段", "注册时间"]
+    assert list(table.columns) == [
+        "编号",
+        "姓名",
+        "公司",
+        "手机",
+        "邮箱",
+        "省份",
+        "城市",
+        "类型",
+        "渠道",
+        "阶段",
+        "注册时间",
+    ]
     assert table[["编号", "类型", "渠道", "阶段"]].values.tolist() == [[1, "B2C", "网站", "复购客户"]]
     # the download stays machine-readable: stored codes under the stored column names
     csv = downloads["dash_search_csv"]().decode("utf-8-sig").splitlines()
@@ -210,6 +233,7 @@ def test_customer_360_tables_show_chinese_headers_and_labels(small, users, in_ch
     from lib.stewardship import edits
     from lib.core import warehouse
     from tests import factories as fx
+
     with warehouse.transaction() as tx:
         fx.consent(tx, 4, "sms", "granted", fixture.dt(2024, 1, 2), source="signup_form")
         fx.consent(tx, 4, "sms", "withdrawn", fixture.dt(2025, 3, 1), source="sms_reply_td")
@@ -228,14 +252,27 @@ def test_customer_360_tables_show_chinese_headers_and_labels(small, users, in_ch
     consents = _table(at, "获取途径")
     assert list(consents.columns) == ["渠道", "状态", "获取途径", "记录时间", "记录人", "当前生效"]
     assert consents[["渠道", "状态", "获取途径", "当前生效"]].values.tolist() == [
-        ["邮件", "同意", "展会登记", True], ["短信", "撤回", "短信回复“TD”退订", True],
-        ["短信", "同意", "注册表单", False]]
+        ["邮件", "同意", "展会登记", True],
+        ["短信", "撤回", "短信回复“TD”退订", True],
+        ["短信", "同意", "注册表单", False],
+    ]
 
     orders = _table(at, "下单时间")
-    assert list(orders.columns) == ["订单编号", "下单时间", "状态", "金额（元）", "退款金额（元）", "渠道",
-                                    "品类", "件数", "来源系统"]
-    assert orders[["状态", "渠道", "品类"]].values.tolist() == [["部分退款", "网站", "服装"],
-                                                             ["已支付", "网站", "服装"]]
+    assert list(orders.columns) == [
+        "订单编号",
+        "下单时间",
+        "状态",
+        "金额（元）",
+        "退款金额（元）",
+        "渠道",
+        "品类",
+        "件数",
+        "来源系统",
+    ]
+    assert orders[["状态", "渠道", "品类"]].values.tolist() == [
+        ["部分退款", "网站", "服装"],
+        ["已支付", "网站", "服装"],
+    ]
 
     history = _table(at, "操作")
     assert list(history.columns) == ["时间", "用户", "操作", "变更前", "变更后", "详情"]

@@ -1,5 +1,6 @@
 """AppTest of the entry-rules page: stewards edit and save versions, managers are refused,
 an invalid rule is rejected with a clear message, every save is audited."""
+
 from __future__ import annotations
 
 import json
@@ -33,11 +34,17 @@ def test_a_steward_sees_the_built_in_default_and_saves_a_source_version(stw_empt
     assert at.success[0].value == "Saved: version 1 of the Customers rules of febrl is in force."
     rules = entry_rules.in_force("febrl", "customers")
     assert (rules.version, rules.origin, rules.country) == (1, "source", "AU")
-    assert rules.required == {"source_record_id": "quarantine", "full_name": "quarantine",
-                              "contact": "flag", "birth_date": "flag"}
-    entry = warehouse.one("SELECT username, entity_id, CAST(before AS VARCHAR) AS b, "
-                          "CAST(after AS VARCHAR) AS a, CAST(detail AS VARCHAR) AS d FROM audit_log "
-                          "WHERE action = 'entry_rules.save'")
+    assert rules.required == {
+        "source_record_id": "quarantine",
+        "full_name": "quarantine",
+        "contact": "flag",
+        "birth_date": "flag",
+    }
+    entry = warehouse.one(
+        "SELECT username, entity_id, CAST(before AS VARCHAR) AS b, "
+        "CAST(after AS VARCHAR) AS a, CAST(detail AS VARCHAR) AS d FROM audit_log "
+        "WHERE action = 'entry_rules.save'"
+    )
     assert (entry["username"], entry["entity_id"], entry["b"]) == ("steward", "febrl/customers", None)
     assert json.loads(entry["a"]) == {"version": 1, "required": rules.required, "default_country": "AU"}
     assert json.loads(entry["d"]) == {"note": "FEBRL extract: Australian rows"}
@@ -49,8 +56,7 @@ def test_an_invalid_rule_is_rejected_with_a_clear_message_and_nothing_saved(stw_
     at.text_input(key="er_febrl_customers_0_default_country").input("Atlantis")
     button(at, "Save a new version").click().run()
     assert not at.exception
-    assert any("'Atlantis' is not a country: give an ISO code such as AU, GB, US or CN." in e.value
-               for e in at.error)
+    assert any("'Atlantis' is not a country: give an ISO code such as AU, GB, US or CN." in e.value for e in at.error)
     assert entry_rules.stored_version("febrl", "customers") == 0
     assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'entry_rules.save'") == 0
 
@@ -66,7 +72,9 @@ def test_a_second_save_appends_a_version_and_shows_the_history(stw_empty, users)
     shown = at.dataframe[0].value
     assert list(shown.columns) == ["Version", "Required fields", "Default country", "Why", "Saved by", "Saved at"]
     assert shown["Required fields"].tolist() == [
-        "Source record ID: quarantine, Contact: flag", "Source record ID: quarantine, Contact: quarantine"]
+        "Source record ID: quarantine, Contact: flag",
+        "Source record ID: quarantine, Contact: quarantine",
+    ]
     hist = entry_rules.history("crm", "customers")
     assert hist["version"].tolist() == [2, 1] and hist["saved_by"].tolist() == ["admin", "steward"]
     assert json.loads(hist["required"].iloc[0])["contact"] == "flag"
@@ -94,11 +102,15 @@ def test_the_import_page_shows_the_rules_in_force_and_the_sources_country(stw_em
     assert at.expander[0].label == "Entry rules in force: this source's own rules, version 1"
     assert at.text_input(key="imp_country_febrl_customers").value == "AU"
     assert [m.value for m in at.expander[0].markdown] == [
-        "- Source record ID (source_record_id): quarantine", "- Contact (contact): flag", "- Country: AU"]
+        "- Source record ID (source_record_id): quarantine",
+        "- Contact (contact): flag",
+        "- Country: AU",
+    ]
 
 
 def test_a_not_contactable_record_is_fixed_from_the_review_queue(stw_empty, tmp_path, users):
     from lib.stewardship import importer
+
     csv = tmp_path / "c.csv"
     csv.write_text("id,name,country\nN1,Anna Smith,AU\n", encoding="utf-8")
     importer.import_file(users["steward"], "customers", csv, "febrl", match_duplicates=False)

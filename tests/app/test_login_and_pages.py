@@ -1,4 +1,5 @@
 """Login, logout-free role routing, and anonymous access for every page (AppTest)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,8 +46,8 @@ def test_each_demo_user_logs_in_through_the_form_and_is_audited(warehouse_path, 
     assert at.session_state["authentication_status"] is True
     assert at.title[0].value == "Customer 360"
     from lib.core import warehouse
-    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'login' AND username = :u",
-                            u=username) == 1
+
+    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'login' AND username = :u", u=username) == 1
 
 
 def test_wrong_password_sees_no_data_and_is_audited(warehouse_path):
@@ -56,8 +57,10 @@ def test_wrong_password_sees_no_data_and_is_audited(warehouse_path):
     assert len(at.metric) == 0
     assert any("Wrong username or password" in e.value for e in at.error)
     from lib.core import warehouse
-    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'login.failed'"
-                            " AND username = 'manager'") == 1
+
+    assert (
+        warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'login.failed' AND username = 'manager'") == 1
+    )
 
 
 def test_five_failures_refuse_even_the_right_password_from_that_client_with_the_same_message(warehouse_path):
@@ -68,7 +71,8 @@ def test_five_failures_refuse_even_the_right_password_from_that_client_with_the_
     at = login("steward", auth.DEMO_USERS["steward"]["password"])
     assert at.session_state["authentication_status"] is not True
     assert [e.value for e in at.error] == [
-        "Wrong username or password, or too many attempts — try again in 15 minute(s)."]
+        "Wrong username or password, or too many attempts — try again in 15 minute(s)."
+    ]
 
 
 @pytest.mark.parametrize("path", PAGE_FILES + ["app.py"])
@@ -90,7 +94,7 @@ def test_the_login_page_loads_streamlits_plotly_chunk(warehouse_path):
     assert chunk and (Path(st.__file__).parent / "static" / "static" / "js" / chunk).is_file()
     at = new_app()
     at.run()
-    assert any(f'static/js/{chunk}' in h.proto.body for h in at.get("html"))
+    assert any(f"static/js/{chunk}" in h.proto.body for h in at.get("html"))
 
 
 @pytest.mark.parametrize("page", navigation.PAGES, ids=lambda p: p.key)
@@ -107,9 +111,10 @@ def test_a_page_outside_the_users_roles_is_refused(warehouse_path, page, usernam
 def test_disabled_user_session_stops_on_next_action(warehouse_path):
     from lib.security import auth
     from lib.admin import users as accounts
+
     at = as_user("marketing")
     at.run()
-    assert not at.error and len(at.title) == 1         # the home page, signed in
+    assert not at.error and len(at.title) == 1  # the home page, signed in
     accounts.disable_user(auth.User("admin", roles=frozenset({"admin"})), "marketing")
     at.run()
     assert any("disabled" in e.value for e in at.error)
@@ -121,9 +126,10 @@ def test_a_disable_by_another_process_stops_the_session_within_the_recheck_time(
     session may reuse rows read SESSION_RECHECK_SECONDS ago, not older."""
     from lib.security import auth
     from lib.core import warehouse
+
     at = as_user("marketing")
     at.run()
-    assert not at.error and len(at.title) == 1         # the home page, signed in
+    assert not at.error and len(at.title) == 1  # the home page, signed in
     with warehouse.transaction() as tx:
         tx.run("UPDATE app_users SET disabled = true WHERE username = 'marketing'")
     later = auth.time.monotonic() + auth.SESSION_RECHECK_SECONDS + 0.1

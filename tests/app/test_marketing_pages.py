@@ -1,4 +1,5 @@
 """AppTest of every marketing page on a small demo warehouse: marketing works, managers are refused."""
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,12 @@ def wh(demo_wh):
 
 
 def texts(at) -> str:
-    return " ".join([m.value for m in at.markdown] + [c.value for c in at.caption]
-                    + [s.value for s in at.success] + [e.value for e in at.error])
+    return " ".join(
+        [m.value for m in at.markdown]
+        + [c.value for c in at.caption]
+        + [s.value for s in at.success]
+        + [e.value for e in at.error]
+    )
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -54,15 +59,19 @@ def test_rfm_page_shows_treemap_table_and_lifecycle_and_recomputes(wh):
     at = open_page(as_user("marketing"), "pages/20_rfm.py")
     assert not at.exception
     assert [m.label for m in at.metric][:2] == ["Customers with purchases", "Revenue"]
-    assert len(at.get("plotly_chart")) == 3                  # treemap, R x F grid, lifecycle
+    assert len(at.get("plotly_chart")) == 3  # treemap, R x F grid, lifecycle
     segments_shown = set(at.dataframe[0].value["segment"])
     assert {"Champions", "Lost"} <= segments_shown
     button = next(b for b in at.button if b.label.startswith("Recompute and store stages"))
     button.click().run()
     assert not at.exception
     assert "changed stage" in texts(at)
-    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'lifecycle.recompute'"
-                            " AND username = 'marketing'") == 1
+    assert (
+        warehouse.scalar(
+            "SELECT count(*) FROM audit_log WHERE action = 'lifecycle.recompute' AND username = 'marketing'"
+        )
+        == 1
+    )
 
 
 def test_segments_page_counts_saves_and_exports_an_audited_audience(wh):
@@ -70,12 +79,16 @@ def test_segments_page_counts_saves_and_exports_an_audited_audience(wh):
     assert not at.exception
     # the default condition: RFM segment is <first value>
     assert at.metric[0].label == "Members" and int(at.metric[0].value.replace(",", "")) > 0
-    assert len(at.get("plotly_chart")) == 1                  # reachable audience
+    assert len(at.get("plotly_chart")) == 1  # reachable audience
     value_box = next(s for s in at.selectbox if (s.key or "").endswith("_veq"))
     value_box.select("At Risk").run()
     members = int(at.metric[0].value.replace(",", ""))
-    assert members == segments.stats({"op": "and", "conditions": [
-        {"field": "rfm_segment", "operator": "eq", "value": "At Risk"}]})["members"]
+    assert (
+        members
+        == segments.stats(
+            {"op": "and", "conditions": [{"field": "rfm_segment", "operator": "eq", "value": "At Risk"}]}
+        )["members"]
+    )
     at.text_input(key="seg_save_name").input("At risk (app test)").run()
     at.button(key="seg_save").click().run()
     assert not at.exception
@@ -84,8 +97,9 @@ def test_segments_page_counts_saves_and_exports_an_audited_audience(wh):
     at.button(key="seg_export_prepare").click().run()
     assert not at.exception
     assert "reachable contacts" in texts(at)
-    entry = warehouse.one("SELECT entity_id, detail FROM audit_log WHERE action = 'audience.export' "
-                          "ORDER BY audit_id DESC LIMIT 1")
+    entry = warehouse.one(
+        "SELECT entity_id, detail FROM audit_log WHERE action = 'audience.export' ORDER BY audit_id DESC LIMIT 1"
+    )
     assert entry["entity_id"] == "At risk (app test)"
 
 
@@ -96,7 +110,9 @@ def test_tags_page_tags_one_customer(wh):
     next(i for i in at.text_input if i.label == "Tag").input("app-test")
     next(b for b in at.button if b.label == "Add tag").click().run()
     assert not at.exception
-    assert "app-test" in [r[0] for r in warehouse.read("SELECT tag FROM tags WHERE customer_id = 1").itertuples(index=False)]
+    assert "app-test" in [
+        r[0] for r in warehouse.read("SELECT tag FROM tags WHERE customer_id = 1").itertuples(index=False)
+    ]
     assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'tag.add'") >= 1
 
 
@@ -107,7 +123,7 @@ def test_churn_page_shows_model_vs_baseline_scores_and_clv(wh):
     assert labels[:2] == ["Holdout ROC AUC", "Recency baseline AUC"]
     assert "High risk" in labels
     assert any(label.startswith("Backtest: predicted purchases") for label in labels)
-    assert len(at.get("plotly_chart")) == 4                  # calibration, importance, backtest, CLV by segment
+    assert len(at.get("plotly_chart")) == 4  # calibration, importance, backtest, CLV by segment
     model = churn.models().iloc[0]
     assert at.metric[0].value == f"{model['auc']:.3f}"
 

@@ -2,6 +2,7 @@
 download shows an ID number, a ciphertext or a keyed hash; roles without contact rights see
 contacts masked (issue 13 item 1). The data is tests/privacy_fixture.py's, built through the
 real import, quarantine, release, edit and merge paths."""
+
 from __future__ import annotations
 
 import re
@@ -29,6 +30,7 @@ def world(warehouse_path, tmp_path, monkeypatch):
 def downloads(monkeypatch):
     """The bytes of every download button the page draws, by widget key."""
     import streamlit as st
+
     real = st.download_button
 
     class Seen(dict):
@@ -36,11 +38,13 @@ def downloads(monkeypatch):
         def __getitem__(self, key):
             data = super().__getitem__(key)
             return data() if callable(data) else data
+
     seen = Seen()
 
     def capture(label, data, *args, **kwargs):
         seen[kwargs.get("key")] = data
         return real(label, data, *args, **kwargs)
+
     monkeypatch.setattr(st, "download_button", capture)
     return seen
 
@@ -62,6 +66,7 @@ def everything(at) -> str:
             value = getattr(node, "value", None)
             if isinstance(value, str):
                 parts.append(value)
+
     walk(at.main)
     walk(at.sidebar)
     return "\n".join(parts)
@@ -79,14 +84,14 @@ def assert_no_secret(text: str, role: str) -> None:
 
 @pytest.mark.parametrize("role", ALL)
 def test_customer_360_flags_history_and_its_download_are_masked(world, downloads, role):
-    for key in ("P1", "P4"):             # P1: edited, merged twice; P4: open import flags
+    for key in ("P1", "P4"):  # P1: edited, merged twice; P4: open import flags
         at = as_user(role)
         at.query_params["id"] = str(world[key])
         open_page(at, "pages/03_customer_360.py")
         assert not at.exception, at.exception
         text = everything(at)
         if key == "P4":
-            assert "**************1230" in text      # the rejected ID, masked, is shown
+            assert "**************1230" in text  # the rejected ID, masked, is shown
         if key == "P1":
             history = downloads["history_csv"]
             assert b"customer.merge" in history and b"customer.update" in history
@@ -96,8 +101,7 @@ def test_customer_360_flags_history_and_its_download_are_masked(world, downloads
 
 @pytest.mark.parametrize("role", ["steward", "admin"])
 def test_review_queue_shows_a_rejected_id_number_masked(world, role):
-    flag_id = int(warehouse.scalar("SELECT flag_id FROM quality_flags WHERE field = 'id_number' "
-                                   "AND status = 'open'"))
+    flag_id = int(warehouse.scalar("SELECT flag_id FROM quality_flags WHERE field = 'id_number' AND status = 'open'"))
     at = open_page(as_user(role), "pages/12_review_queue.py")
     at.selectbox(key="rq_item").set_value(f"flag:{flag_id}").run()
     assert not at.exception, at.exception
@@ -119,5 +123,5 @@ def test_audit_page_shows_no_id_number_ciphertext_or_hash(world):
     at = open_page(as_user("admin"), "pages/31_audit.py")
     assert not at.exception, at.exception
     text = everything(at)
-    assert len(at.dataframe[0].value) >= 5            # the release, edit and merges are listed
+    assert len(at.dataframe[0].value) >= 5  # the release, edit and merges are listed
     assert_no_secret(text, "admin")

@@ -1,4 +1,5 @@
 """The Customer 360 page says when a registration date was inferred, or is unknown (issue #14)."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -5,6 +5,7 @@ AppTest has no HTTP request, so the login cookie is handed to the guard by repla
 `lib.ui.session._cookie` (what it reads from st.context.cookies in a browser); the real
 browser does the same end to end in tests/browser/test_sessions.py.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,9 @@ FAILED = "Wrong username or password, or too many attempts — try again in 1 mi
 
 
 def actions() -> list[str]:
-    return warehouse.read("SELECT action FROM audit_log WHERE action <> 'user.seed_demo'"
-                          " ORDER BY audit_id")["action"].tolist()
+    return warehouse.read("SELECT action FROM audit_log WHERE action <> 'user.seed_demo' ORDER BY audit_id")[
+        "action"
+    ].tolist()
 
 
 def with_cookie(monkeypatch, cookie: str | None):
@@ -62,7 +64,7 @@ def test_logout_ends_the_session_and_the_same_cookie_no_longer_signs_in(warehous
     at.run()
     assert not at.exception and shows_login_form(at)
     assert actions() == ["login.cookie", "session.revoke", "logout"]
-    replay = with_cookie(monkeypatch, cookie)                  # a copy of the cookie, later
+    replay = with_cookie(monkeypatch, cookie)  # a copy of the cookie, later
     assert shows_login_form(replay)
     assert actions()[-1] == "login.cookie_refused"
 
@@ -71,7 +73,7 @@ def test_a_password_reset_ends_the_users_open_tab_and_its_cookie(warehouse_path,
     token = sessions.start("manager", "apptest")
     at = with_cookie(monkeypatch, sessions.cookie_value(token))
     accounts.reset_password(ADMIN, "manager", "brand-new-password")
-    at.run()                                                   # the manager's next click
+    at.run()  # the manager's next click
     assert not at.exception and shows_login_form(at)
     assert any("session has ended" in i.value for i in at.info)
     assert shows_login_form(with_cookie(monkeypatch, sessions.cookie_value(token)))
@@ -95,16 +97,23 @@ def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-@pytest.mark.parametrize("cookie", [
-    _b64({"alg": "none", "typ": "JWT"}) + "." + _b64({"username": "admin", "sid": "x" * 43,
-                                                    "exp": 4102444800}) + ".",
-    "garbage", "%%%.%%%.%%%",
-], ids=["alg-none", "garbage", "percent"])
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        _b64({"alg": "none", "typ": "JWT"})
+        + "."
+        + _b64({"username": "admin", "sid": "x" * 43, "exp": 4102444800})
+        + ".",
+        "garbage",
+        "%%%.%%%.%%%",
+    ],
+    ids=["alg-none", "garbage", "percent"],
+)
 def test_a_tampered_cookie_shows_the_login_form_without_an_exception(warehouse_path, monkeypatch, cookie):
     at = with_cookie(monkeypatch, cookie)
     assert shows_login_form(at) and at.session_state["authentication_status"] is not True
     assert actions() == ["login.cookie_refused"]
-    at.run()                                                   # tried once per tab, not every run
+    at.run()  # tried once per tab, not every run
     assert actions() == ["login.cookie_refused"]
 
 
@@ -132,6 +141,5 @@ def test_an_odd_id_in_the_url_of_the_360_page_is_no_traceback(warehouse_path, ra
 
 def test_importing_lib_ui_has_no_side_effects_on_the_process():
     code = "import gc, lib.ui; print(gc.get_freeze_count())"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "0"

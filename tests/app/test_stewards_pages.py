@@ -1,4 +1,5 @@
 """AppTest of the stewardship pages: scorecard, review queue and fix form, merge screen, import."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,14 @@ def test_scorecard_shows_scores_and_drills_down_to_failing_records(ran):
     assert not at.exception
     card = quality.scorecard()
     assert at.metric[0].label == "Overall score" and at.metric[0].value == ui.fmt_pct(card.overall)
-    assert [m.label for m in at.metric[1:]] == ["Completeness", "Validity", "Uniqueness", "Consistency",
-                                                 "Timeliness", "Accuracy"]
+    assert [m.label for m in at.metric[1:]] == [
+        "Completeness",
+        "Validity",
+        "Uniqueness",
+        "Consistency",
+        "Timeliness",
+        "Accuracy",
+    ]
     assert len(at.get("plotly_chart")) == 4
     at.selectbox(key="quality_drill_rule").set_value("email_unique").run()
     drill = at.dataframe[-1].value
@@ -74,7 +81,7 @@ def test_queue_fix_form_shows_field_errors_and_saves_nothing(ran):
 def test_queue_fix_form_reports_a_concurrent_save(ran, users):
     at = open_page(as_user("steward"), "pages/12_review_queue.py")
     flag_id = _open_item(at, 7, "mobile_valid")
-    ce.update_customer(users["admin"], 7, {"city": "广州市"}, 1)            # saved meanwhile
+    ce.update_customer(users["admin"], 7, {"city": "广州市"}, 1)  # saved meanwhile
     at.text_input(key=f"fix_{flag_id}_mobile").input("139 1234 0007")
     button(at, "Validate and save").click().run()
     assert any("Someone else saved this record first" in e.value for e in at.error)
@@ -85,7 +92,7 @@ def test_queue_verify_and_ignore_actions(ran):
     at = open_page(as_user("steward"), "pages/12_review_queue.py")
     flag_id = _open_item(at, 24, "mobile_not_placeholder")
     button(at, "Ignore this flag").click().run()
-    assert at.error and review.flag(auth.SYSTEM, flag_id)["status"] == "open"          # no reason given
+    assert at.error and review.flag(auth.SYSTEM, flag_id)["status"] == "open"  # no reason given
     at.text_input(key=f"rq_reason_{flag_id}").input("the customer's real test number")
     button(at, "Ignore this flag").click().run()
     assert review.flag(auth.SYSTEM, flag_id)["status"] == "ignored"
@@ -97,9 +104,11 @@ def test_queue_verify_and_ignore_actions(ran):
 
 def test_merge_screen_merges_with_survivorship_and_undoes(ran):
     with warehouse.transaction() as tx:
-        tx.run("INSERT INTO dedup_candidates (run_id, customer_id_l, customer_id_r, match_probability, "
-               "match_weight, agreement) VALUES (1, 13, 14, 0.995, 14.2, "
-               "'{\"mobile\": {\"level\": 2, \"label\": \"same number\", \"weight\": 15.7}}')")
+        tx.run(
+            "INSERT INTO dedup_candidates (run_id, customer_id_l, customer_id_r, match_probability, "
+            "match_weight, agreement) VALUES (1, 13, 14, 0.995, 14.2, "
+            '\'{"mobile": {"level": 2, "label": "same number", "weight": 15.7}}\')'
+        )
     at = open_page(as_user("steward"), "pages/13_duplicates.py")
     assert not at.exception
     pairs = at.dataframe[0].value
@@ -132,7 +141,7 @@ def test_import_page_releases_a_fixed_quarantined_row(ran, tmp_path, users):
 
 def test_the_queue_offers_the_previous_page_when_a_later_page_is_empty(ran):
     at = open_page(as_user("steward"), "pages/12_review_queue.py")
-    at.session_state["rq_page"] = 1           # "Next" was clicked, then the page emptied
+    at.session_state["rq_page"] = 1  # "Next" was clicked, then the page emptied
     at.run()
     assert not at.exception
     assert [s.value for s in at.success] == ["Nothing to review with these filters."]
@@ -158,8 +167,27 @@ def test_import_history_shows_translated_headers_and_no_none(ran, tmp_path, user
     at = open_page(as_user("steward"), "pages/10_import.py")
     assert not at.exception
     history = at.dataframe[-1].value
-    assert list(history.columns) == ["Import", "Kind", "Source", "File", "By", "Started", "Finished", "Rows",
-                                     "Loaded", "Unchanged", "Quarantined", "Flagged", "Status"]
+    assert list(history.columns) == [
+        "Import",
+        "Kind",
+        "Source",
+        "File",
+        "By",
+        "Started",
+        "Finished",
+        "Rows",
+        "Loaded",
+        "Unchanged",
+        "Quarantined",
+        "Flagged",
+        "Status",
+    ]
     row = history.iloc[0]
-    assert (row["Kind"], row["Source"], row["File"], row["By"], row["Rows"], row["Loaded"]) == \
-        ("Customers", "walkin", "h.csv", "steward", 1, 1)
+    assert (row["Kind"], row["Source"], row["File"], row["By"], row["Rows"], row["Loaded"]) == (
+        "Customers",
+        "walkin",
+        "h.csv",
+        "steward",
+        1,
+        1,
+    )

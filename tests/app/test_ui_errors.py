@@ -1,4 +1,5 @@
 """The one error renderer: user errors as their message, anything else with a logged reference."""
+
 from __future__ import annotations
 
 import logging
@@ -25,6 +26,7 @@ def _page(kind: str) -> AppTest:
                 raise ZeroDivisionError("division by zero")
             st.success("saved")
         st.write(f"ok={outcome.ok}")
+
     at = AppTest.from_function(script, kwargs={"kind": kind}, default_timeout=30)
     return at.run()
 
@@ -46,8 +48,11 @@ def test_an_unexpected_error_gets_a_reference_that_is_also_logged(caplog):
         at = _page("bug")
     assert not at.exception and not at.success
     (message,) = [e.value for e in at.error]
-    ref = re.fullmatch(r"Unexpected error \(reference ([0-9a-f]{8})\)\. It has been logged; "
-                       r"please tell an administrator the reference\.", message).group(1)
+    ref = re.fullmatch(
+        r"Unexpected error \(reference ([0-9a-f]{8})\)\. It has been logged; "
+        r"please tell an administrator the reference\.",
+        message,
+    ).group(1)
     (record,) = [r for r in caplog.records if r.name == "lib.ui.errors"]
     assert record.getMessage() == f"unexpected error ref={ref}"
     assert record.exc_info[0] is ZeroDivisionError

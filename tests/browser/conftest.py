@@ -4,6 +4,7 @@ The server is started once per test session: `streamlit run serve.py` (app.py pl
 that writes the httpOnly login cookie, lib/ui/routes.py) on a free loopback port,
 polled on /_stcore/health. Screenshots go to test-artifacts/ (git-ignored) for people to look at.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,16 @@ import pytest
 from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = ROOT / "test-artifacts"
 DEMO_CUSTOMERS = 2000
 
@@ -39,14 +48,34 @@ def app_server(tmp_path_factory):
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
     workdir = tmp_path_factory.mktemp("browser")
     env = dict(os.environ, C360_WAREHOUSE=str(workdir / "warehouse.duckdb"), C360_DEMO="1")
-    subprocess.run([sys.executable, "-m", "lib.cli", "demo", "--customers", str(DEMO_CUSTOMERS),
-                    "--seed", "7"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "lib.cli", "demo", "--customers", str(DEMO_CUSTOMERS), "--seed", "7"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
     log = open(workdir / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "serve.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -69,6 +98,7 @@ def app_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield b
@@ -101,8 +131,11 @@ def settle(page, timeout: float = 30.0, quiet_ms: int = 600) -> float:
     start = time.time()
     last_busy = start
     while time.time() - start < timeout:
-        busy = (page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count()
-                or page.evaluate(SCRIPT_RUNNING) or page.evaluate(UNDRAWN_CHARTS))
+        busy = (
+            page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count()
+            or page.evaluate(SCRIPT_RUNNING)
+            or page.evaluate(UNDRAWN_CHARTS)
+        )
         now = time.time()
         if busy:
             last_busy = now
@@ -130,4 +163,5 @@ def screenshot(page, name: str) -> Path:
 
 def no_exceptions(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
-        '[data-testid="stException"]').first.inner_text()
+        '[data-testid="stException"]'
+    ).first.inner_text()

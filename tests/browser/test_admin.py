@@ -1,5 +1,6 @@
 """The real browser as admin: reveal an ID number with a reason (then find it in the audit log),
 take a snapshot and run the restore drill (pass)."""
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,7 @@ def go(page, url_path: str) -> None:
 def test_admin_reveals_an_id_and_the_audit_log_shows_it(app_server, page):
     log_in(page, app_server, "admin", "admin-demo")
     go(page, "privacy")
-    for customer_id in range(1, 40):           # the first demo customer that has an ID number
+    for customer_id in range(1, 40):  # the first demo customer that has an ID number
         box = page.get_by_role("textbox", name="Customer id")
         box.fill(str(customer_id))
         box.press("Enter")

@@ -1,4 +1,5 @@
 """A manager reads the KPIs, searches a customer and opens the 360° page (real browser)."""
+
 from __future__ import annotations
 
 import re
@@ -17,25 +18,33 @@ def _sidebar_link(page, label: str):
 def test_manager_reads_kpis_searches_and_opens_a_customer_360(app_server, page):
     log_in(page, app_server, "manager", "manager-demo")
     if page.get_by_role("button", name=re.compile("Log out")).count() == 0:
-        log_in(page, app_server, "manager", "manager-demo")   # first login after a server start
+        log_in(page, app_server, "manager", "manager-demo")  # first login after a server start
     _sidebar_link(page, "Overview").click()
     page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
     settle(page)
     no_exceptions(page)
     labels = [s.strip() for s in page.locator('[data-testid="stMetricLabel"]').all_inner_texts()]
-    assert labels == ["Customers", "New customers", "Active customers", "Revenue",
-                      "Average order value", "Repurchase rate", "Churn rate", "Average historical LTV"]
+    assert labels == [
+        "Customers",
+        "New customers",
+        "Active customers",
+        "Revenue",
+        "Average order value",
+        "Repurchase rate",
+        "Churn rate",
+        "Average historical LTV",
+    ]
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     assert re.fullmatch(r"[\d,]+", values[0].strip()) and int(values[0].replace(",", "")) > 0
-    assert "from=" in page.url and "to=" in page.url          # the view can be shared
-    assert page.locator(".js-plotly-plot").count() == 2       # monthly trends: the open tab only
+    assert "from=" in page.url and "to=" in page.url  # the view can be shared
+    assert page.locator(".js-plotly-plot").count() == 2  # monthly trends: the open tab only
     screenshot(page, "dashboards-overview")
     for view, charts in (("Breakdowns", 4), ("Lifecycle and cohorts", 2)):
         page.get_by_role("tab", name=view).click()
         expect(page.locator(".js-plotly-plot")).to_have_count(charts, timeout=30_000)
         settle(page)
         no_exceptions(page)
-        assert "view=" in page.url                            # the open tab is in the URL too
+        assert "view=" in page.url  # the open tab is in the URL too
         screenshot(page, "dashboards-overview-" + view.split()[0].lower())
 
     _sidebar_link(page, "Customer search").click()
@@ -57,7 +66,7 @@ def test_manager_reads_kpis_searches_and_opens_a_customer_360(app_server, page):
     settle(page)
     no_exceptions(page)
     assert page.get_by_text("Lifecycle stage").count() >= 1
-    assert page.locator(".js-plotly-plot").count() == 1           # the timeline
+    assert page.locator(".js-plotly-plot").count() == 1  # the timeline
     body = page.locator('[data-testid="stMain"]').inner_text()
-    assert not re.search(r"\+86\d{11}", body)                      # no unmasked mobile for a manager
+    assert not re.search(r"\+86\d{11}", body)  # no unmasked mobile for a manager
     screenshot(page, "dashboards-customer-360")

@@ -4,6 +4,7 @@ Downloads are lazy (the file is built and audited when the browser asks for it, 
 page draws the button), so this is checked with a real browser: a manager downloads search
 results; the admin's audit-log export, itself downloaded, shows one more `download` row.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,7 +25,7 @@ def _sidebar_link(page, label: str):
 def _login(page, url, username):
     log_in(page, url, username, f"{username}-demo")
     if page.get_by_role("button", name=re.compile("Log out")).count() == 0:
-        log_in(page, url, username, f"{username}-demo")   # first login after a server start
+        log_in(page, url, username, f"{username}-demo")  # first login after a server start
 
 
 def _download(page, button) -> tuple[str, bytes]:
@@ -71,14 +72,14 @@ def test_a_table_download_is_masked_formula_safe_and_audited_once(app_server, br
     page.wait_for_timeout(500)
     toolbar = page.locator('[data-testid="stElementToolbar"]').first
     toolbar.wait_for(timeout=10_000)
-    assert toolbar.get_by_role("button").count() > 0                       # the toolbar is there
+    assert toolbar.get_by_role("button").count() > 0  # the toolbar is there
     assert toolbar.get_by_role("button", name=re.compile("Download", re.I)).count() == 0
 
     name, data = _download(page, page.get_by_role("button", name="Download data (CSV)"))
     assert name == "customers_page_1.csv"
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert len(rows) > 0
-    assert all("****" in r["mobile"] for r in rows if r["mobile"])          # masked for a manager
+    assert all("****" in r["mobile"] for r in rows if r["mobile"])  # masked for a manager
     assert all(not r["mobile"] or r["mobile"].startswith("'+") for r in rows)  # "+86 138****…" quoted
     assert page.url == url and page.get_by_role("button", name=re.compile(r"\d+ · ")).count() > 0
 

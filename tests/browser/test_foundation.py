@@ -1,4 +1,5 @@
 """The real browser: log in through the form, see true KPIs, and no page leaks data anonymously."""
+
 from __future__ import annotations
 
 import re
@@ -40,7 +41,7 @@ def _wait_for_login_cookie(page, present: bool = True, seconds: float = 20.0) ->
 def test_the_login_cookie_keeps_the_user_signed_in_on_a_reloaded_page(app_server, page):
     log_in(page, app_server, "manager", "manager-demo")
     _wait_for_login_cookie(page)
-    page.goto(app_server + "/customers")                   # a new Streamlit session
+    page.goto(app_server + "/customers")  # a new Streamlit session
     expect(page.get_by_role("button", name=re.compile("Log out"))).to_be_visible(timeout=20_000)
     settle(page)
     assert page.get_by_role("textbox", name=re.compile("Password")).count() == 0
@@ -53,10 +54,10 @@ def test_logging_out_ends_the_session_and_deletes_the_cookie(app_server, page):
     cookie_component = page.locator('iframe[title*="extra_streamlit_components"]')
     page.goto(app_server)
     settle(page)
-    assert cookie_component.count() == 0                   # read from the request, no iframe
+    assert cookie_component.count() == 0  # read from the request, no iframe
     log_in(page, app_server, "manager", "manager-demo")
     _wait_for_login_cookie(page)
-    page.goto(app_server + "/customers")                   # a new session, signed in by the cookie
+    page.goto(app_server + "/customers")  # a new session, signed in by the cookie
     expect(page.get_by_role("button", name=re.compile("Log out"))).to_be_visible(timeout=20_000)
     settle(page)
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name=re.compile("Overview")).click()
@@ -65,7 +66,7 @@ def test_logging_out_ends_the_session_and_deletes_the_cookie(app_server, page):
     page.get_by_role("button", name=re.compile("Log out")).click()
     expect(page.get_by_role("textbox", name=re.compile("Password"))).to_be_visible(timeout=20_000)
     _wait_for_login_cookie(page, present=False)
-    page.goto(app_server + "/overview")                    # no cookie left: the login form again
+    page.goto(app_server + "/overview")  # no cookie left: the login form again
     expect(page.get_by_role("textbox", name=re.compile("Password"))).to_be_visible(timeout=20_000)
     settle(page)
     assert page.get_by_role("button", name=re.compile("Log out")).count() == 0
@@ -85,8 +86,9 @@ def test_every_page_url_without_a_session_shows_only_the_login_form(app_server, 
     expect(page.get_by_role("textbox", name=re.compile("Password"))).to_have_count(1, timeout=20_000)
     settle(page)
     no_exceptions(page)
-    data = page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"], '
-                        '[data-testid="stPlotlyChart"], [data-testid="stTable"]')
+    data = page.locator(
+        '[data-testid="stMetric"], [data-testid="stDataFrame"], [data-testid="stPlotlyChart"], [data-testid="stTable"]'
+    )
     assert data.count() == 0
     # ... but the browser is already loading the chart library (lib/ui._load_chart_library)
     assert page.evaluate("""() => performance.getEntriesByType('resource')

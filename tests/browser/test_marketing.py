@@ -1,4 +1,5 @@
 """A marketer builds a segment in the browser, sees its reachable audience and downloads it."""
+
 from __future__ import annotations
 
 import csv
@@ -36,11 +37,11 @@ def test_marketer_builds_a_segment_and_downloads_its_export(app_server, page):
     page.get_by_role("button", name=re.compile("Condition")).click()
     settle(page, timeout=60)
     main(page).locator('[data-testid="stSelectbox"]').nth(3).click()
-    page.keyboard.type("SMS consent")          # the field list is long and virtualised: filter it
+    page.keyboard.type("SMS consent")  # the field list is long and virtualised: filter it
     page.get_by_role("option", name=re.compile("SMS consent")).click()
     settle(page, timeout=60)
     no_exceptions(page)
-    expect_text = main(page).get_by_text(re.compile(r'consent_sms is_true'))
+    expect_text = main(page).get_by_text(re.compile(r"consent_sms is_true"))
     expect_text.first.wait_for(timeout=30_000)
 
     members = int(main(page).locator('[data-testid="stMetricValue"]').first.inner_text().replace(",", ""))

@@ -6,6 +6,7 @@ must bring back the login form and no data. The cookie is written by the server
 (lib/ui/routes.py): httpOnly, SameSite=Strict, invisible to page scripts. A forged cookie
 (`alg: none`) shows the login form, not a traceback.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,15 +38,16 @@ def _shows_only_the_login_form(page) -> None:
     settle(page)
     no_exceptions(page)
     assert page.get_by_role("button", name=re.compile("Log out")).count() == 0
-    assert page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"], '
-                        '[data-testid="stPlotlyChart"]').count() == 0
+    assert (
+        page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"], [data-testid="stPlotlyChart"]').count()
+        == 0
+    )
 
 
 def _replay(browser, url: str, cookie: dict, path: str = "/overview"):
     """A fresh browser context that carries only the copied cookie."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    ctx.add_cookies([{k: cookie[k] for k in ("name", "value", "domain", "path", "httpOnly",
-                                              "secure", "sameSite")}])
+    ctx.add_cookies([{k: cookie[k] for k in ("name", "value", "domain", "path", "httpOnly", "secure", "sameSite")}])
     page = ctx.new_page()
     page.goto(url + path)
     return ctx, page
@@ -61,12 +63,12 @@ def test_the_login_cookie_is_httponly_strict_and_hidden_from_page_scripts(app_se
 def test_a_copied_cookie_works_while_signed_in_and_not_after_logout(app_server, page, browser):
     log_in(page, app_server, "manager", "manager-demo")
     cookie = _login_cookie(page)
-    ctx, thief = _replay(browser, app_server, cookie)           # the copy works before logout...
+    ctx, thief = _replay(browser, app_server, cookie)  # the copy works before logout...
     expect(thief.get_by_role("button", name=re.compile("Log out"))).to_be_visible(timeout=20_000)
     ctx.close()
     page.get_by_role("button", name=re.compile("Log out")).click()
     expect(page.get_by_role("textbox", name=re.compile("Password"))).to_be_visible(timeout=20_000)
-    ctx, thief = _replay(browser, app_server, cookie)           # ... and not after it
+    ctx, thief = _replay(browser, app_server, cookie)  # ... and not after it
     try:
         _shows_only_the_login_form(thief)
         screenshot(thief, "sessions-cookie-replayed-after-logout")
@@ -81,7 +83,7 @@ def test_a_copied_cookie_and_the_open_tab_end_when_an_admin_resets_the_password(
     admin = admin_ctx.new_page()
     try:
         log_in(admin, app_server, "admin", "admin-demo")
-        _login_cookie(admin)                                    # before a new page load
+        _login_cookie(admin)  # before a new page load
         admin.goto(app_server + "/users")
         settle(admin)
         admin.get_by_role("tab", name=re.compile("Password and lockout")).click()
@@ -109,16 +111,32 @@ def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-@pytest.mark.parametrize("value", [
-    _b64({"alg": "none", "typ": "JWT"}) + "." + _b64({"username": "admin", "sid": "x" * 43,
-                                                    "exp": 4102444800}) + ".",
-    "garbage",
-], ids=["alg-none", "garbage"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        _b64({"alg": "none", "typ": "JWT"})
+        + "."
+        + _b64({"username": "admin", "sid": "x" * 43, "exp": 4102444800})
+        + ".",
+        "garbage",
+    ],
+    ids=["alg-none", "garbage"],
+)
 def test_a_forged_cookie_shows_the_login_form_and_no_traceback(app_server, browser, value):
     host = app_server.split("//")[1].split(":")[0]
-    ctx, page = _replay(browser, app_server, {"name": COOKIE, "value": value, "domain": host,
-                                              "path": "/", "httpOnly": True, "secure": False,
-                                              "sameSite": "Strict"})
+    ctx, page = _replay(
+        browser,
+        app_server,
+        {
+            "name": COOKIE,
+            "value": value,
+            "domain": host,
+            "path": "/",
+            "httpOnly": True,
+            "secure": False,
+            "sameSite": "Strict",
+        },
+    )
     try:
         _shows_only_the_login_form(page)
     finally:
@@ -128,7 +146,7 @@ def test_a_forged_cookie_shows_the_login_form_and_no_traceback(app_server, brows
 def test_an_odd_id_in_the_360_url_is_no_traceback(app_server, page):
     log_in(page, app_server, "manager", "manager-demo")
     _login_cookie(page)
-    page.goto(app_server + "/customer_360?id=%C2%B2")            # ?id=²
+    page.goto(app_server + "/customer_360?id=%C2%B2")  # ?id=²
     expect(page.get_by_text(re.compile("enter a customer id"))).to_be_visible(timeout=20_000)
     settle(page)
     no_exceptions(page)

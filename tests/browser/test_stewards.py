@@ -1,4 +1,5 @@
 """A steward fixes one flagged record through the real UI (chromium + a running app)."""
+
 from __future__ import annotations
 
 import re
@@ -56,7 +57,7 @@ def test_steward_runs_checks_and_fixes_an_invalid_email_from_the_queue(app_serve
     # the fixed record has left the email worklist: the next rerun opens another record
     fixed_id = re.search(r"#(\d+)", heading).group(1)
     page.locator("h1").first.click()
-    page.keyboard.press("r")                       # Streamlit's "rerun" shortcut
+    page.keyboard.press("r")  # Streamlit's "rerun" shortcut
     page.get_by_text(re.compile(r"Customer #\d+ saved")).wait_for(state="detached", timeout=60_000)
     _wait_for_email_items(page)
     assert f"#{fixed_id} " not in page.locator("h3").filter(has_text="Customer #").first.inner_text()

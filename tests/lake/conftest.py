@@ -7,6 +7,7 @@ catalog lists only its own, so tests never see each other's rows.
 
 If PostgreSQL cannot start, every lake test FAILS with the reason (never skipped).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,7 @@ def pg_server():
         server.start()
     except PostgresUnavailable as exc:
         server.stop()
-        pytest.fail(f"Lake tests need a local PostgreSQL and it could not start: {exc}",
-                    pytrace=False)
+        pytest.fail(f"Lake tests need a local PostgreSQL and it could not start: {exc}", pytrace=False)
     yield server
     server.stop()
 
@@ -44,6 +44,7 @@ def lake_data(pg_server):
     else:
         os.environ["C360_LAKE_DATA"] = previous
     import shutil
+
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -52,6 +53,7 @@ def lake_template(pg_server, lake_data) -> str:
     """A migrated lake with the demo users; the catalog database other lakes are copied from."""
     from lib.security import auth
     from lib.core import warehouse
+
     name = pg_server.create_database("c360_template")
     warehouse.use(pg_server.spec(name))
     try:
@@ -67,10 +69,11 @@ def lake_template(pg_server, lake_data) -> str:
 def lake_spec(pg_server, lake_template):
     """A fresh, migrated lake (copy of the template) this process points at."""
     from lib.core import warehouse
+
     name = pg_server.create_database(template=lake_template)
     spec = pg_server.spec(name)
     warehouse.use(spec)
-    os.environ["C360_WAREHOUSE"] = spec   # for AppTest scripts and subprocesses
+    os.environ["C360_WAREHOUSE"] = spec  # for AppTest scripts and subprocesses
     yield spec
     warehouse.dispose()
     warehouse.use(None)
@@ -85,16 +88,21 @@ def warehouse_path(lake_spec):
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "lib.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="session")
 def demo_file(tmp_path_factory):
     """A small demo warehouse file (built once per session)."""
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    out = cli("--warehouse", str(path), "demo", "--customers", "2000", "--seed", "7",
-              env={"C360_DEMO": "1"})
+    out = cli("--warehouse", str(path), "demo", "--customers", "2000", "--seed", "7", env={"C360_DEMO": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     return path
 
@@ -104,8 +112,7 @@ def demo_lake(pg_server, lake_data, demo_file) -> str:
     """The demo warehouse moved into a lake with `lake migrate` (shared by read-mostly tests)."""
     name = pg_server.create_database("c360_demo")
     spec = pg_server.spec(name)
-    out = cli("--warehouse", str(demo_file), "lake", "migrate", "--to", spec,
-              "--data", str(lake_data))
+    out = cli("--warehouse", str(demo_file), "lake", "migrate", "--to", spec, "--data", str(lake_data))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "all tables match" in out.stdout
     return spec
@@ -114,6 +121,7 @@ def demo_lake(pg_server, lake_data, demo_file) -> str:
 @pytest.fixture
 def on_demo_lake(demo_lake):
     from lib.core import warehouse
+
     warehouse.use(demo_lake)
     os.environ["C360_WAREHOUSE"] = demo_lake
     yield demo_lake

@@ -5,6 +5,7 @@ on 127.0.0.1 only, fsync off (the server is thrown away). As root the server run
 ``postgres`` OS user (PostgreSQL refuses to run as root). Anything that goes wrong raises
 PostgresUnavailable with the reason, so a test that needs the server fails loudly.
 """
+
 from __future__ import annotations
 
 import glob
@@ -22,12 +23,15 @@ class PostgresUnavailable(RuntimeError):
 
 
 def _bin_dir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     if not found:
         raise PostgresUnavailable(
             "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run "
-            "`make system-deps` or `apt-get install postgresql`.")
+            "`make system-deps` or `apt-get install postgresql`."
+        )
     return Path(found[-1]).parent
 
 
@@ -56,24 +60,47 @@ class PostgresServer:
             cmd = ["runuser", "-u", "postgres", "--"] + cmd
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check and out.returncode != 0:
-            raise PostgresUnavailable(f"{' '.join(cmd)} failed ({out.returncode}): "
-                                      f"{out.stderr.strip() or out.stdout.strip()}")
+            raise PostgresUnavailable(
+                f"{' '.join(cmd)} failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}"
+            )
         return out
 
     def start(self) -> "PostgresServer":
         if self._as_postgres:
             shutil.chown(self.root, user="postgres")
         self.root.chmod(0o700)
-        self._run(self.bin / "initdb", "-D", self.data, "-U", self.user, "-A", "trust",
-                  "-E", "UTF8", "--no-sync", "--no-locale")
+        self._run(
+            self.bin / "initdb",
+            "-D",
+            self.data,
+            "-U",
+            self.user,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-locale",
+        )
         last_error = ""
-        for _ in range(5):   # a random port may be taken between choosing and binding it
+        for _ in range(5):  # a random port may be taken between choosing and binding it
             self.port = _free_port()
-            out = self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "30",
-                            "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                                  "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                                  "-c max_connections=200",
-                            "start", check=False)
+            out = self._run(
+                self.bin / "pg_ctl",
+                "-D",
+                self.data,
+                "-l",
+                self.log,
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                "-c max_connections=200",
+                "start",
+                check=False,
+            )
             if out.returncode == 0:
                 return self
             last_error = out.stderr.strip() or out.stdout.strip()
@@ -83,13 +110,28 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.data.exists():
-            self._run(self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop",
-                      check=False)
+            self._run(self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def psql(self, sql: str, dbname: str = "postgres") -> str:
-        out = self._run(self.bin / "psql", "-X", "-q", "-At", "-h", "127.0.0.1", "-p", str(self.port),
-                        "-U", self.user, "-d", dbname, "-v", "ON_ERROR_STOP=1", "-c", sql)
+        out = self._run(
+            self.bin / "psql",
+            "-X",
+            "-q",
+            "-At",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            "-d",
+            dbname,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        )
         return out.stdout.strip()
 
     def create_database(self, name: str | None = None, template: str | None = None) -> str:

@@ -1,5 +1,6 @@
 """The app on a lake (AppTest): logins, every page that exists, and the same Overview numbers
 as on the warehouse file the lake was migrated from."""
+
 from __future__ import annotations
 
 import os
@@ -24,11 +25,11 @@ def _metrics(at) -> dict[str, str]:
 @pytest.mark.parametrize("username", ["manager", "admin"])
 def test_each_demo_user_logs_in_on_a_lake_and_sees_its_home_page(lake_spec, username):
     from lib.security import auth
+
     at = login(username, auth.DEMO_USERS[username]["password"])  # the real form, on the lake
     assert not at.exception and at.session_state["authentication_status"] is True
     assert at.sidebar.get("page_link")
-    assert warehouse.scalar("SELECT last_login IS NOT NULL FROM app_users WHERE username = :u",
-                            u=username)
+    assert warehouse.scalar("SELECT last_login IS NOT NULL FROM app_users WHERE username = :u", u=username)
 
 
 def test_every_page_renders_on_the_demo_lake(on_demo_lake):
@@ -37,8 +38,7 @@ def test_every_page_renders_on_the_demo_lake(on_demo_lake):
     failures = {}
     for page in EXISTING_PAGES:
         open_page(at, page.path)
-        problems = [str(e.value) for e in at.exception] + [
-            e.value for e in at.error if "do not allow" in e.value]
+        problems = [str(e.value) for e in at.exception] + [e.value for e in at.error if "do not allow" in e.value]
         if problems:
             failures[page.key] = problems[0][:300]
     assert len(EXISTING_PAGES) >= 1

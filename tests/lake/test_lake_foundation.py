@@ -1,4 +1,5 @@
 """The foundation's warehouse behaviour, run unchanged on a lake (see conftest.warehouse_path)."""
+
 from __future__ import annotations
 
 from tests.unit.test_foundation import (  # noqa: F401 - collected here with the lake fixture

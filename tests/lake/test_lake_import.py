@@ -1,4 +1,5 @@
 """A representative import round trip on a lake: customers, then their orders, then a re-run."""
+
 from __future__ import annotations
 
 from lib.security import auth
@@ -26,15 +27,17 @@ def test_customers_and_orders_import_and_reimport_on_a_lake(lake_spec, tmp_path,
 
     first = importer.import_file(steward, "customers", tmp_path / "customers.csv", "crm")
     assert (first.rows_total, first.rows_loaded, first.rows_quarantined) == (4, 3, 1)
-    orders = importer.import_file(steward, "orders", tmp_path / "orders.csv", "shop",
-                                  customer_source="crm")
-    assert (orders.rows_loaded, orders.rows_quarantined) == (3, 1)     # K9 is unknown
+    orders = importer.import_file(steward, "orders", tmp_path / "orders.csv", "shop", customer_source="crm")
+    assert (orders.rows_loaded, orders.rows_quarantined) == (3, 1)  # K9 is unknown
 
     again = importer.import_file(steward, "customers", tmp_path / "customers.csv", "crm")
     assert (again.rows_loaded, again.rows_unchanged) == (0, 3)
     assert warehouse.scalar("SELECT count(*) FROM customers") == 3
-    assert warehouse.read("SELECT source_record_id, full_name FROM customers ORDER BY 1"
-                          ).values.tolist() == [["K1", "王芳"], ["K2", "李娜"], ["K3", "Anna Smith"]]
+    assert warehouse.read("SELECT source_record_id, full_name FROM customers ORDER BY 1").values.tolist() == [
+        ["K1", "王芳"],
+        ["K2", "李娜"],
+        ["K3", "Anna Smith"],
+    ]
     assert warehouse.scalar("SELECT sum(amount) FROM orders") == 260.50
     ids = warehouse.one("SELECT count(*) AS n, count(DISTINCT import_id) AS d FROM imports")
     assert ids == {"n": 3, "d": 3}

@@ -1,4 +1,5 @@
 """`lake migrate` both ways with checksums, and maintenance commands that are safe to schedule."""
+
 from __future__ import annotations
 
 import duckdb
@@ -25,17 +26,18 @@ def test_a_warehouse_moved_into_a_lake_and_back_keeps_every_row(demo_lake, demo_
     assert {t: returned[t] for t in data} == {t: original[t] for t in data}
     assert original["customers"]["rows"] == 2000
     with duckdb.connect(str(back), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM audit_log WHERE action = 'lake.migrate'"
-                           ).fetchone()[0] >= 1
+        assert con.execute("SELECT count(*) FROM audit_log WHERE action = 'lake.migrate'").fetchone()[0] >= 1
         ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'customers'").fetchone()[0]
         assert "PRIMARY KEY(customer_id)" in ddl and 'UNIQUE("source", source_record_id)' in ddl
         assert "CHECK((gender IN ('M', 'F', 'U')))" in ddl
-    with duckdb.connect(str(back)) as con:   # sequences resume after the highest id
+    with duckdb.connect(str(back)) as con:  # sequences resume after the highest id
         top = con.execute("SELECT max(customer_id) FROM customers").fetchone()[0]
         assert con.execute("SELECT nextval('customer_id_seq')").fetchone()[0] > top
         try:
-            con.execute("INSERT INTO customers (customer_id, source, source_record_id, channel, "
-                        "registered_at, updated_at) VALUES (1, 'x', 'y', 'web', now(), now())")
+            con.execute(
+                "INSERT INTO customers (customer_id, source, source_record_id, channel, "
+                "registered_at, updated_at) VALUES (1, 'x', 'y', 'web', now(), now())"
+            )
             raise AssertionError("the primary key was not restored")
         except duckdb.ConstraintException:
             pass
@@ -62,9 +64,10 @@ def test_maintenance_runs_while_a_steward_edits_and_changes_no_data(lake_spec):
     _customers(30)
     before = warehouse.read("SELECT customer_id, version FROM customers ORDER BY 1")
     editor = _start("editor", lake_spec, "1", "30", "1")
-    results = {cmd: cli("--warehouse", lake_spec, "lake", *cmd.split())
-               for cmd in ("compact", "checkpoint", "expire --older-than 0",
-                           "cleanup --older-than 0", "check", "info")}
+    results = {
+        cmd: cli("--warehouse", lake_spec, "lake", *cmd.split())
+        for cmd in ("compact", "checkpoint", "expire --older-than 0", "cleanup --older-than 0", "check", "info")
+    }
     edits = _result(editor)
     for cmd, out in results.items():
         assert out.returncode == 0, (cmd, out.stdout[-1000:], out.stderr[-2000:])
@@ -89,6 +92,7 @@ def test_lookup_tables_keep_a_sort_order_after_migrate_and_compact(lake_spec, on
     """A record's rows stay together in the Parquet files (min/max pruning): one customer's
     orders, events, consents, tags and flags, and one record's history in the audit log."""
     from lib.core import warehouse as wh
+
     wanted = {table: list(columns) for table, columns in lake.SORTED_BY.items()}
     # a migrated lake (the demo, moved by `lake migrate`) ...
     assert {r["table_name"]: list(r["columns"]) for r in wh.records(SORT_ORDERS)} == wanted

@@ -1,5 +1,6 @@
 """Unknown registration dates on a lake: migration 0015 applies there and the after-load
 inference (UPDATE ... FROM) fills them from the first order (issue #14)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,7 @@ def test_registration_dates_are_inferred_on_a_lake(lake_spec, tmp_path, users):
     (tmp_path / "o.csv").write_text(ORDERS, encoding="utf-8")
     importer.import_file(users["steward"], "customers", tmp_path / "c.csv", "crm", match_duplicates=False)
     importer.import_file(users["steward"], "orders", tmp_path / "o.csv", "crm")
-    rows = warehouse.read("SELECT source_record_id, registered_at, registered_inferred FROM customers "
-                          "ORDER BY 1")
+    rows = warehouse.read("SELECT source_record_id, registered_at, registered_inferred FROM customers ORDER BY 1")
     assert rows["source_record_id"].tolist() == ["R1", "R2"]
     assert rows["registered_at"].iloc[0].to_pydatetime() == datetime(2025, 5, 1, 9)
     assert rows["registered_at"].isna().tolist() == [False, True]

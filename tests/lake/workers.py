@@ -3,6 +3,7 @@
 Each prints one JSON line with what it did and every error it met, so the test can assert
 zero errors and exact counts.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from pathlib import Path
 def _setup(spec: str) -> None:
     os.environ.setdefault("C360_DEMO", "1")
     from lib.core import warehouse
+
     warehouse.allow_inline_sql()
     warehouse.use(spec)
 
@@ -24,17 +26,20 @@ def importer(spec: str, folder: str, batches: int, rows: int, done_flag: str) ->
     _setup(spec)
     from lib.security import auth
     from lib.stewardship import importer as imp
+
     loaded, errors = [], []
     try:
         for b in range(batches):
             path = Path(folder) / f"events-{b}.csv"
             lines = ["event_id,customer_id,event_type,event_time,channel"]
-            lines += [f"N{b}-{i},C{1 + i % 20},browse,2026-11-{1 + b % 20:02d} 10:{i % 60:02d}:00,web"
-                      for i in range(rows)]
+            lines += [
+                f"N{b}-{i},C{1 + i % 20},browse,2026-11-{1 + b % 20:02d} 10:{i % 60:02d}:00,web" for i in range(rows)
+            ]
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
             try:
-                result = imp.import_file(auth.SYSTEM, "events", path, "nightly",
-                                         customer_source="crm", match_duplicates=False)
+                result = imp.import_file(
+                    auth.SYSTEM, "events", path, "nightly", customer_source="crm", match_duplicates=False
+                )
                 loaded.append(result.rows_loaded)
             except Exception as exc:  # noqa: BLE001 - reported to the test
                 errors.append(f"{type(exc).__name__}: {exc}")
@@ -47,21 +52,24 @@ def reader(spec: str, done_flag: str) -> dict:
     """An app replica: aggregates what has been committed, over and over, until the import ends."""
     _setup(spec)
     from lib.core import warehouse
+
     seen, errors, reads = [], [], 0
     finished = False
     while True:
         finished = finished or Path(done_flag).exists()
         try:
             n = warehouse.scalar("SELECT count(*) FROM events WHERE source = 'nightly'")
-            warehouse.read("SELECT event_type, count(DISTINCT customer_id) AS customers, count(*) AS n "
-                           "FROM events GROUP BY event_type ORDER BY event_type")
+            warehouse.read(
+                "SELECT event_type, count(DISTINCT customer_id) AS customers, count(*) AS n "
+                "FROM events GROUP BY event_type ORDER BY event_type"
+            )
             reads += 1
             if not seen or seen[-1] != n:
                 seen.append(int(n))
         except Exception as exc:  # noqa: BLE001 - reported to the test
             errors.append(f"{type(exc).__name__}: {exc}")
         if finished:
-            break       # one full read after the importer said it was done
+            break  # one full read after the importer said it was done
         time.sleep(0.05)
     return {"seen": seen, "reads": reads, "errors": errors}
 
@@ -77,11 +85,22 @@ def editor(spec: str, first: int, last: int, step: int) -> dict:
     def edit(customer_id: int) -> None:
         with warehouse.transaction() as tx:
             before = tx.one("SELECT version, city FROM customers WHERE customer_id = :id", id=customer_id)
-            tx.run("UPDATE customers SET city = :city, version = :v WHERE customer_id = :id "
-                   "AND version = :old", city=f"edited-{customer_id}", v=before["version"] + 1,
-                   old=before["version"], id=customer_id)
-            audit.record(tx, auth.SYSTEM, "customer.update", "customer", customer_id,
-                         before=before, after={"city": f"edited-{customer_id}"})
+            tx.run(
+                "UPDATE customers SET city = :city, version = :v WHERE customer_id = :id AND version = :old",
+                city=f"edited-{customer_id}",
+                v=before["version"] + 1,
+                old=before["version"],
+                id=customer_id,
+            )
+            audit.record(
+                tx,
+                auth.SYSTEM,
+                "customer.update",
+                "customer",
+                customer_id,
+                before=before,
+                after={"city": f"edited-{customer_id}"},
+            )
 
     done, errors = [], []
     for cid in range(first, last + 1, step):
@@ -104,5 +123,6 @@ if __name__ == "__main__":
     else:
         raise SystemExit(f"unknown role {role}")
     from lib.core import warehouse
+
     warehouse.dispose()
     print(json.dumps(out))

@@ -1,5 +1,6 @@
 """The audit log is append-only, searchable with filters paginated in SQL, and exports are audited.
 Also: outside demo mode the configuration refuses the demo cookie key."""
+
 from __future__ import annotations
 
 import re
@@ -23,16 +24,18 @@ def fast_bcrypt(monkeypatch):
 
 # ---------------------------------------------------------------- append-only
 
-WRITES_TO_AUDIT = re.compile(r"\b(UPDATE\s+audit_log|DELETE\s+FROM\s+audit_log|TRUNCATE\s+(TABLE\s+)?audit_log"
-                             r"|DROP\s+TABLE\s+(IF\s+EXISTS\s+)?audit_log|ALTER\s+TABLE\s+audit_log"
-                             r"|INSERT\s+OR\s+REPLACE\s+INTO\s+audit_log)\b", re.I)
+WRITES_TO_AUDIT = re.compile(
+    r"\b(UPDATE\s+audit_log|DELETE\s+FROM\s+audit_log|TRUNCATE\s+(TABLE\s+)?audit_log"
+    r"|DROP\s+TABLE\s+(IF\s+EXISTS\s+)?audit_log|ALTER\s+TABLE\s+audit_log"
+    r"|INSERT\s+OR\s+REPLACE\s+INTO\s+audit_log)\b",
+    re.I,
+)
 
 
 def test_no_module_in_lib_updates_or_deletes_audit_entries():
     files = [p for p in (ROOT / "lib").rglob("*") if p.suffix in (".py", ".sql")]
     assert len(files) > 10
-    offenders = [str(p.relative_to(ROOT)) for p in files
-                 if WRITES_TO_AUDIT.search(p.read_text(encoding="utf-8"))]
+    offenders = [str(p.relative_to(ROOT)) for p in files if WRITES_TO_AUDIT.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
 
 
@@ -43,6 +46,7 @@ def test_the_scan_would_catch_an_update_or_a_delete():
 
 
 # ---------------------------------------------------------------- search
+
 
 @pytest.fixture
 def trail(warehouse_path):
@@ -65,8 +69,7 @@ def trail(warehouse_path):
     ids = warehouse.read("SELECT audit_id FROM audit_log ORDER BY audit_id")["audit_id"].tolist()
     with warehouse.transaction() as tx:
         for audit_id, row in zip(ids, rows):
-            tx.run("UPDATE audit_log SET occurred_at = CAST(:t AS TIMESTAMP) WHERE audit_id = :i",
-                   t=row[0], i=audit_id)
+            tx.run("UPDATE audit_log SET occurred_at = CAST(:t AS TIMESTAMP) WHERE audit_id = :i", t=row[0], i=audit_id)
     return rows
 
 
@@ -81,17 +84,20 @@ def test_search_lists_newest_first_with_the_total(trail, users):
     assert rows["occurred_at"].iloc[-1] == datetime(2026, 11, 1, 9, 0)
 
 
-@pytest.mark.parametrize("flt, expected", [
-    (AuditFilter(username="steward"), ["customer.merge", "customer.update", "login"]),
-    (AuditFilter(action="login"), ["login", "login"]),
-    (AuditFilter(entity="customer", record="8"), ["pii.reveal", "customer.merge"]),
-    (AuditFilter(record="7"), ["customer.merge", "customer.update"]),
-    (AuditFilter(start=date(2026, 11, 2), end=date(2026, 11, 3)), ["pii.reveal", "login", "customer.merge"]),
-    (AuditFilter(start=date(2026, 11, 4)), ["login.failed", "login.failed"]),
-    (AuditFilter(username="admin", action="pii.reveal"), ["pii.reveal"]),
-    (AuditFilter(username="x'; DROP TABLE customers; --"), ["login.failed"]),
-    (AuditFilter(record="1 OR 1=1"), []),
-])
+@pytest.mark.parametrize(
+    "flt, expected",
+    [
+        (AuditFilter(username="steward"), ["customer.merge", "customer.update", "login"]),
+        (AuditFilter(action="login"), ["login", "login"]),
+        (AuditFilter(entity="customer", record="8"), ["pii.reveal", "customer.merge"]),
+        (AuditFilter(record="7"), ["customer.merge", "customer.update"]),
+        (AuditFilter(start=date(2026, 11, 2), end=date(2026, 11, 3)), ["pii.reveal", "login", "customer.merge"]),
+        (AuditFilter(start=date(2026, 11, 4)), ["login.failed", "login.failed"]),
+        (AuditFilter(username="admin", action="pii.reveal"), ["pii.reveal"]),
+        (AuditFilter(username="x'; DROP TABLE customers; --"), ["login.failed"]),
+        (AuditFilter(record="1 OR 1=1"), []),
+    ],
+)
 def test_filters_combine(trail, users, flt, expected):
     rows, total = audit_trail.search(users["admin"], flt)
     assert actions(rows) == expected and total == len(expected)
@@ -122,9 +128,11 @@ def test_an_export_is_itself_audited_with_its_row_count(trail, users):
 
 @pytest.mark.parametrize("role", ["manager", "marketing", "steward", "lead"])
 def test_only_admins_read_the_audit_log(trail, users, role):
-    for call in (lambda: audit_trail.search(users[role], AuditFilter()),
-                 lambda: audit_trail.export_csv(users[role], AuditFilter()),
-                 lambda: audit_trail.choices(users[role])):
+    for call in (
+        lambda: audit_trail.search(users[role], AuditFilter()),
+        lambda: audit_trail.export_csv(users[role], AuditFilter()),
+        lambda: audit_trail.choices(users[role]),
+    ):
         with pytest.raises(auth.PermissionDenied):
             call()
     assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'audit.export'") == 0
@@ -132,12 +140,12 @@ def test_only_admins_read_the_audit_log(trail, users, role):
 
 # ---------------------------------------------------------------- start-up configuration
 
+
 @pytest.fixture
 def production(monkeypatch, tmp_path):
     """Outside demo mode, with a demo-keys file holding a known demo cookie key."""
     keys = tmp_path / "demo-keys.toml"
-    keys.write_text('cookie_key = "demo-cookie-key-0123456789-abcdefghijkl"\n'
-                    'field_keys = "x"\nhash_key = "y"\n')
+    keys.write_text('cookie_key = "demo-cookie-key-0123456789-abcdefghijkl"\nfield_keys = "x"\nhash_key = "y"\n')
     monkeypatch.setattr(config, "DEMO_KEYS_FILE", keys)
     monkeypatch.setenv("C360_DEMO", "0")
     return "demo-cookie-key-0123456789-abcdefghijkl"

@@ -1,5 +1,6 @@
 """Backups: snapshot + manifest, verify, restore drill, restore with identical checksums,
 retention, credentials included, audit trail kept across a restore."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,9 @@ def filled(warehouse_path, tmp_path, monkeypatch):
     """Two customers with orders, events, consent and a tag; snapshots go to tmp_path/backups."""
     monkeypatch.setenv("C360_BACKUP_DIR", str(tmp_path / "backups"))
     with warehouse.transaction() as tx:
-        f.customer(tx, 1, mobile="+8613812345678", id_number_enc=privacy.encrypt("11010519491231002X"),
-                   id_number_last4="002X")
+        f.customer(
+            tx, 1, mobile="+8613812345678", id_number_enc=privacy.encrypt("11010519491231002X"), id_number_last4="002X"
+        )
         f.customer(tx, 2, full_name="李四")
         f.order(tx, 1, datetime(2024, 2, 1), 100.0)
         f.order(tx, 2, datetime(2024, 3, 1), 60.5)
@@ -62,10 +64,16 @@ def test_verify_and_the_drill_pass_on_a_good_snapshot(filled, users):
     assert drilled.snapshot_id == m["id"]
     assert {r["table"] for r in drilled.rows()} == set(m["tables"])
     assert all(r["ok"] for r in drilled.rows())
-    assert drilled.checks == {"manifest_mac": True, "file_sha256": True, "decrypts": True,
-                              "credentials_store": True, "keys_decrypt": True}
-    details = warehouse.read("SELECT action, CAST(detail AS VARCHAR) AS d FROM audit_log"
-                             " WHERE action LIKE 'backup.%' ORDER BY audit_id")
+    assert drilled.checks == {
+        "manifest_mac": True,
+        "file_sha256": True,
+        "decrypts": True,
+        "credentials_store": True,
+        "keys_decrypt": True,
+    }
+    details = warehouse.read(
+        "SELECT action, CAST(detail AS VARCHAR) AS d FROM audit_log WHERE action LIKE 'backup.%' ORDER BY audit_id"
+    )
     assert details["action"].tolist() == ["backup.create", "backup.verify", "backup.drill"]
     assert json.loads(details["d"].iloc[-1])["passed"] is True
 
@@ -169,9 +177,13 @@ def test_unknown_or_path_like_snapshot_ids_are_refused(filled, users):
 @pytest.mark.parametrize("role", ["manager", "marketing", "steward", "lead"])
 def test_only_admins_back_up_drill_and_restore(filled, users, role):
     m = backup.create(users["admin"])
-    for call in (lambda: backup.create(users[role]), lambda: backup.list_snapshots(users[role]),
-                 lambda: backup.drill(users[role]), lambda: backup.verify(users[role], m["id"]),
-                 lambda: backup.restore(users[role], m["id"])):
+    for call in (
+        lambda: backup.create(users[role]),
+        lambda: backup.list_snapshots(users[role]),
+        lambda: backup.drill(users[role]),
+        lambda: backup.verify(users[role], m["id"]),
+        lambda: backup.restore(users[role], m["id"]),
+    ):
         with pytest.raises(auth.PermissionDenied):
             call()
     assert len(backup.snapshots()) == 1

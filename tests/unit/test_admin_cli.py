@@ -1,4 +1,5 @@
 """`python -m lib.cli` admin commands: backup, keys, users, privacy (run in-process)."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,9 @@ def fast_bcrypt(monkeypatch):
 def wh(warehouse_path, tmp_path, monkeypatch):
     monkeypatch.setenv("C360_BACKUP_DIR", str(tmp_path / "backups"))
     with warehouse.transaction() as tx:
-        f.customer(tx, 1, mobile="+8613812345678", id_number_enc=privacy.encrypt("11010519491231002X"),
-                   id_number_last4="002X")
+        f.customer(
+            tx, 1, mobile="+8613812345678", id_number_enc=privacy.encrypt("11010519491231002X"), id_number_last4="002X"
+        )
         f.order(tx, 1, datetime(2024, 2, 1), 100.0)
     return str(warehouse_path)
 
@@ -36,7 +38,7 @@ def run(wh: str, *args: str) -> int:
 
 def test_backup_commands_create_list_verify_drill_and_restore(wh, capsys):
     assert run(wh, "backup", "create", "--note", "nightly") == 0
-    assert "5 user account(s)" in capsys.readouterr().out      # the credentials store
+    assert "5 user account(s)" in capsys.readouterr().out  # the credentials store
     assert run(wh, "backup", "list") == 0
     snapshot = capsys.readouterr().out.split()[0]
     assert run(wh, "backup", "verify") == 0
@@ -75,12 +77,17 @@ def test_privacy_and_keys_commands(wh, tmp_path, capsys):
     out = tmp_path / "subject.json"
     assert run(wh, "privacy", "export", "1", "--out", str(out)) == 0
     assert json.loads(out.read_text())["tables"]["customers"][0]["id_number"] == "11010519491231002X"
-    assert oct(out.stat().st_mode & 0o777) == "0o600"          # readable by its owner only
+    assert oct(out.stat().st_mode & 0o777) == "0o600"  # readable by its owner only
     assert run(wh, "keys", "rotate") == 0
     assert "0 still need an older key" in capsys.readouterr().out
     assert run(wh, "privacy", "erase", "1", "--reason", "request #9 by letter", "--yes") == 0
     assert warehouse.scalar("SELECT mobile FROM customers WHERE customer_id = 1") is None
-    actions = warehouse.read("SELECT username, action FROM audit_log WHERE action IN"
-                             " ('privacy.export', 'keys.rotate', 'customer.erase') ORDER BY audit_id")
-    assert actions.values.tolist() == [["system", "privacy.export"], ["system", "keys.rotate"],
-                                       ["system", "customer.erase"]]
+    actions = warehouse.read(
+        "SELECT username, action FROM audit_log WHERE action IN"
+        " ('privacy.export', 'keys.rotate', 'customer.erase') ORDER BY audit_id"
+    )
+    assert actions.values.tolist() == [
+        ["system", "privacy.export"],
+        ["system", "keys.rotate"],
+        ["system", "customer.erase"],
+    ]

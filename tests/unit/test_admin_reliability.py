@@ -1,6 +1,7 @@
 """Reliability: fuzzed forms, validators and the importer (no crash, no partial write, clear
 errors); two sessions saving one record; SIGKILL in the middle of an import; SQL-injection
 strings in text inputs are stored verbatim or rejected, never executed."""
+
 from __future__ import annotations
 
 import itertools
@@ -25,14 +26,13 @@ from lib.admin import users as accounts
 from tests import factories as f
 from tests.conftest import ROOT
 
-FUZZ = hsettings(max_examples=40, deadline=None,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
 INJECTIONS = [
     "'; DROP TABLE customers; --",
     "Robert'); DELETE FROM audit_log; --",
     "1 OR 1=1",
-    "\" OR \"\"=\"",
+    '" OR ""="',
     "%' UNION SELECT password_hash FROM app_users --",
     "x'); COPY customers TO '/tmp/c360-injected.csv'; --",
     ":username",
@@ -66,11 +66,18 @@ def state() -> dict:
 
 # ---------------------------------------------------------------- fuzzed forms
 
+
 @FUZZ
-@given(username=TEXT, name=TEXT, password=TEXT, email=TEXT,
-       roles=st.lists(st.sampled_from(["manager", "admin", "root", "", "steward"]), max_size=3))
-def test_fuzzed_new_user_forms_are_stored_whole_or_refused_clearly(world, users, username, name,
-                                                                   password, email, roles):
+@given(
+    username=TEXT,
+    name=TEXT,
+    password=TEXT,
+    email=TEXT,
+    roles=st.lists(st.sampled_from(["manager", "admin", "root", "", "steward"]), max_size=3),
+)
+def test_fuzzed_new_user_forms_are_stored_whole_or_refused_clearly(
+    world, users, username, name, password, email, roles
+):
     before = warehouse.scalar("SELECT count(*) FROM app_users")
     try:
         created = accounts.add_user(users["admin"], username, name, roles, password, email)
@@ -82,8 +89,11 @@ def test_fuzzed_new_user_forms_are_stored_whole_or_refused_clearly(world, users,
 
 
 @FUZZ
-@given(channel=st.one_of(TEXT, st.sampled_from(privacy.CHANNELS)),
-       status=st.one_of(TEXT, st.sampled_from(privacy.CONSENT_STATUSES)), source=TEXT)
+@given(
+    channel=st.one_of(TEXT, st.sampled_from(privacy.CHANNELS)),
+    status=st.one_of(TEXT, st.sampled_from(privacy.CONSENT_STATUSES)),
+    source=TEXT,
+)
 def test_fuzzed_consent_forms_append_one_row_or_none(world, users, channel, status, source):
     before = warehouse.scalar("SELECT count(*) FROM consents")
     try:
@@ -99,8 +109,10 @@ def test_fuzzed_consent_forms_append_one_row_or_none(world, users, channel, stat
 @given(reason=TEXT, customer=st.one_of(TEXT, st.integers(-5, 5)))
 def test_fuzzed_reveal_and_erase_requests_fail_cleanly(world, users, reason, customer):
     before = state()
-    for call in (lambda: privacy.reveal_id_number(users["admin"], customer, reason),
-                 lambda: privacy.erase_customer(users["admin"], customer, reason)):
+    for call in (
+        lambda: privacy.reveal_id_number(users["admin"], customer, reason),
+        lambda: privacy.erase_customer(users["admin"], customer, reason),
+    ):
         try:
             call()
         except privacy.PrivacyError as exc:
@@ -119,9 +131,19 @@ def test_fuzzed_audit_filters_never_fail(world, users, username, action, record)
 @given(value=st.one_of(TEXT, st.none(), st.integers(), st.floats(allow_nan=True)))
 def test_fuzzed_validators_return_a_value_or_a_field_error(value):
     from lib.core import validation
-    for check in (validation.mobile, validation.email, validation.resident_id, validation.uscc,
-                  validation.postcode, validation.birth_date, validation.amount, validation.count,
-                  validation.country, validation.timestamp):
+
+    for check in (
+        validation.mobile,
+        validation.email,
+        validation.resident_id,
+        validation.uscc,
+        validation.postcode,
+        validation.birth_date,
+        validation.amount,
+        validation.count,
+        validation.country,
+        validation.timestamp,
+    ):
         try:
             check(value)
         except validation.FieldError as exc:
@@ -129,12 +151,18 @@ def test_fuzzed_validators_return_a_value_or_a_field_error(value):
 
 
 @FUZZ
-@given(changes=st.dictionaries(st.sampled_from(["full_name", "mobile", "email", "birth_date",
-                                                "postcode", "city", "gender", "id_number"]),
-                               TEXT, min_size=1, max_size=4))
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(["full_name", "mobile", "email", "birth_date", "postcode", "city", "gender", "id_number"]),
+        TEXT,
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_fuzzed_customer_edits_save_everything_or_nothing(world, users, changes):
     from lib.stewardship import edits
     from lib.core import validation
+
     before = warehouse.one("SELECT * FROM customers WHERE customer_id = 1")
     try:
         after = edits.update_customer(users["steward"], 1, changes, before["version"])
@@ -153,6 +181,7 @@ _sources = itertools.count()
 def test_fuzzed_imports_load_or_quarantine_every_row_in_one_transaction(world, users, rows):
     from lib.stewardship import importer
     from lib.core import validation
+
     frame = pd.DataFrame(rows, columns=["customer_id", "name", "mobile", "email", "registered_at"])
     before = counts()
     try:
@@ -167,8 +196,9 @@ def test_fuzzed_imports_load_or_quarantine_every_row_in_one_transaction(world, u
     after = counts()
     # Duplicate keys within one file load once; every other row is loaded or quarantined.
     keys = [r[0].strip() for r in rows]
-    assert result.rows_loaded + result.rows_unchanged + result.rows_quarantined \
-        >= len(rows) - (len(keys) - len(set(keys)))
+    assert result.rows_loaded + result.rows_unchanged + result.rows_quarantined >= len(rows) - (
+        len(keys) - len(set(keys))
+    )
     assert after["quarantine"] == before["quarantine"] + result.rows_quarantined
     assert after["customers"] == before["customers"] + result.rows_loaded
     assert after["imports"] == before["imports"] + 1
@@ -176,8 +206,10 @@ def test_fuzzed_imports_load_or_quarantine_every_row_in_one_transaction(world, u
 
 # ---------------------------------------------------------------- two sessions, one record
 
+
 def test_two_sessions_saving_one_record_one_wins_and_the_other_is_told(world, users):
     from lib.stewardship import edits
+
     version = warehouse.scalar("SELECT version FROM customers WHERE customer_id = 1")
     edits.update_customer(users["steward"], 1, {"city": "广州市"}, version)
     with pytest.raises(edits.StaleRecordError) as told:
@@ -188,6 +220,7 @@ def test_two_sessions_saving_one_record_one_wins_and_the_other_is_told(world, us
 
 def test_two_sessions_saving_at_the_same_moment_one_wins(world, users):
     from lib.stewardship import edits
+
     version = warehouse.scalar("SELECT version FROM customers WHERE customer_id = 1")
     start = threading.Barrier(2)
     outcome: dict[str, str] = {}
@@ -207,13 +240,16 @@ def test_two_sessions_saving_at_the_same_moment_one_wins(world, users):
         t.join()
     assert sorted(outcome.values()) == ["saved", "told"]
     winner = next(w for w, o in outcome.items() if o == "saved")
-    assert warehouse.scalar("SELECT city FROM customers WHERE customer_id = 1") == \
-        {"steward": "广州市", "admin": "杭州市"}[winner]
+    assert (
+        warehouse.scalar("SELECT city FROM customers WHERE customer_id = 1")
+        == {"steward": "广州市", "admin": "杭州市"}[winner]
+    )
     assert warehouse.scalar("SELECT version FROM customers WHERE customer_id = 1") == version + 1
 
 
 def test_erasure_bumps_the_version_so_an_open_edit_form_is_told(world, users):
     from lib.stewardship import edits
+
     version = warehouse.scalar("SELECT version FROM customers WHERE customer_id = 1")
     privacy.erase_customer(users["admin"], 1, "request #1 by e-mail")
     with pytest.raises(edits.StaleRecordError):
@@ -241,15 +277,25 @@ print("committed", flush=True)
 def test_sigkill_in_the_middle_of_an_import_leaves_no_partial_import(world, tmp_path):
     n = 20_000
     csv = tmp_path / "big.csv"
-    pd.DataFrame({"customer_id": [f"B{i}" for i in range(n)],
-                  "name": [f"客户{i}" for i in range(n)],
-                  "mobile": [f"+86138{i:08d}" for i in range(n)],
-                  "registered_at": ["2024-01-02"] * n}).to_csv(csv, index=False)
+    pd.DataFrame(
+        {
+            "customer_id": [f"B{i}" for i in range(n)],
+            "name": [f"客户{i}" for i in range(n)],
+            "mobile": [f"+86138{i:08d}" for i in range(n)],
+            "registered_at": ["2024-01-02"] * n,
+        }
+    ).to_csv(csv, index=False)
     before = backup.live_checksums()
-    warehouse.dispose()                           # the child process needs the file lock
+    warehouse.dispose()  # the child process needs the file lock
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(world), str(csv)], cwd=ROOT,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(world), str(csv)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     try:
         for line in child.stdout:
@@ -270,9 +316,9 @@ def test_sigkill_in_the_middle_of_an_import_leaves_no_partial_import(world, tmp_
 
 # ---------------------------------------------------------------- SQL injection
 
+
 @pytest.mark.parametrize("text", INJECTIONS)
-def test_injection_strings_in_text_inputs_are_stored_verbatim_or_rejected(world, users, tmp_path,
-                                                                          monkeypatch, text):
+def test_injection_strings_in_text_inputs_are_stored_verbatim_or_rejected(world, users, tmp_path, monkeypatch, text):
     monkeypatch.setenv("C360_BACKUP_DIR", str(tmp_path / "backups"))
     tables = set(backup.live_checksums())
     stored: list[str] = []
@@ -280,41 +326,70 @@ def test_injection_strings_in_text_inputs_are_stored_verbatim_or_rejected(world,
     def attempt(call, read_back):
         try:
             call()
-        except (ValueError, LookupError) as exc:   # validation refused it, with a message
+        except (ValueError, LookupError) as exc:  # validation refused it, with a message
             assert str(exc)
             return
         stored.append(read_back())
 
-    attempt(lambda: accounts.add_user(users["admin"], "mallory", text, ["manager"], "long-enough-1"),
-            lambda: warehouse.scalar("SELECT display_name FROM app_users WHERE username = 'mallory'"))
-    attempt(lambda: privacy.record_consent(users["steward"], 1, "email", "granted", text),
-            lambda: warehouse.scalar("SELECT source FROM consents WHERE channel = 'email'"))
-    attempt(lambda: privacy.reveal_id_number(users["admin"], 1, text),
-            lambda: json.loads(warehouse.scalar(
-                "SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE action = 'pii.reveal'"))["reason"])
-    attempt(lambda: backup.create(users["admin"], note=text),
-            lambda: backup.list_snapshots(users["admin"])[0]["note"])
+    attempt(
+        lambda: accounts.add_user(users["admin"], "mallory", text, ["manager"], "long-enough-1"),
+        lambda: warehouse.scalar("SELECT display_name FROM app_users WHERE username = 'mallory'"),
+    )
+    attempt(
+        lambda: privacy.record_consent(users["steward"], 1, "email", "granted", text),
+        lambda: warehouse.scalar("SELECT source FROM consents WHERE channel = 'email'"),
+    )
+    attempt(
+        lambda: privacy.reveal_id_number(users["admin"], 1, text),
+        lambda: json.loads(
+            warehouse.scalar("SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE action = 'pii.reveal'")
+        )["reason"],
+    )
+    attempt(lambda: backup.create(users["admin"], note=text), lambda: backup.list_snapshots(users["admin"])[0]["note"])
     from lib.marketing import tags
-    attempt(lambda: tags.add(users["marketing"], 2, text),
-            lambda: warehouse.scalar("SELECT tag FROM tags WHERE customer_id = 2"))
+
+    attempt(
+        lambda: tags.add(users["marketing"], 2, text),
+        lambda: warehouse.scalar("SELECT tag FROM tags WHERE customer_id = 2"),
+    )
     from lib.stewardship import edits
+
     version = warehouse.scalar("SELECT version FROM customers WHERE customer_id = 2")
-    attempt(lambda: edits.update_customer(users["steward"], 2, {"address": text}, version),
-            lambda: warehouse.scalar("SELECT address FROM customers WHERE customer_id = 2"))
+    attempt(
+        lambda: edits.update_customer(users["steward"], 2, {"address": text}, version),
+        lambda: warehouse.scalar("SELECT address FROM customers WHERE customer_id = 2"),
+    )
     from lib.marketing import segments
-    attempt(lambda: segments.save(users["marketing"], text, {"op": "and", "conditions": []}),
-            lambda: warehouse.scalar("SELECT name FROM segments"))
+
+    attempt(
+        lambda: segments.save(users["marketing"], text, {"op": "and", "conditions": []}),
+        lambda: warehouse.scalar("SELECT name FROM segments"),
+    )
     from lib.stewardship import importer
-    frame = pd.DataFrame({"customer_id": ["INJ1"], "name": [text], "address": [text],
-                          "mobile": ["+8613800000001"], "registered_at": ["2024-01-02"]})
-    attempt(lambda: importer.run_import(users["steward"], importer.prepare(
-                "customers", frame, None, "inject"), match_duplicates=False),
-            lambda: warehouse.scalar("SELECT full_name FROM customers WHERE source = 'inject'"))
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["INJ1"],
+            "name": [text],
+            "address": [text],
+            "mobile": ["+8613800000001"],
+            "registered_at": ["2024-01-02"],
+        }
+    )
+    attempt(
+        lambda: importer.run_import(
+            users["steward"], importer.prepare("customers", frame, None, "inject"), match_duplicates=False
+        ),
+        lambda: warehouse.scalar("SELECT full_name FROM customers WHERE source = 'inject'"),
+    )
     rows, total = audit_trail.search(users["admin"], audit_trail.AuditFilter(username=text, record=text))
     assert total == 0
-    attempt(lambda: privacy.erase_customer(users["admin"], 2, text),
-            lambda: json.loads(warehouse.scalar(
-                "SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE action = 'customer.erase'"))["reason"])
+    attempt(
+        lambda: privacy.erase_customer(users["admin"], 2, text),
+        lambda: json.loads(
+            warehouse.scalar("SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE action = 'customer.erase'")
+        )["reason"],
+    )
 
     normalised = " ".join(text.split())
     assert [s for s in stored if s not in (text, normalised, text.strip().lower())] == []

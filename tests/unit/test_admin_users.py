@@ -1,4 +1,5 @@
 """User administration, the access review, lockout, and the permissions table in the docs."""
+
 from __future__ import annotations
 
 import json
@@ -21,16 +22,21 @@ def fast_bcrypt(monkeypatch):
 
 
 def audit_rows(action: str) -> list[dict]:
-    return warehouse.read("SELECT username, entity_id, CAST(before AS VARCHAR) AS before,"
-                          " CAST(after AS VARCHAR) AS after FROM audit_log WHERE action = :a"
-                          " ORDER BY audit_id", a=action).to_dict("records")
+    return warehouse.read(
+        "SELECT username, entity_id, CAST(before AS VARCHAR) AS before,"
+        " CAST(after AS VARCHAR) AS after FROM audit_log WHERE action = :a"
+        " ORDER BY audit_id",
+        a=action,
+    ).to_dict("records")
 
 
 # ---------------------------------------------------------------- adding users
 
+
 def test_an_added_user_can_log_in_with_a_bcrypt_hash_and_the_audit_keeps_no_hash(warehouse_path, users):
-    name = accounts.add_user(users["admin"], "  Li.Lei ", "Li Lei 李雷", ["steward"], "correct horse 1",
-                         "lilei@example.com")
+    name = accounts.add_user(
+        users["admin"], "  Li.Lei ", "Li Lei 李雷", ["steward"], "correct horse 1", "lilei@example.com"
+    )
     assert name == "li.lei"
     row = warehouse.one("user_by_name", username="li.lei")
     assert row["password_hash"].startswith("$2")
@@ -43,18 +49,22 @@ def test_an_added_user_can_log_in_with_a_bcrypt_hash_and_the_audit_keeps_no_hash
     assert json.loads(entry["after"])["roles"] == ["steward"]
 
 
-@pytest.mark.parametrize("username, name, roles, password, message", [
-    ("x", "X", ["manager"], "long-enough-1", "2–32 characters"),
-    ("1abc", "X", ["manager"], "long-enough-1", "starting with a letter"),
-    ("bob'; DROP TABLE app_users;--", "X", ["manager"], "long-enough-1", "lower-case letters"),
-    ("bob", "", ["manager"], "long-enough-1", "display name"),
-    ("bob", "Bob", [], "long-enough-1", "at least one role"),
-    ("bob", "Bob", ["root"], "long-enough-1", "Unknown role"),
-    ("bob", "Bob", ["manager"], "short", "at least 10 characters"),
-    ("bob", "Bob", ["manager"], "é" * 40, "at most 72 bytes"),
-])
+@pytest.mark.parametrize(
+    "username, name, roles, password, message",
+    [
+        ("x", "X", ["manager"], "long-enough-1", "2–32 characters"),
+        ("1abc", "X", ["manager"], "long-enough-1", "starting with a letter"),
+        ("bob'; DROP TABLE app_users;--", "X", ["manager"], "long-enough-1", "lower-case letters"),
+        ("bob", "", ["manager"], "long-enough-1", "display name"),
+        ("bob", "Bob", [], "long-enough-1", "at least one role"),
+        ("bob", "Bob", ["root"], "long-enough-1", "Unknown role"),
+        ("bob", "Bob", ["manager"], "short", "at least 10 characters"),
+        ("bob", "Bob", ["manager"], "é" * 40, "at most 72 bytes"),
+    ],
+)
 def test_invalid_new_users_are_refused_with_a_clear_message_and_nothing_is_written(
-        warehouse_path, users, username, name, roles, password, message):
+    warehouse_path, users, username, name, roles, password, message
+):
     before = warehouse.scalar("SELECT count(*) FROM app_users")
     with pytest.raises(accounts.AccountError, match=message):
         accounts.add_user(users["admin"], username, name, roles, password)
@@ -67,6 +77,7 @@ def test_a_taken_username_is_refused(warehouse_path, users):
 
 
 # ---------------------------------------------------------------- roles, disabling, passwords
+
 
 def test_changing_roles_is_audited_with_before_and_after(warehouse_path, users):
     accounts.set_roles(users["admin"], "marketing", ["marketing", "steward"])
@@ -95,7 +106,9 @@ def test_disabling_revokes_at_once_and_enabling_restores(warehouse_path, users):
     accounts.enable_user(users["admin"], "steward")
     assert auth.load_user("steward").roles == frozenset({"steward"})
     assert [json.loads(r["after"]) for r in audit_rows("user.disable") + audit_rows("user.enable")] == [
-        {"disabled": True}, {"disabled": False}]
+        {"disabled": True},
+        {"disabled": False},
+    ]
 
 
 def test_reset_password_replaces_the_hash_clears_a_lockout_and_is_audited(warehouse_path, users):
@@ -112,10 +125,12 @@ def test_reset_password_replaces_the_hash_clears_a_lockout_and_is_audited(wareho
 
 
 def test_unknown_users_are_reported(warehouse_path, users):
-    for call in (lambda: accounts.set_roles(users["admin"], "ghost", ["manager"]),
-                 lambda: accounts.disable_user(users["admin"], "ghost"),
-                 lambda: accounts.reset_password(users["admin"], "ghost", "long-enough-1"),
-                 lambda: accounts.unlock(users["admin"], "ghost")):
+    for call in (
+        lambda: accounts.set_roles(users["admin"], "ghost", ["manager"]),
+        lambda: accounts.disable_user(users["admin"], "ghost"),
+        lambda: accounts.reset_password(users["admin"], "ghost", "long-enough-1"),
+        lambda: accounts.unlock(users["admin"], "ghost"),
+    ):
         with pytest.raises(accounts.AccountError, match="no user 'ghost'"):
             call()
 
@@ -126,6 +141,7 @@ def test_unknown_users_are_reported(warehouse_path, users):
 # failures locked the account itself (for every client), which let anyone lock `admin` out.
 # tests/unit/test_sessions_and_login.py covers the throttling as a whole.
 
+
 def test_five_failures_lock_that_client_for_fifteen_minutes_not_the_account(warehouse_path):
     for attempt in range(auth.MAX_FAILED_LOGINS - 1):
         auth.record_login("steward", success=False, client="10.0.0.9")
@@ -134,8 +150,9 @@ def test_five_failures_lock_that_client_for_fifteen_minutes_not_the_account(ware
     remaining = auth.lock_remaining("steward", "10.0.0.9")
     assert timedelta(minutes=14) < remaining <= timedelta(minutes=15)
     assert auth.lock_remaining("steward", "10.0.0.1") is None
-    failures = warehouse.read("SELECT CAST(detail AS VARCHAR) AS d FROM audit_log"
-                              " WHERE action = 'login.failed' ORDER BY audit_id")["d"].tolist()
+    failures = warehouse.read(
+        "SELECT CAST(detail AS VARCHAR) AS d FROM audit_log WHERE action = 'login.failed' ORDER BY audit_id"
+    )["d"].tolist()
     assert [json.loads(d)["locked"] for d in failures] == [False] * 4 + [True]
 
 
@@ -143,13 +160,16 @@ def test_a_lock_ends_after_fifteen_minutes_and_the_count_starts_afresh(warehouse
     for _ in range(auth.MAX_FAILED_LOGINS):
         auth.record_login("steward", success=False, client="10.0.0.9")
     with warehouse.transaction() as tx:  # fifteen minutes pass
-        tx.run("UPDATE login_throttle SET locked_until = current_timestamp - INTERVAL 1 SECOND"
-               " WHERE username = 'steward' AND client = '10.0.0.9'")
+        tx.run(
+            "UPDATE login_throttle SET locked_until = current_timestamp - INTERVAL 1 SECOND"
+            " WHERE username = 'steward' AND client = '10.0.0.9'"
+        )
     assert auth.lock_remaining("steward", "10.0.0.9") is None
-    auth.record_login("steward", success=False, client="10.0.0.9")   # one slip after the lock
+    auth.record_login("steward", success=False, client="10.0.0.9")  # one slip after the lock
     assert auth.lock_remaining("steward", "10.0.0.9") is None
-    assert warehouse.scalar("SELECT failures FROM login_throttle WHERE username = 'steward'"
-                            " AND client = '10.0.0.9'") == 1
+    assert (
+        warehouse.scalar("SELECT failures FROM login_throttle WHERE username = 'steward' AND client = '10.0.0.9'") == 1
+    )
 
 
 def test_a_successful_login_resets_the_failure_count(warehouse_path):
@@ -158,8 +178,7 @@ def test_a_successful_login_resets_the_failure_count(warehouse_path):
     auth.record_login("steward", success=True)
     row = warehouse.one("user_by_name", username="steward")
     assert row["failed_attempts"] == 0 and row["last_login"] is not None
-    assert warehouse.scalar("SELECT count(*) FROM login_throttle WHERE username = 'steward'"
-                            " AND client = 'local'") == 0
+    assert warehouse.scalar("SELECT count(*) FROM login_throttle WHERE username = 'steward' AND client = 'local'") == 0
 
 
 def test_unlock_ends_a_lock_early(warehouse_path, users):
@@ -173,24 +192,34 @@ def test_unlock_ends_a_lock_early(warehouse_path, users):
 
 # ---------------------------------------------------------------- access review
 
+
 def test_access_review_counts_days_inactive_and_flags_dormant_accounts(warehouse_path, users):
     now = datetime(2026, 11, 23, 12, 0)
     with warehouse.transaction() as tx:
         tx.run("UPDATE app_users SET created_at = TIMESTAMP '2026-01-01 09:00'")
-        tx.run("UPDATE app_users SET last_login = TIMESTAMP '2026-11-20 09:00',"
-               " last_activity = TIMESTAMP '2026-11-22 18:00' WHERE username = 'admin'")
-        tx.run("UPDATE app_users SET last_login = TIMESTAMP '2026-08-25 12:00'"
-               " WHERE username = 'manager'")     # 90 days before now: dormant
-        tx.run("UPDATE app_users SET last_login = TIMESTAMP '2026-08-26 12:00'"
-               " WHERE username = 'marketing'")   # 89 days: not yet
+        tx.run(
+            "UPDATE app_users SET last_login = TIMESTAMP '2026-11-20 09:00',"
+            " last_activity = TIMESTAMP '2026-11-22 18:00' WHERE username = 'admin'"
+        )
+        tx.run(
+            "UPDATE app_users SET last_login = TIMESTAMP '2026-08-25 12:00' WHERE username = 'manager'"
+        )  # 90 days before now: dormant
+        tx.run(
+            "UPDATE app_users SET last_login = TIMESTAMP '2026-08-26 12:00' WHERE username = 'marketing'"
+        )  # 89 days: not yet
         tx.run("UPDATE app_users SET disabled = true WHERE username = 'lead'")
     review = accounts.access_review(users["admin"], now=now).set_index("username")
     assert review.loc["admin", "days_inactive"] == 1
     assert review.loc["manager", "days_inactive"] == 90
     assert review.loc["marketing", "days_inactive"] == 89
-    assert review.loc["steward", "days_inactive"] == 326     # never logged in: since creation
-    assert review["dormant"].to_dict() == {"steward": True, "manager": True, "marketing": False,
-                                           "admin": False, "lead": False}  # disabled: not flagged
+    assert review.loc["steward", "days_inactive"] == 326  # never logged in: since creation
+    assert review["dormant"].to_dict() == {
+        "steward": True,
+        "manager": True,
+        "marketing": False,
+        "admin": False,
+        "lead": False,
+    }  # disabled: not flagged
     assert list(review.loc["lead", "roles"]) == ["manager", "marketing"]
     assert "password_hash" not in review.columns
 
@@ -206,7 +235,9 @@ def test_only_admins_manage_users(warehouse_path, users, role):
 
 # ---------------------------------------------------------------- docs
 
+
 def test_docs_security_table_is_generated_from_the_permissions():
     text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
     assert accounts.permissions_table() in text, (
-        "docs/security.md is out of date: paste `python -m lib.cli users permissions` into it")
+        "docs/security.md is out of date: paste `python -m lib.cli users permissions` into it"
+    )

@@ -7,6 +7,7 @@ Areas do not import each other: one reacts to another's writes through core.hook
 (lib/commands, lib/cli) use the areas but never the UI; only the UI imports Streamlit; chart
 builders get frames and never touch storage; no module imports itself back through others.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "security": {"core"},
     **{area: {"core", "security"} for area in AREAS},
-    "demo": {"core", "security"},                      # a tool that writes the warehouse
+    "demo": {"core", "security"},  # a tool that writes the warehouse
     "commands": {"core", "security", "demo", *AREAS},  # jobs: everything but the UI
     "cli": {"commands", "core"},
     "ui": {"core", "security", *AREAS},
@@ -42,8 +43,10 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-_FILES = {str(p.relative_to(Path(__file__).resolve().parents[2]).with_suffix(""))
-          for p in (Path(__file__).resolve().parents[2] / "lib").rglob("*.py")}
+_FILES = {
+    str(p.relative_to(Path(__file__).resolve().parents[2]).with_suffix(""))
+    for p in (Path(__file__).resolve().parents[2] / "lib").rglob("*.py")
+}
 
 
 def imports(path: Path, top_level_only: bool = False) -> set[str]:
@@ -64,7 +67,7 @@ def imports(path: Path, top_level_only: bool = False) -> set[str]:
 
 
 LIB = sorted(p for p in (ROOT / "lib").rglob("*.py") if p != ROOT / "lib" / "__init__.py")
-MODULES = {module_name(p): p for p in LIB}   # (the bare `lib` package holds nothing)
+MODULES = {module_name(p): p for p in LIB}  # (the bare `lib` package holds nothing)
 
 
 def lib_imports(path: Path, top_level_only: bool = False) -> set[str]:
@@ -75,14 +78,14 @@ def lib_imports(path: Path, top_level_only: bool = False) -> set[str]:
 def test_each_module_imports_only_the_areas_below_it(path):
     own = area_of(module_name(path))
     assert own in ALLOWED, f"{path}: lib/ modules live in an area package ({', '.join(ALLOWED)})"
-    wrong = sorted(m for m in lib_imports(path)
-                   if area_of(m) != own and area_of(m) not in ALLOWED[own])
+    wrong = sorted(m for m in lib_imports(path) if area_of(m) != own and area_of(m) not in ALLOWED[own])
     assert wrong == [], f"{module_name(path)} ({own}) may import {sorted(ALLOWED[own])} only"
 
 
 def test_only_the_ui_imports_streamlit():
-    users = sorted(module_name(p) for p in LIB
-                   if any(m == "streamlit" or m.startswith("streamlit.") for m in imports(p)))
+    users = sorted(
+        module_name(p) for p in LIB if any(m == "streamlit" or m.startswith("streamlit.") for m in imports(p))
+    )
     assert [m for m in users if area_of(m) != "ui"] == []
     assert "lib.ui.errors" in users and "lib.ui.session" in users
 
@@ -98,7 +101,7 @@ def test_jobs_never_import_the_ui():
     jobs = [p for p in LIB if area_of(module_name(p)) in ("commands", "cli")]
     for path in jobs:
         assert sorted(m for m in imports(path) if m.startswith(("streamlit", "lib.ui"))) == [], path
-    for path in sorted((ROOT / "bench").glob("*.py")):   # benchmarks time lib/, not the UI kit
+    for path in sorted((ROOT / "bench").glob("*.py")):  # benchmarks time lib/, not the UI kit
         assert sorted(m for m in imports(path) if m.startswith("lib.ui")) == [], path
 
 
@@ -110,7 +113,7 @@ def test_no_import_cycles():
         state[node] = "open"
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, stack + [nxt])
         state[node] = "done"
@@ -128,13 +131,18 @@ def test_no_optional_imports_of_our_own_modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Try) and any(
-                    isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
-                    for h in node.handlers):
+                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                for h in node.handlers
+            ):
                 if any(m.startswith("lib") for stmt in node.body for m in _stmt_imports(stmt)):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-            if (isinstance(node, ast.Call) and ast.unparse(node.func) == "pytest.importorskip"
-                    and node.args and isinstance(node.args[0], ast.Constant)
-                    and str(node.args[0].value).startswith("lib")):
+            if (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) == "pytest.importorskip"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and str(node.args[0].value).startswith("lib")
+            ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
 

@@ -2,6 +2,7 @@
 row; a snapshot whose rows were deleted and whose manifest was recomputed without the key
 fails verify and is not restored; snapshot files hold no personal data in clear and are
 private (0600 files, 0700 directories), as are the warehouse file, its log and the demo keys."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,7 @@ def fast_bcrypt(monkeypatch):
 def filled(warehouse_path, tmp_path, monkeypatch):
     monkeypatch.setenv("C360_BACKUP_DIR", str(tmp_path / "backups"))
     with warehouse.transaction() as tx:
-        f.customer(tx, 1, mobile=MOBILE, email=EMAIL, id_number_enc=privacy.encrypt(ID_NUMBER),
-                   id_number_last4="002X")
+        f.customer(tx, 1, mobile=MOBILE, email=EMAIL, id_number_enc=privacy.encrypt(ID_NUMBER), id_number_last4="002X")
         f.customer(tx, 2, full_name="李四")
         f.order(tx, 1, datetime(2024, 2, 1), 100.0)
         f.order(tx, 2, datetime(2024, 3, 1), 60.5)
@@ -53,8 +53,8 @@ def mode(path: Path) -> int:
 
 # ---------------------------------------------------------------- restore racing writers
 
-def _writer(admin: auth.User, name: str, stop: threading.Event, done: list[str],
-            errors: list[BaseException]) -> None:
+
+def _writer(admin: auth.User, name: str, stop: threading.Event, done: list[str], errors: list[BaseException]) -> None:
     n = 0
     while not stop.is_set():
         reason = f"{name} call {n}"
@@ -74,8 +74,7 @@ def test_a_restore_racing_writers_loses_no_audit_row(filled, users, run):
     admin = users["admin"]
     m = backup.create(admin)
     stop, done, errors = threading.Event(), [], []
-    threads = [threading.Thread(target=_writer, args=(admin, f"writer {i}", stop, done, errors))
-               for i in range(4)]
+    threads = [threading.Thread(target=_writer, args=(admin, f"writer {i}", stop, done, errors)) for i in range(4)]
     for t in threads:
         t.start()
     time.sleep(0.3)
@@ -85,14 +84,16 @@ def test_a_restore_racing_writers_loses_no_audit_row(filled, users, run):
     for t in threads:
         t.join(30)
     assert errors == []
-    reasons = warehouse.read("SELECT json_extract_string(detail, '$.reason') AS r FROM audit_log "
-                             "WHERE action = 'pii.reveal'")["r"].tolist()
-    assert len(done) > 20                           # the writers did run around the restore
-    assert sorted(reasons) == sorted(done)          # none lost, none doubled
+    reasons = warehouse.read(
+        "SELECT json_extract_string(detail, '$.reason') AS r FROM audit_log WHERE action = 'pii.reveal'"
+    )["r"].tolist()
+    assert len(done) > 20  # the writers did run around the restore
+    assert sorted(reasons) == sorted(done)  # none lost, none doubled
     assert result["audit_entries_carried"] > 0
 
 
 # ---------------------------------------------------------------- tampering
+
 
 def _tamper(folder: Path, manifest: dict, resign: str) -> None:
     """Delete customer 2's order inside the snapshot and make the manifest match again, as an
@@ -109,15 +110,22 @@ def _tamper(folder: Path, manifest: dict, resign: str) -> None:
     tables = backup.file_checksums(clear)
     (folder / manifest["file"]).unlink()
     backup_crypto.encrypt_file(clear, folder / manifest["file"])
-    forged = {**manifest, "tables": tables,
-              "file_sha256": backup._sha256(folder / manifest["file"]),
-              "file_bytes": (folder / manifest["file"]).stat().st_size}
+    forged = {
+        **manifest,
+        "tables": tables,
+        "file_sha256": backup._sha256(folder / manifest["file"]),
+        "file_bytes": (folder / manifest["file"]).stat().st_size,
+    }
     if resign == "another key":
         import hashlib
         import hmac
+
         body = {k: v for k, v in forged.items() if k != "mac"}
-        value = hmac.new(b"guessed-key", json.dumps(body, sort_keys=True, separators=(",", ":"),
-                                                    ensure_ascii=False).encode(), hashlib.sha256)
+        value = hmac.new(
+            b"guessed-key",
+            json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(),
+            hashlib.sha256,
+        )
         forged["mac"] = {**manifest["mac"], "value": value.hexdigest()}
     elif resign == "no signature":
         forged.pop("mac")
@@ -125,8 +133,7 @@ def _tamper(folder: Path, manifest: dict, resign: str) -> None:
 
 
 @pytest.mark.parametrize("resign", ["old signature kept", "another key", "no signature"])
-def test_a_snapshot_with_deleted_rows_and_a_recomputed_manifest_fails_verify_and_is_not_restored(
-        filled, users, resign):
+def test_a_snapshot_with_deleted_rows_and_a_recomputed_manifest_fails_verify_and_is_not_restored(filled, users, resign):
     admin = users["admin"]
     m = backup.create(admin)
     assert backup.verify(admin, m["id"]).passed
@@ -182,12 +189,23 @@ def test_a_legacy_clear_snapshot_fails_verify_with_a_note_and_is_not_restored(fi
     clear = folder / backup.SNAPSHOT_FILE
     clear.write_bytes(warehouse.current_location().path.read_bytes())
     tables = backup.file_checksums(clear)
-    (folder / backup.MANIFEST_FILE).write_text(json.dumps({
-        "id": folder.name, "created_at": "2026-01-01T00:00:00", "created_by": "admin",
-        "kind": "manual", "note": None, "duckdb_version": duckdb.__version__,
-        "file": backup.SNAPSHOT_FILE, "file_bytes": clear.stat().st_size,
-        "file_sha256": backup._sha256(clear), "tables": tables,
-        "credentials": {"table": "app_users", "users": 5}}))
+    (folder / backup.MANIFEST_FILE).write_text(
+        json.dumps(
+            {
+                "id": folder.name,
+                "created_at": "2026-01-01T00:00:00",
+                "created_by": "admin",
+                "kind": "manual",
+                "note": None,
+                "duckdb_version": duckdb.__version__,
+                "file": backup.SNAPSHOT_FILE,
+                "file_bytes": clear.stat().st_size,
+                "file_sha256": backup._sha256(clear),
+                "tables": tables,
+                "credentials": {"table": "app_users", "users": 5},
+            }
+        )
+    )
     result = backup.verify(admin, folder.name)
     assert not result.passed and result.checks == {"manifest_mac": False, "file_sha256": True}
     assert all(t.ok for t in result.tables)
@@ -201,9 +219,9 @@ def test_a_snapshot_needs_the_field_key_it_was_encrypted_with(filled, users, mon
     m = backup.create(admin)
     old = os.environ["C360_FIELD_KEYS"]
     new = "YXx7Y8WlIgqIvwJ1U0sW4x2yHn1C3ZpA8p7oXq0Qm4k="
-    monkeypatch.setenv("C360_FIELD_KEYS", f"{new},{old}")       # rotated: old key kept
+    monkeypatch.setenv("C360_FIELD_KEYS", f"{new},{old}")  # rotated: old key kept
     assert backup.verify(admin, m["id"]).passed
-    monkeypatch.setenv("C360_FIELD_KEYS", new)                  # old key dropped
+    monkeypatch.setenv("C360_FIELD_KEYS", new)  # old key dropped
     result = backup.verify(admin, m["id"])
     assert result.checks["decrypts"] is False and not result.passed
     with pytest.raises(backup.BackupError, match="field key that is not configured"):
@@ -211,6 +229,7 @@ def test_a_snapshot_needs_the_field_key_it_was_encrypted_with(filled, users, mon
 
 
 # ---------------------------------------------------------------- nothing in clear, private files
+
 
 def _secrets_of_customer_1() -> list[bytes]:
     hashes = warehouse.read("SELECT password_hash FROM app_users")["password_hash"].tolist()
@@ -223,14 +242,14 @@ def test_a_snapshot_file_holds_no_contact_ciphertext_or_password_hash_in_clear(f
     values = _secrets_of_customer_1()
     warehouse.checkpoint()
     live = warehouse.current_location().path.read_bytes()
-    assert all(v in live for v in values)           # the scan can find them where they are
+    assert all(v in live for v in values)  # the scan can find them where they are
     m = backup.create(admin)
     folder = filled / m["id"]
     for file in folder.iterdir():
         content = file.read_bytes()
         assert [v for v in values if v in content] == [], file.name
     assert backup.drill(admin).passed
-    assert not [p for p in filled.iterdir() if p.name.startswith(".work-")]   # scratch removed
+    assert not [p for p in filled.iterdir() if p.name.startswith(".work-")]  # scratch removed
 
 
 def test_snapshot_files_are_0600_in_0700_directories(filled, users):
@@ -239,18 +258,20 @@ def test_snapshot_files_are_0600_in_0700_directories(filled, users):
     assert mode(filled) == 0o700
     assert mode(filled / m["id"]) == 0o700
     assert {p.name: mode(p) for p in (filled / m["id"]).iterdir()} == {
-        "manifest.json": 0o600, "warehouse.duckdb.enc": 0o600}
+        "manifest.json": 0o600,
+        "warehouse.duckdb.enc": 0o600,
+    }
 
 
 def test_the_warehouse_file_and_its_log_are_0600(warehouse_path):
-    warehouse_path.chmod(0o644)                 # as an older version left it
+    warehouse_path.chmod(0o644)  # as an older version left it
     warehouse.dispose()
     with warehouse.transaction() as tx:
         f.customer(tx, 1)
         wal = warehouse_path.with_name(warehouse_path.name + ".wal")
         assert mode(warehouse_path) == 0o600
     assert not wal.exists() or mode(wal) == 0o600
-    with warehouse.transaction() as tx:      # a log opened by a new write
+    with warehouse.transaction() as tx:  # a log opened by a new write
         f.customer(tx, 2)
     assert wal.exists() and mode(wal) == 0o600
 
@@ -259,10 +280,21 @@ def test_a_new_warehouse_and_its_directory_are_created_private(tmp_path):
     target = tmp_path / "fresh" / "warehouse.duckdb"
     env = {**os.environ, "C360_DEMO": "0"}
     env.pop("C360_WAREHOUSE", None)
-    done = subprocess.run([sys.executable, "-c",
-                           "import os, sys; os.umask(0o022); from lib import cli; "
-                           "sys.exit(cli.main(sys.argv[1:]))", "--warehouse", str(target), "init"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; os.umask(0o022); from lib import cli; sys.exit(cli.main(sys.argv[1:]))",
+            "--warehouse",
+            str(target),
+            "init",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert mode(target.parent) == 0o700 and mode(target) == 0o600
 

@@ -1,4 +1,5 @@
 """Charts are figures with titles and axes in the current language; every dash.* string has both."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -17,12 +18,20 @@ def english_afterwards():
     i18n.set_language("en")
 
 
-MONTHLY = pd.DataFrame({"month": [date(2026, 4, 1), date(2026, 5, 1)], "new_customers": [0, 1],
-                        "active_customers": [1, 2], "revenue": [200.0, 800.0], "orders": [1, 2]})
+MONTHLY = pd.DataFrame(
+    {
+        "month": [date(2026, 4, 1), date(2026, 5, 1)],
+        "new_customers": [0, 1],
+        "active_customers": [1, 2],
+        "revenue": [200.0, 800.0],
+        "orders": [1, 2],
+    }
+)
 
 
-@pytest.mark.parametrize("lang,title,axis", [("en", "New and active customers per month", "Month"),
-                                             ("zh", "每月新增与活跃客户", "月份")])
+@pytest.mark.parametrize(
+    "lang,title,axis", [("en", "New and active customers per month", "Month"), ("zh", "每月新增与活跃客户", "月份")]
+)
 def test_trend_chart_speaks_the_users_language(lang, title, axis):
     i18n.set_language(lang)
     fig = charts.monthly_customers(MONTHLY)
@@ -37,8 +46,15 @@ def test_empty_data_gives_a_figure_that_says_so():
 
 
 def test_unknown_values_and_stages_are_labelled():
-    frame = pd.DataFrame({"dimension": ["channel", "channel", "channel"], "value": ["", "web", "kiosk"],
-                          "customers": [2, 5, 1], "new_customers": [0, 1, 0], "revenue": [0.0, 10.0, 1.0]})
+    frame = pd.DataFrame(
+        {
+            "dimension": ["channel", "channel", "channel"],
+            "value": ["", "web", "kiosk"],
+            "customers": [2, 5, 1],
+            "new_customers": [0, 1, 0],
+            "revenue": [0.0, 10.0, 1.0],
+        }
+    )
     fig = charts.breakdown(frame, "channel")
     # smallest first (largest on top); a channel without a name (added later) shows as stored
     assert list(fig.data[0].y) == ["kiosk", "(unknown)", "Web"]

@@ -1,4 +1,5 @@
 """Customer search and 360° reads: what each role sees, exact matches on normalised values."""
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,18 @@ def small(warehouse_path):
 
 
 SEARCHES = [
-    ("张", [1]),                       # partial Chinese name (6 is merged into 1: not listed)
-    ("zhangsan", [1]), ("zhang san", [1]), ("ZS", [1]),   # pinyin, compact, initials
-    ("138 1234 5678", [1]), ("+86 138-1234-5678", [1]),   # any mobile format, full value only
-    ("1381234", []),                   # partial mobile: no match
-    ("zhangsa", [1]), ("San", [1]),    # pinyin prefix run together; case does not matter
-    ("Zhang.San@EXAMPLE.com", [1]),    # email in another case
-    ("4", [4]),                        # customer id
-    ("示例贸易", [4]),                  # company, partial
+    ("张", [1]),  # partial Chinese name (6 is merged into 1: not listed)
+    ("zhangsan", [1]),
+    ("zhang san", [1]),
+    ("ZS", [1]),  # pinyin, compact, initials
+    ("138 1234 5678", [1]),
+    ("+86 138-1234-5678", [1]),  # any mobile format, full value only
+    ("1381234", []),  # partial mobile: no match
+    ("zhangsa", [1]),
+    ("San", [1]),  # pinyin prefix run together; case does not matter
+    ("Zhang.San@EXAMPLE.com", [1]),  # email in another case
+    ("4", [4]),  # customer id
+    ("示例贸易", [4]),  # company, partial
     ("anna", [5]),
     ("nobody", []),
 ]
@@ -46,10 +51,12 @@ def test_search_pages_with_limit_and_offset(small, users):
     assert first.rows["customer_id"].tolist() == [1, 3] and second.rows["customer_id"].tolist() == [4, 5]
 
 
-SEEN = {"manager": ("+86 138****5678", "z***@example.com"),
-        "marketing": ("+86 138****5678", "z***@example.com"),
-        "steward": ("+8613812345678", "zhang.san@example.com"),
-        "admin": ("+8613812345678", "zhang.san@example.com")}
+SEEN = {
+    "manager": ("+86 138****5678", "z***@example.com"),
+    "marketing": ("+86 138****5678", "z***@example.com"),
+    "steward": ("+8613812345678", "zhang.san@example.com"),
+    "admin": ("+8613812345678", "zhang.san@example.com"),
+}
 
 
 def test_contacts_are_masked_unless_the_role_may_see_them(small, users):
@@ -67,10 +74,11 @@ def test_only_unmasked_profile_reads_are_audited(small, users):
     customers.customer_360(users["manager"], 1)
     customers.profile(users["steward"], 1)
     customers.customer_360(users["admin"], 2)
-    rows = warehouse.read("SELECT username, entity_id FROM audit_log WHERE action = 'customer.view' "
-                          "ORDER BY audit_id")
-    assert rows.to_dict("records") == [{"username": "steward", "entity_id": "1"},
-                                       {"username": "admin", "entity_id": "2"}]
+    rows = warehouse.read("SELECT username, entity_id FROM audit_log WHERE action = 'customer.view' ORDER BY audit_id")
+    assert rows.to_dict("records") == [
+        {"username": "steward", "entity_id": "1"},
+        {"username": "admin", "entity_id": "2"},
+    ]
 
 
 def test_a_user_without_a_role_is_refused(small):
@@ -91,6 +99,7 @@ def test_unknown_customer_raises_not_found(small, users):
 
 def test_360_reads_orders_events_notes_tags_consents(small, users):
     from tests import factories as fx
+
     with warehouse.transaction() as tx:
         fx.tag(tx, 1, "vip")
         fx.consent(tx, 1, "sms", "granted")
@@ -100,8 +109,17 @@ def test_360_reads_orders_events_notes_tags_consents(small, users):
     assert one.summary["kept_orders"] == 3
     assert float(two.summary["net_revenue"]) == 500.0
     assert one.orders["amount"].astype(float).tolist() == [300.0, 200.0, 100.0]
-    assert list(one.orders.columns) == ["order_id", "order_time", "status", "amount", "refund_amount",
-                                        "channel", "category", "item_count", "source"]
+    assert list(one.orders.columns) == [
+        "order_id",
+        "order_time",
+        "status",
+        "amount",
+        "refund_amount",
+        "channel",
+        "category",
+        "item_count",
+        "source",
+    ]
     assert len(one.events) == 5 and one.events["event_time"].is_monotonic_decreasing
     assert one.notes["note"].tolist() == ["物流太慢"]
     assert one.tags == ["vip"]
@@ -110,6 +128,7 @@ def test_360_reads_orders_events_notes_tags_consents(small, users):
 
 def test_360_timeline_is_capped_but_every_note_is_kept(small, users):
     from tests import factories as fx
+
     with warehouse.transaction() as tx:
         fx.event(tx, 1, "consult", fixture.dt(2020, 1, 1), note="旧的咨询")
         fx.consent(tx, 1, "sms", "granted")
@@ -119,17 +138,18 @@ def test_360_timeline_is_capped_but_every_note_is_kept(small, users):
     # the summary counts every order, not only the ones listed
     assert view.summary["kept_orders"] == 3 and float(view.summary["net_revenue"]) == 600.0
     assert (view.summary["first_order"], view.summary["last_order"]) == (
-        fixture.dt(2025, 1, 10, 10), fixture.dt(2026, 5, 20, 10))
-    assert view.notes["note"].tolist() == ["旧的咨询"]          # older than the two newest events
+        fixture.dt(2025, 1, 10, 10),
+        fixture.dt(2026, 5, 20, 10),
+    )
+    assert view.notes["note"].tolist() == ["旧的咨询"]  # older than the two newest events
     assert view.consents["current"].tolist().count(True) == 1
 
 
 def test_summary_of_a_customer_without_orders_and_of_refunds(small, users):
     m = users["manager"]
     none = customers.customer_360(m, 3).summary
-    assert none == {"kept_orders": 0, "net_revenue": 0, "refunded_orders": 0,
-                    "first_order": None, "last_order": None}
-    four = customers.customer_360(m, 4).summary       # 1000 kept + 400 partly refunded (100)
+    assert none == {"kept_orders": 0, "net_revenue": 0, "refunded_orders": 0, "first_order": None, "last_order": None}
+    four = customers.customer_360(m, 4).summary  # 1000 kept + 400 partly refunded (100)
     assert (four["kept_orders"], float(four["net_revenue"]), four["refunded_orders"]) == (2, 1300.0, 1)
 
 
@@ -137,7 +157,7 @@ def test_history_is_this_records_changes_newest_first_through_the_audit_index(sm
     steward = users["steward"]
     audit.record(None, steward, "customer.update", "customer", 1, before={"city": "上海"}, after={"city": "杭州"})
     audit.record(None, steward, "customer.view", "customer", 1, detail={"contacts": "unmasked"})
-    audit.record(None, steward, "user.update", "user", 1, after={"roles": "admin"})   # same id, other entity
+    audit.record(None, steward, "user.update", "user", 1, after={"roles": "admin"})  # same id, other entity
     audit.record(None, steward, "customer.update", "customer", 2, after={"city": "北京"})
     audit.record(None, steward, "customer.update", "customer", 1, before={"city": "杭州"}, after={"city": "苏州"})
     history = customers.customer_360(users["manager"], 1).history
@@ -150,19 +170,31 @@ def test_the_360_reads_small_tables_and_the_audit_log_through_indexes(small, use
     # consents and flags by index saved ~0.3-0.5 ms each (0010). Orders and events must not
     # go through an index: DuckDB fetches index hits row by row, 224 ms for a customer with
     # thousands of events against 40 ms by their sort order.
-    with warehouse.transaction() as tx:   # a warehouse in use: tables of a few rows are scanned
+    with warehouse.transaction() as tx:  # a warehouse in use: tables of a few rows are scanned
         tx.run("INSERT INTO tags SELECT i, 'bulk', 'test', now() FROM range(5000) r(i)")
-        tx.run("INSERT INTO consents (customer_id, channel, status, source, recorded_at) "
-               "SELECT i, 'sms', 'granted', 'test', now() FROM range(5000) r(i)")
-        tx.run("INSERT INTO quality_flags (customer_id, kind, rule_id, severity) "
-               "SELECT i, 'rule', 'test', 'low' FROM range(5000) r(i)")
-        tx.run("INSERT INTO audit_log (username, action, entity, entity_id) "
-               "SELECT 'test', 'customer.update', 'customer', CAST(i AS VARCHAR) FROM range(5000) r(i)")
-    plan = warehouse.read("EXPLAIN (ANALYZE, FORMAT JSON) " + warehouse.query("c360_details"), id=1,
-                          history_limit=50, orders_limit=10, events_limit=10)
+        tx.run(
+            "INSERT INTO consents (customer_id, channel, status, source, recorded_at) "
+            "SELECT i, 'sms', 'granted', 'test', now() FROM range(5000) r(i)"
+        )
+        tx.run(
+            "INSERT INTO quality_flags (customer_id, kind, rule_id, severity) "
+            "SELECT i, 'rule', 'test', 'low' FROM range(5000) r(i)"
+        )
+        tx.run(
+            "INSERT INTO audit_log (username, action, entity, entity_id) "
+            "SELECT 'test', 'customer.update', 'customer', CAST(i AS VARCHAR) FROM range(5000) r(i)"
+        )
+    plan = warehouse.read(
+        "EXPLAIN (ANALYZE, FORMAT JSON) " + warehouse.query("c360_details"),
+        id=1,
+        history_limit=50,
+        orders_limit=10,
+        events_limit=10,
+    )
     scans = _table_scans(json.loads(plan.iloc[0, -1]))
-    assert {table: scans[table] for table in ("audit_log", "tags", "consents", "quality_flags")} == \
-        dict.fromkeys(("audit_log", "tags", "consents", "quality_flags"), "Index Scan")
+    assert {table: scans[table] for table in ("audit_log", "tags", "consents", "quality_flags")} == dict.fromkeys(
+        ("audit_log", "tags", "consents", "quality_flags"), "Index Scan"
+    )
     assert scans["orders"] == scans["events"] == "Sequential Scan"
 
 
@@ -178,8 +210,15 @@ def _table_scans(node, found=None) -> dict:
 
 
 def test_history_masks_contacts_inside_audit_snapshots(small, users):
-    audit.record(None, users["steward"], "customer.update", "customer", 1,
-                 before={"mobile": "+8613812345678"}, after={"mobile": "+8613812349999"})
+    audit.record(
+        None,
+        users["steward"],
+        "customer.update",
+        "customer",
+        1,
+        before={"mobile": "+8613812345678"},
+        after={"mobile": "+8613812349999"},
+    )
     seen = customers.customer_360(users["manager"], 1).history
     assert json.loads(seen["before"][0]) == {"mobile": "+86 138****5678"}
     assert json.loads(customers.customer_360(users["admin"], 1).history["after"][0]) == {"mobile": "+8613812349999"}
@@ -187,16 +226,21 @@ def test_history_masks_contacts_inside_audit_snapshots(small, users):
 
 def test_quality_flags_show_missing_and_invalid_values_raw_input_and_open_flags(small, users):
     with warehouse.transaction() as tx:
-        tx.run("UPDATE customers SET mobile = '+86123', email = NULL, "
-               "raw_values = '{\"email\": \"zhang@@example\"}' WHERE customer_id = 3")
+        tx.run(
+            "UPDATE customers SET mobile = '+86123', email = NULL, "
+            'raw_values = \'{"email": "zhang@@example"}\' WHERE customer_id = 3'
+        )
     flags = customers.customer_360(users["manager"], 3).quality_flags
     found = {(f["source"], f["field"], f["code"]) for f in flags}
     assert ("record", "mobile", "invalid") in found
     assert ("import", "email", "raw_value") in found
-    assert next(f for f in flags if f["source"] == "import")["detail"] != "zhang@@example"   # masked
+    assert next(f for f in flags if f["source"] == "import")["detail"] != "zhang@@example"  # masked
     assert ("record", "full_name", "missing") not in found
     with warehouse.transaction() as tx:
-        tx.run("INSERT INTO quality_flags (customer_id, kind, rule_id, field, severity) "
-               "VALUES (3, 'rule', 'mobile.valid', 'mobile', 'high')")
+        tx.run(
+            "INSERT INTO quality_flags (customer_id, kind, rule_id, field, severity) "
+            "VALUES (3, 'rule', 'mobile.valid', 'mobile', 'high')"
+        )
     assert ("quality", "mobile", "mobile.valid") in {
-        (f["source"], f["field"], f["code"]) for f in customers.customer_360(users["steward"], 3).quality_flags}
+        (f["source"], f["field"], f["code"]) for f in customers.customer_360(users["steward"], 3).quality_flags
+    }

@@ -1,4 +1,5 @@
 """Every Overview metric against numbers computed by hand on tests/dashboards_fixture.py."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -128,12 +129,15 @@ def test_lifecycle_funnel_counts_reached_stages_and_conversion(small):
 
 def test_cohort_retention(small):
     frame = metrics.cohort_retention(Filters(date(2025, 1, 1), date(2026, 6, 30)))
-    rows = {(r.cohort_month.isoformat(), r.months_since): (r.customers, r.retention)
-            for r in frame.itertuples()}
+    rows = {(r.cohort_month.isoformat(), r.months_since): (r.customers, r.retention) for r in frame.itertuples()}
     # customer 1: first order January 2025, again April (15) and May (16) 2026; 5: March 2026; 2: May 2026
-    assert rows == {("2025-01-01", 0): (1, 1.0), ("2025-01-01", 15): (1, 1.0),
-                    ("2025-01-01", 16): (1, 1.0), ("2026-03-01", 0): (1, 1.0),
-                    ("2026-05-01", 0): (1, 1.0)}
+    assert rows == {
+        ("2025-01-01", 0): (1, 1.0),
+        ("2025-01-01", 15): (1, 1.0),
+        ("2025-01-01", 16): (1, 1.0),
+        ("2026-03-01", 0): (1, 1.0),
+        ("2026-05-01", 0): (1, 1.0),
+    }
 
 
 def test_home_kpis_use_the_same_definitions(small):
@@ -153,19 +157,28 @@ def test_refresh_is_idempotent_and_safe_on_an_empty_warehouse(warehouse_path):
     assert metrics.kpi_details(W) == before
 
 
-WINDOWS = [(date(2026, 4, 1), date(2026, 6, 30)), (date(2026, 4, 16), date(2026, 5, 19)),
-           (date(2026, 5, 6), date(2026, 5, 6)), (date(2025, 1, 10), date(2026, 4, 15)),
-           (date(2025, 12, 31), date(2026, 3, 31)), (date(2024, 11, 30), date(2026, 6, 29)),
-           (date(2026, 5, 7), date(2026, 6, 30)), (date(2025, 2, 1), date(2025, 2, 1)),
-           # whole calendar months (no edge months are read) and half-aligned ranges
-           (date(2026, 5, 1), date(2026, 5, 31)), (date(2025, 6, 1), date(2026, 5, 31)),
-           (date(2026, 5, 1), date(2026, 5, 20)), (date(2026, 4, 10), date(2026, 5, 31)),
-           (date(2026, 3, 1), date(2026, 6, 12))]
+WINDOWS = [
+    (date(2026, 4, 1), date(2026, 6, 30)),
+    (date(2026, 4, 16), date(2026, 5, 19)),
+    (date(2026, 5, 6), date(2026, 5, 6)),
+    (date(2025, 1, 10), date(2026, 4, 15)),
+    (date(2025, 12, 31), date(2026, 3, 31)),
+    (date(2024, 11, 30), date(2026, 6, 29)),
+    (date(2026, 5, 7), date(2026, 6, 30)),
+    (date(2025, 2, 1), date(2025, 2, 1)),
+    # whole calendar months (no edge months are read) and half-aligned ranges
+    (date(2026, 5, 1), date(2026, 5, 31)),
+    (date(2025, 6, 1), date(2026, 5, 31)),
+    (date(2026, 5, 1), date(2026, 5, 20)),
+    (date(2026, 4, 10), date(2026, 5, 31)),
+    (date(2026, 3, 1), date(2026, 6, 12)),
+]
 
 
 def test_aggregates_agree_with_raw_sql_over_the_source_tables(small):
     """Edge months, single days, windows crossing years, filters: same counts as raw SQL."""
     from bench import raw_sql
+
     con = warehouse.engine().raw_connection()
     try:
         for start, end in WINDOWS:
@@ -182,6 +195,7 @@ def test_aggregates_agree_with_raw_sql_over_the_source_tables(small):
 
 def _raw(con, sql: str, prm: dict) -> list[dict]:
     from bench import raw_sql
+
     cur = con.driver_connection.execute(sql, raw_sql.used(sql, prm))
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, row)) for row in cur.fetchall()]
@@ -190,6 +204,7 @@ def _raw(con, sql: str, prm: dict) -> list[dict]:
 def test_trends_breakdowns_funnel_and_cohorts_agree_with_raw_sql(small):
     """The single-window Overview queries, on the same windows and filters as the KPIs."""
     from bench import raw_sql
+
     con = warehouse.engine().raw_connection()
     try:
         for start, end in WINDOWS:
@@ -200,18 +215,21 @@ def test_trends_breakdowns_funnel_and_cohorts_agree_with_raw_sql(small):
                 monthly = metrics.monthly_trends(f)
                 want = _raw(con, raw_sql.MONTHLY, prm)
                 assert [(r["month"], r["new_customers"], r["active_customers"], float(r["revenue"])) for r in want] == [
-                    (r.month, r.new_customers, r.active_customers, r.revenue) for r in monthly.itertuples()], where
+                    (r.month, r.new_customers, r.active_customers, r.revenue) for r in monthly.itertuples()
+                ], where
                 got = metrics.breakdowns(f)
                 got = got[got["dimension"] == "channel"]
                 want = [r for r in _raw(con, raw_sql.BREAKDOWN_CHANNEL, prm) if r["customers"] or r["revenue"]]
-                assert sorted((r["channel"], r["customers"], r["new_customers"], float(r["revenue"])) for r in want) == sorted(
-                    (r.value, r.customers, r.new_customers, r.revenue) for r in got.itertuples()), where
+                assert sorted(
+                    (r["channel"], r["customers"], r["new_customers"], float(r["revenue"])) for r in want
+                ) == sorted((r.value, r.customers, r.new_customers, r.revenue) for r in got.itertuples()), where
                 funnel = metrics.lifecycle_funnel(f).set_index("stage")["customers"].to_dict()
                 for r in _raw(con, raw_sql.LIFECYCLE, prm):
                     assert funnel.get(r["stage"], 0) == r["customers"], where
                 cohorts = metrics.cohort_retention(f)
-                assert [(r["cohort_month"], r["months_since"], r["customers"]) for r in _raw(con, raw_sql.COHORTS, prm)] == [
-                    (r.cohort_month, r.months_since, r.customers) for r in cohorts.itertuples()], where
+                assert [
+                    (r["cohort_month"], r["months_since"], r["customers"]) for r in _raw(con, raw_sql.COHORTS, prm)
+                ] == [(r.cohort_month, r.months_since, r.customers) for r in cohorts.itertuples()], where
     finally:
         con.close()
 
@@ -223,10 +241,12 @@ def test_home_kpis_agree_with_the_overview_kpis(small):
         month = metrics.kpis(Filters(as_of.replace(day=1), as_of))
         active = metrics.kpis(Filters(as_of - timedelta(days=days - 1), as_of))
         year = metrics.kpis(Filters(as_of - timedelta(days=364), as_of))
-        assert home == {"customers": month["customers"]["value"],
-                        "new_this_month": month["new_customers"]["value"],
-                        "active_customers": active["active"]["value"],
-                        "revenue_12m": year["revenue"]["value"]}, as_of
+        assert home == {
+            "customers": month["customers"]["value"],
+            "new_this_month": month["new_customers"]["value"],
+            "active_customers": active["active"]["value"],
+            "revenue_12m": year["revenue"]["value"],
+        }, as_of
 
 
 def test_overview_reads_every_figure_in_one_snapshot(small):
@@ -242,7 +262,7 @@ def test_a_snapshot_does_not_see_writes_committed_after_it_started(small):
     before = metrics.kpis(W)["customers"]["value"]
     with warehouse.snapshot():
         assert metrics.kpis(W)["customers"]["value"] == before
-        with warehouse.transaction() as tx:      # another connection commits meanwhile
+        with warehouse.transaction() as tx:  # another connection commits meanwhile
             tx.run("UPDATE agg_month SET new_customers = new_customers + 100 WHERE seg = 0")
         assert metrics.kpis(W)["customers"]["value"] == before
-    assert metrics.kpis(W)["customers"]["value"] > before          # seen once the block ends
+    assert metrics.kpis(W)["customers"]["value"] > before  # seen once the block ends

@@ -1,6 +1,7 @@
 """The demo generator: deterministic, documented defect rates, valid identifiers, coherent
 behaviour. One 3,000-customer warehouse is built per module; every check re-derives its
 expectation from the data (not from the generator's own bookkeeping)."""
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,9 @@ def one(sql: str, **params):
 
 
 def flagged(defect: str) -> set[int]:
-    return {int(r["customer_id"]) for r in rows(
-        "SELECT customer_id FROM demo_ground_truth WHERE defect = :d", d=defect)}
+    return {
+        int(r["customer_id"]) for r in rows("SELECT customer_id FROM demo_ground_truth WHERE defect = :d", d=defect)
+    }
 
 
 def customers_by_id() -> dict[int, dict]:
@@ -75,6 +77,7 @@ def as_date(v) -> date:
 
 
 # ---------------------------------------------------------------- determinism and volume
+
 
 def test_same_seed_gives_the_same_warehouse(db, tmp_path):
     _build(tmp_path / "again.duckdb")
@@ -98,9 +101,11 @@ def test_volumes_are_about_8_orders_and_20_events_per_customer(db):
 
 
 def test_ids_come_from_the_sequences(db):
-    for table, key, seq in (("customers", "customer_id", "customer_id_seq"),
-                            ("orders", "order_id", "order_id_seq"),
-                            ("events", "event_id", "event_id_seq")):
+    for table, key, seq in (
+        ("customers", "customer_id", "customer_id_seq"),
+        ("orders", "order_id", "order_id_seq"),
+        ("events", "event_id", "event_id_seq"),
+    ):
         top = one(f"SELECT max({key}) FROM {table}")
         assert one(f"SELECT count(DISTINCT {key}) FROM {table}") == one(f"SELECT count(*) FROM {table}")
         with warehouse.transaction() as tx:
@@ -122,6 +127,7 @@ def test_refuses_to_overwrite_unless_replace(tmp_path):
 
 # ---------------------------------------------------------------- defect rates
 
+
 @pytest.mark.parametrize("defect", sorted(demo.DEFECT_RATES))
 def test_defect_rate_matches_the_documented_constant(db, defect):
     rate = len(flagged(defect)) / N
@@ -130,8 +136,7 @@ def test_defect_rate_matches_the_documented_constant(db, defect):
 
 def test_duplicates_are_second_records_of_earlier_people(db):
     cs = customers_by_id()
-    truth = rows("SELECT customer_id, duplicate_of, detail FROM demo_ground_truth"
-                 " WHERE defect = 'duplicate'")
+    truth = rows("SELECT customer_id, duplicate_of, detail FROM demo_ground_truth WHERE defect = 'duplicate'")
     dups = {int(t["customer_id"]) for t in truth}
     shared_key = 0
     for t in truth:
@@ -143,8 +148,9 @@ def test_duplicates_are_second_records_of_earlier_people(db):
         assert dup["gender"] == orig["gender"] and dup["country"] == orig["country"]
         digits = lambda m: re.sub(r"\D", "", m or "")[-9:]  # noqa: E731
         same_mobile = not is_null(dup["mobile"]) and digits(dup["mobile"]) == digits(orig["mobile"])
-        same_email = (not is_null(dup["email"]) and not is_null(orig["email"])
-                      and dup["email"].lower() == orig["email"].lower())
+        same_email = (
+            not is_null(dup["email"]) and not is_null(orig["email"]) and dup["email"].lower() == orig["email"].lower()
+        )
         same_id = not is_null(dup["id_number_hash"]) and dup["id_number_hash"] == orig["id_number_hash"]
         same_py = dup["name_pinyin"] == orig["name_pinyin"]
         shared_key += same_mobile or same_email or same_id or same_py
@@ -159,6 +165,7 @@ def test_duplicates_are_second_records_of_earlier_people(db):
 
 def test_invalid_emails_fail_validation_and_the_others_pass(db):
     from lib.core.validation import FieldError, email
+
     bad = flagged("invalid_email")
     for r in rows("SELECT customer_id, email FROM customers WHERE email IS NOT NULL"):
         try:
@@ -171,6 +178,7 @@ def test_invalid_emails_fail_validation_and_the_others_pass(db):
 
 def test_invalid_mobiles_fail_validation_and_the_others_pass(db):
     from lib.core.validation import FieldError, mobile
+
     bad = flagged("invalid_mobile")
     for r in rows("SELECT customer_id, mobile FROM customers WHERE mobile IS NOT NULL"):
         try:
@@ -183,8 +191,10 @@ def test_invalid_mobiles_fail_validation_and_the_others_pass(db):
 
 def test_stored_mobiles_are_e164_except_duplicates_typed_elsewhere(db):
     bad = flagged("invalid_mobile")
-    formatted = {int(r["customer_id"]) for r in rows(
-        "SELECT customer_id FROM demo_ground_truth WHERE detail LIKE '%mobile:formatted%'")}
+    formatted = {
+        int(r["customer_id"])
+        for r in rows("SELECT customer_id FROM demo_ground_truth WHERE detail LIKE '%mobile:formatted%'")
+    }
     for r in rows("SELECT customer_id, mobile FROM customers WHERE mobile IS NOT NULL"):
         cid = int(r["customer_id"])
         if cid not in bad | formatted:
@@ -212,18 +222,22 @@ def test_stale_records(db):
     for cid, c in customers_by_id().items():
         stale = c["updated_at"] < limit and c["verified_at"] < limit
         fresh = c["updated_at"] >= limit and c["verified_at"] >= limit
-        assert (stale if cid in bad else fresh), (cid, c["updated_at"], c["verified_at"])
+        assert stale if cid in bad else fresh, (cid, c["updated_at"], c["verified_at"])
         assert c["registered_at"] <= c["verified_at"] <= c["updated_at"] < CUTOFF
 
 
 # ---------------------------------------------------------------- identifiers and names
 
+
 def test_resident_ids_are_valid_and_match_the_person(db):
     from stdnum.cn import ric
+
     skip = flagged("impossible_date")
     checked = 0
-    for r in rows("SELECT customer_id, id_number_enc, id_number_hash, id_number_last4, birth_date,"
-                  " gender, country FROM customers WHERE id_number_enc IS NOT NULL"):
+    for r in rows(
+        "SELECT customer_id, id_number_enc, id_number_hash, id_number_last4, birth_date,"
+        " gender, country FROM customers WHERE id_number_enc IS NOT NULL"
+    ):
         number = privacy.decrypt(r["id_number_enc"])
         assert r["country"] == "CN"
         assert ric.validate(number) == number
@@ -239,8 +253,10 @@ def test_resident_ids_are_valid_and_match_the_person(db):
 
 def test_resident_ids_are_unique_per_person(db):
     """Records share a resident ID only when they are the same person (a duplicate cluster)."""
-    person = {int(r["customer_id"]): int(r["duplicate_of"]) for r in rows(
-        "SELECT customer_id, duplicate_of FROM demo_ground_truth WHERE defect = 'duplicate'")}
+    person = {
+        int(r["customer_id"]): int(r["duplicate_of"])
+        for r in rows("SELECT customer_id, duplicate_of FROM demo_ground_truth WHERE defect = 'duplicate'")
+    }
     by_hash: dict[str, set[int]] = {}
     for r in rows("SELECT customer_id, id_number_hash FROM customers WHERE id_number_hash IS NOT NULL"):
         cid = int(r["customer_id"])
@@ -253,6 +269,7 @@ def test_resident_ids_are_unique_per_person(db):
 
 def test_companies_have_valid_unified_social_credit_codes(db):
     from stdnum.cn import uscc
+
     b2b = rows("SELECT company, industry, job_title, uscc FROM customers WHERE customer_type = 'B2B'")
     assert 0.12 <= len(b2b) / N <= 0.18
     for r in b2b:
@@ -262,8 +279,10 @@ def test_companies_have_valid_unified_social_credit_codes(db):
 
 def test_chinese_names_and_pinyin(db):
     n = 0
-    for r in rows("SELECT family_name, given_name, full_name, name_pinyin FROM customers"
-                  " WHERE country = 'CN' AND full_name IS NOT NULL"):
+    for r in rows(
+        "SELECT family_name, given_name, full_name, name_pinyin FROM customers"
+        " WHERE country = 'CN' AND full_name IS NOT NULL"
+    ):
         assert r["full_name"] == r["family_name"] + r["given_name"]
         m = re.fullmatch(r"([a-z]+(?: [a-z]+)+)\|([a-z]+)\|([a-z]+)", r["name_pinyin"])
         assert m, r
@@ -301,6 +320,7 @@ def test_source_record_ids_are_unique_per_source(db):
 
 # ---------------------------------------------------------------- behaviour
 
+
 def test_orders_and_events_are_stored_by_customer_then_time(db):
     for table, t in (("orders", "order_time"), ("events", "event_time")):
         out_of_order = one(f"""
@@ -318,14 +338,16 @@ def test_every_order_has_one_matching_purchase_event(db):
         WHERE e.event_id IS NULL OR o.customer_id IS NULL OR o.customer_id <> e.customer_id
            OR o.amount <> e.amount OR o.order_time <> e.event_time""")
     assert mismatched == 0
-    assert one("SELECT count(*) FROM events WHERE event_type = 'purchase'") == one(
-        "SELECT count(*) FROM orders")
+    assert one("SELECT count(*) FROM events WHERE event_type = 'purchase'") == one("SELECT count(*) FROM orders")
 
 
 def test_refunds_have_return_events(db):
     assert one("SELECT count(*) FROM orders WHERE refund_amount > amount") == 0
-    assert one("""SELECT count(*) FROM orders WHERE (status = 'refunded') <> (refund_amount = amount
-                  AND refund_amount > 0)""") == 0
+    assert (
+        one("""SELECT count(*) FROM orders WHERE (status = 'refunded') <> (refund_amount = amount
+                  AND refund_amount > 0)""")
+        == 0
+    )
     missing = one("""
         SELECT count(*) FROM orders o WHERE o.status IN ('refunded', 'partially_refunded')
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_type = 'return'
@@ -337,12 +359,20 @@ def test_refunds_have_return_events(db):
 
 
 def test_events_belong_to_their_customers_lifetime(db):
-    assert one("""SELECT count(*) FROM events e JOIN customers c USING (customer_id)
+    assert (
+        one(
+            """SELECT count(*) FROM events e JOIN customers c USING (customer_id)
                   WHERE e.event_time < c.registered_at OR e.event_time >= :cutoff""",
-               cutoff=CUTOFF) == 0
+            cutoff=CUTOFF,
+        )
+        == 0
+    )
     assert one("SELECT count(*) FROM orders WHERE order_time >= :cutoff", cutoff=CUTOFF) == 0
-    assert one("""SELECT count(*) FROM events WHERE event_type IN ('consult', 'complaint')
-                  AND (note IS NULL OR length(note) > 40)""") == 0
+    assert (
+        one("""SELECT count(*) FROM events WHERE event_type IN ('consult', 'complaint')
+                  AND (note IS NULL OR length(note) > 40)""")
+        == 0
+    )
 
 
 LIFECYCLE_SQL = """
@@ -370,9 +400,11 @@ def test_lifecycle_stage_is_consistent_with_orders_and_events(db):
 
 def test_lifecycle_stage_agrees_with_the_lifecycle_module(db):
     from lib.marketing import lifecycle
+
     derived = lifecycle.stages(AS_OF, lifecycle.Rules()).set_index("customer_id")["stage"]
-    stored = warehouse.read("SELECT customer_id, lifecycle_stage FROM customers"
-                            ).set_index("customer_id")["lifecycle_stage"]
+    stored = warehouse.read("SELECT customer_id, lifecycle_stage FROM customers").set_index("customer_id")[
+        "lifecycle_stage"
+    ]
     assert (stored.sort_index() == derived.sort_index()).all()
 
 
@@ -380,35 +412,52 @@ def test_purchase_frequency_is_heavy_tailed(db):
     per = [int(r["n"]) for r in rows("SELECT count(*) AS n FROM orders GROUP BY customer_id")]
     per.sort(reverse=True)
     buyers = len(per)
-    assert sum(n == 1 for n in per) / buyers >= 0.15          # many one-time buyers
+    assert sum(n == 1 for n in per) / buyers >= 0.15  # many one-time buyers
     top = per[: max(1, buyers // 100)]
-    assert sum(top) / sum(per) >= 0.08                        # a few whales
-    assert one("SELECT count(*) FROM customers c WHERE NOT EXISTS"
-               " (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id)") >= 0.2 * N
+    assert sum(top) / sum(per) >= 0.08  # a few whales
+    assert (
+        one(
+            "SELECT count(*) FROM customers c WHERE NOT EXISTS"
+            " (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id)"
+        )
+        >= 0.2 * N
+    )
 
 
 def test_shopping_festivals_and_growth_show(db):
-    daily = one("SELECT count(*) / count(DISTINCT order_time::DATE) FROM orders"
-                " WHERE order_time >= DATE '2025-01-01' AND order_time < DATE '2026-01-01'")
+    daily = one(
+        "SELECT count(*) / count(DISTINCT order_time::DATE) FROM orders"
+        " WHERE order_time >= DATE '2025-01-01' AND order_time < DATE '2026-01-01'"
+    )
     double11 = one("SELECT count(*) FROM orders WHERE order_time::DATE = DATE '2025-11-11'")
     six18 = one("SELECT count(*) FROM orders WHERE order_time::DATE = DATE '2025-06-18'")
     assert double11 > 3 * daily and six18 > 2 * daily
-    by_year = {int(r["y"]): int(r["n"]) for r in rows(
-        "SELECT year(registered_at) AS y, count(*) AS n FROM customers GROUP BY 1")}
+    by_year = {
+        int(r["y"]): int(r["n"])
+        for r in rows("SELECT year(registered_at) AS y, count(*) AS n FROM customers GROUP BY 1")
+    }
     assert by_year[2025] > by_year[2024]
 
 
 def test_consent_history(db):
-    assert one("""SELECT count(*) FROM consents c JOIN customers k USING (customer_id)
+    assert (
+        one("""SELECT count(*) FROM consents c JOIN customers k USING (customer_id)
                   WHERE (c.channel IN ('sms', 'phone') AND k.mobile IS NULL)
-                     OR (c.channel = 'email' AND k.email IS NULL)""") == 0
+                     OR (c.channel = 'email' AND k.email IS NULL)""")
+        == 0
+    )
     # every withdrawal follows a grant of the same channel
-    assert one("""SELECT count(*) FROM consents w WHERE w.status = 'withdrawn' AND NOT EXISTS
+    assert (
+        one("""SELECT count(*) FROM consents w WHERE w.status = 'withdrawn' AND NOT EXISTS
                   (SELECT 1 FROM consents g WHERE g.customer_id = w.customer_id
                    AND g.channel = w.channel AND g.status = 'granted'
-                   AND g.recorded_at <= w.recorded_at)""") == 0
-    share = one("SELECT count(DISTINCT customer_id) FILTER (WHERE status = 'withdrawn')"
-                " / count(DISTINCT customer_id) FROM consents")
+                   AND g.recorded_at <= w.recorded_at)""")
+        == 0
+    )
+    share = one(
+        "SELECT count(DISTINCT customer_id) FILTER (WHERE status = 'withdrawn')"
+        " / count(DISTINCT customer_id) FROM consents"
+    )
     assert 0.05 <= share <= 0.35
     granted_sms = one("SELECT count(DISTINCT customer_id) FROM consents WHERE channel = 'sms'")
     assert granted_sms / one("SELECT count(*) FROM customers WHERE mobile IS NOT NULL") >= 0.6

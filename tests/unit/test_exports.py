@@ -7,6 +7,7 @@ payloads: the writer itself, audience CSV/XLSX, the audit log (a failed login wi
 username), duplicate pairs, churn and CLV scores. Churn/CLV score files also need a role and
 leave an audit row. In-page downloads (lib.security.exports.deliver) write one audit row per download.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,7 @@ from tests import factories as f
 
 PAYLOADS = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "\t=1"]
 NEUTRALISED = ["'" + p for p in PAYLOADS]
-XLSX_TYPES = {"=": "f", "+": "s"}   # what openpyxl stored before: "=" became a formula
+XLSX_TYPES = {"=": "f", "+": "s"}  # what openpyxl stored before: "=" became a formula
 
 
 def csv_rows(data: bytes) -> list[list[str]]:
@@ -59,29 +60,30 @@ def assert_xlsx_safe(data: bytes, payloads=PAYLOADS) -> None:
     assert [c.coordinate for c in cells if c.data_type == "f"] == []
     texts = {c.value: c.data_type for c in cells if isinstance(c.value, str)}
     for p in payloads:
-        stored = p.replace("\r", "\n")   # XML line-end normalisation on read
+        stored = p.replace("\r", "\n")  # XML line-end normalisation on read
         assert texts.get(stored) == "s", (p, texts.get(stored))
 
 
 # ---------------------------------------------------------------- the writer itself
 
+
 def payload_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "name": pd.array(PAYLOADS + ["-12.5", "ok", None], dtype="string"),
-        "note": pd.Series(["=1+1", 7, None, "+8613812345678", "\r=2", "#N/A", "a=b", "-1,000.5"],
-                          dtype=object),
-        "amount": [-1, -2, 3, 4, 5, 6, 7, 8],
-        "score": [-0.5, 1.5, -2.0, 0.0, 1.0, 2.0, 3.0, float("nan")],
-        "day": pd.to_datetime(["2026-01-02"] * 8),
-    })
+    return pd.DataFrame(
+        {
+            "name": pd.array(PAYLOADS + ["-12.5", "ok", None], dtype="string"),
+            "note": pd.Series(["=1+1", 7, None, "+8613812345678", "\r=2", "#N/A", "a=b", "-1,000.5"], dtype=object),
+            "amount": [-1, -2, 3, 4, 5, 6, 7, 8],
+            "score": [-0.5, 1.5, -2.0, 0.0, 1.0, 2.0, 3.0, float("nan")],
+            "day": pd.to_datetime(["2026-01-02"] * 8),
+        }
+    )
 
 
 def test_csv_neutralises_every_formula_prefix_and_keeps_numbers():
     rows = csv_rows(exports.to_csv(payload_frame()))
     assert rows[0] == ["name", "note", "amount", "score", "day"]
     assert [r[0] for r in rows[1:]] == NEUTRALISED + ["-12.5", "ok", ""]
-    assert [r[1] for r in rows[1:]] == ["'=1+1", "7", "", "+8613812345678", "'\r=2", "#N/A", "a=b",
-                                        "-1,000.5"]
+    assert [r[1] for r in rows[1:]] == ["'=1+1", "7", "", "+8613812345678", "'\r=2", "#N/A", "a=b", "-1,000.5"]
     assert [r[2] for r in rows[1:]] == ["-1", "-2", "3", "4", "5", "6", "7", "8"]
     assert [r[3] for r in rows[1:]] == ["-0.5", "1.5", "-2.0", "0.0", "1.0", "2.0", "3.0", ""]
     assert rows[1][4] == "2026-01-02"
@@ -93,8 +95,9 @@ def test_a_line_break_inside_a_value_cannot_start_a_new_row():
 
 
 def test_any_index_works_duplicated_labels_too():
-    frame = pd.DataFrame({"a": ["=1", "x", "@2"], "b": pd.Series(["+c", "-1", "=d"], dtype=object, index=[7, 7, 3])},
-                         index=[7, 7, 3])
+    frame = pd.DataFrame(
+        {"a": ["=1", "x", "@2"], "b": pd.Series(["+c", "-1", "=d"], dtype=object, index=[7, 7, 3])}, index=[7, 7, 3]
+    )
     assert csv_rows(exports.to_csv(frame)) == [["a", "b"], ["'=1", "'+c"], ["x", "-1"], ["'@2", "'=d"]]
 
 
@@ -105,14 +108,14 @@ def test_csv_neutralises_hostile_column_names_too():
 
 def test_xlsx_writes_text_as_text_and_numbers_as_numbers():
     cells = xlsx_cells(exports.to_xlsx(payload_frame()))
-    by_row = [cells[i:i + 5] for i in range(0, len(cells), 5)]
+    by_row = [cells[i : i + 5] for i in range(0, len(cells), 5)]
     assert [c.value for c in by_row[0]] == ["name", "note", "amount", "score", "day"]
     names = by_row[1:]
     assert [(r[0].value, r[0].data_type) for r in names[:5]] == [(p, "s") for p in PAYLOADS]
-    assert all(r[0].quotePrefix for r in names[:5])            # stays text when edited in Excel
+    assert all(r[0].quotePrefix for r in names[:5])  # stays text when edited in Excel
     assert (names[5][0].value, names[5][0].data_type) == ("-12.5", "s")
     assert (names[0][1].value, names[0][1].data_type) == ("=1+1", "s")
-    assert (names[5][1].value, names[5][1].data_type) == ("#N/A", "s")   # not an error cell
+    assert (names[5][1].value, names[5][1].data_type) == ("#N/A", "s")  # not an error cell
     assert [(r[2].value, r[2].data_type) for r in names] == [(v, "n") for v in [-1, -2, 3, 4, 5, 6, 7, 8]]
     assert (names[0][3].value, names[0][3].data_type) == (-0.5, "n")
     assert names[7][3].value is None and names[7][0].value is None
@@ -144,8 +147,9 @@ def hostile(warehouse_path):
     """Five consenting, reachable customers whose name, city and source id are the payloads."""
     with warehouse.transaction() as tx:
         for i, p in enumerate(PAYLOADS, start=1):
-            f.customer(tx, i, full_name=p, city=p, source_record_id=p,
-                       mobile=f"+86138000000{i:02d}", email=f"c{i}@example.com")
+            f.customer(
+                tx, i, full_name=p, city=p, source_record_id=p, mobile=f"+86138000000{i:02d}", email=f"c{i}@example.com"
+            )
             f.consent(tx, i, "sms")
             f.order(tx, i, datetime(2026, 6, 1), 100.0 * i)
     rfm.refresh(auth.SYSTEM, AS_OF)
@@ -156,10 +160,13 @@ EVERYONE = {"op": "and", "conditions": []}
 
 
 def audit_rows(action: str) -> list[dict]:
-    frame = warehouse.read("SELECT username, entity, entity_id, detail FROM audit_log WHERE action = :a "
-                           "ORDER BY audit_id", a=action)
-    return [{**r, "detail": json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]}
-            for r in frame.to_dict("records")]
+    frame = warehouse.read(
+        "SELECT username, entity, entity_id, detail FROM audit_log WHERE action = :a ORDER BY audit_id", a=action
+    )
+    return [
+        {**r, "detail": json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]}
+        for r in frame.to_dict("records")
+    ]
 
 
 def test_audience_csv_export_neutralises_formulas(hostile, users):
@@ -188,14 +195,14 @@ def test_audience_cli_export_file_is_neutralised_and_owner_only(hostile, tmp_pat
     audience.export_to_file(auth.SYSTEM, EVERYONE, "sms", out, AS_OF)
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
     assert_csv_safe(out.read_bytes())
-    assert sum(c in NEUTRALISED for c in csv_cells(out.read_bytes())) == 15   # name, id, city x 5
+    assert sum(c in NEUTRALISED for c in csv_cells(out.read_bytes())) == 15  # name, id, city x 5
 
 
 # ---------------------------------------------------------------- the audit log export
 
+
 @pytest.mark.parametrize("payload", PAYLOADS)
-def test_a_failed_login_with_a_formula_username_cannot_reach_the_admins_spreadsheet(warehouse_path, users,
-                                                                                      payload):
+def test_a_failed_login_with_a_formula_username_cannot_reach_the_admins_spreadsheet(warehouse_path, users, payload):
     auth.record_login(payload, False)
     data, count = audit_trail.export_csv(users["admin"], AuditFilter(action="login.failed"))
     rows = csv_rows(data)
@@ -207,12 +214,15 @@ def test_a_failed_login_with_a_formula_username_cannot_reach_the_admins_spreadsh
 
 # ---------------------------------------------------------------- duplicate pairs (CLI export)
 
+
 def test_dedup_export_files_are_neutralised(warehouse_path, users, tmp_path):
     with warehouse.transaction() as tx:
         f.customer(tx, 1, source_record_id=PAYLOADS[0])
         f.customer(tx, 2, source_record_id=PAYLOADS[1])
-        tx.run("INSERT INTO dedup_candidates (run_id, customer_id_l, customer_id_r, match_probability, "
-               "match_weight, agreement) VALUES (1, 1, 2, 0.97, 8.5, '{}')")
+        tx.run(
+            "INSERT INTO dedup_candidates (run_id, customer_id_l, customer_id_r, match_probability, "
+            "match_weight, agreement) VALUES (1, 1, 2, 0.97, 8.5, '{}')"
+        )
         tx.run("INSERT INTO dedup_clusters (run_id, cluster_id, customer_id) VALUES (1, 1, 1), (1, 1, 2)")
     out = dedup.export(users["steward"], str(tmp_path / "pairs.csv"))
     pairs = csv_rows((tmp_path / "pairs.csv").read_bytes())
@@ -226,16 +236,25 @@ def test_dedup_export_files_are_neutralised(warehouse_path, users, tmp_path):
 
 # ---------------------------------------------------------------- churn and CLV score files
 
+
 @pytest.fixture
 def scored(warehouse_path):
     with warehouse.transaction() as tx:
         for i, p in enumerate(PAYLOADS, start=1):
             f.customer(tx, i, source_record_id=p)
-            tx.run("INSERT INTO churn_scores (customer_id, model_id, as_of, probability, risk_tier, reasons) "
-                   "VALUES (:i, 1, DATE '2026-06-30', :p, 'high', ['=cmd()', 'recency'])", i=i, p=i / 10)
-            tx.run("INSERT INTO clv_scores (customer_id, clv_model_id, as_of, horizon_days, p_alive, "
-                   "expected_purchases, expected_avg_value, expected_value) "
-                   "VALUES (:i, 1, DATE '2026-06-30', 180, 0.5, 1.5, -20.0, :v)", i=i, v=-100.0 * i)
+            tx.run(
+                "INSERT INTO churn_scores (customer_id, model_id, as_of, probability, risk_tier, reasons) "
+                "VALUES (:i, 1, DATE '2026-06-30', :p, 'high', ['=cmd()', 'recency'])",
+                i=i,
+                p=i / 10,
+            )
+            tx.run(
+                "INSERT INTO clv_scores (customer_id, clv_model_id, as_of, horizon_days, p_alive, "
+                "expected_purchases, expected_avg_value, expected_value) "
+                "VALUES (:i, 1, DATE '2026-06-30', 180, 0.5, 1.5, -20.0, :v)",
+                i=i,
+                v=-100.0 * i,
+            )
     return warehouse_path
 
 
@@ -263,8 +282,13 @@ def test_score_exports_are_audited_and_neutralised(scored, users, tmp_path, kind
     if kind == "churn":
         assert [r[rows[0].index("reasons")] for r in rows[1:]] == ["'=cmd();recency"] * 5
     else:
-        assert [r[rows[0].index("expected_value")] for r in rows[1:]] == ["-100.0", "-200.0", "-300.0",
-                                                                         "-400.0", "-500.0"]
+        assert [r[rows[0].index("expected_value")] for r in rows[1:]] == [
+            "-100.0",
+            "-200.0",
+            "-300.0",
+            "-400.0",
+            "-500.0",
+        ]
     assert_csv_safe(out.read_bytes())
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
     [entry] = audit_rows(f"{kind}.export")
@@ -291,21 +315,30 @@ def test_the_system_user_of_scripted_jobs_may_export_scores(scored, tmp_path):
 
 # ---------------------------------------------------------------- in-page downloads
 
+
 def test_deliver_writes_one_audit_row_per_download_and_masks(warehouse_path, users):
-    frame = pd.DataFrame({"customer_id": [1, 2], "full_name": [PAYLOADS[0], "李四"],
-                          "mobile": ["+8613812345678", None]})
-    item = exports.Download("customer_search", frame, "customers_page_1",
-                            filters={"searched_by": ["latin"], "page": 1})
+    frame = pd.DataFrame(
+        {"customer_id": [1, 2], "full_name": [PAYLOADS[0], "李四"], "mobile": ["+8613812345678", None]}
+    )
+    item = exports.Download("customer_search", frame, "customers_page_1", filters={"searched_by": ["latin"], "page": 1})
     data = exports.deliver(users["manager"], item)
     rows = csv_rows(data)
     # the masked mobile starts with "+" and is not a number: Excel would evaluate it, so it is quoted
-    assert rows == [["customer_id", "full_name", "mobile"], ["1", NEUTRALISED[0], "'+86 138****5678"],
-                    ["2", "李四", ""]]
+    assert rows == [
+        ["customer_id", "full_name", "mobile"],
+        ["1", NEUTRALISED[0], "'+86 138****5678"],
+        ["2", "李四", ""],
+    ]
     [entry] = audit_rows("download")
     assert entry["username"] == "manager" and entry["entity"] == "customer_search"
-    assert entry["detail"] == {"rows": 2, "columns": ["customer_id", "full_name", "mobile"],
-                               "filters": {"searched_by": ["latin"], "page": 1},
-                               "file": "customers_page_1.csv", "format": "csv", "masked": True}
+    assert entry["detail"] == {
+        "rows": 2,
+        "columns": ["customer_id", "full_name", "mobile"],
+        "filters": {"searched_by": ["latin"], "page": 1},
+        "file": "customers_page_1.csv",
+        "format": "csv",
+        "masked": True,
+    }
     exports.deliver(users["steward"], item)
     assert [r["username"] for r in audit_rows("download")] == ["manager", "steward"]
     assert audit_rows("download")[1]["detail"]["masked"] is False
@@ -313,6 +346,7 @@ def test_deliver_writes_one_audit_row_per_download_and_masks(warehouse_path, use
 
 def test_a_download_button_drawn_before_the_user_was_disabled_no_longer_delivers(warehouse_path, users):
     from lib.admin import users as accounts
+
     item = exports.Download("customer_search", pd.DataFrame({"a": [1]}), "x")
     accounts.disable_user(users["admin"], "manager")
     with pytest.raises(auth.PermissionDenied):
@@ -323,8 +357,9 @@ def test_a_download_button_drawn_before_the_user_was_disabled_no_longer_delivers
 
 def test_a_download_is_masked_by_the_roles_held_at_the_click(warehouse_path, users):
     from lib.admin import users as accounts
+
     item = exports.Download("customer_search", pd.DataFrame({"mobile": ["+8613812345678"]}), "x")
-    accounts.set_roles(users["admin"], "steward", ["manager"])           # lost the steward role
+    accounts.set_roles(users["admin"], "steward", ["manager"])  # lost the steward role
     assert csv_rows(exports.deliver(users["steward"], item))[1] == ["'+86 138****5678"]
     assert audit_rows("download")[0]["detail"]["masked"] is True
 

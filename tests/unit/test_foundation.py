@@ -1,4 +1,5 @@
 """Foundation behaviour: migrations, named queries, transactions, permissions, config, i18n."""
+
 from __future__ import annotations
 
 import os
@@ -17,6 +18,7 @@ from tests.conftest import ROOT
 
 # ---------------------------------------------------------------- migrations
 
+
 def test_migrations_apply_to_an_empty_file_and_are_idempotent(tmp_path):
     warehouse.use(str(tmp_path / "fresh.duckdb"))
     try:
@@ -25,8 +27,19 @@ def test_migrations_apply_to_an_empty_file_and_are_idempotent(tmp_path):
         assert warehouse.migrate() == []
         assert warehouse.schema_versions() == [int(f.name[:4]) for f in warehouse.migration_files()]
         tables = set(warehouse.read("SELECT table_name FROM information_schema.tables")["table_name"])
-        assert {"customers", "consents", "events", "orders", "tags", "audit_log", "quarantine",
-                "imports", "app_users", "demo_ground_truth", "schema_version"} <= tables
+        assert {
+            "customers",
+            "consents",
+            "events",
+            "orders",
+            "tags",
+            "audit_log",
+            "quarantine",
+            "imports",
+            "app_users",
+            "demo_ground_truth",
+            "schema_version",
+        } <= tables
     finally:
         warehouse.dispose()
         warehouse.use(None)
@@ -37,24 +50,27 @@ def test_cli_init_creates_a_migrated_warehouse_at_the_configured_location(tmp_pa
     # every job checks the keys first (tests/unit/test_keys_and_jobs.py), init included
     keys = {k: os.environ[k] for k in ("C360_FIELD_KEYS", "C360_HASH_KEY", "C360_COOKIE_KEY")}
     env = {"C360_WAREHOUSE": str(target), "PATH": "/usr/bin:/bin", **keys}
-    out = subprocess.run([sys.executable, "-m", "lib.cli", "init"], cwd=ROOT, env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "lib.cli", "init"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "applied" in out.stdout and target.exists()
-    again = subprocess.run([sys.executable, "-m", "lib.cli", "init"], cwd=ROOT, env=env,
-                           capture_output=True, text=True)
+    again = subprocess.run([sys.executable, "-m", "lib.cli", "init"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert "already up to date" in again.stdout
 
 
 def test_a_second_process_gets_a_clear_lock_message(warehouse_path):
     warehouse.scalar("SELECT 1")  # this process now holds the file
-    out = subprocess.run([sys.executable, "-m", "lib.cli", "--warehouse", str(warehouse_path), "init"],
-                         cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "lib.cli", "--warehouse", str(warehouse_path), "init"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2
     assert "open in another process" in out.stderr and "Stop the app" in out.stderr
 
 
 # ---------------------------------------------------------------- queries and transactions
+
 
 def test_named_queries_bind_parameters_and_never_interpolate(warehouse_path):
     hostile = "x'); DROP TABLE customers; --"
@@ -116,15 +132,32 @@ def test_location_parsing():
 
 # ---------------------------------------------------------------- permissions
 
+
 @pytest.mark.parametrize("action", sorted(auth.PERMISSIONS))
 @pytest.mark.parametrize("role", auth.ROLES)
 def test_permission_table_matches_the_guide(role, action):
     guide = {
         "manager": {"view_dashboard", "view_customer"},
-        "marketing": {"view_dashboard", "view_customer", "manage_tags", "manage_segments",
-                      "export_audience", "train_models", "export_scores"},
-        "steward": {"view_dashboard", "view_customer", "view_contact_pii", "edit_customer",
-                    "resolve_flags", "merge_customers", "import_data", "run_quality", "edit_consent"},
+        "marketing": {
+            "view_dashboard",
+            "view_customer",
+            "manage_tags",
+            "manage_segments",
+            "export_audience",
+            "train_models",
+            "export_scores",
+        },
+        "steward": {
+            "view_dashboard",
+            "view_customer",
+            "view_contact_pii",
+            "edit_customer",
+            "resolve_flags",
+            "merge_customers",
+            "import_data",
+            "run_quality",
+            "edit_consent",
+        },
     }
     user = auth.User("u", roles=frozenset({role}))
     expected = True if role == "admin" else action in guide[role]
@@ -166,10 +199,14 @@ def test_passwords_are_stored_hashed(warehouse_path):
 def test_audit_entries_can_be_written_by_name_for_system_jobs(warehouse_path):
     audit.record(None, "nightly-import", "import.start", detail={"rows": 3})
     assert warehouse.one("SELECT username, roles, detail FROM audit_log WHERE action = 'import.start'") == {
-        "username": "nightly-import", "roles": "", "detail": {"rows": 3}}
+        "username": "nightly-import",
+        "roles": "",
+        "detail": {"rows": 3},
+    }
 
 
 # ---------------------------------------------------------------- configuration
+
 
 def test_outside_demo_mode_the_demo_cookie_key_is_refused(monkeypatch, tmp_path):
     keys = tmp_path / "demo-keys.toml"
@@ -189,6 +226,7 @@ def test_outside_demo_mode_the_demo_cookie_key_is_refused(monkeypatch, tmp_path)
 
 # ---------------------------------------------------------------- i18n
 
+
 def test_every_string_has_english_and_chinese():
     for key, texts in i18n.catalog().items():
         assert set(texts) >= {"en", "zh"}, key
@@ -198,6 +236,7 @@ def test_every_string_has_english_and_chinese():
 
 def _placeholders(text: str) -> list[str]:
     import string
+
     return [name for _, name, _, _ in string.Formatter().parse(text) if name]
 
 
@@ -213,22 +252,35 @@ def test_translation_follows_the_session_language():
 
 def test_display_frame_translates_codes_and_headers_and_leaves_the_rest_alone():
     import pandas as pd
-    frame = pd.DataFrame({"status": ["paid", "on_hold", None], "channel": ["wechat", "web", "tmall"],
-                          "amount": [10.0, 20.0, None], "source": ["sms_reply_td", "shop", None]})
+
+    frame = pd.DataFrame(
+        {
+            "status": ["paid", "on_hold", None],
+            "channel": ["wechat", "web", "tmall"],
+            "amount": [10.0, 20.0, None],
+            "source": ["sms_reply_td", "shop", None],
+        }
+    )
     i18n.set_language("zh")
     try:
-        shown = i18n.display_frame(frame, {"status": "dash.order.status", "channel": "dash.channel",
-                                           "source": ("dash.consent.source", "dash.channel")},
-                                   headers="dash.order.col")
+        shown = i18n.display_frame(
+            frame,
+            {
+                "status": "dash.order.status",
+                "channel": "dash.channel",
+                "source": ("dash.consent.source", "dash.channel"),
+            },
+            headers="dash.order.col",
+        )
     finally:
         i18n.set_language("en")
     assert list(shown.columns) == ["状态", "渠道", "金额（元）", "来源系统"]
-    assert shown["状态"].tolist()[:2] == ["已支付", "on_hold"]          # an unknown code as stored
+    assert shown["状态"].tolist()[:2] == ["已支付", "on_hold"]  # an unknown code as stored
     assert shown["渠道"].tolist() == ["微信", "网站", "tmall"]
     assert shown["来源系统"].tolist()[:2] == ["短信回复“TD”退订", "shop"]
     # a NULL text is shown empty (st.dataframe would print a missing value as "None")
     assert shown["状态"].tolist()[2] == "" and shown["来源系统"].tolist()[2] == ""
-    assert shown["金额（元）"].tolist()[:2] == [10.0, 20.0]               # numbers untouched
+    assert shown["金额（元）"].tolist()[:2] == [10.0, 20.0]  # numbers untouched
     # the frame the caller keeps (for CSV downloads) still holds the stored codes and names
     assert list(frame.columns) == ["status", "channel", "amount", "source"]
     assert frame["status"].tolist()[:2] == ["paid", "on_hold"]
@@ -236,20 +288,26 @@ def test_display_frame_translates_codes_and_headers_and_leaves_the_rest_alone():
 
 def test_display_frame_header_prefixes_callables_and_clashing_headers(monkeypatch):
     import pandas as pd
-    catalog = {"t.own.source": {"en": "Captured via"}, "t.shared.source": {"en": "Found by"},
-               "t.shared.id": {"en": "Id"}, "t.shared.kind": {"en": "Type"},
-               "t.shared.event_type": {"en": "Type"}}
+
+    catalog = {
+        "t.own.source": {"en": "Captured via"},
+        "t.shared.source": {"en": "Found by"},
+        "t.shared.id": {"en": "Id"},
+        "t.shared.kind": {"en": "Type"},
+        "t.shared.event_type": {"en": "Type"},
+    }
     monkeypatch.setattr(i18n, "catalog", lambda: catalog)
     frame = pd.DataFrame({"id": [1], "source": ["x"], "kind": ["a"], "event_type": ["b"], "other": [None]})
     shown = i18n.display_frame(frame, {"kind": str.upper}, headers=("t.own", "t.shared"))
     # the table's own prefix wins; a header that would repeat another keeps its column name
     assert list(shown.columns) == ["Id", "Captured via", "Type", "event_type", "other"]
     assert shown["Type"].tolist() == ["A"] and shown["other"].tolist() == [""]
-    assert list(i18n.display_frame(frame).columns) == list(frame.columns)     # nothing asked, nothing changed
+    assert list(i18n.display_frame(frame).columns) == list(frame.columns)  # nothing asked, nothing changed
 
 
 def test_every_i18n_key_used_in_code_exists():
     import re
+
     used = set()
     for path in list((ROOT / "lib").rglob("*.py")) + list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]:
         used |= set(re.findall(r'\bt\(\s*"([a-z0-9_.]+)"', path.read_text(encoding="utf-8")))
@@ -259,20 +317,26 @@ def test_every_i18n_key_used_in_code_exists():
 
 # ---------------------------------------------------------------- masking
 
-@pytest.mark.parametrize("phone, masked", [
-    ("+8613812345678", "+86 138****5678"),
-    ("+14155550123", "+141****0123"),
-    ("+8618435", "+86***35"),        # short, invalid values must not be shown whole
-    ("123456", "******"),
-    (None, None),
-])
+
+@pytest.mark.parametrize(
+    "phone, masked",
+    [
+        ("+8613812345678", "+86 138****5678"),
+        ("+14155550123", "+141****0123"),
+        ("+8618435", "+86***35"),  # short, invalid values must not be shown whole
+        ("123456", "******"),
+        (None, None),
+    ],
+)
 def test_phone_masking_never_shows_a_whole_number(phone, masked):
     from lib.security import privacy
+
     assert privacy.mask_phone(phone) == masked
 
 
 def test_named_queries_include_shared_fragments_once_written():
     from lib.core import warehouse as wh
+
     queries = wh._queries()
     assert not [name for name, sql in queries.items() if "{{" in sql]
     kpis = wh.query("overview_kpis")

@@ -1,4 +1,5 @@
 """After-load hooks: subscribers run after a committed load; a failing one is reported, not raised."""
+
 from __future__ import annotations
 
 from lib.core import hooks
@@ -26,6 +27,8 @@ def test_a_failing_subscriber_becomes_a_note_and_the_others_still_run(monkeypatc
 
     load = hooks.Load("import", "7", (1, 2))
     notes = hooks.loaded(load)
-    assert notes == [f"{__name__}.test_a_failing_subscriber_becomes_a_note_and_the_others_still_run"
-                     ".<locals>.broken failed: disk full"]
+    assert notes == [
+        f"{__name__}.test_a_failing_subscriber_becomes_a_note_and_the_others_still_run"
+        ".<locals>.broken failed: disk full"
+    ]
     assert seen == [load]

@@ -1,6 +1,7 @@
 """Tests allow plain SQL text for their own setup and checks, but lib/ code must use named
 queries: in the app plain text is refused. The Backups page broke on a schema_versions()
 that ran plain text, which every test let through."""
+
 import pytest
 
 from lib.admin import backup  # noqa: F401 - a lib/ module on the call path below
@@ -21,10 +22,13 @@ def test_schema_versions_is_a_named_query_and_lists_every_migration(migrated):
 
 
 def test_plain_sql_from_a_lib_module_is_refused_even_when_tests_allow_it(migrated):
-    code = compile('from lib.core import warehouse\n'
-                   'def versions():\n'
-                   '    return warehouse.read("SELECT version FROM schema_version")\n',
-                   str(warehouse._LIB_DIR / "admin" / "pretend_module.py"), "exec")
+    code = compile(
+        "from lib.core import warehouse\n"
+        "def versions():\n"
+        '    return warehouse.read("SELECT version FROM schema_version")\n',
+        str(warehouse._LIB_DIR / "admin" / "pretend_module.py"),
+        "exec",
+    )
     namespace: dict = {}
     exec(code, namespace)
     with pytest.raises(WarehouseError, match="No query named"):

@@ -1,4 +1,5 @@
 """Churn model (demo holdout vs recency baseline, no leakage) and CLV (parameter recovery)."""
+
 from __future__ import annotations
 
 import json
@@ -48,6 +49,7 @@ def trained(demo_path):
 
 # ---------------------------------------------------------------- churn
 
+
 def test_churn_model_beats_the_recency_baseline_on_the_demo_holdout(trained):
     assert trained["auc"] == pytest.approx(MEASURED_AUC, abs=0.02)
     assert trained["baseline_auc"] == pytest.approx(MEASURED_BASELINE_AUC, abs=0.02)
@@ -80,7 +82,8 @@ def test_scoring_covers_every_purchaser_with_probability_tier_and_reasons(traine
         "SELECT count(DISTINCT o.customer_id) FROM orders o JOIN customers c USING (customer_id) "
         "WHERE o.status IN ('paid', 'partially_refunded') AND o.order_time < :cut "
         "AND c.merged_into IS NULL AND c.deleted_at IS NULL AND c.erased_at IS NULL",
-        cut=cutoff(settings.as_of()))
+        cut=cutoff(settings.as_of()),
+    )
     assert detail["scored"] == purchasers
     scores = warehouse.read("SELECT probability, risk_tier, reasons FROM churn_scores")
     assert scores["probability"].between(0, 1).all()
@@ -109,7 +112,7 @@ def test_features_use_only_data_before_the_cutoff(demo):
         after = churn.features(tx, cut)
         y_after = churn.labels(tx, after, cut, 90)
     pd.testing.assert_frame_equal(before, after)
-    assert y_after[after["customer_id"].isin(some).to_numpy()].sum() == 0   # labels do see the future
+    assert y_after[after["customer_id"].isin(some).to_numpy()].sum() == 0  # labels do see the future
 
 
 def test_training_windows_of_a_past_as_of_date_ignore_later_data(demo):
@@ -119,7 +122,7 @@ def test_training_windows_of_a_past_as_of_date_ignore_later_data(demo):
         first = [churn.features(tx, c) for c in (train_cut, eval_cut)]
         first_y = [churn.labels(tx, fr, c, 60) for fr, c in zip(first, (train_cut, eval_cut))]
         cid = int(first[1]["customer_id"].iloc[0])
-        f.order(tx, cid, datetime(2026, 6, 1, 0, 0), 123.0)        # the day after as_of
+        f.order(tx, cid, datetime(2026, 6, 1, 0, 0), 123.0)  # the day after as_of
     with warehouse.transaction() as tx:
         again = [churn.features(tx, c) for c in (train_cut, eval_cut)]
         again_y = [churn.labels(tx, fr, c, 60) for fr, c in zip(again, (train_cut, eval_cut))]
@@ -129,8 +132,9 @@ def test_training_windows_of_a_past_as_of_date_ignore_later_data(demo):
         assert (a == b).all()
 
 
-@pytest.mark.parametrize("username,allowed", [("marketing", True), ("admin", True),
-                                              ("manager", False), ("steward", False)])
+@pytest.mark.parametrize(
+    "username,allowed", [("marketing", True), ("admin", True), ("manager", False), ("steward", False)]
+)
 def test_who_may_train(users, username, allowed, fresh_wh):
     if allowed:
         with pytest.raises(ValueError, match="Not enough purchase history"):
@@ -144,12 +148,13 @@ def test_who_may_train(users, username, allowed, fresh_wh):
 
 def test_precision_at_k_counts_churners_among_the_top_scores():
     y = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 0])
-    score = np.arange(10, 0, -1)          # row 0 highest
+    score = np.arange(10, 0, -1)  # row 0 highest
     assert churn.precision_at_k(y, score, 0.3) == pytest.approx(2 / 3)
     assert churn.precision_at_k(y, score, 0.01) == 1.0
 
 
 # ---------------------------------------------------------------- CLV
+
 
 def test_bgnbd_fit_recovers_known_parameters_from_simulated_data():
     rng = np.random.default_rng(3)
@@ -175,8 +180,7 @@ def test_gamma_gamma_fit_recovers_known_parameters_from_simulated_data():
     mean = lambda g: g.p * g.gamma / (g.q - 1)  # noqa: E731 - population mean value
     assert mean(fit) == pytest.approx(mean(true), rel=0.03)
     # the optimiser found the maximum: the fit is at least as likely as the truth
-    assert (clv.gamma_gamma_log_likelihood(fit, x, m).sum()
-            >= clv.gamma_gamma_log_likelihood(true, x, m).sum())
+    assert clv.gamma_gamma_log_likelihood(fit, x, m).sum() >= clv.gamma_gamma_log_likelihood(true, x, m).sum()
 
 
 def test_log_likelihood_matches_the_closed_form_for_a_single_customer():
@@ -186,8 +190,11 @@ def test_log_likelihood_matches_the_closed_form_for_a_single_customer():
     assert ll == pytest.approx(np.log((10 / 40) ** 0.5))
     # x = 1, t_x = 10, T = 30 by eq. (6) written out term by term
     from scipy.special import beta, gamma as G
-    by_hand = (beta(0.7, 3.5) / beta(0.7, 2.5) * G(1.5) / G(0.5) * 10 ** 0.5 / 40 ** 1.5
-               + beta(1.7, 2.5) / beta(0.7, 2.5) * G(1.5) / G(0.5) * 10 ** 0.5 / 20 ** 1.5)
+
+    by_hand = (
+        beta(0.7, 3.5) / beta(0.7, 2.5) * G(1.5) / G(0.5) * 10**0.5 / 40**1.5
+        + beta(1.7, 2.5) / beta(0.7, 2.5) * G(1.5) / G(0.5) * 10**0.5 / 20**1.5
+    )
     ll1 = clv.bgnbd_log_likelihood(p, np.array([1.0]), np.array([10.0]), np.array([30.0]))[0]
     assert ll1 == pytest.approx(np.log(by_hand))
     # Gamma-Gamma with x = 1 is a Gamma(p, nu) mixed over nu ~ Gamma(q, gamma): a beta-prime density
@@ -199,6 +206,7 @@ def test_log_likelihood_matches_the_closed_form_for_a_single_customer():
 
 def special_beta_prime(z: float, a: float, b: float) -> float:
     from scipy.special import beta
+
     return z ** (a - 1) * (1 + z) ** (-a - b) / beta(a, b)
 
 
@@ -248,27 +256,65 @@ def test_clv_backtest_and_scores_on_the_demo(demo, tmp_path):
 
 def test_cli_churn_and_clv_write_scores_keyed_by_source_record_id(demo, tmp_path, capsys):
     from lib import cli
+
     churn_out, clv_out = tmp_path / "churn.csv", tmp_path / "clv.csv"
     warehouse.use(str(demo))
     before = warehouse.scalar("SELECT coalesce(max(audit_id), 0) FROM audit_log")  # shared fixture
-    assert cli.main(["--warehouse", str(demo), "churn", "train", "--as-of", "2026-10-31",
-                     "--horizon-days", "60", "--out", str(churn_out)]) == 0
+    assert (
+        cli.main(
+            [
+                "--warehouse",
+                str(demo),
+                "churn",
+                "train",
+                "--as-of",
+                "2026-10-31",
+                "--horizon-days",
+                "60",
+                "--out",
+                str(churn_out),
+            ]
+        )
+        == 0
+    )
     assert "recency baseline" in capsys.readouterr().out
-    assert cli.main(["--warehouse", str(demo), "churn", "score", "--as-of", "2026-10-31",
-                     "--horizon-days", "60"]) == 0
-    assert cli.main(["--warehouse", str(demo), "clv", "score", "--as-of", "2026-10-31",
-                     "--horizon-days", "60", "--out", str(clv_out), "--no-backtest"]) == 0
+    assert cli.main(["--warehouse", str(demo), "churn", "score", "--as-of", "2026-10-31", "--horizon-days", "60"]) == 0
+    assert (
+        cli.main(
+            [
+                "--warehouse",
+                str(demo),
+                "clv",
+                "score",
+                "--as-of",
+                "2026-10-31",
+                "--horizon-days",
+                "60",
+                "--out",
+                str(clv_out),
+                "--no-backtest",
+            ]
+        )
+        == 0
+    )
     churn_rows = pd.read_csv(churn_out, dtype={"source_record_id": str})
     clv_rows = pd.read_csv(clv_out, dtype={"source_record_id": str})
     assert list(churn_rows.columns[:2]) == list(clv_rows.columns[:2]) == ["source", "source_record_id"]
     assert len(churn_rows) == len(clv_rows) > 1000
     assert not churn_rows.duplicated(["source", "source_record_id"]).any()
     warehouse.use(str(demo))
-    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action IN ('churn.train', 'clv.score')"
-                            " AND username = 'system'") >= 2
+    assert (
+        warehouse.scalar(
+            "SELECT count(*) FROM audit_log WHERE action IN ('churn.train', 'clv.score') AND username = 'system'"
+        )
+        >= 2
+    )
     # the score files are exports: audited as the system user with their row counts
-    exported = warehouse.read("SELECT action, CAST(detail AS VARCHAR) AS detail FROM audit_log "
-                             "WHERE action IN ('churn.export', 'clv.export') AND username = 'system' "
-                             "AND audit_id > :before ORDER BY audit_id", before=before)
+    exported = warehouse.read(
+        "SELECT action, CAST(detail AS VARCHAR) AS detail FROM audit_log "
+        "WHERE action IN ('churn.export', 'clv.export') AND username = 'system' "
+        "AND audit_id > :before ORDER BY audit_id",
+        before=before,
+    )
     assert exported["action"].tolist() == ["churn.export", "clv.export"]
     assert [json.loads(d)["rows"] for d in exported["detail"]] == [len(churn_rows), len(clv_rows)]

@@ -1,4 +1,5 @@
 """RFM scores and segments, lifecycle stages: exact on the hand-computable fixture."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ def fixture_wh(fresh_wh):
 
 def test_rfm_scores_and_segments_are_exact(fixture_wh):
     scores = rfm.scores(mf.AS_OF)
-    got = {int(r.customer_id): (int(r.r_score), int(r.f_score), int(r.m_score), r.rfm_segment)
-           for r in scores.itertuples()}
+    got = {
+        int(r.customer_id): (int(r.r_score), int(r.f_score), int(r.m_score), r.rfm_segment) for r in scores.itertuples()
+    }
     assert got == mf.EXPECTED
 
 
@@ -45,7 +47,7 @@ def test_tied_frequencies_share_the_lowest_quintile_they_span(fixture_wh):
 
 def test_rfm_as_of_an_earlier_date_uses_only_data_before_it(fixture_wh):
     later = rfm.scores(date(2026, 7, 31)).set_index("customer_id")
-    assert later.loc[9, "frequency"] == 3                 # the order of 5 July now counts
+    assert later.loc[9, "frequency"] == 3  # the order of 5 July now counts
     assert rfm.scores(mf.AS_OF).set_index("customer_id").loc[9, "frequency"] == 2
 
 
@@ -60,7 +62,7 @@ def test_summary_has_size_revenue_share_and_average_value(fixture_wh):
 
 
 def test_segment_rule_function_matches_the_sql_grid():
-    for (r, f_, m, segment) in mf.EXPECTED.values():
+    for r, f_, m, segment in mf.EXPECTED.values():
         assert rfm.segment_for(r, f_, m) == segment
     assert set(s for row in rfm.GRID.values() for s in row) == set(rfm.SEGMENTS)
 
@@ -77,8 +79,9 @@ def test_refresh_materialises_the_snapshot_and_is_audited(fixture_wh, users):
     assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'rfm.refresh'") == 1
 
 
-@pytest.mark.parametrize("username,allowed", [("marketing", True), ("admin", True),
-                                              ("manager", False), ("steward", False)])
+@pytest.mark.parametrize(
+    "username,allowed", [("marketing", True), ("admin", True), ("manager", False), ("steward", False)]
+)
 def test_refresh_and_recompute_permissions(fixture_wh, users, username, allowed):
     if allowed:
         rfm.refresh(users[username], mf.AS_OF)
@@ -92,9 +95,20 @@ def test_refresh_and_recompute_permissions(fixture_wh, users, username, allowed)
 
 # ---------------------------------------------------------------- lifecycle
 
-EXPECTED_STAGES = {1: "repeat", 2: "customer", 3: "repeat", 4: "repeat", 5: "repeat",
-                   6: "repeat", 7: "repeat", 8: "repeat", 9: "repeat", 10: "churned",
-                   11: "intent", 13: "prospect"}
+EXPECTED_STAGES = {
+    1: "repeat",
+    2: "customer",
+    3: "repeat",
+    4: "repeat",
+    5: "repeat",
+    6: "repeat",
+    7: "repeat",
+    8: "repeat",
+    9: "repeat",
+    10: "churned",
+    11: "intent",
+    13: "prospect",
+}
 
 
 def test_lifecycle_stages_follow_the_documented_rules(fixture_wh):
@@ -107,9 +121,9 @@ def test_lifecycle_stages_follow_the_documented_rules(fixture_wh):
 def test_lifecycle_rules_are_configurable(fixture_wh):
     rules = lifecycle.Rules(churn_days=100, repeat_orders=3, intent_days=5)
     stages = dict(zip(*lifecycle.stages(mf.AS_OF, rules)[["customer_id", "stage"]].T.values))
-    assert stages[7] == "churned" and stages[8] == "churned"      # 120 and 200 days > 100
-    assert stages[4] == "customer"                                 # 2 purchases < 3
-    assert stages[11] == "prospect"                                # the cart is 10 days old
+    assert stages[7] == "churned" and stages[8] == "churned"  # 120 and 200 days > 100
+    assert stages[4] == "customer"  # 2 purchases < 3
+    assert stages[11] == "prospect"  # the cart is 10 days old
 
 
 def test_recompute_writes_stages_keeps_a_recorded_churn_reason_and_audits(fixture_wh, users):
@@ -119,12 +133,13 @@ def test_recompute_writes_stages_keeps_a_recorded_churn_reason_and_audits(fixtur
         f.order(tx, 20, datetime(2024, 6, 1, 10), 50)
         f.event(tx, 20, "return", datetime(2024, 6, 5, 10))
     detail = lifecycle.recompute(users["marketing"], mf.AS_OF, lifecycle.Rules())
-    stored = warehouse.read("SELECT customer_id, lifecycle_stage, churn_reason FROM customers "
-                            "ORDER BY customer_id").set_index("customer_id")
-    assert stored.loc[10, "churn_reason"] == "moved abroad"        # kept
+    stored = warehouse.read(
+        "SELECT customer_id, lifecycle_stage, churn_reason FROM customers ORDER BY customer_id"
+    ).set_index("customer_id")
+    assert stored.loc[10, "churn_reason"] == "moved abroad"  # kept
     assert stored.loc[20, "lifecycle_stage"] == "churned"
-    assert stored.loc[20, "churn_reason"] == "return"              # derived
-    assert pd.isna(stored.loc[12, "lifecycle_stage"])              # merged: not touched
+    assert stored.loc[20, "churn_reason"] == "return"  # derived
+    assert pd.isna(stored.loc[12, "lifecycle_stage"])  # merged: not touched
     assert detail["changed"] == 13
     entry = warehouse.one("SELECT detail FROM audit_log WHERE action = 'lifecycle.recompute'")
     detail_json = entry["detail"]
@@ -147,7 +162,11 @@ def test_summary_from_the_snapshot_equals_the_computed_one(fixture_wh, users):
     computed = rfm.summary(mf.AS_OF)
     rfm.refresh(users["marketing"], mf.AS_OF)
     from_snapshot = rfm.summary(mf.AS_OF)
-    pd.testing.assert_frame_equal(computed.sort_values("segment").reset_index(drop=True),
-                                  from_snapshot.sort_values("segment").reset_index(drop=True))
-    pd.testing.assert_frame_equal(rfm.score_grid(mf.AS_OF).reset_index(drop=True),
-                                  warehouse.read(rfm.compose("rfm_score_grid"), **rfm._params(mf.AS_OF)))
+    pd.testing.assert_frame_equal(
+        computed.sort_values("segment").reset_index(drop=True),
+        from_snapshot.sort_values("segment").reset_index(drop=True),
+    )
+    pd.testing.assert_frame_equal(
+        rfm.score_grid(mf.AS_OF).reset_index(drop=True),
+        warehouse.read(rfm.compose("rfm_score_grid"), **rfm._params(mf.AS_OF)),
+    )

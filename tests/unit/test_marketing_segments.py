@@ -1,4 +1,5 @@
 """Segment builder: compiled SQL per operator and nesting, refusals, members, saved segments."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,14 +20,18 @@ def _fill(build: bool = True) -> None:
     rfm.refresh(auth.SYSTEM, mf.AS_OF)
     lifecycle.recompute(auth.SYSTEM, mf.AS_OF, lifecycle.Rules())
     with warehouse.transaction() as tx:
-        tx.run("INSERT INTO churn_scores (customer_id, model_id, as_of, probability, risk_tier, reasons)"
-               " VALUES (7, 1, DATE '2026-06-30', 0.8, 'high', ['recency']),"
-               " (10, 1, DATE '2026-06-30', 0.9, 'high', ['recency']),"
-               " (1, 1, DATE '2026-06-30', 0.1, 'low', [])")
-        tx.run("INSERT INTO clv_scores (customer_id, clv_model_id, as_of, horizon_days, p_alive,"
-               " expected_purchases, expected_avg_value, expected_value)"
-               " VALUES (1, 1, DATE '2026-06-30', 180, 0.95, 2.0, 250.0, 500.0),"
-               " (2, 1, DATE '2026-06-30', 180, 0.60, 0.5, 100.0, 50.0)")
+        tx.run(
+            "INSERT INTO churn_scores (customer_id, model_id, as_of, probability, risk_tier, reasons)"
+            " VALUES (7, 1, DATE '2026-06-30', 0.8, 'high', ['recency']),"
+            " (10, 1, DATE '2026-06-30', 0.9, 'high', ['recency']),"
+            " (1, 1, DATE '2026-06-30', 0.1, 'low', [])"
+        )
+        tx.run(
+            "INSERT INTO clv_scores (customer_id, clv_model_id, as_of, horizon_days, p_alive,"
+            " expected_purchases, expected_avg_value, expected_value)"
+            " VALUES (1, 1, DATE '2026-06-30', 180, 0.95, 2.0, 250.0, 500.0),"
+            " (2, 1, DATE '2026-06-30', 180, 0.60, 0.5, 100.0, 50.0)"
+        )
 
 
 @pytest.fixture
@@ -66,30 +71,68 @@ def members(definition) -> set[int]:
 
 # ---------------------------------------------------------------- compiled SQL
 
-@pytest.mark.parametrize("field,operator,value,sql,params", [
-    ("gender", "eq", "F", "((base.gender = :s0))", {"s0": "F"}),
-    ("gender", "neq", "F", "((base.gender IS DISTINCT FROM :s0))", {"s0": "F"}),
-    ("gender", "in", ["M", "U"], "((coalesce(list_contains(CAST(:s0 AS VARCHAR[]), base.gender), false)))", {"s0": ["M", "U"]}),
-    ("gender", "not_in", ["M"], "((NOT coalesce(list_contains(CAST(:s0 AS VARCHAR[]), base.gender), false)))", {"s0": ["M"]}),
-    ("province", "contains", "广东", "((coalesce(contains(lower(base.province), lower(:s0)), false)))", {"s0": "广东"}),
-    ("province", "starts_with", "广", "((coalesce(starts_with(base.province, :s0), false)))", {"s0": "广"}),
-    ("province", "is_null", None, "((base.province IS NULL))", {}),
-    ("age", "not_null", None, "((base.age IS NOT NULL))", {}),
-    ("age", "lt", 30, "((base.age < :s0))", {"s0": 30}),
-    ("age", "lte", 30, "((base.age <= :s0))", {"s0": 30}),
-    ("age", "gt", "30", "((base.age > :s0))", {"s0": 30.0}),
-    ("age", "gte", 30, "((base.age >= :s0))", {"s0": 30}),
-    ("age", "between", [40, 30], "((base.age BETWEEN :s0_lo AND :s0_hi))", {"s0_lo": 30, "s0_hi": 40}),
-    ("last_purchase", "before", "2026-03-01", "((base.last_purchase < CAST(:s0 AS DATE)))", {"s0": "2026-03-01"}),
-    ("last_purchase", "on_or_after", "2026-05-01", "((base.last_purchase >= CAST(:s0 AS DATE)))", {"s0": "2026-05-01"}),
-    ("last_purchase", "within_days", 30,
-     "((base.last_purchase > CAST(:as_of AS DATE) - to_days(CAST(:s0 AS INTEGER))))", {"s0": 30}),
-    ("consent_sms", "is_true", None, "((base.consent_sms))", {}),
-    ("consent_sms", "is_false", None, "((NOT base.consent_sms))", {}),
-    ("tags", "has_all", ["vip", "b2b-key"],
-     "(((SELECT count(DISTINCT t.tag) FROM tags t WHERE t.customer_id = base.customer_id AND "
-     "list_contains(CAST(:s0 AS VARCHAR[]), t.tag)) = :s0_n))", {"s0": ["b2b-key", "vip"], "s0_n": 2}),
-])
+
+@pytest.mark.parametrize(
+    "field,operator,value,sql,params",
+    [
+        ("gender", "eq", "F", "((base.gender = :s0))", {"s0": "F"}),
+        ("gender", "neq", "F", "((base.gender IS DISTINCT FROM :s0))", {"s0": "F"}),
+        (
+            "gender",
+            "in",
+            ["M", "U"],
+            "((coalesce(list_contains(CAST(:s0 AS VARCHAR[]), base.gender), false)))",
+            {"s0": ["M", "U"]},
+        ),
+        (
+            "gender",
+            "not_in",
+            ["M"],
+            "((NOT coalesce(list_contains(CAST(:s0 AS VARCHAR[]), base.gender), false)))",
+            {"s0": ["M"]},
+        ),
+        (
+            "province",
+            "contains",
+            "广东",
+            "((coalesce(contains(lower(base.province), lower(:s0)), false)))",
+            {"s0": "广东"},
+        ),
+        ("province", "starts_with", "广", "((coalesce(starts_with(base.province, :s0), false)))", {"s0": "广"}),
+        ("province", "is_null", None, "((base.province IS NULL))", {}),
+        ("age", "not_null", None, "((base.age IS NOT NULL))", {}),
+        ("age", "lt", 30, "((base.age < :s0))", {"s0": 30}),
+        ("age", "lte", 30, "((base.age <= :s0))", {"s0": 30}),
+        ("age", "gt", "30", "((base.age > :s0))", {"s0": 30.0}),
+        ("age", "gte", 30, "((base.age >= :s0))", {"s0": 30}),
+        ("age", "between", [40, 30], "((base.age BETWEEN :s0_lo AND :s0_hi))", {"s0_lo": 30, "s0_hi": 40}),
+        ("last_purchase", "before", "2026-03-01", "((base.last_purchase < CAST(:s0 AS DATE)))", {"s0": "2026-03-01"}),
+        (
+            "last_purchase",
+            "on_or_after",
+            "2026-05-01",
+            "((base.last_purchase >= CAST(:s0 AS DATE)))",
+            {"s0": "2026-05-01"},
+        ),
+        (
+            "last_purchase",
+            "within_days",
+            30,
+            "((base.last_purchase > CAST(:as_of AS DATE) - to_days(CAST(:s0 AS INTEGER))))",
+            {"s0": 30},
+        ),
+        ("consent_sms", "is_true", None, "((base.consent_sms))", {}),
+        ("consent_sms", "is_false", None, "((NOT base.consent_sms))", {}),
+        (
+            "tags",
+            "has_all",
+            ["vip", "b2b-key"],
+            "(((SELECT count(DISTINCT t.tag) FROM tags t WHERE t.customer_id = base.customer_id AND "
+            "list_contains(CAST(:s0 AS VARCHAR[]), t.tag)) = :s0_n))",
+            {"s0": ["b2b-key", "vip"], "s0_n": 2},
+        ),
+    ],
+)
 def test_each_operator_compiles_to_a_whitelisted_template_with_bound_values(field, operator, value, sql, params):
     compiled = segments.compile(one(field, operator, value))
     assert compiled.sql == sql
@@ -97,11 +140,19 @@ def test_each_operator_compiles_to_a_whitelisted_template_with_bound_values(fiel
 
 
 def test_nested_groups_compile_with_parentheses_and_numbered_parameters():
-    definition = {"op": "or", "conditions": [
-        {"op": "and", "conditions": [
-            {"field": "customer_type", "operator": "eq", "value": "B2B"},
-            {"field": "tags", "operator": "has_any", "value": ["vip"]}]},
-        {"field": "rfm_segment", "operator": "eq", "value": "New"}]}
+    definition = {
+        "op": "or",
+        "conditions": [
+            {
+                "op": "and",
+                "conditions": [
+                    {"field": "customer_type", "operator": "eq", "value": "B2B"},
+                    {"field": "tags", "operator": "has_any", "value": ["vip"]},
+                ],
+            },
+            {"field": "rfm_segment", "operator": "eq", "value": "New"},
+        ],
+    }
     compiled = segments.compile(definition)
     assert compiled.sql.startswith("(((base.customer_type = :s0) AND (EXISTS (SELECT 1 FROM tags t")
     assert compiled.sql.endswith(" OR (base.rfm_segment = :s2))")
@@ -115,27 +166,31 @@ def test_empty_groups_mean_everyone_and_nobody():
 
 # ---------------------------------------------------------------- refusals
 
-@pytest.mark.parametrize("definition,message", [
-    (one("mobile", "eq", "+8613800000001"), "Unknown field"),
-    (one("full_name", "contains", "张"), "Unknown field"),
-    (one("age; DROP TABLE customers; --", "eq", 1), "Unknown field"),
-    (one("gender", "like", "%"), "not allowed"),
-    (one("gender", "eq) OR 1=1 --", "F"), "not allowed"),
-    (one("tags", "eq", "vip"), "not allowed"),
-    (one("gender", "contains", "F"), "not allowed"),
-    (one("gender", "eq", "X"), "not a value of gender"),
-    (one("rfm_segment", "eq", "Champions' OR '1'='1"), "not a value of rfm_segment"),
-    (one("age", "gt", "thirty"), "needs a number"),
-    (one("age", "gt", float("nan")), "finite"),
-    (one("last_purchase", "before", "yesterday"), "needs a date"),
-    (one("city", "in", []), "non-empty list"),
-    (one("age", "between", [1]), "two values"),
-    (one("last_purchase", "within_days", 1.5), "whole number"),
-    ({"op": "xor", "conditions": []}, "Unknown group operator"),
-    ({"op": "and", "conditions": [{"field": "age", "operator": "gt", "value": 1, "sql": "1=1"}]}, "needs"),
-    ({"op": "and", "conditions": "age > 1"}, "must be a list"),
-    ("{not json", "not valid JSON"),
-])
+
+@pytest.mark.parametrize(
+    "definition,message",
+    [
+        (one("mobile", "eq", "+8613800000001"), "Unknown field"),
+        (one("full_name", "contains", "张"), "Unknown field"),
+        (one("age; DROP TABLE customers; --", "eq", 1), "Unknown field"),
+        (one("gender", "like", "%"), "not allowed"),
+        (one("gender", "eq) OR 1=1 --", "F"), "not allowed"),
+        (one("tags", "eq", "vip"), "not allowed"),
+        (one("gender", "contains", "F"), "not allowed"),
+        (one("gender", "eq", "X"), "not a value of gender"),
+        (one("rfm_segment", "eq", "Champions' OR '1'='1"), "not a value of rfm_segment"),
+        (one("age", "gt", "thirty"), "needs a number"),
+        (one("age", "gt", float("nan")), "finite"),
+        (one("last_purchase", "before", "yesterday"), "needs a date"),
+        (one("city", "in", []), "non-empty list"),
+        (one("age", "between", [1]), "two values"),
+        (one("last_purchase", "within_days", 1.5), "whole number"),
+        ({"op": "xor", "conditions": []}, "Unknown group operator"),
+        ({"op": "and", "conditions": [{"field": "age", "operator": "gt", "value": 1, "sql": "1=1"}]}, "needs"),
+        ({"op": "and", "conditions": "age > 1"}, "must be a list"),
+        ("{not json", "not valid JSON"),
+    ],
+)
 def test_refuses_what_is_not_whitelisted(definition, message):
     with pytest.raises(SegmentError, match=message):
         segments.compile(definition)
@@ -150,8 +205,10 @@ def test_refuses_deep_nesting_and_too_many_conditions():
         node = child
     with pytest.raises(SegmentError, match="nested"):
         segments.compile(deep)
-    many = {"op": "and", "conditions": [{"field": "age", "operator": "gt", "value": i}
-                                        for i in range(segments.MAX_CONDITIONS + 1)]}
+    many = {
+        "op": "and",
+        "conditions": [{"field": "age", "operator": "gt", "value": i} for i in range(segments.MAX_CONDITIONS + 1)],
+    }
     with pytest.raises(SegmentError, match="at most"):
         segments.compile(many)
 
@@ -167,66 +224,86 @@ def test_injection_in_a_value_is_only_ever_a_bound_parameter(read_wh):
 
 # ---------------------------------------------------------------- members on the fixture
 
-@pytest.mark.parametrize("field,operator,value,expected", [
-    ("gender", "eq", "F", {1, 3, 6, 8, 10}),
-    ("gender", "neq", "F", {2, 4, 5, 7, 9, 11, 13}),
-    ("gender", "in", ["M", "U"], {2, 4, 5, 7, 9, 11, 13}),
-    ("gender", "not_in", ["M"], {1, 3, 5, 6, 8, 10, 13}),
-    ("age", "between", [30, 40], {1, 2, 7}),
-    ("age", "lt", 30, {5, 8}),
-    ("age", "gte", 50, {6, 10}),
-    ("age", "eq", 36, {2}),
-    ("age", "is_null", None, {4, 11, 13}),
-    ("province", "contains", "广东", {1, 2, 6, 9, 11}),
-    ("province", "starts_with", "广", {1, 2, 6, 9, 11}),
-    ("province", "is_null", None, {7}),
-    ("city", "eq", "深圳市", {1, 6, 11}),
-    ("city", "neq", "深圳市", {2, 3, 4, 5, 7, 8, 9, 10, 13}),
-    ("industry", "in", ["Retail"], {3, 10}),
-    ("customer_type", "eq", "B2B", {3, 5, 10}),
-    ("channel", "in", ["app", "store"], {1, 3, 6, 7, 9, 10}),
-    ("rfm_segment", "in", ["Hibernating", "Lost"], {8, 9}),
-    ("rfm_segment", "is_null", None, {11, 13}),
-    ("r_score", "gte", 4, {1, 2, 3, 4}),
-    ("total_spend", "gt", 2000, {1, 3, 7, 10}),
-    ("total_spend", "between", [300, 900], {4, 6, 8, 9}),
-    ("order_count", "eq", 2, {4, 8, 9}),
-    ("last_purchase", "before", "2026-03-01", {8, 9, 10}),
-    ("last_purchase", "on_or_after", "2026-05-01", {1, 2, 3, 4, 5}),
-    ("last_purchase", "within_days", 30, {1, 2, 3}),
-    ("last_purchase", "not_within_days", 100, {7, 8, 9, 10, 11, 13}),
-    ("days_since_purchase", "lte", 20, {1, 2, 3}),
-    ("registered_at", "between", ["2023-12-31", "2024-01-02"], LIVE),
-    ("lifecycle_stage", "eq", "churned", {10}),
-    ("lifecycle_stage", "in", ["intent", "prospect"], {11, 13}),
-    ("churn_risk", "eq", "high", {7, 10}),
-    ("churn_probability", "gte", 0.5, {7, 10}),
-    ("clv", "gt", 100, {1}),
-    ("p_alive", "lt", 0.9, {2}),
-    ("tags", "has_any", ["vip"], {1, 3}),
-    ("tags", "has_all", ["vip", "b2b-key"], {3}),
-    ("tags", "has_none", ["vip"], LIVE - {1, 3}),
-    ("consent_sms", "is_true", None, {1, 2, 3, 5, 6, 7}),
-    ("consent_sms", "is_false", None, {4, 8, 9, 10, 11, 13}),
-    ("has_valid_mobile", "is_false", None, {3, 6}),
-    ("has_valid_email", "is_false", None, {2, 5}),
-])
+
+@pytest.mark.parametrize(
+    "field,operator,value,expected",
+    [
+        ("gender", "eq", "F", {1, 3, 6, 8, 10}),
+        ("gender", "neq", "F", {2, 4, 5, 7, 9, 11, 13}),
+        ("gender", "in", ["M", "U"], {2, 4, 5, 7, 9, 11, 13}),
+        ("gender", "not_in", ["M"], {1, 3, 5, 6, 8, 10, 13}),
+        ("age", "between", [30, 40], {1, 2, 7}),
+        ("age", "lt", 30, {5, 8}),
+        ("age", "gte", 50, {6, 10}),
+        ("age", "eq", 36, {2}),
+        ("age", "is_null", None, {4, 11, 13}),
+        ("province", "contains", "广东", {1, 2, 6, 9, 11}),
+        ("province", "starts_with", "广", {1, 2, 6, 9, 11}),
+        ("province", "is_null", None, {7}),
+        ("city", "eq", "深圳市", {1, 6, 11}),
+        ("city", "neq", "深圳市", {2, 3, 4, 5, 7, 8, 9, 10, 13}),
+        ("industry", "in", ["Retail"], {3, 10}),
+        ("customer_type", "eq", "B2B", {3, 5, 10}),
+        ("channel", "in", ["app", "store"], {1, 3, 6, 7, 9, 10}),
+        ("rfm_segment", "in", ["Hibernating", "Lost"], {8, 9}),
+        ("rfm_segment", "is_null", None, {11, 13}),
+        ("r_score", "gte", 4, {1, 2, 3, 4}),
+        ("total_spend", "gt", 2000, {1, 3, 7, 10}),
+        ("total_spend", "between", [300, 900], {4, 6, 8, 9}),
+        ("order_count", "eq", 2, {4, 8, 9}),
+        ("last_purchase", "before", "2026-03-01", {8, 9, 10}),
+        ("last_purchase", "on_or_after", "2026-05-01", {1, 2, 3, 4, 5}),
+        ("last_purchase", "within_days", 30, {1, 2, 3}),
+        ("last_purchase", "not_within_days", 100, {7, 8, 9, 10, 11, 13}),
+        ("days_since_purchase", "lte", 20, {1, 2, 3}),
+        ("registered_at", "between", ["2023-12-31", "2024-01-02"], LIVE),
+        ("lifecycle_stage", "eq", "churned", {10}),
+        ("lifecycle_stage", "in", ["intent", "prospect"], {11, 13}),
+        ("churn_risk", "eq", "high", {7, 10}),
+        ("churn_probability", "gte", 0.5, {7, 10}),
+        ("clv", "gt", 100, {1}),
+        ("p_alive", "lt", 0.9, {2}),
+        ("tags", "has_any", ["vip"], {1, 3}),
+        ("tags", "has_all", ["vip", "b2b-key"], {3}),
+        ("tags", "has_none", ["vip"], LIVE - {1, 3}),
+        ("consent_sms", "is_true", None, {1, 2, 3, 5, 6, 7}),
+        ("consent_sms", "is_false", None, {4, 8, 9, 10, 11, 13}),
+        ("has_valid_mobile", "is_false", None, {3, 6}),
+        ("has_valid_email", "is_false", None, {2, 5}),
+    ],
+)
 def test_each_operator_selects_exactly_the_expected_customers(read_wh, field, operator, value, expected):
     assert members(one(field, operator, value)) == expected
 
 
 def test_nesting_and_or(read_wh):
-    female_and_gd_or_big = {"op": "and", "conditions": [
-        {"field": "gender", "operator": "eq", "value": "F"},
-        {"op": "or", "conditions": [
-            {"field": "province", "operator": "contains", "value": "广东"},
-            {"field": "total_spend", "operator": "gt", "value": 4000}]}]}
+    female_and_gd_or_big = {
+        "op": "and",
+        "conditions": [
+            {"field": "gender", "operator": "eq", "value": "F"},
+            {
+                "op": "or",
+                "conditions": [
+                    {"field": "province", "operator": "contains", "value": "广东"},
+                    {"field": "total_spend", "operator": "gt", "value": 4000},
+                ],
+            },
+        ],
+    }
     assert members(female_and_gd_or_big) == {1, 6, 10}
-    b2b_vip_or_new = {"op": "or", "conditions": [
-        {"op": "and", "conditions": [
-            {"field": "customer_type", "operator": "eq", "value": "B2B"},
-            {"field": "tags", "operator": "has_any", "value": ["vip"]}]},
-        {"field": "rfm_segment", "operator": "eq", "value": "New"}]}
+    b2b_vip_or_new = {
+        "op": "or",
+        "conditions": [
+            {
+                "op": "and",
+                "conditions": [
+                    {"field": "customer_type", "operator": "eq", "value": "B2B"},
+                    {"field": "tags", "operator": "has_any", "value": ["vip"]},
+                ],
+            },
+            {"field": "rfm_segment", "operator": "eq", "value": "New"},
+        ],
+    }
     assert members(b2b_vip_or_new) == {2, 3}
     assert members(segments.empty()) == LIVE
 
@@ -261,6 +338,7 @@ def test_field_values_offer_only_whitelisted_pick_lists(read_wh):
 
 # ---------------------------------------------------------------- saved segments
 
+
 def audit_actions() -> list[str]:
     return warehouse.read("SELECT action FROM audit_log WHERE entity = 'segment' ORDER BY audit_id")["action"].tolist()
 
@@ -286,14 +364,14 @@ def test_save_rename_duplicate_delete_with_versions_owner_and_audit(seg_wh, user
     assert segments.get(copy)["owner"] == "lead"
     segments.update(marketing, sid, 2, definition=one("customer_type", "eq", "B2B"))
     assert segments.get(sid)["definition"] == one("customer_type", "eq", "B2B")
-    segments.delete(admin, sid, expected_version=3)            # an admin may delete anyone's
+    segments.delete(admin, sid, expected_version=3)  # an admin may delete anyone's
     assert segments.get(sid) is None
-    assert audit_actions() == ["segment.create", "segment.rename", "segment.create",
-                               "segment.update", "segment.delete"]
+    assert audit_actions() == ["segment.create", "segment.rename", "segment.create", "segment.update", "segment.delete"]
 
 
-@pytest.mark.parametrize("username,allowed", [("marketing", True), ("admin", True), ("lead", True),
-                                              ("manager", False), ("steward", False)])
+@pytest.mark.parametrize(
+    "username,allowed", [("marketing", True), ("admin", True), ("lead", True), ("manager", False), ("steward", False)]
+)
 def test_who_may_save_segments(seg_wh, users, username, allowed):
     if allowed:
         assert segments.save(users[username], f"by {username}", segments.empty()) > 0

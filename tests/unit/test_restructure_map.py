@@ -1,5 +1,6 @@
 """tools/restructure_map.py rewrites code written against the flat lib/ (other branches, old
 notes) to the area packages, and a second run changes nothing."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -10,7 +11,7 @@ spec = importlib.util.spec_from_file_location("restructure_map", ROOT / "tools" 
 rm = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(rm)
 
-OLD = '''from lib import auth, customer_edits, ui, warehouse
+OLD = """from lib import auth, customer_edits, ui, warehouse
 from lib.marketing import compose
 from lib.i18n import t
 
@@ -24,9 +25,9 @@ def fix(user, cid, monkeypatch):
     except customer_edits.ConflictError:
         settings.put(user, "backup_retention", 3)
     return "python -m lib.demo", "see lib/lake.py and lib/sql/core.sql"
-'''
+"""
 
-NEW = '''from lib.security import auth
+NEW = """from lib.security import auth
 from lib.stewardship import edits
 from lib import ui
 from lib.core import warehouse
@@ -44,7 +45,7 @@ def fix(user, cid, monkeypatch):
     except edits.StaleRecordError:
         setting_changes.put(user, "backup_retention", 3)
     return "python -m lib.demo", "see lib/core/lake/ and lib/core/sql/core.sql"
-'''
+"""
 
 
 def rewrite(text: str) -> str:

@@ -19,6 +19,7 @@ lib.security.privacy.ERASURE_REGISTRY must be declared (or listed in auth.PII_IN
 it returns no personal data). A new function that reads personal data without a role check
 fails here the day it appears.
 """
+
 from __future__ import annotations
 
 import ast
@@ -42,8 +43,13 @@ from lib.admin import setting_changes
 from tests import factories as f
 from tests.conftest import ROOT
 
-ROLES = {"manager": {"manager"}, "marketing": {"marketing"}, "steward": {"steward"},
-         "admin": {"admin"}, "lead": {"manager", "marketing"}}
+ROLES = {
+    "manager": {"manager"},
+    "marketing": {"marketing"},
+    "steward": {"steward"},
+    "admin": {"admin"},
+    "lead": {"manager", "marketing"},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -59,12 +65,17 @@ def role_user(name: str) -> auth.User:
 def _required_action(func: ast.FunctionDef) -> str | None:
     """The literal action of the first auth.require(user, "...") call in a function body."""
     for node in ast.walk(func):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "require" and ast.unparse(node.func.value) == "auth"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "require"
+            and ast.unparse(node.func.value) == "auth"
+        ):
             arg = node.args[1] if len(node.args) > 1 else None
             if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
-                raise AssertionError(f"{func.name}: auth.require needs a literal action so the "
-                                     "security matrix can see it")
+                raise AssertionError(
+                    f"{func.name}: auth.require needs a literal action so the security matrix can see it"
+                )
             return arg.value
     return None
 
@@ -73,8 +84,7 @@ def guarded_functions() -> list[tuple[str, str, str]]:
     found = []
     for path in sorted((ROOT / "lib").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        module = ".".join(p for p in path.relative_to(ROOT / "lib").with_suffix("").parts
-                          if p != "__init__")
+        module = ".".join(p for p in path.relative_to(ROOT / "lib").with_suffix("").parts if p != "__init__")
         for node in tree.body:
             if isinstance(node, ast.FunctionDef):
                 action = _required_action(node)
@@ -119,8 +129,14 @@ def world(tmp_path_factory):
         warehouse.migrate()
         auth.seed_demo_users()
         with warehouse.transaction() as tx:
-            f.customer(tx, 1, mobile="+8613812345678", email="a@example.com",
-                       id_number_enc=privacy.encrypt("11010519491231002X"), id_number_last4="002X")
+            f.customer(
+                tx,
+                1,
+                mobile="+8613812345678",
+                email="a@example.com",
+                id_number_enc=privacy.encrypt("11010519491231002X"),
+                id_number_last4="002X",
+            )
             f.customer(tx, 2, full_name="李四", mobile="+8613900000000")
             f.order(tx, 1, datetime(2024, 2, 1), 100.0)
             f.order(tx, 2, datetime(2024, 3, 1), 60.0)
@@ -144,15 +160,13 @@ def state() -> dict:
 
 def test_the_matrix_found_every_area():
     modules = {m for m, _, _ in GUARDED}
-    assert {"admin.users", "security.privacy", "admin.backup", "admin.audit_log",
-            "admin.setting_changes"} <= modules
+    assert {"admin.users", "security.privacy", "admin.backup", "admin.audit_log", "admin.setting_changes"} <= modules
     assert len(GUARDED) >= 30
     used = {a for _, _, a in GUARDED}
     assert used <= set(auth.PERMISSIONS), used - set(auth.PERMISSIONS)
 
 
-@pytest.mark.parametrize("module, name, action, role", CELLS,
-                         ids=[f"{m}.{n}-{r}" for m, n, _, r in CELLS])
+@pytest.mark.parametrize("module, name, action, role", CELLS, ids=[f"{m}.{n}-{r}" for m, n, _, r in CELLS])
 def test_role_action_cell(world, module, name, action, role):
     user = role_user(role)
     allowed = auth.can(user, action)
@@ -169,46 +183,49 @@ def test_role_action_cell(world, module, name, action, role):
     with pytest.raises(auth.PermissionDenied):
         placeholder_call(module, name, user)
     assert state() == before, f"a refused call of lib.{module}.{name} changed the warehouse"
-    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'access.denied'") \
-        == denied_before + 1
+    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'access.denied'") == denied_before + 1
 
 
 # ---------------------------------------------------------------- real allowed calls
 
+
 def _writes():
     """Representative writes from each area with valid arguments: (name, action, call)."""
     cases = [
-        ("privacy.record_consent", "edit_consent",
-         lambda u: privacy.record_consent(u, 1, "email", "granted", "store")),
-        ("privacy.reveal_id_number", "reveal_id_number",
-         lambda u: privacy.reveal_id_number(u, 1, "identity check")),
+        ("privacy.record_consent", "edit_consent", lambda u: privacy.record_consent(u, 1, "email", "granted", "store")),
+        ("privacy.reveal_id_number", "reveal_id_number", lambda u: privacy.reveal_id_number(u, 1, "identity check")),
         ("privacy.export_subject", "export_subject_data", lambda u: privacy.export_subject(u, 1)),
-        ("privacy.erase_customer", "erase_customer",
-         lambda u: privacy.erase_customer(u, 2, "request #1 by e-mail")),
-        ("users.add_user", "manage_users",
-         lambda u: accounts.add_user(u, "newbie", "New", ["manager"], "long-enough-1")),
+        ("privacy.erase_customer", "erase_customer", lambda u: privacy.erase_customer(u, 2, "request #1 by e-mail")),
+        (
+            "users.add_user",
+            "manage_users",
+            lambda u: accounts.add_user(u, "newbie", "New", ["manager"], "long-enough-1"),
+        ),
         ("backup.create", "manage_backups", lambda u: backup.create(u)),
-        ("settings.put", "change_settings",
-         lambda u: setting_changes.put(u, "backup_retention", 3)),
+        ("settings.put", "change_settings", lambda u: setting_changes.put(u, "backup_retention", 3)),
         ("tags.add", "manage_tags", lambda u: tags.add(u, 2, "newsletter")),
-        ("customer_edits.update_customer", "edit_customer",
-         lambda u: edits.update_customer(u, 1, {"city": "广州市"}, 1)),
+        (
+            "customer_edits.update_customer",
+            "edit_customer",
+            lambda u: edits.update_customer(u, 1, {"city": "广州市"}, 1),
+        ),
     ]
     return cases
 
 
 WRITES = _writes()
-REAL_CELLS = [(name, action, call, role) for name, action, call in WRITES for role in ROLES
-              if auth.can(role_user(role), action)]
+REAL_CELLS = [
+    (name, action, call, role) for name, action, call in WRITES for role in ROLES if auth.can(role_user(role), action)
+]
 
 
-@pytest.mark.parametrize("name, action, call, role", REAL_CELLS,
-                         ids=[f"{n}-{r}" for n, _, _, r in REAL_CELLS])
+@pytest.mark.parametrize("name, action, call, role", REAL_CELLS, ids=[f"{n}-{r}" for n, _, _, r in REAL_CELLS])
 def test_allowed_roles_really_can(warehouse_path, tmp_path, monkeypatch, name, action, call, role):
     monkeypatch.setenv("C360_BACKUP_DIR", str(tmp_path / "backups"))
     with warehouse.transaction() as tx:
-        f.customer(tx, 1, mobile="+8613812345678",
-                   id_number_enc=privacy.encrypt("11010519491231002X"), id_number_last4="002X")
+        f.customer(
+            tx, 1, mobile="+8613812345678", id_number_enc=privacy.encrypt("11010519491231002X"), id_number_last4="002X"
+        )
         f.customer(tx, 2, full_name="李四")
     before = warehouse.scalar("SELECT count(*) FROM audit_log")
     call(role_user(role))
@@ -217,10 +234,11 @@ def test_allowed_roles_really_can(warehouse_path, tmp_path, monkeypatch, name, a
 
 # ---------------------------------------------------------------- PII readers and writers
 
+
 def _import_every_lib_module() -> None:
     """Declarations register at import time: import every module under lib/."""
     for path in sorted((ROOT / "lib").rglob("*.py")):
-        if path.name == "__main__.py":      # an entry point: importing it runs the command
+        if path.name == "__main__.py":  # an entry point: importing it runs the command
             continue
         parts = path.relative_to(ROOT).with_suffix("").parts
         importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
@@ -251,9 +269,14 @@ def _queries_used(node: ast.AST) -> set[str]:
     """Query names or SQL texts passed as the first argument of warehouse/tx calls."""
     found = set()
     for n in ast.walk(node):
-        if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                and n.func.attr in _QUERY_METHODS and n.args
-                and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str)):
+        if (
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and n.func.attr in _QUERY_METHODS
+            and n.args
+            and isinstance(n.args[0], ast.Constant)
+            and isinstance(n.args[0].value, str)
+        ):
             found.add(n.args[0].value)
     return found
 
@@ -262,6 +285,7 @@ def personal_data_functions(source: str, module: str) -> dict[str, str]:
     """Public top-level functions of a module whose queries (their own, or those of the
     module's private helpers they call) touch personal data: name -> table.column."""
     from lib.core import warehouse as wh
+
     tree = ast.parse(source)
     funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     out = {}
@@ -275,8 +299,11 @@ def personal_data_functions(source: str, module: str) -> dict[str, str]:
                 continue
             seen.add(current)
             used |= _queries_used(funcs[current])
-            todo += [n.func.id for n in ast.walk(funcs[current]) if isinstance(n, ast.Call)
-                     and isinstance(n.func, ast.Name) and n.func.id.startswith("_")]
+            todo += [
+                n.func.id
+                for n in ast.walk(funcs[current])
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id.startswith("_")
+            ]
         for q in sorted(used):
             try:
                 sql = q if " " in q.strip() else wh.query(q)
@@ -290,8 +317,11 @@ def personal_data_functions(source: str, module: str) -> dict[str, str]:
 
 
 def undeclared(found: dict[str, str]) -> list[str]:
-    return sorted(f"{name} ({hit})" for name, hit in found.items()
-                  if name not in auth.PII_FUNCTIONS and name not in auth.PII_INTERNAL)
+    return sorted(
+        f"{name} ({hit})"
+        for name, hit in found.items()
+        if name not in auth.PII_FUNCTIONS and name not in auth.PII_INTERNAL
+    )
 
 
 def every_personal_data_function() -> dict[str, str]:
@@ -307,15 +337,22 @@ def test_every_declared_pii_function_checks_its_action_and_is_in_the_matrix():
         assert kind in ("read", "write")
         assert GUARDED_ACTIONS.get(name) == action, (
             f"lib.{name} is declared {kind} of {action!r} but its first auth.require checks "
-            f"{GUARDED_ACTIONS.get(name)!r}")
+            f"{GUARDED_ACTIONS.get(name)!r}"
+        )
 
 
 def test_every_public_function_touching_personal_data_is_declared():
     found = every_personal_data_function()
     # the scan sees the known readers (so it is looking at the right things) ...
-    for known in ("dashboards.customers.customer_360", "stewardship.edits.get",
-                  "stewardship.importer.quarantine", "stewardship.review.flag",
-                  "stewardship.quality.open_flags", "stewardship.dedup.pair", "admin.audit_log.search"):
+    for known in (
+        "dashboards.customers.customer_360",
+        "stewardship.edits.get",
+        "stewardship.importer.quarantine",
+        "stewardship.review.flag",
+        "stewardship.quality.open_flags",
+        "stewardship.dedup.pair",
+        "admin.audit_log.search",
+    ):
         assert known in found or known in PII, known
     # ... and nothing undeclared
     assert undeclared(found) == []
@@ -341,22 +378,22 @@ def test_the_scan_catches_a_new_unchecked_reader():
         "def indirect(cid):\n"
         "    return _helper(cid)\n"
         "def harmless():\n"
-        "    return warehouse.read('stw_q_runs', limit=1)\n")
+        "    return warehouse.read('stw_q_runs', limit=1)\n"
+    )
     found = personal_data_functions(source, "canary")
     assert sorted(found) == ["canary.indirect", "canary.leak", "canary.leak_raw"]
     assert undeclared(found) == sorted(f"{n} ({h})" for n, h in found.items())
     tree = ast.parse("def get(user, cid):\n    return warehouse.one('stw_customer_by_id', customer_id=cid)\n")
-    assert _required_action(tree.body[0]) is None       # declared but unchecked -> not in GUARDED
+    assert _required_action(tree.body[0]) is None  # declared but unchecked -> not in GUARDED
 
 
 PII_CELLS = [(name, action, role) for name, (_, action) in sorted(PII.items()) for role in ROLES]
 
 
-@pytest.mark.parametrize("name, action, role", PII_CELLS,
-                         ids=[f"{n}-{r}" for n, _, r in PII_CELLS])
+@pytest.mark.parametrize("name, action, role", PII_CELLS, ids=[f"{n}-{r}" for n, _, r in PII_CELLS])
 def test_pii_function_cell(world, name, action, role):
     """Each declared PII reader/writer as each role: refused (audited, nothing changed) or
     let through the check."""
-    warehouse.use(str(world))           # tests above may have pointed the process elsewhere
+    warehouse.use(str(world))  # tests above may have pointed the process elsewhere
     module, func = name.rsplit(".", 1)
     test_role_action_cell(world, module, func, action, role)

@@ -6,6 +6,7 @@ browser of the user; a cookie that is not ours is refused without an exception. 
 clients the user signs in from, so nobody can lock `admin` out from elsewhere, and every
 refusal looks the same. Passwords are checked with zxcvbn (lib/security/passwords.py).
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,11 +31,15 @@ def fast_bcrypt(monkeypatch):
 
 
 def audit(action: str) -> list[dict]:
-    return warehouse.read("SELECT username, entity_id, CAST(detail AS VARCHAR) AS detail FROM audit_log"
-                          " WHERE action = :a ORDER BY audit_id", a=action).to_dict("records")
+    return warehouse.read(
+        "SELECT username, entity_id, CAST(detail AS VARCHAR) AS detail FROM audit_log"
+        " WHERE action = :a ORDER BY audit_id",
+        a=action,
+    ).to_dict("records")
 
 
 # ---------------------------------------------------------------- sessions
+
 
 def test_a_session_is_valid_until_it_is_revoked_and_the_warehouse_keeps_only_a_hash(warehouse_path):
     token = sessions.start("manager", "10.0.0.1")
@@ -44,21 +49,22 @@ def test_a_session_is_valid_until_it_is_revoked_and_the_warehouse_keeps_only_a_h
     assert token not in stored and len(stored) == 1 and len(stored[0]) == 64
 
 
-@pytest.mark.parametrize("change, reason", [
-    (lambda: accounts.disable_user(ADMIN, "manager"), "user.disable"),
-    (lambda: accounts.set_roles(ADMIN, "manager", ["manager", "marketing"]), "user.roles"),
-    (lambda: accounts.reset_password(ADMIN, "manager", "brand-new-password"), "user.password_reset"),
-    (lambda: sessions.log_out(auth.User("manager", roles=frozenset({"manager"})), "10.0.0.1"), "logout"),
-])
-def test_disable_role_change_reset_and_logout_end_every_session_of_the_user(
-        warehouse_path, change, reason):
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda: accounts.disable_user(ADMIN, "manager"), "user.disable"),
+        (lambda: accounts.set_roles(ADMIN, "manager", ["manager", "marketing"]), "user.roles"),
+        (lambda: accounts.reset_password(ADMIN, "manager", "brand-new-password"), "user.password_reset"),
+        (lambda: sessions.log_out(auth.User("manager", roles=frozenset({"manager"})), "10.0.0.1"), "logout"),
+    ],
+)
+def test_disable_role_change_reset_and_logout_end_every_session_of_the_user(warehouse_path, change, reason):
     office, home = sessions.start("manager", "10.0.0.1"), sessions.start("manager", "10.0.0.2")
     other = sessions.start("steward", "10.0.0.3")
     change()
     assert sessions.check(office) is None and sessions.check(home) is None
-    assert sessions.check(other).username == "steward"          # other users keep theirs
-    rows = warehouse.records("SELECT username, reason FROM app_sessions WHERE revoked_at IS NOT NULL"
-                             " ORDER BY username")
+    assert sessions.check(other).username == "steward"  # other users keep theirs
+    rows = warehouse.records("SELECT username, reason FROM app_sessions WHERE revoked_at IS NOT NULL ORDER BY username")
     assert rows == [{"username": "manager", "reason": reason}] * 2
     [entry] = audit("session.revoke")
     assert entry["entity_id"] == "manager"
@@ -73,8 +79,8 @@ def test_setting_the_same_roles_again_keeps_the_sessions(warehouse_path):
 
 def test_a_revocation_by_another_process_is_seen_within_the_recheck_time(warehouse_path, monkeypatch):
     token = sessions.start("manager", "10.0.0.1")
-    assert sessions.check(token) is not None                   # cached for RECHECK_SECONDS
-    with warehouse.transaction() as tx:                         # e.g. a CLI job on the warehouse
+    assert sessions.check(token) is not None  # cached for RECHECK_SECONDS
+    with warehouse.transaction() as tx:  # e.g. a CLI job on the warehouse
         tx.run("UPDATE app_sessions SET revoked_at = current_timestamp, reason = 'cli'")
     monkeypatch.setattr(sessions, "RECHECK_SECONDS", 0.0)
     assert sessions.check(token) is None
@@ -91,7 +97,7 @@ def test_an_idle_session_ends_after_thirty_minutes_and_says_so(warehouse_path):
 def test_activity_keeps_a_session_alive_and_twelve_hours_end_it_anyway(warehouse_path):
     token = sessions.start("manager", "10.0.0.1")
     now = datetime.now()
-    for minutes in range(20, 12 * 60, 20):                     # a click every 20 minutes
+    for minutes in range(20, 12 * 60, 20):  # a click every 20 minutes
         sessions.forget()
         assert sessions.check(token, now=now + timedelta(minutes=minutes)) is not None, minutes
     sessions.forget()
@@ -108,12 +114,20 @@ def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-@pytest.mark.parametrize("cookie", [
-    _b64({"alg": "none", "typ": "JWT"}) + "." + _b64({"sid": "x" * 43, "exp": 4102444800}) + ".",
-    jwt.encode({"sid": "x" * 43, "exp": 4102444800}, "some other key of 32 characters!!", algorithm="HS256"),
-    jwt.encode({"sid": "x" * 43, "exp": 1}, "k" * 40, algorithm="HS256"),
-    "garbage", "a.b.c", "", "é" * 5000, "eyJ" + "A" * 50,
-], ids=["alg-none", "other-key", "expired", "garbage", "three-dots", "empty", "huge", "bad-base64"])
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        _b64({"alg": "none", "typ": "JWT"}) + "." + _b64({"sid": "x" * 43, "exp": 4102444800}) + ".",
+        jwt.encode({"sid": "x" * 43, "exp": 4102444800}, "some other key of 32 characters!!", algorithm="HS256"),
+        jwt.encode({"sid": "x" * 43, "exp": 1}, "k" * 40, algorithm="HS256"),
+        "garbage",
+        "a.b.c",
+        "",
+        "é" * 5000,
+        "eyJ" + "A" * 50,
+    ],
+    ids=["alg-none", "other-key", "expired", "garbage", "three-dots", "empty", "huge", "bad-base64"],
+)
 def test_a_cookie_that_is_not_ours_is_refused_without_an_exception(warehouse_path, cookie):
     assert sessions.token_from_cookie(cookie) is None
     assert sessions.resume(sessions.token_from_cookie(cookie), "10.0.0.1") is None
@@ -123,7 +137,7 @@ def test_cookie_logins_and_refusals_are_audited(warehouse_path):
     token = sessions.start("manager", "10.0.0.1")
     assert sessions.resume(token, "10.0.0.5").username == "manager"
     sessions.log_out(auth.User("manager", roles=frozenset({"manager"})), "10.0.0.5")
-    assert sessions.resume(token, "10.0.0.5") is None           # the same cookie after logout
+    assert sessions.resume(token, "10.0.0.5") is None  # the same cookie after logout
     [login] = audit("login.cookie")
     assert login["username"] == "manager" and json.loads(login["detail"])["client"] == "10.0.0.5"
     [logout] = audit("logout")
@@ -134,6 +148,7 @@ def test_cookie_logins_and_refusals_are_audited(warehouse_path):
 
 
 # ---------------------------------------------------------------- throttling
+
 
 def _fail(username: str, client: str, times: int) -> auth.LoginResult:
     result = None
@@ -166,13 +181,12 @@ def test_an_unknown_user_is_throttled_exactly_like_a_known_one(warehouse_path):
 def test_a_locked_client_is_refused_even_with_the_right_password(warehouse_path):
     _fail("admin", "203.0.113.9", auth.MAX_FAILED_LOGINS)
     assert auth.authenticate("admin", "admin-demo", "203.0.113.9") == auth.LoginResult(None, 15)
-    assert json.loads(audit("login.failed")[-1]["detail"]) == {"client": "203.0.113.9",
-                                                               "reason": "throttled"}
+    assert json.loads(audit("login.failed")[-1]["detail"]) == {"client": "203.0.113.9", "reason": "throttled"}
 
 
 def test_nobody_can_lock_admin_out_from_another_client(warehouse_path):
-    auth.authenticate("admin", "admin-demo", "10.0.0.1")       # the admin's usual client
-    for n in range(40):                                         # an attacker from 40 addresses
+    auth.authenticate("admin", "admin-demo", "10.0.0.1")  # the admin's usual client
+    for n in range(40):  # an attacker from 40 addresses
         _fail("admin", f"198.51.100.{n}", auth.MAX_FAILED_LOGINS)
     assert auth.authenticate("admin", "admin-demo", "10.0.0.1").user.username == "admin"
     # ... while a new client must now wait (the slower, global per-username backoff)
@@ -181,9 +195,9 @@ def test_nobody_can_lock_admin_out_from_another_client(warehouse_path):
 
 def test_the_global_backoff_grows_from_one_minute_and_spares_known_clients(warehouse_path):
     auth.authenticate("marketing", "marketing-demo", "10.0.0.1")
-    for n in range(auth.GLOBAL_FAILURES - 1):                   # 19 failures from 19 clients
+    for n in range(auth.GLOBAL_FAILURES - 1):  # 19 failures from 19 clients
         assert auth.authenticate("marketing", "x", f"198.51.100.{n}").retry_minutes == 0
-    assert auth.authenticate("marketing", "x", "198.51.100.200").retry_minutes == 1     # the 20th
+    assert auth.authenticate("marketing", "x", "198.51.100.200").retry_minutes == 1  # the 20th
     assert auth.lock_remaining("marketing", "192.0.2.7") <= timedelta(minutes=1)
     assert auth.lock_remaining("marketing", "10.0.0.1") is None
     # a new client trying anyway is refused, and the wait doubles (each try counts)
@@ -203,19 +217,28 @@ def test_the_access_review_shows_a_throttled_account(warehouse_path):
     _fail("steward", "10.0.0.1", auth.MAX_FAILED_LOGINS)
     review = accounts.access_review(ADMIN)
     assert review.set_index("username")["locked"].to_dict() == {
-        "admin": False, "lead": False, "manager": False, "marketing": False, "steward": True}
+        "admin": False,
+        "lead": False,
+        "manager": False,
+        "marketing": False,
+        "steward": True,
+    }
 
 
 # ---------------------------------------------------------------- password policy
 
-@pytest.mark.parametrize("password, message", [
-    ("aaaaaaaaaa", 'Repeats like "aaa" are easy to guess'),
-    ("password123", "This is a very common password"),
-    ("qwertyuiop", "too easy to guess"),
-    ("1234567890", "too easy to guess"),
-    ("short", "at least 10 characters"),
-    ("é" * 40, "at most 72 bytes"),
-])
+
+@pytest.mark.parametrize(
+    "password, message",
+    [
+        ("aaaaaaaaaa", 'Repeats like "aaa" are easy to guess'),
+        ("password123", "This is a very common password"),
+        ("qwertyuiop", "too easy to guess"),
+        ("1234567890", "too easy to guess"),
+        ("short", "at least 10 characters"),
+        ("é" * 40, "at most 72 bytes"),
+    ],
+)
 def test_trivial_passwords_are_refused_with_zxcvbns_feedback(warehouse_path, password, message):
     with pytest.raises(accounts.AccountError, match=message):
         accounts.add_user(ADMIN, "bob", "Bob", ["manager"], password)
@@ -238,9 +261,12 @@ def test_a_strong_passphrase_is_accepted(warehouse_path):
 
 def test_the_cli_refuses_a_trivial_password_with_the_same_message(warehouse_path, monkeypatch, capsys):
     from lib import cli
+
     monkeypatch.setenv("C360_NEW_PASSWORD", "a" * 10)
-    assert cli.main(["--warehouse", str(warehouse_path), "users", "add", "bob", "--name", "Bob",
-                     "--roles", "manager"]) == 2
+    assert (
+        cli.main(["--warehouse", str(warehouse_path), "users", "add", "bob", "--name", "Bob", "--roles", "manager"])
+        == 2
+    )
     assert 'Repeats like "aaa" are easy to guess' in capsys.readouterr().err
     assert cli.main(["--warehouse", str(warehouse_path), "users", "reset-password", "manager"]) == 2
     assert 'Repeats like "aaa" are easy to guess' in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Import: mapping, normalisation, quarantine counts, idempotent re-import, orders/events links,
 quarantine release, one transaction (never a partial write)."""
+
 from __future__ import annotations
 
 import json
@@ -45,21 +46,32 @@ def require_contact(user, *sources: str) -> None:
 
 def test_suggested_mapping_reads_chinese_headers_and_joins_street_then_number():
     m = importer.suggest_mapping("customers", ["客户编号", "姓名", "手机", "邮箱", "门牌号", "街道", "Zip"])
-    assert m == {"source_record_id": ["客户编号"], "full_name": ["姓名"], "mobile": ["手机"],
-                 "email": ["邮箱"], "address": ["街道", "门牌号"], "postcode": ["Zip"]}
+    assert m == {
+        "source_record_id": ["客户编号"],
+        "full_name": ["姓名"],
+        "mobile": ["手机"],
+        "email": ["邮箱"],
+        "address": ["街道", "门牌号"],
+        "postcode": ["Zip"],
+    }
 
 
 def test_round_trip_with_exact_quarantine_and_flag_counts(stw_empty, tmp_path, users):
     require_contact(users["steward"], "partner_x")
-    r = importer.import_file(users["steward"], "customers", write(tmp_path, MESSY), "partner_x",
-                             match_duplicates=False)
+    r = importer.import_file(users["steward"], "customers", write(tmp_path, MESSY), "partner_x", match_duplicates=False)
     assert (r.rows_total, r.rows_loaded, r.rows_unchanged, r.rows_quarantined, r.rows_flagged) == (8, 4, 0, 4, 2)
-    rows = warehouse.read("SELECT source_record_id, full_name, name_pinyin, mobile, email, birth_date, "
-                          "postcode, address, city, id_number_enc, id_number_hash, id_number_last4, "
-                          "CAST(raw_values AS VARCHAR) AS raw FROM customers ORDER BY source_record_id")
+    rows = warehouse.read(
+        "SELECT source_record_id, full_name, name_pinyin, mobile, email, birth_date, "
+        "postcode, address, city, id_number_enc, id_number_hash, id_number_last4, "
+        "CAST(raw_values AS VARCHAR) AS raw FROM customers ORDER BY source_record_id"
+    )
     a1 = rows.iloc[0].to_dict()
     assert (a1["full_name"], a1["name_pinyin"], a1["mobile"], a1["email"]) == (
-        "張偉", "zhang wei|zw|zhangwei", "+8613812345678", "Zhang.Wei@example.com")
+        "張偉",
+        "zhang wei|zw|zhangwei",
+        "+8613812345678",
+        "Zhang.Wei@example.com",
+    )
     assert (a1["address"], a1["postcode"], a1["id_number_last4"]) == ("科技园路1号", "100000", "002X")
     assert privacy.decrypt(a1["id_number_enc"]) == "11010519491231002X"
     assert a1["id_number_hash"] == privacy.id_hash("11010519491231002X")
@@ -100,18 +112,27 @@ def test_same_keys_from_another_source_are_new_records(stw_empty, tmp_path, user
 
 def test_orders_and_events_link_through_the_sources_customer_key(stw_empty, tmp_path, users):
     importer.import_file(users["steward"], "customers", write(tmp_path, MESSY), "shop", match_duplicates=False)
-    orders = "订单号,会员编号,下单时间,金额,退款,状态\nO1,A1,2025-03-01 10:00,\"¥1,299.00\",0,已支付\nO2,A9,2025-03-02,50,,paid\nO3,A2,2025/3/3,80,100,refunded\nO4,A6,2025-03-04,abc,,paid\n"
+    orders = '订单号,会员编号,下单时间,金额,退款,状态\nO1,A1,2025-03-01 10:00,"¥1,299.00",0,已支付\nO2,A9,2025-03-02,50,,paid\nO3,A2,2025/3/3,80,100,refunded\nO4,A6,2025-03-04,abc,,paid\n'
     r = importer.import_file(users["steward"], "orders", write(tmp_path, orders, "o.csv"), "shop")
     assert (r.rows_loaded, r.rows_quarantined) == (1, 3)
-    row = warehouse.one("SELECT o.amount, o.status, c.source_record_id FROM orders o JOIN customers c USING (customer_id)")
+    row = warehouse.one(
+        "SELECT o.amount, o.status, c.source_record_id FROM orders o JOIN customers c USING (customer_id)"
+    )
     assert (float(row["amount"]), row["status"], row["source_record_id"]) == (1299.0, "paid", "A1")
-    reasons = warehouse.read("SELECT source_record_id, CAST(reasons AS VARCHAR) AS r FROM quarantine WHERE kind = 'orders' ORDER BY row_no")
+    reasons = warehouse.read(
+        "SELECT source_record_id, CAST(reasons AS VARCHAR) AS r FROM quarantine WHERE kind = 'orders' ORDER BY row_no"
+    )
     assert [json.loads(r)[0]["code"] for r in reasons["r"]] == [
-        "customer_key.unknown", "refund.exceeds_amount", "number.invalid"]
+        "customer_key.unknown",
+        "refund.exceeds_amount",
+        "number.invalid",
+    ]
     events = "客户编号,行为,时间,订单号,备注\nA1,购买,2025-03-01 10:00,O1,\nA1,咨询,2025-03-05 09:00,,问尺码\nA1,咨询,2025-03-05 09:00,,问尺码\n"
     r = importer.import_file(users["steward"], "events", write(tmp_path, events, "e.csv"), "shop")
-    assert (r.rows_loaded, r.rows_quarantined) == (2, 1)        # the exact repeat row is quarantined
-    ev = warehouse.read("SELECT event_type, order_id IS NOT NULL AS linked, coalesce(note, '-') AS note FROM events ORDER BY event_time")
+    assert (r.rows_loaded, r.rows_quarantined) == (2, 1)  # the exact repeat row is quarantined
+    ev = warehouse.read(
+        "SELECT event_type, order_id IS NOT NULL AS linked, coalesce(note, '-') AS note FROM events ORDER BY event_time"
+    )
     assert ev.values.tolist() == [["purchase", True, "-"], ["consult", False, "问尺码"]]
     r = importer.import_file(users["steward"], "events", write(tmp_path, events, "e.csv"), "shop")
     assert r.rows_loaded == 0 and r.rows_unchanged == 2
@@ -124,19 +145,40 @@ def test_excel_files_and_a_saved_mapping_from_the_cli(stw_empty, tmp_path, capsy
     ws.append(["M1", "王", "芳", 13812345670, "人民路", "8号"])
     ws.append(["M2", "Smith", "Anna", "+44 7911 123456", "High Street", "12"])
     wb.save(tmp_path / "members.xlsx")
-    mapping = {"kind": "customers", "fields": {"source_record_id": ["Member"], "family_name": ["Surname"],
-                                               "given_name": ["Given"], "mobile": ["Cell"],
-                                               "address": ["No.", "Street"]}}
+    mapping = {
+        "kind": "customers",
+        "fields": {
+            "source_record_id": ["Member"],
+            "family_name": ["Surname"],
+            "given_name": ["Given"],
+            "mobile": ["Cell"],
+            "address": ["No.", "Street"],
+        },
+    }
     (tmp_path / "m.json").write_text(json.dumps(mapping), encoding="utf-8")
-    code = cli.main(["--warehouse", str(stw_empty), "import", "customers", str(tmp_path / "members.xlsx"),
-                     "--source", "club", "--mapping", str(tmp_path / "m.json"), "--no-dedup"])
+    code = cli.main(
+        [
+            "--warehouse",
+            str(stw_empty),
+            "import",
+            "customers",
+            str(tmp_path / "members.xlsx"),
+            "--source",
+            "club",
+            "--mapping",
+            str(tmp_path / "m.json"),
+            "--no-dedup",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (out["rows_loaded"], out["rows_quarantined"]) == (2, 0)
     warehouse.use(str(stw_empty))
     rows = warehouse.read("SELECT full_name, mobile, address FROM customers ORDER BY source_record_id")
-    assert rows.values.tolist() == [["王芳", "+8613812345670", "8号人民路"],
-                                    ["Anna Smith", "+447911123456", "12 High Street"]]
+    assert rows.values.tolist() == [
+        ["王芳", "+8613812345670", "8号人民路"],
+        ["Anna Smith", "+447911123456", "12 High Street"],
+    ]
 
 
 def test_a_quarantined_row_is_fixed_and_released(stw_empty, tmp_path, users):
@@ -149,7 +191,9 @@ def test_a_quarantined_row_is_fixed_and_released(stw_empty, tmp_path, users):
     assert count("SELECT count(*) FROM customers") == 4
     new_id = importer.release(users["steward"], a4, {"mobile": "13812340000"})
     assert warehouse.one("SELECT mobile, full_name FROM customers WHERE customer_id = :i", i=new_id) == {
-        "mobile": "+8613812340000", "full_name": "王五"}
+        "mobile": "+8613812340000",
+        "full_name": "王五",
+    }
     assert warehouse.scalar("SELECT status FROM quarantine WHERE quarantine_id = :i", i=a4) == "released"
     with pytest.raises(importer.ImportProblem):
         importer.release(users["steward"], a4, {"mobile": "13812340000"})
@@ -158,11 +202,16 @@ def test_a_quarantined_row_is_fixed_and_released(stw_empty, tmp_path, users):
 def test_a_failure_inside_the_import_writes_nothing(stw_empty, tmp_path, users, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
+
     monkeypatch.setattr(importer, "_write_quarantine", boom)
     with pytest.raises(RuntimeError):
-        importer.import_file(users["steward"], "customers", write(tmp_path, MESSY), "partner_x",
-                             match_duplicates=False)
-    assert [count(f"SELECT count(*) FROM {t}") for t in ("customers", "quarantine", "imports", "quality_flags")] == [0, 0, 0, 0]
+        importer.import_file(users["steward"], "customers", write(tmp_path, MESSY), "partner_x", match_duplicates=False)
+    assert [count(f"SELECT count(*) FROM {t}") for t in ("customers", "quarantine", "imports", "quality_flags")] == [
+        0,
+        0,
+        0,
+        0,
+    ]
 
 
 @pytest.mark.parametrize("username", ["manager", "marketing", "lead"])
@@ -172,31 +221,42 @@ def test_only_stewards_and_admins_may_import(stw_empty, tmp_path, users, usernam
     assert count("SELECT count(*) FROM customers") == 0
 
 
-GOOD = {"mobile": ["13812345678", "+86 139 0000 1111", "", "x1"], "email": ["a@b.com", "", "a@@b"],
-        "full_name": ["张伟", "", "Anna Smith", "歐陽娜娜"], "birth_date": ["1990-01-02", "", "2099-01-01", "1990-02-30"],
-        "postcode": ["518000", "", "51800"]}
+GOOD = {
+    "mobile": ["13812345678", "+86 139 0000 1111", "", "x1"],
+    "email": ["a@b.com", "", "a@@b"],
+    "full_name": ["张伟", "", "Anna Smith", "歐陽娜娜"],
+    "birth_date": ["1990-01-02", "", "2099-01-01", "1990-02-30"],
+    "postcode": ["518000", "", "51800"],
+}
 
 
-@hsettings(max_examples=15, deadline=None,
-           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(rows=st.lists(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in GOOD.items()}),
-                     min_size=1, max_size=12))
+@hsettings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(rows=st.lists(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in GOOD.items()}), min_size=1, max_size=12))
 def test_every_row_is_either_fully_loaded_or_quarantined_never_partly(stw_empty, users, rows):
     import uuid
 
     import pandas as pd
-    source = "h" + uuid.uuid4().hex[:12]      # examples share the warehouse: one source each
+
+    source = "h" + uuid.uuid4().hex[:12]  # examples share the warehouse: one source each
     frame = pd.DataFrame([{**r, "id": f"R{i}"} for i, r in enumerate(rows)]).astype("string")
     mapping = {"source_record_id": ["id"], **{k: [k] for k in GOOD}}
     plan = importer.prepare("customers", frame, mapping, source)
     r = importer.run_import(users["steward"], plan, match_duplicates=False)
-    loaded = warehouse.read("SELECT source_record_id, full_name, mobile, email FROM customers WHERE source = :s", s=source)
+    loaded = warehouse.read(
+        "SELECT source_record_id, full_name, mobile, email FROM customers WHERE source = :s", s=source
+    )
     quarantined = warehouse.read("SELECT source_record_id FROM quarantine WHERE source = :s", s=source)
     assert r.rows_loaded == len(loaded) and r.rows_loaded + r.rows_quarantined == len(rows)
     assert not set(loaded["source_record_id"]) & set(quarantined["source_record_id"])
-    not_contactable = set(warehouse.read(
-        "SELECT c.source_record_id FROM quality_flags f JOIN customers c USING (customer_id) "
-        "WHERE c.source = :s AND f.rule_id = 'import.contact'", s=source)["source_record_id"])
+    not_contactable = set(
+        warehouse.read(
+            "SELECT c.source_record_id FROM quality_flags f JOIN customers c USING (customer_id) "
+            "WHERE c.source = :s AND f.rule_id = 'import.contact'",
+            s=source,
+        )["source_record_id"]
+    )
     for rec in loaded.to_dict("records"):
         assert isinstance(rec["full_name"], str)
         has_contact = isinstance(rec["mobile"], str) or isinstance(rec["email"], str)

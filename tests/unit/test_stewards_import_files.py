@@ -1,6 +1,7 @@
 """Files that used to load wrong data without a word are refused or repaired, with a message:
 rows wider than the header, repeated header names, encodings other than UTF-8, control
 characters, absurdly wide files. Excel is read with python-calamine."""
+
 from __future__ import annotations
 
 import io
@@ -26,7 +27,8 @@ def test_a_row_with_more_cells_than_the_header_is_refused_with_its_line():
     assert str(exc.value) == (
         "2 rows have more cells than the header's 3: line 3 has 4, line 5 has 4. A value holds the "
         "separator without quotes, or a column has no header; read as it is, every value after it "
-        "would land in the wrong column. Fix the export; nothing was imported.")
+        "would land in the wrong column. Fix the export; nothing was imported."
+    )
 
 
 def test_pandas_alone_would_have_shifted_every_row_of_that_file():
@@ -43,15 +45,18 @@ def test_empty_cells_beyond_the_header_are_dropped_and_short_rows_padded_with_no
     assert frame.values.tolist() == [["1", "Anna", "Sydney"], ["2", "Ben", ""], ["3", "Cleo", "Hobart"]]
     assert frame.attrs["notes"] == [
         "1 rows ended with empty cells beyond the header's 3 columns: those cells were dropped.",
-        "1 rows had fewer cells than the header's 3: the missing cells at their end were read as empty."]
+        "1 rows had fewer cells than the header's 3: the missing cells at their end were read as empty.",
+    ]
 
 
 def test_a_repeated_header_is_refused_instead_of_becoming_name_1():
     assert list(pd.read_csv(io.BytesIO(b"id,name,name\n1,a,b\n")).columns) == ["id", "name", "name.1"]
     with pytest.raises(importer.ImportProblem) as exc:
         read(b"id,name,mobile, name\n1,a,1,b\n")
-    assert str(exc.value) == ("The header names a column more than once: 'name' (columns 2, 4). Give "
-                              "every column its own name and export again; nothing was imported.")
+    assert str(exc.value) == (
+        "The header names a column more than once: 'name' (columns 2, 4). Give "
+        "every column its own name and export again; nothing was imported."
+    )
 
 
 def test_a_repeated_header_in_excel_is_refused_too():
@@ -70,7 +75,7 @@ CHINESE = "客户编号,姓名,地址\nA1,张伟,北京市朝阳区建国路88�
 
 def test_a_shift_jis_file_is_read_as_japanese_not_as_gb18030():
     data = JAPANESE.encode("shift_jis")
-    assert data.decode("gb18030") != JAPANESE                 # what the old reader loaded
+    assert data.decode("gb18030") != JAPANESE  # what the old reader loaded
     frame = read(data)
     assert frame["name"].tolist() == ["山田太郎", "佐藤花子", "鈴木一郎"]
     assert frame.attrs["notes"] == ["The file was read as Shift-JIS (Japanese) text."]
@@ -98,8 +103,9 @@ def test_big5_and_western_files_read_in_their_encodings():
 def test_a_file_whose_encoding_is_ambiguous_is_refused():
     with pytest.raises(importer.ImportProblem) as exc:
         read("1,山田\n".encode("shift_jis"))
-    assert str(exc.value).startswith("The file's encoding is ambiguous: it reads as Shift-JIS (Japanese) "
-                                     "and as Windows-1252 (Western European)")
+    assert str(exc.value).startswith(
+        "The file's encoding is ambiguous: it reads as Shift-JIS (Japanese) and as Windows-1252 (Western European)"
+    )
     assert str(exc.value).endswith("Save it as CSV UTF-8 and import again.")
 
 
@@ -107,13 +113,14 @@ def test_control_characters_are_removed_from_every_cell_with_a_note():
     data = "id,name,note\n1,An\x00na,ok\n2,Ben\u202egpj.exe,x\u200by\n3,Cleo,fine\n".encode("utf-8")
     frame = read(data)
     assert frame.values.tolist() == [["1", "Anna", "ok"], ["2", "Bengpj.exe", "xy"], ["3", "Cleo", "fine"]]
-    assert frame.attrs["notes"] == ["Control characters (NUL, bidirectional overrides such as U+202E ...) "
-                                    "were removed from 3 cells in: name, note."]
+    assert frame.attrs["notes"] == [
+        "Control characters (NUL, bidirectional overrides such as U+202E ...) were removed from 3 cells in: name, note."
+    ]
 
 
 def test_normalize_text_removes_control_characters_for_forms_too():
     assert normalize.text("Ben\u202egpj.exe\x00 ") == "Bengpj.exe"
-    assert normalize.text("a\u200db") == "a\u200db"            # joiners stay (emoji, scripts)
+    assert normalize.text("a\u200db") == "a\u200db"  # joiners stay (emoji, scripts)
 
 
 def test_a_file_of_100000_columns_is_refused_in_under_a_second():
@@ -122,12 +129,15 @@ def test_a_file_of_100000_columns_is_refused_in_under_a_second():
     with pytest.raises(importer.ImportProblem) as exc:
         read(data)
     assert time.perf_counter() - started < 1.0
-    assert str(exc.value) == ("The file has 100,000 columns; at most 1,000 are read. Export only the "
-                              "customer columns (one row per record, one column per field).")
+    assert str(exc.value) == (
+        "The file has 100,000 columns; at most 1,000 are read. Export only the "
+        "customer columns (one row per record, one column per field)."
+    )
 
 
 def test_excel_cells_read_as_people_see_them():
     from datetime import datetime
+
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["id", "mobile", "amount", "born", "when", "note"])
@@ -140,6 +150,7 @@ def test_excel_cells_read_as_people_see_them():
 
 def test_a_refused_file_writes_nothing_and_the_cli_says_why_in_one_line(stw_empty, tmp_path, capsys):
     from lib import cli
+
     path = tmp_path / "wide.csv"
     path.write_bytes(b"id,name\n1,Anna,Smith\n")
     assert cli.main(["import", "customers", str(path), "--source", "x", "--no-dedup"]) == 2
@@ -155,4 +166,5 @@ def test_repair_notes_travel_to_the_import_result(stw_empty, tmp_path, users):
     assert r.rows_loaded == 2
     assert r.notes == [
         "1 rows had fewer cells than the header's 3: the missing cells at their end were read as empty.",
-        "Control characters (NUL, bidirectional overrides such as U+202E ...) were removed from 1 cells in: name."]
+        "Control characters (NUL, bidirectional overrides such as U+202E ...) were removed from 1 cells in: name.",
+    ]

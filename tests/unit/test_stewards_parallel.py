@@ -1,6 +1,7 @@
 """Large imports run their per-value Python work (Fernet, HMAC, phonenumbers, stdnum) in
 worker processes (lib.core.parallel) and read multi-line CSV cells with pyarrow: the results must be
 exactly those of the plain in-process path."""
+
 from __future__ import annotations
 
 import io
@@ -39,7 +40,7 @@ def _square(items: list) -> list:
 
 def _die_in_a_worker(items: list, parent_pid: int) -> list:
     if os.getpid() != parent_pid:
-        os._exit(1)           # a worker killed mid-job (out of memory, say)
+        os._exit(1)  # a worker killed mid-job (out of memory, say)
     return [x + 1 for x in items]
 
 
@@ -64,14 +65,15 @@ def test_workers_do_not_rerun_the_script_that_started_them(tmp_path):
         "from lib.core import parallel\n"
         "from tests.unit.test_stewards_parallel import _square\n"
         "assert parallel.map_list(_square, range(20), threshold=1) == [x * x for x in range(20)]\n"
-        "parallel.shutdown()\n")
+        "parallel.shutdown()\n"
+    )
     subprocess.run([sys.executable, str(script)], check=True, cwd=tmp_path, timeout=120)
     assert marker.read_text() == "run\n"
 
 
 def test_a_dead_worker_is_replaced_by_the_same_work_in_this_process(pooled):
     assert parallel.map_list(_die_in_a_worker, range(20), os.getpid()) == list(range(1, 21))
-    assert parallel.map_list(_square, range(10)) == [x * x for x in range(10)]   # a new pool
+    assert parallel.map_list(_square, range(10)) == [x * x for x in range(10)]  # a new pool
 
 
 def test_pooled_encryption_decrypts_to_the_same_values_and_keeps_none(pooled):
@@ -88,7 +90,7 @@ def test_pooled_and_in_process_encryption_and_hashes_agree(pooled, monkeypatch):
     # Fernet tokens carry a random IV: equal plaintexts, not equal tokens
     assert [privacy.decrypt(t) for t in pooled_tokens] == [privacy.decrypt(t) for t in here_tokens]
     assert pooled_hashes == here_hashes == [privacy.id_hash(v) for v in IDS]
-    assert pooled_hashes[0] == pooled_hashes[4]          # spaces and case do not change the hash
+    assert pooled_hashes[0] == pooled_hashes[4]  # spaces and case do not change the hash
 
 
 def test_an_error_inside_a_worker_reaches_the_caller(pooled):
@@ -103,24 +105,72 @@ def test_a_worker_that_read_other_keys_refuses_to_encrypt():
         privacy._hash_chunk(["11010519491231002X"], "0" * 64)
 
 
-CUSTOMERS = pd.DataFrame({
-    "source_record_id": [f"C{i}" for i in range(12)] * 3,
-    "full_name": ["张伟", "欧阳娜娜", "Anna Smith", "", "李四", "張偉", "王五", "赵六", "X", "钱七", "孙八", "周九"] * 3,
-    "mobile": ["138 1234 5678", "+44 7911 123456", "12345", "", "+86 139-1234-5678", "13712345678",
-               "+8612633772910", "00447911123456", "abc", "1361234567", "+1 650 253 0000", "13512345678"] * 3,
-    "email": ["a@b.com", "", "Anna@Example.COM", "x@@y", "", "zhao@qq.com", "bad", "", "u@münchen.de",
-              "", "q@w.test", ""] * 3,
-    "birth_date": ["1949/12/31", "1990.1.2", "", "2099-01-01", "1990-01-02", "", "", "", "", "", "", ""] * 3,
-    "id_number": ["11010519491231002X", "110105199001020011", "", "", "440301199001020017",
-                  "110105194912310021", "12345", "", "", "", "", ""] * 3,
-}, dtype="string")
+CUSTOMERS = pd.DataFrame(
+    {
+        "source_record_id": [f"C{i}" for i in range(12)] * 3,
+        "full_name": ["张伟", "欧阳娜娜", "Anna Smith", "", "李四", "張偉", "王五", "赵六", "X", "钱七", "孙八", "周九"]
+        * 3,
+        "mobile": [
+            "138 1234 5678",
+            "+44 7911 123456",
+            "12345",
+            "",
+            "+86 139-1234-5678",
+            "13712345678",
+            "+8612633772910",
+            "00447911123456",
+            "abc",
+            "1361234567",
+            "+1 650 253 0000",
+            "13512345678",
+        ]
+        * 3,
+        "email": [
+            "a@b.com",
+            "",
+            "Anna@Example.COM",
+            "x@@y",
+            "",
+            "zhao@qq.com",
+            "bad",
+            "",
+            "u@münchen.de",
+            "",
+            "q@w.test",
+            "",
+        ]
+        * 3,
+        "birth_date": ["1949/12/31", "1990.1.2", "", "2099-01-01", "1990-01-02", "", "", "", "", "", "", ""] * 3,
+        "id_number": [
+            "11010519491231002X",
+            "110105199001020011",
+            "",
+            "",
+            "440301199001020017",
+            "110105194912310021",
+            "12345",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+        * 3,
+    },
+    dtype="string",
+)
 
 
 def test_pooled_validation_gives_exactly_the_in_process_result(pooled, monkeypatch):
     def check():
-        frame = CUSTOMERS.astype(pd.StringDtype("pyarrow"))      # as read_table gives it
-        return validation.check_frame("customers", frame, today=pd.Timestamp("2026-11-01").date(),
-                                      defaults={"channel": "x", "now": pd.Timestamp("2026-11-01 12:00")})
+        frame = CUSTOMERS.astype(pd.StringDtype("pyarrow"))  # as read_table gives it
+        return validation.check_frame(
+            "customers",
+            frame,
+            today=pd.Timestamp("2026-11-01").date(),
+            defaults={"channel": "x", "now": pd.Timestamp("2026-11-01 12:00")},
+        )
+
     pooled_result = check()
     monkeypatch.setattr(parallel, "THRESHOLD", 10**9)
     here = check()
@@ -142,27 +192,40 @@ def test_a_pooled_import_writes_what_the_in_process_import_writes(stw_empty, tmp
     monkeypatch.setattr(parallel, "THRESHOLD", 10**9)
     here = importer.import_file(steward, "customers", path, "here", match_duplicates=False)
     assert (pooled_result.rows_loaded, pooled_result.rows_quarantined, pooled_result.rows_flagged) == (
-        here.rows_loaded, here.rows_quarantined, here.rows_flagged)
-    assert parallel._pool is None           # run_import does not leave workers behind
+        here.rows_loaded,
+        here.rows_quarantined,
+        here.rows_flagged,
+    )
+    assert parallel._pool is None  # run_import does not leave workers behind
 
     def written(source):
         # channel defaults to the source name, registered_at to the time of the import
         rows = warehouse.read(
             "SELECT * EXCLUDE (customer_id, source, channel, registered_at, updated_at, id_number_enc, raw_values), "
             "CAST(raw_values AS VARCHAR) AS raw_values, id_number_enc FROM customers "
-            "WHERE source = :source ORDER BY source_record_id", source=source)
+            "WHERE source = :source ORDER BY source_record_id",
+            source=source,
+        )
         rows["id_number"] = [privacy.decrypt(t) if isinstance(t, str) else None for t in rows.pop("id_number_enc")]
         flags = warehouse.read(
             "SELECT c.source_record_id, f.rule_id, CAST(f.detail AS VARCHAR) AS detail "
             "FROM quality_flags f JOIN customers c USING (customer_id) "
-            "WHERE c.source = :source ORDER BY 1, 2", source=source)
+            "WHERE c.source = :source ORDER BY 1, 2",
+            source=source,
+        )
         quarantine = warehouse.read(
             "SELECT row_no, source_record_id, CAST(raw AS VARCHAR) AS raw, CAST(reasons AS VARCHAR) AS reasons "
-            "FROM quarantine WHERE source = :source ORDER BY row_no", source=source)
+            "FROM quarantine WHERE source = :source ORDER BY row_no",
+            source=source,
+        )
         # ID numbers are sealed in quarantine.raw: compare what the tokens decrypt to
-        quarantine["raw"] = [json.dumps({k: privacy.unseal_id(v) if isinstance(v, dict) else v
-                                         for k, v in json.loads(r).items()}, ensure_ascii=False)
-                             for r in quarantine["raw"]]
+        quarantine["raw"] = [
+            json.dumps(
+                {k: privacy.unseal_id(v) if isinstance(v, dict) else v for k, v in json.loads(r).items()},
+                ensure_ascii=False,
+            )
+            for r in quarantine["raw"]
+        ]
         return rows, flags, quarantine
 
     for a, b in zip(written("pooled"), written("here")):
@@ -181,7 +244,7 @@ def _multiline_csv(rows: int) -> bytes:
 
 
 def test_quoted_line_breaks_in_a_large_csv_read_as_pandas_reads_them():
-    data = _multiline_csv(60_000)            # > 1 MB: pyarrow's plain reader gives up on it
+    data = _multiline_csv(60_000)  # > 1 MB: pyarrow's plain reader gives up on it
     frame = importer.read_table(data, "big.csv")
     expected = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     pd.testing.assert_frame_equal(frame, expected.fillna("").astype(pd.StringDtype("pyarrow")))
@@ -202,12 +265,16 @@ def test_the_reader_refuses_what_pandas_would_misread_and_reads_quoted_line_brea
 
 
 def test_name_columns_agree_with_the_scalar_functions_row_by_row():
-    names = pd.Series(["张伟", "欧阳娜娜", "Anna Smith", None, "張偉", "单伟", "Anna Smith", "X",
-                       "司马 光", "Mary Ann Lee", "张伟"], dtype="string")
+    names = pd.Series(
+        ["张伟", "欧阳娜娜", "Anna Smith", None, "張偉", "单伟", "Anna Smith", "X", "司马 光", "Mary Ann Lee", "张伟"],
+        dtype="string",
+    )
     family, given = normalize.split_name_series(names)
 
     def plain(v):
         return None if pd.isna(v) else v
+
     assert list(zip(map(plain, family), map(plain, given))) == [normalize.split_name(plain(n)) for n in names]
     assert list(map(plain, normalize.pinyin_series(family, given))) == [
-        normalize.pinyin(plain(f), plain(g)) for f, g in zip(family, given)]
+        normalize.pinyin(plain(f), plain(g)) for f, g in zip(family, given)
+    ]

@@ -1,4 +1,5 @@
 """Quality rules on a fixture with known failures, runs, scores and flags."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,11 +30,11 @@ def test_rule_fails_exactly_the_records_built_to_fail_it(wh, rule_id):
 
 
 def test_stale_months_come_from_settings(wh):
-    setting_changes.put_system("stale_after_months", 12)       # stale_before = 2025-11-01
+    setting_changes.put_system("stale_after_months", 12)  # stale_before = 2025-11-01
     assert failing("not_stale") == {20, 23}
-    setting_changes.put_system("stale_after_months", 10)       # 2026-01-01: still only 20 and 23
+    setting_changes.put_system("stale_after_months", 10)  # 2026-01-01: still only 20 and 23
     assert failing("not_stale") == {20, 23}
-    setting_changes.put_system("stale_after_months", 30)       # 2024-05-01: 23 (2024-06-01) is fresh now
+    setting_changes.put_system("stale_after_months", 30)  # 2024-05-01: 23 (2024-06-01) is fresh now
     assert failing("not_stale") == {20}
 
 
@@ -43,13 +44,15 @@ def test_a_run_stores_counts_per_rule_and_source_and_scores(wh):
     res = quality.results(result.run_id)
     by_rule = res.groupby("rule_id")[["checked", "failed"]].sum()
     assert by_rule.loc["name_present"].tolist() == [26, 1]
-    assert by_rule.loc["company_present"].tolist() == [2, 1]          # B2B population only
-    assert by_rule.loc["mobile_unique"].tolist() == [25, 2]           # customer 3 has no mobile
+    assert by_rule.loc["company_present"].tolist() == [2, 1]  # B2B population only
+    assert by_rule.loc["mobile_unique"].tolist() == [25, 2]  # customer 3 has no mobile
     card = quality.scorecard()
     assert card.by_channel["channel"].tolist() == ["web"]
     weights = {"high": 3, "medium": 2, "low": 1}
-    expected = sum(weights[r.severity] * (1 - by_rule.loc[r.rule_id, "failed"] / by_rule.loc[r.rule_id, "checked"])
-                   for r in quality.RULES) / sum(weights[r.severity] for r in quality.RULES)
+    expected = sum(
+        weights[r.severity] * (1 - by_rule.loc[r.rule_id, "failed"] / by_rule.loc[r.rule_id, "checked"])
+        for r in quality.RULES
+    ) / sum(weights[r.severity] for r in quality.RULES)
     assert card.overall == pytest.approx(expected)
     assert len(card.trend) == 1
 
@@ -65,14 +68,15 @@ def test_a_run_opens_one_flag_per_failure_and_the_next_run_adds_none(wh):
 def test_drilldown_lists_the_failing_records_with_their_keys(wh, users):
     rows = quality.failing_records(users["steward"], "email_unique")
     assert rows[["customer_id", "source", "source_record_id"]].values.tolist() == [
-        [15, "test", "T15"], [16, "test", "T16"]]
+        [15, "test", "T15"],
+        [16, "test", "T16"],
+    ]
 
 
 def test_fixing_a_record_resolves_its_flag_and_a_run_does_not_reopen_it(wh, users):
     quality.run(auth.SYSTEM)
     flag = review.items(users["steward"], review.QueueFilter(rule_id="mobile_valid")).iloc[0]
-    edits.update_customer(users["steward"], 7, {"mobile": "138 0013 8007"}, 1,
-                                   flag_id=int(flag["item_id"]))
+    edits.update_customer(users["steward"], 7, {"mobile": "138 0013 8007"}, 1, flag_id=int(flag["item_id"]))
     assert review.flag(auth.SYSTEM, int(flag["item_id"]))["status"] == "resolved"
     quality.run(auth.SYSTEM)
     assert failing("mobile_valid") == set()
@@ -81,7 +85,9 @@ def test_fixing_a_record_resolves_its_flag_and_a_run_does_not_reopen_it(wh, user
 
 def test_an_ignored_finding_stays_closed_until_the_record_changes(wh, users):
     quality.run(auth.SYSTEM)
-    flag_id = int(review.items(users["steward"], review.QueueFilter(rule_id="mobile_not_placeholder")).iloc[0]["item_id"])
+    flag_id = int(
+        review.items(users["steward"], review.QueueFilter(rule_id="mobile_not_placeholder")).iloc[0]["item_id"]
+    )
     edits.ignore_flag(users["steward"], flag_id, "test line of the call centre")
     quality.run(auth.SYSTEM)
     open_24 = "SELECT count(*) FROM quality_flags WHERE customer_id = 24 AND status = 'open'"

@@ -1,4 +1,5 @@
 """Field validators: valid and invalid examples per rule, and properties (hypothesis)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -11,45 +12,65 @@ from lib.core import i18n, normalize, validation as v
 from lib.security import privacy
 
 
-@pytest.mark.parametrize("raw, e164", [
-    ("13812345678", "+8613812345678"),
-    ("138 1234 5678", "+8613812345678"),
-    ("+86 138-1234-5678", "+8613812345678"),
-    ("0086 13812345678", "+8613812345678"),
-    ("８６１３８１２３４５６７８", "+8613812345678"),       # full-width digits
-    ("(+44) 7911 123456", "+447911123456"),
-    ("+1 415 555 2671", "+14155552671"),
-    ("  ", None),
-])
+@pytest.mark.parametrize(
+    "raw, e164",
+    [
+        ("13812345678", "+8613812345678"),
+        ("138 1234 5678", "+8613812345678"),
+        ("+86 138-1234-5678", "+8613812345678"),
+        ("0086 13812345678", "+8613812345678"),
+        ("８６１３８１２３４５６７８", "+8613812345678"),  # full-width digits
+        ("(+44) 7911 123456", "+447911123456"),
+        ("+1 415 555 2671", "+14155552671"),
+        ("  ", None),
+    ],
+)
 def test_mobile_accepts_and_normalises_to_e164(raw, e164):
     assert v.mobile(raw) == e164
 
 
-@pytest.mark.parametrize("raw, code", [
-    ("12345", "mobile.invalid"),
-    ("+8612633772910", "mobile.invalid"),        # no such mobile range
-    ("+86157411", "mobile.invalid"),             # truncated
-    ("010-12345678", "mobile.not_mobile"),       # Beijing landline
-    ("phone", "mobile.invalid"),
-])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        ("12345", "mobile.invalid"),
+        ("+8612633772910", "mobile.invalid"),  # no such mobile range
+        ("+86157411", "mobile.invalid"),  # truncated
+        ("010-12345678", "mobile.not_mobile"),  # Beijing landline
+        ("phone", "mobile.invalid"),
+    ],
+)
 def test_mobile_rejects_with_a_code(raw, code):
     with pytest.raises(v.FieldError) as exc:
         v.mobile(raw)
     assert exc.value.code == code
 
 
-@pytest.mark.parametrize("raw, clean", [
-    ("Zhang.Wei@Example.COM", "Zhang.Wei@example.com"),
-    (" li_na+news@qq.com ", "li_na+news@qq.com"),
-    ("ｌｉ＠ｑｑ．ｃｏｍ", "li@qq.com"),                  # full-width folded first
-    ("user@mail.example.co.uk", "user@mail.example.co.uk"),
-])
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("Zhang.Wei@Example.COM", "Zhang.Wei@example.com"),
+        (" li_na+news@qq.com ", "li_na+news@qq.com"),
+        ("ｌｉ＠ｑｑ．ｃｏｍ", "li@qq.com"),  # full-width folded first
+        ("user@mail.example.co.uk", "user@mail.example.co.uk"),
+    ],
+)
 def test_email_accepts_syntactically_valid_addresses(raw, clean):
     assert v.email(raw) == clean
 
 
-@pytest.mark.parametrize("raw", ["a@@qq.com", "581288689@qq,com", "2972087040.@qq.com", "a..b@x.com",
-                                 "no-at-sign", "a@localhost", "a@x.123", "a b@x.com"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "a@@qq.com",
+        "581288689@qq,com",
+        "2972087040.@qq.com",
+        "a..b@x.com",
+        "no-at-sign",
+        "a@localhost",
+        "a@x.123",
+        "a b@x.com",
+    ],
+)
 def test_email_rejects_broken_addresses(raw):
     with pytest.raises(v.FieldError) as exc:
         v.email(raw)
@@ -59,10 +80,14 @@ def test_email_rejects_broken_addresses(raw):
 def test_resident_id_checks_checksum_birth_date_and_consistency():
     assert v.resident_id("11010519491231002x") == "11010519491231002X"
     assert v.resident_id("11010519491231002X", date(1949, 12, 31)) == "11010519491231002X"
-    cases = {"1101051949123100": "id_number.length", "1101051949123A002X": "id_number.format",
-             "110105194912310021": "id_number.checksum", "11010519491231002Y": "id_number.checksum",
-             "110105194913310021": "id_number.birth_date",      # month 13, right check digit
-             "999999194912310025": "id_number.region"}          # no such region, right check digit
+    cases = {
+        "1101051949123100": "id_number.length",
+        "1101051949123A002X": "id_number.format",
+        "110105194912310021": "id_number.checksum",
+        "11010519491231002Y": "id_number.checksum",
+        "110105194913310021": "id_number.birth_date",  # month 13, right check digit
+        "999999194912310025": "id_number.region",
+    }  # no such region, right check digit
     for raw, code in cases.items():
         with pytest.raises(v.FieldError) as exc:
             v.resident_id(raw)
@@ -98,7 +123,7 @@ def test_uscc_postcode_dates_and_codes():
 
 
 def test_every_failure_code_has_a_message_in_both_languages():
-    codes = [k[len("stewards.v."):] for k in i18n.catalog() if k.startswith("stewards.v.")]
+    codes = [k[len("stewards.v.") :] for k in i18n.catalog() if k.startswith("stewards.v.")]
     assert len(codes) >= 25
     for code in codes:
         en, zh = v.message("mobile", code, "en"), v.message("mobile", code, "zh")
@@ -109,9 +134,14 @@ def test_customer_fields_lists_every_problem_and_derives_name_and_id_columns():
     with pytest.raises(v.ValidationError) as exc:
         v.customer_fields({"mobile": "123", "email": "x@@y", "postcode": "1"})
     assert set(exc.value.by_field()) == {"mobile", "email", "postcode"}
-    clean = privacy.protect_id_number(v.customer_fields(
-        {"full_name": "歐陽娜娜", "id_number": "11010519491231002X", "birth_date": "1949-12-31"}))
-    assert (clean["family_name"], clean["given_name"], clean["name_pinyin"]) == ("歐陽", "娜娜", "ou yang na na|oynn|ouyangnana")
+    clean = privacy.protect_id_number(
+        v.customer_fields({"full_name": "歐陽娜娜", "id_number": "11010519491231002X", "birth_date": "1949-12-31"})
+    )
+    assert (clean["family_name"], clean["given_name"], clean["name_pinyin"]) == (
+        "歐陽",
+        "娜娜",
+        "ou yang na na|oynn|ouyangnana",
+    )
     assert clean["id_number_last4"] == "002X" and len(clean["id_number_hash"]) == 64
     assert clean["id_number_enc"] and "11010519491231002X" not in clean["id_number_enc"]
 
@@ -128,11 +158,25 @@ def test_names_pinyin_and_traditional_to_simplified():
 
 messy = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 phone_like = st.from_regex(r"\A[+]?[0-9 ()\-]{0,18}\Z", fullmatch=True)
-email_like = st.from_regex(r"\A[A-Za-z0-9._%+\-]{0,12}@{1,2}[A-Za-z0-9\-]{0,8}(\.[A-Za-z0-9\-]{0,6}){0,3}\Z",
-                           fullmatch=True)
+email_like = st.from_regex(
+    r"\A[A-Za-z0-9._%+\-]{0,12}@{1,2}[A-Za-z0-9\-]{0,8}(\.[A-Za-z0-9\-]{0,6}){0,3}\Z", fullmatch=True
+)
 
-VALIDATORS = [v.mobile, v.email, v.day, v.timestamp, v.birth_date, v.resident_id, v.uscc, v.postcode,
-              v.gender, v.customer_type, v.country, v.amount, v.count]
+VALIDATORS = [
+    v.mobile,
+    v.email,
+    v.day,
+    v.timestamp,
+    v.birth_date,
+    v.resident_id,
+    v.uscc,
+    v.postcode,
+    v.gender,
+    v.customer_type,
+    v.country,
+    v.amount,
+    v.count,
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -149,6 +193,7 @@ def test_validators_never_crash_only_field_errors(value):
 @given(value=email_like)
 def test_email_fast_path_agrees_with_email_validator(value):
     from email_validator import EmailNotValidError, validate_email
+
     fast = v._email_fast(value)  # noqa: SLF001
     if fast is not None:
         assert fast == validate_email(value, check_deliverability=False).normalized
@@ -165,8 +210,17 @@ def test_email_fast_path_agrees_with_email_validator(value):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(values=st.lists(st.one_of(phone_like, email_like, messy, st.sampled_from(
-    ["13812345678", "+86 139 1234 5678", "a@b.com", "2024/1/5", "20240105", "1990-02-30"])), max_size=25))
+@given(
+    values=st.lists(
+        st.one_of(
+            phone_like,
+            email_like,
+            messy,
+            st.sampled_from(["13812345678", "+86 139 1234 5678", "a@b.com", "2024/1/5", "20240105", "1990-02-30"]),
+        ),
+        max_size=25,
+    )
+)
 def test_vectorised_columns_agree_with_scalar_validators(values):
     s = normalize.text_series(pd.Series(values, dtype="string"))
     for series_fn, scalar in ((v.mobile_series, v.mobile), (v.email_series, v.email)):

@@ -35,6 +35,7 @@ What DuckLake lacks, and what we do instead (all in this module, so SQL stays un
 * ``INSERT ... RETURNING`` is not supported by DuckLake: the row is computed into a temporary
   table first, inserted from it, and the RETURNING expressions are read back from it.
 """
+
 from __future__ import annotations
 
 from lib.core.lake.engine import (  # noqa: F401

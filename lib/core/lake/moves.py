@@ -1,4 +1,5 @@
 """Moving a warehouse from a DuckDB file into a lake and back, verified by checksums."""
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,7 @@ SOURCE_DB = "c360_source"
 # Row count and an order-independent checksum of every row (the restore drill's method:
 # sensitive to any changed value and to duplicated rows). Table names come from DuckDB's own
 # catalog and are quoted; nothing here comes from a user.
-_CHECKSUM_SQL = ("SELECT count(*), CAST(coalesce(sum(hash(t)::HUGEINT), 0) AS VARCHAR) "
-                 "FROM {table} AS t")
+_CHECKSUM_SQL = "SELECT count(*), CAST(coalesce(sum(hash(t)::HUGEINT), 0) AS VARCHAR) FROM {table} AS t"
 
 
 @dataclass
@@ -35,7 +35,7 @@ class TableCheck:
 
 @dataclass
 class MoveResult:
-    direction: str             # "file->lake" or "lake->file"
+    direction: str  # "file->lake" or "lake->file"
     tables: list[TableCheck]
     sequences: dict[str, int]
     views: list[str]
@@ -51,15 +51,16 @@ class MoveResult:
 
 
 def _checksum(con: duckdb.DuckDBPyConnection, database: str, table: str) -> tuple[int, str]:
-    n, checksum = con.execute(_CHECKSUM_SQL.replace("{table}", _quote(database, "main", table))
-                              ).fetchone()
+    n, checksum = con.execute(_CHECKSUM_SQL.replace("{table}", _quote(database, "main", table))).fetchone()
     return int(n), str(checksum)
 
 
 def _tables(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, str, str]]:
-    return con.execute("SELECT schema_name, table_name, sql FROM duckdb_tables() "
-                       "WHERE database_name = ? AND NOT temporary ORDER BY table_name",
-                       [database]).fetchall()
+    return con.execute(
+        "SELECT schema_name, table_name, sql FROM duckdb_tables() "
+        "WHERE database_name = ? AND NOT temporary ORDER BY table_name",
+        [database],
+    ).fetchall()
 
 
 def _app_tables(con, database: str) -> list[tuple[str, str]]:
@@ -71,8 +72,11 @@ def _app_tables(con, database: str) -> list[tuple[str, str]]:
 
 
 def _views(con, database: str) -> list[tuple[str, str]]:
-    return con.execute("SELECT view_name, sql FROM duckdb_views() WHERE database_name = ? "
-                       "AND NOT internal AND NOT temporary ORDER BY view_name", [database]).fetchall()
+    return con.execute(
+        "SELECT view_name, sql FROM duckdb_views() WHERE database_name = ? "
+        "AND NOT internal AND NOT temporary ORDER BY view_name",
+        [database],
+    ).fetchall()
 
 
 def _attach_file(con, path: Path, alias: str, read_only: bool) -> None:
@@ -81,8 +85,10 @@ def _attach_file(con, path: Path, alias: str, read_only: bool) -> None:
         con.execute(sql)
     except duckdb.Error as exc:
         if "lock" in str(exc).lower():
-            raise LakeError(f"{path} is open in another process (usually the running app): stop "
-                            "it first; a warehouse is moved while nobody writes to it.") from exc
+            raise LakeError(
+                f"{path} is open in another process (usually the running app): stop "
+                "it first; a warehouse is moved while nobody writes to it."
+            ) from exc
         raise
 
 
@@ -93,9 +99,14 @@ def _attach_file(con, path: Path, alias: str, read_only: bool) -> None:
 # order every file spans every entity_id and a record's history is a scan of the whole log (the
 # file warehouse has an index for it instead, migration 0009). The Overview does not suffer:
 # it reads the pre-aggregated tables.
-SORTED_BY = {"events": ("customer_id", "event_time"), "orders": ("customer_id", "order_time"),
-             "consents": ("customer_id", "recorded_at"), "tags": ("customer_id", "tag"),
-             "quality_flags": ("customer_id", "flag_id"), "audit_log": ("entity_id", "occurred_at")}
+SORTED_BY = {
+    "events": ("customer_id", "event_time"),
+    "orders": ("customer_id", "order_time"),
+    "consents": ("customer_id", "recorded_at"),
+    "tags": ("customer_id", "tag"),
+    "quality_flags": ("customer_id", "flag_id"),
+    "audit_log": ("entity_id", "occurred_at"),
+}
 
 
 # Rows per Parquet row group, per table (DuckLake's default is 122,880). A customer is
@@ -108,24 +119,38 @@ ROW_GROUP_ROWS = {"customers": 16_384}
 def apply_table_options(con) -> list[str]:
     """Set the per-table Parquet options and sort orders above on the lake's tables that exist
     (idempotent; not in the transaction that created the tables)."""
-    existing = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ?",
-                                          [ALIAS]).fetchall()}
+    existing = {
+        t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [ALIAS]).fetchall()
+    }
     done = []
     for table, rows in ROW_GROUP_ROWS.items():
         if table in existing:
-            con.execute("CALL ducklake_set_option('" + ALIAS + "', 'parquet_row_group_size', "
-                        + str(int(rows)) + ", table_name => " + _sql_string(table) + ")")
+            con.execute(
+                "CALL ducklake_set_option('"
+                + ALIAS
+                + "', 'parquet_row_group_size', "
+                + str(int(rows))
+                + ", table_name => "
+                + _sql_string(table)
+                + ")"
+            )
             done.append(table)
-    for table, columns in SORTED_BY.items():      # names from the dict above, never from input
+    for table, columns in SORTED_BY.items():  # names from the dict above, never from input
         if table in existing:
-            con.execute("ALTER TABLE " + _quote(ALIAS, "main", table) + " SET SORTED BY ("
-                        + ", ".join(_quote(c) + " ASC" for c in columns) + ")")
+            con.execute(
+                "ALTER TABLE "
+                + _quote(ALIAS, "main", table)
+                + " SET SORTED BY ("
+                + ", ".join(_quote(c) + " ASC" for c in columns)
+                + ")"
+            )
             done.append(table)
     return done
 
 
-def migrate_file_to_lake(path: Path, spec: str, data_path: str | None = None,
-                         progress=print, cluster: bool = True) -> MoveResult:
+def migrate_file_to_lake(
+    path: Path, spec: str, data_path: str | None = None, progress=print, cluster: bool = True
+) -> MoveResult:
     """Copy every table, view and sequence position of a DuckDB file into an empty lake,
     then compare row counts and checksums table by table."""
     started = time.perf_counter()
@@ -134,17 +159,21 @@ def migrate_file_to_lake(path: Path, spec: str, data_path: str | None = None,
         raise LakeError(f"{path} does not exist")
     lake = Lake(parse_spec(spec, data_path))
     try:
-        con = lake.raw_connection()   # with nextval(): column DEFAULTs refer to sequences
+        con = lake.raw_connection()  # with nextval(): column DEFAULTs refer to sequences
         existing = [t for t, _ in _app_tables(con, ALIAS)]
         if existing:
-            raise LakeError(f"The lake already has {len(existing)} table(s) ({', '.join(existing[:5])}"
-                            f"{' ...' if len(existing) > 5 else ''}): migrate into an empty lake "
-                            "(a new PostgreSQL database and data path).")
+            raise LakeError(
+                f"The lake already has {len(existing)} table(s) ({', '.join(existing[:5])}"
+                f"{' ...' if len(existing) > 5 else ''}): migrate into an empty lake "
+                "(a new PostgreSQL database and data path)."
+            )
         _attach_file(con, path, SOURCE_DB, read_only=True)
         sequences = {}
         for name, start, last in con.execute(
-                "SELECT sequence_name, start_value, last_value FROM duckdb_sequences() "
-                "WHERE database_name = ? AND schema_name = 'main'", [SOURCE_DB]).fetchall():
+            "SELECT sequence_name, start_value, last_value FROM duckdb_sequences() "
+            "WHERE database_name = ? AND schema_name = 'main'",
+            [SOURCE_DB],
+        ).fetchall():
             sequences[name] = int(last) + 1 if last is not None else int(start)
         tables = _app_tables(con, SOURCE_DB)
         views = _views(con, SOURCE_DB)
@@ -169,8 +198,13 @@ def migrate_file_to_lake(path: Path, spec: str, data_path: str | None = None,
                 order = ""
                 if cluster and table in SORTED_BY:
                     order = " ORDER BY " + ", ".join(_quote(c) for c in SORTED_BY[table])
-                con.execute("INSERT INTO " + _quote(ALIAS, "main", table)
-                            + " SELECT * FROM " + _quote(SOURCE_DB, "main", table) + order)
+                con.execute(
+                    "INSERT INTO "
+                    + _quote(ALIAS, "main", table)
+                    + " SELECT * FROM "
+                    + _quote(SOURCE_DB, "main", table)
+                    + order
+                )
                 progress(f"copied {table}")
             for _, ddl in views:
                 con.execute(ddl)
@@ -192,8 +226,7 @@ def migrate_file_to_lake(path: Path, spec: str, data_path: str | None = None,
             rt, ct = _checksum(con, ALIAS, table)
             checks.append(TableCheck(table, rs, rt, cs, ct))
         con.execute("DETACH " + SOURCE_DB)
-        return MoveResult("file->lake", checks, sequences, [v for v, _ in views],
-                          time.perf_counter() - started)
+        return MoveResult("file->lake", checks, sequences, [v for v, _ in views], time.perf_counter() - started)
     finally:
         lake.close()
 
@@ -229,13 +262,19 @@ def migrate_lake_to_file(spec: str, path: Path, progress=print) -> MoveResult:
     try:
         sequences = lake.sequences.positions()
         con = lake.db.cursor()
-        has_registry = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
-                                   "AND table_name = ?", [ALIAS, CONSTRAINTS_TABLE]).fetchone()[0]
+        has_registry = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+            [ALIAS, CONSTRAINTS_TABLE],
+        ).fetchone()[0]
         registry: dict[str, list] = {}
         if has_registry:
             for table, kind, columns, expression in con.execute(
-                    "SELECT table_name, kind, columns, expression FROM " + ALIAS + ".main."
-                    + CONSTRAINTS_TABLE + " ORDER BY kind <> 'primary_key'").fetchall():
+                "SELECT table_name, kind, columns, expression FROM "
+                + ALIAS
+                + ".main."
+                + CONSTRAINTS_TABLE
+                + " ORDER BY kind <> 'primary_key'"
+            ).fetchall():
                 registry.setdefault(table, []).append((kind, list(columns), expression))
         tables = _app_tables(con, ALIAS)
         views = _views(con, ALIAS)
@@ -247,8 +286,12 @@ def migrate_lake_to_file(spec: str, path: Path, progress=print) -> MoveResult:
                 con.execute("CREATE SEQUENCE " + _quote(name) + " START " + str(int(position)))
             for table, ddl in tables:
                 con.execute(_with_constraints(ddl, registry.get(table, [])))
-                con.execute("INSERT INTO " + _quote("c360_target", "main", table)
-                            + " SELECT * FROM " + _quote(ALIAS, "main", table))
+                con.execute(
+                    "INSERT INTO "
+                    + _quote("c360_target", "main", table)
+                    + " SELECT * FROM "
+                    + _quote(ALIAS, "main", table)
+                )
                 progress(f"copied {table}")
             for _, ddl in views:
                 con.execute(ddl)
@@ -267,7 +310,6 @@ def migrate_lake_to_file(spec: str, path: Path, progress=print) -> MoveResult:
         con.execute("USE " + ALIAS)
         con.execute("CHECKPOINT c360_target")
         con.execute("DETACH c360_target")
-        return MoveResult("lake->file", checks, sequences, [v for v, _ in views],
-                          time.perf_counter() - started)
+        return MoveResult("lake->file", checks, sequences, [v for v, _ in views], time.perf_counter() - started)
     finally:
         lake.close()

@@ -1,4 +1,5 @@
 """Sequences kept in the PostgreSQL catalog (DuckLake has none): nextval() for every process."""
+
 from __future__ import annotations
 
 import threading
@@ -38,21 +39,21 @@ class Sequences:
         self._instance = db
         self._db: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
-        self._blocks: dict[str, list[int]] = {}   # name -> [next id, end (exclusive)]
+        self._blocks: dict[str, list[int]] = {}  # name -> [next id, end (exclusive)]
 
     def _con(self) -> duckdb.DuckDBPyConnection:
         if self._db is None:
             # Its own connection (cursor) of the lake's DuckDB instance: nextval() runs inside
             # other connections' statements, and a separate client context keeps them apart.
             db = self._instance.cursor()
-            db.execute("ATTACH IF NOT EXISTS " + _sql_string(self.conninfo) + " AS "
-                       + SEQUENCE_DB + " (TYPE postgres)")
-            exists = db.execute("SELECT count(*) FROM postgres_query('" + SEQUENCE_DB + "', "
-                                "'SELECT 1 FROM pg_proc WHERE proname = ''c360_take''')").fetchone()[0]
+            db.execute("ATTACH IF NOT EXISTS " + _sql_string(self.conninfo) + " AS " + SEQUENCE_DB + " (TYPE postgres)")
+            exists = db.execute(
+                "SELECT count(*) FROM postgres_query('" + SEQUENCE_DB + "', "
+                "'SELECT 1 FROM pg_proc WHERE proname = ''c360_take''')"
+            ).fetchone()[0]
             if not exists:
                 try:
-                    db.execute("CALL postgres_execute('" + SEQUENCE_DB + "', "
-                               + _sql_string(_TAKE_FUNCTION) + ")")
+                    db.execute("CALL postgres_execute('" + SEQUENCE_DB + "', " + _sql_string(_TAKE_FUNCTION) + ")")
                 except duckdb.Error as exc:  # another process created it at the same moment
                     if "concurrently" not in str(exc) and "already exists" not in str(exc):
                         raise
@@ -68,8 +69,7 @@ class Sequences:
 
     def _execute(self, sql: str) -> None:
         with self._lock:
-            self._con().execute("CALL postgres_execute('" + SEQUENCE_DB + "', "
-                               + _sql_string(sql) + ")")
+            self._con().execute("CALL postgres_execute('" + SEQUENCE_DB + "', " + _sql_string(sql) + ")")
 
     def catalog_query(self, sql: str) -> list[tuple]:
         """Read the catalog database directly (lake metadata, for maintenance)."""
@@ -77,11 +77,13 @@ class Sequences:
 
     def _query(self, sql: str) -> list[tuple]:
         with self._lock:
-            return self._con().execute("SELECT * FROM postgres_query('" + SEQUENCE_DB + "', "
-                                       + _sql_string(sql) + ")").fetchall()
+            return (
+                self._con()
+                .execute("SELECT * FROM postgres_query('" + SEQUENCE_DB + "', " + _sql_string(sql) + ")")
+                .fetchall()
+            )
 
-    def create(self, name: str, start: int = 1, *, if_not_exists: bool = False,
-               replace: bool = False) -> None:
+    def create(self, name: str, start: int = 1, *, if_not_exists: bool = False, replace: bool = False) -> None:
         pg = self.pg_name(name)
         start = int(start)
         with self._lock:
@@ -90,8 +92,9 @@ class Sequences:
                 self._execute("DROP SEQUENCE IF EXISTS " + pg)
             exists = "IF NOT EXISTS " if if_not_exists else ""
             try:
-                self._execute("CREATE SEQUENCE " + exists + pg + " START " + str(start)
-                              + " MINVALUE " + str(min(start, 1)))
+                self._execute(
+                    "CREATE SEQUENCE " + exists + pg + " START " + str(start) + " MINVALUE " + str(min(start, 1))
+                )
             except duckdb.Error as exc:
                 if "already exists" in str(exc) and not if_not_exists:
                     raise LakeError(f"Sequence {name} already exists") from exc
@@ -107,12 +110,16 @@ class Sequences:
     def positions(self) -> dict[str, int]:
         """Next id each sequence will hand out (for moving a lake back into a file)."""
         out = {}
-        names = [r[0] for r in self._query(
-            "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() "
-            "AND sequencename LIKE 'c360\\_seq\\_%' ORDER BY 1")]
+        names = [
+            r[0]
+            for r in self._query(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() "
+                "AND sequencename LIKE 'c360\\_seq\\_%' ORDER BY 1"
+            )
+        ]
         for pg in names:
             last, called = self._query("SELECT last_value, is_called FROM " + pg)[0]
-            out[pg[len(PG_SEQUENCE_PREFIX):]] = int(last) + 1 if called else int(last)
+            out[pg[len(PG_SEQUENCE_PREFIX) :]] = int(last) + 1 if called else int(last)
         return out
 
     def take(self, name: str, n: int) -> int:
@@ -126,8 +133,7 @@ class Sequences:
                 return first
             want = n if n >= self.BLOCK else self.BLOCK
             try:
-                first = int(self._query("SELECT c360_take(" + _sql_string(pg) + ", "
-                                        + str(int(want)) + ")")[0][0])
+                first = int(self._query("SELECT c360_take(" + _sql_string(pg) + ", " + str(int(want)) + ")")[0][0])
             except duckdb.Error as exc:
                 if "does not exist" in str(exc):
                     raise LakeError(f"Sequence with name {name} does not exist") from exc

@@ -1,4 +1,5 @@
 """The lake's names, its spec (catalog + data path), errors and the DuckDB extensions it needs."""
+
 from __future__ import annotations
 
 import functools
@@ -17,8 +18,8 @@ from sqlglot import exp
 from lib.core import config
 from lib.core.errors import WarehouseError
 
-ALIAS = "lake"                        # the attached lake's name inside each process
-SEQUENCE_DB = "c360_lake_catalog"     # the catalog database attached as plain PostgreSQL
+ALIAS = "lake"  # the attached lake's name inside each process
+SEQUENCE_DB = "c360_lake_catalog"  # the catalog database attached as plain PostgreSQL
 CONSTRAINTS_TABLE = "c360_lake_constraints"
 PG_SEQUENCE_PREFIX = "c360_seq_"
 RETURNING_TABLE = "c360_returning"
@@ -36,10 +37,11 @@ class LakeError(WarehouseError):
 
 # ---------------------------------------------------------------- spec
 
+
 @dataclass(frozen=True)
 class LakeSpec:
-    spec: str                 # the full "ducklake:postgres:..." string given to ATTACH
-    conninfo: str             # libpq connection string of the catalog database
+    spec: str  # the full "ducklake:postgres:..." string given to ATTACH
+    conninfo: str  # libpq connection string of the catalog database
     data_path: str | None
 
     def describe(self) -> str:
@@ -51,12 +53,15 @@ def parse_spec(spec: str, data_path: str | None = None) -> LakeSpec:
     spec = spec.strip()
     prefix = "ducklake:postgres:"
     if not spec.startswith(prefix):
-        raise LakeError(f"Unsupported lake spec {spec!r}: use ducklake:postgres:dbname=... host=... "
-                        "(a PostgreSQL catalog is what lets several processes share the lake).")
-    conninfo = spec[len(prefix):].strip()
+        raise LakeError(
+            f"Unsupported lake spec {spec!r}: use ducklake:postgres:dbname=... host=... "
+            "(a PostgreSQL catalog is what lets several processes share the lake)."
+        )
+    conninfo = spec[len(prefix) :].strip()
     if "password=" in conninfo:
-        raise LakeError("Do not put the PostgreSQL password in the lake spec (it is logged): "
-                        "use PGPASSWORD or ~/.pgpass.")
+        raise LakeError(
+            "Do not put the PostgreSQL password in the lake spec (it is logged): use PGPASSWORD or ~/.pgpass."
+        )
     data = data_path or config.setting("lake_data")
     if data and "://" not in data:
         data = str(Path(data).expanduser().resolve())
@@ -71,41 +76,49 @@ def _sql_string(text: str) -> str:
 
 # ---------------------------------------------------------------- extensions
 
+
 def extension_directory() -> Path:
     """Inside the virtualenv, so it travels with (and is removed with) the installed packages."""
     return Path(sys.prefix) / "duckdb_extensions"
 
 
 def duckdb_config() -> dict[str, Any]:
-    return {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-            "extension_directory": str(extension_directory())}
+    return {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "extension_directory": str(extension_directory()),
+    }
 
 
 @functools.lru_cache(maxsize=1)
 def install_extensions() -> Path:
     """Copy the wheels' extension files to where DuckDB's LOAD looks for them (idempotent)."""
     version = "v" + duckdb.__version__
-    with duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
-                                            "autoload_known_extensions": False}) as con:
+    with duckdb.connect(
+        ":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    ) as con:
         platform = con.execute("PRAGMA platform").fetchone()[0]
     target_dir = extension_directory() / version / platform
     for name, (package, stem) in EXTENSION_WHEELS.items():
         found = importlib.util.find_spec(package)
         if found is None or not found.submodule_search_locations:
-            raise LakeError(f"The DuckDB extension wheel {package} is not installed: "
-                            f"pip install {package.replace('_', '-')}=={duckdb.__version__}")
-        source = Path(list(found.submodule_search_locations)[0]) / "extensions" / version / \
-            f"{stem}.duckdb_extension"
+            raise LakeError(
+                f"The DuckDB extension wheel {package} is not installed: "
+                f"pip install {package.replace('_', '-')}=={duckdb.__version__}"
+            )
+        source = Path(list(found.submodule_search_locations)[0]) / "extensions" / version / f"{stem}.duckdb_extension"
         if not source.exists():
-            raise LakeError(f"{source} is missing: the {package} wheel does not match "
-                            f"duckdb {duckdb.__version__}; install the same version of both.")
+            raise LakeError(
+                f"{source} is missing: the {package} wheel does not match "
+                f"duckdb {duckdb.__version__}; install the same version of both."
+            )
         target = target_dir / f"{name}.duckdb_extension"
         if target.exists() and target.stat().st_size == source.stat().st_size:
             continue
         target_dir.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(f".partial-{os.getpid()}")
         shutil.copyfile(source, partial)
-        os.replace(partial, target)   # atomic: a process starting meanwhile never sees half a file
+        os.replace(partial, target)  # atomic: a process starting meanwhile never sees half a file
     return extension_directory()
 
 

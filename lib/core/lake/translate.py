@@ -1,4 +1,5 @@
 """SQL translation: statements DuckLake cannot run (constraints, sequences, ON CONFLICT, RETURNING) rewritten into ones it can."""
+
 from __future__ import annotations
 
 import functools
@@ -18,12 +19,14 @@ from lib.core.lake.spec import CONSTRAINTS_TABLE, RETURNING_TABLE, LakeError
 _TRIGGER = re.compile(
     r"\b(PRIMARY\s+KEY|UNIQUE|REFERENCES|FOREIGN\s+KEY|SEQUENCE|ON\s+CONFLICT"
     r"|INSERT\s+OR\s+(REPLACE|IGNORE)|RETURNING|(CREATE|DROP)\s+(UNIQUE\s+)?INDEX)\b"
-    r"|\bCHECK\s*\(", re.I)
+    r"|\bCHECK\s*\(",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
 class SequenceOp:
-    action: str                # "create" or "drop"
+    action: str  # "create" or "drop"
     name: str
     start: int = 1
     if_not_exists: bool = False
@@ -34,21 +37,22 @@ class SequenceOp:
 @dataclass(frozen=True)
 class ReturningInsert:
     """INSERT ... RETURNING split into: compute rows, insert them, read RETURNING back."""
-    compute_sql: str           # CREATE OR REPLACE TEMP TABLE c360_returning AS SELECT ...
-    insert_sql: str            # INSERT INTO target (...) SELECT ... FROM c360_returning
-    result_sql: str            # SELECT <returning> FROM c360_returning AS <target>
+
+    compute_sql: str  # CREATE OR REPLACE TEMP TABLE c360_returning AS SELECT ...
+    insert_sql: str  # INSERT INTO target (...) SELECT ... FROM c360_returning
+    result_sql: str  # SELECT <returning> FROM c360_returning AS <target>
 
 
 @dataclass(frozen=True)
 class Plan:
-    sql: str | None                              # what DuckDB runs (None: nothing left)
+    sql: str | None  # what DuckDB runs (None: nothing left)
     sequence_ops: tuple[SequenceOp, ...] = ()
     returning: ReturningInsert | None = None
 
 
 @dataclass
 class Constraint:
-    kind: str                  # primary_key, unique, check
+    kind: str  # primary_key, unique, check
     columns: list[str] = field(default_factory=list)
     expression: str | None = None
 
@@ -85,8 +89,7 @@ def _strip_column_constraints(coldef: exp.ColumnDef, found: list[Constraint]) ->
             changed = True
         else:
             kept.append(c)
-    if not_null and not any(isinstance(c.args.get("kind"), exp.NotNullColumnConstraint)
-                            for c in kept):
+    if not_null and not any(isinstance(c.args.get("kind"), exp.NotNullColumnConstraint) for c in kept):
         kept.insert(0, exp.ColumnConstraint(kind=exp.NotNullColumnConstraint()))
     if changed:
         coldef.set("constraints", kept)
@@ -95,7 +98,7 @@ def _strip_column_constraints(coldef: exp.ColumnDef, found: list[Constraint]) ->
 
 def _table_constraint(node: exp.Expression, found: list[Constraint]) -> bool:
     """Record a table-level constraint; True if the node is one (and must be removed)."""
-    if isinstance(node, exp.Constraint):   # CONSTRAINT name <kind>
+    if isinstance(node, exp.Constraint):  # CONSTRAINT name <kind>
         return all(_table_constraint(inner, found) for inner in node.expressions)
     if isinstance(node, exp.PrimaryKey):
         found.append(Constraint("primary_key", _column_names(node.expressions)))
@@ -112,17 +115,25 @@ def _table_constraint(node: exp.Expression, found: list[Constraint]) -> bool:
 
 def _record_sql(table: str, found: list[Constraint], replace: bool) -> list[str]:
     """Statements that keep the constraint registry in step with the DDL."""
-    out = ["CREATE TABLE IF NOT EXISTS " + CONSTRAINTS_TABLE + " (table_name VARCHAR NOT NULL,"
-           " kind VARCHAR NOT NULL, columns VARCHAR[] NOT NULL, expression VARCHAR)"]
+    out = [
+        "CREATE TABLE IF NOT EXISTS " + CONSTRAINTS_TABLE + " (table_name VARCHAR NOT NULL,"
+        " kind VARCHAR NOT NULL, columns VARCHAR[] NOT NULL, expression VARCHAR)"
+    ]
     if replace:
-        out.append(exp.delete(CONSTRAINTS_TABLE, where=exp.column("table_name").eq(
-            exp.Literal.string(table))).sql("duckdb"))
+        out.append(
+            exp.delete(CONSTRAINTS_TABLE, where=exp.column("table_name").eq(exp.Literal.string(table))).sql("duckdb")
+        )
     for c in found:
-        row = exp.Tuple(expressions=[
-            exp.Literal.string(table), exp.Literal.string(c.kind),
-            exp.Array(expressions=[exp.Literal.string(col) for col in c.columns])
-            if c.columns else exp.cast(exp.Array(expressions=[]), "VARCHAR[]"),
-            exp.Literal.string(c.expression) if c.expression else exp.null()])
+        row = exp.Tuple(
+            expressions=[
+                exp.Literal.string(table),
+                exp.Literal.string(c.kind),
+                exp.Array(expressions=[exp.Literal.string(col) for col in c.columns])
+                if c.columns
+                else exp.cast(exp.Array(expressions=[]), "VARCHAR[]"),
+                exp.Literal.string(c.expression) if c.expression else exp.null(),
+            ]
+        )
         out.append(exp.insert(exp.Values(expressions=[row]), CONSTRAINTS_TABLE).sql("duckdb"))
     return out
 
@@ -130,7 +141,7 @@ def _record_sql(table: str, found: list[Constraint], replace: bool) -> list[str]
 class Translator:
     """Rewrites statements that DuckLake cannot run into ones it can (see module docstring)."""
 
-    def __init__(self, lake: Any):   # the engine.Lake that owns this translator
+    def __init__(self, lake: Any):  # the engine.Lake that owns this translator
         self.lake = lake
 
     @functools.lru_cache(maxsize=2048)
@@ -140,7 +151,7 @@ class Translator:
         try:
             statements = [s.query for s in duckdb.extract_statements(sql)]
         except duckdb.Error:
-            return Plan(sql)            # let DuckDB report the syntax error itself
+            return Plan(sql)  # let DuckDB report the syntax error itself
         out: list[str] = []
         ops: list[SequenceOp] = []
         returning = None
@@ -168,8 +179,7 @@ class Translator:
                 returning = new_returning
         if not changed:
             return Plan(sql)
-        return Plan(";\n".join(s.strip().rstrip(";") for s in out) if out else None,
-                    tuple(ops), returning)
+        return Plan(";\n".join(s.strip().rstrip(";") for s in out) if out else None, tuple(ops), returning)
 
     # -- per statement: None = unchanged, else (statements, sequence ops, returning)
 
@@ -179,18 +189,27 @@ class Translator:
             if kind == "SEQUENCE":
                 props = tree.args.get("properties")
                 start = 1
-                for p in (props.expressions if props else []):
+                for p in props.expressions if props else []:
                     if isinstance(p, exp.SequenceProperties) and p.args.get("start") is not None:
                         start = int(p.args["start"].this)
-                return [], [SequenceOp("create", tree.this.name, start,
-                                       if_not_exists=bool(tree.args.get("exists")),
-                                       replace=bool(tree.args.get("replace")))], None
+                return (
+                    [],
+                    [
+                        SequenceOp(
+                            "create",
+                            tree.this.name,
+                            start,
+                            if_not_exists=bool(tree.args.get("exists")),
+                            replace=bool(tree.args.get("replace")),
+                        )
+                    ],
+                    None,
+                )
             if kind == "INDEX":
                 index = tree.this
                 if tree.args.get("unique"):
                     cols = _column_names(index.args["params"].args.get("columns"))
-                    return _record_sql(index.args["table"].name,
-                                       [Constraint("unique", cols)], False), [], None
+                    return _record_sql(index.args["table"].name, [Constraint("unique", cols)], False), [], None
                 return [], [], None
             if kind == "TABLE" and isinstance(tree.this, exp.Schema):
                 return self._create_table(tree)
@@ -198,8 +217,14 @@ class Translator:
         if isinstance(tree, exp.Drop):
             kind = (tree.args.get("kind") or "").upper()
             if kind == "SEQUENCE":
-                return [], [SequenceOp("drop", t.name, if_exists=bool(tree.args.get("exists")))
-                            for t in tree.args.get("tables") or [tree.this]], None
+                return (
+                    [],
+                    [
+                        SequenceOp("drop", t.name, if_exists=bool(tree.args.get("exists")))
+                        for t in tree.args.get("tables") or [tree.this]
+                    ],
+                    None,
+                )
             if kind == "INDEX":
                 return [], [], None
             return None
@@ -230,11 +255,19 @@ class Translator:
             return None
         pk_cols = {c for con in found if con.kind == "primary_key" for c in con.columns}
         for node in kept:
-            if isinstance(node, exp.ColumnDef) and node.name in pk_cols and not any(
+            if (
+                isinstance(node, exp.ColumnDef)
+                and node.name in pk_cols
+                and not any(
                     isinstance(c.args.get("kind"), exp.NotNullColumnConstraint)
-                    for c in node.args.get("constraints") or []):
-                node.set("constraints", [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())]
-                         + list(node.args.get("constraints") or []))
+                    for c in node.args.get("constraints") or []
+                )
+            ):
+                node.set(
+                    "constraints",
+                    [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())]
+                    + list(node.args.get("constraints") or []),
+                )
         schema.set("expressions", kept)
         table = schema.this.name
         return [tree.sql("duckdb")] + _record_sql(table, found, replace=True), [], None
@@ -277,46 +310,61 @@ class Translator:
         else:
             keys = self.lake.unique_keys(table, primary_only=alternative == "REPLACE")
             if not keys:
-                raise LakeError(f"No primary key or unique constraint is recorded for {table}; "
-                                "name the conflict columns: ON CONFLICT (col, ...)")
+                raise LakeError(
+                    f"No primary key or unique constraint is recorded for {table}; "
+                    "name the conflict columns: ON CONFLICT (col, ...)"
+                )
         target = exp.to_identifier(table).sql("duckdb")
         on = " OR ".join(
-            "(" + " AND ".join(target + "." + exp.to_identifier(k).sql("duckdb") + " = excluded."
-                               + exp.to_identifier(k).sql("duckdb") for k in key) + ")"
-            for key in keys)
+            "("
+            + " AND ".join(
+                target + "." + exp.to_identifier(k).sql("duckdb") + " = excluded." + exp.to_identifier(k).sql("duckdb")
+                for k in key
+            )
+            + ")"
+            for key in keys
+        )
         updates: list[str] = []
         condition = None
         if conflict is not None and "UPDATE" in str(conflict.args.get("action") or "").upper():
             for assignment in conflict.expressions:
                 rhs = assignment.expression.transform(
-                    lambda n: exp.column(n.name, table=table)
-                    if isinstance(n, exp.Column) and not n.table else n)
+                    lambda n: exp.column(n.name, table=table) if isinstance(n, exp.Column) and not n.table else n
+                )
                 updates.append(assignment.this.sql("duckdb") + " = " + rhs.sql("duckdb"))
             where = conflict.args.get("where")
             if where is not None:
                 condition = where.this.transform(
-                    lambda n: exp.column(n.name, table=table)
-                    if isinstance(n, exp.Column) and not n.table else n).sql("duckdb")
+                    lambda n: exp.column(n.name, table=table) if isinstance(n, exp.Column) and not n.table else n
+                ).sql("duckdb")
         elif alternative == "REPLACE":
             key_cols = {k for key in keys for k in key}
-            updates = [exp.to_identifier(c).sql("duckdb") + " = excluded."
-                       + exp.to_identifier(c).sql("duckdb") for c in cols if c not in key_cols]
+            updates = [
+                exp.to_identifier(c).sql("duckdb") + " = excluded." + exp.to_identifier(c).sql("duckdb")
+                for c in cols
+                if c not in key_cols
+            ]
         quoted = [exp.to_identifier(c).sql("duckdb") for c in cols]
         source = tree.expression.sql("duckdb")
-        parts = ["MERGE INTO", target, "USING (" + source + ") AS excluded(" + ", ".join(quoted) + ")",
-                 "ON", on]
+        parts = ["MERGE INTO", target, "USING (" + source + ") AS excluded(" + ", ".join(quoted) + ")", "ON", on]
         if updates:
-            parts += ["WHEN MATCHED" + (" AND (" + condition + ")" if condition else ""),
-                      "THEN UPDATE SET", ", ".join(updates)]
-        parts += ["WHEN NOT MATCHED THEN", "INSERT (" + ", ".join(quoted) + ")",
-                  "VALUES (" + ", ".join("excluded." + q for q in quoted) + ")"]
+            parts += [
+                "WHEN MATCHED" + (" AND (" + condition + ")" if condition else ""),
+                "THEN UPDATE SET",
+                ", ".join(updates),
+            ]
+        parts += [
+            "WHEN NOT MATCHED THEN",
+            "INSERT (" + ", ".join(quoted) + ")",
+            "VALUES (" + ", ".join("excluded." + q for q in quoted) + ")",
+        ]
         return " ".join(parts)
 
     def _returning(self, tree: exp.Insert):
         table, cols = self._target(tree)
         columns = self.lake.columns(table)
         if not columns:
-            return None                 # a temporary table: DuckDB itself supports RETURNING
+            return None  # a temporary table: DuckDB itself supports RETURNING
         cols = cols or [c for c, _, _ in columns]
         given = {c.lower() for c in cols}
         source_alias = "c360_src"
@@ -329,14 +377,30 @@ class Translator:
                 expr = default if default not in (None, "NULL") else "NULL"
                 select.append("CAST(" + expr + " AS " + dtype + ") AS " + q)
         quoted_given = [exp.to_identifier(c).sql("duckdb") for c in cols]
-        compute = " ".join([
-            "CREATE OR REPLACE TEMP TABLE", RETURNING_TABLE, "AS", "SELECT", ", ".join(select),
-            "FROM (" + tree.expression.sql("duckdb") + ") AS", source_alias,
-            "(" + ", ".join(quoted_given) + ")"])
+        compute = " ".join(
+            [
+                "CREATE OR REPLACE TEMP TABLE",
+                RETURNING_TABLE,
+                "AS",
+                "SELECT",
+                ", ".join(select),
+                "FROM (" + tree.expression.sql("duckdb") + ") AS",
+                source_alias,
+                "(" + ", ".join(quoted_given) + ")",
+            ]
+        )
         all_cols = ", ".join(exp.to_identifier(c).sql("duckdb") for c, _, _ in columns)
         target = exp.to_identifier(table).sql("duckdb")
-        insert = " ".join(["INSERT INTO", target, "(" + all_cols + ")", "SELECT", all_cols,
-                           "FROM temp.main." + RETURNING_TABLE])
-        result = " ".join(["SELECT", ", ".join(e.sql("duckdb") for e in tree.args["returning"].expressions),
-                           "FROM temp.main." + RETURNING_TABLE, "AS", target])
+        insert = " ".join(
+            ["INSERT INTO", target, "(" + all_cols + ")", "SELECT", all_cols, "FROM temp.main." + RETURNING_TABLE]
+        )
+        result = " ".join(
+            [
+                "SELECT",
+                ", ".join(e.sql("duckdb") for e in tree.args["returning"].expressions),
+                "FROM temp.main." + RETURNING_TABLE,
+                "AS",
+                target,
+            ]
+        )
         return [], [], ReturningInsert(compute, insert, result)
