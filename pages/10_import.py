@@ -6,7 +6,7 @@ import streamlit as st
 
 from lib.stewardship import entry_rules, importer
 from lib import ui
-from lib.core import validation
+from lib.core import i18n, validation
 from lib.core.i18n import t
 
 user = ui.guard("import")
@@ -89,6 +89,7 @@ with tab_import:
                 columns,
                 default=[c for c in base.get(field, []) if c in columns],
                 key=f"imp_map_{kind}_{field}_{preset}_{bool(mapping_file)}",
+                placeholder=t("common.choose"),
             )
             if chosen:
                 mapping[field] = chosen
@@ -130,11 +131,11 @@ with tab_import:
             rejects = plan.rejects()
             if not rejects.empty:
                 st.markdown(f"**{t('stewards.imp.rejects')}**")
-                st.dataframe(rejects, hide_index=True, width="stretch")
+                st.dataframe(i18n.display_frame(rejects, headers="stewards.imp.col"), hide_index=True, width="stretch")
             flagged = plan.flagged()
             if not flagged.empty:
                 st.markdown(f"**{t('stewards.imp.flagged')}**")
-                st.dataframe(flagged, hide_index=True, width="stretch")
+                st.dataframe(i18n.display_frame(flagged, headers="stewards.imp.col"), hide_index=True, width="stretch")
             if st.button(t("stewards.imp.run"), type="primary", key="imp_run"):
                 bar = st.progress(0.0, text=t("stewards.imp.stage.write"))
 
@@ -206,4 +207,8 @@ with tab_quarantine:
                 st.success(t("stewards.imp.discarded"))
 
 with tab_history:
-    st.dataframe(importer.recent_imports(50), hide_index=True, width="stretch")
+    st.dataframe(
+        i18n.display_frame(importer.recent_imports(50), {"kind": "stewards.imp.kind"}, headers="stewards.imp.col"),
+        hide_index=True,
+        width="stretch",
+    )

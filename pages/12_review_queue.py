@@ -28,12 +28,14 @@ with st.container(border=True):
         list(review.CATEGORIES),
         format_func=lambda c: t(f"stewards.rq.cat.{c}"),
         key="rq_categories",
+        placeholder=t("dash.filter.all"),
     )
     severities = c2.multiselect(
         t("stewards.q.severity"),
         list(quality.SEVERITIES),
         format_func=lambda s: t(f"stewards.sev.{s}"),
         key="rq_severities",
+        placeholder=t("dash.filter.all"),
     )
     source = c3.selectbox(
         t("stewards.q.source"), [None] + review.sources(), format_func=lambda s: s or t("stewards.all"), key="rq_source"
@@ -87,21 +89,23 @@ shown = items.assign(
     field=[t(f"stewards.field.{f}") for f in items["field"]],
 )
 st.dataframe(
-    shown[
-        [
-            "severity",
-            "category",
-            "rule",
-            "field",
-            "customer_id",
-            "source",
-            "source_record_id",
-            "full_name",
-            "other_customer_id",
-            "probability",
-            "created_at",
+    i18n.display_frame(
+        shown[
+            [
+                "severity",
+                "category",
+                "rule",
+                "field",
+                "customer_id",
+                "source",
+                "source_record_id",
+                "full_name",
+                "other_customer_id",
+                "probability",
+                "created_at",
+            ]
         ]
-    ],
+    ),
     hide_index=True,
     width="stretch",
     height=260,

@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib.stewardship import edits, dedup
 from lib import ui
+from lib.core import i18n
 from lib.core.i18n import t
 
 user = ui.guard("duplicates")
@@ -33,7 +34,7 @@ if not runs.empty:
             "stewards.dd.last_run",
             when=str(runs.iloc[0]["finished_at"])[:19],
             records=ui.fmt_int(runs.iloc[0]["records"]),
-            mode=runs.iloc[0]["mode"],
+            mode=t(f"stewards.dd.mode.{runs.iloc[0]['mode']}"),
         )
     )
 
@@ -47,24 +48,27 @@ with tab_pairs:
         st.info(t("stewards.dd.no_pairs"))
     else:
         st.dataframe(
-            pairs[
-                [
-                    "pair_id",
-                    "match_probability",
-                    "customer_id_l",
-                    "source_l",
-                    "source_record_id_l",
-                    "name_l",
-                    "customer_id_r",
-                    "source_r",
-                    "source_record_id_r",
-                    "name_r",
-                ]
-            ],
+            i18n.display_frame(
+                pairs[
+                    [
+                        "pair_id",
+                        "match_probability",
+                        "customer_id_l",
+                        "source_l",
+                        "source_record_id_l",
+                        "name_l",
+                        "customer_id_r",
+                        "source_r",
+                        "source_record_id_r",
+                        "name_r",
+                    ]
+                ],
+                headers="stewards.dd.col",
+            ),
             hide_index=True,
             width="stretch",
             height=240,
-            column_config={"match_probability": st.column_config.NumberColumn(format="%.4f")},
+            column_config={t("stewards.dd.col.match_probability"): st.column_config.NumberColumn(format="%.4f")},
         )
         ui.download(
             user,

@@ -66,7 +66,7 @@ with st.form(f"{prefix}_form"):
     submitted = st.form_submit_button(t("stewards.er.save"), type="primary")
 
 if submitted:
-    with ui.shown() as outcome:
+    with ui.shown() as outcome:  # EntryRuleError, PermissionDenied: their message is shown
         saved = entry_rules.save(user, source, kind, required, country=country, note=note, expected_version=version)
     if outcome.ok:
         st.success(t("stewards.er.saved", version=saved.version, kind=t(f"stewards.imp.kind.{kind}"), source=source))

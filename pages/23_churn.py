@@ -99,6 +99,7 @@ with tab_churn:
                 default=["high"],
                 format_func=lambda x: t(f"marketing.tier.{x}"),
                 key="churn_tiers",
+                placeholder=t("common.choose"),
             )
             scores = churn.top_scores(user, show or ["high"], 200)
             scores = scores.assign(reasons=[reasons_text(r) for r in scores["reasons"]])

@@ -40,6 +40,8 @@ columns = [
 ]
 table = review[columns].copy()
 table["roles"] = table["roles"].map(lambda roles: ", ".join(t(f"role.{r}") for r in roles))
+for when in ("last_login", "last_activity"):
+    table[when] = ui.fmt_times(table[when], missing=t("admin.users.never"))
 table.columns = [t(f"admin.users.col.{c if c != 'display_name' else 'name'}") for c in columns]
 st.dataframe(table, hide_index=True, width="stretch")
 
@@ -70,7 +72,9 @@ with tab_add:
         username = c1.text_input(t("admin.users.username"), max_chars=32)
         display_name = c2.text_input(t("admin.users.display_name"), max_chars=100)
         email = c1.text_input(t("admin.users.email"), max_chars=254)
-        roles = c2.multiselect(t("admin.users.roles"), auth.ROLES, format_func=role_label)
+        roles = c2.multiselect(
+            t("admin.users.roles"), auth.ROLES, format_func=role_label, placeholder=t("common.choose")
+        )
         password = st.text_input(
             t("admin.users.password"), type="password", help=t("admin.users.password.help", n=users.MIN_PASSWORD_LENGTH)
         )
@@ -84,7 +88,13 @@ with tab_roles:
     who = st.selectbox(t("admin.users.pick"), names, key="roles_user")
     current = next(iter(review.loc[review["username"] == who, "roles"]), [])
     with st.form("set_roles"):
-        roles = st.multiselect(t("admin.users.roles"), auth.ROLES, default=list(current), format_func=role_label)
+        roles = st.multiselect(
+            t("admin.users.roles"),
+            auth.ROLES,
+            default=list(current),
+            format_func=role_label,
+            placeholder=t("common.choose"),
+        )
         if st.form_submit_button(t("admin.users.save_roles"), type="primary"):
             attempt(
                 lambda: users.set_roles(user, who, roles),

@@ -6,6 +6,7 @@ import streamlit as st
 
 from lib.admin import audit_log as audit_trail
 from lib import ui
+from lib.core import i18n
 from lib.core.i18n import t
 
 user = ui.guard("audit")
@@ -41,7 +42,7 @@ if rows.empty:
 else:
     shown = rows.drop(columns=["audit_id"])
     shown.columns = [t(f"admin.audit.col.{c}") for c in shown.columns]
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(i18n.display_frame(shown), hide_index=True, width="stretch")  # NULL text shown empty
 
 if st.button(t("admin.audit.prepare_export"), disabled=total == 0):
     data, count = audit_trail.export_csv(user, filters)

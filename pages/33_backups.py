@@ -48,6 +48,9 @@ with left.form("create_backup", clear_on_submit=True):
                 tables=len(m["tables"]),
                 rows=f"{sum(v['rows'] for v in m['tables'].values()):,}",
             )
+            # the drill/verify choice starts on the new snapshot, not on the one chosen before
+            st.session_state.pop("drill_snapshot", None)
+            st.session_state.pop("drill_result", None)
             st.rerun()
 with right.form("retention"):
     keep = st.number_input(t("admin.backups.retention"), min_value=1, max_value=365, value=retention)
@@ -93,9 +96,11 @@ st.caption(t("admin.backups.drill.caption"))
 chosen = st.selectbox(t("admin.backups.snapshot"), ids, key="drill_snapshot")
 c1, c2, _ = st.columns([1, 1, 3])
 if c1.button(t("admin.backups.drill.run"), type="primary"):
-    st.session_state["drill_result"] = backup.drill(user, chosen)
+    with ui.shown():
+        st.session_state["drill_result"] = backup.drill(user, chosen)
 if c2.button(t("admin.backups.verify")):
-    st.session_state["drill_result"] = backup.verify(user, chosen)
+    with ui.shown():
+        st.session_state["drill_result"] = backup.verify(user, chosen)
 if result := st.session_state.get("drill_result"):
     show_check(result)
 

@@ -42,7 +42,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -412,22 +412,22 @@ def _clear_copy(path: Path, manifest: dict, checks: dict[str, bool], work: Path)
 def _check(snapshot_id: str, manifest: dict, path: Path, drill_checks: bool) -> CheckResult:
     checks: dict[str, bool] = {}
     found: dict[str, dict] = {}
-    with _workspace() as work, _clear_copy(path, manifest, checks, work) as copy:
+    with _workspace() as work, _clear_copy(path, manifest, checks, work) as copy, ExitStack() as stack:
         if copy is not None:
             # The drill opens the copy read-write, as a real restore would.
             try:
-                with _open_file(copy, read_only=not drill_checks) as con:
-                    run = lambda sql: con.execute(sql).fetchall()  # noqa: E731
-                    found = _checksums(run)
-                    if drill_checks:
-                        checks["credentials_store"] = bool(
-                            run("SELECT count(*) FROM app_users WHERE NOT disabled AND list_contains(roles, 'admin')")[
-                                0
-                            ][0]
-                        )
-                        checks["keys_decrypt"] = _keys_decrypt(run)
+                con = stack.enter_context(_open_file(copy, read_only=not drill_checks))
             except BackupError:
                 checks["opens"] = False
+                copy = None
+        if copy is not None:
+            run = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+            found = _checksums(run)
+            if drill_checks:
+                checks["credentials_store"] = bool(
+                    run("SELECT count(*) FROM app_users WHERE NOT disabled AND list_contains(roles, 'admin')")[0][0]
+                )
+                checks["keys_decrypt"] = _keys_decrypt(run)
     result = _compare(snapshot_id, manifest, found)
     result.checks.update(checks)
     if _legacy(manifest):

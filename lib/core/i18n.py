@@ -75,7 +75,8 @@ def display_frame(
 
     `codes` maps a column to the key prefix(es) of its values: a stored code `c` is shown as
     `t(f"{prefix}.{c}")` of the first prefix with such a key (a callable is applied instead).
-    Unknown codes are shown as stored (free text, a channel added later) and NULLs stay empty.
+    Unknown codes are shown as stored (free text, a channel added later); a NULL text is
+    shown as an empty string.
     `headers` names the key prefix(es) of the column names, tried in order (a table's own
     prefix first, then a shared one such as "dash.col"); a column without a key keeps its name.
 
@@ -86,6 +87,14 @@ def display_frame(
         if column in shown.columns:
             label = prefixes if callable(prefixes) else _code_label(_prefix_list(prefixes))
             shown[column] = shown[column].map(label, na_action="ignore")
+    from pandas.api.types import is_string_dtype
+
+    for column in shown.columns:
+        # st.dataframe prints a missing text as the English word "None" (in every language):
+        # a missing text is shown empty; numbers and dates keep their type
+        if is_string_dtype(shown[column]) or shown[column].dtype == object:
+            if shown[column].isna().any():
+                shown[column] = shown[column].astype(object).where(shown[column].notna(), "")
     header_prefixes, names = _prefix_list(headers), []
     for column in shown.columns:
         name = _label(header_prefixes, column)

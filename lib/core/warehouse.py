@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -301,21 +302,23 @@ def allow_inline_sql(allowed: bool = True) -> None:
     _inline_sql = allowed
 
 
-def _inline_caller_outside_lib() -> bool:
-    """Inline SQL is the tests' and benchmarks' own: text that reaches here from a lib/ module
-    is refused even when allowed, so the test suite catches lib code the app would fail on."""
-    import sys
+_LIB_DIR = Path(__file__).resolve().parent.parent
 
-    frame = sys._getframe(2)
-    lib_dir = str(Path(__file__).resolve().parents[1])
-    while frame is not None and frame.f_code.co_filename == __file__:
+
+def _called_from_lib() -> bool:
+    """Is the first caller outside this module a lib/ module? Inline SQL allowed for tests
+    must still fail there, as it does in the app (a schema_versions() that passed every test
+    broke the Backups page)."""
+    frame = sys._getframe(1)
+    here = __file__
+    while frame is not None and frame.f_code.co_filename == here:
         frame = frame.f_back
-    return frame is None or not frame.f_code.co_filename.startswith(lib_dir)
+    return frame is not None and Path(frame.f_code.co_filename).resolve().is_relative_to(_LIB_DIR)
 
 
 def _statement(name_or_sql: str) -> sa.TextClause:
     if isinstance(name_or_sql, RawSQL) or (
-        _inline_sql and any(c.isspace() for c in name_or_sql) and _inline_caller_outside_lib()
+        _inline_sql and any(c.isspace() for c in name_or_sql) and not _called_from_lib()
     ):
         return sa.text(str(name_or_sql))
     return sa.text(query(name_or_sql))
@@ -389,6 +392,8 @@ def _fetch(name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
     and ROLLBACK): ~1 ms per query, which was a third of the Customer 360 page's time. DuckDB
     runs each statement in its own transaction, so a read still sees one consistent snapshot.
     """
+    if _inline_sql and not isinstance(name, RawSQL) and any(c.isspace() for c in name) and _called_from_lib():
+        query(name)  # refused as in the app (the compiled cache is shared)
     sql, names = _compiled(name)
     missing = [n for n in names if n not in params]
     if missing:

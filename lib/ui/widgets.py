@@ -32,6 +32,14 @@ def fmt_int(value: Any) -> str:
     return "–" if value is None else f"{int(value):,}"
 
 
+def fmt_times(values, fmt: str = "%Y-%m-%d %H:%M:%S", missing: str = "–"):
+    """Timestamps of a column as text for a table, a missing one as `missing` (st.dataframe
+    would print a null as the English word "None" in every language)."""
+    import pandas as pd
+
+    return pd.to_datetime(values).map(lambda v: missing if pd.isna(v) else v.strftime(fmt)).astype(object)
+
+
 def fmt_money(value: Any) -> str:
     return "–" if value is None else f"¥{float(value):,.0f}"
 

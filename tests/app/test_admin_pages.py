@@ -73,6 +73,17 @@ def test_users_page_shows_the_access_review(customers):
     assert {m.label: m.value for m in at.metric}["Accounts"] == "5"
 
 
+def test_users_who_never_logged_in_show_never_not_none(customers):
+    # nobody has logged in through the form in this warehouse (the test seeds the session);
+    # only the admin opening the page has an activity time
+    at = admin_on("pages/30_users.py")
+    review = at.dataframe[0].value
+    assert review["Last login"].tolist() == ["never"] * 5
+    assert review["Last activity"].tolist()[1:] == ["never"] * 4
+    assert review["Last activity"].tolist()[0][:2] == "20"
+    assert [m.placeholder for m in at.multiselect] == ["Choose options", "Choose options"]
+
+
 def test_admin_adds_a_user_who_can_then_log_in(customers):
     at = admin_on("pages/30_users.py")
     text_input(at, "Username").input("li.lei")
@@ -219,6 +230,22 @@ def test_backups_page_creates_a_snapshot_and_the_drill_passes(customers):
     ]
     per_table = at.dataframe[1].value
     assert per_table["Pass"].all() and len(per_table) == len(snap["tables"])
+
+
+def test_backups_page_verifies_a_snapshot_in_place(customers):
+    at = admin_on("pages/33_backups.py")
+    button(at, "Create snapshot").click()
+    at.run()
+    button(at, "Create snapshot").click()  # a second one: the choice moves to the newest
+    at.run()
+    snap = backup.snapshots()[0]
+    assert len(backup.snapshots()) == 2 and snap["created_at"] > backup.snapshots()[1]["created_at"]
+    button(at, "Verify in place").click()
+    at.run()
+    assert not at.exception
+    assert successes(at) == [
+        f"Drill passed: snapshot {snap['id']} restores to an identical warehouse ({len(snap['tables'])} tables)."
+    ]
 
 
 def test_restore_needs_the_snapshot_id_typed(customers):

@@ -111,6 +111,9 @@ def test_merge_screen_merges_with_survivorship_and_undoes(ran):
         )
     at = open_page(as_user("steward"), "pages/13_duplicates.py")
     assert not at.exception
+    pairs = at.dataframe[0].value
+    assert list(pairs.columns)[:3] == ["Pair", "Match probability", "Customer (left)"]
+    assert pairs[["Customer (left)", "Customer (right)"]].values.tolist() == [[13, 14]]
     table = at.dataframe[1].value
     assert "same number (+15.7)" in table.iloc[:, -1].tolist()
     button(at, "Merge").click().run()
@@ -155,3 +158,36 @@ def test_changing_a_filter_goes_back_to_the_first_page(ran):
     assert at.session_state["rq_page"] == 0
     shown = at.dataframe[0].value
     assert not shown.empty and set(shown["rule"]) == {"Mobile valid"}
+
+
+def test_import_history_shows_translated_headers_and_no_none(ran, tmp_path, users):
+    csv = tmp_path / "h.csv"
+    csv.write_text("id,name,mobile\nH1,王小明,13812345601\n", encoding="utf-8")
+    importer.import_file(users["steward"], "customers", csv, "walkin", match_duplicates=False)
+    at = open_page(as_user("steward"), "pages/10_import.py")
+    assert not at.exception
+    history = at.dataframe[-1].value
+    assert list(history.columns) == [
+        "Import",
+        "Kind",
+        "Source",
+        "File",
+        "By",
+        "Started",
+        "Finished",
+        "Rows",
+        "Loaded",
+        "Unchanged",
+        "Quarantined",
+        "Flagged",
+        "Status",
+    ]
+    row = history.iloc[0]
+    assert (row["Kind"], row["Source"], row["File"], row["By"], row["Rows"], row["Loaded"]) == (
+        "Customers",
+        "walkin",
+        "h.csv",
+        "steward",
+        1,
+        1,
+    )

@@ -238,6 +238,8 @@ def test_allowed_roles_really_can(warehouse_path, tmp_path, monkeypatch, name, a
 def _import_every_lib_module() -> None:
     """Declarations register at import time: import every module under lib/."""
     for path in sorted((ROOT / "lib").rglob("*.py")):
+        if path.name == "__main__.py":  # an entry point: importing it runs the command
+            continue
         parts = path.relative_to(ROOT).with_suffix("").parts
         importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
 
