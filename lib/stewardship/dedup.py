@@ -554,33 +554,8 @@ def merge(
         moved["tags_dropped_rows"] = tx.df(
             "stw_merge_dropped_tags", merged_id=merged_id, tags=moved["tags_dropped"]
         ).to_dict("records")
-        row = {
-            c: s[c]
-            for c in (
-                "family_name",
-                "given_name",
-                "full_name",
-                "name_pinyin",
-                "gender",
-                "birth_date",
-                "mobile",
-                "email",
-                "id_number_enc",
-                "id_number_hash",
-                "id_number_last4",
-                "country",
-                "province",
-                "city",
-                "district",
-                "address",
-                "postcode",
-                "customer_type",
-                "company",
-                "industry",
-                "job_title",
-                "uscc",
-            )
-        }
+        # the survivor's writable columns (raw import values stay with their own records)
+        row = {c: s[c] for c in edits.WRITABLE if c != "raw_values"}
         for group, side in picked.items():
             if side == "merged":
                 for col in FIELD_GROUPS[group]:
