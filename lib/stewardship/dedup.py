@@ -84,7 +84,8 @@ def _export_input(con, only_ids: list[int] | None = None) -> int:
         con.unregister("stw_raw_ids")
     match_model.name_columns(con, "stw_input")
     # the placeholders per field by a hash aggregate (four window partitions over 1M rows took
-    # ~4 s of the export), then left out with an anti-join
+    # ~4 s of the export), then left out with an anti-join. Column names come from the fixed
+    # tuple below (no user input) in the private scratch database.
     shared = {}
     for c in ("mobile_key", "email_norm", "id_hash", "address_n"):
         con.execute(
