@@ -6,10 +6,9 @@
 -- name: registration_to_infer_count
 SELECT count(*) FROM customers WHERE registered_at IS NULL OR registered_inferred
 
--- name: registration_changes_count
--- How many rows infer_registration_dates would change (same subquery).
-SELECT count(*)
-FROM customers AS c, (
+-- name: registration_first_activity
+-- Fragment: the first order or event of each customer whose date is unknown or inferred.
+(
     SELECT customer_id, min(first_at) AS first_activity
     FROM (
         SELECT customer_id, min(order_time) AS first_at FROM orders
@@ -24,6 +23,11 @@ FROM customers AS c, (
     )
     GROUP BY customer_id
 ) AS f
+
+-- name: registration_changes_count
+-- How many rows infer_registration_dates would change (same fragment).
+SELECT count(*)
+FROM customers AS c, {{registration_first_activity}}
 WHERE c.customer_id = f.customer_id
   AND (c.registered_at IS NULL OR c.registered_inferred)
   AND c.registered_at IS DISTINCT FROM f.first_activity
@@ -31,21 +35,7 @@ WHERE c.customer_id = f.customer_id
 -- name: infer_registration_dates
 UPDATE customers AS c
 SET registered_at = f.first_activity, registered_inferred = TRUE
-FROM (
-    SELECT customer_id, min(first_at) AS first_activity
-    FROM (
-        SELECT customer_id, min(order_time) AS first_at FROM orders
-        WHERE customer_id IN (SELECT customer_id FROM customers
-                              WHERE registered_at IS NULL OR registered_inferred)
-        GROUP BY customer_id
-        UNION ALL
-        SELECT customer_id, min(event_time) AS first_at FROM events
-        WHERE customer_id IN (SELECT customer_id FROM customers
-                              WHERE registered_at IS NULL OR registered_inferred)
-        GROUP BY customer_id
-    )
-    GROUP BY customer_id
-) AS f
+FROM {{registration_first_activity}}
 WHERE c.customer_id = f.customer_id
   AND (c.registered_at IS NULL OR c.registered_inferred)
   AND c.registered_at IS DISTINCT FROM f.first_activity
