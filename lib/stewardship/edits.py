@@ -119,6 +119,29 @@ def diff(before: dict, clean: dict) -> dict:
     return out
 
 
+def _record_change(
+    tx, user, action: str, customer_id: int, version: int, before: dict, after: dict, detail: dict
+) -> None:
+    """The exact values (for undo; erasure deletes them) and the audit entry, masked."""
+    tx.run(
+        "stw_edit_values_insert",
+        customer_id=customer_id,
+        version=version,
+        before=audit.to_json(before),
+        after=audit.to_json(after),
+    )
+    audit.record(
+        tx,
+        user,
+        action,
+        "customer",
+        customer_id,
+        before=privacy.mask_for_audit(before),
+        after=privacy.mask_for_audit(after),
+        detail=detail,
+    )
+
+
 @auth.pii_writer("edit_customer")
 @warehouse.retrying
 def update_customer(
@@ -160,22 +183,15 @@ def update_customer(
         before_audit = {k: _jsonable(before.get(k)) for k in changed}
         after_audit = {k: _jsonable(v) for k, v in changed.items()}
         before_audit["version"], after_audit["version"] = before["version"], after["version"]
-        tx.run(
-            "stw_edit_values_insert",
-            customer_id=customer_id,
-            version=after["version"],
-            before=audit.to_json(before_audit),
-            after=audit.to_json(after_audit),
-        )
-        audit.record(
+        _record_change(
             tx,
             user,
             "customer.update",
-            "customer",
             customer_id,
-            before=privacy.mask_for_audit(before_audit),
-            after=privacy.mask_for_audit(after_audit),
-            detail={"flag_id": flag_id, "fields": sorted(changed)},
+            after["version"],
+            before_audit,
+            after_audit,
+            {"flag_id": flag_id, "fields": sorted(changed)},
         )
         if flag_id is not None:
             tx.run(
@@ -230,22 +246,15 @@ def undo_edit(user: auth.User, audit_id: int) -> dict:
         after = tx.one("stw_customer_by_id", customer_id=customer_id)
         undo_before = {**{k: _jsonable(current.get(k)) for k in restore}, "version": current["version"]}
         undo_after = {**restore, "version": after["version"]}
-        tx.run(
-            "stw_edit_values_insert",
-            customer_id=customer_id,
-            version=after["version"],
-            before=audit.to_json(undo_before),
-            after=audit.to_json(undo_after),
-        )
-        audit.record(
+        _record_change(
             tx,
             user,
             "customer.update_undo",
-            "customer",
             customer_id,
-            before=privacy.mask_for_audit(undo_before),
-            after=privacy.mask_for_audit(undo_after),
-            detail={"undo_of": int(audit_id)},
+            after["version"],
+            undo_before,
+            undo_after,
+            {"undo_of": int(audit_id)},
         )
     return after
 
