@@ -18,6 +18,27 @@ st.title(t("nav.churn"))
 tab_churn, tab_clv = st.tabs([t("marketing.churn.tab"), t("marketing.clv.tab")])
 
 
+# Reads cached per data version (lib/ui/cache.py): a page view after the first costs no query.
+@ui.cached
+def tier_summary():
+    return churn.tier_summary()
+
+
+@ui.cached
+def top_scores(viewer, tiers: tuple[str, ...]):
+    return churn.top_scores(viewer, list(tiers), 200)
+
+
+@ui.cached
+def clv_by_segment():
+    return clv.by_segment()
+
+
+@ui.cached
+def clv_top_customers(viewer):
+    return clv.top_customers(viewer, 200)
+
+
 def reasons_text(codes) -> str:
     return ", ".join(t(f"marketing.reason.{c}") for c in (codes if codes is not None else [])) or "–"
 
@@ -72,7 +93,7 @@ with tab_churn:
         c1.plotly_chart(charts.churn_calibration(m["metrics"]["calibration"]), width="stretch")
         c2.plotly_chart(charts.feature_importance(m["metrics"]["importance"]), width="stretch")
 
-        tiers = churn.tier_summary()
+        tiers = tier_summary()
         if tiers.empty:
             st.info(t("marketing.churn.not_scored"))
         else:
@@ -101,7 +122,7 @@ with tab_churn:
                 key="churn_tiers",
                 placeholder=t("common.choose"),
             )
-            scores = churn.top_scores(user, show or ["high"], 200)
+            scores = top_scores(user, tuple(show or ["high"]))
             scores = scores.assign(reasons=[reasons_text(r) for r in scores["reasons"]])
             st.dataframe(
                 i18n.display_frame(scores, {"risk_tier": "marketing.tier", "rfm_segment": charts.rfm_label}),
@@ -184,7 +205,7 @@ with tab_clv:
                 gamma=f"{gg['gamma']:.1f}",
             )
         )
-        segs = clv.by_segment()
+        segs = clv_by_segment()
         total = float(segs["total_clv"].sum()) if not segs.empty else 0.0
         cards = [{"label": t("marketing.clv.total", horizon=int(fit["horizon_days"])), "value": ui.fmt_money(total)}]
         if bt:
@@ -232,7 +253,7 @@ with tab_clv:
         )
         st.subheader(t("marketing.clv.per_customer"))
         st.dataframe(
-            i18n.display_frame(clv.top_customers(user, 200), {"rfm_segment": charts.rfm_label}),
+            i18n.display_frame(clv_top_customers(user), {"rfm_segment": charts.rfm_label}),
             hide_index=True,
             width="stretch",
             column_config={

@@ -161,6 +161,7 @@ def _create_engine(loc: Location) -> Engine:
 
         return lake.create_engine(loc.url)
     if loc.path is not None:
+        _opened_stamps[loc.url] = _file_stamp(loc.path)
         # The file, its write-ahead log and every directory made for them are private (0600 /
         # 0700): they hold personal data and password hashes (docs/security.md).
         config.restrict_new_files()
@@ -510,8 +511,13 @@ class Tx:
 
 
 @contextmanager
-def transaction() -> Iterator[Tx]:
-    """One atomic unit of work: commits on success, rolls back on any exception."""
+def transaction(*, bookkeeping: bool = False) -> Iterator[Tx]:
+    """One atomic unit of work: commits on success, rolls back on any exception.
+
+    `bookkeeping=True` marks a transaction that writes only the record of who did what: audit
+    rows, login sessions and throttles, activity stamps. Those do not move data_version(), so
+    twenty people browsing (each view audited, each minute stamped) do not throw away the
+    cached figures of every page for everybody; no cached page read shows these tables."""
     global _writes
     with connect() as conn:
         trans = conn.begin()
@@ -526,36 +532,46 @@ def transaction() -> Iterator[Tx]:
             except Exception as exc:  # commit-time conflicts surface here
                 raise _translate(exc) from exc
             finally:
-                with _writes_lock:
-                    _writes += 1
+                if not bookkeeping:
+                    with _writes_lock:
+                        _writes += 1
 
 
 # ---------------------------------------------------------------- data version (cache key)
 
-_writes = 0  # transactions this process committed (or tried to)
+_writes = 0  # data transactions this process committed (or tried to)
 _writes_lock = threading.Lock()
+_opened_stamps: dict[str, str] = {}  # file mode: the file's stamp when this process opened it
+
+
+def _file_stamp(path: Path) -> str:
+    parts = []
+    for f in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = f.stat()
+            parts.append(f"{st.st_mtime_ns}.{st.st_size}")
+        except FileNotFoundError:
+            parts.append("-")
+    return "/".join(parts)
 
 
 def data_version() -> str:
     """Changes whenever the warehouse's data may have changed: a key for caches of reads.
 
-    Every write goes through transaction(), which bumps this process's counter; writes by
-    other processes (a `python -m lib.cli import` job, a restore) show in the DuckDB file's
-    and its write-ahead log's size and modification time. A DuckLake is written by several
-    processes at once: there the version is its catalog's current snapshot id.
+    Every data write goes through transaction(), which bumps this process's counter
+    (bookkeeping transactions do not). A DuckDB file is held open, and locked, by one process
+    at a time: what another process wrote (a `python -m lib.cli import` job while the app was
+    stopped) shows in the file's and its write-ahead log's size and modification time when this
+    process opens it, so that stamp is taken then (the engine's creation), not on every call:
+    this process's own bookkeeping writes change the file too. A DuckLake is written by
+    several processes at once: there the version is its catalog's current snapshot id.
     """
     loc = current_location()
     if loc.kind == "lake":
         stamp = str(scalar("lake_data_version"))
     elif loc.path is not None:
-        parts = []
-        for f in (loc.path, loc.path.with_name(loc.path.name + ".wal")):
-            try:
-                st = f.stat()
-                parts.append(f"{st.st_mtime_ns}.{st.st_size}")
-            except FileNotFoundError:
-                parts.append("-")
-        stamp = "/".join(parts)
+        engine()  # (re)opened after a dispose: the stamp of the file as found then
+        stamp = _opened_stamps.get(loc.url, "-")
     else:
         stamp = "memory"
     return f"{loc.url}|{_writes}|{stamp}"

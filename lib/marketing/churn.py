@@ -56,7 +56,7 @@ from threadpoolctl import threadpool_limits
 
 from lib.security import audit, auth
 from lib.core import settings, warehouse
-from lib.marketing.queries import cutoff, fast_frame, write_export
+from lib.marketing.queries import cutoff, fast_frame, top_rows, write_export
 
 NUMERIC = [
     "recency_days",
@@ -573,9 +573,7 @@ def top_scores(user: auth.User, tiers: list[str] | None = None, limit: int = 200
     from lib.security import privacy
 
     auth.require(user, "view_customer")
-    return privacy.mask_frame(
-        user, warehouse.read("churn_scores_page", tiers=tiers or ["high", "medium", "low"], limit=int(limit))
-    )
+    return privacy.mask_frame(user, top_rows("churn_scores_page", limit, tiers=tiers or ["high", "medium", "low"]))
 
 
 def export_scores(user: auth.User, path) -> int:

@@ -44,7 +44,7 @@ from scipy import optimize, special
 
 from lib.security import audit, auth
 from lib.core import settings, warehouse
-from lib.marketing.queries import cutoff, fast_frame, write_export
+from lib.marketing.queries import cutoff, fast_frame, top_rows, write_export
 
 MAX_FIT_ROWS = 200_000
 DEFAULT_HORIZON = 180
@@ -406,7 +406,7 @@ def top_customers(user: auth.User, limit: int = 200) -> pd.DataFrame:
     from lib.security import privacy
 
     auth.require(user, "view_customer")
-    return privacy.mask_frame(user, warehouse.read("clv_top_customers", limit=int(limit)))
+    return privacy.mask_frame(user, top_rows("clv_top_customers", limit))
 
 
 def export_scores(user: auth.User, path) -> int:

@@ -42,6 +42,17 @@ def fast_frame(tx: warehouse.Tx, sql: str, **params: Any) -> pd.DataFrame:
     return tx.fast_df(warehouse.raw_sql(sql), **params)
 
 
+def top_rows(query: str, limit: int, **params: Any) -> pd.DataFrame:
+    """The first `limit` rows of a top-N query that ranks :candidates score rows before joining
+    them to customers: twice the limit first, every score row when merged or deleted customers
+    among those candidates left fewer than `limit` (exact either way)."""
+    limit = int(limit)
+    rows = warehouse.read(query, limit=limit, candidates=2 * limit, **params)
+    if len(rows) < limit:
+        rows = warehouse.read(query, limit=limit, candidates=None, **params)
+    return rows
+
+
 def cutoff(as_of: date) -> datetime:
     """First instant after the as-of day: analytics use data strictly before it."""
     return datetime.combine(as_of + timedelta(days=1), datetime.min.time())

@@ -61,7 +61,7 @@ def record(
         detail=to_json(detail),
     )
     if tx is None:
-        with warehouse.transaction() as own:
+        with warehouse.transaction(bookkeeping=True) as own:  # the audit row alone
             own.run("audit_insert", **params)
     else:
         tx.run("audit_insert", **params)

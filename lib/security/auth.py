@@ -315,7 +315,7 @@ def lock_remaining(username: str, client: str | None = None) -> timedelta | None
     now = datetime.now()
     rows = warehouse.records("throttle_of_user", username=username)
     if client is not None:
-        with warehouse.transaction() as tx:
+        with warehouse.transaction(bookkeeping=True) as tx:
             return _throttled_for(tx, username, client, now)
     ends = [r["locked_until"] for r in rows if r["locked_until"] is not None and r["locked_until"] > now]
     return max(ends) - now if ends else None
@@ -329,7 +329,7 @@ def authenticate(username: str, password: str, client: str = "local") -> LoginRe
     username = (username or "").strip()[:80]
     client = (client or "local")[:200]
     now = datetime.now()
-    with warehouse.transaction() as tx:
+    with warehouse.transaction(bookkeeping=True) as tx:
         wait = _throttled_for(tx, username, client, now)
         if wait is not None:
             _count_failure(tx, username, client, now)  # attempts while throttled extend it
@@ -339,7 +339,7 @@ def authenticate(username: str, password: str, client: str = "local") -> LoginRe
     usable = row is not None and not row["disabled"]
     ok = check_password(password, row["password_hash"] if row is not None and usable else _DUMMY_HASH) and usable
     try:
-        with warehouse.transaction() as tx:
+        with warehouse.transaction(bookkeeping=True) as tx:
             if ok and row is not None:
                 tx.run("user_login_succeeded", username=username)
                 tx.run("throttle_clear_pair", username=username, client=client)
@@ -364,7 +364,7 @@ def record_login(username: str, success: bool, client: str = "local") -> None:
     """Count one attempt as if it had been made (tests and tools): a failure is counted and
     audited like a wrong password; a success like a right one."""
     if success:
-        with warehouse.transaction() as tx:
+        with warehouse.transaction(bookkeeping=True) as tx:
             row = tx.one("user_by_name", username=username)
             tx.run("user_login_succeeded", username=username)
             tx.run("throttle_clear_pair", username=username, client=client)
@@ -373,7 +373,7 @@ def record_login(username: str, success: bool, client: str = "local") -> None:
             )
     else:
         now = datetime.now()
-        with warehouse.transaction() as tx:
+        with warehouse.transaction(bookkeeping=True) as tx:
             row = tx.one("user_by_name", username=username)
             locked = _count_failure(tx, username, client, now)
             audit.record(
@@ -391,7 +391,7 @@ def touch(username: str, last_activity: datetime | None = None) -> None:
     if last_activity is not None and last_activity > datetime.now() - timedelta(minutes=1):
         return
     try:
-        with warehouse.transaction() as tx:
+        with warehouse.transaction(bookkeeping=True) as tx:
             tx.run("user_touch", username=username)
     except Exception as exc:  # noqa: BLE001 - activity stamps must never break a page
         if not warehouse.is_conflict(exc):

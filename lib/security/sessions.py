@@ -98,7 +98,7 @@ def open_session(tx: warehouse.Tx, username: str, client: str) -> str:
 @warehouse.retrying
 def start(username: str, client: str) -> str:
     """A new session in its own transaction (tests, tools); returns its token."""
-    with warehouse.transaction() as tx:
+    with warehouse.transaction(bookkeeping=True) as tx:
         return open_session(tx, username, client)
 
 
@@ -132,7 +132,7 @@ def check(token: str | None, now: datetime | None = None) -> Session | None:
         return None
     if row["last_seen"] < now - timedelta(seconds=SEEN_EVERY_SECONDS):
         try:
-            with warehouse.transaction() as tx:
+            with warehouse.transaction(bookkeeping=True) as tx:
                 tx.run("session_seen", session_id=sid, now=now)
             _rows[sid] = (time.monotonic(), {**row, "last_seen": now})
         except Exception as exc:  # noqa: BLE001 - an activity stamp must never break a page
@@ -146,7 +146,7 @@ def resume(token: str | None, client: str) -> Session | None:
     """Sign a new page load in from the login cookie's token: the session if valid (audited
     as `login.cookie`), else None (a refused cookie is audited as `login.cookie_refused`)."""
     session = check(token)
-    with warehouse.transaction() as tx:
+    with warehouse.transaction(bookkeeping=True) as tx:
         if session is None:
             audit.record(tx, "(cookie)", "login.cookie_refused", detail={"client": client, "signed": token is not None})
             return None
@@ -169,7 +169,7 @@ class _Actor:  # what audit.record reads from a user (lib.security.auth imports 
 
 def _revoke_one(sid: str, username: str, reason: str) -> None:
     try:
-        with warehouse.transaction() as tx:
+        with warehouse.transaction(bookkeeping=True) as tx:
             tx.run("session_revoke", session_id=sid, reason=reason, now=_now())
             audit.record(tx, username, "session.revoke", "user", username, detail={"reason": reason, "sessions": 1})
     except Exception as exc:  # noqa: BLE001 - the session is refused either way
@@ -197,7 +197,7 @@ def log_out(user, client: str) -> int:
     """The user logs out: every session of theirs ends (this browser, others, copied cookies).
     Audited as `logout`; returns the number of sessions ended."""
     try:
-        with warehouse.transaction() as tx:
+        with warehouse.transaction(bookkeeping=True) as tx:
             ended = revoke_user(tx, user.username, "logout", actor=user)
             audit.record(tx, user, "logout", detail={"client": client, "sessions_ended": ended})
         return ended

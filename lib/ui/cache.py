@@ -37,7 +37,8 @@ def _call(name: str, version: str, args: tuple, kwargs: dict) -> Any:
 def cached(fn: F) -> F:
     """Cache `fn`'s result per arguments and data version (arguments must be hashable by
     Streamlit: dates, strings, numbers, frozen dataclasses)."""
-    name = f"{fn.__module__}.{fn.__qualname__}"
+    # Pages run as __main__: their file names keep two pages' functions of one name apart.
+    name = f"{fn.__module__}.{fn.__qualname__}@{fn.__code__.co_filename}"
     _functions[name] = fn
 
     @functools.wraps(fn)

@@ -53,3 +53,33 @@ def test_the_data_version_moves_with_every_write_in_this_process_and_in_others(w
         env=os.environ.copy(),
     )
     assert warehouse.data_version() != second
+
+
+def test_the_record_of_who_did_what_leaves_cached_figures_in_place(warehouse_path, users):
+    """Audit rows, login sessions and activity stamps are bookkeeping: with twenty people
+    browsing, each view audited and each minute stamped, a cache keyed on every write would
+    hold nothing. Data writes still move the version at once."""
+    from lib.security import audit, auth, sessions
+
+    first = warehouse.data_version()
+    audit.record(None, users["manager"], "customer.view", "customer", "1")
+    token = sessions.start("manager", "test")
+    sessions.check(token)
+    auth.touch("manager")
+    assert auth.authenticate("manager", "wrong password", "test").user is None
+    assert auth.authenticate("manager", "manager-demo", "test").user is not None
+    assert warehouse.data_version() == first
+    with warehouse.transaction() as tx:
+        f.customer(tx, 901, full_name="新客")
+    assert warehouse.data_version() != first
+
+
+def test_a_view_by_someone_else_does_not_recompute_a_cached_page(warehouse_path):
+    mf.build()
+    at = open_page(as_user("marketing"), "pages/20_rfm.py")
+    before = buyers(at)
+    version = warehouse.data_version()
+    open_page(as_user("manager"), "pages/03_customer_360.py")  # another person: a login, audited views
+    assert warehouse.data_version() == version
+    at.run()
+    assert buyers(at) == before

@@ -96,6 +96,58 @@ def test_scoring_covers_every_purchaser_with_probability_tier_and_reasons(traine
     assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'churn.score'") >= 1
 
 
+@pytest.fixture
+def own_demo(tmp_path_factory):
+    """A demo copy of its own, for a test that changes customers."""
+    warehouse.use(str(mf.demo_copy(tmp_path_factory, tmp_path_factory.mktemp("own") / "demo.duckdb")))
+    warehouse.migrate()
+    yield
+    warehouse.dispose()
+    warehouse.use(None)
+
+
+def test_top_lists_rank_scores_before_joining_and_skip_merged_and_deleted_customers(own_demo, users):
+    """churn.top_scores and clv.top_customers take the top-N score rows first (2 x the limit),
+    and ask again without that shortcut when merged or deleted customers among them leave
+    fewer rows: the result is the exact top N of live customers either way."""
+    assert warehouse.scalar("SELECT count(*) FROM churn_scores") > 100  # the demo is scored
+    riskiest = warehouse.read("SELECT customer_id FROM churn_scores ORDER BY probability DESC, customer_id LIMIT 25")
+    gone = riskiest["customer_id"].tolist()
+    with warehouse.transaction() as tx:  # all of the shortcut's 20 candidates, and 5 more
+        tx.run(
+            warehouse.raw_sql(
+                "UPDATE customers SET merged_into = 1 WHERE list_contains(CAST(:ids AS BIGINT[]), customer_id)"
+            ),
+            ids=gone[:15],
+        )
+        tx.run(
+            warehouse.raw_sql(
+                "UPDATE customers SET deleted_at = now() WHERE list_contains(CAST(:ids AS BIGINT[]), customer_id)"
+            ),
+            ids=gone[15:],
+        )
+    expected = warehouse.read(
+        "SELECT s.customer_id FROM churn_scores s JOIN customers c USING (customer_id) "
+        "WHERE c.merged_into IS NULL AND c.deleted_at IS NULL ORDER BY s.probability DESC, s.customer_id LIMIT 10"
+    )["customer_id"].tolist()
+    top = churn.top_scores(users["admin"], ["high", "medium", "low"], 10)
+    assert top["customer_id"].tolist() == expected and not set(expected) & set(gone)
+    valuable = warehouse.read("SELECT customer_id FROM clv_scores ORDER BY expected_value DESC, customer_id LIMIT 25")
+    assert len(valuable) == 25  # the demo warehouse has CLV scores
+    with warehouse.transaction() as tx:
+        tx.run(
+            warehouse.raw_sql(
+                "UPDATE customers SET merged_into = 1 WHERE list_contains(CAST(:ids AS BIGINT[]), customer_id)"
+            ),
+            ids=valuable["customer_id"].tolist(),
+        )
+    expected = warehouse.read(
+        "SELECT v.customer_id FROM clv_scores v JOIN customers c USING (customer_id) "
+        "WHERE c.merged_into IS NULL AND c.deleted_at IS NULL ORDER BY v.expected_value DESC, v.customer_id LIMIT 10"
+    )["customer_id"].tolist()
+    assert clv.top_customers(users["admin"], 10)["customer_id"].tolist() == expected
+
+
 def test_features_use_only_data_before_the_cutoff(demo):
     cut = date(2026, 6, 1)
     with warehouse.transaction() as tx:

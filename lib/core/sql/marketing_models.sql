@@ -148,13 +148,19 @@ SELECT customer_id, :model_id, CAST(:as_of AS DATE), probability, risk_tier, rea
 FROM churn_scores_batch
 
 -- name: churn_scores_page
+-- Top-N before the joins, as clv_top_customers (lib/marketing/churn.top_scores).
+WITH top AS (
+    SELECT * FROM churn_scores
+    WHERE list_contains(CAST(:tiers AS VARCHAR[]), risk_tier)
+    ORDER BY probability DESC, customer_id
+    LIMIT CAST(:candidates AS BIGINT))
 SELECT s.customer_id, c.source_record_id, c.full_name, s.probability, s.risk_tier, s.reasons,
        r.rfm_segment, r.monetary AS total_spend, r.recency_days, v.expected_value AS clv
-FROM churn_scores s
+FROM top s
 JOIN customers c USING (customer_id)
 LEFT JOIN customer_rfm r USING (customer_id)
 LEFT JOIN clv_scores v USING (customer_id)
-WHERE list_contains(CAST(:tiers AS VARCHAR[]), s.risk_tier)
+WHERE c.merged_into IS NULL AND c.deleted_at IS NULL
 ORDER BY s.probability DESC, s.customer_id
 LIMIT :limit
 
@@ -226,9 +232,15 @@ SELECT customer_id, :clv_model_id, CAST(:as_of AS DATE), :horizon_days, p_alive,
 FROM clv_scores_batch
 
 -- name: clv_top_customers
+-- The top :candidates scores first, then the joins (a million-row join before the top-N cost
+-- 3x the CPU); lib/marketing/clv.top_customers asks again without that limit (NULL) when
+-- merged or deleted customers among the candidates leave fewer than :limit rows.
+WITH top AS (
+    SELECT * FROM clv_scores ORDER BY expected_value DESC, customer_id LIMIT CAST(:candidates AS BIGINT))
 SELECT v.customer_id, c.source_record_id, c.full_name, v.p_alive, v.expected_purchases,
        v.expected_avg_value, v.expected_value, r.rfm_segment
-FROM clv_scores v JOIN customers c USING (customer_id) LEFT JOIN customer_rfm r USING (customer_id)
+FROM top v JOIN customers c USING (customer_id) LEFT JOIN customer_rfm r USING (customer_id)
+WHERE c.merged_into IS NULL AND c.deleted_at IS NULL
 ORDER BY v.expected_value DESC, v.customer_id
 LIMIT :limit
 
