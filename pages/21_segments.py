@@ -35,6 +35,16 @@ def cached_reachable(definition_json: str, as_of: date):
 
 
 @ui.cached
+def cached_sample(viewer, definition_json: str, as_of: date):
+    return segments.sample(viewer, json.loads(definition_json), 10, as_of)
+
+
+@ui.cached
+def cached_by_rfm(definition_json: str, as_of: date):
+    return segments.by_rfm_segment(json.loads(definition_json), as_of)
+
+
+@ui.cached
 def cached_values(field: str, as_of: date) -> list[str]:
     return segments.field_values(field, as_of)
 
@@ -268,7 +278,7 @@ with tab_build:
         )
 
         st.subheader(t("marketing.segments.sample"))
-        sample = segments.sample(user, definition, 10, as_of)
+        sample = cached_sample(user, definition_json, as_of)
         st.dataframe(
             i18n.display_frame(
                 sample,
@@ -343,7 +353,7 @@ with tab_build:
                 )  # audited when prepared
 
         with st.expander(t("marketing.segments.by_rfm")):
-            by_rfm = segments.by_rfm_segment(definition, as_of)
+            by_rfm = cached_by_rfm(definition_json, as_of)
             st.dataframe(
                 i18n.display_frame(by_rfm, {"rfm_segment": charts.rfm_label}),
                 hide_index=True,
