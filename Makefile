@@ -63,7 +63,7 @@ lint: dev-venv
 	$(BIN)/mypy
 
 # Every benchmark, one after another (each prints its table; see docs/benchmarks.md).
-BENCHMARKS := dashboards stewards marketing admin lake
+BENCHMARKS := dashboards stewards marketing admin lake load
 bench: dev-venv
 	@set -e; for b in $(BENCHMARKS); do echo "== bench.$$b"; $(BIN)/python -m bench.$$b; done
 

@@ -1,8 +1,12 @@
 """Many people at once: signed-in sessions driven at Streamlit's protocol level.
 
-    python -m bench.load --warehouse /tmp/bench/warehouse-1m.duckdb [--sessions 20]
+    python -m bench.load [--source /tmp/bench/warehouse-1m.duckdb] [--sessions 20]
                          [--duration 300] [--think 1,3] [--browsers 2] [--json out.json]
+    python -m bench.load --warehouse COPY.duckdb ...      (serve this copy as it is)
     python -m bench.load --url http://127.0.0.1:8501 --server-pid PID ...   (a running server)
+
+The served copy should be aged first (bench/aging.py, as bench.dashboards does), so that the
+audit log and flags are a year's worth.
 
 A browser tab talks to the app over one websocket (/_stcore/stream): it sends a BackMsg
 `rerun_script` (the page, the query string, the widgets' values) and receives ForwardMsgs (the
@@ -40,6 +44,8 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+from bench import SOURCE_1M, working_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 FINISHED_OK, FINISHED_FOR_RERUN = 0, 2  # ScriptFinishedStatus values that are not errors
@@ -244,9 +250,10 @@ async def person(
         views.append(View(index, username, "login", seconds, time.time(), error))
         if error:
             return
+        planned = list(actions)  # every action of the mix once, then at random by weight
         while time.time() < until:
             await asyncio.sleep(rng.uniform(*think))
-            action = rng.choices(actions, weights)[0]
+            action = planned.pop(0) if planned else rng.choices(actions, weights)[0]
             started = time.time()
             try:
                 seconds, error = await visit(tab, action, rng, customers)
@@ -321,6 +328,20 @@ def start_server(warehouse_path: str, log_path: Path) -> tuple[subprocess.Popen,
             time.sleep(0.5)
     server.kill()
     raise SystemExit(f"the app server did not start; see {log_path}")
+
+
+def age(warehouse_path: str) -> None:
+    """A year of audit rows, flags and tags on the copy (bench/aging.py), then let it go."""
+    from bench import aging
+    from lib.core import warehouse
+
+    warehouse.use(warehouse_path)
+    try:
+        warehouse.migrate()
+        aging.age(warehouse_path)
+    finally:
+        warehouse.dispose()
+        warehouse.use(None)
 
 
 def count_customers(warehouse_path: str | None) -> int:
@@ -492,7 +513,10 @@ async def drive(args, url: str, pid: int | None, customers: int) -> tuple[list[V
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--warehouse", help="start the app on this warehouse (a COPY: logins write to it)")
+    ap.add_argument("--source", default=SOURCE_1M, help="the 1M demo warehouse, copied to --work and served")
+    ap.add_argument("--work", default="/tmp/bench/load", help="where the served copy goes")
+    ap.add_argument("--warehouse", help="serve this warehouse itself instead (a copy: logins write to it)")
+    ap.add_argument("--no-age", action="store_true", help="serve the copy as built, without a year of use")
     ap.add_argument("--url", help="or drive a running server")
     ap.add_argument("--server-pid", type=int, help="the running server's pid (for CPU and memory)")
     ap.add_argument("--sessions", type=int, default=20)
@@ -508,7 +532,12 @@ def main(argv=None) -> int:
         print(json.dumps(browsers_child(url, int(count), float(until))))
         return 0
     if not (args.warehouse or args.url):
-        ap.error("give --warehouse (a copy to serve) or --url")
+        if not Path(args.source).exists():
+            ap.error(f"{args.source} does not exist: build it with `python -m lib.cli demo --customers 1000000`")
+        _, path = working_copy(args.source, args.work)
+        args.warehouse = str(path)
+        if not args.no_age:
+            age(args.warehouse)
 
     server = None
     if args.warehouse:
