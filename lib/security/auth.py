@@ -321,43 +321,60 @@ def lock_remaining(username: str, client: str | None = None) -> timedelta | None
     return max(ends) - now if ends else None
 
 
-@warehouse.retrying
 def authenticate(username: str, password: str, client: str = "local") -> LoginResult:
     """Check a login from `client`: throttling first, then the password (bcrypt), then count
     and audit the outcome (`login`, or `login.failed` with the reason, never the password).
-    A success starts a server-side session (lib/security/sessions.py): its token is in the result."""
+    A success starts a server-side session (lib/security/sessions.py): its token is in the result.
+
+    The password is checked once, between two short transactions that are each re-run on a
+    write conflict: people signing in as one user at the same moment conflict on the user's
+    row, and re-running bcrypt (0.25 s of CPU) with every retry made logins pile up."""
     username = (username or "").strip()[:80]
     client = (client or "local")[:200]
     now = datetime.now()
-    with warehouse.transaction(bookkeeping=True) as tx:
-        wait = _throttled_for(tx, username, client, now)
-        if wait is not None:
-            _count_failure(tx, username, client, now)  # attempts while throttled extend it
-            audit.record(tx, username or "(blank)", "login.failed", detail={"client": client, "reason": "throttled"})
-            return LoginResult(None, _minutes(_throttled_for(tx, username, client, now) or wait))
+    throttled = _refuse_if_throttled(username, client, now)
+    if throttled is not None:
+        return throttled
     row = warehouse.one("user_by_name", username=username)
     usable = row is not None and not row["disabled"]
     ok = check_password(password, row["password_hash"] if row is not None and usable else _DUMMY_HASH) and usable
     try:
-        with warehouse.transaction(bookkeeping=True) as tx:
-            if ok and row is not None:
-                tx.run("user_login_succeeded", username=username)
-                tx.run("throttle_clear_pair", username=username, client=client)
-                user = User(row["username"], row["display_name"], _roles(row["roles"]))
-                token = sessions.open_session(tx, username, client)
-                audit.record(tx, user, "login", detail={"client": client})
-                return LoginResult(user, 0, token)
-            locked = _count_failure(tx, username, client, now)
-            audit.record(
-                tx,
-                username or "(blank)",
-                "login.failed",
-                detail={"client": client, "known_user": row is not None, "locked": locked},
-            )
-            wait = _throttled_for(tx, username, client, now)
-            return LoginResult(None, _minutes(wait) if wait else 0)
+        return _record_outcome(username, client, now, row if ok else None, known_user=row is not None)
     finally:
         forget_user_rows()
+
+
+@warehouse.retrying
+def _refuse_if_throttled(username: str, client: str, now: datetime) -> LoginResult | None:
+    with warehouse.transaction(bookkeeping=True) as tx:
+        wait = _throttled_for(tx, username, client, now)
+        if wait is None:
+            return None
+        _count_failure(tx, username, client, now)  # attempts while throttled extend it
+        audit.record(tx, username or "(blank)", "login.failed", detail={"client": client, "reason": "throttled"})
+        return LoginResult(None, _minutes(_throttled_for(tx, username, client, now) or wait))
+
+
+@warehouse.retrying
+def _record_outcome(username: str, client: str, now: datetime, row: dict | None, known_user: bool) -> LoginResult:
+    """`row` is the user's row when the password was right, else None."""
+    with warehouse.transaction(bookkeeping=True) as tx:
+        if row is not None:
+            tx.run("user_login_succeeded", username=username)
+            tx.run("throttle_clear_pair", username=username, client=client)
+            user = User(row["username"], row["display_name"], _roles(row["roles"]))
+            token = sessions.open_session(tx, username, client)
+            audit.record(tx, user, "login", detail={"client": client})
+            return LoginResult(user, 0, token)
+        locked = _count_failure(tx, username, client, now)
+        audit.record(
+            tx,
+            username or "(blank)",
+            "login.failed",
+            detail={"client": client, "known_user": known_user, "locked": locked},
+        )
+        wait = _throttled_for(tx, username, client, now)
+        return LoginResult(None, _minutes(wait) if wait else 0)
 
 
 def record_login(username: str, success: bool, client: str = "local") -> None:

@@ -164,6 +164,31 @@ def test_the_right_password_signs_in_and_is_audited_with_the_client(warehouse_pa
     assert json.loads(entry["detail"]) == {"client": "10.0.0.1"}
 
 
+def test_a_write_conflict_while_recording_a_login_does_not_check_the_password_again(warehouse_path, monkeypatch):
+    """Several people signing in as one user at the same moment conflict on the user's row: the
+    short transaction that records the login is re-run, never bcrypt (0.25 s of CPU each time,
+    which made 20 simultaneous logins pile up for half a minute)."""
+    checks, conflicts = [], []
+    real_check, real_run = auth.check_password, warehouse.Tx.run
+
+    def counting_check(password, password_hash):
+        checks.append(password)
+        return real_check(password, password_hash)
+
+    def run_with_one_conflict(self, name, **params):
+        if name == "user_login_succeeded" and not conflicts:
+            conflicts.append(name)
+            raise RuntimeError("TransactionContext Error: Conflict on update!")
+        return real_run(self, name, **params)
+
+    monkeypatch.setattr(auth, "check_password", counting_check)
+    monkeypatch.setattr(warehouse.Tx, "run", run_with_one_conflict)
+    result = auth.authenticate("manager", "manager-demo", "10.0.0.1")
+    assert result.user is not None and result.token
+    assert (conflicts, checks) == (["user_login_succeeded"], ["manager-demo"])
+    assert len(audit("login")) == 1  # the rolled-back attempt left no audit row
+
+
 def test_an_unknown_user_a_wrong_password_and_a_disabled_account_look_the_same(warehouse_path):
     accounts.disable_user(ADMIN, "steward")
     unknown = auth.authenticate("nobody", "manager-demo", "10.0.0.1")
