@@ -265,7 +265,7 @@ def _dormant(entry: audit.Entry) -> None:
     if entry.action != "login":
         return
     days = int(settings.get("alert_idle_days"))
-    before = warehouse.one("alerts_activity_before", username=entry.username, before=entry.at - timedelta(seconds=2))
+    before = warehouse.one("alerts_activity_before", username=entry.username)
     if before is None:
         return
     last = before["last_seen"] or before["created_at"]

@@ -72,11 +72,14 @@ WHERE occurred_at >= CAST(:since AS TIMESTAMP)
 SELECT count(*) FROM audit_log
 WHERE occurred_at >= CAST(:since AS TIMESTAMP) AND username = :username AND action = :action
 
--- The account and its last activity before a moment (the session it used before this login).
+-- The account and its activity before the login just made: the last use of any session but the
+-- newest (which that login opened).
 -- name: alerts_activity_before
 SELECT u.username, u.disabled, u.created_at,
-       (SELECT max(s.last_seen) FROM app_sessions s
-        WHERE s.username = u.username AND s.created_at < CAST(:before AS TIMESTAMP)) AS last_seen
+       (SELECT max(s.last_seen) FROM (
+            SELECT last_seen, row_number() OVER (ORDER BY created_at DESC, last_seen DESC) AS newest
+            FROM app_sessions WHERE username = :username) s
+        WHERE s.newest > 1) AS last_seen
 FROM app_users u
 WHERE u.username = :username
 
