@@ -331,10 +331,10 @@ def on_audit(entry: audit.Entry) -> None:
         log.warning("alert rules failed on %s by %s: %s", entry.action, entry.username, exc)
 
 
-def replay(since: datetime, until: datetime | None = None) -> int:
+def replay(since: datetime, until: datetime | None = None, off_hours_clock: Callable[[], datetime] | None = None) -> int:
     """Evaluate the rules on every audit entry written in [since, until), each at its own time
-    (off-hours by the entry's time): a catch-up after downtime, and the demo's quiet check.
-    Returns the number of entries evaluated."""
+    (off-hours by the entry's time, or by `off_hours_clock`): a catch-up after downtime, and the
+    demo's quiet check. Returns the number of entries evaluated."""
     entries = warehouse.records("alerts_audit_between", since=since, until=until or datetime.now())
     for row in entries:
         entry = audit.Entry(
@@ -346,7 +346,7 @@ def replay(since: datetime, until: datetime | None = None) -> int:
             None,
             row["occurred_at"],
         )
-        evaluate(entry, now=row["occurred_at"])
+        evaluate(entry, now=off_hours_clock() if off_hours_clock else row["occurred_at"])
     return len(entries)
 
 

@@ -97,4 +97,7 @@ def overview(user: auth.User) -> pd.DataFrame:
 def history(user: auth.User, key: str | None = None, limit: int = 200) -> pd.DataFrame:
     """The settings' change history, newest first (who, when, before, after)."""
     auth.require(user, "change_settings")
-    return warehouse.read("settings_history_recent", key=key, limit=int(limit))
+    rows = warehouse.records("settings_history_recent", key=key, limit=int(limit))
+    columns = ["change_id", "changed_at", "changed_by", "key", "before", "after"]
+    # values keep their own type (30, true, "2026-11-01", None = the default), not a float column
+    return pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in columns})

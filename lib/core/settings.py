@@ -130,14 +130,12 @@ def validate(key: str, raw: Any) -> Any:
             if isinstance(text, bool):
                 raise ValueError
             number = float(text)
-            if spec.kind == "int":
-                if number != int(number):
-                    raise _refuse(key, "whole")
-                value: Any = int(number)
-            else:
-                value = round(number, 4)
+            whole = number == int(number)
         except (TypeError, ValueError, OverflowError):
             raise _refuse(key, "number") from None
+        if spec.kind == "int" and not whole:
+            raise _refuse(key, "whole")
+        value: Any = int(number) if spec.kind == "int" else round(number, 4)
         if (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):
             raise _refuse(key, "range", minimum=_plain(spec.minimum), maximum=_plain(spec.maximum))
         return value
