@@ -1,6 +1,5 @@
 """Settings: every run-time setting with its meaning, default and unit; validated, versioned, audited."""
 
-import json
 
 import streamlit as st
 
@@ -28,6 +27,15 @@ def shown(key: str, value) -> str:
         return f"{value:,}" if settings.SPECS[key].unit not in ("hour", "port") else str(value)
     if isinstance(value, float):
         return f"{value:,g}"
+    return str(value)
+
+
+def typed(value) -> str:
+    """A stored value as it is typed into the form: true/false, numbers and text as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
     return str(value)
 
 
@@ -70,9 +78,7 @@ st.caption(t(f"settings.meaning.{key}"))
 st.caption(t("settings.change.current", value=shown(key, current["value"]), default=shown(key, current["default"])))
 value = st.text_input(
     t("settings.change.value"),
-    value="" if current["value"] is None else str(current["value"]).lower()
-    if isinstance(current["value"], bool)
-    else str(current["value"]),
+    value=typed(current["value"]),
     max_chars=500,
     key=f"settings_value_{key}",
 )
@@ -92,11 +98,7 @@ if history.empty:
 else:
     history["changed_at"] = ui.fmt_times(history["changed_at"], "%Y-%m-%d %H:%M:%S")
     for column in ("before", "after"):
-        history[column] = [
-            t("settings.default_value") if v is None else json.dumps(v, ensure_ascii=False) if not isinstance(v, str)
-            else v
-            for v in history[column]
-        ]
+        history[column] = [t("settings.default_value") if v is None else typed(v) for v in history[column]]
     history["key"] = [t(f"settings.name.{k}") for k in history["key"]]
     st.dataframe(
         i18n.display_frame(history.drop(columns=["change_id"]), headers="settings.history.col"),

@@ -63,14 +63,20 @@ RULES: dict[str, Rule] = {
     "job_overdue": Rule("operations", ("alert_job_grace_hours",)),
     "mass_export": Rule("security", ("alert_export_rows_per_hour",)),
     "reveal_burst": Rule("security", ("alert_reveals_max", "alert_reveals_minutes")),
-    "off_hours": Rule(
-        "security", ("off_hours_enabled", "work_hours_start", "work_hours_end", "off_hours_weekends")
-    ),
+    "off_hours": Rule("security", ("off_hours_enabled", "work_hours_start", "work_hours_end", "off_hours_weekends")),
     "failed_logins": Rule("security", ("alert_failed_logins_max", "alert_failed_logins_minutes")),
     "dormant_access": Rule("security", ("alert_idle_days",)),
 }
 
-EXPORTS = ("download", "audience.export", "audit.export", "dedup.export", "churn.export", "clv.export", "privacy.export")
+EXPORTS = (
+    "download",
+    "audience.export",
+    "audit.export",
+    "dedup.export",
+    "churn.export",
+    "clv.export",
+    "privacy.export",
+)
 LOGINS = ("login", "login.cookie")
 PII_READS = ("customer.view", "pii.reveal", *EXPORTS)
 SYSTEM_USERS = frozenset({auth.SYSTEM.username})
@@ -258,9 +264,7 @@ def _dormant(entry: audit.Entry) -> None:
     if account is None:
         return
     if account["disabled"]:
-        raise_alert(
-            "dormant_access", entry.username, "high", {"action": entry.action, "reason": "disabled"}, entry.at
-        )
+        raise_alert("dormant_access", entry.username, "high", {"action": entry.action, "reason": "disabled"}, entry.at)
         return
     if entry.action != "login":
         return
@@ -331,7 +335,9 @@ def on_audit(entry: audit.Entry) -> None:
         log.warning("alert rules failed on %s by %s: %s", entry.action, entry.username, exc)
 
 
-def replay(since: datetime, until: datetime | None = None, off_hours_clock: Callable[[], datetime] | None = None) -> int:
+def replay(
+    since: datetime, until: datetime | None = None, off_hours_clock: Callable[[], datetime] | None = None
+) -> int:
     """Evaluate the rules on every audit entry written in [since, until), each at its own time
     (off-hours by the entry's time, or by `off_hours_clock`): a catch-up after downtime, and the
     demo's quiet check. Returns the number of entries evaluated."""

@@ -102,7 +102,11 @@ _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
 def _refuse(key: str, reason: str, **params: Any) -> errors.ValidationError:
     return errors.ValidationError(
-        i18n.t("settings.invalid", setting=i18n.t(f"settings.name.{key}"), reason=i18n.t(f"settings.why.{reason}", **params))
+        i18n.t(
+            "settings.invalid",
+            setting=i18n.t(f"settings.name.{key}"),
+            reason=i18n.t(f"settings.why.{reason}", **params),
+        )
     )
 
 

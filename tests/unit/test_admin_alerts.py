@@ -216,8 +216,18 @@ def test_a_quality_drop_between_runs_raises_alerts_per_dimension_and_overall(wh)
     setting_changes.put_system("alert_quality_drop_points", 5)
     with warehouse.transaction() as tx:
         # validity 95 -> 80 (-15), completeness 90 -> 88 (-2), overall 0.93 -> 0.85 (-8)
-        quality_run(tx, 1, 0.93, [("mobile_valid", "validity", "high", 100, 5), ("name_present", "completeness", "high", 100, 10)])
-        quality_run(tx, 2, 0.85, [("mobile_valid", "validity", "high", 100, 20), ("name_present", "completeness", "high", 100, 12)])
+        quality_run(
+            tx,
+            1,
+            0.93,
+            [("mobile_valid", "validity", "high", 100, 5), ("name_present", "completeness", "high", 100, 10)],
+        )
+        quality_run(
+            tx,
+            2,
+            0.85,
+            [("mobile_valid", "validity", "high", 100, 20), ("name_present", "completeness", "high", 100, 12)],
+        )
     audit.record(None, auth.SYSTEM, "quality.run", "quality_run", 2)  # what quality.run() writes last
     raised = {a["subject"]: a for a in only("quality_drop")}
     assert sorted(raised) == ["overall", "validity"]
@@ -261,24 +271,28 @@ def churn_scores(tx, tiers: dict[str, int]) -> None:
     for tier, count in tiers.items():
         for _ in range(count):
             cid += 1
-            tx.run(
-                "INSERT INTO churn_scores VALUES (:c, 1, DATE '2026-11-01', 0.5, :t, ['r'], now())", c=cid, t=tier
-            )
+            tx.run("INSERT INTO churn_scores VALUES (:c, 1, DATE '2026-11-01', 0.5, :t, ['r'], now())", c=cid, t=tier)
 
 
 def test_a_rise_of_high_churn_risk_between_scorings_raises_an_alert(wh):
     setting_changes.put_system("alert_churn_rise_points", 10)
     with warehouse.transaction() as tx:
         churn_scores(tx, {"high": 2, "medium": 3, "low": 5})
-    audit.record(None, auth.SYSTEM, "churn.score", "churn_model", 1, detail={"tiers": {"high": 2, "medium": 3, "low": 5}})
+    audit.record(
+        None, auth.SYSTEM, "churn.score", "churn_model", 1, detail={"tiers": {"high": 2, "medium": 3, "low": 5}}
+    )
     assert all_alerts() == []  # the first scoring has nothing to compare with
     with warehouse.transaction() as tx:
         churn_scores(tx, {"high": 3, "medium": 3, "low": 4})  # 20% -> 30%: +10, not more
-    audit.record(None, auth.SYSTEM, "churn.score", "churn_model", 1, detail={"tiers": {"high": 3, "medium": 3, "low": 4}})
+    audit.record(
+        None, auth.SYSTEM, "churn.score", "churn_model", 1, detail={"tiers": {"high": 3, "medium": 3, "low": 4}}
+    )
     assert all_alerts() == []
     with warehouse.transaction() as tx:
         churn_scores(tx, {"high": 6, "medium": 2, "low": 2})  # 30% -> 60%
-    audit.record(None, auth.SYSTEM, "churn.score", "churn_model", 1, detail={"tiers": {"high": 6, "medium": 2, "low": 2}})
+    audit.record(
+        None, auth.SYSTEM, "churn.score", "churn_model", 1, detail={"tiers": {"high": 6, "medium": 2, "low": 2}}
+    )
     [alert] = only("churn_rise")
     assert (alert["subject"], alert["category"]) == ("high_risk_share", "marketing")
     assert alert["detail"] == {"rise_points": 30.0, "threshold": 10.0, "before": 30.0, "after": 60.0, "scored": 10}
@@ -424,7 +438,12 @@ def configure(**values) -> None:
 
 def test_the_smtp_sink_receives_the_alert(wh):
     with SmtpSink() as sink:
-        configure(smtp_host="127.0.0.1", smtp_port=sink.port, smtp_from="c360@example.com", smtp_to="sec@example.com, ops@example.com")
+        configure(
+            smtp_host="127.0.0.1",
+            smtp_port=sink.port,
+            smtp_from="c360@example.com",
+            smtp_to="sec@example.com, ops@example.com",
+        )
         raised = alerts.on_job_finished(Run("snapshot", "failed", error="disk full"))
         alerts.wait_for_deliveries()
         assert sink.received.wait(5)
@@ -494,7 +513,9 @@ def test_a_webhook_that_answers_an_error_is_recorded(wh):
         configure(webhook_url=hook.url)
         raised = alerts.raise_alert("job_failed", "snapshot", "high", {})
         alerts.wait_for_deliveries()
-    assert warehouse.one("alerts_by_id", alert_id=raised.alert_id)["delivery"]["webhook"].startswith("failed: HTTPError")
+    assert warehouse.one("alerts_by_id", alert_id=raised.alert_id)["delivery"]["webhook"].startswith(
+        "failed: HTTPError"
+    )
 
 
 def test_nothing_is_sent_without_targets(wh):

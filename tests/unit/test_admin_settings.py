@@ -48,10 +48,26 @@ def test_the_settings_the_issue_names_are_there():
         ("stale_after_months", "", "Stale after: a value is required. Nothing was saved."),
         ("alert_quality_drop_points", "101", "Quality drop: must be between 0.1 and 100. Nothing was saved."),
         ("off_hours_enabled", "maybe", "Off-hours alerts: answer yes or no. Nothing was saved."),
-        ("data_as_of", "2026-13-01", "Data as of: enter a date as YYYY-MM-DD, or leave it empty for today. Nothing was saved."),
-        ("smtp_to", "ops@example.com, nobody", "Alert recipients: “nobody” is not an e-mail address. Nothing was saved."),
-        ("webhook_url", "ftp://example.com/x", "Alert webhook: enter an http:// or https:// address. Nothing was saved."),
-        ("smtp_host", "mail server", "SMTP server: enter a host name or IP address (e.g. smtp.example.com). Nothing was saved."),
+        (
+            "data_as_of",
+            "2026-13-01",
+            "Data as of: enter a date as YYYY-MM-DD, or leave it empty for today. Nothing was saved.",
+        ),
+        (
+            "smtp_to",
+            "ops@example.com, nobody",
+            "Alert recipients: “nobody” is not an e-mail address. Nothing was saved.",
+        ),
+        (
+            "webhook_url",
+            "ftp://example.com/x",
+            "Alert webhook: enter an http:// or https:// address. Nothing was saved.",
+        ),
+        (
+            "smtp_host",
+            "mail server",
+            "SMTP server: enter a host name or IP address (e.g. smtp.example.com). Nothing was saved.",
+        ),
     ],
 )
 def test_an_invalid_value_is_refused_with_a_specific_message_and_nothing_is_written(

@@ -203,7 +203,11 @@ def _writes():
         ),
         ("backup.create", "manage_backups", lambda u: backup.create(u)),
         ("settings.put", "change_settings", lambda u: setting_changes.put(u, "backup_retention", 3)),
-        ("settings.put (a validated string)", "change_settings", lambda u: setting_changes.put(u, "stale_after_months", "18")),
+        (
+            "settings.put (a validated string)",
+            "change_settings",
+            lambda u: setting_changes.put(u, "stale_after_months", "18"),
+        ),
         (
             "alerts.acknowledge (a quality alert)",
             "view_alerts",
