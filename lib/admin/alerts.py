@@ -534,9 +534,11 @@ def acknowledge(user: auth.User, alert_id: int, note: str) -> dict:
     if not 3 <= len(text) <= 500:
         raise AlertError("Write a note of 3 to 500 characters: what was checked, what was done.")
     with warehouse.transaction() as tx:
-        done = tx.scalar("alerts_acknowledge", alert_id=int(alert_id), username=user.username, note=text)
-        if not done:
+        # read again inside the transaction: two people acknowledging at once conflict on the row
+        # (retried), and the second one then finds it acknowledged
+        if (tx.one("alerts_by_id", alert_id=int(alert_id)) or {}).get("status") != "open":
             raise errors.ConflictError(f"Alert {alert_id} was already acknowledged.")
+        tx.run("alerts_acknowledge", alert_id=int(alert_id), username=user.username, note=text)
         audit.record(
             tx,
             user,

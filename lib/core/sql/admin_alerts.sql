@@ -52,7 +52,6 @@ LIMIT :limit
 -- name: alerts_acknowledge
 UPDATE alerts SET status = 'acknowledged', acknowledged_by = :username, acknowledged_at = current_timestamp, note = :note
 WHERE alert_id = :alert_id AND status = 'open'
-RETURNING alert_id
 
 -- Rows one user exported or downloaded since a time (audit detail: rows; dedup pairs and
 -- cluster rows; one subject per data-subject export).
