@@ -1,6 +1,5 @@
 """Settings: every run-time setting with its meaning, default and unit; validated, versioned, audited."""
 
-
 import streamlit as st
 
 from lib import ui
