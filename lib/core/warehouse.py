@@ -472,6 +472,12 @@ class Tx:
 
     def __init__(self, conn: Connection):
         self.conn = conn
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback()` once this transaction has committed (never after a rollback), on a
+        fresh connection: for reactions that must see the committed rows (audit subscribers)."""
+        self._after_commit.append(callback)
 
     def run(self, name: str, **params: Any) -> int:
         """Execute a named query or statement; returns the affected row count when known."""
@@ -521,8 +527,9 @@ def transaction(*, bookkeeping: bool = False) -> Iterator[Tx]:
     global _writes
     with connect() as conn:
         trans = conn.begin()
+        tx = Tx(conn)
         try:
-            yield Tx(conn)
+            yield tx
         except BaseException:
             trans.rollback()
             raise
@@ -535,6 +542,8 @@ def transaction(*, bookkeeping: bool = False) -> Iterator[Tx]:
                 if not bookkeeping:
                     with _writes_lock:
                         _writes += 1
+    for callback in tx._after_commit:  # committed, and the connection is back in the pool
+        callback()
 
 
 # ---------------------------------------------------------------- data version (cache key)

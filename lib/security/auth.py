@@ -51,6 +51,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export_subject_data": frozenset({"admin"}),
     "change_settings": frozenset({"admin"}),
     "rotate_keys": frozenset({"admin"}),
+    # alerts (lib/admin/alerts.py): stewards see and acknowledge quality alerts, admins all
+    "view_alerts": frozenset({"steward", "admin"}),
+    "manage_alerts": frozenset({"admin"}),
 }
 
 MAX_FAILED_LOGINS = 5  # per (username, client): see "login and throttling" below

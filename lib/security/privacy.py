@@ -829,6 +829,12 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
     "entry_rules": (("*",), "required fields and default countries per source and kind"),
     "agg_filter_values": (("*",), "dashboard filter values (channels, provinces, ...)"),
     "agg_segs": (("*",), "dashboard segments (channels, provinces, ...)"),
+    "alerts": (
+        ("*",),
+        "alert rules, staff usernames or job names as subjects, counts and thresholds, customer ids "
+        "at most; the acknowledging note describes the decision (as reasons do), delivery outcomes",
+    ),
+    "settings_history": (("*",), "run-time settings before and after a change, and who changed them"),
 }
 
 

@@ -39,7 +39,7 @@ from lib.core import warehouse
 from lib.admin import users as accounts
 from lib.marketing import tags
 from lib.stewardship import edits
-from lib.admin import setting_changes
+from lib.admin import alerts, setting_changes
 from tests import factories as f
 from tests.conftest import ROOT
 
@@ -203,6 +203,25 @@ def _writes():
         ),
         ("backup.create", "manage_backups", lambda u: backup.create(u)),
         ("settings.put", "change_settings", lambda u: setting_changes.put(u, "backup_retention", 3)),
+        (
+            "settings.put (a validated string)",
+            "change_settings",
+            lambda u: setting_changes.put(u, "stale_after_months", "18"),
+        ),
+        (
+            "alerts.acknowledge (a quality alert)",
+            "view_alerts",
+            lambda u: alerts.acknowledge(
+                u, alerts.raise_alert("quality_drop", "overall", "medium", {}).alert_id, "checked the last run"
+            ),
+        ),
+        (
+            "alerts.acknowledge (a security alert)",
+            "manage_alerts",
+            lambda u: alerts.acknowledge(
+                u, alerts.raise_alert("mass_export", "marketing", "high", {}).alert_id, "approved list"
+            ),
+        ),
         ("tags.add", "manage_tags", lambda u: tags.add(u, 2, "newsletter")),
         (
             "customer_edits.update_customer",
