@@ -281,7 +281,7 @@ with tab_build:
                 for col in sample.columns
                 if col in segments.FIELDS or col in ("customer_id", "full_name", "mobile", "email")
             }
-            | {"total_spend": st.column_config.NumberColumn(t("marketing.field.total_spend"), format="¥%.0f")},
+            | {"total_spend": st.column_config.NumberColumn(t("marketing.field.total_spend"), format="¥%,.0f")},
         )
 
         st.subheader(t("marketing.audience.title"))
@@ -351,8 +351,8 @@ with tab_build:
                 column_config={
                     "rfm_segment": t("marketing.rfm.segment"),
                     "customers": st.column_config.NumberColumn(t("marketing.rfm.customers"), format="localized"),
-                    "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%.0f"),
-                    "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
+                    "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%,.0f"),
+                    "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%,.0f"),
                     "avg_p_alive": st.column_config.ProgressColumn(
                         t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1
                     ),

@@ -118,8 +118,8 @@ with tab_churn:
                     ),
                     "risk_tier": t("marketing.churn.tier"),
                     "reasons": t("marketing.churn.reasons"),
-                    "total_spend": st.column_config.NumberColumn(t("marketing.rfm.revenue"), format="¥%.0f"),
-                    "clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
+                    "total_spend": st.column_config.NumberColumn(t("marketing.rfm.revenue"), format="¥%,.0f"),
+                    "clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%,.0f"),
                 },
             )
         with st.expander(t("marketing.churn.versions")):
@@ -223,8 +223,8 @@ with tab_clv:
                 "avg_expected_purchases": st.column_config.NumberColumn(
                     t("marketing.clv.expected_purchases"), format="%.2f"
                 ),
-                "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%.0f"),
-                "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
+                "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%,.0f"),
+                "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%,.0f"),
                 "avg_p_alive": st.column_config.ProgressColumn(
                     t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1
                 ),
@@ -241,9 +241,9 @@ with tab_clv:
                     t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1
                 ),
                 "expected_avg_value": st.column_config.NumberColumn(
-                    t("marketing.clv.expected_avg_value"), format="¥%.0f"
+                    t("marketing.clv.expected_avg_value"), format="¥%,.0f"
                 ),
-                "expected_value": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
+                "expected_value": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%,.0f"),
                 "expected_purchases": st.column_config.NumberColumn(
                     t("marketing.clv.expected_purchases"), format="%.2f"
                 ),

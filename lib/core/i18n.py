@@ -103,8 +103,8 @@ def display_frame(
     ("—"); a numeric or date column with a missing value becomes text for that (numbers with
     thousands separators, times to the minute), complete ones keep their type.
     `headers` names the key prefix(es) of the column names, tried in order (a table's own
-    prefix first, then a shared one such as "dash.col"; "common.col" last); a column without a
-    key keeps its name.
+    prefix first, then a shared one such as "dash.col"; "common.col" last when any is given);
+    a column without a key keeps its name.
 
     Only for display: CSV downloads and lib/ callers keep the stored codes and column names.
     """
@@ -124,7 +124,9 @@ def display_frame(
             shown[column] = shown[column].map(money_text, na_action="ignore").astype(object)
     for column in shown.columns:
         shown[column] = _without_gaps(shown[column])
-    header_prefixes, names = _prefix_list(headers) + [SHARED_HEADERS], []
+    # the shared names only when headers are asked for (callers that label columns through
+    # st.column_config by their stored names get them unchanged)
+    header_prefixes, names = _prefix_list(headers) + ([SHARED_HEADERS] if headers else []), []
     for column in shown.columns:
         name = _label(header_prefixes, column)
         # two headers with the same text would make an ambiguous table (and Arrow refuses it)
@@ -215,6 +217,16 @@ def readable_json(value: Any, prefixes: Prefixes = ()) -> str:
 def code_label(prefixes: Prefixes, code: Any) -> Any:
     """A stored code in the current language (the first prefix with a key), else as stored."""
     return _label(_prefix_list(prefixes), code)
+
+
+def code_text(prefixes: Prefixes, code: Any) -> Any:
+    """Like `code_label`, but a code without a key is made readable rather than shown raw:
+    "user.password_reset" -> "User password reset" (for open-ended codes such as audit actions)."""
+    label = code_label(prefixes, code)
+    if label is not code or not isinstance(code, str):
+        return label
+    words = code.replace(".", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 def plural(key: str, n: int, lang: str | None = None, **params) -> str:

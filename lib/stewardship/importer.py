@@ -32,13 +32,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 import pyarrow as pa
 
 from lib.security import audit, auth, privacy
-from lib.core import errors, hooks, normalize, parallel, settings, validation, warehouse
+from lib.core import errors, hooks, i18n, normalize, parallel, settings, validation, warehouse
 from lib.stewardship import dedup, entry_rules, registration
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,21 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "note": ("note", "notes", "comment", "备注", "内容"),
     },
 }
+
+def field_order(kind: str, values: dict) -> list[str]:
+    """The fields of a stored row (a quarantined one) in the import's own order (FIELDS), then
+    any others as stored: a steward fixes them in the order the file and the mapping use."""
+    order = [f for f in FIELDS.get(kind, {}) if f in values]
+    return order + [f for f in values if f not in order]
+
+
+def readable_raw(kind: str, raw: Any) -> str:
+    """A quarantined row's values as "Field: value; Field: value" in the import's field order
+    and the current language (empty values left out)."""
+    values = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+    parts = [f"{validation.field_label(f)}: {values[f]}" for f in field_order(kind, values) if values[f] not in (None, "")]
+    return "; ".join(parts) or i18n.EMPTY
+
 
 REQUIRED_FIELDS = {
     "customers": ("source_record_id",),

@@ -126,6 +126,15 @@ def plural(key: str, n: int, **params) -> str:
     return i18n.plural(key, int(n), **params)
 
 
+def role_names(roles: Any) -> str:
+    """Roles (a list, or text such as "manager,marketing") by their names, comma-separated."""
+    if roles is None or (isinstance(roles, float) and math.isnan(roles)):
+        return EMPTY
+    items = str(roles).replace(";", ",").split(",") if isinstance(roles, str) else [str(r) for r in roles]
+    names = [t(f"role.{r.strip()}") if i18n.has(f"role.{r.strip()}") else r.strip() for r in items if str(r).strip()]
+    return ", ".join(names) or EMPTY
+
+
 def money_column(label: str | None = None, **kwargs) -> Any:
     """A st.dataframe column of yuan amounts: "¥192,719,946" (sorts as a number)."""
     return st.column_config.NumberColumn(label, format="¥%,.0f", **kwargs)
@@ -139,22 +148,17 @@ def count_column(label: str | None = None, **kwargs) -> Any:
 def tabs(labels: dict[str, str], key: str) -> dict[str, Any]:
     """Tabs that stay open across reruns: an action inside one (a button, a form) shows its
     result there instead of jumping back to the first tab. `labels` maps a stable code to its
-    label in the current language; returns the tab containers by code. The open tab is kept
-    by code under `key`, so it survives a language switch too."""
-    codes = list(labels)
+    label in the current language; returns the tab containers by code. The open tab is also
+    kept by code (under `key + "__open"`), so it survives a language switch."""
+    by_label = {label: code for code, label in labels.items()}
     code_key = f"{key}__open"
-    chosen = st.session_state.get(code_key)
-    if chosen not in labels:
-        chosen = codes[0]
-
-    def remember() -> None:
-        by_label = {v: c for c, v in labels.items()}
-        st.session_state[code_key] = by_label.get(st.session_state.get(key), codes[0])
-
-    if st.session_state.get(key) != labels[chosen]:
-        st.session_state[key] = labels[chosen]  # e.g. after a language switch or open_tab()
-    containers = st.tabs(list(labels.values()), key=key, on_change=remember)
-    return dict(zip(codes, containers))
+    chosen = by_label.get(st.session_state.get(key))
+    if chosen is None:  # first run, a language switch, or open_tab()
+        chosen = st.session_state.get(code_key) if st.session_state.get(code_key) in labels else next(iter(labels))
+        st.session_state[key] = labels[chosen]
+    st.session_state[code_key] = chosen
+    containers = st.tabs(list(labels.values()), key=key, on_change="rerun")
+    return dict(zip(labels, containers))
 
 
 def open_tab(key: str, code: str) -> None:
@@ -289,7 +293,7 @@ def paginator(total: int, page_size: int, key: str) -> int:
         args=(1,),
         icon=":material/chevron_right:",
     )
-    mid.caption(t("dash.page.of", page=page, pages=pages, total=f"{total:,}"))
+    mid.caption(t("dash.page.of.one" if total == 1 else "dash.page.of", page=page, pages=pages, total=f"{total:,}"))
     return page
 
 
