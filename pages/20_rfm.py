@@ -49,11 +49,11 @@ ui.kpi_row(
             "value": ui.fmt_int(summary["customers"].sum()),
             "help": t("marketing.rfm.buyers.help"),
         },
-        {"label": t("marketing.rfm.revenue"), "value": ui.fmt_money(summary["revenue"].sum())},
+        {"label": t("marketing.rfm.revenue"), "value": float(summary["revenue"].sum()), "money": True},
         {
             "label": t("marketing.rfm.champions_share"),
             "value": ui.fmt_pct(champions["revenue_share"].sum()),
-            "help": t("marketing.rfm.champions_share.help"),
+            "help": t("marketing.rfm.champions_share.help") + " " + t("marketing.rfm.champions_vs_segments"),
         },
         {
             "label": t("marketing.rfm.at_risk_share"),

@@ -263,7 +263,7 @@ with tab_build:
                     "value": ui.fmt_pct(stats["revenue_share"]),
                     "help": t("marketing.segments.revenue_share.help"),
                 },
-                {"label": t("marketing.segments.avg_spend"), "value": ui.fmt_money(stats["avg_spend"])},
+                {"label": t("marketing.segments.avg_spend"), "value": stats["avg_spend"], "money": True},
             ]
         )
 
@@ -343,6 +343,7 @@ with tab_build:
                 )  # audited when prepared
 
         with st.expander(t("marketing.segments.by_rfm")):
+            st.caption(t("marketing.segments.by_rfm.note"))
             by_rfm = segments.by_rfm_segment(definition, as_of)
             st.dataframe(
                 i18n.display_frame(by_rfm, {"rfm_segment": charts.rfm_label}),

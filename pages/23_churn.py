@@ -186,18 +186,19 @@ with tab_clv:
         )
         segs = clv.by_segment()
         total = float(segs["total_clv"].sum()) if not segs.empty else 0.0
-        cards = [{"label": t("marketing.clv.total", horizon=int(fit["horizon_days"])), "value": ui.fmt_money(total)}]
+        cards = [{"label": t("marketing.clv.total", horizon=int(fit["horizon_days"])), "value": total, "money": True}]
         if bt:
             error = (bt["predicted_purchases"] - bt["actual_purchases"]) / max(bt["actual_purchases"], 1)
             cards += [
                 {
                     "label": t("marketing.clv.bt_predicted"),
-                    "value": ui.fmt_int(bt["predicted_purchases"]),
+                    "value": bt["predicted_purchases"],
+                    "count": True,
                     "delta": f"{100 * error:+.1f}% " + t("marketing.clv.vs_actual"),
                     "delta_color": "off",
                     "help": t("marketing.clv.bt_help", cutoff=bt["calibration_cutoff"], horizon=bt["horizon_days"]),
                 },
-                {"label": t("marketing.clv.bt_actual"), "value": ui.fmt_int(bt["actual_purchases"])},
+                {"label": t("marketing.clv.bt_actual"), "value": bt["actual_purchases"], "count": True},
                 {
                     "label": t("marketing.clv.bt_mae"),
                     "value": f"{bt['mae']:.2f}",

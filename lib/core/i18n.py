@@ -244,8 +244,12 @@ def sentences(messages: Iterable[str], lang: str | None = None) -> str:
     if not parts:
         return ""
     if not zh:  # "...; a valid email" (not "; A valid"), acronyms ("ID ...") kept
-        parts = parts[:1] + [p[0].lower() + p[1:] if p[1:2].islower() else p for p in parts[1:]]
+        parts = parts[:1] + [p if _acronym(p.split()[0]) else p[0].lower() + p[1:] for p in parts[1:]]
     return ("；" if zh else "; ").join(parts) + ("。" if zh else ".")
+
+
+def _acronym(word: str) -> bool:
+    return len(word) > 1 and word.isupper()
 
 
 def _prefix_list(prefixes: Prefixes) -> list[str]:

@@ -41,12 +41,12 @@ def stage_label(stage) -> str:
 
 def dimension_label(dimension: str, value) -> str:
     """A value of an Overview dimension as the sidebar filters and the charts show it: stages
-    and source channels by their names in the current language, provinces, industries and
-    customer types as stored; '' and NULL are unknown (stage: none yet)."""
+    source channels and industries by their names in the current language (any dimension with
+    `dash.<dimension>.<code>` keys), provinces and other values as stored; '' and NULL are unknown (stage: none yet)."""
     if dimension == "lifecycle_stage":
         return stage_label(value)
-    if dimension == "channel" and value and i18n.has(f"dash.channel.{value}"):
-        return t(f"dash.channel.{value}")
+    if dimension in ("channel", "industry", "source", "customer_type") and value and i18n.has(f"dash.{dimension}.{value}"):
+        return t(f"dash.{dimension}.{value}")
     return label(value)
 
 

@@ -45,9 +45,10 @@ def kpi_row(cards: Iterable[dict[str, Any]]) -> None:
         )
 
 
-# the widest value (characters) a metric card shows whole, by the number of cards in the row
-# (the wide layout at 1280 px: six cards hold ~9 characters of the 36 px metric font)
-_KPI_FITS = {1: 30, 2: 22, 3: 16, 4: 12, 5: 10, 6: 9}
+# the widest value (characters) a metric card shows whole, by the number of cards in the row:
+# the wide layout on a 1280 px screen leaves ~900 px beside the sidebar, and the 36 px metric
+# font takes ~20 px a digit, so four cards hold ~9 characters ("¥287,875,…" was cut there)
+_KPI_FITS = {1: 36, 2: 18, 3: 12, 4: 9, 5: 7, 6: 6}
 
 
 def kpi_value(value: Any, money: bool = False, cards: int = 4) -> tuple[str, str]:
@@ -55,7 +56,7 @@ def kpi_value(value: Any, money: bool = False, cards: int = 4) -> tuple[str, str
     if _missing(value):
         return EMPTY, EMPTY
     exact = fmt_money(value) if money else fmt_int(value)
-    if len(exact) <= _KPI_FITS.get(cards, 8):
+    if len(exact) <= _KPI_FITS.get(cards, 6):
         return exact, exact
     return fmt_compact(value, money=money), exact
 
