@@ -65,6 +65,7 @@ with tab_pairs:
                         "name_r",
                     ]
                 ],
+                {"source_l": "dash.source", "source_r": "dash.source"},
                 headers="stewards.dd.col",
             ),
             hide_index=True,
@@ -142,7 +143,7 @@ with tab_pairs:
                 "why": t("stewards.dd.why"),
             }
         )
-        st.dataframe(i18n.display_frame(table.astype(object), headers="stewards.dd.col"), hide_index=True, width="stretch", height=600)
+        st.dataframe(i18n.display_frame(table.astype(object), headers="stewards.dd.col").astype(str), hide_index=True, width="stretch", height=600)
 
         st.markdown(f"**{t('stewards.dd.choices')}**")
         st.caption(t("stewards.dd.choices_help"))

@@ -57,10 +57,15 @@ def _register() -> None:
 _register()
 
 
+_LEGEND_TYPES = {"scatter", "scattergl", "bar", "histogram", "box", "violin", "funnel", "area", "waterfall"}
+
+
 def apply(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     """Give `fig` the shared look; returns it. Called last by every chart builder."""
-    entries = [tr for tr in fig.data if tr.showlegend is not False and tr.type != "heatmap"]
-    legend = fig.layout.showlegend is not False and (len(entries) > 1 or any(tr.showlegend for tr in fig.data))
+    entries = [tr for tr in fig.data if tr.type in _LEGEND_TYPES and getattr(tr, "showlegend", None) is not False]
+    legend = fig.layout.showlegend is not False and (
+        len(entries) > 1 or any(getattr(tr, "showlegend", None) for tr in fig.data)
+    )
     fig.update_layout(
         template=NAME,
         font=LAYOUT["font"],

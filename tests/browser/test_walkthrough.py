@@ -4,7 +4,9 @@ and nothing on screen reads as a developer's tool.
 Pages come from lib/security/navigation.PAGES (a new page is walked without touching this
 file). On each page one script reads the DOM and reports, all at once:
 
-* a cell, a text or a chart label reading "None", "nan", "NaN" or "NaT";
+* a cell, a text or a chart label reading "None", "nan", "NaN" or "NaT", or a missing value in
+  a table (its accessible cell is empty; the canvas draws a grey "None"), or in 简体中文 a chart
+  label that is a lower-case code ("wechat");
 * a table header (the ARIA grid of st.dataframe) in snake_case, or a cell holding raw JSON;
 * a raw i18n key ("nav.overview", "stewards.imp.col.x" ...: any key prefix of the catalog);
 * "Something went wrong", a Python traceback or a Streamlit exception box;
@@ -32,7 +34,7 @@ KEY_PREFIXES = sorted({key.split(".")[0] for key in i18n.catalog() if "." in key
 
 # One pass over the DOM; returns a list of "what" strings. Kept in one evaluate call: the walk
 # visits ~90 pages and each round trip to the browser costs.
-CHECK = r"""(prefixes) => {
+CHECK = r"""([prefixes, lang]) => {
   const found = [];
   const main = document.querySelector('[data-testid="stMain"]') || document.body;
   const EMPTY = /(^|[^A-Za-z])(None|nan|NaN|NaT)([^A-Za-z]|$)/;
@@ -57,6 +59,7 @@ CHECK = r"""(prefixes) => {
     const key = text.match(KEY);
     if (key) found.push(`${where} shows a raw i18n key "${key[0].replace(/^[^a-z]/, '')}": "${short(text)}"`);
     if (where === 'chart' && SNAKE.test(text)) found.push(`chart shows a code "${text}"`);
+    else if (where === 'chart' && lang === 'zh' && /^[a-z]{2,}$/.test(text)) found.push(`chart shows an untranslated code "${text}"`);
     if (/Something went wrong/i.test(text)) found.push(`message: "${short(text)}"`);
     if (/Traceback \(most recent call last\)/.test(text)) found.push('a Python traceback is shown');
   }
@@ -71,6 +74,9 @@ CHECK = r"""(prefixes) => {
     const bad = new Set();
     for (const c of cells) {
       if (/^(None|nan|NaN|NaT|null|<NA>)$/.test(c)) bad.add(`table ${g + 1} has a cell "${c}"`);
+      // the grid's accessible cells hold the data: an empty one is a missing value, which the
+      // canvas draws as a grey "None" (i18n.display_frame shows it as "—")
+      else if (c === '') bad.add(`table ${g + 1} has a missing value (drawn as "None")`);
       else if (/^[\[{].*":/.test(c)) bad.add(`table ${g + 1} has raw JSON "${short(c)}"`);
       else if (KEY.test(c)) bad.add(`table ${g + 1} has a raw i18n key "${short(c)}"`);
       else if (SNAKE.test(c)) bad.add(`table ${g + 1} has a code "${c}"`);
@@ -90,9 +96,9 @@ CHECK = r"""(prefixes) => {
 }"""
 
 
-def check_page(page) -> list[str]:
+def check_page(page, lang: str = "en") -> list[str]:
     """Everything wrong on the page as shown now (empty when it reads as a product)."""
-    return page.evaluate(CHECK, KEY_PREFIXES)
+    return page.evaluate(CHECK, [KEY_PREFIXES, lang])
 
 
 def _log_in(page, base: str, username: str, lang: str) -> None:
@@ -111,7 +117,7 @@ def _walk(browser, base: str, lang: str) -> tuple[list[str], int]:
     shots.mkdir(parents=True, exist_ok=True)
     for username in USERS:
         roles = set(auth.DEMO_USERS[username]["roles"])
-        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})  # a laptop screen
         page = ctx.new_page()
         try:
             _log_in(page, base, username, lang)
@@ -129,7 +135,7 @@ def _walk(browser, base: str, lang: str) -> tuple[list[str], int]:
                     page.wait_for_url(re.compile(f"/{url_path}(\\?|$)"))
                 settle(page, quiet_ms=400)
                 visits += 1
-                for what in check_page(page):
+                for what in check_page(page, lang):
                     findings.append(f"[{lang}] {username} · {key}: {what}")
                 if page.title() != title:
                     findings.append(f"[{lang}] {username} · {key}: browser title {page.title()!r}, not {title!r}")
@@ -154,7 +160,8 @@ FAULTY_PAGE = """
   <p>Something went wrong: Name is required.</p>
   <div data-testid="stDataFrame">
     <table role="grid"><tr><th role="columnheader">customer_id_l</th><th role="columnheader">Name</th></tr>
-    <tr><td role="gridcell">NaT</td><td role="gridcell">{"email": "a"}</td></tr></table>
+    <tr><td role="gridcell">NaT</td><td role="gridcell">{"email": "a"}</td></tr>
+    <tr><td role="gridcell"></td><td role="gridcell">Anna</td></tr></table>
   </div>
   <div data-testid="stMetric"><div data-testid="stMetricLabel">Revenue</div>
     <div data-testid="stMetricValue" style="width:40px;overflow:hidden;white-space:nowrap">¥287,875,123</div></div>
@@ -178,6 +185,8 @@ def test_the_checker_reports_every_kind_of_finding_at_once(browser):
         found = check_page(page)
         page.set_content(CLEAN_PAGE)
         clean = check_page(page)
+        page.set_content('<div data-testid="stMain"><svg><text>wechat</text><text>2026-03</text></svg></div>')
+        untranslated = check_page(page, "zh"), check_page(page, "en")
     finally:
         page.close()
     assert found == [
@@ -188,6 +197,8 @@ def test_the_checker_reports_every_kind_of_finding_at_once(browser):
         'table 1 header "customer_id_l" is snake_case',
         'table 1 has a cell "NaT"',
         'table 1 has raw JSON "{"email": "a"}"',
+        'table 1 has a missing value (drawn as "None")',
         'metric "Revenue" is cut off: "¥287,875,123"',
     ]
     assert clean == []
+    assert untranslated == (['chart shows an untranslated code "wechat"'], [])

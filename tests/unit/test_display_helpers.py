@@ -147,3 +147,9 @@ def test_every_chart_builder_uses_the_theme():
         assert fig.layout.legend.y == 1.02
     assert dash.monthly_customers(monthly).layout.xaxis.tickformat == "%Y-%m"
     assert dash.monthly_customers(monthly).layout.xaxis.dtick is None  # plotly spaces the labels
+
+
+def test_the_theme_accepts_traces_without_a_legend():
+    fig = go.Figure(go.Treemap(labels=["a", "b"], parents=["", "a"], values=[1, 2]))
+    plot_theme.apply(fig, "Segments", 300)
+    assert fig.layout.margin.t == plot_theme.MARGIN_NO_LEGEND["t"]
