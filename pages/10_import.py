@@ -12,9 +12,7 @@ from lib.core.i18n import t
 user = ui.guard("import")
 
 st.title(t("nav.import"))
-tabs = ui.tabs(
-    {code: t(f"stewards.imp.tab_{code}") for code in ("import", "quarantine", "history")}, key="imp_tab"
-)
+tabs = ui.tabs({code: t(f"stewards.imp.tab_{code}") for code in ("import", "quarantine", "history")}, key="imp_tab")
 tab_import, tab_quarantine, tab_history = tabs["import"], tabs["quarantine"], tabs["history"]
 
 
@@ -170,7 +168,10 @@ with tab_quarantine:
         st.success(t("stewards.imp.quarantine_empty"))
     else:
         view = rows.assign(
-            reasons=[i18n.sentences(validation.message(r["field"], r["code"]) for r in json.loads(x)) for x in rows["reasons"]],
+            reasons=[
+                i18n.sentences(validation.message(r["field"], r["code"]) for r in json.loads(x))
+                for x in rows["reasons"]
+            ],
             raw=[importer.readable_raw(row["kind"], row["raw"]) for _, row in rows.iterrows()],
         )
         st.caption(t("stewards.imp.pick_row"))

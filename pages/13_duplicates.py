@@ -134,7 +134,9 @@ with tab_pairs:
         table["why"] = table["field"].map(why).fillna("")
         is_source = table["field"] == "source"
         for side_col in ("a", "b"):
-            table.loc[is_source, side_col] = table.loc[is_source, side_col].map(lambda v: i18n.code_label("dash.source", v))
+            table.loc[is_source, side_col] = table.loc[is_source, side_col].map(
+                lambda v: i18n.code_label("dash.source", v)
+            )
         table["field"] = [i18n.code_label(("stewards.field", "common.col"), f) for f in table["field"]]
         table = table.rename(
             columns={
@@ -143,7 +145,12 @@ with tab_pairs:
                 "why": t("stewards.dd.why"),
             }
         )
-        st.dataframe(i18n.display_frame(table.astype(object), headers="stewards.dd.col").astype(str), hide_index=True, width="stretch", height=600)
+        st.dataframe(
+            i18n.display_frame(table.astype(object), headers="stewards.dd.col").astype(str),
+            hide_index=True,
+            width="stretch",
+            height=600,
+        )
 
         st.markdown(f"**{t('stewards.dd.choices')}**")
         st.caption(t("stewards.dd.choices_help"))

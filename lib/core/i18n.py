@@ -109,16 +109,14 @@ def display_frame(
     Only for display: CSV downloads and lib/ callers keep the stored codes and column names.
     """
     shown = frame.copy()
-    codes = dict(codes or {})
-    for column, prefixes in DEFAULT_CODES.items():
-        codes.setdefault(column, prefixes)
-    for column, prefixes in codes.items():
+    mapped: dict[str, Prefixes | Callable[[Any], Any]] = {**DEFAULT_CODES, **dict(codes or {})}
+    for column, how in mapped.items():
         if column in shown.columns:
-            label = prefixes if callable(prefixes) else _code_label(_prefix_list(prefixes))
+            label = how if callable(how) else _code_label(_prefix_list(how))
             shown[column] = shown[column].map(label, na_action="ignore")
-    for column, prefixes in (json or {}).items():
+    for column, keys in (json or {}).items():
         if column in shown.columns:
-            shown[column] = shown[column].map(lambda v, p=prefixes: readable_json(v, p), na_action="ignore")
+            shown[column] = shown[column].map(lambda v, p=keys: readable_json(v, p), na_action="ignore")
     for column in money:
         if column in shown.columns:
             shown[column] = shown[column].map(money_text, na_action="ignore").astype(object)

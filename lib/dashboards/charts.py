@@ -45,7 +45,11 @@ def dimension_label(dimension: str, value) -> str:
     `dash.<dimension>.<code>` keys), provinces and other values as stored; '' and NULL are unknown (stage: none yet)."""
     if dimension == "lifecycle_stage":
         return stage_label(value)
-    if dimension in ("channel", "industry", "source", "customer_type") and value and i18n.has(f"dash.{dimension}.{value}"):
+    if (
+        dimension in ("channel", "industry", "source", "customer_type")
+        and value
+        and i18n.has(f"dash.{dimension}.{value}")
+    ):
         return t(f"dash.{dimension}.{value}")
     return label(value)
 

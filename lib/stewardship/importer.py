@@ -154,6 +154,7 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+
 def field_order(kind: str, values: dict) -> list[str]:
     """The fields of a stored row (a quarantined one) in the import's own order (FIELDS), then
     any others as stored: a steward fixes them in the order the file and the mapping use."""
@@ -165,7 +166,9 @@ def readable_raw(kind: str, raw: Any) -> str:
     """A quarantined row's values as "Field: value; Field: value" in the import's field order
     and the current language (empty values left out)."""
     values = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
-    parts = [f"{validation.field_label(f)}: {values[f]}" for f in field_order(kind, values) if values[f] not in (None, "")]
+    parts = [
+        f"{validation.field_label(f)}: {values[f]}" for f in field_order(kind, values) if values[f] not in (None, "")
+    ]
     return "; ".join(parts) or i18n.EMPTY
 
 

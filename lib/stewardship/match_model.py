@@ -664,7 +664,9 @@ def level_text(label: str) -> str:
     from lib.core import i18n, validation
 
     def field(col: str) -> str:
-        return validation.field_label({"mobile_key": "mobile", "name_pinyin": "full_name"}.get(col, FIELD_LABELS.get(col, col)))
+        return validation.field_label(
+            {"mobile_key": "mobile", "name_pinyin": "full_name"}.get(col, FIELD_LABELS.get(col, col))
+        )
 
     text = (label or "").strip()
     if text.lower() in ("missing", "null"):

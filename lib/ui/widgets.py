@@ -153,9 +153,10 @@ def tabs(labels: dict[str, str], key: str) -> dict[str, Any]:
     kept by code (under `key + "__open"`), so it survives a language switch."""
     by_label = {label: code for code, label in labels.items()}
     code_key = f"{key}__open"
-    chosen = by_label.get(st.session_state.get(key))
+    chosen = by_label.get(str(st.session_state.get(key)))
     if chosen is None:  # first run, a language switch, or open_tab()
-        chosen = st.session_state.get(code_key) if st.session_state.get(code_key) in labels else next(iter(labels))
+        remembered = str(st.session_state.get(code_key))
+        chosen = remembered if remembered in labels else next(iter(labels))
         st.session_state[key] = labels[chosen]
     st.session_state[code_key] = chosen
     containers = st.tabs(list(labels.values()), key=key, on_change="rerun")

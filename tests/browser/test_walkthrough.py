@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lib.core import i18n
 from lib.security import auth, navigation
@@ -107,6 +108,7 @@ def _log_in(page, base: str, username: str, lang: str) -> None:
     page.get_by_role("textbox", name=re.compile("Username|用户名")).fill(username)
     page.get_by_role("textbox", name=re.compile("Password|密码")).fill(USERS[username])
     page.get_by_role("button", name=re.compile("Log in|登录")).click()
+    page.locator('[data-testid="stSidebar"] a').first.wait_for(state="visible", timeout=60_000)
     settle(page, quiet_ms=400)
 
 
@@ -128,7 +130,9 @@ def _walk(browser, base: str, lang: str) -> tuple[list[str], int]:
             for key, url_path, title in stops:
                 if url_path is not None:
                     link = page.locator(f'[data-testid="stSidebar"] a[href="{url_path}"]')
-                    if link.count() != 1:
+                    try:  # the sidebar is drawn by the page's run: on a busy machine, wait for it
+                        link.wait_for(state="visible", timeout=30_000)
+                    except PlaywrightTimeout:
                         findings.append(f"[{lang}] {username} · {key}: no sidebar link")
                         continue
                     link.click()
