@@ -44,6 +44,12 @@ left.markdown(ui.plural("admin.audit.matches", total) + " · " + t("admin.audit.
 if rows.empty:
     st.info(t("admin.audit.empty"))
 else:
+    rows = rows.assign(  # a setting's record is its name: shown by its label
+        entity_id=[
+            i18n.code_label("common.setting", r) if e == "setting" else r
+            for e, r in zip(rows["entity"], rows["entity_id"])
+        ]
+    )
     shown = i18n.display_frame(
         rows.drop(columns=["audit_id"]),
         {"action": action_name, "entity": entity_name, "roles": lambda r: ui.role_names(r)},
