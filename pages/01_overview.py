@@ -114,6 +114,7 @@ if lifecycle.open:
             st.subheader(t("dash.section.lifecycle"), help=metrics.definition("lifecycle"))
             funnel = figures["funnel"]
             ui.chart(user, charts.lifecycle_funnel(funnel), funnel, "lifecycle_funnel", "funnel", filters=params)
+            st.caption(metrics.definition("funnel_vs_churn_rate"))
         with right:
             st.subheader(t("dash.section.cohorts"), help=metrics.definition("cohort"))
             cohorts = figures["cohorts"]

@@ -45,7 +45,7 @@ ui.kpi_row(
     [
         {"label": t("dash.c360.stage"), "value": charts.stage_label(p.get("lifecycle_stage"))},
         {"label": t("dash.c360.kept_orders"), "value": ui.fmt_int(summary.get("kept_orders"))},
-        {"label": t("dash.c360.net_revenue"), "value": ui.fmt_money(summary.get("net_revenue"))},
+        {"label": t("dash.c360.net_revenue"), "value": summary.get("net_revenue"), "money": True},
         {"label": t("dash.c360.refunds"), "value": ui.fmt_int(summary.get("refunded_orders"))},
     ]
 )

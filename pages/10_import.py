@@ -12,9 +12,8 @@ from lib.core.i18n import t
 user = ui.guard("import")
 
 st.title(t("nav.import"))
-tab_import, tab_quarantine, tab_history = st.tabs(
-    [t("stewards.imp.tab_import"), t("stewards.imp.tab_quarantine"), t("stewards.imp.tab_history")]
-)
+tabs = ui.tabs({code: t(f"stewards.imp.tab_{code}") for code in ("import", "quarantine", "history")}, key="imp_tab")
+tab_import, tab_quarantine, tab_history = tabs["import"], tabs["quarantine"], tabs["history"]
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -107,6 +106,7 @@ with tab_import:
             file_name=f"mapping-{kind}.json",
             mime="application/json",
             key="imp_dl_mapping",
+            on_click="ignore",
         )
 
         if st.button(t("stewards.imp.preview"), key="imp_preview"):
@@ -161,50 +161,64 @@ with tab_import:
                         st.caption(note)
 
 with tab_quarantine:
+    if flash := st.session_state.pop("imp_q_flash", None):
+        st.success(flash)
     rows = importer.quarantine(user, "open")
     if rows.empty:
         st.success(t("stewards.imp.quarantine_empty"))
     else:
         view = rows.assign(
             reasons=[
-                ", ".join(validation.message(r["field"], r["code"]) for r in json.loads(x)) for x in rows["reasons"]
-            ]
+                i18n.sentences(validation.message(r["field"], r["code"]) for r in json.loads(x))
+                for x in rows["reasons"]
+            ],
+            raw=[importer.readable_raw(row["kind"], row["raw"]) for _, row in rows.iterrows()],
         )
-        st.dataframe(
-            view[["quarantine_id", "kind", "source", "source_record_id", "row_no", "reasons", "raw"]],
+        st.caption(t("stewards.imp.pick_row"))
+        picked = st.dataframe(
+            i18n.display_frame(
+                view[["quarantine_id", "kind", "source", "source_record_id", "row_no", "reasons", "raw"]],
+                {"kind": "stewards.imp.kind"},
+                headers="stewards.imp.col",
+            ),
             hide_index=True,
             width="stretch",
             height=260,
+            on_select="rerun",
+            selection_mode="single-row",
+            key="imp_q_table",
         )
-        qid = st.selectbox(
-            t("stewards.imp.fix_row"),
-            rows["quarantine_id"].astype(int).tolist(),
-            format_func=lambda i: f"#{i}",
-            key="imp_q_id",
-        )
-        row = rows[rows["quarantine_id"] == qid].iloc[0]
+        position = ui.selected_row(picked)
+        row = rows.iloc[position if position is not None and position < len(rows) else 0]
+        qid = int(row["quarantine_id"])
+        st.markdown(f"**{t('stewards.imp.fixing', row=row['row_no'], record=row['source_record_id'] or ui.EMPTY)}**")
         raw = json.loads(row["raw"])
         for r in json.loads(row["reasons"]):
             st.warning(validation.message(r["field"], r["code"]))
         with st.form(f"quarantine_{qid}"):
             values = {}
             cols = st.columns(3)
-            for i, (field, value) in enumerate(raw.items()):
+            for i, field in enumerate(importer.field_order(row["kind"], raw)):
                 values[field] = cols[i % 3].text_input(
-                    t(f"stewards.field.{field}"), value=value or "", key=f"q_{qid}_{field}"
+                    t(f"stewards.field.{field}"), value=raw[field] or "", key=f"q_{qid}_{field}"
                 )
             release = st.form_submit_button(t("stewards.imp.release"), type="primary")
         if release:
-            with ui.shown():
+            with ui.shown() as outcome:
                 new_id = importer.release(user, qid, values)
-                st.success(t("stewards.imp.released", id=new_id or "—"))
+            if outcome.ok:
+                st.session_state["imp_q_flash"] = t("stewards.imp.released", id=new_id or ui.EMPTY)
+                st.session_state.pop("imp_q_table", None)
+                st.rerun()
         d1, d2 = st.columns([3, 1])
         reason = d1.text_input(t("stewards.field.reason"), key=f"q_reason_{qid}")
         if d2.button(t("stewards.imp.discard"), key="imp_discard"):
             with ui.shown() as outcome:
                 importer.discard(user, qid, reason)
             if outcome.ok:
-                st.success(t("stewards.imp.discarded"))
+                st.session_state["imp_q_flash"] = t("stewards.imp.discarded")
+                st.session_state.pop("imp_q_table", None)
+                st.rerun()
 
 with tab_history:
     st.dataframe(

@@ -100,11 +100,17 @@ rule_id = c1.selectbox(
 )
 sources = [None] + sorted(card.by_source["source"].tolist())
 source = c2.selectbox(
-    t("stewards.q.source"), sources, format_func=lambda s: s or t("stewards.all"), key="quality_drill_source"
+    t("stewards.q.source"),
+    sources,
+    format_func=lambda s: i18n.code_label("dash.source", s) if s else t("stewards.all"),
+    key="quality_drill_source",
 )
 channels = [None] + sorted(card.by_channel["channel"].tolist())
 channel = c3.selectbox(
-    t("stewards.q.channel"), channels, format_func=lambda s: s or t("stewards.all"), key="quality_drill_channel"
+    t("stewards.q.channel"),
+    channels,
+    format_func=lambda s: i18n.code_label("dash.channel", s) if s else t("stewards.all"),
+    key="quality_drill_channel",
 )
 st.caption(t(f"stewards.rule.{rule_id}.help"))
 records = quality.failing_records(user, rule_id, source=source, channel=channel, limit=500)

@@ -38,7 +38,10 @@ with st.container(border=True):
         placeholder=t("dash.filter.all"),
     )
     source = c3.selectbox(
-        t("stewards.q.source"), [None] + review.sources(), format_func=lambda s: s or t("stewards.all"), key="rq_source"
+        t("stewards.q.source"),
+        [None] + review.sources(),
+        format_func=lambda s: i18n.code_label("dash.source", s) if s else t("stewards.all"),
+        key="rq_source",
     )
     rule_ids = [None] + [r.rule_id for r in quality.RULES]
     rule_id = c4.selectbox(

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib.stewardship import edits, dedup
+from lib.stewardship import edits, dedup, match_model
 from lib import ui
 from lib.core import i18n
 from lib.core.i18n import t
@@ -38,7 +38,8 @@ if not runs.empty:
         )
     )
 
-tab_pairs, tab_merges = st.tabs([t("stewards.dd.tab_pairs"), t("stewards.dd.tab_merges")])
+tabs = ui.tabs({"pairs": t("stewards.dd.tab_pairs"), "merges": t("stewards.dd.tab_merges")}, key="dd_tab")
+tab_pairs, tab_merges = tabs["pairs"], tabs["merges"]
 
 with tab_pairs:
     min_p = st.slider(t("stewards.dd.min_probability"), 0.5, 1.0, 0.5, 0.01, key="dd_min_p")
@@ -47,7 +48,8 @@ with tab_pairs:
     if pairs.empty:
         st.info(t("stewards.dd.no_pairs"))
     else:
-        st.dataframe(
+        st.caption(t("stewards.dd.pick_pair"))
+        picked = st.dataframe(
             i18n.display_frame(
                 pairs[
                     [
@@ -63,12 +65,16 @@ with tab_pairs:
                         "name_r",
                     ]
                 ],
+                {"source_l": "dash.source", "source_r": "dash.source"},
                 headers="stewards.dd.col",
             ),
             hide_index=True,
             width="stretch",
             height=240,
             column_config={t("stewards.dd.col.match_probability"): st.column_config.NumberColumn(format="%.4f")},
+            on_select="rerun",
+            selection_mode="single-row",
+            key="dd_pairs_table",
         )
         ui.download(
             user,
@@ -87,7 +93,25 @@ with tab_pairs:
         elif wanted is not None and wanted not in ids and dedup.pair(user, wanted):
             ids = [wanted] + ids
             st.session_state["dd_pair_select"] = wanted
-        pair_id = st.selectbox(t("stewards.dd.pair"), ids, key="dd_pair_select", format_func=lambda i: f"#{i}")
+        position = ui.selected_row(picked)
+        if position is not None and position < len(pairs) and st.session_state.get("dd_pairs_pos") != position:
+            st.session_state["dd_pairs_pos"] = position  # a click in the table picks that pair
+            st.session_state["dd_pair_select"] = int(pairs.iloc[position]["pair_id"])
+        names = {
+            int(r["pair_id"]): t(
+                "stewards.dd.pair_label",
+                left=r["name_l"] or r["customer_id_l"],
+                right=r["name_r"] or r["customer_id_r"],
+                p=f"{r['match_probability']:.1%}",
+            )
+            for _, r in pairs.iterrows()
+        }
+        pair_id = st.selectbox(
+            t("stewards.dd.pair"),
+            ids,
+            key="dd_pair_select",
+            format_func=lambda i: names.get(i, t("stewards.dd.pair_number", id=i)),
+        )
         pr = dedup.pair(user, pair_id)
         a = edits.get(user, pr["customer_id_l"])
         b = edits.get(user, pr["customer_id_r"])
@@ -106,12 +130,14 @@ with tab_pairs:
         )
         s_rec, m_rec = (a, b) if side == a["customer_id"] else (b, a)
         table = dedup.compare(user, s_rec["customer_id"], m_rec["customer_id"])
-        why = {f: f"{v['label']} ({v['weight']:+.1f})" for f, v in pr["agreement"].items()}
+        why = {f: f"{match_model.level_text(v['label'])} ({v['weight']:+.1f})" for f, v in pr["agreement"].items()}
         table["why"] = table["field"].map(why).fillna("")
-        table["field"] = [
-            t(f"stewards.field.{f}") if f not in ("customer_id", "source", "source_record_id", "version") else f
-            for f in table["field"]
-        ]
+        is_source = table["field"] == "source"
+        for side_col in ("a", "b"):
+            table.loc[is_source, side_col] = table.loc[is_source, side_col].map(
+                lambda v: i18n.code_label("dash.source", v)
+            )
+        table["field"] = [i18n.code_label(("stewards.field", "common.col"), f) for f in table["field"]]
         table = table.rename(
             columns={
                 "a": t("stewards.dd.survivor_col", id=s_rec["customer_id"]),
@@ -119,7 +145,12 @@ with tab_pairs:
                 "why": t("stewards.dd.why"),
             }
         )
-        st.dataframe(table.astype(str), hide_index=True, width="stretch", height=600)
+        st.dataframe(
+            i18n.display_frame(table.astype(object), headers="stewards.dd.col").astype(str),
+            hide_index=True,
+            width="stretch",
+            height=600,
+        )
 
         st.markdown(f"**{t('stewards.dd.choices')}**")
         st.caption(t("stewards.dd.choices_help"))
@@ -169,11 +200,21 @@ with tab_merges:
     if merges.empty:
         st.info(t("stewards.dd.no_merges"))
     else:
-        st.dataframe(merges, hide_index=True, width="stretch")
-        undoable = merges[merges["undone_at"].isna()]["merge_id"].astype(int).tolist()
-        if undoable:
+        st.dataframe(i18n.display_frame(merges, headers="stewards.dd.col"), hide_index=True, width="stretch")
+        undoable = merges[merges["undone_at"].isna()]
+        labels = {
+            int(r["merge_id"]): t(
+                "stewards.dd.merge_label",
+                merged=r["merged_id"],
+                survivor=r["survivor_id"],
+                name=r["survivor_name"] or ui.EMPTY,
+                when=str(r["merged_at"])[:16],
+            )
+            for _, r in undoable.iterrows()
+        }
+        if labels:
             merge_id = st.selectbox(
-                t("stewards.dd.undo_which"), undoable, key="dd_undo_id", format_func=lambda i: f"#{i}"
+                t("stewards.dd.undo_which"), list(labels), key="dd_undo_id", format_func=lambda i: labels.get(i, str(i))
             )
             if st.button(t("stewards.dd.undo"), key="dd_undo"):
                 with ui.shown() as outcome:

@@ -18,7 +18,9 @@ c1, c2, c3 = st.columns(3)
 choice = c1.selectbox(
     t("stewards.er.source"),
     [entry_rules.ALL_SOURCES] + entry_rules.sources(),
-    format_func=lambda s: t("stewards.er.all_sources") if s == entry_rules.ALL_SOURCES else s,
+    format_func=lambda s: (
+        t("stewards.er.all_sources") if s == entry_rules.ALL_SOURCES else i18n.code_label("dash.source", s)
+    ),
     key="er_source",
 )
 typed = c2.text_input(t("stewards.er.new_source"), key="er_new_source")

@@ -49,11 +49,11 @@ ui.kpi_row(
             "value": ui.fmt_int(summary["customers"].sum()),
             "help": t("marketing.rfm.buyers.help"),
         },
-        {"label": t("marketing.rfm.revenue"), "value": ui.fmt_money(summary["revenue"].sum())},
+        {"label": t("marketing.rfm.revenue"), "value": float(summary["revenue"].sum()), "money": True},
         {
             "label": t("marketing.rfm.champions_share"),
             "value": ui.fmt_pct(champions["revenue_share"].sum()),
-            "help": t("marketing.rfm.champions_share.help"),
+            "help": t("marketing.rfm.champions_share.help") + " " + t("marketing.rfm.champions_vs_segments"),
         },
         {
             "label": t("marketing.rfm.at_risk_share"),
@@ -88,11 +88,11 @@ st.dataframe(
         "customer_share": st.column_config.ProgressColumn(
             t("marketing.rfm.customer_share"), format="percent", min_value=0, max_value=1
         ),
-        "revenue": st.column_config.NumberColumn(t("marketing.rfm.revenue"), format="¥%.0f"),
+        "revenue": st.column_config.NumberColumn(t("marketing.rfm.revenue"), format="¥%,.0f"),
         "revenue_share": st.column_config.ProgressColumn(
             t("marketing.rfm.revenue_share"), format="percent", min_value=0, max_value=1
         ),
-        "avg_value": st.column_config.NumberColumn(t("marketing.rfm.avg_value"), format="¥%.0f"),
+        "avg_value": st.column_config.NumberColumn(t("marketing.rfm.avg_value"), format="¥%,.0f"),
         "avg_frequency": st.column_config.NumberColumn(t("marketing.rfm.avg_frequency"), format="%.1f"),
         "avg_recency_days": st.column_config.NumberColumn(t("marketing.rfm.avg_recency"), format="%.0f"),
     },

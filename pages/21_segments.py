@@ -273,7 +273,7 @@ with tab_build:
                     "value": ui.fmt_pct(stats["revenue_share"]),
                     "help": t("marketing.segments.revenue_share.help"),
                 },
-                {"label": t("marketing.segments.avg_spend"), "value": ui.fmt_money(stats["avg_spend"])},
+                {"label": t("marketing.segments.avg_spend"), "value": stats["avg_spend"], "money": True},
             ]
         )
 
@@ -291,7 +291,7 @@ with tab_build:
                 for col in sample.columns
                 if col in segments.FIELDS or col in ("customer_id", "full_name", "mobile", "email")
             }
-            | {"total_spend": st.column_config.NumberColumn(t("marketing.field.total_spend"), format="¥%.0f")},
+            | {"total_spend": st.column_config.NumberColumn(t("marketing.field.total_spend"), format="¥%,.0f")},
         )
 
         st.subheader(t("marketing.audience.title"))
@@ -353,6 +353,7 @@ with tab_build:
                 )  # audited when prepared
 
         with st.expander(t("marketing.segments.by_rfm")):
+            st.caption(t("marketing.segments.by_rfm.note"))
             by_rfm = cached_by_rfm(definition_json, as_of)
             st.dataframe(
                 i18n.display_frame(by_rfm, {"rfm_segment": charts.rfm_label}),
@@ -361,8 +362,8 @@ with tab_build:
                 column_config={
                     "rfm_segment": t("marketing.rfm.segment"),
                     "customers": st.column_config.NumberColumn(t("marketing.rfm.customers"), format="localized"),
-                    "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%.0f"),
-                    "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
+                    "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%,.0f"),
+                    "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%,.0f"),
                     "avg_p_alive": st.column_config.ProgressColumn(
                         t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1
                     ),

@@ -139,8 +139,8 @@ with tab_churn:
                     ),
                     "risk_tier": t("marketing.churn.tier"),
                     "reasons": t("marketing.churn.reasons"),
-                    "total_spend": st.column_config.NumberColumn(t("marketing.rfm.revenue"), format="¥%.0f"),
-                    "clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
+                    "total_spend": st.column_config.NumberColumn(t("marketing.rfm.revenue"), format="¥%,.0f"),
+                    "clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%,.0f"),
                 },
             )
         with st.expander(t("marketing.churn.versions")):
@@ -207,18 +207,19 @@ with tab_clv:
         )
         segs = clv_by_segment()
         total = float(segs["total_clv"].sum()) if not segs.empty else 0.0
-        cards = [{"label": t("marketing.clv.total", horizon=int(fit["horizon_days"])), "value": ui.fmt_money(total)}]
+        cards = [{"label": t("marketing.clv.total", horizon=int(fit["horizon_days"])), "value": total, "money": True}]
         if bt:
             error = (bt["predicted_purchases"] - bt["actual_purchases"]) / max(bt["actual_purchases"], 1)
             cards += [
                 {
                     "label": t("marketing.clv.bt_predicted"),
-                    "value": ui.fmt_int(bt["predicted_purchases"]),
+                    "value": bt["predicted_purchases"],
+                    "count": True,
                     "delta": f"{100 * error:+.1f}% " + t("marketing.clv.vs_actual"),
                     "delta_color": "off",
                     "help": t("marketing.clv.bt_help", cutoff=bt["calibration_cutoff"], horizon=bt["horizon_days"]),
                 },
-                {"label": t("marketing.clv.bt_actual"), "value": ui.fmt_int(bt["actual_purchases"])},
+                {"label": t("marketing.clv.bt_actual"), "value": bt["actual_purchases"], "count": True},
                 {
                     "label": t("marketing.clv.bt_mae"),
                     "value": f"{bt['mae']:.2f}",
@@ -244,8 +245,8 @@ with tab_clv:
                 "avg_expected_purchases": st.column_config.NumberColumn(
                     t("marketing.clv.expected_purchases"), format="%.2f"
                 ),
-                "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%.0f"),
-                "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
+                "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%,.0f"),
+                "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%,.0f"),
                 "avg_p_alive": st.column_config.ProgressColumn(
                     t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1
                 ),
@@ -262,9 +263,9 @@ with tab_clv:
                     t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1
                 ),
                 "expected_avg_value": st.column_config.NumberColumn(
-                    t("marketing.clv.expected_avg_value"), format="¥%.0f"
+                    t("marketing.clv.expected_avg_value"), format="¥%,.0f"
                 ),
-                "expected_value": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%.0f"),
+                "expected_value": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%,.0f"),
                 "expected_purchases": st.column_config.NumberColumn(
                     t("marketing.clv.expected_purchases"), format="%.2f"
                 ),

@@ -5,6 +5,7 @@ import streamlit as st
 from lib.security import auth
 from lib.admin import users
 from lib import ui
+from lib.core import i18n
 from lib.core.i18n import t
 
 user = ui.guard("users")
@@ -39,26 +40,29 @@ columns = [
     "locked",
 ]
 table = review[columns].copy()
-table["roles"] = table["roles"].map(lambda roles: ", ".join(t(f"role.{r}") for r in roles))
+table["roles"] = table["roles"].map(ui.role_names)
 for when in ("last_login", "last_activity"):
     table[when] = ui.fmt_times(table[when], missing=t("admin.users.never"))
-table.columns = [t(f"admin.users.col.{c if c != 'display_name' else 'name'}") for c in columns]
+table = i18n.display_frame(table.rename(columns={"display_name": "name"}), headers="admin.users.col")
 st.dataframe(table, hide_index=True, width="stretch")
 
 names = review["username"].tolist()
 role_label = lambda r: t(f"role.{r}")  # noqa: E731
-tab_add, tab_roles, tab_access, tab_password = st.tabs(
-    [t("admin.users.tab.add"), t("admin.users.tab.roles"), t("admin.users.tab.access"), t("admin.users.tab.password")]
-)
+tabs = ui.tabs({code: t(f"admin.users.tab.{code}") for code in ("add", "roles", "access", "password")}, key="users_tab")
+tab_add, tab_roles, tab_access, tab_password = tabs["add"], tabs["roles"], tabs["access"], tabs["password"]
+ADD_FIELDS = ("add_username", "add_display_name", "add_email", "add_roles", "add_password")
 
 
-def attempt(action, message: str) -> None:
-    """Run a lib call; show the lib's own message on refusal, else confirm and refresh."""
+def attempt(action, message: str, clear: tuple[str, ...] = ()) -> None:
+    """Run a lib call; show the lib's own message on refusal (the form keeps what was typed),
+    else forget the `clear` fields, confirm and refresh (on the same tab)."""
     try:
         action()
     except (users.AccountError, auth.PermissionDenied) as exc:
         ui.show_error(exc)
         return
+    for key in clear:
+        st.session_state.pop(key, None)
     st.session_state["admin_users_flash"] = message
     st.rerun()
 
@@ -67,21 +71,25 @@ if flash := st.session_state.pop("admin_users_flash", None):
     st.success(flash)
 
 with tab_add:
-    with st.form("add_user", clear_on_submit=True):
+    with st.form("add_user"):  # kept on a refusal, cleared after a success (attempt)
         c1, c2 = st.columns(2)
-        username = c1.text_input(t("admin.users.username"), max_chars=32)
-        display_name = c2.text_input(t("admin.users.display_name"), max_chars=100)
-        email = c1.text_input(t("admin.users.email"), max_chars=254)
+        username = c1.text_input(t("admin.users.username"), max_chars=32, key="add_username")
+        display_name = c2.text_input(t("admin.users.display_name"), max_chars=100, key="add_display_name")
+        email = c1.text_input(t("admin.users.email"), max_chars=254, key="add_email")
         roles = c2.multiselect(
-            t("admin.users.roles"), auth.ROLES, format_func=role_label, placeholder=t("common.choose")
+            t("admin.users.roles"), auth.ROLES, format_func=role_label, placeholder=t("common.choose"), key="add_roles"
         )
         password = st.text_input(
-            t("admin.users.password"), type="password", help=t("admin.users.password.help", n=users.MIN_PASSWORD_LENGTH)
+            t("admin.users.password"),
+            type="password",
+            help=t("admin.users.password.help", n=users.MIN_PASSWORD_LENGTH),
+            key="add_password",
         )
         if st.form_submit_button(t("admin.users.add"), type="primary"):
             attempt(
                 lambda: users.add_user(user, username, display_name, roles, password, email),
                 t("admin.users.added", username=username.strip().lower()),
+                clear=ADD_FIELDS,
             )
 
 with tab_roles:

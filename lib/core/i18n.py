@@ -68,40 +68,186 @@ def has(key: str) -> bool:
 Prefixes = str | Iterable[str]  # a key prefix, or several tried in order
 
 
+EMPTY = "—"  # how every missing value is shown (st.dataframe would print the English "None")
+# Codes every table shows the same way unless the caller maps the column itself: a stored
+# code is looked up under these prefixes; unknown codes (free text, a source added later) stay.
+DEFAULT_CODES: dict[str, tuple[str, ...]] = {
+    "source": ("dash.source", "dash.channel"),
+    "channel": ("dash.channel", "dash.source"),
+    "industry": ("dash.industry",),
+    "role": ("role",),
+}
+# Column names shared by many tables (customer_id, created_at, ...): tried after the caller's.
+SHARED_HEADERS = "common.col"
+MONEY_FORMAT = "¥{:,.0f}"
+
+
 def display_frame(
-    frame: pd.DataFrame, codes: Mapping[str, Prefixes | Callable[[Any], Any]] | None = None, headers: Prefixes = ()
+    frame: pd.DataFrame,
+    codes: Mapping[str, Prefixes | Callable[[Any], Any]] | None = None,
+    headers: Prefixes = (),
+    *,
+    money: Iterable[str] = (),
+    json: Mapping[str, Prefixes] | None = None,
 ) -> pd.DataFrame:
     """A copy of `frame` to show on screen, in the current language.
 
     `codes` maps a column to the key prefix(es) of its values: a stored code `c` is shown as
     `t(f"{prefix}.{c}")` of the first prefix with such a key (a callable is applied instead).
-    Unknown codes are shown as stored (free text, a channel added later); a NULL text is
-    shown as an empty string.
+    Columns named in DEFAULT_CODES (source, channel, industry ...) are translated the same way
+    unless `codes` names them. Unknown codes are shown as stored (free text, a channel added
+    later).
+    `money` names amount columns, shown as "¥192,719,946"; `json` maps a column of JSON text
+    to the key prefix(es) of its keys, shown as "Key: value; Key: value" (`readable_json`).
+    Every missing value - NULL text, NaN number, NaT date, empty text - is shown as EMPTY
+    ("—"); a numeric or date column with a missing value becomes text for that (numbers with
+    thousands separators, times to the minute), complete ones keep their type.
     `headers` names the key prefix(es) of the column names, tried in order (a table's own
-    prefix first, then a shared one such as "dash.col"); a column without a key keeps its name.
+    prefix first, then a shared one such as "dash.col"; "common.col" last when any is given);
+    a column without a key keeps its name.
 
     Only for display: CSV downloads and lib/ callers keep the stored codes and column names.
     """
     shown = frame.copy()
-    for column, prefixes in (codes or {}).items():
+    mapped: dict[str, Prefixes | Callable[[Any], Any]] = {**DEFAULT_CODES, **dict(codes or {})}
+    for column, how in mapped.items():
         if column in shown.columns:
-            label = prefixes if callable(prefixes) else _code_label(_prefix_list(prefixes))
+            label = how if callable(how) else _code_label(_prefix_list(how))
             shown[column] = shown[column].map(label, na_action="ignore")
-    from pandas.api.types import is_string_dtype
-
+    for column, keys in (json or {}).items():
+        if column in shown.columns:
+            shown[column] = shown[column].map(lambda v, p=keys: readable_json(v, p), na_action="ignore")
+    for column in money:
+        if column in shown.columns:
+            shown[column] = shown[column].map(money_text, na_action="ignore").astype(object)
     for column in shown.columns:
-        # st.dataframe prints a missing text as the English word "None" (in every language):
-        # a missing text is shown empty; numbers and dates keep their type
-        if is_string_dtype(shown[column]) or shown[column].dtype == object:
-            if shown[column].isna().any():
-                shown[column] = shown[column].astype(object).where(shown[column].notna(), "")
-    header_prefixes, names = _prefix_list(headers), []
+        shown[column] = _without_gaps(shown[column])
+    # the shared names only when headers are asked for (callers that label columns through
+    # st.column_config by their stored names get them unchanged)
+    header_prefixes, names = _prefix_list(headers) + ([SHARED_HEADERS] if headers else []), []
     for column in shown.columns:
         name = _label(header_prefixes, column)
         # two headers with the same text would make an ambiguous table (and Arrow refuses it)
         names.append(name if name not in names else str(column))
     shown.columns = names
     return shown
+
+
+def _without_gaps(values: pd.Series) -> pd.Series:
+    """The column with every missing value shown as EMPTY (unchanged when nothing is missing)."""
+    import pandas as pd
+    from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
+
+    missing = values.isna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        blank = values.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore").fillna(False)
+        missing = missing | blank.astype(bool)
+    if not missing.any():
+        return values
+    if is_datetime64_any_dtype(values):
+        present = values.dropna()
+        whole_days = bool(len(present)) and bool((present == present.dt.normalize()).all())
+        fmt = "%Y-%m-%d" if whole_days else "%Y-%m-%d %H:%M"
+        text = values.map(lambda v: v.strftime(fmt), na_action="ignore")
+    elif is_numeric_dtype(values) and not is_bool_dtype(values):
+        text = values.map(number_text, na_action="ignore")
+    else:
+        text = values
+    return text.astype(object).where(~missing, EMPTY)
+
+
+def number_text(value: Any) -> str:
+    """A number for a table cell: whole numbers with separators, others with two decimals."""
+    v = float(value)
+    return f"{int(v):,}" if v.is_integer() else f"{v:,.2f}"
+
+
+def money_text(value: Any) -> str:
+    """An amount in yuan with separators ("¥192,719,946"); EMPTY when missing."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return EMPTY
+    return EMPTY if v != v else MONEY_FORMAT.format(v)
+
+
+def readable_json(value: Any, prefixes: Prefixes = ()) -> str:
+    """JSON text (an audit entry's details, a quarantined row) as "Key: value; Key: value" in
+    the current language: keys through the given key prefixes, nested objects in brackets,
+    lists comma-separated, missing values as EMPTY. Text that is not a JSON object is returned
+    as it is."""
+    import json as _json
+
+    if isinstance(value, (dict, list)):
+        data = value
+    else:
+        try:
+            data = _json.loads(value)
+        except (TypeError, ValueError):
+            return value
+    prefix_list = _prefix_list(prefixes) + [SHARED_HEADERS]
+
+    def text(v: Any) -> str:
+        if v is None or v == "":
+            return EMPTY
+        if isinstance(v, bool):
+            return t("common.yes") if v else t("common.no")
+        if isinstance(v, float):
+            return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+        if isinstance(v, int):
+            return f"{v:,}"
+        if isinstance(v, dict):
+            return "(" + pairs(v) + ")"
+        if isinstance(v, list):
+            return ", ".join(text(x) for x in v) or EMPTY
+        return str(v)
+
+    def pairs(d: dict) -> str:
+        return "; ".join(f"{_label(prefix_list, k)}: {text(v)}" for k, v in d.items())
+
+    if isinstance(data, dict):
+        return pairs(data) or EMPTY
+    if isinstance(data, list):
+        return text(data)
+    return value
+
+
+def code_label(prefixes: Prefixes, code: Any) -> Any:
+    """A stored code in the current language (the first prefix with a key), else as stored."""
+    return _label(_prefix_list(prefixes), code)
+
+
+def code_text(prefixes: Prefixes, code: Any) -> Any:
+    """Like `code_label`, but a code without a key is made readable rather than shown raw:
+    "user.password_reset" -> "User password reset" (for open-ended codes such as audit actions)."""
+    label = code_label(prefixes, code)
+    if label is not code or not isinstance(code, str):
+        return label
+    words = code.replace(".", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def plural(key: str, n: int, lang: str | None = None, **params) -> str:
+    """A counted phrase: `key.one` for exactly 1 (when the catalog has it), else `key`.
+    `{n}` is filled with the count, separators included ("1 result", "1,234 results")."""
+    chosen = f"{key}.one" if n == 1 and has(f"{key}.one") else key
+    return t(chosen, lang, n=f"{n:,}", **params)
+
+
+def sentences(messages: Iterable[str], lang: str | None = None) -> str:
+    """Several messages as one text: "Name is required; a valid email is needed." (each
+    message's own full stop dropped, one at the end) - never "required., A valid"."""
+    zh = (lang or language()) == "zh"
+    parts = [m.strip().rstrip(".。;；").strip() for m in messages if m and m.strip()]
+    if not parts:
+        return ""
+    if not zh:  # "...; a valid email" (not "; A valid"), acronyms ("ID ...") kept
+        parts = parts[:1] + [p if _acronym(p.split()[0]) else p[0].lower() + p[1:] for p in parts[1:]]
+    return ("；" if zh else "; ").join(parts) + ("。" if zh else ".")
+
+
+def _acronym(word: str) -> bool:
+    return len(word) > 1 and word.isupper()
 
 
 def _prefix_list(prefixes: Prefixes) -> list[str]:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from lib.core import normalize, errors
-from lib.core.i18n import t
+from lib.core.i18n import sentences, t
 from lib.core import parallel
 
 # ---------------------------------------------------------------- errors
@@ -52,7 +52,7 @@ class ValidationError(errors.ValidationError):
 
     def __init__(self, errors: list[FieldError]):
         self.errors = errors
-        super().__init__("; ".join(e.message() for e in errors))
+        super().__init__(sentences(e.message() for e in errors))
 
     def by_field(self, lang: str | None = None) -> dict[str, str]:
         return {e.field: e.message(lang) for e in self.errors}

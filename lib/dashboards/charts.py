@@ -9,24 +9,17 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from lib.core import i18n
+from lib.core import i18n, plot_theme
 from lib.core.i18n import t
 
-PALETTE = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#84cc16", "#ec4899", "#64748b", "#f97316"]
-FONT = "Inter, 'PingFang SC', 'Microsoft YaHei', 'Noto Sans CJK SC', sans-serif"
+PALETTE = plot_theme.PALETTE
+FONT = plot_theme.FONT
 
 
 def _layout(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0, "font": {"size": 15}},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 48, "b": 10},
-        font={"family": FONT},
-        legend={"orientation": "h", "y": -0.18},
-        hovermode="x unified",
-        plot_bgcolor="rgba(0,0,0,0)",
-    )
-    return fig
+    if fig.layout.hovermode is None:
+        fig.update_layout(hovermode="x unified")
+    return plot_theme.apply(fig, title, height)
 
 
 def empty(title: str) -> go.Figure:
@@ -48,12 +41,16 @@ def stage_label(stage) -> str:
 
 def dimension_label(dimension: str, value) -> str:
     """A value of an Overview dimension as the sidebar filters and the charts show it: stages
-    and source channels by their names in the current language, provinces, industries and
-    customer types as stored; '' and NULL are unknown (stage: none yet)."""
+    source channels and industries by their names in the current language (any dimension with
+    `dash.<dimension>.<code>` keys), provinces and other values as stored; '' and NULL are unknown (stage: none yet)."""
     if dimension == "lifecycle_stage":
         return stage_label(value)
-    if dimension == "channel" and value and i18n.has(f"dash.channel.{value}"):
-        return t(f"dash.channel.{value}")
+    if (
+        dimension in ("channel", "industry", "source", "customer_type")
+        and value
+        and i18n.has(f"dash.{dimension}.{value}")
+    ):
+        return t(f"dash.{dimension}.{value}")
     return label(value)
 
 
@@ -72,7 +69,7 @@ def monthly_customers(frame: pd.DataFrame) -> go.Figure:
         mode="lines+markers",
         line={"color": PALETTE[1], "width": 3},
     )
-    fig.update_xaxes(title=t("dash.chart.month"), dtick="M1", tickformat="%Y-%m")
+    plot_theme.month_axis(fig, t("dash.chart.month"))
     fig.update_yaxes(title=t("dash.chart.customers"), rangemode="tozero")
     return _layout(fig, title)
 
@@ -90,7 +87,7 @@ def monthly_revenue(frame: pd.DataFrame) -> go.Figure:
             hovertemplate="%{x|%Y-%m}: ¥%{y:,.0f}<extra></extra>",
         )
     )
-    fig.update_xaxes(title=t("dash.chart.month"), dtick="M1", tickformat="%Y-%m")
+    plot_theme.month_axis(fig, t("dash.chart.month"))
     fig.update_yaxes(title=t("dash.chart.revenue"), rangemode="tozero", tickprefix="¥")
     return _layout(fig, title)
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from lib.core import i18n, plot_theme
 from lib.core.i18n import t
 
 
+CODES = ("dash.source", "dash.channel")  # channel and source codes as shown in both languages
+
+
 def _layout(fig: go.Figure, height: int = 320) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
-    return fig
+    title = fig.layout.title.text
+    return plot_theme.apply(fig, title, height)
 
 
 def score_trend(trend: pd.DataFrame, dimensions: tuple[str, ...]) -> go.Figure:
@@ -34,14 +38,14 @@ def score_trend(trend: pd.DataFrame, dimensions: tuple[str, ...]) -> go.Figure:
     fig.update_layout(
         title=t("stewards.q.trend"), xaxis_title=t("stewards.q.run"), yaxis_title=t("stewards.q.score_pct")
     )
-    fig.update_xaxes(dtick=1)
+    fig.update_xaxes(dtick=1, type="category")
     return _layout(fig)
 
 
 def score_bars(frame: pd.DataFrame, key: str, title: str) -> go.Figure:
     """Horizontal bars of score per group (worst first), with failed/checked in the hover."""
     frame = frame.sort_values("score", ascending=False)
-    labels = [t(f"stewards.field.{v}") if key == "field" else str(v) for v in frame[key]]
+    labels = [t(f"stewards.field.{v}") if key == "field" else i18n.code_label(CODES, v) for v in frame[key]]
     fig = go.Figure(
         go.Bar(
             x=frame["score"] * 100,
@@ -68,7 +72,7 @@ def source_dimension_heatmap(frame: pd.DataFrame, dimensions: tuple[str, ...]) -
         go.Heatmap(
             z=pivot.to_numpy() * 100,
             x=[t(f"stewards.dim.{d}") for d in cols],
-            y=list(pivot.index),
+            y=[i18n.code_label(CODES, v) for v in pivot.index],
             colorscale="RdYlGn",
             zmin=85,
             zmax=100,

@@ -32,13 +32,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 import pyarrow as pa
 
 from lib.security import audit, auth, privacy
-from lib.core import errors, hooks, normalize, parallel, settings, validation, warehouse
+from lib.core import errors, hooks, i18n, normalize, parallel, settings, validation, warehouse
 from lib.stewardship import dedup, entry_rules, registration
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,24 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "note": ("note", "notes", "comment", "备注", "内容"),
     },
 }
+
+
+def field_order(kind: str, values: dict) -> list[str]:
+    """The fields of a stored row (a quarantined one) in the import's own order (FIELDS), then
+    any others as stored: a steward fixes them in the order the file and the mapping use."""
+    order = [f for f in FIELDS.get(kind, {}) if f in values]
+    return order + [f for f in values if f not in order]
+
+
+def readable_raw(kind: str, raw: Any) -> str:
+    """A quarantined row's values as "Field: value; Field: value" in the import's field order
+    and the current language (empty values left out)."""
+    values = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+    parts = [
+        f"{validation.field_label(f)}: {values[f]}" for f in field_order(kind, values) if values[f] not in (None, "")
+    ]
+    return "; ".join(parts) or i18n.EMPTY
+
 
 REQUIRED_FIELDS = {
     "customers": ("source_record_id",),
@@ -275,6 +293,24 @@ def _transcode(data: bytes) -> tuple[bytes, str]:
         ) from None
 
 
+def _without_cut_character(body: bytes) -> tuple[bytes, bool]:
+    """UTF-8 text whose last character was cut in half (a truncated file) loses those 1-3
+    bytes instead of sending the whole file to the encoding guesser (which read such a
+    Chinese file as a Windows code page)."""
+    window = body[-(1 << 16) :]
+    skip = 0
+    while skip < min(3, len(window)) and window[skip] & 0xC0 == 0x80:
+        skip += 1  # start the window at a character boundary
+    window = window[skip:]
+    try:
+        window.decode("utf-8")
+        return body, False
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data" or exc.start < len(window) - 3:
+            return body, False  # not UTF-8 (or broken elsewhere): the encoding guesser decides
+        return body[: len(body) - (len(window) - exc.start)], True
+
+
 def _is_utf8(head: bytes, whole: bool) -> bool:
     try:
         head.decode("utf-8")
@@ -389,14 +425,20 @@ def _read_csv(data: bytes, sep: str) -> tuple[list[str], pd.DataFrame, list[str]
     first = data[: data.find(b"\n") if b"\n" in data else len(data)]
     _check_width(first.count(sep.encode()) + 1)  # before decoding or parsing anything
     body, encoding = _strip_bom(data)
+    notes: list[str] = []
+    body, cut = _without_cut_character(body)
+    if cut:
+        notes.append(
+            "The file ends in the middle of a character (it was cut off when saved or sent): "
+            "the incomplete last character was dropped."
+        )
     if not _is_utf8(body[: 1 << 20], len(body) <= 1 << 20):
         body, encoding = _transcode(body)
-    notes: list[str] = []
     try:
         header, frame = _parse_csv(body, sep, notes)
     except _NotUtf8:  # e.g. ASCII headers over GBK names
         body, encoding = _transcode(body)
-        notes = []
+        notes = notes[:1] if cut else []
         header, frame = _parse_csv(body, sep, notes)
     if encoding:
         notes.insert(0, f"The file was read as {_ENCODING_NAMES.get(encoding, encoding)} text.")

@@ -31,6 +31,7 @@ and birth dates — no match — while a shared phone between similar names coun
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -650,3 +651,29 @@ def name_keys(full_name, family, given) -> tuple:
     row = con.execute("SELECT name_s, fam, giv, py, name_key, name_fz, cjk FROM one_names").fetchone()
     con.close()
     return row
+
+
+_EXACT = re.compile(r"^exact match (?:on|of) (?P<col>[a-z_]+)$", re.I)
+_COLUMN = re.compile(r"\b(" + "|".join(sorted(FIELD_LABELS, key=len, reverse=True)) + r"|mobile_key|name_pinyin)\b")
+
+
+def level_text(label: str) -> str:
+    """A comparison level's label (splink's chart label such as "Exact match on email_norm")
+    in words for stewards, in the current language: "Same email"; other labels keep their
+    wording with the matching columns named as fields ("email_norm" -> "Email")."""
+    from lib.core import i18n, validation
+
+    def field(col: str) -> str:
+        return validation.field_label(
+            {"mobile_key": "mobile", "name_pinyin": "full_name"}.get(col, FIELD_LABELS.get(col, col))
+        )
+
+    text = (label or "").strip()
+    if text.lower() in ("missing", "null"):
+        return i18n.t("stewards.dd.level.missing")
+    if text.lower().startswith("all other"):
+        return i18n.t("stewards.dd.level.other")
+    exact = _EXACT.match(text)
+    if exact:
+        return i18n.t("stewards.dd.level.exact", field=field(exact.group("col")))
+    return _COLUMN.sub(lambda m: field(m.group(1)), text)

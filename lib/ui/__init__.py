@@ -2,7 +2,8 @@
 
 * `session`: the page guard (login form, login cookie, server-side session check, sidebar);
 * `filters`: the dashboards' filter state (sidebar <-> session state <-> URL);
-* `widgets`: KPI cards, number formats, error messages, masked downloads, paging;
+* `widgets`: KPI cards (compact values, exact in the tooltip), number formats, plurals,
+  tabs that stay open after an action, row selection, masked downloads, paging;
 * `routes`: the HTTP route that writes the httpOnly login cookie (mounted by serve.py);
 * `errors`: the one error renderer (`ui.shown()` around an action, `ui.show_error(exc)`);
 * `cache`: the one cache policy (`@ui.cached`, keyed on the warehouse's data version).
@@ -17,7 +18,17 @@ from lib.ui.filters import sidebar_filters
 from lib.ui.session import COOKIE_NAME, client, guard, prepare_process
 from lib.ui.session import _load_chart_library, _plotly_chunk  # noqa: F401 - tests reach them as ui._x
 from lib.ui.widgets import (
+    EMPTY,
     chart,
+    count_column,
+    fmt_compact,
+    kpi_value,
+    money_column,
+    open_tab,
+    plural,
+    role_names,
+    selected_row,
+    tabs,
     download,
     download_csv,
     fmt_int,
@@ -34,6 +45,16 @@ from lib.ui.widgets import (
 
 __all__ = [
     "COOKIE_NAME",
+    "EMPTY",
+    "count_column",
+    "fmt_compact",
+    "kpi_value",
+    "money_column",
+    "open_tab",
+    "plural",
+    "role_names",
+    "selected_row",
+    "tabs",
     "cached",
     "chart",
     "client",

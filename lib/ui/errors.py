@@ -37,7 +37,7 @@ class Outcome:
 def render(exc: BaseException) -> str | None:
     """Show `exc` on the page; returns the reference id of an unexpected error (else None)."""
     if isinstance(exc, validation.ValidationError) and exc.errors:
-        for e in exc.errors:
+        for e in exc.errors:  # one message per field, each as worded
             st.error(e.message())
         return None
     if isinstance(exc, errors.UserError):

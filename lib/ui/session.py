@@ -272,8 +272,8 @@ def _log_out(client_id: str) -> None:
 def guard(page_key: str | None = None) -> auth.User:
     """Log the user in or stop; stop if the page's roles exclude them; draw the sidebar."""
     prepare_process()
-    st.set_page_config(page_title=t("app.title"), page_icon=":material/groups:", layout="wide")
     _init_language()
+    st.set_page_config(page_title=page_title(page_key), page_icon=":material/groups:", layout="wide")
     try:
         # Secrets are checked before anything else runs: outside demo mode a missing, demo,
         # short, predictable or malformed key stops the app here with a message, not a traceback.
@@ -300,6 +300,13 @@ def guard(page_key: str | None = None) -> auth.User:
         st.error(t("access.denied"))
         st.stop()
     return user
+
+
+def page_title(page_key: str | None) -> str:
+    """The browser tab's title in the current language: "Overview · Customer 360"."""
+    if page_key is None:
+        return t("app.title")
+    return f"{t(f'nav.{page_key}')} · {t('app.title')}"
 
 
 def _sidebar(user: auth.User) -> None:

@@ -14,25 +14,82 @@ from lib.core import i18n
 from lib.core.i18n import t
 
 
+EMPTY = i18n.EMPTY
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) in ("NaT", "<NA>", "nan")
+
+
 def kpi_row(cards: Iterable[dict[str, Any]]) -> None:
-    """Metric cards: dicts with label, value, and optional delta, help, delta_color."""
+    """Metric cards: dicts with label, value, and optional delta, help, delta_color.
+
+    A card may give a number instead of text: `{"label": ..., "value": 287875123.4, "money":
+    True}` (or `"count": True`). It is shown compactly when the full figure would not fit the
+    card ("¥2.88亿" / "¥287.9M", "1.2M"), and the exact figure is put first in the help
+    tooltip, so no card ever cuts its value."""
     cards = list(cards)
     for col, card in zip(st.columns(len(cards)), cards):
+        value, help_text = card["value"], card.get("help")
+        if card.get("money") or card.get("count"):
+            value, exact = kpi_value(card["value"], money=bool(card.get("money")), cards=len(cards))
+            if exact != value:
+                help_text = t("common.exact_value", value=exact) + (f"\n\n{help_text}" if help_text else "")
         col.metric(
             card["label"],
-            card["value"],
+            value,
             delta=card.get("delta"),
-            help=card.get("help"),
+            help=help_text,
             delta_color=card.get("delta_color", "normal"),
             border=True,
         )
 
 
+# the widest value (characters) a metric card shows whole, by the number of cards in the row:
+# the wide layout on a 1280 px screen leaves ~900 px beside the sidebar, and the 36 px metric
+# font takes ~20 px a digit, so four cards hold ~9 characters ("¥287,875,…" was cut there)
+_KPI_FITS = {1: 36, 2: 18, 3: 12, 4: 9, 5: 7, 6: 6}
+
+
+def kpi_value(value: Any, money: bool = False, cards: int = 4) -> tuple[str, str]:
+    """(the text a KPI card shows, the exact text): exact when it fits, else compact."""
+    if _missing(value):
+        return EMPTY, EMPTY
+    exact = fmt_money(value) if money else fmt_int(value)
+    if len(exact) <= _KPI_FITS.get(cards, 6):
+        return exact, exact
+    return fmt_compact(value, money=money), exact
+
+
+def fmt_compact(value: Any, money: bool = False) -> str:
+    """A large number in a few characters, in the current language's units: 287,875,123 is
+    "2.88亿" in Chinese and "287.9M" in English (with ¥ for money); small numbers whole."""
+    if _missing(value):
+        return EMPTY
+    v = float(value)
+    sign, v = ("-" if v < 0 else ""), abs(v)
+    unit = ""
+    if i18n.language() == "zh":
+        for size, name, digits in ((1e8, "亿", 2), (1e4, "万", 1)):
+            if v >= size:
+                v, unit, text = v / size, name, f"{v / size:,.{digits}f}"
+                break
+        else:
+            text = f"{v:,.0f}"
+    else:
+        for size, name in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e4, "K")):
+            if v >= size:
+                v, unit = v / size, name
+                break
+        text = f"{v:,.1f}" if unit else f"{v:,.0f}"
+    return f"{sign}{'¥' if money else ''}{text}{unit}"
+
+
 def fmt_int(value: Any) -> str:
-    return "–" if value is None else f"{int(value):,}"
+    return EMPTY if _missing(value) else f"{int(value):,}"
 
 
-def fmt_times(values, fmt: str = "%Y-%m-%d %H:%M:%S", missing: str = "–"):
+def fmt_times(values, fmt: str = "%Y-%m-%d %H:%M:%S", missing: str = EMPTY):
     """Timestamps of a column as text for a table, a missing one as `missing` (st.dataframe
     would print a null as the English word "None" in every language)."""
     import pandas as pd
@@ -41,17 +98,17 @@ def fmt_times(values, fmt: str = "%Y-%m-%d %H:%M:%S", missing: str = "–"):
 
 
 def fmt_money(value: Any) -> str:
-    return "–" if value is None else f"¥{float(value):,.0f}"
+    return EMPTY if _missing(value) else f"¥{float(value):,.0f}"
 
 
 def fmt_pct(value: Any, digits: int = 1) -> str:
-    return "–" if value is None else f"{100 * float(value):.{digits}f}%"
+    return EMPTY if _missing(value) else f"{100 * float(value):.{digits}f}%"
 
 
 def fmt_money_short(value: Any) -> str:
     """Large amounts for KPI cards: ¥672.9M in English, ¥6.73亿 / ¥8,383 in Chinese."""
-    if value is None:
-        return "–"
+    if _missing(value):
+        return EMPTY
     v = float(value)
     if i18n.language() == "zh":
         if abs(v) >= 1e8:
@@ -63,6 +120,62 @@ def fmt_money_short(value: Any) -> str:
         if abs(v) >= size:
             return f"¥{v / size:,.1f}{unit}"
     return f"¥{v:,.0f}"
+
+
+def plural(key: str, n: int, **params) -> str:
+    """`t(key)` for a count, with `key.one` for exactly one ("1 result", "12 results")."""
+    return i18n.plural(key, int(n), **params)
+
+
+def role_names(roles: Any) -> str:
+    """Roles (a list, or text such as "manager,marketing") by their names, comma-separated."""
+    if roles is None or (isinstance(roles, float) and math.isnan(roles)):
+        return EMPTY
+    items = str(roles).replace(";", ",").split(",") if isinstance(roles, str) else [str(r) for r in roles]
+    names = [t(f"role.{r.strip()}") if i18n.has(f"role.{r.strip()}") else r.strip() for r in items if str(r).strip()]
+    return ", ".join(names) or EMPTY
+
+
+def money_column(label: str | None = None, **kwargs) -> Any:
+    """A st.dataframe column of yuan amounts: "¥192,719,946" (sorts as a number)."""
+    return st.column_config.NumberColumn(label, format="¥%,.0f", **kwargs)
+
+
+def count_column(label: str | None = None, **kwargs) -> Any:
+    """A st.dataframe column of counts with thousands separators (sorts as a number)."""
+    return st.column_config.NumberColumn(label, format="%,d", **kwargs)
+
+
+def tabs(labels: dict[str, str], key: str) -> dict[str, Any]:
+    """Tabs that stay open across reruns: an action inside one (a button, a form) shows its
+    result there instead of jumping back to the first tab. `labels` maps a stable code to its
+    label in the current language; returns the tab containers by code. The open tab is also
+    kept by code (under `key + "__open"`), so it survives a language switch."""
+    by_label = {label: code for code, label in labels.items()}
+    code_key = f"{key}__open"
+    chosen = by_label.get(str(st.session_state.get(key)))
+    if chosen is None:  # first run, a language switch, or open_tab()
+        remembered = str(st.session_state.get(code_key))
+        chosen = remembered if remembered in labels else next(iter(labels))
+        st.session_state[key] = labels[chosen]
+    st.session_state[code_key] = chosen
+    containers = st.tabs(list(labels.values()), key=key, on_change="rerun")
+    return dict(zip(labels, containers))
+
+
+def open_tab(key: str, code: str) -> None:
+    """Open tab `code` of `ui.tabs(..., key)` on the next run (e.g. after an action elsewhere)."""
+    st.session_state[f"{key}__open"] = code
+    st.session_state.pop(key, None)
+
+
+def selected_row(event: Any) -> int | None:
+    """The position of the row picked in `st.dataframe(..., on_select="rerun",
+    selection_mode="single-row")`, or None."""
+    rows = list(getattr(getattr(event, "selection", None), "rows", None) or [])
+    if not rows and isinstance(event, dict):
+        rows = list(event.get("selection", {}).get("rows", []))
+    return int(rows[0]) if rows else None
 
 
 # ---------------------------------------------------------------- dashboards: downloads, paging
@@ -182,7 +295,7 @@ def paginator(total: int, page_size: int, key: str) -> int:
         args=(1,),
         icon=":material/chevron_right:",
     )
-    mid.caption(t("dash.page.of", page=page, pages=pages, total=f"{total:,}"))
+    mid.caption(t("dash.page.of.one" if total == 1 else "dash.page.of", page=page, pages=pages, total=f"{total:,}"))
     return page
 
 

@@ -141,10 +141,17 @@ def test_audit_page_shows_the_login_and_filters_by_action(customers):
     open_page(at, "pages/31_audit.py")
     assert not at.exception, at.exception
     table = at.dataframe[0].value
-    assert "login" in table["Action"].tolist()
+    # actions and record types by name, roles by name, details as readable text (no codes, no JSON)
+    assert "Logged in" in table["Action"].tolist() and "login" not in table["Action"].tolist()
+    login_row = table[table["Action"] == "Logged in"].iloc[0]
+    assert (login_row["Roles"], login_row["Detail"]) == ("admin", "Client: local")
+    assert "—" in table["Record"].tolist() and "None" not in table.astype(str).values
     at.selectbox[1].select("login")
     at.run()
-    assert set(at.dataframe[0].value["Action"]) == {"login"}
+    assert set(at.dataframe[0].value["Action"]) == {"Logged in"}
+    assert at.markdown[-1].value.startswith("1 entry matches") or any(
+        m.value.startswith("1 entry matches") for m in at.markdown
+    )
     button(at, "Prepare CSV export").click()
     at.run()
     assert not at.exception

@@ -244,3 +244,21 @@ def test_quality_flags_show_missing_and_invalid_values_raw_input_and_open_flags(
     assert ("quality", "mobile", "mobile.valid") in {
         (f["source"], f["field"], f["code"]) for f in customers.customer_360(users["steward"], 3).quality_flags
     }
+
+
+def test_exact_name_matches_rank_before_longer_names(small, users):
+    """张伟帆 (id 20) was registered before 张伟 (ids 21, 22): a search for 张伟 - in characters,
+    pinyin with or without the space, or initials - lists the two exact 张伟 first."""
+    from lib.core import warehouse as wh
+    from tests import factories as fx
+
+    with wh.transaction() as tx:
+        fx.customer(tx, 20, full_name="张伟帆", given_name="伟帆", name_pinyin="zhang wei fan|zwf|zhangweifan")
+        fx.customer(tx, 21, full_name="张伟", given_name="伟", name_pinyin="zhang wei|zw|zhangwei")
+        fx.customer(tx, 22, full_name="张伟", given_name="伟", name_pinyin="zhang wei|zw|zhangwei")
+    for entry in ("张伟", "zhang wei", "Zhang Wei", "zhangwei"):
+        page = customers.search(users["manager"], entry)
+        assert (entry, page.rows["customer_id"].tolist()) == (entry, [21, 22, 20])
+    # a partial entry has no exact match: plain id order, as before
+    assert customers.search(users["manager"], "张伟f").rows["customer_id"].tolist() == []
+    assert customers.search(users["manager"], "zhang w").rows["customer_id"].tolist() == [20, 21, 22]

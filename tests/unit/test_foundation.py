@@ -279,9 +279,10 @@ def test_display_frame_translates_codes_and_headers_and_leaves_the_rest_alone():
     assert shown["状态"].tolist()[:2] == ["已支付", "on_hold"]  # an unknown code as stored
     assert shown["渠道"].tolist() == ["微信", "网站", "tmall"]
     assert shown["来源系统"].tolist()[:2] == ["短信回复“TD”退订", "shop"]
-    # a NULL text is shown empty (st.dataframe would print a missing value as "None")
-    assert shown["状态"].tolist()[2] == "" and shown["来源系统"].tolist()[2] == ""
-    assert shown["金额（元）"].tolist()[:2] == [10.0, 20.0]  # numbers untouched
+    # a missing value is shown as "—" (st.dataframe would print it as "None")
+    assert shown["状态"].tolist()[2] == "—" and shown["来源系统"].tolist()[2] == "—"
+    # a number column with a gap becomes text for that, with separators; complete ones keep their type
+    assert shown["金额（元）"].tolist() == ["10", "20", "—"]
     # the frame the caller keeps (for CSV downloads) still holds the stored codes and names
     assert list(frame.columns) == ["status", "channel", "amount", "source"]
     assert frame["status"].tolist()[:2] == ["paid", "on_hold"]
@@ -302,7 +303,7 @@ def test_display_frame_header_prefixes_callables_and_clashing_headers(monkeypatc
     shown = i18n.display_frame(frame, {"kind": str.upper}, headers=("t.own", "t.shared"))
     # the table's own prefix wins; a header that would repeat another keeps its column name
     assert list(shown.columns) == ["Id", "Captured via", "Type", "event_type", "other"]
-    assert shown["Type"].tolist() == ["A"] and shown["other"].tolist() == [""]
+    assert shown["Type"].tolist() == ["A"] and shown["other"].tolist() == ["—"]
     assert list(i18n.display_frame(frame).columns) == list(frame.columns)  # nothing asked, nothing changed
 
 

@@ -168,3 +168,19 @@ def test_repair_notes_travel_to_the_import_result(stw_empty, tmp_path, users):
         "1 rows had fewer cells than the header's 3: the missing cells at their end were read as empty.",
         "Control characters (NUL, bidirectional overrides such as U+202E ...) were removed from 1 cells in: name.",
     ]
+
+
+def test_a_file_cut_in_the_middle_of_a_chinese_character_is_still_read_as_utf8():
+    """A truncated upload ends in half a character: the half is dropped with a note, instead of
+    the whole file being guessed as a Windows code page (it was read as cp1006: 'ﮒﺙ')."""
+    from lib.stewardship import importer as imp
+
+    data = "id,name\n1,张三\n2,李四\n".encode("utf-8")[:-2]  # the last 李四 byte and the newline
+    frame = imp.read_table(data, "cut.csv")
+    assert frame.values.tolist() == [["1", "张三"], ["2", "李"]]
+    assert frame.attrs["notes"] == [
+        "The file ends in the middle of a character (it was cut off when saved or sent): "
+        "the incomplete last character was dropped."
+    ]
+    whole = imp.read_table("id,name\n1,张三\n".encode("utf-8"), "whole.csv")
+    assert whole.attrs.get("notes", []) == [] and whole.values.tolist() == [["1", "张三"]]

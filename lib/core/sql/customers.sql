@@ -19,7 +19,12 @@ WHERE merged_into IS NULL AND deleted_at IS NULL
            AND (contains(full_name, CAST(:text AS VARCHAR)) OR contains(company, CAST(:text AS VARCHAR))))
        OR (CAST(:latin AS VARCHAR) IS NOT NULL
            AND (contains(name_pinyin, CAST(:latin AS VARCHAR)) OR contains(lower(company), CAST(:latin AS VARCHAR)))))
-ORDER BY (customer_id = CAST(:cid AS BIGINT)) DESC NULLS LAST, customer_id
+-- Exact matches first: the id, then a whole name as typed (张伟 before 张伟帆) or a whole
+-- pinyin reading ('zhang wei', 'zhangwei', 'zw' before 'zhang wei fan'), then by id.
+ORDER BY (customer_id = CAST(:cid AS BIGINT)) DESC NULLS LAST,
+         (full_name = CAST(:text AS VARCHAR)
+          OR contains('|' || name_pinyin || '|', '|' || CAST(:latin AS VARCHAR) || '|')) DESC NULLS LAST,
+         customer_id
 LIMIT :limit OFFSET :offset
 
 -- name: c360_profile
