@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from lib.stewardship import entry_rules, importer
+from lib.stewardship import importer
 from lib import ui
 from lib.core import i18n, validation
 from lib.core.i18n import t

@@ -30,7 +30,11 @@ shown = items.assign(overdue=[t("ixn.yes") if o else t("ixn.no") for o in items[
 st.dataframe(
     i18n.display_frame(
         shown,
-        {"interaction_type": ("ixn.type", "dash.event"), "channel": ("ixn.channel", "dash.channel"), "outcome": "ixn.outcome"},
+        {
+            "interaction_type": ("ixn.type", "dash.event"),
+            "channel": ("ixn.channel", "dash.channel"),
+            "outcome": "ixn.outcome",
+        },
         headers="ixn.col",
     ),
     hide_index=True,

@@ -590,7 +590,7 @@ def record_consent(
             recorded_by=user.username,
             evidence=evidence,
         )
-        after = {"channel": channel, "status": status, "source": source}
+        after: dict[str, Any] = {"channel": channel, "status": status, "source": source}
         if evidence is not None:
             after["evidence_given"] = True  # the text itself may name people: not in the audit
         audit.record(

@@ -84,10 +84,27 @@ _CHANNEL_WORDS = {
     "电话": "phone",
 }
 _STATUS_WORDS = {
-    **{w: "granted" for w in ("granted", "grant", "yes", "y", "true", "1", "opt-in", "opt_in", "optin", "同意", "是", "订阅")},
+    **{
+        w: "granted"
+        for w in ("granted", "grant", "yes", "y", "true", "1", "opt-in", "opt_in", "optin", "同意", "是", "订阅")
+    },
     **{
         w: "withdrawn"
-        for w in ("withdrawn", "withdraw", "no", "n", "false", "0", "opt-out", "opt_out", "optout", "撤回", "拒绝", "否", "退订")
+        for w in (
+            "withdrawn",
+            "withdraw",
+            "no",
+            "n",
+            "false",
+            "0",
+            "opt-out",
+            "opt_out",
+            "optout",
+            "撤回",
+            "拒绝",
+            "否",
+            "退订",
+        )
     },
 }
 _TYPE_WORDS = {
@@ -209,8 +226,15 @@ def _reason(field: str, code: str) -> dict:
 
 
 def write(
-    tx: warehouse.Tx, kind: str, checked: validation.Checked, ok: pd.Series, *, source: str, customer_source: str,
-    username: str, import_id: int | None,
+    tx: warehouse.Tx,
+    kind: str,
+    checked: validation.Checked,
+    ok: pd.Series,
+    *,
+    source: str,
+    customer_source: str,
+    username: str,
+    import_id: int | None,
 ) -> tuple[int, int, dict[int, list[dict]]]:
     """Insert the valid rows not yet present: (loaded, unchanged, {row: reasons} to quarantine)."""
     rows = checked.clean[ok].copy()

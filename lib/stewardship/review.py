@@ -134,6 +134,7 @@ def bulk_resolve(user: auth.User, flag_ids: list[int], action: str, reason: str)
             if tx.scalar("stw_customer_verify", customer_id=cid, expected_version=version) == 0:
                 raise BulkError(f"Customer {cid} changed meanwhile: reload the list and select again.")
             after = tx.one("stw_customer_by_id", customer_id=cid)
+            assert before is not None and after is not None  # the flag's join found the record
             for flag_id in group["flag_id"].astype(int).tolist():
                 tx.run(
                     "stw_flag_set_status",

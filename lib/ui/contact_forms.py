@@ -60,7 +60,10 @@ def log_interaction_form(user: auth.User, customer_id: int) -> None:
     with st.form(f"ixn_form_{customer_id}", clear_on_submit=True):
         c1, c2, c3 = st.columns(3)
         kind = c1.selectbox(
-            t("ixn.form.type"), contact_imports.INTERACTION_TYPES, format_func=lambda k: t(f"ixn.type.{k}"), key="ixn_type"
+            t("ixn.form.type"),
+            contact_imports.INTERACTION_TYPES,
+            format_func=lambda k: t(f"ixn.type.{k}"),
+            key="ixn_type",
         )
         channel = c2.selectbox(
             t("ixn.form.channel"),

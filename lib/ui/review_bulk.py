@@ -47,7 +47,9 @@ def bulk_actions(user: auth.User, items: pd.DataFrame, rows: list[int]) -> None:
                 for field, msg in exc.by_field().items():
                     st.error(f"{validation.field_label(field)}: {msg}")
                 return
-            st.session_state["rq_bulk_flash"] = t(f"ixn.bulk.done_{'verified' if action == 'verify' else 'ignored'}", n=n)
+            st.session_state["rq_bulk_flash"] = t(
+                f"ixn.bulk.done_{'verified' if action == 'verify' else 'ignored'}", n=n
+            )
             st.session_state["rq_saves"] = st.session_state.get("rq_saves", 0) + 1
             st.session_state.pop("rq_bulk_reason", None)
             st.rerun()

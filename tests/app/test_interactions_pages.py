@@ -156,7 +156,9 @@ def test_the_review_queue_verifies_selected_rows_in_one_go_and_recounts(stw_wh):
     before = int(review.counts(auth.SYSTEM)["n"].sum())
     items = review.items(auth.SYSTEM, limit=50)
     # invalid mobile, invalid email, bad postcode: one open flag each (tests/stewards_fixtures.py)
-    rows = [i for i, (k, c) in enumerate(zip(items["item_kind"], items["customer_id"])) if k == "flag" and c in (7, 8, 9)]
+    rows = [
+        i for i, (k, c) in enumerate(zip(items["item_kind"], items["customer_id"])) if k == "flag" and c in (7, 8, 9)
+    ]
     assert len(rows) == 3
     at.session_state["rq_table_0"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
     at.run()

@@ -216,7 +216,11 @@ def _writes():
             "log_interaction",
             lambda u: interactions.mark_done(u, interactions.add(u, 1, "call", follow_up_on=date.today())),
         ),
-        ("review.bulk_resolve", "resolve_flags", lambda u: review.bulk_resolve(u, [_open_flag(1)], "ignore", "known data")),
+        (
+            "review.bulk_resolve",
+            "resolve_flags",
+            lambda u: review.bulk_resolve(u, [_open_flag(1)], "ignore", "known data"),
+        ),
         (
             "importer.run_import(consents)",
             "import_data",

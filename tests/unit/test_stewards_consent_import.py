@@ -88,14 +88,42 @@ def test_a_consent_file_loads_good_rows_and_quarantines_the_rest_with_reasons(cr
         " ORDER BY customer_id, recorded_at"
     )
     assert rows == [
-        {"customer_id": 1, "channel": "sms", "status": "granted", "recorded_at": datetime(2026, 1, 5, 10, 0),
-         "source": "store", "recorded_by": "steward", "evidence": "form 881"},
-        {"customer_id": 1, "channel": "sms", "status": "withdrawn", "recorded_at": datetime(2026, 3, 1),
-         "source": "unsubscribe link", "recorded_by": "steward", "evidence": None},
-        {"customer_id": 2, "channel": "sms", "status": "granted", "recorded_at": datetime(2026, 1, 5),
-         "source": "call centre", "recorded_by": "steward", "evidence": "rec-22"},
-        {"customer_id": 3, "channel": "email", "status": "granted", "recorded_at": datetime(2026, 2, 1),
-         "source": "signup form", "recorded_by": "steward", "evidence": None},
+        {
+            "customer_id": 1,
+            "channel": "sms",
+            "status": "granted",
+            "recorded_at": datetime(2026, 1, 5, 10, 0),
+            "source": "store",
+            "recorded_by": "steward",
+            "evidence": "form 881",
+        },
+        {
+            "customer_id": 1,
+            "channel": "sms",
+            "status": "withdrawn",
+            "recorded_at": datetime(2026, 3, 1),
+            "source": "unsubscribe link",
+            "recorded_by": "steward",
+            "evidence": None,
+        },
+        {
+            "customer_id": 2,
+            "channel": "sms",
+            "status": "granted",
+            "recorded_at": datetime(2026, 1, 5),
+            "source": "call centre",
+            "recorded_by": "steward",
+            "evidence": "rec-22",
+        },
+        {
+            "customer_id": 3,
+            "channel": "email",
+            "status": "granted",
+            "recorded_at": datetime(2026, 2, 1),
+            "source": "signup form",
+            "recorded_by": "steward",
+            "evidence": None,
+        },
     ]
     # The newest row per channel wins: customer 1 withdrew sms, so only customer 2 is reachable.
     assert _reachable() == {"sms": 1, "email": 1, "phone": 0}
@@ -116,7 +144,9 @@ def test_loading_the_same_file_twice_writes_nothing_new(crm, users):
 
 def test_a_later_file_adds_history_and_the_newest_change_moves_the_audience(crm, users):
     _load(users["steward"])
-    later = "customer_id,channel,status,time\nC1,sms,granted,2026-04-01\nC2,phone,yes,2026-04-01\nC3,email,no,2026-04-02\n"
+    later = (
+        "customer_id,channel,status,time\nC1,sms,granted,2026-04-01\nC2,phone,yes,2026-04-01\nC3,email,no,2026-04-02\n"
+    )
     result, _ = _load(users["admin"], later, "later.csv")
     assert result.rows_loaded == 3
     assert warehouse.scalar("SELECT count(*) FROM consents WHERE customer_id = 1") == 3  # history kept

@@ -188,7 +188,9 @@ def test_an_interaction_file_loads_with_quarantine_and_again_adds_nothing(crm, u
         "SELECT source_record_id, customer_id, interaction_type, outcome, owner, note, follow_up_on,"
         " follow_up_done_at IS NOT NULL AS done FROM interactions ORDER BY source_record_id"
     )
-    assert [(r["source_record_id"], r["customer_id"], r["interaction_type"], r["outcome"], r["owner"]) for r in loaded] == [
+    assert [
+        (r["source_record_id"], r["customer_id"], r["interaction_type"], r["outcome"], r["owner"]) for r in loaded
+    ] == [
         ("K1", 1, "call", "resolved", "steward"),
         ("K2", 2, "visit", "follow_up", "steward"),  # owner empty: the importing user
         ("K7", 3, "call", None, "admin"),  # an unknown outcome is left empty
@@ -248,8 +250,12 @@ def test_bulk_verify_closes_every_selected_flag_in_one_go_and_the_counts_follow(
         ids=picked,
     )
     assert statuses == [{"status": "verified", "reason": "checked with the customer", "resolved_by": "steward"}] * 3
-    after = {r["customer_id"]: r for r in warehouse.records(
-        "SELECT customer_id, version, verified_at FROM customers WHERE customer_id IN (7, 8, 9)")}
+    after = {
+        r["customer_id"]: r
+        for r in warehouse.records(
+            "SELECT customer_id, version, verified_at FROM customers WHERE customer_id IN (7, 8, 9)"
+        )
+    }
     assert {c: after[c]["version"] for c in after} == {c: versions[c] + 1 for c in versions}
     assert all(after[c]["verified_at"] is not None for c in after)
     entries = _audit("customer.verify")
