@@ -22,8 +22,10 @@ from lib.core import warehouse
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("import", help="import customers, orders or events from CSV/Excel")
-    p.add_argument("kind", choices=["customers", "orders", "events"])
+    p = subparsers.add_parser(
+        "import", help="import customers, orders, events, consents or interactions from CSV/Excel"
+    )
+    p.add_argument("kind", choices=list(importer.KINDS))
     p.add_argument("file")
     p.add_argument("--source", required=True, help="source system name, e.g. crm, shop, tmall")
     p.add_argument("--mapping", help="JSON mapping {field: [columns]} (saved from the import page)")
