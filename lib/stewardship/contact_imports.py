@@ -290,11 +290,14 @@ def _write_interactions(tx, rows: pd.DataFrame, source, customer_source, usernam
     for r in rows.index[unknown]:
         extra[int(r)] = [_reason("customer_key", "customer_key.unknown")]
     rows = rows[~unknown].copy()
-    rows["owner"] = rows["owner"].fillna(username)
     users = set(tx.scalar("ixn_known_users") or ())
+    # An empty owner is the importing user; a scripted import (user `system`, no account)
+    # needs an owner column.
+    missing = rows["owner"].isna().to_numpy()
+    rows["owner"] = rows["owner"].fillna(username)
     stranger = ~rows["owner"].isin(users)
-    for r in rows.index[stranger]:
-        extra[int(r)] = [_reason("owner", "owner.unknown")]
+    for r, empty in zip(rows.index[stranger], missing[stranger.to_numpy()]):
+        extra[int(r)] = [_reason("owner", "required.missing" if empty else "owner.unknown")]
     rows = rows[~stranger]
     tx.register("stw_keys", pd.DataFrame({"k": rows["source_record_id"].astype("string")}))
     try:

@@ -287,3 +287,11 @@ def test_bulk_review_is_refused_without_resolve_flags(stw_wh, users, role):
     with pytest.raises(auth.PermissionDenied):
         review.bulk_resolve(users[role], picked, "ignore", "known test data")
     assert _open_flags([7]) == picked
+
+
+def test_a_scripted_import_needs_an_owner_column(crm):
+    data = "call_id,客户编号,type,time,owner\nS1,C1,call,2026-01-10,\nS2,C2,call,2026-01-10,admin\n"
+    result, _ = _import_calls(auth.SYSTEM, data)  # the CLI imports as `system`, which has no account
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    reason = warehouse.one("SELECT source_record_id, json_extract_string(reasons, '$[0].code') AS code FROM quarantine")
+    assert reason == {"source_record_id": "S1", "code": "required.missing"}
