@@ -295,3 +295,11 @@ def test_a_scripted_import_needs_an_owner_column(crm):
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     reason = warehouse.one("SELECT source_record_id, json_extract_string(reasons, '$[0].code') AS code FROM quarantine")
     assert reason == {"source_record_id": "S1", "code": "required.missing"}
+
+
+def test_the_survivors_timeline_includes_interactions_of_records_merged_into_it(crm, users):
+    logged = interactions.add(users["steward"], 2, "visit", note="before the merge")
+    with warehouse.transaction() as tx:
+        tx.run("UPDATE customers SET merged_into = 1 WHERE customer_id = 2")
+    frame = interactions.timeline(users["steward"], 1)
+    assert frame.loc[frame["origin"] == "interaction", "entry_id"].tolist() == [logged]

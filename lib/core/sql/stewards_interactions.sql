@@ -27,11 +27,15 @@ WHERE interaction_id = :interaction_id AND follow_up_on IS NOT NULL AND follow_u
 
 -- name: ixn_timeline
 -- One customer's interactions and the complaints and consults that arrived as events, newest
--- first. Events have no owner, outcome or follow-up.
+-- first. Events have no owner, outcome or follow-up. A merge moves events to the survivor but
+-- leaves interactions where they were logged: the survivor's timeline includes those of the
+-- records merged into it.
 SELECT * FROM (
     SELECT 'interaction' AS origin, interaction_id AS entry_id, occurred_at, interaction_type,
            channel, outcome, owner, note, follow_up_on, follow_up_done_at
-    FROM interactions WHERE customer_id = :customer_id
+    FROM interactions
+    WHERE customer_id = :customer_id
+       OR customer_id IN (SELECT customer_id FROM customers WHERE merged_into = :customer_id)
     UNION ALL
     SELECT 'event', event_id, event_time, event_type, channel, NULL, NULL, note, NULL, NULL
     FROM events WHERE customer_id = :customer_id AND event_type IN ('complaint', 'consult')
