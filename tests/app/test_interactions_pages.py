@@ -9,7 +9,7 @@ import pytest
 
 from lib.core import warehouse
 from lib.security import auth
-from lib.stewardship import interactions, quality, review
+from lib.stewardship import importer, interactions, quality, review
 from tests import factories
 from tests.app.helpers import as_user, open_page
 from tests.stewards_fixtures import _stw_root, stw_empty, stw_wh  # noqa: F401 - fixtures
@@ -190,3 +190,30 @@ def test_a_bulk_ignore_without_a_reason_is_refused_and_changes_nothing(stw_wh):
     assert not at.exception
     assert [e.value for e in at.error] == ["Reason: Give a reason of at least 5 characters."]
     assert int(review.counts(auth.SYSTEM)["n"].sum()) == before
+
+
+# ---------------------------------------------------------------- import page
+
+
+def test_the_import_page_offers_the_new_kinds_and_releases_a_fixed_consent_row(one, tmp_path, users):
+    csv = tmp_path / "consents.csv"
+    csv.write_text("客户编号,channel,status,time\nC1,fax,granted,2026-01-05\n", encoding="utf-8")
+    result = importer.import_file(users["steward"], "consents", csv, "crm")
+    assert (result.rows_loaded, result.rows_quarantined) == (0, 1)
+    qid = int(warehouse.scalar("SELECT quarantine_id FROM quarantine"))
+    at = open_page(as_user("steward"), "pages/10_import.py")
+    assert not at.exception
+    at.selectbox(key="imp_kind").set_value("interactions").run()
+    assert not at.exception
+    at.selectbox(key="imp_kind").set_value("consents").run()
+    assert not at.exception
+    assert [w.value for w in at.warning if "channel" in w.value.lower()] == [
+        "Channel must be sms, email or phone (短信/邮件/电话)."
+    ]
+    at.text_input(key=f"q_{qid}_channel").input("email")
+    button(at, "Validate and release").click().run()
+    assert not at.exception and not at.error
+    assert warehouse.records("SELECT customer_id, channel, status FROM consents") == [
+        {"customer_id": 1, "channel": "email", "status": "granted"}
+    ]
+    assert warehouse.scalar("SELECT status FROM quarantine") == "released"
