@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pandas as pd
 import streamlit as st
 
 from lib.core import i18n, validation
@@ -29,11 +30,20 @@ def timeline(user: auth.User, customer_id: int) -> None:
     if frame.empty:
         st.caption(t("ixn.c360.no_timeline"))
         return
+    frame = frame.drop(columns=["entry_id"]).assign(  # dates as text: an empty one is blank, not "None"
+        occurred_at=[_when(v, 16) for v in frame["occurred_at"]],
+        follow_up_on=[_when(v, 10) for v in frame["follow_up_on"]],
+        follow_up_done_at=[_when(v, 16) for v in frame["follow_up_done_at"]],
+    )
     st.dataframe(
-        i18n.display_frame(frame.drop(columns=["entry_id"]), TIMELINE_CODES, headers="ixn.col"),
+        i18n.display_frame(frame, TIMELINE_CODES, headers="ixn.col"),
         hide_index=True,
         width="stretch",
     )
+
+
+def _when(value, width: int) -> str:
+    return "" if value is None or pd.isna(value) else str(pd.Timestamp(value))[:width]
 
 
 def _flash(key: str) -> None:
