@@ -8,6 +8,7 @@ from lib.dashboards import charts, customers
 from lib.core import i18n
 from lib import ui
 from lib.core.i18n import t
+from lib.ui import contact_forms
 
 user = ui.guard("customer_360")
 
@@ -153,7 +154,11 @@ if len(events) >= customers.TIMELINE_LIMIT:
     st.caption(t("dash.c360.timeline_cap", n=customers.TIMELINE_LIMIT))
 ui.download(user, events, f"customer_{cid}_events", key="timeline_csv", what="customer_360:events", record=cid)
 
-tab_orders, tab_notes, tab_history = st.tabs([t("dash.c360.orders"), t("dash.c360.notes"), t("dash.c360.history")])
+tab_orders, tab_notes, tab_history, *tab_contact = st.tabs(
+    [t("dash.c360.orders"), t("ixn.c360.timeline"), t("dash.c360.history")]
+    + [t("ixn.c360.log")] * user.can("log_interaction")
+    + [t("ixn.c360.consent")] * user.can("edit_consent")
+)
 with tab_orders:
     st.dataframe(
         i18n.display_frame(
@@ -164,15 +169,8 @@ with tab_orders:
         hide_index=True,
     )
     ui.download(user, orders, f"customer_{cid}_orders", key="orders_csv", what="customer_360:orders", record=cid)
-with tab_notes:
-    notes = view.notes
-    if len(notes):
-        st.dataframe(
-            i18n.display_frame(notes, {"event_type": "dash.event", "channel": "dash.channel"}, headers="dash.note.col"),
-            hide_index=True,
-        )
-    else:
-        st.caption(t("dash.c360.no_notes"))
+with tab_notes:  # interactions, complaints and consults in one timeline
+    contact_forms.timeline(user, cid)
 with tab_history:
     history = view.history
     if len(history):
@@ -185,3 +183,10 @@ with tab_history:
         )
     else:
         st.caption(t("dash.c360.no_history"))
+for tab, form in zip(
+    tab_contact,
+    [contact_forms.log_interaction_form] * user.can("log_interaction")
+    + [contact_forms.consent_form] * user.can("edit_consent"),
+):
+    with tab:
+        form(user, cid)

@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from lib.stewardship import entry_rules, importer
+from lib.stewardship import importer
 from lib import ui
 from lib.core import i18n, validation
 from lib.core.i18n import t
@@ -27,7 +27,7 @@ with tab_import:
         t("stewards.imp.kind"), list(importer.KINDS), format_func=lambda k: t(f"stewards.imp.kind.{k}"), key="imp_kind"
     )
     source = c2.text_input(t("stewards.imp.source"), key="imp_source", help=t("stewards.imp.source_help"))
-    rules = entry_rules.in_force(source or None, kind)
+    rules = importer.rules_for(source or None, kind)
     country = (
         c3.text_input(
             t("stewards.er.country"),

@@ -6,6 +6,7 @@ from lib.stewardship import edits, quality, review
 from lib.core import i18n, settings, validation
 from lib import ui
 from lib.core.i18n import t
+from lib.ui import review_bulk
 
 user = ui.guard("review_queue")
 
@@ -91,7 +92,8 @@ shown = items.assign(
     ],
     field=[t(f"stewards.field.{f}") for f in items["field"]],
 )
-st.dataframe(
+table_key = f"rq_table_{st.session_state.get('rq_saves', 0)}"  # a new key after a bulk save: no stale selection
+table = st.dataframe(
     i18n.display_frame(
         shown[
             [
@@ -112,6 +114,9 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     height=260,
+    on_select="rerun",
+    selection_mode="multi-row",
+    key=table_key,
     column_config={
         "severity": t("stewards.q.severity"),
         "category": t("stewards.rq.category"),
@@ -133,6 +138,8 @@ if nav1.button(t("stewards.prev"), disabled=page_no == 0, key="rq_prev"):
 if nav2.button(t("stewards.next"), disabled=len(items) < PAGE, key="rq_next"):
     st.session_state["rq_page"] = page_no + 1
     st.rerun()
+
+review_bulk.bulk_actions(user, items, table.selection.rows)
 
 keys = [f"{r.item_kind}:{r.item_id}" for r in items.itertuples(index=False)]
 labels = {k: _item_label(r) for k, r in zip(keys, items.itertuples(index=False))}

@@ -22,8 +22,10 @@ from lib.core import warehouse
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("import", help="import customers, orders or events from CSV/Excel")
-    p.add_argument("kind", choices=["customers", "orders", "events"])
+    p = subparsers.add_parser(
+        "import", help="import customers, orders, events, consents or interactions from CSV/Excel"
+    )
+    p.add_argument("kind", choices=list(importer.KINDS))
     p.add_argument("file")
     p.add_argument("--source", required=True, help="source system name, e.g. crm, shop, tmall")
     p.add_argument("--mapping", help="JSON mapping {field: [columns]} (saved from the import page)")
@@ -98,7 +100,6 @@ def _rules_text(rules, country: str | None = None) -> str:
 
 
 def cmd_import(args) -> int:
-    from lib.stewardship import entry_rules
     from lib.core import validation, warehouse
 
     warehouse.migrate()
@@ -111,7 +112,7 @@ def cmd_import(args) -> int:
             country = validation.country(args.country)
         except validation.FieldError:
             raise ValueError(f"{args.country!r} is not a country: give an ISO code such as AU, GB, US or CN.") from None
-    rules = entry_rules.in_force(args.source, args.kind)
+    rules = importer.rules_for(args.source, args.kind)
     print(f"entry rules in force for {args.source}: " + _rules_text(rules, country), file=sys.stderr)
     result = importer.import_file(
         auth.SYSTEM,

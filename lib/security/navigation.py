@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.security.auth import ALL
+from lib.security.auth import ALL, PERMISSIONS
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Page:
 STEWARDS = frozenset({"steward", "admin"})
 MARKETERS = frozenset({"marketing", "admin"})
 ADMINS = frozenset({"admin"})
+INTERACTION_ROLES = PERMISSIONS["log_interaction"]  # My follow-ups: whoever logs interactions
 
 PAGES: tuple[Page, ...] = (
     Page("overview", "pages/01_overview.py", ":material/monitoring:", "dashboards", ALL),
@@ -41,6 +42,7 @@ PAGES: tuple[Page, ...] = (
     Page("review_queue", "pages/12_review_queue.py", ":material/checklist:", "stewardship", STEWARDS),
     Page("duplicates", "pages/13_duplicates.py", ":material/merge:", "stewardship", STEWARDS),
     Page("entry_rules", "pages/14_entry_rules.py", ":material/rule:", "stewardship", STEWARDS),
+    Page("follow_ups", "pages/16_follow_ups.py", ":material/event_upcoming:", "stewardship", INTERACTION_ROLES),
     Page("rfm", "pages/20_rfm.py", ":material/grid_view:", "marketing", MARKETERS),
     Page("segments", "pages/21_segments.py", ":material/filter_alt:", "marketing", MARKETERS),
     Page("tags", "pages/22_tags.py", ":material/sell:", "marketing", MARKETERS),

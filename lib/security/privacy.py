@@ -543,7 +543,13 @@ def undecryptable_with_newest_key(sample: int | None = None) -> int:
 @auth.pii_writer("edit_consent")
 @warehouse.retrying
 def record_consent(
-    user, customer_id, channel: str, status: str, source: str, recorded_at: datetime | None = None
+    user,
+    customer_id,
+    channel: str,
+    status: str,
+    source: str,
+    recorded_at: datetime | None = None,
+    evidence: str | None = None,
 ) -> dict:
     """Append a consent change for one channel (history is kept; the latest row is in force).
 
@@ -562,6 +568,9 @@ def record_consent(
         raise PrivacyError(
             "Say where the consent was captured (1–100 characters), e.g. 'call centre' or 'signup form'."
         )
+    evidence = " ".join((evidence or "").split()) or None
+    if evidence is not None and len(evidence) > 500:
+        raise PrivacyError("The evidence may have at most 500 characters (a reference, not the document).")
     when = recorded_at or datetime.now()
     with warehouse.transaction() as tx:
         customer = tx.one("privacy_customer_exists", customer_id=cid)
@@ -572,15 +581,18 @@ def record_consent(
         current = tx.df("consent_current_for_customer", customer_id=cid)
         before = current.loc[current["channel"] == channel, "status"].tolist()
         tx.run(
-            "consent_insert",
+            "cns_insert",  # lib/core/sql/stewards_interactions.sql: with the evidence column
             customer_id=cid,
             channel=channel,
             status=status,
             source=source,
             recorded_at=when,
             recorded_by=user.username,
+            evidence=evidence,
         )
-        after = {"channel": channel, "status": status, "source": source}
+        after: dict[str, Any] = {"channel": channel, "status": status, "source": source}
+        if evidence is not None:
+            after["evidence_given"] = True  # the text itself may name people: not in the audit
         audit.record(
             tx,
             user,
@@ -759,6 +771,8 @@ ERASURE_REGISTRY: tuple[PersonalData, ...] = (
         "erase_quarantine_raw",
     ),
     PersonalData("events", ("note",), "consult and complaint notes (customer_id)", "erase_event_notes"),
+    PersonalData("interactions", ("note",), "notes of logged calls, visits ... (customer_id)", "ixn_erase_notes"),
+    PersonalData("consents", ("evidence",), "where a consent was documented (customer_id)", "cns_erase_evidence"),
     PersonalData(
         "customer_edit_values",
         ("before", "after"),
@@ -803,7 +817,23 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
         "(mask_for_audit), detail holds ids, counts, field names and reasons",
     ),
     "orders": (("*",), "statuses, channels, categories, source keys"),
-    "consents": (("*",), "channel, status, where captured (a form, a store), who recorded it"),
+    "consents": (
+        ("channel", "status", "source", "recorded_by"),
+        "channel, status, where captured (a form, a store), who recorded it",
+    ),
+    "interactions": (
+        (
+            "interaction_type",
+            "channel",
+            "outcome",
+            "owner",
+            "follow_up_done_by",
+            "source",
+            "source_record_id",
+            "created_by",
+        ),
+        "types, channels, outcomes, staff usernames, source keys",
+    ),
     "consent_current": (("*",), "view over consents"),
     "tags": (("*",), "marketing labels and who set them"),
     "merges": (("*",), "field choices and ids of moved rows"),

@@ -39,11 +39,11 @@ import pyarrow as pa
 
 from lib.security import audit, auth, privacy
 from lib.core import errors, hooks, i18n, normalize, parallel, settings, validation, warehouse
-from lib.stewardship import dedup, entry_rules, registration
+from lib.stewardship import contact_imports, dedup, entry_rules, registration
 
 log = logging.getLogger(__name__)
 
-KINDS = ("customers", "orders", "events")
+KINDS = ("customers", "orders", "events") + contact_imports.KINDS  # consents, interactions: contact_imports.py
 
 # Target fields per kind, each with header names (English, Chinese, common exports) that
 # suggest it. Lists are matched after lower-casing and dropping spaces, '_', '-' and '.'.
@@ -177,6 +177,16 @@ REQUIRED_FIELDS = {
     "orders": ("source_record_id", "customer_key", "order_time", "amount"),
     "events": ("customer_key", "event_type", "event_time"),
 }
+FIELDS.update(contact_imports.FIELDS)
+REQUIRED_FIELDS.update(contact_imports.REQUIRED)
+
+
+def rules_for(source: str | None, kind: str) -> entry_rules.Rules:
+    """The entry rules an import of `kind` uses (consents and interactions have none: their
+    required fields are fixed, REQUIRED_FIELDS)."""
+    if kind in contact_imports.KINDS:
+        return entry_rules.Rules(source=source or entry_rules.ALL_SOURCES, kind=kind, required={})
+    return entry_rules.in_force(source, kind)
 
 
 class ImportProblem(errors.ValidationError):
@@ -836,8 +846,10 @@ def prepare(
         kind, mapping if mapping is not None else suggest_mapping(kind, frame.columns), frame.columns
     )
     try:
-        rules = entry_rules.in_force(source, kind)
-        defaults = entry_rules.defaults_for(source, kind, country)
+        rules = rules_for(source, kind)
+        defaults = (
+            {"country": "CN"} if kind in contact_imports.KINDS else entry_rules.defaults_for(source, kind, country)
+        )
     except validation.FieldError:
         raise ImportProblem(f"{country!r} is not a country: give an ISO code such as AU, GB, US or CN.") from None
     # Fields the file must have a column for: the kind's keys, and every field the entry rules
@@ -860,9 +872,12 @@ def prepare(
     _tick(progress, 0.15, "validate")
     # "now": None keeps a missing registration date unknown (NaT): lib/stewardship/registration.py infers
     # it from the first order or event after the load, instead of today's date (issue #14).
-    checked = validation.check_frame(
-        kind, mapped, today=settings.as_of(), defaults={"channel": source.lower(), **defaults, "now": None}
-    )
+    if kind in contact_imports.KINDS:
+        checked = contact_imports.check(kind, mapped, source=source)
+    else:
+        checked = validation.check_frame(
+            kind, mapped, today=settings.as_of(), defaults={"channel": source.lower(), **defaults, "now": None}
+        )
     _tick(progress, 0.45, "validated")
     sha = hashlib.sha256(file_bytes).hexdigest() if file_bytes is not None else None
     return Plan(
@@ -978,6 +993,9 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
         quarantine_extra: dict[int, list[dict]] = {}
         if kind == "customers":
             loaded, unchanged, new_ids = _write_customers(tx, plan, ok, import_id)
+        elif kind in contact_imports.KINDS:
+            new_ids = []
+            loaded, unchanged, quarantine_extra = _write_contacts(tx, user, plan, ok, import_id)
         else:
             loaded, unchanged, new_ids, quarantine_extra = _write_facts(tx, plan, ok)
         _tick(progress, 0.75, "quarantine")
@@ -1180,6 +1198,19 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series):
     return len(new), unchanged, [], extra
 
 
+def _write_contacts(tx: warehouse.Tx, user: auth.User, plan: Plan, ok: pd.Series, import_id: int | None):
+    return contact_imports.write(
+        tx,
+        plan.kind,
+        plan.checked,
+        ok,
+        source=plan.source,
+        customer_source=plan.customer_source,
+        username=user.username,
+        import_id=import_id,
+    )
+
+
 def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int, extra: dict[int, list[dict]]) -> int:
     q = plan.checked.quarantined
     rows = list(q[q].index) + [r for r in extra if not q.get(r, False)]
@@ -1273,6 +1304,12 @@ def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
         if row["kind"] == "customers":
             loaded, unchanged, new_ids = _write_customers(tx, plan, ok, row["import_id"])
             extra = {}
+        elif row["kind"] in contact_imports.KINDS:
+            new_ids = []
+            loaded, unchanged, extra = _write_contacts(tx, user, plan, ok, row["import_id"])
+            extra = {r: [(e["field"], e["code"]) for e in v] for r, v in extra.items()}
+            if extra:
+                raise validation.ValidationError([validation.FieldError(f, c) for f, c in extra[0]])
         else:
             loaded, unchanged, new_ids, extra = _write_facts(tx, plan, ok)
         if extra:

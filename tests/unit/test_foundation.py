@@ -158,6 +158,7 @@ def test_permission_table_matches_the_guide(role, action):
             "run_quality",
             "edit_consent",
             "view_alerts",  # data-quality alerts (issue #17)
+            "log_interaction",
         },
     }
     user = auth.User("u", roles=frozenset({role}))

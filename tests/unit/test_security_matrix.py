@@ -27,7 +27,7 @@ import importlib
 import inspect
 import os
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import bcrypt
@@ -38,7 +38,7 @@ from lib.admin import backup
 from lib.core import warehouse
 from lib.admin import users as accounts
 from lib.marketing import tags
-from lib.stewardship import edits
+from lib.stewardship import edits, importer, interactions, review
 from lib.admin import alerts, setting_changes
 from tests import factories as f
 from tests.conftest import ROOT
@@ -228,8 +228,44 @@ def _writes():
             "edit_customer",
             lambda u: edits.update_customer(u, 1, {"city": "广州市"}, 1),
         ),
+        # issue #16: interactions, follow-ups, consent import, bulk review
+        ("interactions.add", "log_interaction", lambda u: interactions.add(u, 1, "call", note="asked about delivery")),
+        (
+            "interactions.mark_done",
+            "log_interaction",
+            lambda u: interactions.mark_done(u, interactions.add(u, 1, "call", follow_up_on=date.today())),
+        ),
+        (
+            "review.bulk_resolve",
+            "resolve_flags",
+            lambda u: review.bulk_resolve(u, [_open_flag(1)], "ignore", "known data"),
+        ),
+        (
+            "importer.run_import(consents)",
+            "import_data",
+            lambda u: importer.run_import(
+                u,
+                importer.prepare(
+                    "consents",
+                    importer.read_table(b"customer_key,channel,status,time\nT1,sms,granted,2026-01-01\n", "c.csv"),
+                    None,
+                    "test",
+                ),
+            ),
+        ),
     ]
     return cases
+
+
+def _open_flag(customer_id: int) -> int:
+    with warehouse.transaction() as tx:
+        return int(
+            tx.scalar(
+                "INSERT INTO quality_flags (customer_id, kind, rule_id, field, severity)"
+                " VALUES (:c, 'rule', 'mobile_valid', 'mobile', 'high') RETURNING flag_id",
+                c=customer_id,
+            )
+        )
 
 
 WRITES = _writes()
