@@ -1,8 +1,8 @@
 """Category preferences, the next-category recommender and the revenue outlook.
 
-    python -m lib.cli preferences refresh [--as-of DATE] [--window-days 90]
-    python -m lib.cli preferences evaluate [--as-of DATE] [--horizon-days 182]
-    python -m lib.cli preferences outlook
+python -m lib.cli preferences refresh [--as-of DATE] [--window-days 90]
+python -m lib.cli preferences evaluate [--as-of DATE] [--horizon-days 182]
+python -m lib.cli preferences outlook
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def register(subparsers) -> None:
 def cmd_refresh(args) -> int:
     warehouse.migrate()
     d = preferences.refresh(args.as_of, args.window_days)
-    print(f"preferences as of {d['as_of']} ({d['window_days']}-day window): {d['customers']:,} customers in {d['seconds']} s")
+    print(
+        f"preferences as of {d['as_of']} ({d['window_days']}-day window): {d['customers']:,} customers in {d['seconds']} s"
+    )
     return 0
 
 

@@ -61,8 +61,12 @@ def refresh(as_of: date | None = None, window_days: int = DEFAULT_WINDOW_DAYS) -
         tx.run("preferences_delete")
         tx.run("preferences_insert", **p)
         rows = int(tx.scalar("preferences_count"))
-    return {"as_of": as_of, "window_days": int(window_days), "customers": rows,
-            "seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "as_of": as_of,
+        "window_days": int(window_days),
+        "customers": rows,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 @hooks.after_load

@@ -1,4 +1,4 @@
-""""Next category to offer": item-to-item co-purchase similarity over categories, in SQL.
+""" "Next category to offer": item-to-item co-purchase similarity over categories, in SQL.
 
 Model (lib/core/sql/marketing_preferences.sql, ``category_similarity_rows`` and
 ``preferences_insert``): over the binary matrix customers x categories bought (kept orders of

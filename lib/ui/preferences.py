@@ -78,8 +78,13 @@ def buyers_and_repeat(frame: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(
         yaxis={"title": t("prefs.col.buyers"), "rangemode": "tozero"},
-        yaxis2={"title": t("prefs.col.repeat_rate"), "overlaying": "y", "side": "right", "tickformat": ".0%",
-                "rangemode": "tozero"},
+        yaxis2={
+            "title": t("prefs.col.repeat_rate"),
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ".0%",
+            "rangemode": "tozero",
+        },
     )
     return layout(fig, title)
 
@@ -152,8 +157,9 @@ def _outlook() -> dict:
 
 def outlook_section(user: auth.User) -> None:
     """The revenue outlook, computed only when its expander is opened (a model fit for the backtest)."""
-    box = st.expander(t("prefs.outlook.title"), key="outlook", on_change="rerun", bind="query-params",
-                      icon=":material/insights:")
+    box = st.expander(
+        t("prefs.outlook.title"), key="outlook", on_change="rerun", bind="query-params", icon=":material/insights:"
+    )
     if not box.open:
         return
     with box:
@@ -162,16 +168,32 @@ def outlook_section(user: auth.User) -> None:
         if o["model"] is None:
             st.info(t("prefs.outlook.no_model"))
             return
-        st.caption(t("prefs.outlook.caption", start=o["start"], end=o["end"], as_of=o["origin"],
-                     model=o["model"]["clv_model_id"]))
+        st.caption(
+            t(
+                "prefs.outlook.caption",
+                start=o["start"],
+                end=o["end"],
+                as_of=o["origin"],
+                model=o["model"]["clv_model_id"],
+            )
+        )
         kpi_row(
             [
-                {"label": t("prefs.outlook.existing"), "value": fmt_money_short(o["existing"]),
-                 "help": t("prefs.outlook.existing_help")},
-                {"label": t("prefs.outlook.new"), "value": fmt_money_short(o["new"]),
-                 "help": t("prefs.outlook.new_help")},
-                {"label": t("prefs.outlook.total"), "value": fmt_money_short(o["total"]),
-                 "help": t("prefs.outlook.total_help")},
+                {
+                    "label": t("prefs.outlook.existing"),
+                    "value": fmt_money_short(o["existing"]),
+                    "help": t("prefs.outlook.existing_help"),
+                },
+                {
+                    "label": t("prefs.outlook.new"),
+                    "value": fmt_money_short(o["new"]),
+                    "help": t("prefs.outlook.new_help"),
+                },
+                {
+                    "label": t("prefs.outlook.total"),
+                    "value": fmt_money_short(o["total"]),
+                    "help": t("prefs.outlook.total_help"),
+                },
             ]
         )
         months = pd.DataFrame(o["months"])
@@ -194,8 +216,11 @@ def outlook_section(user: auth.User) -> None:
             [
                 {"label": t("prefs.outlook.bt_forecast"), "value": fmt_money_short(bt["forecast"]["total"])},
                 {"label": t("prefs.outlook.bt_actual"), "value": fmt_money_short(bt["actual"]["total"])},
-                {"label": t("prefs.outlook.bt_error"), "value": "–" if err is None else f"{100 * err:+.1f}%",
-                 "help": t("prefs.outlook.bt_error_help")},
+                {
+                    "label": t("prefs.outlook.bt_error"),
+                    "value": "–" if err is None else f"{100 * err:+.1f}%",
+                    "help": t("prefs.outlook.bt_error_help"),
+                },
             ]
         )
         parts = pd.DataFrame(
@@ -231,27 +256,36 @@ def customer_section(customer_id: int) -> None:
         return
 
     def names(codes) -> str:
-        return "、".join(category_label(c) for c in codes) if i18n.language() == "zh" else ", ".join(
-            category_label(c) for c in codes
+        return (
+            "、".join(category_label(c) for c in codes)
+            if i18n.language() == "zh"
+            else ", ".join(category_label(c) for c in codes)
         )
 
     kpi_row(
         [
-            {"label": t("prefs.c360.favourite"), "value": category_label(row["favourite_category"])
-             if row["favourite_category"] else "–"},
-            {"label": t("prefs.c360.next"), "value": category_label(row["next_category"])
-             if row["next_category"] else "–", "help": t("prefs.c360.next_help")},
-            {"label": t("prefs.c360.price_level"), "value": t(f"prefs.price_level.{row['price_level']}")
-             if row["price_level"] else "–", "help": t("prefs.c360.price_help")},
-            {"label": t("prefs.c360.mean_order"), "value": fmt_money(row["mean_order_value"])
-             if row["mean_order_value"] is not None else "–"},
+            {
+                "label": t("prefs.c360.favourite"),
+                "value": category_label(row["favourite_category"]) if row["favourite_category"] else "–",
+            },
+            {
+                "label": t("prefs.c360.next"),
+                "value": category_label(row["next_category"]) if row["next_category"] else "–",
+                "help": t("prefs.c360.next_help"),
+            },
+            {
+                "label": t("prefs.c360.price_level"),
+                "value": t(f"prefs.price_level.{row['price_level']}") if row["price_level"] else "–",
+                "help": t("prefs.c360.price_help"),
+            },
+            {
+                "label": t("prefs.c360.mean_order"),
+                "value": fmt_money(row["mean_order_value"]) if row["mean_order_value"] is not None else "–",
+            },
         ]
     )
     st.markdown(
         t("prefs.c360.bought", categories=names(row["categories_bought"]) or "–", orders=fmt_int(row["kept_orders"]))
     )
-    st.markdown(
-        t("prefs.c360.browsed", days=row["window_days"], categories=names(row["browsed_not_bought"]) or "–")
-    )
+    st.markdown(t("prefs.c360.browsed", days=row["window_days"], categories=names(row["browsed_not_bought"]) or "–"))
     st.caption(t("prefs.c360.as_of", as_of=row["as_of"]))
-

@@ -3,7 +3,7 @@ the demo's time split, and the revenue outlook's arithmetic and backtest."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import numpy as np
 import pytest
@@ -269,7 +269,9 @@ def test_outlook_adds_expected_existing_revenue_per_month_and_the_new_customer_t
         s = clv.summary(tx, date(2026, 7, 1))
     value = clv.expected_value_per_purchase(gg, s["x"], s["m_x"])
     by_day = [float(np.sum(clv.expected_purchases(bg, d, s["x"], s["t_x"], s["T"]) * value)) for d in (31, 62, 92)]
-    assert [m["expected"] for m in o["months"]] == pytest.approx([by_day[0], by_day[1] - by_day[0], by_day[2] - by_day[1]])
+    assert [m["expected"] for m in o["months"]] == pytest.approx(
+        [by_day[0], by_day[1] - by_day[0], by_day[2] - by_day[1]]
+    )
     assert o["existing"] == pytest.approx(by_day[2]) and o["existing"] > 0
     assert o["new"] == pytest.approx(750) and o["total"] == pytest.approx(by_day[2] + 750)
     assert o["model"]["as_of"] == date(2026, 6, 30)
