@@ -56,10 +56,12 @@ def refresh(as_of: date | None = None, window_days: int = DEFAULT_WINDOW_DAYS) -
     p = params(as_of, int(window_days))
     started = time.perf_counter()
     with warehouse.transaction() as tx:
+        tx.run("preferences_stage_purchases", cutoff=p["cutoff"])
         tx.run("category_similarity_delete")
-        tx.run("category_similarity_insert", cutoff=p["cutoff"])
+        tx.run("category_similarity_insert")
         tx.run("preferences_delete")
         tx.run("preferences_insert", **p)
+        tx.run("preferences_drop_stage")
         rows = int(tx.scalar("preferences_count"))
     return {
         "as_of": as_of,

@@ -29,12 +29,34 @@ FROM pairs p
 JOIN buyers x ON x.category = p.category_a
 JOIN buyers y ON y.category = p.category_b
 
+-- name: preferences_stage_purchases
+-- The refresh computes category_purchases once (the similarity and the preferences read it).
+CREATE OR REPLACE TEMP TABLE pref_purchases AS {{category_purchases}}
+
+-- name: preferences_drop_stage
+DROP TABLE IF EXISTS pref_purchases
+
+-- name: category_similarity_staged
+-- category_similarity_rows over the staged purchases.
+WITH cp AS (SELECT * FROM pref_purchases),
+buyers AS (SELECT category, count(*) AS buyers FROM cp GROUP BY category),
+pairs AS (
+    SELECT a.category AS category_a, b.category AS category_b, count(*) AS buyers_both
+    FROM cp a JOIN cp b USING (customer_id)
+    GROUP BY ALL
+)
+SELECT p.category_a, p.category_b, p.buyers_both,
+       p.buyers_both / sqrt(x.buyers * y.buyers) AS similarity
+FROM pairs p
+JOIN buyers x ON x.category = p.category_a
+JOIN buyers y ON y.category = p.category_b
+
 -- name: category_similarity_delete
 DELETE FROM category_similarity
 
 -- name: category_similarity_insert
 INSERT INTO category_similarity (category_a, category_b, buyers_both, similarity)
-{{category_similarity_rows}}
+{{category_similarity_staged}}
 
 -- name: category_similarity_all
 SELECT category_a, category_b, buyers_both, similarity
@@ -50,10 +72,10 @@ DELETE FROM customer_preferences
 INSERT INTO customer_preferences (customer_id, as_of, window_days, favourite_category, categories_bought,
                                   browsed_not_bought, kept_orders, mean_order_value, price_level,
                                   next_category, refreshed_at)
-WITH cp AS ({{category_purchases}}),
-fav AS (
-    SELECT customer_id, category AS favourite_category FROM cp
-    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY n DESC, net DESC, category) = 1
+WITH cp AS (SELECT * FROM pref_purchases),
+fav AS (  -- most orders, then more net revenue, then the name (a hash aggregate, no sort)
+    SELECT customer_id, arg_min(category, (-n, -net, category)) AS favourite_category
+    FROM cp GROUP BY customer_id
 ),
 bought AS (
     SELECT customer_id, list_sort(list(category)) AS categories_bought, sum(n) AS kept_orders,
@@ -90,8 +112,8 @@ scores AS (
     GROUP BY ALL
 ),
 nxt AS (
-    SELECT customer_id, category AS next_category FROM scores
-    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY score DESC, category) = 1
+    SELECT customer_id, arg_min(category, (-score, category)) AS next_category
+    FROM scores GROUP BY customer_id
 ),
 people AS (SELECT customer_id FROM bought UNION SELECT customer_id FROM bnb)
 SELECT p.customer_id, CAST(:as_of AS DATE), CAST(:window_days AS INTEGER), f.favourite_category,
@@ -146,14 +168,11 @@ WHERE category IS NOT NULL GROUP BY category ORDER BY orders DESC, value
 -- name: preference_segment_columns
 p.favourite_category, p.categories_bought, p.browsed_not_bought, p.price_level, p.next_category,
 CAST(month(c.birth_date) AS INTEGER) AS birth_month,
+-- the first anniversary on or after as_of (date + years keeps Feb 29 in leap years, else Feb 28)
 CAST(date_diff('day', CAST(:as_of AS DATE),
-    CASE WHEN make_date(year(CAST(:as_of AS DATE)), month(c.birth_date),
-                        least(day(c.birth_date), day(last_day(make_date(year(CAST(:as_of AS DATE)), month(c.birth_date), 1)))))
-              >= CAST(:as_of AS DATE)
-         THEN make_date(year(CAST(:as_of AS DATE)), month(c.birth_date),
-                        least(day(c.birth_date), day(last_day(make_date(year(CAST(:as_of AS DATE)), month(c.birth_date), 1)))))
-         ELSE make_date(year(CAST(:as_of AS DATE)) + 1, month(c.birth_date),
-                        least(day(c.birth_date), day(last_day(make_date(year(CAST(:as_of AS DATE)) + 1, month(c.birth_date), 1)))))
+    CASE WHEN CAST(c.birth_date + to_years(year(CAST(:as_of AS DATE)) - year(c.birth_date)) AS DATE) >= CAST(:as_of AS DATE)
+         THEN CAST(c.birth_date + to_years(year(CAST(:as_of AS DATE)) - year(c.birth_date)) AS DATE)
+         ELSE CAST(c.birth_date + to_years(year(CAST(:as_of AS DATE)) - year(c.birth_date) + 1) AS DATE)
     END) AS INTEGER) AS days_to_birthday
 
 -- name: preference_segment_join
