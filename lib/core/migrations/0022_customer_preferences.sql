@@ -1,8 +1,8 @@
 -- Category preferences (issue #18): one row per live customer with an order or a browse/cart
 -- event, rebuilt set-based by lib/marketing/preferences.refresh() (CLI `preferences refresh`,
 -- and after every load through lib/core/hooks). The segment builder joins it.
---   favourite_category   the category of most net revenue-bearing orders (ties: more net revenue,
---                        then the category name), over all kept orders before the as-of date
+--   favourite_category   the category of most kept orders (ties: more net revenue, then the
+--                        category name), over all kept orders before the as-of date
 --   categories_bought    every category of a kept order before the as-of date (sorted)
 --   browsed_not_bought   categories browsed or put in the cart in the last window_days days and
 --                        not bought (no kept order in that category) in the same window
