@@ -123,3 +123,16 @@ def test_customer_360_without_preferences_says_so(prefs):
     open_page(at, "pages/03_customer_360.py")
     assert not at.exception, at.exception
     assert "No purchases or browsing with a category yet" in _texts(at)
+
+
+def test_segment_builder_counts_customers_by_a_category_bought(prefs):
+    at = open_page(as_user("marketing"), "pages/21_segments.py")
+    assert not at.exception, at.exception
+    field = next(s for s in at.selectbox if (s.key or "").startswith("seg_c") and s.key.endswith("_f"))
+    field.select("categories_bought").run()
+    assert not at.exception, at.exception
+    values = next(m for m in at.multiselect if (m.key or "").endswith("_vhas_any"))
+    assert values.options == ["Apparel", "Beauty", "Electronics", "Home"]  # shown by name
+    values.select("beauty").run()
+    assert not at.exception, at.exception
+    assert at.metric[0].label == "Members" and at.metric[0].value == "2"  # customers 1 and 2
