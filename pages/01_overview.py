@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib.dashboards import charts, metrics
 from lib import ui
+from lib.ui import preferences as prefs_ui
 from lib.core.i18n import t
 
 user = ui.guard("overview")
@@ -119,3 +120,5 @@ if lifecycle.open:
             st.subheader(t("dash.section.cohorts"), help=metrics.definition("cohort"))
             cohorts = figures["cohorts"]
             ui.chart(user, charts.cohort_heatmap(cohorts), cohorts, "cohort_retention", "cohorts", filters=params)
+
+prefs_ui.outlook_section(user)  # revenue outlook (issue #18), computed when opened

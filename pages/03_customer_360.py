@@ -7,6 +7,7 @@ import streamlit as st
 from lib.dashboards import charts, customers
 from lib.core import i18n
 from lib import ui
+from lib.ui import preferences as prefs_ui
 from lib.core.i18n import t
 from lib.ui import contact_forms
 
@@ -146,6 +147,8 @@ with right:
         )
     else:
         st.caption(t("dash.c360.no_consents"))
+
+prefs_ui.customer_section(cid)  # category preferences and next category (issue #18)
 
 st.subheader(t("dash.c360.timeline"))
 events, orders = view.events, view.orders

@@ -12,6 +12,7 @@ from lib.security import auth
 from lib.dashboards import charts
 from lib.core import i18n, settings
 from lib import ui
+from lib.ui import preferences as prefs_ui
 from lib.core.i18n import t
 
 user = ui.guard("segments")
@@ -106,8 +107,9 @@ def value_widget(cond: dict) -> object:
     label = t("marketing.builder.value")
     if op in segments.NO_VALUE:
         return None
-    if field.kind == "tags":
-        options = sorted(set(cached_tags()) | set(current or []))
+    if field.kind in ("tags", "list"):
+        known = cached_tags() if field.kind == "tags" else cached_values(field.key, as_of)
+        options = sorted(set(known) | set(current or []))
         return st.multiselect(
             label,
             options,
@@ -115,6 +117,7 @@ def value_widget(cond: dict) -> object:
             key=key,
             label_visibility="collapsed",
             placeholder=t("marketing.builder.pick_tags"),
+            format_func=prefs_ui.category_label if field.kind == "list" else str,
         )
     if field.kind in ("enum", "text") and op not in ("contains", "starts_with"):
         options = cached_values(field.key, as_of)
@@ -125,6 +128,10 @@ def value_widget(cond: dict) -> object:
             if field.key == "lifecycle_stage"
             else (lambda v: t(f"marketing.tier.{v}"))
             if field.key == "churn_risk"
+            else (lambda v: t(f"prefs.price_level.{v}"))
+            if field.key == "price_level"
+            else prefs_ui.category_label
+            if field.key in segments.CATEGORY_FIELDS
             else str
         )
         if op in ("in", "not_in"):

@@ -189,13 +189,20 @@ def _package(new: str) -> str:
     return new.rsplit(".", 1)[0]
 
 
+def _package_modules(name: str) -> set[str]:
+    """Modules of lib/<name>/ when it is a package now (new ones are not in MOVES)."""
+    folder = ROOT / "lib" / name
+    return {p.stem for p in folder.glob("*.py") if p.stem != "__init__"} if folder.is_dir() else set()
+
+
 # `lib.x` in text (strings, docstrings, -m lib.x) -> `lib.<new>`; not inside a longer dotted name
 # and, for a module that became a package of the same name (marketing -> marketing.queries),
 # not when already followed by one of the new package's modules.
 def _dotted_patterns() -> list[tuple[re.Pattern[str], str]]:
     out = []
     for old, new in MOVES.items():
-        subs = sorted({_short(n) for n in MOVES.values() if _package(n) == old})
+        # (and any module added to that package since: lib.marketing.preferences is no old name)
+        subs = sorted({_short(n) for n in MOVES.values() if _package(n) == old} | _package_modules(old))
         # (import lines of such a package were handled by rewrite_python already)
         guard = rf"(?!\.(?:{'|'.join(subs)})\b)(?![ \t]+import\b)" if subs else ""
         out.append((re.compile(rf"(?<![\w.])lib\.{old}\b{guard}"), f"lib.{new}"))
@@ -254,7 +261,7 @@ def rewrite_python(text: str) -> str:
     def from_lib_mod(m: re.Match[str]) -> str:
         mod = m["mod"]
         names = {p.strip().partition(" as ")[0] for p in m["names"].split(",")}
-        submodules = {_short(n) for n in MOVES.values() if _package(n) == mod}
+        submodules = {_short(n) for n in MOVES.values() if _package(n) == mod} | _package_modules(mod)
         if mod not in MOVES or names <= submodules:  # already `from lib.<package> import <mods>`
             return m.group(0)
         return f"{m['indent']}from lib.{MOVES[mod]} import {m['names']}"

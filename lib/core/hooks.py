@@ -20,7 +20,7 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 # Modules that subscribe (their import registers their hooks), in the order they run.
-SUBSCRIBERS: tuple[str, ...] = ("lib.dashboards.aggregates",)
+SUBSCRIBERS: tuple[str, ...] = ("lib.dashboards.aggregates", "lib.marketing.preferences")
 
 
 @dataclass(frozen=True)

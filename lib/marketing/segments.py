@@ -31,6 +31,7 @@ import pandas as pd
 from lib.security import audit, auth, privacy
 from lib.core import settings, warehouse, errors
 from lib.marketing.lifecycle import STAGES
+from lib.marketing.preferences import PRICE_LEVELS, categories as preference_categories
 from lib.marketing.queries import compose
 from lib.marketing.rfm import SEGMENTS as RFM_SEGMENTS
 
@@ -101,6 +102,12 @@ OPERATORS: dict[str, dict[str, str]] = {
         "has_none": "NOT EXISTS (SELECT 1 FROM tags t WHERE t.customer_id = base.customer_id"
         " AND list_contains(CAST(:{p} AS VARCHAR[]), t.tag))",
     },
+    # a list column of segment_base (categories bought, browsed but not bought); no list = empty
+    "list": {
+        "has_any": "coalesce(list_has_any(base.{col}, CAST(:{p} AS VARCHAR[])), false)",
+        "has_all": "coalesce(list_has_all(base.{col}, CAST(:{p} AS VARCHAR[])), false)",
+        "has_none": "NOT coalesce(list_has_any(base.{col}, CAST(:{p} AS VARCHAR[])), false)",
+    },
 }
 NO_VALUE = {"is_null", "not_null", "is_true", "is_false"}
 LIST_OPS = {"in", "not_in", "has_any", "has_all", "has_none"}
@@ -145,8 +152,17 @@ FIELDS: dict[str, Field] = {
         Field("consent_phone", "bool", "consent"),
         Field("has_valid_mobile", "bool", "consent"),
         Field("has_valid_email", "bool", "consent"),
+        # category preferences (lib/marketing/preferences.py) and birthdays
+        Field("favourite_category", "enum", "preferences", picklist=True),
+        Field("categories_bought", "list", "preferences", picklist=True),
+        Field("browsed_not_bought", "list", "preferences", picklist=True),
+        Field("price_level", "enum", "preferences", PRICE_LEVELS),
+        Field("next_category", "enum", "preferences", picklist=True),
+        Field("birth_month", "number", "demographics"),
+        Field("days_to_birthday", "number", "demographics"),
     )
 }
+CATEGORY_FIELDS = ("favourite_category", "categories_bought", "browsed_not_bought", "next_category")
 
 
 def operators_for(field_key: str) -> list[str]:
@@ -364,6 +380,8 @@ def field_values(field_key: str, as_of: date | None = None) -> list[str]:
         raise SegmentError(f"Unknown field {field_key!r}.")
     if fld.choices:
         return list(fld.choices)
+    if fld.key in CATEGORY_FIELDS:
+        return preference_categories()
     if not fld.picklist:
         return []
     sql = compose("segment_field_values", {"field_column": fld.key})

@@ -37,6 +37,7 @@ PAGES: tuple[Page, ...] = (
     Page("overview", "pages/01_overview.py", ":material/monitoring:", "dashboards", ALL),
     Page("customers", "pages/02_customers.py", ":material/search:", "dashboards", ALL),
     Page("customer_360", "pages/03_customer_360.py", ":material/person:", "dashboards", ALL),
+    Page("categories", "pages/04_categories.py", ":material/category:", "dashboards", ALL),
     Page("import", "pages/10_import.py", ":material/upload_file:", "stewardship", STEWARDS),
     Page("quality", "pages/11_quality.py", ":material/fact_check:", "stewardship", STEWARDS),
     Page("review_queue", "pages/12_review_queue.py", ":material/checklist:", "stewardship", STEWARDS),

@@ -850,6 +850,8 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
     "churn_scores": (("*",), "risk tiers and reason codes"),
     "clv_models": (("*",), "model parameters"),
     "customer_rfm": (("*",), "RFM segment names"),
+    "customer_preferences": (("*",), "category codes and price levels (as events.category)"),
+    "category_similarity": (("*",), "category codes and co-purchase counts over all customers"),
     "quality_results": (("*",), "counts per rule"),
     "quality_runs": (("*",), "who ran the rules"),
     "schema_version": (("*",), "migration names"),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from lib.core import hooks
 from lib.dashboards import aggregates
+from lib.marketing import preferences
 
 
-def test_the_dashboards_subscribe_by_declaration():
-    assert hooks.SUBSCRIBERS == ("lib.dashboards.aggregates",)
+def test_the_dashboards_and_the_preferences_subscribe_by_declaration():
+    assert hooks.SUBSCRIBERS == ("lib.dashboards.aggregates", "lib.marketing.preferences")
     hooks._subscribe()
     assert aggregates._refresh_after_load in hooks._hooks
+    assert preferences._refresh_after_load in hooks._hooks
 
 
 def test_a_failing_subscriber_becomes_a_note_and_the_others_still_run(monkeypatch):
