@@ -7,6 +7,7 @@ import streamlit as st
 from lib.dashboards import charts, customers
 from lib.core import i18n
 from lib import ui
+from lib.ui import records as records_ui
 from lib.core.i18n import t
 
 user = ui.guard("customer_360")
@@ -35,10 +36,10 @@ if p.get("merged_into"):
         query_params={"id": str(p["merged_into"])},
         icon=":material/merge:",
     )
-if p.get("deleted_at") is not None:
-    st.warning(t("dash.c360.deleted", date=customers.display_date(p["deleted_at"])))
+records_ui.deleted_banner(user, p)  # who deleted it, when, why; Restore for stewards
 if p.get("erased_at") is not None:
     st.info(t("dash.c360.erased", date=customers.display_date(p["erased_at"])))
+records_ui.profile_tools(user, p)  # Edit profile and Delete customer (stewards, admins)
 
 summary, tags = view.summary, view.tags
 ui.kpi_row(
