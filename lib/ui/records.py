@@ -155,6 +155,7 @@ def _create(user: auth.User, values: dict, channel: str, allow_duplicates: bool)
         else:
             st.session_state["nc_created"] = cid
             st.session_state["nc_gen"] = st.session_state.get("nc_gen", 0) + 1
+            st.rerun()  # a fresh form for the next customer, the link to this one
 
 
 # ---------------------------------------------------------------- Customer 360°
