@@ -89,6 +89,11 @@ def _blank_to_none(values: dict) -> dict:
     return out
 
 
+def default_country() -> str:
+    """The country of a typed-in customer left without one (the manual source's entry rules)."""
+    return entry_rules.in_force(SOURCE, "customers").country or "CN"
+
+
 def _validate_new(values: dict) -> tuple[dict, list[tuple[str, str]]]:
     """Field validators and the entry rules of the manual source: (clean columns, flags)."""
     unknown = set(values) - set(FIELDS)
@@ -153,9 +158,7 @@ def check_new(user: auth.User, values: dict) -> NewCustomer:
 
 
 @auth.pii_writer("edit_customer")
-def create_customer(
-    user: auth.User, values: dict, *, channel: str = "store", allow_duplicates: bool = False
-) -> int:
+def create_customer(user: auth.User, values: dict, *, channel: str = "store", allow_duplicates: bool = False) -> int:
     """Validate and store one new customer (source 'manual'); returns its id. Raises
     ValidationError, or LikelyDuplicates (nothing written) unless allow_duplicates."""
     auth.require(user, "edit_customer")
@@ -218,7 +221,7 @@ def _insert(user: auth.User, stored: dict, flags: list[tuple[str, str]], channel
 def changed_fields(loaded: dict, submitted: dict) -> dict:
     """The form fields whose text differs from the record as it was shown (blank = cleared).
     An ID number is sent only when typed (the form shows it masked)."""
-    out = {}
+    out: dict[str, str | None] = {}
     for k, v in submitted.items():
         if k not in FIELDS:
             continue
@@ -324,7 +327,7 @@ def _set_deleted(user: auth.User, customer_id: int, expected_version: int, delet
         )
         if n == 0:
             raise edits.StaleRecordError(customer_id)
-        after = tx.one("rec_customer_state", customer_id=customer_id)
+        after = tx.one("rec_customer_state", customer_id=customer_id) or {}
         audit.record(
             tx,
             user,

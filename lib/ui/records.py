@@ -80,6 +80,8 @@ def _inputs(prefix: str, shown_values: dict) -> dict:
             values[f] = col.text_input(
                 label, value="", placeholder=current, help=t("records.id_help"), key=key, max_chars=30
             )
+        elif f == "country":
+            values[f] = col.text_input(label, value=current, placeholder=records.default_country(), key=key)
         elif f == "birth_date":
             values[f] = col.text_input(label, value=current, placeholder="1990-01-31", key=key)
         else:
@@ -115,7 +117,10 @@ def new_customer_form(user: auth.User) -> None:
     with st.form(f"nc_form_{gen}"):
         values = _inputs(f"nc_{gen}", {"country": "", "customer_type": "B2C"})
         channel = st.selectbox(
-            t("records.channel"), records.CHANNELS, format_func=lambda c: t(f"dash.channel.{c}"), key=f"nc_{gen}_channel"
+            t("records.channel"),
+            records.CHANNELS,
+            format_func=lambda c: t(f"dash.channel.{c}"),
+            key=f"nc_{gen}_channel",
         )
         submitted = st.form_submit_button(t("records.new.save"), type="primary")
     if submitted:
@@ -250,7 +255,9 @@ def _edit_form(user: auth.User, cid: int) -> None:
                 {
                     t("records.conflict.field"): [t(f"stewards.field.{k}") for k in conflict["yours"]],
                     t("records.conflict.yours"): [_text(v) or "–" for v in conflict["yours"].values()],
-                    t("records.conflict.current"): [_text(conflict["current"].get(k)) or "–" for k in conflict["yours"]],
+                    t("records.conflict.current"): [
+                        _text(conflict["current"].get(k)) or "–" for k in conflict["yours"]
+                    ],
                 }
             ),
             hide_index=True,

@@ -107,7 +107,10 @@ def test_a_steward_edits_the_profile_from_the_360_page(wh):
     at.text_input(key="rec_1_0_city").input("广州市")
     click(at, "Save changes")
     assert "Customer 1 was updated." in texts(at.success)
-    assert warehouse.one("SELECT city, version FROM customers WHERE customer_id = 1") == {"city": "广州市", "version": 2}
+    assert warehouse.one("SELECT city, version FROM customers WHERE customer_id = 1") == {
+        "city": "广州市",
+        "version": 2,
+    }
     assert at.text_input(key="rec_1_1_city").value == "广州市"  # the form shows the saved record
 
 
@@ -143,7 +146,10 @@ def test_an_edit_is_undone_from_the_360_page(wh):
     at = open_360("steward")
     click(at, "Undo this edit")
     assert "The edit of customer 1 was undone." in texts(at.success)
-    assert warehouse.one("SELECT city, version FROM customers WHERE customer_id = 1") == {"city": "深圳市", "version": 3}
+    assert warehouse.one("SELECT city, version FROM customers WHERE customer_id = 1") == {
+        "city": "深圳市",
+        "version": 3,
+    }
 
 
 @pytest.mark.parametrize("username", ["manager", "marketing"])
@@ -157,7 +163,10 @@ def test_read_only_roles_see_no_edit_or_delete_form_and_the_lib_refuses(wh, user
         records.update_profile(user, 1, {"city": "广州市"}, 1)
     with pytest.raises(auth.PermissionDenied):
         records.delete_customer(user, 1, "a good reason", 1)
-    assert warehouse.one("SELECT city, version FROM customers WHERE customer_id = 1") == {"city": "深圳市", "version": 1}
+    assert warehouse.one("SELECT city, version FROM customers WHERE customer_id = 1") == {
+        "city": "深圳市",
+        "version": 1,
+    }
 
 
 def test_a_steward_deletes_then_restores_a_customer_from_the_360_page(wh):

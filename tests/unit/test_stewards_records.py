@@ -202,7 +202,10 @@ def test_a_concurrent_edit_is_refused_with_both_values(wh, users):
     assert exc.value.yours == {"city": "珠海市", "mobile": "13700000000"}
     assert exc.value.current == {"city": "广州市", "mobile": "+8613900000000"}
     assert exc.value.version == 2
-    assert warehouse.one("SELECT city, version FROM customers WHERE customer_id = 1") == {"city": "广州市", "version": 2}
+    assert warehouse.one("SELECT city, version FROM customers WHERE customer_id = 1") == {
+        "city": "广州市",
+        "version": 2,
+    }
 
 
 def test_an_edit_to_another_customers_mobile_shows_the_duplicate_first(wh, users):
