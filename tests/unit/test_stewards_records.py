@@ -11,7 +11,7 @@ import pytest
 
 from lib.core import validation, warehouse
 from lib.dashboards import aggregates, metrics
-from lib.marketing import audience, churn, rfm, segments
+from lib.marketing import audience, churn, clv, rfm, segments
 from lib.security import auth, privacy
 from lib.stewardship import edits, entry_rules, records
 from tests import factories as f
@@ -317,13 +317,46 @@ def test_a_deleted_customer_cannot_be_edited_and_leaves_search_and_duplicates(mk
     assert 5 not in check.duplicates["customer_id"].tolist()
 
 
-def test_scores_of_a_deleted_customer_are_left_out_of_lists_and_exports(mk, users):
+def test_scores_of_a_deleted_customer_are_left_out_of_lists_and_exports(mk, users, tmp_path):
     with warehouse.transaction() as tx:
         tx.run(
             "INSERT INTO churn_scores (customer_id, as_of, model_id, probability, risk_tier, reasons) "
             "SELECT customer_id, DATE '2026-06-30', 1, customer_id / 100.0, 'high', ['r'] FROM customers "
             "WHERE customer_id IN (1, 5)"
         )
+        tx.run(
+            "INSERT INTO clv_scores (customer_id, clv_model_id, as_of, horizon_days, p_alive, expected_purchases, "
+            "expected_avg_value, expected_value) SELECT customer_id, 1, DATE '2026-06-30', 365, 0.9, 2, 100, "
+            "customer_id * 10.0 FROM customers WHERE customer_id IN (1, 5)"
+        )
     records.delete_customer(users["steward"], 5, "asked to be removed", 1)
-    top = churn.top_scores(users["marketing"], ["high"], 10)
-    assert top["customer_id"].tolist() == [1]
+    assert churn.top_scores(users["marketing"], ["high"], 10)["customer_id"].tolist() == [1]
+    assert churn.tier_summary()["customers"].tolist() == [1]
+    assert clv.top_customers(users["marketing"], 10)["customer_id"].tolist() == [1]
+    assert clv.by_segment()["customers"].sum() == 1
+    out = tmp_path / "scores.csv"
+    assert churn.export_scores(users["marketing"], out) == 1
+    assert clv.export_scores(users["marketing"], out) == 1
+    records.restore_customer(users["steward"], 5, None, 2)
+    assert churn.top_scores(users["marketing"], ["high"], 10)["customer_id"].tolist() == [5, 1]
+    assert clv.top_customers(users["marketing"], 10)["customer_id"].tolist() == [5, 1]
+
+
+def test_pairs_and_clusters_with_a_deleted_customer_leave_the_duplicates_lists_and_exports(mk, users, tmp_path):
+    from lib.stewardship import dedup
+
+    with warehouse.transaction() as tx:
+        for left, right in ((1, 5), (2, 3)):
+            tx.run(
+                "INSERT INTO dedup_candidates (run_id, customer_id_l, customer_id_r, match_probability, "
+                "match_weight, agreement) VALUES (1, :l, :r, 0.97, 9.1, '{}')",
+                l=left,
+                r=right,
+            )
+        tx.run("INSERT INTO dedup_clusters (run_id, cluster_id, customer_id) VALUES (1, 1, 1), (1, 1, 5)")
+    records.delete_customer(users["steward"], 5, "asked to be removed", 1)
+    pairs = dedup.candidates(users["steward"])
+    assert pairs[["customer_id_l", "customer_id_r"]].values.tolist() == [[2, 3]]
+    assert dedup.candidate_count() == 1
+    result = dedup.export(users["steward"], str(tmp_path / "pairs.csv"))
+    assert (result["pairs"], result["cluster_rows"]) == (1, 1)
