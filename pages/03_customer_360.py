@@ -17,6 +17,7 @@ cid = ui.parse_id(raw_id)  # digits only: '²' passes str.isdigit() but not int(
 if cid is None:
     st.info(t("dash.c360.none"))
     st.page_link("pages/02_customers.py", label=t("nav.customers"), icon=":material/search:")
+    records_ui.recently_deleted(user)  # stewards: deleted customers (search leaves them out)
     st.stop()
 
 try:

@@ -355,3 +355,11 @@ def deletion(user: auth.User, customer_id: int) -> dict | None:
         "reason": privacy.mask_value(user, entry.get("reason")) if entry.get("reason") else None,
         "version": state["version"],
     }
+
+
+@auth.pii_reader("delete_customer")
+def recently_deleted(user: auth.User, limit: int = 20) -> pd.DataFrame:
+    """Deleted customers, newest deletion first: customer_id, full_name, deleted_at, deleted_by,
+    reason (masked for the user). Search leaves them out; this is how stewards find them."""
+    auth.require(user, "delete_customer")
+    return privacy.mask_frame(user, warehouse.read("rec_recently_deleted", limit=int(limit)))

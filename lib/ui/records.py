@@ -154,7 +154,8 @@ def new_customer_form(user: auth.User) -> None:
 def _create(user: auth.User, values: dict, channel: str, allow_duplicates: bool) -> None:
     with shown():
         try:
-            cid = records.create_customer(user, values, channel=channel, allow_duplicates=allow_duplicates)
+            with st.spinner(t("records.new.saving")):
+                cid = records.create_customer(user, values, channel=channel, allow_duplicates=allow_duplicates)
         except records.LikelyDuplicates as exc:
             st.session_state["nc_pending"] = {"values": values, "channel": channel, "matches": exc.matches}
         else:
@@ -186,7 +187,8 @@ def deleted_banner(user: auth.User, profile: dict) -> None:
     reason = st.text_input(t("records.restore.reason"), key=f"rec_restore_reason_{cid}")
     if st.button(t("records.restore.button"), key=f"rec_restore_{cid}", type="primary"):
         with shown():
-            records.restore_customer(user, cid, reason, int(info["version"]))
+            with st.spinner(t("records.refreshing")):
+                records.restore_customer(user, cid, reason, int(info["version"]))
             _reset_edit(cid)
             st.session_state["rec_notice"] = t("records.restore.done", id=cid)
             st.rerun()
@@ -210,7 +212,9 @@ def profile_tools(user: auth.User, profile: dict) -> None:
             reason = st.text_input(t("records.delete.reason"), key=f"rec_delete_reason_{cid}")
             if st.button(t("records.delete.button"), key=f"rec_delete_{cid}"):
                 with shown():
-                    records.delete_customer(user, cid, reason, int(_loaded(user, cid)["version"]))
+                    with st.spinner(t("records.refreshing")):
+                        # the version the page shows: a save by someone else since then is refused
+                        records.delete_customer(user, cid, reason, int(profile["version"]))
                     _reset_edit(cid)
                     st.session_state["rec_notice"] = t("records.delete.done", id=cid)
                     st.rerun()
@@ -321,3 +325,26 @@ def _history(user: auth.User, cid: int) -> None:
             _reset_edit(cid)
             st.session_state["rec_notice"] = t("records.history.undone", id=cid)
             st.rerun()
+
+
+def recently_deleted(user: auth.User) -> None:
+    """For roles that may restore: the latest deleted customers, each a link to its 360° page."""
+    if not auth.can(user, "delete_customer"):
+        return
+    frame = records.recently_deleted(user, limit=10)
+    if frame.empty:
+        return
+    with st.expander(t("records.deleted.list", n=len(frame)), icon=":material/delete:"):
+        for row in frame.to_dict("records"):
+            st.page_link(
+                "pages/03_customer_360.py",
+                label=t(
+                    "records.deleted.item",
+                    id=int(row["customer_id"]),
+                    name=row["full_name"] if isinstance(row["full_name"], str) else "–",
+                    date=fmt_times([row["deleted_at"]])[0],
+                    user=row["deleted_by"] if isinstance(row["deleted_by"], str) else "–",
+                ),
+                query_params={"id": str(int(row["customer_id"]))},
+                icon=":material/person_off:",
+            )

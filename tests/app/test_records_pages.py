@@ -187,3 +187,12 @@ def test_a_manager_sees_the_deleted_banner_without_a_restore_button(wh):
     at = open_360("manager")
     assert [e for e in texts(at.error) if e.startswith("Deleted on")]
     assert [b for b in at.button if b.label == "Restore this customer"] == []
+
+
+def test_stewards_find_deleted_customers_on_the_360_page_without_an_id(wh):
+    records.delete_customer(auth.User("steward", "steward", frozenset({"steward"})), 1, "asked to be removed", 1)
+    at = open_page(as_user("steward"), C360)
+    assert not at.exception, at.exception
+    assert [e.label for e in at.expander] == ["Recently deleted customers (1): open one to restore it"]
+    at = open_page(as_user("manager"), C360)
+    assert [e.label for e in at.expander] == []

@@ -272,8 +272,13 @@ def test_delete_and_restore_are_audited_with_the_reason(mk, users):
     records.delete_customer(users["steward"], 5, "duplicate typed by a shop", 1)
     info = records.deletion(users["manager"], 5)
     assert (info["username"], info["reason"], info["version"]) == ("steward", "duplicate typed by a shop", 2)
+    listed = records.recently_deleted(users["steward"])
+    assert listed[["customer_id", "full_name", "deleted_by", "reason"]].values.tolist() == [
+        [5, "客户5", "steward", "duplicate typed by a shop"]
+    ]
     records.restore_customer(users["admin"], 5, "deleted by mistake", 2)
     assert records.deletion(users["manager"], 5) is None
+    assert records.recently_deleted(users["steward"]).empty
     (deleted,) = audit_rows("customer.delete")
     (restored,) = audit_rows("customer.restore")
     assert (deleted["username"], deleted["entity_id"]) == ("steward", "5")

@@ -71,3 +71,17 @@ SELECT occurred_at, username, json_extract_string(detail, '$.reason') AS reason
 FROM audit_log
 WHERE entity = 'customer' AND entity_id = CAST(:customer_id AS VARCHAR) AND action = 'customer.delete'
 ORDER BY audit_id DESC LIMIT 1
+
+-- name: rec_recently_deleted
+-- Deleted customers, newest deletion first, with who deleted them and why (search leaves them
+-- out; stewards open them by id to restore).
+SELECT c.customer_id, c.full_name, c.deleted_at, a.username AS deleted_by,
+       json_extract_string(a.detail, '$.reason') AS reason
+FROM customers c
+LEFT JOIN (SELECT entity_id, username, detail FROM audit_log
+           WHERE entity = 'customer' AND action = 'customer.delete'
+           QUALIFY row_number() OVER (PARTITION BY entity_id ORDER BY audit_id DESC) = 1) a
+       ON a.entity_id = CAST(c.customer_id AS VARCHAR)
+WHERE c.deleted_at IS NOT NULL AND c.merged_into IS NULL
+ORDER BY c.deleted_at DESC, c.customer_id
+LIMIT :limit
