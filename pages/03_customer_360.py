@@ -8,6 +8,7 @@ from lib.dashboards import charts, customers
 from lib.core import i18n
 from lib import ui
 from lib.ui import preferences as prefs_ui
+from lib.ui import records as records_ui
 from lib.core.i18n import t
 from lib.ui import contact_forms
 
@@ -18,6 +19,7 @@ cid = ui.parse_id(raw_id)  # digits only: '²' passes str.isdigit() but not int(
 if cid is None:
     st.info(t("dash.c360.none"))
     st.page_link("pages/02_customers.py", label=t("nav.customers"), icon=":material/search:")
+    records_ui.recently_deleted(user)  # stewards: deleted customers (search leaves them out)
     st.stop()
 
 try:
@@ -37,10 +39,10 @@ if p.get("merged_into"):
         query_params={"id": str(p["merged_into"])},
         icon=":material/merge:",
     )
-if p.get("deleted_at") is not None:
-    st.warning(t("dash.c360.deleted", date=customers.display_date(p["deleted_at"])))
+records_ui.deleted_banner(user, p)  # who deleted it, when, why; Restore for stewards
 if p.get("erased_at") is not None:
     st.info(t("dash.c360.erased", date=customers.display_date(p["erased_at"])))
+records_ui.profile_tools(user, p)  # Edit profile and Delete customer (stewards, admins)
 
 summary, tags = view.summary, view.tags
 ui.kpi_row(

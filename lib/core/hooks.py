@@ -25,7 +25,8 @@ SUBSCRIBERS: tuple[str, ...] = ("lib.dashboards.aggregates", "lib.marketing.pref
 
 @dataclass(frozen=True)
 class Load:
-    """What was written: `kind` is "import", "merge" or "unmerge"; `source` names the writer
+    """What was written: `kind` is "import", "merge", "unmerge", or "create", "delete",
+    "restore" (a customer added, soft-deleted or restored by hand); `source` names the writer
     (an import id, a merge id); `customer_ids` are the customers that are new."""
 
     kind: str

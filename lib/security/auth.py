@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reveal_id_number": frozenset({"admin"}),  # reason required, audited
     # data stewardship
     "edit_customer": frozenset({"steward", "admin"}),
+    "delete_customer": frozenset({"steward", "admin"}),  # soft delete and restore, reason required
     "resolve_flags": frozenset({"steward", "admin"}),
     "merge_customers": frozenset({"steward", "admin"}),
     "import_data": frozenset({"steward", "admin"}),

@@ -43,6 +43,7 @@ PAGES: tuple[Page, ...] = (
     Page("review_queue", "pages/12_review_queue.py", ":material/checklist:", "stewardship", STEWARDS),
     Page("duplicates", "pages/13_duplicates.py", ":material/merge:", "stewardship", STEWARDS),
     Page("entry_rules", "pages/14_entry_rules.py", ":material/rule:", "stewardship", STEWARDS),
+    Page("new_customer", "pages/15_new_customer.py", ":material/person_add:", "stewardship", STEWARDS),
     Page("follow_ups", "pages/16_follow_ups.py", ":material/event_upcoming:", "stewardship", INTERACTION_ROLES),
     Page("rfm", "pages/20_rfm.py", ":material/grid_view:", "marketing", MARKETERS),
     Page("segments", "pages/21_segments.py", ":material/filter_alt:", "marketing", MARKETERS),

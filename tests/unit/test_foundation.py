@@ -152,6 +152,7 @@ def test_permission_table_matches_the_guide(role, action):
             "view_customer",
             "view_contact_pii",
             "edit_customer",
+            "delete_customer",  # soft delete and restore (issue #16)
             "resolve_flags",
             "merge_customers",
             "import_data",

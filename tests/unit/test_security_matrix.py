@@ -38,7 +38,7 @@ from lib.admin import backup
 from lib.core import warehouse
 from lib.admin import users as accounts
 from lib.marketing import tags
-from lib.stewardship import edits, importer, interactions, review
+from lib.stewardship import edits, importer, interactions, records, review
 from lib.admin import alerts, setting_changes
 from tests import factories as f
 from tests.conftest import ROOT
@@ -251,6 +251,29 @@ def _writes():
                     None,
                     "test",
                 ),
+            ),
+        ),
+        (
+            "records.create_customer",
+            "edit_customer",
+            lambda u: records.create_customer(u, {"full_name": "新客户", "mobile": "13700000001"}),
+        ),
+        (
+            "records.update_profile",
+            "edit_customer",
+            lambda u: records.update_profile(u, 2, {"address": "新港路1号"}, 1),
+        ),
+        (
+            "records.delete_customer",
+            "delete_customer",
+            lambda u: records.delete_customer(u, 2, "asked to be removed", 1),
+        ),
+        (
+            "records.restore_customer",
+            "delete_customer",
+            lambda u: (
+                records.delete_customer(u, 2, "asked to be removed", 1),
+                records.restore_customer(u, 2, "deleted by mistake", 2),
             ),
         ),
     ]

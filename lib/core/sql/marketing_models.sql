@@ -168,12 +168,14 @@ LIMIT :limit
 SELECT s.risk_tier, count(*) AS customers, avg(s.probability) AS avg_probability,
        sum(r.monetary) AS revenue_at_stake, max(s.as_of) AS as_of, max(s.model_id) AS model_id
 FROM churn_scores s LEFT JOIN customer_rfm r USING (customer_id)
+WHERE s.customer_id NOT IN (SELECT customer_id FROM customers WHERE deleted_at IS NOT NULL)
 GROUP BY s.risk_tier
 
 -- name: churn_scores_export
 SELECT c.source, c.source_record_id, s.customer_id, s.probability, s.risk_tier,
        array_to_string(s.reasons, ';') AS reasons, s.as_of, s.model_id
 FROM churn_scores s JOIN customers c USING (customer_id)
+WHERE c.deleted_at IS NULL
 ORDER BY s.customer_id
 
 -- name: clv_summary
@@ -249,12 +251,14 @@ SELECT coalesce(r.rfm_segment, '(not in RFM snapshot)') AS rfm_segment, count(*)
        avg(v.expected_value) AS avg_clv, sum(v.expected_value) AS total_clv,
        avg(v.p_alive) AS avg_p_alive, avg(v.expected_purchases) AS avg_expected_purchases
 FROM clv_scores v LEFT JOIN customer_rfm r USING (customer_id)
+WHERE v.customer_id NOT IN (SELECT customer_id FROM customers WHERE deleted_at IS NOT NULL)
 GROUP BY 1 ORDER BY total_clv DESC
 
 -- name: clv_scores_export
 SELECT c.source, c.source_record_id, v.customer_id, v.p_alive, v.expected_purchases,
        v.expected_avg_value, v.expected_value, v.as_of, v.horizon_days
 FROM clv_scores v JOIN customers c USING (customer_id)
+WHERE c.deleted_at IS NULL
 ORDER BY v.customer_id
 
 -- name: marketing_customer_count

@@ -167,9 +167,11 @@ SELECT rfm_segment AS segment,
        avg(frequency) AS avg_frequency,
        avg(recency_days) AS avg_recency_days
 FROM customer_rfm
+WHERE customer_id NOT IN (SELECT customer_id FROM customers WHERE deleted_at IS NOT NULL)
 GROUP BY rfm_segment
 ORDER BY revenue DESC
 
 -- name: rfm_score_grid_snapshot
 SELECT r_score, f_score, count(*) AS customers, avg(monetary) AS avg_value
-FROM customer_rfm GROUP BY r_score, f_score ORDER BY r_score, f_score
+FROM customer_rfm WHERE customer_id NOT IN (SELECT customer_id FROM customers WHERE deleted_at IS NOT NULL)
+GROUP BY r_score, f_score ORDER BY r_score, f_score

@@ -107,13 +107,13 @@ SELECT d.pair_id, d.customer_id_l, l.source AS source_l, l.source_record_id AS s
 FROM dedup_candidates d
 JOIN customers l ON l.customer_id = d.customer_id_l
 JOIN customers r ON r.customer_id = d.customer_id_r
-WHERE d.match_probability >= :min_probability
+WHERE d.match_probability >= :min_probability AND l.deleted_at IS NULL AND r.deleted_at IS NULL
 ORDER BY d.match_probability DESC, d.pair_id
 
 -- name: stw_dedup_export_clusters
 SELECT k.cluster_id, k.customer_id, c.source, c.source_record_id
 FROM dedup_clusters k JOIN customers c USING (customer_id)
-WHERE k.run_id = (SELECT max(run_id) FROM dedup_clusters)
+WHERE k.run_id = (SELECT max(run_id) FROM dedup_clusters) AND c.deleted_at IS NULL
 ORDER BY k.cluster_id, k.customer_id
 
 -- name: stw_dedup_truth_pairs
