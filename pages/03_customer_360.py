@@ -8,6 +8,7 @@ from lib.dashboards import charts, customers
 from lib.core import i18n
 from lib import ui
 from lib.core.i18n import t
+from lib.ui import feedback as ui_feedback
 
 user = ui.guard("customer_360")
 
@@ -185,3 +186,6 @@ with tab_history:
         )
     else:
         st.caption(t("dash.c360.no_history"))
+
+st.subheader(t("fb.c360.title"))
+ui_feedback.customer_section(user, cid)  # latest NPS / CSAT, responses, entry form (stewards)

@@ -115,6 +115,8 @@ def value_widget(cond: dict) -> object:
             if field.key == "lifecycle_stage"
             else (lambda v: t(f"marketing.tier.{v}"))
             if field.key == "churn_risk"
+            else (lambda v: t(f"fb.category.{v}"))
+            if field.key == "nps_category"
             else str
         )
         if op in ("in", "not_in"):

@@ -43,6 +43,7 @@ class StaleSegmentError(errors.ConflictError, warehouse.WarehouseError):
     """Someone else changed or deleted the segment since it was loaded."""
 
 
+NPS_CATEGORIES = ("promoter", "passive", "detractor", "no_response")
 MAX_DEPTH = 4  # nesting levels of groups, the root included
 MAX_CONDITIONS = 40
 MAX_LIST = 500
@@ -145,6 +146,9 @@ FIELDS: dict[str, Field] = {
         Field("consent_phone", "bool", "consent"),
         Field("has_valid_mobile", "bool", "consent"),
         Field("has_valid_email", "bool", "consent"),
+        # feedback (docs/metrics.md "Feedback"): latest NPS response's category, latest CSAT score
+        Field("nps_category", "enum", "feedback", NPS_CATEGORIES),
+        Field("last_csat", "number", "feedback"),
     )
 }
 

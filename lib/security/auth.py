@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "import_data": frozenset({"steward", "admin"}),
     "run_quality": frozenset({"steward", "admin"}),
     "edit_consent": frozenset({"steward", "admin"}),
+    "record_feedback": frozenset({"steward", "admin"}),  # enter a survey response, follow up a detractor
     # marketing
     "manage_tags": frozenset({"marketing", "admin"}),
     "manage_segments": frozenset({"marketing", "admin"}),

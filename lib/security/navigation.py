@@ -41,6 +41,7 @@ PAGES: tuple[Page, ...] = (
     Page("review_queue", "pages/12_review_queue.py", ":material/checklist:", "stewardship", STEWARDS),
     Page("duplicates", "pages/13_duplicates.py", ":material/merge:", "stewardship", STEWARDS),
     Page("entry_rules", "pages/14_entry_rules.py", ":material/rule:", "stewardship", STEWARDS),
+    Page("feedback", "pages/15_feedback.py", ":material/sentiment_dissatisfied:", "stewardship", STEWARDS),
     Page("rfm", "pages/20_rfm.py", ":material/grid_view:", "marketing", MARKETERS),
     Page("segments", "pages/21_segments.py", ":material/filter_alt:", "marketing", MARKETERS),
     Page("tags", "pages/22_tags.py", ":material/sell:", "marketing", MARKETERS),
