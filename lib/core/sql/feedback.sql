@@ -50,7 +50,7 @@ LIMIT :limit
 
 -- name: fb_worklist
 -- Detractors (latest NPS response of a live customer scoring 0-6) not yet handled, and
--- every response scoring 0-6 that was handled since :since (to show what was done).
+-- with handled = true, the handled ones instead (to show what was done).
 WITH latest AS (
     SELECT coalesce(c.merged_into, f.customer_id) AS customer_id, f.feedback_id, f.responded_at, f.survey,
            f.score, f.comment, f.channel, f.handled_at, f.handled_by, f.handled_note
