@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from lib.core import warehouse
+from lib.security import auth
 from lib.demo.pools import _cat, _null_where, _num, _strs, _take, _where
 from lib.demo.rows import _ts
 from lib.demo.spec import DAY
@@ -134,6 +135,7 @@ def generate(g, stage: np.ndarray, purchases: np.ndarray, last_purchase: np.ndar
     )
 
 
+@auth.pii_internal("writes invented demo responses (comments from a fixed pool); returns a row count")
 def load(tx: warehouse.Tx, g, stage: np.ndarray, purchases: np.ndarray, last_purchase: np.ndarray) -> int:
     """Generate and insert the build's responses (after its events are loaded); returns the count."""
     found = tx.df("demo_feedback_complaints")

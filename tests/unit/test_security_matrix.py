@@ -38,7 +38,7 @@ from lib.admin import backup
 from lib.core import warehouse
 from lib.admin import users as accounts
 from lib.marketing import tags
-from lib.stewardship import edits
+from lib.stewardship import edits, feedback
 from lib.admin import setting_changes
 from tests import factories as f
 from tests.conftest import ROOT
@@ -208,6 +208,11 @@ def _writes():
             "customer_edits.update_customer",
             "edit_customer",
             lambda u: edits.update_customer(u, 1, {"city": "广州市"}, 1),
+        ),
+        (
+            "feedback.add_feedback",
+            "record_feedback",
+            lambda u: feedback.add_feedback(u, 1, {"scale": "nps", "score": "9", "comment": "ok"}),
         ),
     ]
     return cases
