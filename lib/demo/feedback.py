@@ -56,7 +56,9 @@ HANDLED_SHARE = 0.6  # of detractor responses older than HANDLED_AFTER_DAYS
 HANDLED_AFTER_DAYS = 45
 
 
-def generate(g, stage: np.ndarray, purchases: np.ndarray, last_purchase: np.ndarray, complaints: np.ndarray) -> pa.Table:
+def generate(
+    g, stage: np.ndarray, purchases: np.ndarray, last_purchase: np.ndarray, complaints: np.ndarray
+) -> pa.Table:
     """The responses of one build (customer_id as stored), as an Arrow table in customer and
     time order. `complaints` holds each customer's number of complaint events."""
     rng = g.rng(16, 4)

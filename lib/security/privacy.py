@@ -888,7 +888,7 @@ def _erase(user, cid: int, reason: str) -> dict:
             str(row["customer_id"]): sorted(f for f in _ERASABLE if pd.notna(row[f]))
             for row in targets.to_dict("records")
         }
-        counts = {}
+        counts: dict[str, int] = {}
         for entry in ERASURE_REGISTRY:
             params: dict[str, Any] = {"ids": ids}
             sql = warehouse.query(entry.query)

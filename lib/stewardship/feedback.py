@@ -68,9 +68,7 @@ def _clean(values: dict) -> dict:
         clean["responded_at"] = datetime.now().replace(microsecond=0)
     else:
         try:
-            clean["responded_at"] = (
-                when if isinstance(when, datetime) else validation.timestamp(when, "responded_at")
-            )
+            clean["responded_at"] = when if isinstance(when, datetime) else validation.timestamp(when, "responded_at")
         except validation.FieldError as exc:
             problems.append(exc)
     if problems:
@@ -118,10 +116,10 @@ def add_feedback(user: auth.User, customer_id: int, values: dict) -> int:
 def mark_handled(user: auth.User, feedback_id: int, note: str) -> None:
     """Mark a detractor's response as followed up (who, when, what was done); audited."""
     auth.require(user, "record_feedback")
-    note = normalize.text(note)
-    if not note:
+    text = normalize.text(note)
+    if not text:
         raise FeedbackError("Say what was done to follow up.")
-    if len(note) > MAX_NOTE:
+    if len(text) > MAX_NOTE:
         raise validation.ValidationError([validation.FieldError("handled_note", "text.too_long")])
     with warehouse.transaction() as tx:
         row = tx.one("fb_by_id", feedback_id=int(feedback_id))
@@ -129,7 +127,7 @@ def mark_handled(user: auth.User, feedback_id: int, note: str) -> None:
             raise FeedbackError(f"There is no response {feedback_id}.")
         if row["handled_at"] is not None:
             raise FeedbackError(f"Response {feedback_id} was already handled by {row['handled_by']}.")
-        tx.run("fb_mark_handled", feedback_id=int(feedback_id), username=user.username, note=note, now=datetime.now())
+        tx.run("fb_mark_handled", feedback_id=int(feedback_id), username=user.username, note=text, now=datetime.now())
         audit.record(
             tx,
             user,
@@ -176,4 +174,3 @@ def worklist(user: auth.User, handled: bool = False, limit: int = 500) -> pd.Dat
 def open_detractors() -> int:
     """How many detractors wait for a follow-up (a count, no personal data)."""
     return int(warehouse.scalar("fb_worklist_count") or 0)
-

@@ -160,7 +160,16 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "scale": ("scale", "score_type", "metric", "量表", "评分类型"),
         "score": ("score", "rating", "nps_score", "csat_score", "评分", "分数", "得分", "满意度评分"),
         "comment": ("comment", "comments", "verbatim", "feedback", "评论", "意见", "留言", "备注"),
-        "responded_at": ("responded_at", "response_time", "submitted_at", "time", "date", "答卷时间", "提交时间", "时间"),
+        "responded_at": (
+            "responded_at",
+            "response_time",
+            "submitted_at",
+            "time",
+            "date",
+            "答卷时间",
+            "提交时间",
+            "时间",
+        ),
         "channel": ("channel", "渠道"),
     },
 }

@@ -109,9 +109,7 @@ def _entry_form(user: auth.User, customer_id: int) -> None:
         c1, c2, c3 = st.columns(3)
         scale = c1.selectbox(t("fb.col.scale"), list(feedback.SCALES), format_func=lambda s: t(f"fb.scale.{s}"))
         score = c2.number_input(t("fb.col.score"), min_value=0, max_value=10, value=None, step=1)
-        channel = c3.selectbox(
-            t("fb.col.channel"), list(FORM_CHANNELS), format_func=lambda c: t(f"fb.channel.{c}")
-        )
+        channel = c3.selectbox(t("fb.col.channel"), list(FORM_CHANNELS), format_func=lambda c: t(f"fb.channel.{c}"))
         survey = st.text_input(t("fb.col.survey"), max_chars=100)
         comment = st.text_area(t("fb.col.comment"), max_chars=feedback.MAX_COMMENT)
         when = st.date_input(t("fb.col.responded_at"), value=datetime.now().date())
@@ -154,11 +152,11 @@ def worklist(user: auth.User) -> None:
         table = table.assign(responded_at=fmt_times(table["responded_at"], "%Y-%m-%d %H:%M"))
         st.dataframe(i18n.display_frame(table, CODES, headers="fb.col"), hide_index=True)
         with st.form("fb_handle_form", clear_on_submit=True):
-            labels = {
+            labels: dict[int, str] = {
                 int(r.feedback_id): f"#{r.customer_id} {r.full_name or ''} · {r.score} · {str(r.responded_at)[:10]}"
                 for r in open_rows.itertuples()
             }
-            chosen = st.selectbox(t("fb.work.pick"), list(labels), format_func=labels.get)
+            chosen = st.selectbox(t("fb.work.pick"), list(labels), format_func=lambda k: labels[k])
             note = st.text_area(t("fb.work.note"), max_chars=feedback.MAX_NOTE)
             if st.form_submit_button(t("fb.work.mark"), type="primary"):
                 with shown() as ok:
