@@ -57,8 +57,7 @@ RESPONSES = [
 ]
 
 
-def add_response(tx, customer_id, scale, score, when, comment=None, n=[0]):  # noqa: B006 - a counter
-    n[0] += 1
+def add_response(tx, customer_id, scale, score, when, comment=None):
     tx.run(
         "INSERT INTO feedback (customer_id, survey, scale, score, comment, responded_at, channel, source,"
         " source_record_id, recorded_by) VALUES (:c, :sv, :sc, :s, :cm, :t, 'sms', 'test', :k, 'test')",
@@ -68,7 +67,7 @@ def add_response(tx, customer_id, scale, score, when, comment=None, n=[0]):  # n
         s=score,
         cm=comment,
         t=when,
-        k=f"R{n[0]}",
+        k=f"W{customer_id}-{scale}-{when:%Y%m%d%H}",  # not a key of the survey file below
     )
 
 
@@ -491,3 +490,13 @@ def test_the_demo_feedback_step_leaves_every_other_table_as_it_was(demo, tmp_pat
         demo_feedback.load = real
         warehouse.dispose()
         warehouse.use(None)
+
+
+def test_the_cli_imports_a_survey_file(world, tmp_path, capsys):
+    from lib import cli
+
+    path = tmp_path / "survey.csv"
+    path.write_bytes(SURVEY_CSV)
+    assert cli.main(["import", "feedback", str(path), "--source", "test"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["kind"], result["rows_loaded"], result["rows_quarantined"]) == ("feedback", 2, 5)
