@@ -152,3 +152,25 @@ def test_the_worklist_page_is_for_stewards(small, username):
     at = open_page(as_user(username), "pages/15_feedback.py")
     assert not at.exception, at.exception
     assert len(at.dataframe) == 0 and len(at.metric) == 0
+
+
+def test_the_import_page_offers_feedback_and_releases_a_corrected_response(small, tmp_path, users):
+    from lib.stewardship import importer
+
+    csv = tmp_path / "survey.csv"
+    csv.write_text("response_id,member_id,scale,score,time\nS1,T2,nps,11,2026-05-01\n", encoding="utf-8")
+    result = importer.import_file(users["steward"], "feedback", csv, "test")
+    assert (result.rows_loaded, result.rows_quarantined) == (0, 1)
+    qid = int(importer.quarantine(users["steward"], kind="feedback").iloc[0]["quarantine_id"])
+    at = open_page(as_user("steward"), "pages/10_import.py")
+    at.selectbox(key="imp_kind").set_value("feedback").run()
+    assert not at.exception, at.exception
+    assert "Survey responses (NPS / CSAT)" in [o for o in at.selectbox(key="imp_kind").options]
+    assert "Score is outside the scale (NPS 0-10, CSAT 1-5)." in [w.value for w in at.warning]
+    at.text_input(key=f"q_{qid}_score").input("10")
+    next(b for b in at.button if b.label == "Validate and release").click().run()
+    assert not at.exception and not at.error
+    assert warehouse.one("SELECT customer_id, score FROM feedback WHERE source_record_id = 'S1'") == {
+        "customer_id": 2,
+        "score": 10,
+    }
