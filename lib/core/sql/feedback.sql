@@ -49,46 +49,56 @@ ORDER BY f.responded_at DESC, f.feedback_id DESC
 LIMIT :limit
 
 -- name: fb_worklist
--- Detractors (latest NPS response of a live customer scoring 0-6) not yet handled, and
--- with handled = true, the handled ones instead (to show what was done).
-WITH latest AS (
-    SELECT coalesce(c.merged_into, f.customer_id) AS customer_id, f.feedback_id, f.responded_at, f.survey,
-           f.score, f.comment, f.channel, f.handled_at, f.handled_by, f.handled_note
-    FROM feedback f JOIN customers c ON c.customer_id = f.customer_id
+-- Detractors: live customers whose latest NPS response (of any of their records) scores 0-6,
+-- not yet handled; with handled = true, the handled ones instead (to show what was done).
+WITH merged AS (SELECT customer_id, merged_into FROM customers WHERE merged_into IS NOT NULL),
+latest AS (
+    SELECT coalesce(m.merged_into, f.customer_id) AS customer_id,
+           arg_max(f.feedback_id, CAST(epoch_us(f.responded_at) AS HUGEINT) * 10000000000 + f.feedback_id) AS feedback_id,
+           arg_max(f.score, CAST(epoch_us(f.responded_at) AS HUGEINT) * 10000000000 + f.feedback_id) AS score
+    FROM feedback f LEFT JOIN merged m ON m.customer_id = f.customer_id
     WHERE f.scale = 'nps'
-    QUALIFY row_number() OVER (PARTITION BY coalesce(c.merged_into, f.customer_id)
-                               ORDER BY f.responded_at DESC, f.feedback_id DESC) = 1)
-SELECT l.feedback_id, l.customer_id, c.full_name, l.responded_at, l.survey, l.score, l.comment, l.channel,
-       l.handled_at, l.handled_by, l.handled_note
-FROM latest l JOIN customers c ON c.customer_id = l.customer_id
+    GROUP BY 1)
+SELECT f.feedback_id, l.customer_id, c.full_name, f.responded_at, f.survey, f.score, f.comment, f.channel,
+       f.handled_at, f.handled_by, f.handled_note
+FROM latest l
+JOIN feedback f ON f.feedback_id = l.feedback_id
+JOIN customers c ON c.customer_id = l.customer_id
 WHERE l.score <= 6 AND c.merged_into IS NULL AND c.deleted_at IS NULL
-  AND (CAST(:handled AS BOOLEAN) = (l.handled_at IS NOT NULL))
-ORDER BY l.responded_at DESC, l.feedback_id DESC
+  AND (CAST(:handled AS BOOLEAN) = (f.handled_at IS NOT NULL))
+ORDER BY f.responded_at DESC, f.feedback_id DESC
 LIMIT :limit
 
 -- name: fb_worklist_count
-WITH latest AS (
-    SELECT coalesce(c.merged_into, f.customer_id) AS customer_id, f.score, f.handled_at
-    FROM feedback f JOIN customers c ON c.customer_id = f.customer_id
+WITH merged AS (SELECT customer_id, merged_into FROM customers WHERE merged_into IS NOT NULL),
+latest AS (
+    SELECT coalesce(m.merged_into, f.customer_id) AS customer_id,
+           arg_max(f.feedback_id, CAST(epoch_us(f.responded_at) AS HUGEINT) * 10000000000 + f.feedback_id) AS feedback_id,
+           arg_max(f.score, CAST(epoch_us(f.responded_at) AS HUGEINT) * 10000000000 + f.feedback_id) AS score
+    FROM feedback f LEFT JOIN merged m ON m.customer_id = f.customer_id
     WHERE f.scale = 'nps'
-    QUALIFY row_number() OVER (PARTITION BY coalesce(c.merged_into, f.customer_id)
-                               ORDER BY f.responded_at DESC, f.feedback_id DESC) = 1)
-SELECT count(*) FROM latest l JOIN customers c ON c.customer_id = l.customer_id
-WHERE l.score <= 6 AND l.handled_at IS NULL AND c.merged_into IS NULL AND c.deleted_at IS NULL
+    GROUP BY 1)
+SELECT count(*)
+FROM latest l
+JOIN feedback f ON f.feedback_id = l.feedback_id
+JOIN customers c ON c.customer_id = l.customer_id
+WHERE l.score <= 6 AND f.handled_at IS NULL AND c.merged_into IS NULL AND c.deleted_at IS NULL
 
 -- ============================================================ Overview (lib/dashboards/feedback.py)
 
 -- name: fb_window_responses
 -- Responses in [:w_a, :w_b] of live customers in the segments the sidebar filters select
--- (agg_customer holds one row per live customer with its segment). Three CTEs.
+-- (agg_customer holds one row per live customer with its segment). Four CTEs. A response of a
+-- merged record counts for its survivor (merged: the few merged records, not all customers).
 segs AS (
     SELECT seg FROM agg_segs
     WHERE {{overview_segment_filter}}),
 live AS (SELECT a.customer_id FROM agg_customer a JOIN segs USING (seg)),
+merged AS (SELECT customer_id, merged_into FROM customers WHERE merged_into IS NOT NULL),
 resp AS (
-    SELECT coalesce(c.merged_into, f.customer_id) AS customer_id, f.feedback_id, f.scale, f.score,
+    SELECT coalesce(m.merged_into, f.customer_id) AS customer_id, f.feedback_id, f.scale, f.score,
            f.responded_at, CAST(date_trunc('month', f.responded_at) AS DATE) AS month
-    FROM feedback f JOIN customers c ON c.customer_id = f.customer_id
+    FROM feedback f LEFT JOIN merged m ON m.customer_id = f.customer_id
     WHERE f.responded_at >= CAST(:w_a AS TIMESTAMP)
       AND f.responded_at < CAST(:w_b AS TIMESTAMP) + INTERVAL 1 DAY)
 
@@ -96,9 +106,11 @@ resp AS (
 -- NPS and CSAT over the window: the latest response per customer and scale counts.
 WITH {{fb_window_responses}},
 latest AS (
-    SELECT r.scale, r.score FROM resp r JOIN live USING (customer_id)
-    QUALIFY row_number() OVER (PARTITION BY r.customer_id, r.scale
-                               ORDER BY r.responded_at DESC, r.feedback_id DESC) = 1)
+    -- an aggregate, not a window (a hash aggregate is several times faster than sorting); the
+    -- key orders by time, then by id, as one HUGEINT (3x faster than a (time, id) struct)
+    SELECT r.scale, arg_max(r.score, CAST(epoch_us(r.responded_at) AS HUGEINT) * 10000000000 + r.feedback_id) AS score
+    FROM resp r JOIN live USING (customer_id)
+    GROUP BY r.customer_id, r.scale)
 SELECT count(*) FILTER (WHERE scale = 'nps') AS nps_responses,
        count(*) FILTER (WHERE scale = 'nps' AND score >= 9) AS promoters,
        count(*) FILTER (WHERE scale = 'nps' AND score BETWEEN 7 AND 8) AS passives,
@@ -112,9 +124,9 @@ FROM latest
 -- response per customer, scale and month.
 WITH {{fb_window_responses}},
 latest AS (
-    SELECT r.month, r.scale, r.score FROM resp r JOIN live USING (customer_id)
-    QUALIFY row_number() OVER (PARTITION BY r.customer_id, r.scale, r.month
-                               ORDER BY r.responded_at DESC, r.feedback_id DESC) = 1),
+    SELECT r.month, r.scale, arg_max(r.score, CAST(epoch_us(r.responded_at) AS HUGEINT) * 10000000000 + r.feedback_id) AS score
+    FROM resp r JOIN live USING (customer_id)
+    GROUP BY r.customer_id, r.scale, r.month),
 counts AS (
     SELECT month,
            count(*) FILTER (WHERE scale = 'nps') AS nps_responses,
@@ -142,10 +154,12 @@ SELECT customer_id,
        CASE WHEN nps IS NULL THEN NULL WHEN nps >= 9 THEN 'promoter' WHEN nps >= 7 THEN 'passive'
             ELSE 'detractor' END AS nps_category,
        csat AS last_csat
-FROM (SELECT coalesce(c.merged_into, f.customer_id) AS customer_id,
-             arg_max(f.score, (f.responded_at, f.feedback_id)) FILTER (WHERE f.scale = 'nps') AS nps,
-             arg_max(f.score, (f.responded_at, f.feedback_id)) FILTER (WHERE f.scale = 'csat') AS csat
-      FROM feedback f JOIN customers c ON c.customer_id = f.customer_id
+FROM (SELECT coalesce(m.merged_into, f.customer_id) AS customer_id,
+             arg_max(f.score, CAST(epoch_us(f.responded_at) AS HUGEINT) * 10000000000 + f.feedback_id) FILTER (WHERE f.scale = 'nps') AS nps,
+             arg_max(f.score, CAST(epoch_us(f.responded_at) AS HUGEINT) * 10000000000 + f.feedback_id) FILTER (WHERE f.scale = 'csat') AS csat
+      FROM feedback f
+      LEFT JOIN (SELECT customer_id, merged_into FROM customers WHERE merged_into IS NOT NULL) m
+             ON m.customer_id = f.customer_id
       WHERE f.responded_at < CAST(:as_of AS DATE) + INTERVAL 1 DAY
       GROUP BY 1)
 
