@@ -157,6 +157,7 @@ def test_permission_table_matches_the_guide(role, action):
             "import_data",
             "run_quality",
             "edit_consent",
+            "record_feedback",
         },
     }
     user = auth.User("u", roles=frozenset({role}))
