@@ -500,3 +500,17 @@ def test_the_cli_imports_a_survey_file(world, tmp_path, capsys):
     assert cli.main(["import", "feedback", str(path), "--source", "test"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["kind"], result["rows_loaded"], result["rows_quarantined"]) == ("feedback", 2, 5)
+
+
+def test_a_response_of_a_record_merged_twice_counts_for_the_last_survivor(world):
+    """Record 8 merged into 6, which was merged into 2 later: 8's NPS 10 of 2026-04-02 is now
+    customer 2's latest response (after 6's 2 of 2026-04-01)."""
+    with warehouse.transaction() as tx:
+        fx.customer(tx, 8, channel="web", merged_into=6)
+        add_response(tx, 8, "nps", 10, dt(2026, 4, 2, 9))
+    aggregates.refresh()
+    s = fb_metrics.summary(W)
+    assert (s["nps"]["value"], s["nps"]["responses"]) == (25.0, 4)  # 1, 2: 1 detractor; 2, 4: promoters
+    assert count("nps_category", "eq", "promoter") == 2
+    assert feedback.worklist(user("steward"))["customer_id"].tolist() == [1]
+    assert feedback.customer_feedback(user("manager"), 2)["score"].tolist() == [10, 2, 4, 9]

@@ -4,6 +4,14 @@
 -- live customers count in metrics and segments (agg_customer / segment_base exclude merged and
 -- deleted records).
 
+-- name: fb_merged
+-- Records merged into another, each with the record at the end of its merge chain (up to three
+-- merges deep; a merge moves orders and events but not responses, so responses are mapped
+-- here). Only the merged records are read: a few rows, not every customer.
+WITH m AS (SELECT customer_id, merged_into FROM customers WHERE merged_into IS NOT NULL)
+SELECT a.customer_id, coalesce(c.merged_into, b.merged_into, a.merged_into) AS merged_into
+FROM m a LEFT JOIN m b ON b.customer_id = a.merged_into LEFT JOIN m c ON c.customer_id = b.merged_into
+
 -- ============================================================ import (lib/stewardship/importer.py)
 
 -- name: fb_existing_keys
@@ -43,15 +51,17 @@ WHERE feedback_id = :feedback_id AND handled_at IS NULL
 -- Every response of the customer's records (the record and those merged into it), newest first.
 SELECT f.feedback_id, f.responded_at, f.survey, f.scale, f.score, f.comment, f.channel, f.source,
        f.recorded_by, f.handled_at, f.handled_by, f.handled_note
-FROM feedback f JOIN customers c ON c.customer_id = f.customer_id
-WHERE c.customer_id = :customer_id OR c.merged_into = :customer_id
+FROM feedback f LEFT JOIN ({{fb_merged}}
+) m ON m.customer_id = f.customer_id
+WHERE coalesce(m.merged_into, f.customer_id) = :customer_id OR f.customer_id = :customer_id
 ORDER BY f.responded_at DESC, f.feedback_id DESC
 LIMIT :limit
 
 -- name: fb_worklist
 -- Detractors: live customers whose latest NPS response (of any of their records) scores 0-6,
 -- not yet handled; with handled = true, the handled ones instead (to show what was done).
-WITH merged AS (SELECT customer_id, merged_into FROM customers WHERE merged_into IS NOT NULL),
+WITH merged AS ({{fb_merged}}
+),
 latest AS (
     SELECT coalesce(m.merged_into, f.customer_id) AS customer_id,
            arg_max(f.feedback_id, CAST(epoch_us(f.responded_at) AS HUGEINT) * 10000000000 + f.feedback_id) AS feedback_id,
@@ -70,7 +80,8 @@ ORDER BY f.responded_at DESC, f.feedback_id DESC
 LIMIT :limit
 
 -- name: fb_worklist_count
-WITH merged AS (SELECT customer_id, merged_into FROM customers WHERE merged_into IS NOT NULL),
+WITH merged AS ({{fb_merged}}
+),
 latest AS (
     SELECT coalesce(m.merged_into, f.customer_id) AS customer_id,
            arg_max(f.feedback_id, CAST(epoch_us(f.responded_at) AS HUGEINT) * 10000000000 + f.feedback_id) AS feedback_id,
@@ -94,7 +105,8 @@ segs AS (
     SELECT seg FROM agg_segs
     WHERE {{overview_segment_filter}}),
 live AS (SELECT a.customer_id FROM agg_customer a JOIN segs USING (seg)),
-merged AS (SELECT customer_id, merged_into FROM customers WHERE merged_into IS NOT NULL),
+merged AS ({{fb_merged}}
+),
 resp AS (
     SELECT coalesce(m.merged_into, f.customer_id) AS customer_id, f.feedback_id, f.scale, f.score,
            f.responded_at, CAST(date_trunc('month', f.responded_at) AS DATE) AS month
@@ -158,8 +170,8 @@ FROM (SELECT coalesce(m.merged_into, f.customer_id) AS customer_id,
              arg_max(f.score, CAST(epoch_us(f.responded_at) AS HUGEINT) * 10000000000 + f.feedback_id) FILTER (WHERE f.scale = 'nps') AS nps,
              arg_max(f.score, CAST(epoch_us(f.responded_at) AS HUGEINT) * 10000000000 + f.feedback_id) FILTER (WHERE f.scale = 'csat') AS csat
       FROM feedback f
-      LEFT JOIN (SELECT customer_id, merged_into FROM customers WHERE merged_into IS NOT NULL) m
-             ON m.customer_id = f.customer_id
+      LEFT JOIN ({{fb_merged}}
+      ) m ON m.customer_id = f.customer_id
       WHERE f.responded_at < CAST(:as_of AS DATE) + INTERVAL 1 DAY
       GROUP BY 1)
 
