@@ -6,6 +6,7 @@ from lib.dashboards import charts, metrics
 from lib import ui
 from lib.ui import preferences as prefs_ui
 from lib.core.i18n import t
+from lib.ui import feedback as ui_feedback
 
 user = ui.guard("overview")
 
@@ -65,12 +66,13 @@ def card(key):
 keys = list(metrics.KPIS)
 ui.kpi_row(card(k) for k in keys[:4])
 ui.kpi_row(card(k) for k in keys[4:])
+ui_feedback.overview_cards(filters)  # NPS and CSAT with their response counts
 
 # One view at a time, chosen in tabs (and kept in the URL): only the open tab's charts are
 # built and drawn. Eight plotly charts on one screen took a 2-core browser 0.7-1.3 s to draw;
 # one view's two to four charts stay under the 1 s page target (docs/benchmarks.md).
-trends, breakdowns, lifecycle = st.tabs(
-    [t("dash.section.trends"), t("dash.section.breakdowns"), t("dash.section.lifecycle_cohorts")],
+trends, breakdowns, lifecycle, feedback_tab = st.tabs(
+    [t("dash.section.trends"), t("dash.section.breakdowns"), t("dash.section.lifecycle_cohorts"), t("fb.section")],
     key="view",
     bind="query-params",
 )
@@ -120,5 +122,9 @@ if lifecycle.open:
             st.subheader(t("dash.section.cohorts"), help=metrics.definition("cohort"))
             cohorts = figures["cohorts"]
             ui.chart(user, charts.cohort_heatmap(cohorts), cohorts, "cohort_retention", "cohorts", filters=params)
+
+if feedback_tab.open:
+    with feedback_tab:
+        ui_feedback.overview_trend(user, filters, params)
 
 prefs_ui.outlook_section(user)  # revenue outlook (issue #18), computed when opened

@@ -11,6 +11,7 @@ from lib.ui import preferences as prefs_ui
 from lib.ui import records as records_ui
 from lib.core.i18n import t
 from lib.ui import contact_forms
+from lib.ui import feedback as ui_feedback
 
 user = ui.guard("customer_360")
 
@@ -195,3 +196,6 @@ for tab, form in zip(
 ):
     with tab:
         form(user, cid)
+
+st.subheader(t("fb.c360.title"))
+ui_feedback.customer_section(user, cid)  # latest NPS / CSAT, responses, entry form (stewards)

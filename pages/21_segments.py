@@ -132,6 +132,8 @@ def value_widget(cond: dict) -> object:
             if field.key == "price_level"
             else prefs_ui.category_label
             if field.key in segments.CATEGORY_FIELDS
+            else (lambda v: t(f"fb.category.{v}"))
+            if field.key == "nps_category"
             else str
         )
         if op in ("in", "not_in"):

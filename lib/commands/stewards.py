@@ -23,13 +23,15 @@ from lib.core import warehouse
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "import", help="import customers, orders, events, consents or interactions from CSV/Excel"
+        "import", help="import customers, orders, events, consents, interactions or feedback from CSV/Excel"
     )
     p.add_argument("kind", choices=list(importer.KINDS))
     p.add_argument("file")
     p.add_argument("--source", required=True, help="source system name, e.g. crm, shop, tmall")
     p.add_argument("--mapping", help="JSON mapping {field: [columns]} (saved from the import page)")
-    p.add_argument("--customer-source", help="source whose customer keys orders/events refer to (default: --source)")
+    p.add_argument(
+        "--customer-source", help="source whose customer keys orders/events/feedback refer to (default: --source)"
+    )
     p.add_argument(
         "--country",
         help="country of rows without one (ISO code or name, e.g. AU): phones "

@@ -921,11 +921,13 @@ ALWAYS_REQUIRED = {
     "customers": ("source_record_id",),
     "orders": ("source_record_id", "customer_key", "order_time", "amount"),
     "events": ("customer_key", "event_type", "event_time"),
+    "feedback": ("customer_key", "scale", "score", "responded_at"),
 }
 DEFAULT_REQUIRED = {
     "customers": {"source_record_id": "quarantine", "full_name": "quarantine", "contact": "flag"},
     "orders": {f: "quarantine" for f in ALWAYS_REQUIRED["orders"]},
     "events": {f: "quarantine" for f in ALWAYS_REQUIRED["events"]},
+    "feedback": {f: "quarantine" for f in ALWAYS_REQUIRED["feedback"]},
 }
 
 
@@ -1163,7 +1165,92 @@ def _finish(out: pd.DataFrame, c: _Collector) -> Checked:
     return Checked(out, failures, quarantined, flagged, raw)
 
 
-CHECKERS = {"customers": _check_customers, "orders": _check_orders, "events": _check_events}
+# Feedback scales: name -> (lowest, highest) score; the names a survey export may use for them.
+FEEDBACK_SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5)}
+SCALE_NAMES = {
+    "nps": "nps",
+    "net_promoter": "nps",
+    "net promoter": "nps",
+    "净推荐值": "nps",
+    "推荐度": "nps",
+    "0-10": "nps",
+    "csat": "csat",
+    "satisfaction": "csat",
+    "满意度": "csat",
+    "1-5": "csat",
+}
+feedback_scale = _lookup(SCALE_NAMES, "scale", "scale.invalid")
+
+
+def feedback_score(scale: str, value) -> int:
+    """A whole-number score within the scale's range (FieldError score.invalid / score.out_of_scale)."""
+    v = normalize.text(value)
+    if v is None:
+        raise FieldError("score", "required.missing", value)
+    if not re.fullmatch(r"-?\d{1,3}(\.0+)?", v):
+        raise FieldError("score", "score.invalid", value)
+    score = int(float(v))
+    lo, hi = FEEDBACK_SCALES[scale]
+    if not lo <= score <= hi:
+        raise FieldError("score", "score.out_of_scale", value)
+    return score
+
+
+def _check_feedback(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
+    """Survey responses: customer key, scale (nps 0-10, csat 1-5), a whole score within the
+    scale, response time; survey name (default: the scale), comment (<= 2000 characters),
+    channel. Rows without a response id get a hash of their content (stable on re-import)."""
+    c = _Collector(frame)
+    out = pd.DataFrame(index=frame.index)
+    key = _col(frame, "customer_key")
+    c.add_mask("customer_key", key.isna(), "required.missing")
+    out["customer_key"] = key
+    sc, sc_code = _apply_unique(_col(frame, "scale").str.lower(), feedback_scale)
+    c.add("scale", sc_code, required=True)
+    c.add_mask("scale", sc.isna() & sc_code.isna(), "required.missing")
+    out["scale"] = sc.astype("string")
+    raw_score = _col(frame, "score")
+    pairs = _keyed(out["scale"].fillna(""), raw_score).where(out["scale"].notna() & raw_score.notna())
+    score, score_code = _apply_unique(pairs, _feedback_score_keyed)
+    c.add("score", score_code, required=True)
+    c.add_mask("score", raw_score.isna(), "required.missing")
+    out["score"] = pd.to_numeric(score, errors="coerce").astype("Int64")
+    ts, ts_code = timestamp_series(_col(frame, "responded_at"), "responded_at")
+    c.add("responded_at", ts_code, required=True)
+    c.add_mask("responded_at", ts.isna() & ts_code.isna(), "required.missing")
+    out["responded_at"] = ts
+    survey = _col(frame, "survey")
+    long_survey = (survey.str.len() > 100).fillna(False).astype(bool)
+    c.add_mask("survey", long_survey, "text.too_long")
+    out["survey"] = survey.astype("string").fillna(out["scale"])
+    comment = _col(frame, "comment")
+    long = (comment.str.len() > 2000).fillna(False).astype(bool)
+    c.add_mask("comment", long, "text.too_long")
+    out["comment"] = comment.where(~long)
+    out["channel"] = _col(frame, "channel").str.lower()
+    srid = _col(frame, "source_record_id")
+    if srid.isna().any():
+        content = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
+        derived = content.map(lambda s: "h:" + hashlib.sha1(s.encode()).hexdigest()[:20])
+        srid = srid.astype("string").fillna(derived.astype("string"))
+    c.add_mask("source_record_id", srid.duplicated(keep="first"), "duplicate_in_file")
+    out["source_record_id"] = srid
+    _require_others(c, out, _required(defaults, "feedback"), ALWAYS_REQUIRED["feedback"])
+    return _finish(out, c)
+
+
+def _feedback_score_keyed(key: str) -> int:
+    """feedback_score over a scale-and-value key (one validator call per distinct pair)."""
+    scale, _, value = key.partition(_KEY_SEP)
+    return feedback_score(scale, value)
+
+
+CHECKERS = {
+    "customers": _check_customers,
+    "orders": _check_orders,
+    "events": _check_events,
+    "feedback": _check_feedback,
+}
 
 
 def check_frame(kind: str, frame: pd.DataFrame, today: date | None = None, defaults: dict | None = None) -> Checked:

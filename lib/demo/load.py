@@ -29,6 +29,7 @@ from lib.demo.spec import (
     STAGES,
 )
 from lib.demo.pools import _cat, _null_where, _num, _strs, _take, _unique_ints, _where
+from lib.demo import feedback as demo_feedback
 from lib.demo.generator import _Build
 from lib.demo.rows import _draw_ids, _events_sql, _is_empty, _orders_sql, _ts
 
@@ -183,6 +184,9 @@ def build(
         )
         tx.unregister("demo_consents")
         counts["consents"] = cons.num_rows
+        # survey responses from their own RNG stream (lib/demo/feedback.py): the tables above
+        # are the same with or without them
+        counts["feedback"] = demo_feedback.load(tx, g, stage, purchases, last_purchase)
 
         truth = sorted(g.truth, key=lambda r: (r[0], r[1]))
         gt = pa.table(

@@ -44,6 +44,7 @@ class StaleSegmentError(errors.ConflictError, warehouse.WarehouseError):
     """Someone else changed or deleted the segment since it was loaded."""
 
 
+NPS_CATEGORIES = ("promoter", "passive", "detractor", "no_response")
 MAX_DEPTH = 4  # nesting levels of groups, the root included
 MAX_CONDITIONS = 40
 MAX_LIST = 500
@@ -160,6 +161,9 @@ FIELDS: dict[str, Field] = {
         Field("next_category", "enum", "preferences", picklist=True),
         Field("birth_month", "number", "demographics"),
         Field("days_to_birthday", "number", "demographics"),
+        # feedback (docs/metrics.md "Feedback"): latest NPS response's category, latest CSAT score
+        Field("nps_category", "enum", "feedback", NPS_CATEGORIES),
+        Field("last_csat", "number", "feedback"),
     )
 }
 CATEGORY_FIELDS = ("favourite_category", "categories_bought", "browsed_not_bought", "next_category")

@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "run_quality": frozenset({"steward", "admin"}),
     "edit_consent": frozenset({"steward", "admin"}),
     "log_interaction": frozenset({"steward", "admin"}),  # calls, visits, notes, follow-ups
+    "record_feedback": frozenset({"steward", "admin"}),  # enter a survey response, follow up a detractor
     # marketing
     "manage_tags": frozenset({"marketing", "admin"}),
     "manage_segments": frozenset({"marketing", "admin"}),

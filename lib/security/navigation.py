@@ -45,6 +45,7 @@ PAGES: tuple[Page, ...] = (
     Page("entry_rules", "pages/14_entry_rules.py", ":material/rule:", "stewardship", STEWARDS),
     Page("new_customer", "pages/15_new_customer.py", ":material/person_add:", "stewardship", STEWARDS),
     Page("follow_ups", "pages/16_follow_ups.py", ":material/event_upcoming:", "stewardship", INTERACTION_ROLES),
+    Page("feedback", "pages/17_feedback.py", ":material/sentiment_dissatisfied:", "stewardship", STEWARDS),
     Page("rfm", "pages/20_rfm.py", ":material/grid_view:", "marketing", MARKETERS),
     Page("segments", "pages/21_segments.py", ":material/filter_alt:", "marketing", MARKETERS),
     Page("tags", "pages/22_tags.py", ":material/sell:", "marketing", MARKETERS),

@@ -180,7 +180,7 @@ SECRET_FIELDS = {"id_number_enc", "id_number_hash", "id_number_cipher", "enc", "
 # Keys whose value holds JSON (as text or parsed) to be masked inside.
 JSON_FIELDS = {"raw_values", "raw", "detail", "before", "after", "survivor", "merged", "values"}
 # Free text (complaint notes, stewards' reasons): scanned for IDs, tokens and contacts.
-FREE_TEXT_FIELDS = {"note", "reason"}
+FREE_TEXT_FIELDS = {"note", "reason", "comment", "handled_note"}  # comment, handled_note: feedback
 # Inside a dict, these keys carry the value of the field named by the context (a flag's field).
 VALUE_KEYS = {"raw", "value", "old", "new"}
 
@@ -779,6 +779,18 @@ ERASURE_REGISTRY: tuple[PersonalData, ...] = (
         "exact values of the person's edits, kept for undo (customer_id)",
         "erase_edit_values",
     ),
+    PersonalData(
+        "feedback",
+        ("comment", "handled_note"),
+        "the person's survey comments and the stewards' follow-up notes (customer_id)",
+        "erase_feedback_text",
+    ),
+    PersonalData(
+        "quarantine",
+        ("raw",),
+        "feedback rows quarantined with one of the person's source keys as customer key",
+        "erase_feedback_quarantine_raw",
+    ),
 )
 
 # Text and JSON columns that hold no person's data, or keep it only masked, by design:
@@ -867,6 +879,10 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
         "at most; the acknowledging note describes the decision (as reasons do), delivery outcomes",
     ),
     "settings_history": (("*",), "run-time settings before and after a change, and who changed them"),
+    "feedback": (
+        ("survey", "scale", "channel", "source", "source_record_id", "recorded_by", "handled_by"),
+        "survey names, scales, channels, source keys, staff usernames",
+    ),
 }
 
 
@@ -910,7 +926,7 @@ def _erase(user, cid: int, reason: str) -> dict:
             str(row["customer_id"]): sorted(f for f in _ERASABLE if pd.notna(row[f]))
             for row in targets.to_dict("records")
         }
-        counts = {}
+        counts: dict[str, int] = {}
         for entry in ERASURE_REGISTRY:
             params: dict[str, Any] = {"ids": ids}
             sql = warehouse.query(entry.query)
@@ -918,7 +934,7 @@ def _erase(user, cid: int, reason: str) -> dict:
                 params["placeholder"] = ERASED_NAME
             if ":now" in sql:
                 params["now"] = now
-            counts[entry.table] = max(int(tx.run(entry.query, **params) or 0), 0)
+            counts[entry.table] = counts.get(entry.table, 0) + max(int(tx.run(entry.query, **params) or 0), 0)
         notes = counts.get("events", 0)
         for target in ids:
             for channel in CHANNELS:

@@ -157,6 +157,9 @@ def _stored(source: str, kind: str) -> dict | None:
 def in_force(source: str | None, kind: str) -> Rules:
     """The rules an import of `kind` from `source` uses: the source's own, else the '*' rules,
     else the built-in default."""
+    if kind not in KINDS and kind in DEFAULT_REQUIRED:
+        # kinds without rules of their own (feedback): the built-in required fields
+        return Rules(source=normalize.text(source) or ALL_SOURCES, kind=kind, required=dict(DEFAULT_REQUIRED[kind]))
     if kind not in KINDS:
         raise EntryRuleError(f"Unknown kind {kind!r}: use one of {', '.join(KINDS)}.")
     source = normalize.text(source) or ALL_SOURCES

@@ -43,7 +43,7 @@ from lib.stewardship import contact_imports, dedup, entry_rules, registration
 
 log = logging.getLogger(__name__)
 
-KINDS = ("customers", "orders", "events") + contact_imports.KINDS  # consents, interactions: contact_imports.py
+KINDS = ("customers", "orders", "events", "feedback") + contact_imports.KINDS  # consents, interactions: contact_imports.py
 
 # Target fields per kind, each with header names (English, Chinese, common exports) that
 # suggest it. Lists are matched after lower-casing and dropping spaces, '_', '-' and '.'.
@@ -152,6 +152,26 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "order_key": ("order_key", "order_id", "order_no", "订单号"),
         "note": ("note", "notes", "comment", "备注", "内容"),
     },
+    # Survey responses (lib/stewardship/feedback.py; NPS 0-10, CSAT 1-5: docs/metrics.md).
+    "feedback": {
+        "source_record_id": ("source_record_id", "response_id", "responseid", "answer_id", "答卷编号", "问卷编号"),
+        "customer_key": ("customer_key", "customer_id", "customerid", "member_id", "客户编号", "会员编号", "客户id"),
+        "survey": ("survey", "survey_name", "questionnaire", "问卷", "问卷名称", "调查"),
+        "scale": ("scale", "score_type", "metric", "量表", "评分类型"),
+        "score": ("score", "rating", "nps_score", "csat_score", "评分", "分数", "得分", "满意度评分"),
+        "comment": ("comment", "comments", "verbatim", "feedback", "评论", "意见", "留言", "备注"),
+        "responded_at": (
+            "responded_at",
+            "response_time",
+            "submitted_at",
+            "time",
+            "date",
+            "答卷时间",
+            "提交时间",
+            "时间",
+        ),
+        "channel": ("channel", "渠道"),
+    },
 }
 
 
@@ -176,6 +196,7 @@ REQUIRED_FIELDS = {
     "customers": ("source_record_id",),
     "orders": ("source_record_id", "customer_key", "order_time", "amount"),
     "events": ("customer_key", "event_type", "event_time"),
+    "feedback": ("customer_key", "scale", "score", "responded_at"),
 }
 FIELDS.update(contact_imports.FIELDS)
 REQUIRED_FIELDS.update(contact_imports.REQUIRED)
@@ -997,7 +1018,7 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
             new_ids = []
             loaded, unchanged, quarantine_extra = _write_contacts(tx, user, plan, ok, import_id)
         else:
-            loaded, unchanged, new_ids, quarantine_extra = _write_facts(tx, plan, ok)
+            loaded, unchanged, new_ids, quarantine_extra = _write_facts(tx, plan, ok, import_id, user.username)
         _tick(progress, 0.75, "quarantine")
         quarantined = _write_quarantine(tx, plan, import_id, quarantine_extra)
         flagged = int((checked.flagged & ok).sum()) if kind == "customers" else 0
@@ -1151,8 +1172,17 @@ def _unseal_raw(raw: dict) -> dict:
     return raw
 
 
-def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series):
-    """Orders or events: resolve the customer key, skip rows already loaded, insert the rest."""
+# Per fact kind: the query finding keys already loaded, and the insert.
+_FACT_QUERIES = {
+    "orders": ("stw_existing_order_keys", "stw_insert_orders"),
+    "events": ("stw_existing_event_keys", "stw_insert_events"),
+    "feedback": ("fb_existing_keys", "fb_insert_import"),
+}
+
+
+def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int | None = None, username: str = ""):
+    """Orders, events or feedback: resolve the customer key, skip rows already loaded, insert
+    the rest."""
     clean = plan.checked.clean
     rows = clean[ok].copy()
     extra: dict[int, list[dict]] = {}
@@ -1176,7 +1206,7 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series):
             }
         ]
     rows = rows[~unknown]
-    query = "stw_existing_order_keys" if plan.kind == "orders" else "stw_existing_event_keys"
+    query, insert = _FACT_QUERIES[plan.kind]
     existing = _existing_keys(tx, query, rows["source_record_id"], source=plan.source)
     new = rows[~rows["source_record_id"].isin(existing)].copy()
     unchanged = len(rows) - len(new)
@@ -1189,10 +1219,10 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series):
             new[col] = new[col].map(lambda v: None if pd.isna(v) else f"{v:.2f}").astype("string")
     tx.register("stw_rows", new)
     try:
-        if plan.kind == "orders":
-            tx.run("stw_insert_orders", source=plan.source)
+        if plan.kind == "feedback":
+            tx.run(insert, source=plan.source, import_id=import_id, username=username)
         else:
-            tx.run("stw_insert_events", source=plan.source)
+            tx.run(insert, source=plan.source)
     finally:
         tx.unregister("stw_rows")
     return len(new), unchanged, [], extra
@@ -1311,7 +1341,7 @@ def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
             if extra:
                 raise validation.ValidationError([validation.FieldError(f, c) for f, c in extra[0]])
         else:
-            loaded, unchanged, new_ids, extra = _write_facts(tx, plan, ok)
+            loaded, unchanged, new_ids, extra = _write_facts(tx, plan, ok, row["import_id"], user.username)
         if extra:
             raise validation.ValidationError([validation.FieldError("customer_key", "customer_key.unknown")])
         if unchanged:

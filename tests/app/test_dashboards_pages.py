@@ -31,7 +31,7 @@ def test_overview_shows_every_kpi_with_true_numbers(small, username):
     assert not at.exception, at.exception
     cards = {m.label: m.value for m in at.metric}
     # default period: the twelve complete months before June 2026 (2025-06-01..2026-05-31)
-    assert len(cards) == 8
+    assert len(cards) == 10  # eight KPIs, NPS and CSAT (tests/app/test_feedback_pages.py)
     assert cards["Customers"] == "6" and cards["New customers"] == "3"  # 8 (June), 5, 2
     assert [c.key for c in at.get("plotly_chart")] == ["trend_customers_chart", "trend_revenue_chart"]
 
@@ -45,6 +45,7 @@ OVERVIEW_VIEWS = {
         "breakdown_industry_chart",
     ],
     "Lifecycle and cohorts": ["funnel_chart", "cohorts_chart"],
+    "Customer feedback": ["trend_feedback_chart"],
 }
 
 
@@ -56,7 +57,7 @@ def test_overview_draws_only_the_open_views_charts_and_a_shared_url_opens_it(sma
     assert not at.exception, at.exception
     assert [t.label for t in at.tabs] == list(OVERVIEW_VIEWS)
     assert [c.key for c in at.get("plotly_chart")] == OVERVIEW_VIEWS[view]
-    assert len(at.metric) == 8  # the KPI cards stay above every view
+    assert len(at.metric) == 10  # the KPI cards (and NPS / CSAT) stay above every view
 
 
 @pytest.mark.parametrize("username", ROLES)

@@ -160,6 +160,7 @@ def test_permission_table_matches_the_guide(role, action):
             "edit_consent",
             "view_alerts",  # data-quality alerts (issue #17)
             "log_interaction",
+            "record_feedback",
         },
     }
     user = auth.User("u", roles=frozenset({role}))

@@ -38,7 +38,7 @@ from lib.admin import backup
 from lib.core import warehouse
 from lib.admin import users as accounts
 from lib.marketing import tags
-from lib.stewardship import edits, importer, interactions, records, review
+from lib.stewardship import edits, feedback, importer, interactions, records, review
 from lib.admin import alerts, setting_changes
 from tests import factories as f
 from tests.conftest import ROOT
@@ -275,6 +275,11 @@ def _writes():
                 records.delete_customer(u, 2, "asked to be removed", 1),
                 records.restore_customer(u, 2, "deleted by mistake", 2),
             ),
+        ),
+        (
+            "feedback.add_feedback",
+            "record_feedback",
+            lambda u: feedback.add_feedback(u, 1, {"scale": "nps", "score": "9", "comment": "ok"}),
         ),
     ]
     return cases

@@ -44,13 +44,16 @@ SELECT c.customer_id, c.source, c.source_record_id, c.full_name, c.mobile, c.ema
        coalesce(length(c.email) <= 254
                 AND regexp_full_match(c.email, '[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}'),
                 false) AS has_valid_email,
-       {{preference_segment_columns}}
+       {{preference_segment_columns}},
+       coalesce(fb.nps_category, 'no_response') AS nps_category, fb.last_csat
 FROM customers c
 LEFT JOIN customer_rfm r USING (customer_id)
 LEFT JOIN churn_scores s USING (customer_id)
 LEFT JOIN clv_scores v USING (customer_id)
 LEFT JOIN consent_flags k USING (customer_id)
 {{preference_segment_join}}
+LEFT JOIN ({{fb_segment_fields}}
+) fb USING (customer_id)
 WHERE c.merged_into IS NULL AND c.deleted_at IS NULL AND c.erased_at IS NULL
 
 -- name: segment_stats
