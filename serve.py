@@ -7,6 +7,10 @@ app.py` still works, but without that route a login lasts only as long as its br
 
 import streamlit as st
 
+from lib.admin import scheduler
 from lib.ui import routes
 
 app = st.App("app.py", routes=routes.routes())
+
+# The job scheduler lives with the server: one per process (lib/admin/scheduler.py).
+scheduler.start()

@@ -51,6 +51,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export_subject_data": frozenset({"admin"}),
     "change_settings": frozenset({"admin"}),
     "rotate_keys": frozenset({"admin"}),
+    "manage_jobs": frozenset({"admin"}),  # scheduled jobs: see, run now, change schedules
 }
 
 MAX_FAILED_LOGINS = 5  # per (username, client): see "login and throttling" below

@@ -49,6 +49,7 @@ PAGES: tuple[Page, ...] = (
     Page("audit", "pages/31_audit.py", ":material/policy:", "admin", ADMINS),
     Page("privacy", "pages/32_privacy.py", ":material/shield_person:", "admin", ADMINS),
     Page("backups", "pages/33_backups.py", ":material/backup:", "admin", ADMINS),
+    Page("jobs", "pages/34_jobs.py", ":material/schedule:", "admin", ADMINS),
 )
 
 HOME = "app.py"
