@@ -829,6 +829,9 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
     "entry_rules": (("*",), "required fields and default countries per source and kind"),
     "agg_filter_values": (("*",), "dashboard filter values (channels, provinces, ...)"),
     "agg_segs": (("*",), "dashboard segments (channels, provinces, ...)"),
+    "job_schedules": (("*",), "scheduled jobs' crontab schedules and the admin who set them"),
+    "job_runs": (("*",), "job names, hosts, counts, notes (ids and counts) and error messages of jobs"),
+    "job_leases": (("*",), "which process holds a job's lease"),
 }
 
 

@@ -39,7 +39,7 @@ from lib.core import warehouse
 from lib.admin import users as accounts
 from lib.marketing import tags
 from lib.stewardship import edits
-from lib.admin import setting_changes
+from lib.admin import jobs, setting_changes
 from tests import factories as f
 from tests.conftest import ROOT
 
@@ -203,6 +203,8 @@ def _writes():
         ),
         ("backup.create", "manage_backups", lambda u: backup.create(u)),
         ("settings.put", "change_settings", lambda u: setting_changes.put(u, "backup_retention", 3)),
+        ("jobs.run_now", "manage_jobs", lambda u: jobs.run_now(u, "aggregates_refresh")),
+        ("jobs.set_schedule", "manage_jobs", lambda u: jobs.set_schedule(u, "snapshot", "0 3 * * *")),
         ("tags.add", "manage_tags", lambda u: tags.add(u, 2, "newsletter")),
         (
             "customer_edits.update_customer",
