@@ -243,11 +243,15 @@ def history(user: auth.User, name: str | None = None, limit: int = HISTORY_LIMIT
 # ---------------------------------------------------------------- running
 
 
-def _claim(spec: hooks.JobSpec, holder: str, now: datetime, due_at: datetime | None) -> bool:
-    """Take the job's lease (and, for a scheduled run, its slot) in one short transaction."""
+def _claim(spec: hooks.JobSpec, holder: str, due_at: datetime | None) -> bool:
+    """Take the job's lease (and, for a scheduled run, its slot) in one short transaction.
+
+    The lease is timed by the wall clock (a crashed holder's lease lapses after
+    `lease_minutes`); the slot is the scheduled time, whatever clock chose it."""
 
     @warehouse.retrying(attempts=8)
     def attempt() -> bool:
+        now = datetime.now()
         with warehouse.transaction() as tx:
             tx.run("jobs_lease_ensure", job=spec.name)
         with warehouse.transaction() as tx:
@@ -311,13 +315,12 @@ def _execute(
     trigger_kind: str,
     user: auth.User,
     *,
-    now: datetime,
     due_at: datetime | None = None,
     progress: hooks.Progress = _quiet,
 ) -> hooks.JobRun | None:
     """Claim, run, record, release, publish. None when another run holds the job or its slot."""
     holder = f"{_host()}:{time.monotonic_ns()}"
-    if not _claim(spec, holder, now, due_at):
+    if not _claim(spec, holder, due_at):
         return None
     try:
         started = datetime.now()
@@ -361,7 +364,7 @@ def run_now(user: auth.User, name: str, progress: hooks.Progress = _quiet) -> ho
             f"The job {spec.name} applies to a {' or '.join(spec.modes)} warehouse, not to this one ({_mode()})."
         )
     audit.record(None, user, "job.run", "job", spec.name, detail={"trigger": "manual"})
-    run = _execute(spec, "manual", user, now=_now(), progress=progress)
+    run = _execute(spec, "manual", user, progress=progress)
     if run is None:
         raise JobBusyError(f"The job {spec.name} is running now; wait for it to finish (see its history).")
     return run
@@ -383,7 +386,7 @@ def run_due(now: datetime | None = None, names: list[str] | None = None) -> list
         due = last_due(cron, now)
         if due is None or now - due > GRACE:
             continue
-        run = _execute(spec, "schedule", auth.SYSTEM, now=now, due_at=due)
+        run = _execute(spec, "schedule", auth.SYSTEM, due_at=due)
         if run is not None:
             done.append(run)
     return done

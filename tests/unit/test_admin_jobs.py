@@ -262,7 +262,7 @@ def test_a_failed_scheduled_run_is_audited_as_the_system_user(filled, monkeypatc
 
 def test_a_job_running_elsewhere_is_not_started_twice(filled, users):
     spec = jobs.specs()["aggregates_refresh"]
-    assert jobs._claim(spec, "other-host:1", datetime.now(), None)
+    assert jobs._claim(spec, "other-host:1", None)
     with pytest.raises(jobs.JobBusyError, match="running now"):
         jobs.run_now(users["admin"], "aggregates_refresh")
     assert jobs.run_due(now=datetime(2026, 12, 2, 10, 15, 20)) == []  # nor by the scheduler
