@@ -8,6 +8,11 @@ never imported the dashboards still refreshes them, and core imports no area.
 
 A subscriber that fails does not undo the load (it is committed): its failure is logged and
 returned as a note for the caller to show.
+
+The same module holds the registry of scheduled jobs (`@hooks.job`, declared by each area in
+its `jobs.py`, listed in JOB_PROVIDERS) and the after-job event (`@hooks.after_job`, told of
+every finished `JobRun`; subscribers listed in JOB_SUBSCRIBERS), so lib/admin/jobs.py runs
+the areas' jobs and the alerts hear of them without either importing the other.
 """
 
 from __future__ import annotations

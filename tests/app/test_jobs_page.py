@@ -107,7 +107,9 @@ def test_a_failed_run_shows_its_error_on_the_page(customers, monkeypatch):
         jobs.run_now(auth.SYSTEM, "aggregates_refresh")
     at = admin_page()
     errors = [e.value for e in at.error]
-    assert any(e.startswith("Dashboard aggregates refresh failed at ") and e.endswith(": injected failure") for e in errors)
+    assert any(
+        e.startswith("Dashboard aggregates refresh failed at ") and e.endswith(": injected failure") for e in errors
+    )
     assert tables(at)[0]["Outcome"].iloc[0] == "Failed"
     assert tables(at)[0]["Detail"].iloc[0] == "injected failure"
 

@@ -55,9 +55,9 @@ def filled(warehouse_path, tmp_path, monkeypatch):
 def runs() -> list[tuple]:
     return [
         tuple(r)
-        for r in warehouse.read(
-            "SELECT name, trigger, started_by, outcome FROM job_runs ORDER BY run_id"
-        ).itertuples(index=False)
+        for r in warehouse.read("SELECT name, trigger, started_by, outcome FROM job_runs ORDER BY run_id").itertuples(
+            index=False
+        )
     ]
 
 
@@ -288,7 +288,10 @@ def test_the_snapshot_job_takes_a_scheduled_snapshot_and_applies_retention(fille
     kept = backup.snapshots()
     assert [m["kind"] for m in kept] == ["scheduled", "manual"]
     assert kept[1]["id"] == old[1]
-    assert run.note == f"snapshot {kept[0]['id']}: {len(kept[0]['tables'])} tables; 1 older snapshot(s) removed by retention"
+    assert (
+        run.note
+        == f"snapshot {kept[0]['id']}: {len(kept[0]['tables'])} tables; 1 older snapshot(s) removed by retention"
+    )
     assert run.rows == sum(t["rows"] for t in kept[0]["tables"].values())
 
 
@@ -345,7 +348,13 @@ def test_cli_runs_a_job_then_lists_it_and_shows_its_history(filled, capsys):
     assert lines[1].split()[1:6] == ["15", "*", "*", "*", "*"] and " ok " in lines[1]
     assert "n/a here" in lines[-1]
     code, out, _ = cli_run(capsys, "jobs", "history")
-    assert code == 0 and out.split()[:5] == ["1", "aggregates_refresh", datetime.now().strftime("%Y-%m-%d"), out.split()[3], "manual"]
+    assert code == 0 and out.split()[:5] == [
+        "1",
+        "aggregates_refresh",
+        datetime.now().strftime("%Y-%m-%d"),
+        out.split()[3],
+        "manual",
+    ]
     assert ("system", "job.run", "aggregates_refresh") in audit_actions()
 
 
