@@ -391,3 +391,34 @@ def test_cli_refuses_with_one_line_while_the_app_holds_the_file(filled, capsys):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_incremental_matching_sets_a_starting_point_then_matches_only_new_customers(warehouse_path, users):
+    from bench.chinese_records import generate
+    from bench.matching import load_direct
+    from lib.stewardship import dedup
+
+    records, _ = generate(persons=300, seed=11)
+    load_direct({"crm": records}, "chinese")
+    dedup.run(users["steward"], max_pairs_u=2e5)
+    newest = warehouse.scalar("SELECT max(customer_id) FROM customers")
+    first = jobs.run_now(users["admin"], "incremental_matching")
+    assert (first.outcome, first.rows) == ("ok", 0)
+    assert first.note == f"Starting point set at customer id {newest:,}; customers added after it are matched from now on."
+    # a copy of customer 1 arrives by other means than an import (no matching at load)
+    warehouse.read(
+        "INSERT INTO customers SELECT * REPLACE (:id AS customer_id, 'copy-1' AS source_record_id) "
+        "FROM customers WHERE customer_id = 1 RETURNING customer_id",
+        id=newest + 1,
+    )
+    pairs_before = warehouse.scalar("SELECT count(*) FROM dedup_candidates")
+    second = jobs.run_now(users["admin"], "incremental_matching")
+    pairs = warehouse.read(
+        "SELECT customer_id_l, customer_id_r FROM dedup_candidates WHERE customer_id_r = :id OR customer_id_l = :id",
+        id=newest + 1,
+    )
+    assert second.outcome == "ok" and second.rows == warehouse.scalar("SELECT count(*) FROM dedup_candidates") - pairs_before
+    assert (1, newest + 1) in set(zip(pairs["customer_id_l"], pairs["customer_id_r"]))
+    assert second.note == f"1 new customer(s) matched; {second.rows:,} new candidate pair(s) for review."
+    third = jobs.run_now(users["admin"], "incremental_matching")
+    assert (third.outcome, third.rows, third.note) == ("ok", 0, "No new customers since the last run.")
