@@ -275,6 +275,12 @@ def _release(spec: hooks.JobSpec, holder: str) -> None:
 
 
 @warehouse.retrying
+def _close_abandoned(spec: hooks.JobSpec, now: datetime) -> None:
+    with warehouse.transaction() as tx:
+        tx.run("jobs_runs_abandoned", job=spec.name, now=now)
+
+
+@warehouse.retrying
 def _start_row(spec: hooks.JobSpec, trigger_kind: str, user: auth.User, started: datetime) -> int:
     with warehouse.transaction() as tx:
         return int(
@@ -324,6 +330,7 @@ def _execute(
         return None
     try:
         started = datetime.now()
+        _close_abandoned(spec, started)
         run_id = _start_row(spec, trigger_kind, user, started)
         watermark = warehouse.scalar("jobs_last_watermark", job=spec.name)
         ctx = hooks.JobContext(progress=progress, watermark=None if watermark is None else int(watermark))

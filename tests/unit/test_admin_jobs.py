@@ -270,6 +270,15 @@ def test_a_job_running_elsewhere_is_not_started_twice(filled, users):
     assert jobs.run_now(users["admin"], "aggregates_refresh").outcome == "ok"
 
 
+def test_a_run_left_running_by_a_stopped_process_is_closed_as_failed_by_the_next_run(filled, users):
+    spec = jobs.specs()["aggregates_refresh"]
+    jobs._start_row(spec, "schedule", auth.SYSTEM, datetime(2026, 12, 2, 10, 15))  # then the process died
+    run = jobs.run_now(users["admin"], "aggregates_refresh")
+    history = jobs.history(users["admin"], "aggregates_refresh")
+    assert history["outcome"].tolist() == ["ok", "failed"] and run.run_id == history["run_id"].iloc[0]
+    assert history["error"].iloc[1].startswith("The process running this job stopped before it finished")
+
+
 def test_a_lake_only_job_is_refused_on_a_file_warehouse(filled, users):
     with pytest.raises(errors.ValidationError, match="applies to a lake warehouse"):
         jobs.run_now(users["admin"], "lake_maintenance")
@@ -404,7 +413,9 @@ def test_incremental_matching_sets_a_starting_point_then_matches_only_new_custom
     newest = warehouse.scalar("SELECT max(customer_id) FROM customers")
     first = jobs.run_now(users["admin"], "incremental_matching")
     assert (first.outcome, first.rows) == ("ok", 0)
-    assert first.note == f"Starting point set at customer id {newest:,}; customers added after it are matched from now on."
+    assert (
+        first.note == f"Starting point set at customer id {newest:,}; customers added after it are matched from now on."
+    )
     # a copy of customer 1 arrives by other means than an import (no matching at load)
     warehouse.read(
         "INSERT INTO customers SELECT * REPLACE (:id AS customer_id, 'copy-1' AS source_record_id) "
@@ -417,7 +428,10 @@ def test_incremental_matching_sets_a_starting_point_then_matches_only_new_custom
         "SELECT customer_id_l, customer_id_r FROM dedup_candidates WHERE customer_id_r = :id OR customer_id_l = :id",
         id=newest + 1,
     )
-    assert second.outcome == "ok" and second.rows == warehouse.scalar("SELECT count(*) FROM dedup_candidates") - pairs_before
+    assert (
+        second.outcome == "ok"
+        and second.rows == warehouse.scalar("SELECT count(*) FROM dedup_candidates") - pairs_before
+    )
     assert (1, newest + 1) in set(zip(pairs["customer_id_l"], pairs["customer_id_r"]))
     assert second.note == f"1 new customer(s) matched; {second.rows:,} new candidate pair(s) for review."
     third = jobs.run_now(users["admin"], "incremental_matching")

@@ -28,6 +28,14 @@ SET finished_at = :finished_at, outcome = :outcome, rows_touched = :rows_touched
     error = :error, watermark = :watermark
 WHERE run_id = :run_id
 
+-- name: jobs_runs_abandoned
+-- Called by the holder of the job's lease: any run of it still marked running was left by a
+-- process that stopped (its lease lapsed), not by a run in progress.
+UPDATE job_runs
+SET outcome = 'failed', finished_at = :now,
+    error = 'The process running this job stopped before it finished (its lease lapsed); nothing it did was kept unless committed.'
+WHERE name = :job AND outcome = 'running'
+
 -- name: jobs_run_get
 SELECT run_id, name, trigger, started_by, host, started_at, finished_at, outcome, rows_touched, note, error, watermark
 FROM job_runs WHERE run_id = :run_id
