@@ -332,6 +332,8 @@ def _execute(
         started = datetime.now()
         _close_abandoned(spec, started)
         run_id = _start_row(spec, trigger_kind, user, started)
+        if trigger_kind == "manual":
+            audit.record(None, user, "job.run", "job", spec.name, detail={"run_id": run_id, "trigger": "manual"})
         watermark = warehouse.scalar("jobs_last_watermark", job=spec.name)
         ctx = hooks.JobContext(progress=progress, watermark=None if watermark is None else int(watermark))
         error, result = None, hooks.JobResult()
@@ -370,7 +372,6 @@ def run_now(user: auth.User, name: str, progress: hooks.Progress = _quiet) -> ho
         raise errors.ValidationError(
             f"The job {spec.name} applies to a {' or '.join(spec.modes)} warehouse, not to this one ({_mode()})."
         )
-    audit.record(None, user, "job.run", "job", spec.name, detail={"trigger": "manual"})
     run = _execute(spec, "manual", user, progress=progress)
     if run is None:
         raise JobBusyError(f"The job {spec.name} is running now; wait for it to finish (see its history).")

@@ -265,6 +265,7 @@ def test_a_job_running_elsewhere_is_not_started_twice(filled, users):
     assert jobs._claim(spec, "other-host:1", None)
     with pytest.raises(jobs.JobBusyError, match="running now"):
         jobs.run_now(users["admin"], "aggregates_refresh")
+    assert audit_actions() == []  # a refused run is not recorded as run
     assert jobs.run_due(now=datetime(2026, 12, 2, 10, 15, 20)) == []  # nor by the scheduler
     jobs._release(spec, "other-host:1")
     assert jobs.run_now(users["admin"], "aggregates_refresh").outcome == "ok"
