@@ -7,7 +7,11 @@ process once in the background (lib/ui/warmup.py). `streamlit run app.py` still 
 
 import streamlit as st
 
+from lib.admin import scheduler
 from lib.ui import routes, warmup
 
 app = st.App("app.py", routes=routes.routes())
 warmup.start()  # heavy imports and the warehouse's first connection, before the first visitor
+
+# The job scheduler lives with the server: one per process (lib/admin/scheduler.py).
+scheduler.start()

@@ -57,6 +57,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # alerts (lib/admin/alerts.py): stewards see and acknowledge quality alerts, admins all
     "view_alerts": frozenset({"steward", "admin"}),
     "manage_alerts": frozenset({"admin"}),
+    "manage_jobs": frozenset({"admin"}),  # scheduled jobs: see, run now, change schedules
 }
 
 MAX_FAILED_LOGINS = 5  # per (username, client): see "login and throttling" below

@@ -54,6 +54,7 @@ PAGES: tuple[Page, ...] = (
     Page("audit", "pages/31_audit.py", ":material/policy:", "admin", ADMINS),
     Page("privacy", "pages/32_privacy.py", ":material/shield_person:", "admin", ADMINS),
     Page("backups", "pages/33_backups.py", ":material/backup:", "admin", ADMINS),
+    Page("jobs", "pages/34_jobs.py", ":material/schedule:", "admin", ADMINS),
     Page("alerts", "pages/35_alerts.py", ":material/notifications:", "admin", STEWARDS),
     Page("settings", "pages/36_settings.py", ":material/tune:", "admin", ADMINS),
 )

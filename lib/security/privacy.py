@@ -883,6 +883,9 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
         ("survey", "scale", "channel", "source", "source_record_id", "recorded_by", "handled_by"),
         "survey names, scales, channels, source keys, staff usernames",
     ),
+    "job_schedules": (("*",), "scheduled jobs' crontab schedules and the admin who set them"),
+    "job_runs": (("*",), "job names, hosts, counts, notes (ids and counts) and error messages of jobs"),
+    "job_leases": (("*",), "which process holds a job's lease"),
 }
 
 

@@ -112,6 +112,28 @@ def editor(spec: str, first: int, last: int, step: int) -> dict:
     return {"done": done, "errors": errors}
 
 
+def scheduler(spec: str, folder: str, job: str, slots: str) -> dict:
+    """An app replica's scheduler: at each scheduled time in `slots` (comma-separated ISO
+    times; the test says when by creating `go-<i>` in `folder`) fire `job` as APScheduler would
+    (jobs.run_due), then report `done-<i>-<pid>`."""
+    _setup(spec)
+    from datetime import datetime
+
+    from lib.admin import jobs
+
+    ran, errors = [], []
+    for i, text in enumerate(slots.split(",")):
+        now = datetime.fromisoformat(text)
+        while not (Path(folder) / f"go-{i}").exists():
+            time.sleep(0.01)
+        try:
+            ran += [f"{r.name}@{now:%H:%M}:{r.outcome}" for r in jobs.run_due(now=now, names=[job])]
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            errors.append(f"{now}: {type(exc).__name__}: {exc}")
+        (Path(folder) / f"done-{i}-{os.getpid()}").write_text("done")
+    return {"ran": ran, "errors": errors, "pid": os.getpid()}
+
+
 if __name__ == "__main__":
     role, args = sys.argv[1], sys.argv[2:]
     if role == "importer":
@@ -120,6 +142,8 @@ if __name__ == "__main__":
         out = reader(args[0], args[1])
     elif role == "editor":
         out = editor(args[0], int(args[1]), int(args[2]), int(args[3]))
+    elif role == "scheduler":
+        out = scheduler(args[0], args[1], args[2], args[3])
     else:
         raise SystemExit(f"unknown role {role}")
     from lib.core import warehouse

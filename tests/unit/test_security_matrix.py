@@ -39,7 +39,7 @@ from lib.core import warehouse
 from lib.admin import users as accounts
 from lib.marketing import tags
 from lib.stewardship import edits, feedback, importer, interactions, records, review
-from lib.admin import alerts, setting_changes
+from lib.admin import alerts, jobs, setting_changes
 from tests import factories as f
 from tests.conftest import ROOT
 
@@ -222,6 +222,8 @@ def _writes():
                 u, alerts.raise_alert("mass_export", "marketing", "high", {}).alert_id, "approved list"
             ),
         ),
+        ("jobs.run_now", "manage_jobs", lambda u: jobs.run_now(u, "aggregates_refresh")),
+        ("jobs.set_schedule", "manage_jobs", lambda u: jobs.set_schedule(u, "snapshot", "0 3 * * *")),
         ("tags.add", "manage_tags", lambda u: tags.add(u, 2, "newsletter")),
         (
             "customer_edits.update_customer",

@@ -1,0 +1,62 @@
+"""Marketing's scheduled jobs: rescore churn risk and CLV with the models already trained.
+
+Training stays a person's decision (Churn page, `churn train`, `clv score`): these jobs only
+apply the current model to today's data, and are skipped with a note while none exists.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from lib.core import hooks, settings, warehouse
+from lib.marketing import churn, clv
+from lib.marketing.queries import cutoff
+from lib.security import auth
+
+
+@hooks.job("churn_rescore", "0 3 * * *", order=40)
+def rescore_churn(ctx: hooks.JobContext) -> hooks.JobResult:
+    if warehouse.scalar("churn_latest_model_id", horizon_days=None) is None:
+        return hooks.JobResult(
+            skipped=True, note="No churn model has been trained yet: train one on the Churn page; nothing was scored."
+        )
+    detail = churn.score(auth.SYSTEM, progress=ctx.progress)
+    tiers = detail["tiers"]
+    return hooks.JobResult(
+        rows=int(detail["scored"]),
+        note=(
+            f"model {detail['model_id']}: {detail['scored']:,} scored (high {tiers['high']:,}, "
+            f"medium {tiers['medium']:,}, low {tiers['low']:,})"
+        ),
+    )
+
+
+def rescore_clv(user: auth.User, as_of: date | None = None) -> dict | None:
+    """Score every purchaser with the latest fitted CLV parameters (no refit, no backtest); a
+    new clv_models row records the rescoring. None when no CLV model was fitted yet."""
+    auth.require(user, "train_models")
+    latest = warehouse.one("jobs_latest_clv_model")
+    if latest is None:
+        return None
+    as_of = as_of or settings.as_of()
+    bg = clv.BGNBD(**json.loads(latest["bgnbd"]))
+    gg = clv.GammaGamma(**json.loads(latest["gamma_gamma"]))
+    return clv._score(
+        user, as_of, cutoff(as_of).date(), int(latest["horizon_days"]), bg, gg, None, int(latest["n_customers"])
+    )
+
+
+@hooks.job("clv_rescore", "30 3 * * *", order=50)
+def rescore_clv_job(ctx: hooks.JobContext) -> hooks.JobResult:
+    ctx.progress(0.1, "clv")
+    detail = rescore_clv(auth.SYSTEM)
+    if detail is None:
+        return hooks.JobResult(
+            skipped=True, note="No CLV model has been fitted yet: run `clv score` once; nothing was scored."
+        )
+    ctx.progress(1.0, "clv")
+    return hooks.JobResult(
+        rows=int(detail["scored"]),
+        note=f"model {detail['clv_model_id']}: {detail['scored']:,} purchasers scored over {detail['horizon_days']} days",
+    )

@@ -1,0 +1,57 @@
+"""Stewardship's scheduled jobs: the quality run and incremental duplicate matching.
+
+Both run as the system user (auth.SYSTEM) and are audited like the same action on the pages.
+"""
+
+from __future__ import annotations
+
+from lib.core import hooks, warehouse
+from lib.security import auth
+from lib.stewardship import dedup, quality
+
+
+@hooks.job("quality_run", "30 1 * * *", order=20)
+def run_quality(ctx: hooks.JobContext) -> hooks.JobResult:
+    ctx.progress(0.1, "quality")
+    result = quality.run(auth.SYSTEM)
+    ctx.progress(1.0, "quality")
+    score = "–" if result.overall_score is None else f"{100 * result.overall_score:.1f}%"
+    return hooks.JobResult(
+        rows=result.customers,
+        note=(
+            f"run {result.run_id}: score {score}, {result.flags_opened:,} flags opened, "
+            f"{result.flags_resolved:,} resolved"
+        ),
+    )
+
+
+@hooks.job("incremental_matching", "45 * * * *", order=30)
+def match_new_customers(ctx: hooks.JobContext) -> hooks.JobResult:
+    """Score the customers added since the last run against everyone with the stored model.
+
+    Imports already match their new customers; this catches customers written by other means
+    (an import with matching turned off, a restored file). The first run sets the starting
+    point (the newest customer id) and matches nothing.
+    """
+    if warehouse.one("stw_dedup_latest_model") is None:
+        return hooks.JobResult(
+            skipped=True,
+            note="No duplicate model yet: run the full matching once (Duplicates page or `dedup run`).",
+        )
+    newest = int(warehouse.scalar("jobs_newest_customer_id") or 0)
+    if ctx.watermark is None:
+        return hooks.JobResult(
+            watermark=newest,
+            note=f"Starting point set at customer id {newest:,}; customers added after it are matched from now on.",
+        )
+    new_ids = [int(i) for i in warehouse.read("jobs_live_customer_ids_after", after=ctx.watermark)["customer_id"]]
+    if not new_ids:
+        return hooks.JobResult(watermark=max(newest, ctx.watermark), note="No new customers since the last run.")
+    ctx.progress(0.2, "matching")
+    pairs = dedup.match_new(auth.SYSTEM, new_ids)
+    ctx.progress(1.0, "matching")
+    return hooks.JobResult(
+        rows=pairs,
+        watermark=max(new_ids),
+        note=f"{len(new_ids):,} new customer(s) matched; {pairs:,} new candidate pair(s) for review.",
+    )
