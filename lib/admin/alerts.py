@@ -41,7 +41,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from lib.admin import notify
-from lib.core import errors, i18n, settings, warehouse
+from lib.core import errors, hooks, i18n, settings, warehouse
 from lib.security import audit, auth
 
 log = logging.getLogger(__name__)
@@ -441,6 +441,33 @@ def _json(value: Any) -> dict:
 
 
 # ---------------------------------------------------------------- rules on jobs
+
+
+@hooks.after_job
+def after_job(run: JobRun) -> None:
+    """The scheduler's hook (lib/core/hooks.JOB_SUBSCRIBERS): the failed-job rule for this run,
+    then the overdue rule for every job, so an hourly job keeps checking the nightly ones."""
+    on_job_finished(run)
+    jobs_overdue(run.finished_at or datetime.now())
+
+
+def jobs_overdue(now: datetime | None = None) -> list[Raised]:
+    """`check_overdue` over every enabled job of this deployment, each job's interval being the
+    gap between its scheduled times around `now` (lib/admin/jobs.py)."""
+    from lib.admin import jobs  # the runner imports the areas' jobs; only needed here
+
+    now = now or datetime.now()
+    plan = jobs.schedules()
+    last: dict[str, datetime | None] = {}
+    every: dict[str, timedelta] = {}
+    for name, spec in jobs.specs().items():
+        cron, enabled = plan[name]
+        previous, following = jobs.last_due(cron, now), jobs.next_run(cron, now)
+        if not enabled or not jobs.applies(spec) or previous is None or following is None:
+            continue
+        every[name] = following - previous
+        last[name] = jobs.last_success(name)
+    return check_overdue(last, every, now)
 
 
 def on_job_finished(run: JobRun) -> Raised | None:

@@ -88,7 +88,7 @@ JOB_PROVIDERS: tuple[str, ...] = tuple(
 )
 
 # Modules that subscribe to finished job runs with `@hooks.after_job` (alerts: lib.admin.alerts).
-JOB_SUBSCRIBERS: tuple[str, ...] = ()
+JOB_SUBSCRIBERS: tuple[str, ...] = ("lib.admin.alerts",)  # the failed and overdue job alerts
 
 
 Progress = Callable[[float, str], None]

@@ -231,7 +231,11 @@ def test_a_failing_job_records_its_error_audits_it_and_leaves_the_data_untouched
     assert (run.outcome, run.rows, run.error) == ("failed", 0, "injected failure while scoring")
     after = backup.live_checksums()
     changed = sorted(k for k in before if before[k] != after.get(k))
-    assert changed == ["audit_log", "job_runs"]  # quality tables as they were; the lease is free again
+    # quality tables as they were; the lease is free again; the failure raised an alert
+    assert changed == ["alerts", "audit_log", "job_runs"]
+    assert warehouse.records("SELECT rule, subject, status FROM alerts") == [
+        {"rule": "job_failed", "subject": "quality_run", "status": "open"}
+    ]
     assert warehouse.scalar("SELECT count(*) FROM quality_runs") == 1
     assert [(p.name, p.outcome, p.error) for p in published] == [
         ("quality_run", "failed", "injected failure while scoring")
@@ -437,3 +441,13 @@ def test_incremental_matching_sets_a_starting_point_then_matches_only_new_custom
     assert second.note == f"1 new customer(s) matched; {second.rows:,} new candidate pair(s) for review."
     third = jobs.run_now(users["admin"], "incremental_matching")
     assert (third.outcome, third.rows, third.note) == ("ok", 0, "No new customers since the last run.")
+
+
+def test_a_job_that_has_not_succeeded_for_longer_than_its_interval_is_reported_overdue(filled, users):
+    from lib.admin import alerts
+
+    done = jobs.run_now(users["admin"], "quality_run")  # nightly at 01:30
+    assert alerts.jobs_overdue(done.finished_at + timedelta(hours=20)) == []
+    [raised] = alerts.jobs_overdue(done.finished_at + timedelta(days=3))
+    assert raised.new
+    assert warehouse.records("SELECT rule, subject FROM alerts") == [{"rule": "job_overdue", "subject": "quality_run"}]
