@@ -21,6 +21,11 @@ DEFAULTS: dict[str, Any] = {
     "churn_window_days": 365,  # churned = had orders, none within this many days
     "stale_after_months": 24,  # stale = not updated or verified for this many months
     "backup_retention": 14,  # snapshots kept
+    # Campaigns (issue #18): share of members kept out as the control group; whether a contact
+    # export needs a second person's approval; hours an approved contact list stays available.
+    "campaign_holdout_share": 0.10,
+    "contact_export_approval": True,
+    "contact_export_hours": 24,
 }
 
 

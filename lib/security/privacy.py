@@ -829,6 +829,13 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
     "entry_rules": (("*",), "required fields and default countries per source and kind"),
     "agg_filter_values": (("*",), "dashboard filter values (channels, provinces, ...)"),
     "agg_segs": (("*",), "dashboard segments (channels, provinces, ...)"),
+    "campaigns": (("*",), "campaign names, channels, segment definitions, staff usernames"),
+    "campaign_members": (("*",), "customer ids and the control-group flag (no values)"),
+    "contact_exports": (
+        ("*",),
+        "requests for a contact list: staff purpose text, statuses, usernames, the file's SHA-256; "
+        "the list itself is generated on download and never stored",
+    ),
 }
 
 
