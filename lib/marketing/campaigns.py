@@ -23,6 +23,7 @@ import pandas as pd
 
 from lib.core import errors, holdout, settings, warehouse
 from lib.marketing import segments, uplift
+from lib.marketing.queries import compose, fast_frame
 from lib.security import audit, auth
 
 CHANNELS = ("sms", "email", "phone")
@@ -136,7 +137,7 @@ def create_winback(
     plan = _plan(name, channel, start_date, end_date, eval_end, holdout_share)
     tiers = [t for t in tiers if t in ("high", "medium", "low")] or list(AT_RISK_TIERS)
     with warehouse.transaction() as tx:
-        ids = tx.df("campaign_at_risk_ids", tiers=tiers)["customer_id"].astype("int64").tolist()
+        ids = tx.fast_df("campaign_at_risk_ids", tiers=tiers)["customer_id"].astype("int64").tolist()
         if not ids:
             raise CampaignError("The at-risk list is empty: score churn risk first (Churn page).")
         campaign_id = int(
@@ -195,10 +196,12 @@ def launch(user: auth.User, campaign_id: int, as_of: date | None = None) -> dict
         if row["status"] != "draft":
             raise CampaignError(f"Campaign {cid} was already launched.")
         if row["kind"] == "winback":
-            ids = tx.df("campaign_live_member_ids", campaign_id=cid)["customer_id"].astype("int64").tolist()
+            ids = tx.fast_df("campaign_live_member_ids", campaign_id=cid)["customer_id"].astype("int64").tolist()
         else:
-            definition = segments.validate(json.loads(row["definition"]))
-            ids = segments.member_ids(definition, as_of or settings.as_of())
+            compiled = segments.compile(segments.validate(json.loads(row["definition"])))
+            sql = compose("segment_member_ids", {"segment_filter": compiled.sql})
+            found = fast_frame(tx, sql, as_of=as_of or settings.as_of(), **compiled.params)
+            ids = found["customer_id"].astype("int64").tolist()
         if len(ids) < 2:
             raise CampaignError("A campaign needs at least two live members (one to treat, one to hold out).")
         control = holdout.control_ids(cid, ids, float(row["holdout_share"]))

@@ -126,3 +126,26 @@ FROM base b
 JOIN campaign_members m ON m.customer_id = b.customer_id
 WHERE m.campaign_id = :campaign_id AND m.holdout = false AND {channel_filter}
 ORDER BY b.customer_id
+
+-- name: demo_campaign_pool
+-- The demo's past campaigns (lib/demo/campaigns.py): live customers with a purchase before the
+-- campaign's start, the days since that last purchase, and whether they bought in the window.
+SELECT c.customer_id,
+       date_diff('day', CAST(max(o.order_time) FILTER (WHERE o.order_time < :window_start) AS DATE),
+                 CAST(:window_start AS DATE)) AS days_since_purchase,
+       coalesce(bool_or(o.order_time >= :window_start AND o.order_time < :window_stop), false) AS bought_in_window
+FROM customers c JOIN orders o USING (customer_id)
+WHERE o.status IN ('paid', 'partially_refunded')
+  AND c.merged_into IS NULL AND c.deleted_at IS NULL AND c.erased_at IS NULL
+GROUP BY c.customer_id
+HAVING count(*) FILTER (WHERE o.order_time < :window_start) > 0
+ORDER BY c.customer_id
+
+-- name: demo_campaign_insert
+INSERT INTO campaigns (campaign_id, name, kind, segment_name, definition, channel, start_date, end_date, eval_end,
+                       holdout_share, status, created_by, created_at, launched_by, launched_at)
+VALUES (:campaign_id, :campaign_name, :kind, NULL, CAST(:definition AS JSON), :channel, :start_date, :end_date,
+        :eval_end, :holdout_share, 'launched', 'demo', :launched_at, 'demo', :launched_at)
+
+-- name: demo_campaign_next_id
+SELECT nextval('campaign_id_seq') AS campaign_id
