@@ -27,7 +27,7 @@ import importlib
 import inspect
 import os
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import bcrypt
@@ -37,7 +37,7 @@ from lib.security import auth, privacy
 from lib.admin import backup
 from lib.core import warehouse
 from lib.admin import users as accounts
-from lib.marketing import tags
+from lib.marketing import campaigns, tags
 from lib.stewardship import edits
 from lib.admin import setting_changes
 from tests import factories as f
@@ -204,6 +204,13 @@ def _writes():
         ("backup.create", "manage_backups", lambda u: backup.create(u)),
         ("settings.put", "change_settings", lambda u: setting_changes.put(u, "backup_retention", 3)),
         ("tags.add", "manage_tags", lambda u: tags.add(u, 2, "newsletter")),
+        (
+            "campaigns.create",
+            "manage_campaigns",
+            lambda u: campaigns.create(
+                u, "Spring", "sms", date(2026, 3, 1), date(2026, 3, 7), date(2026, 3, 31), {"op": "and", "conditions": []}
+            ),
+        ),
         (
             "customer_edits.update_customer",
             "edit_customer",
