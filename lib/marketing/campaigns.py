@@ -155,7 +155,7 @@ def create_winback(
                 created_by=user.username,
             )
         )
-        _insert_members(tx, campaign_id, ids, set(), frozen=False)
+        _insert_members(tx, campaign_id, ids)
         audit.record(
             tx,
             user,
@@ -168,12 +168,13 @@ def create_winback(
     return campaign_id
 
 
-def _insert_members(tx: warehouse.Tx, campaign_id: int, ids: list[int], control: set[int], frozen: bool) -> None:
+def _insert_members(tx: warehouse.Tx, campaign_id: int, ids: list[int]) -> None:
+    """A draft's list (win-back): members without a group yet (holdout NULL)."""
     frame = pd.DataFrame(
         {
             "campaign_id": pd.Series([campaign_id] * len(ids), dtype="int64"),
             "customer_id": pd.Series(ids, dtype="int64"),
-            "holdout": pd.Series([(i in control) if frozen else None for i in ids], dtype="boolean"),
+            "holdout": pd.Series([None] * len(ids), dtype="boolean"),
         }
     )
     tx.register("campaign_members_new", frame)
@@ -181,6 +182,18 @@ def _insert_members(tx: warehouse.Tx, campaign_id: int, ids: list[int], control:
         tx.run("campaign_members_from_frame")
     finally:
         tx.unregister("campaign_members_new")
+
+
+def _freeze_members(tx: warehouse.Tx, campaign_id: int, ids: pd.Series, share: float) -> int:
+    """Store the members with their group; returns the control group's size. The draw is
+    lib/core/holdout.py's, run in SQL (campaign_members_launch_from_frame)."""
+    control = holdout.control_size(len(ids), share)
+    tx.register("campaign_members_new", pd.DataFrame({"customer_id": ids.astype("int64").to_numpy()}))
+    try:
+        tx.run("campaign_members_launch_from_frame", campaign_id=campaign_id, control=control)
+    finally:
+        tx.unregister("campaign_members_new")
+    return control
 
 
 @warehouse.retrying
@@ -196,20 +209,18 @@ def launch(user: auth.User, campaign_id: int, as_of: date | None = None) -> dict
         if row["status"] != "draft":
             raise CampaignError(f"Campaign {cid} was already launched.")
         if row["kind"] == "winback":
-            ids = tx.fast_df("campaign_live_member_ids", campaign_id=cid)["customer_id"].astype("int64").tolist()
+            ids = tx.fast_df("campaign_live_member_ids", campaign_id=cid)["customer_id"]
         else:
             compiled = segments.compile(segments.validate(json.loads(row["definition"])))
             sql = compose("segment_member_ids", {"segment_filter": compiled.sql})
-            found = fast_frame(tx, sql, as_of=as_of or settings.as_of(), **compiled.params)
-            ids = found["customer_id"].astype("int64").tolist()
+            ids = fast_frame(tx, sql, as_of=as_of or settings.as_of(), **compiled.params)["customer_id"]
         if len(ids) < 2:
             raise CampaignError("A campaign needs at least two live members (one to treat, one to hold out).")
-        control = holdout.control_ids(cid, ids, float(row["holdout_share"]))
         tx.run("campaign_members_delete", campaign_id=cid)
-        _insert_members(tx, cid, ids, control, frozen=True)
+        control = _freeze_members(tx, cid, ids, float(row["holdout_share"]))
         now = datetime.now()
         tx.run("campaign_set_launched", campaign_id=cid, launched_by=user.username, launched_at=now)
-        counts = {"members": len(ids), "treatment": len(ids) - len(control), "control": len(control)}
+        counts = {"members": len(ids), "treatment": len(ids) - control, "control": control}
         audit.record(
             tx,
             user,

@@ -287,3 +287,18 @@ def test_an_open_window_gives_interim_figures(empty_wh):
 def test_a_draft_has_no_results(fresh_wh):
     with pytest.raises(campaigns.CampaignError, match="draft"):
         campaigns.results(june_campaign(), AS_OF)
+
+
+def test_the_sql_draw_at_launch_is_the_reference_draw(empty_wh):
+    """Launch draws the control group in SQL; it must be exactly lib/core/holdout.py's draw."""
+    with warehouse.transaction() as tx:
+        for cid in range(1, 401):
+            f.customer(tx, cid * 7919 % 100_003)  # scattered ids
+    for _ in range(3):  # campaigns 1, 2, 3
+        cid = campaigns.create(
+            MARKETING, "Everyone", "sms", date(2026, 6, 1), date(2026, 6, 7), date(2026, 6, 30), EVERYONE, 0.15
+        )
+        assert campaigns.launch(MARKETING, cid, AS_OF) == {"members": 400, "treatment": 340, "control": 60}
+        groups = campaigns.member_groups(cid)
+        drawn = set(groups.loc[groups["holdout"], "customer_id"].astype(int))
+        assert drawn == holdout.control_ids(cid, groups["customer_id"].astype(int).tolist(), 0.15)

@@ -149,3 +149,16 @@ VALUES (:campaign_id, :campaign_name, :kind, NULL, CAST(:definition AS JSON), :c
 
 -- name: demo_campaign_next_id
 SELECT nextval('campaign_id_seq') AS campaign_id
+
+-- name: campaign_members_launch_from_frame
+-- Freeze the members (campaign_members_new: a registered frame of customer_id) and hold out the
+-- :control members with the smallest rank keys: the first 8 bytes of
+-- SHA-256("<campaign_id>:<customer_id>") (16 hex digits, same order as lib/core/holdout.py's
+-- integer key), ties by customer_id. The same draw as holdout.control_ids, done in SQL
+-- (a million members in well under a second instead of ~20 s of Python hashing).
+INSERT INTO campaign_members (campaign_id, customer_id, holdout)
+SELECT :campaign_id, customer_id,
+       row_number() OVER (ORDER BY left(sha256(CAST(:campaign_id AS VARCHAR) || ':' || CAST(customer_id AS VARCHAR)), 16),
+                                   customer_id) <= :control
+FROM campaign_members_new
+ORDER BY customer_id
