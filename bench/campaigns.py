@@ -58,7 +58,9 @@ def main() -> None:
     for label, definition in (("every buyer", EVERY_BUYER), ("spend >= 3000, SMS consent", SMS_HIGH_VALUE)):
         cid = campaigns.create(user, f"bench {label}", "sms", start, end, stop, definition)
         seconds, counts = timed(lambda cid=cid: campaigns.launch(user, cid, as_of))
-        rows.append((f"launch: {label}", f"{seconds:.2f} s", f"{counts['members']:,} members, {counts['control']:,} control"))
+        rows.append(
+            (f"launch: {label}", f"{seconds:.2f} s", f"{counts['members']:,} members, {counts['control']:,} control")
+        )
         times = []
         for _ in range(args.repeat):
             s, result = timed(lambda cid=cid: campaigns.results(cid, as_of))

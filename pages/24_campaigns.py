@@ -50,9 +50,7 @@ if may_approve:
 # ---------------------------------------------------------------- the list
 listing = campaigns.list_campaigns(as_of)
 counts = listing["display_status"].value_counts() if not listing.empty else {}
-ui.kpi_row(
-    [{"label": t(f"campaigns.status.{s}"), "value": ui.fmt_int(counts.get(s, 0))} for s in campaigns.STATUSES]
-)
+ui.kpi_row([{"label": t(f"campaigns.status.{s}"), "value": ui.fmt_int(counts.get(s, 0))} for s in campaigns.STATUSES])
 if listing.empty:
     st.info(t("campaigns.none"))
 else:
@@ -76,9 +74,7 @@ else:
         st.session_state["campaign_pick"] = goto
     elif st.session_state.get("campaign_pick") not in ids:
         st.session_state["campaign_pick"] = ids[0]
-    chosen = st.selectbox(
-        t("campaigns.open"), ids, format_func=lambda i: f"#{i} {names[i]}", key="campaign_pick"
-    )
+    chosen = st.selectbox(t("campaigns.open"), ids, format_func=lambda i: f"#{i} {names[i]}", key="campaign_pick")
     row = listing.set_index("campaign_id").loc[chosen].to_dict()
     st.subheader(f"#{chosen} {row['name']}")
     st.caption(
@@ -130,10 +126,16 @@ else:
 
         ui.kpi_row(
             [
-                {"label": t("campaigns.treatment_rate"), "value": ui.fmt_pct(tr.purchase_rate),
-                 "help": t("campaigns.group_help", n=ui.fmt_int(tr.customers), buyers=ui.fmt_int(tr.buyers))},
-                {"label": t("campaigns.control_rate"), "value": ui.fmt_pct(co.purchase_rate),
-                 "help": t("campaigns.group_help", n=ui.fmt_int(co.customers), buyers=ui.fmt_int(co.buyers))},
+                {
+                    "label": t("campaigns.treatment_rate"),
+                    "value": ui.fmt_pct(tr.purchase_rate),
+                    "help": t("campaigns.group_help", n=ui.fmt_int(tr.customers), buyers=ui.fmt_int(tr.buyers)),
+                },
+                {
+                    "label": t("campaigns.control_rate"),
+                    "value": ui.fmt_pct(co.purchase_rate),
+                    "help": t("campaigns.group_help", n=ui.fmt_int(co.customers), buyers=ui.fmt_int(co.buyers)),
+                },
                 {"label": t("campaigns.rate_uplift"), "value": pp(rate.difference), "help": interval(rate, pp)},
             ]
         )
@@ -166,8 +168,10 @@ else:
         if not requests.empty:
             st.dataframe(
                 i18n.display_frame(
-                    requests[["export_id", "status", "purpose", "requested_by", "decided_by", "expires_at"]
-                             + ["downloads", "last_rows"]],
+                    requests[
+                        ["export_id", "status", "purpose", "requested_by", "decided_by", "expires_at"]
+                        + ["downloads", "last_rows"]
+                    ],
                     {"status": "campaigns.export_status"},
                     headers="campaigns.col",
                 ),
@@ -215,8 +219,11 @@ if may_manage:
             end = d2.date_input(t("campaigns.col.end_date"), value=as_of + timedelta(days=7))
             eval_end = d3.date_input(t("campaigns.col.eval_end"), value=as_of + timedelta(days=30))
             share = d4.number_input(
-                t("campaigns.holdout"), min_value=1, max_value=50,
-                value=int(round(100 * float(settings.get("campaign_holdout_share")))), step=1,
+                t("campaigns.holdout"),
+                min_value=1,
+                max_value=50,
+                value=int(round(100 * float(settings.get("campaign_holdout_share")))),
+                step=1,
             )
             create = st.form_submit_button(t("campaigns.create"), type="primary")
         if create:

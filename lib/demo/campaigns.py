@@ -100,6 +100,8 @@ def add(seed: int, as_of: date) -> list[dict]:
                 pool = pool[pool["days_since_purchase"] >= spec.lapsed_days]
             if len(pool) < 40:
                 continue  # too small a warehouse for this campaign
+            if len(pool) > 8 * MAX_MEMBERS:  # large warehouses: draw from a random part of the pool
+                pool = pool.iloc[np.sort(rng.choice(len(pool), 8 * MAX_MEMBERS, replace=False))]
             campaign_id = int(tx.scalar("demo_campaign_next_id"))
             members, control = _members(rng, campaign_id, pool.reset_index(drop=True), spec)
             definition = (
@@ -130,5 +132,7 @@ def add(seed: int, as_of: date) -> list[dict]:
             tx.register("campaign_members_new", frame)
             tx.run("campaign_members_from_frame")
             tx.unregister("campaign_members_new")
-            made.append({"campaign_id": campaign_id, "name": spec.name, "members": len(members), "control": len(control)})
+            made.append(
+                {"campaign_id": campaign_id, "name": spec.name, "members": len(members), "control": len(control)}
+            )
     return made

@@ -229,7 +229,11 @@ def launch(user: auth.User, campaign_id: int, as_of: date | None = None) -> dict
             cid,
             before={"status": "draft"},
             after={"status": "launched", "launched_at": now},
-            detail={**counts, "holdout_share": float(row["holdout_share"]), "holdout": "sha256(campaign:customer) rank"},
+            detail={
+                **counts,
+                "holdout_share": float(row["holdout_share"]),
+                "holdout": "sha256(campaign:customer) rank",
+            },
         )
     return counts
 

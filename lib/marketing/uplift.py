@@ -125,9 +125,7 @@ def groups(campaign_id: int, window_start: date, window_end: date) -> tuple[Grou
         window_stop=datetime.combine(window_end + timedelta(days=1), datetime.min.time()),
     )
     found = {
-        bool(r["holdout"]): Group(
-            int(r["customers"]), int(r["buyers"]), float(r["revenue"]), float(r["revenue_sq"])
-        )
+        bool(r["holdout"]): Group(int(r["customers"]), int(r["buyers"]), float(r["revenue"]), float(r["revenue_sq"]))
         for r in frame.to_dict("records")
     }
     empty = Group(0, 0, 0.0, 0.0)

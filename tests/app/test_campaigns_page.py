@@ -103,7 +103,10 @@ def test_marketing_creates_and_launches_a_campaign(wh):
     assert counts["members"] == expected > 0
     assert counts["control"] == round(expected * 0.1)
     assert f"Launched: {expected:,} members" in texts(at)
-    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'campaign.launch' AND username = 'marketing'") == 1
+    assert (
+        warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'campaign.launch' AND username = 'marketing'")
+        == 1
+    )
 
 
 def test_a_contact_list_is_approved_by_a_manager_then_downloadable(wh):

@@ -223,7 +223,9 @@ def _hand_campaign() -> int:
 def test_uplift_groups_count_window_purchases_only(empty_wh):
     cid = _hand_campaign()
     result = campaigns.results(cid, date(2026, 11, 1))
-    assert result.treatment == uplift.Group(customers=10, buyers=4, revenue=1000.0, revenue_sq=10_000 + 40_000 + 90_000 + 160_000)
+    assert result.treatment == uplift.Group(
+        customers=10, buyers=4, revenue=1000.0, revenue_sq=10_000 + 40_000 + 90_000 + 160_000
+    )
     assert result.control == uplift.Group(customers=5, buyers=1, revenue=100.0, revenue_sq=10_000.0)
     assert result.complete
     assert result.treatment.purchase_rate == 0.4 and result.control.purchase_rate == 0.2

@@ -184,9 +184,7 @@ def test_approval_can_be_switched_off_in_the_settings(fresh_wh):
 
 
 def test_a_request_needs_a_purpose_and_a_launched_campaign(fresh_wh):
-    draft = campaigns.create(
-        MARKETING, "Draft", "sms", date(2026, 6, 1), date(2026, 6, 7), date(2026, 6, 30), EVERYONE
-    )
+    draft = campaigns.create(MARKETING, "Draft", "sms", date(2026, 6, 1), date(2026, 6, 7), date(2026, 6, 30), EVERYONE)
     with pytest.raises(contact_exports.ContactExportError, match="Launch"):
         contact_exports.request(MARKETING, draft, "Summer offer by SMS gateway")
     with pytest.raises(contact_exports.ContactExportError, match="what the list is for"):
@@ -202,15 +200,27 @@ def test_extra_columns_can_be_added_but_never_contacts(fresh_wh, monkeypatch):
     frame = csv_rows(contact_exports.download(MARKETING, export_id).data)
     assert list(frame.columns) == ["customer_id", "full_name", "mobile", "next_category"]
     assert frame["next_category"].tolist() == ["beauty"] * 3
-    contact_exports.register_column_provider(lambda ids: pd.DataFrame({"customer_id": ids, "email": ["x@y.cn"] * len(ids)}))
+    contact_exports.register_column_provider(
+        lambda ids: pd.DataFrame({"customer_id": ids, "email": ["x@y.cn"] * len(ids)})
+    )
     with pytest.raises(contact_exports.ContactExportError, match="may not add email"):
         contact_exports.download(MARKETING, export_id)
 
 
 def test_the_release_gate_keeps_only_the_channels_columns():
-    frame = pd.DataFrame({"customer_id": [1], "full_name": ["客户1"], "mobile": ["+8613800000001"], "email": ["a@b.cn"]})
-    assert list(contact_release.release_contacts(MARKETING, frame, "sms").columns) == ["customer_id", "full_name", "mobile"]
-    assert list(contact_release.release_contacts(MARKETING, frame, "email").columns) == ["customer_id", "full_name", "email"]
+    frame = pd.DataFrame(
+        {"customer_id": [1], "full_name": ["客户1"], "mobile": ["+8613800000001"], "email": ["a@b.cn"]}
+    )
+    assert list(contact_release.release_contacts(MARKETING, frame, "sms").columns) == [
+        "customer_id",
+        "full_name",
+        "mobile",
+    ]
+    assert list(contact_release.release_contacts(MARKETING, frame, "email").columns) == [
+        "customer_id",
+        "full_name",
+        "email",
+    ]
 
 
 # ---------------------------------------------------------------- everything else stays masked
