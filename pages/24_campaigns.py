@@ -3,6 +3,7 @@ a second person's approval, and treatment-vs-control results with 95 % intervals
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 import streamlit as st
 
 from lib import ui
@@ -171,7 +172,10 @@ else:
                     requests[
                         ["export_id", "status", "purpose", "requested_by", "decided_by", "expires_at"]
                         + ["downloads", "last_rows"]
-                    ],
+                    ].assign(
+                        expires_at=ui.fmt_times(requests["expires_at"], "%Y-%m-%d %H:%M"),
+                        last_rows=["–" if pd.isna(v) else ui.fmt_int(v) for v in requests["last_rows"]],
+                    ),
                     {"status": "campaigns.export_status"},
                     headers="campaigns.col",
                 ),

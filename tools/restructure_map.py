@@ -255,6 +255,7 @@ def rewrite_python(text: str) -> str:
         mod = m["mod"]
         names = {p.strip().partition(" as ")[0] for p in m["names"].split(",")}
         submodules = {_short(n) for n in MOVES.values() if _package(n) == mod}
+        submodules |= {f.stem for f in (ROOT / "lib" / mod).glob("*.py")}  # modules added since the move
         if mod not in MOVES or names <= submodules:  # already `from lib.<package> import <mods>`
             return m.group(0)
         return f"{m['indent']}from lib.{MOVES[mod]} import {m['names']}"

@@ -104,6 +104,8 @@ def add(seed: int, as_of: date) -> list[dict]:
                 pool = pool.iloc[np.sort(rng.choice(len(pool), 8 * MAX_MEMBERS, replace=False))]
             campaign_id = int(tx.scalar("demo_campaign_next_id"))
             members, control = _members(rng, campaign_id, pool.reset_index(drop=True), spec)
+            if len(members) < 20:
+                continue  # too few window buyers in a tiny warehouse (the id is simply skipped)
             definition = (
                 {"demo": f"lapsed buyers: no purchase in the {spec.lapsed_days} days before the start"}
                 if spec.lapsed_days

@@ -52,7 +52,8 @@ def test_three_campaigns_worked_and_one_did_not(db):
     frame = campaigns.list_campaigns(demo.DEFAULT_AS_OF)
     assert len(frame) == 4 and set(frame["display_status"]) == {"finished"}
     verdicts = {
-        row["name"]: campaigns.results(row["campaign_id"], demo.DEFAULT_AS_OF).verdict for row in frame.to_dict("records")
+        row["name"]: campaigns.results(row["campaign_id"], demo.DEFAULT_AS_OF).verdict
+        for row in frame.to_dict("records")
     }
     assert verdicts == {
         "春季流失挽回短信 Spring win-back SMS": uplift.RAISED,
