@@ -208,7 +208,13 @@ def _writes():
             "campaigns.create",
             "manage_campaigns",
             lambda u: campaigns.create(
-                u, "Spring", "sms", date(2026, 3, 1), date(2026, 3, 7), date(2026, 3, 31), {"op": "and", "conditions": []}
+                u,
+                "Spring",
+                "sms",
+                date(2026, 3, 1),
+                date(2026, 3, 7),
+                date(2026, 3, 31),
+                {"op": "and", "conditions": []},
             ),
         ),
         (
