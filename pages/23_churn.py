@@ -1,11 +1,13 @@
 """Churn risk (model vs recency baseline, calibration, importance, scores) and CLV (BG/NBD +
 Gamma-Gamma, per customer and per segment, backtest)."""
 
+from datetime import timedelta
+
 import streamlit as st
 
 from lib.security import auth
 from lib.dashboards import charts
-from lib.marketing import churn, clv
+from lib.marketing import campaigns, churn, clv
 from lib.core import i18n, settings
 from lib import ui
 from lib.core.i18n import t
@@ -114,6 +116,13 @@ with tab_churn:
                     for tier in ("high", "medium", "low")
                 ]
             )
+            if auth.can(user, "manage_campaigns") and st.button(t("campaigns.winback.button"), key="churn_winback"):
+                with ui.shown():  # an SMS draft on the high-risk list: starts tomorrow, 30-day window
+                    st.session_state["campaign_goto"] = campaigns.create_winback(
+                        user, t("campaigns.winback.name", date=data_date), "sms", data_date + timedelta(days=1),
+                        data_date + timedelta(days=7), data_date + timedelta(days=30),
+                    )  # fmt: skip
+                    st.switch_page("pages/24_campaigns.py")
             show = st.multiselect(
                 t("marketing.churn.show_tiers"),
                 ["high", "medium", "low"],

@@ -47,6 +47,11 @@ DEFAULTS: dict[str, Any] = {
     "smtp_from": "",
     "smtp_to": "",  # comma-separated addresses
     "webhook_url": "",
+    # Campaigns (issue #18): share of members kept out as the control group; whether a contact
+    # export needs a second person's approval; hours an approved contact list stays available.
+    "campaign_holdout_share": 0.10,
+    "contact_export_approval": True,
+    "contact_export_hours": 24,
 }
 
 
@@ -93,8 +98,11 @@ SPECS: dict[str, Spec] = {
     "smtp_from": Spec("email", "delivery", optional=True),
     "smtp_to": Spec("emails", "delivery", optional=True),
     "webhook_url": Spec("url", "delivery", optional=True),
+    "campaign_holdout_share": Spec("float", "campaigns", "share", 0.01, 0.5),
+    "contact_export_approval": Spec("bool", "campaigns"),
+    "contact_export_hours": Spec("int", "campaigns", "hours", 1, 720),
 }
-GROUPS = ("metrics", "quality", "backups", "alerts", "off_hours", "delivery")
+GROUPS = ("metrics", "quality", "backups", "alerts", "off_hours", "delivery", "campaigns")
 
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")

@@ -31,6 +31,7 @@ from lib.demo.spec import (
 from lib.demo.pools import _cat, _null_where, _num, _strs, _take, _unique_ints, _where
 from lib.demo import feedback as demo_feedback
 from lib.demo.generator import _Build
+from lib.demo import campaigns as demo_campaigns
 from lib.demo.rows import _draw_ids, _events_sql, _is_empty, _orders_sql, _ts
 
 
@@ -205,6 +206,10 @@ def build(
         tx.unregister("demo_truth")
         tx.run("warehouse_mark_demo")  # `demo --if-missing` adds demo logins only here
         t = lap("load_consents_truth", t)
+    # past campaigns with a control group (own random stream; reads the tables above only)
+    made = demo_campaigns.add(int(seed), as_of)
+    counts["campaigns"] = len(made)
+    t = lap("campaigns", t)
     warehouse.checkpoint()
     t = lap("checkpoint", t)
 

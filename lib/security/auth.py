@@ -45,6 +45,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export_audience": frozenset({"marketing", "admin"}),
     "train_models": frozenset({"marketing", "admin"}),
     "export_scores": frozenset({"marketing", "admin"}),  # churn / CLV score files
+    "manage_campaigns": frozenset({"marketing", "admin"}),  # create and launch campaigns
+    "export_contacts": frozenset({"marketing", "admin"}),  # contact lists in clear (approved)
+    "approve_contact_export": frozenset({"manager", "admin"}),  # never one's own request
     # administration
     "manage_users": frozenset({"admin"}),
     "read_audit": frozenset({"admin"}),

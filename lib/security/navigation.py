@@ -50,6 +50,8 @@ PAGES: tuple[Page, ...] = (
     Page("segments", "pages/21_segments.py", ":material/filter_alt:", "marketing", MARKETERS),
     Page("tags", "pages/22_tags.py", ":material/sell:", "marketing", MARKETERS),
     Page("churn", "pages/23_churn.py", ":material/trending_down:", "marketing", MARKETERS),
+    # managers open it to approve contact exports; creating and launching stays with marketing
+    Page("campaigns", "pages/24_campaigns.py", ":material/campaign:", "marketing", MARKETERS | {"manager"}),
     Page("users", "pages/30_users.py", ":material/manage_accounts:", "admin", ADMINS),
     Page("audit", "pages/31_audit.py", ":material/policy:", "admin", ADMINS),
     Page("privacy", "pages/32_privacy.py", ":material/shield_person:", "admin", ADMINS),

@@ -886,6 +886,13 @@ NOT_PERSONAL: dict[str, tuple[tuple[str, ...], str]] = {
     "job_schedules": (("*",), "scheduled jobs' crontab schedules and the admin who set them"),
     "job_runs": (("*",), "job names, hosts, counts, notes (ids and counts) and error messages of jobs"),
     "job_leases": (("*",), "which process holds a job's lease"),
+    "campaigns": (("*",), "campaign names, channels, segment definitions, staff usernames"),
+    "campaign_members": (("*",), "customer ids and the control-group flag (no values)"),
+    "contact_exports": (
+        ("*",),
+        "requests for a contact list: staff purpose text, statuses, usernames, the file's SHA-256; "
+        "the list itself is generated on download and never stored",
+    ),
 }
 
 

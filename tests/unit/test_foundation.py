@@ -137,7 +137,7 @@ def test_location_parsing():
 @pytest.mark.parametrize("role", auth.ROLES)
 def test_permission_table_matches_the_guide(role, action):
     guide = {
-        "manager": {"view_dashboard", "view_customer"},
+        "manager": {"view_dashboard", "view_customer", "approve_contact_export"},  # issue #18
         "marketing": {
             "view_dashboard",
             "view_customer",
@@ -146,6 +146,8 @@ def test_permission_table_matches_the_guide(role, action):
             "export_audience",
             "train_models",
             "export_scores",
+            "manage_campaigns",  # issue #18
+            "export_contacts",  # issue #18, with a second person's approval
         },
         "steward": {
             "view_dashboard",

@@ -37,7 +37,7 @@ from lib.security import auth, privacy
 from lib.admin import backup
 from lib.core import warehouse
 from lib.admin import users as accounts
-from lib.marketing import tags
+from lib.marketing import campaigns, tags
 from lib.stewardship import edits, feedback, importer, interactions, records, review
 from lib.admin import alerts, jobs, setting_changes
 from tests import factories as f
@@ -225,6 +225,19 @@ def _writes():
         ("jobs.run_now", "manage_jobs", lambda u: jobs.run_now(u, "aggregates_refresh")),
         ("jobs.set_schedule", "manage_jobs", lambda u: jobs.set_schedule(u, "snapshot", "0 3 * * *")),
         ("tags.add", "manage_tags", lambda u: tags.add(u, 2, "newsletter")),
+        (
+            "campaigns.create",
+            "manage_campaigns",
+            lambda u: campaigns.create(
+                u,
+                "Spring",
+                "sms",
+                date(2026, 3, 1),
+                date(2026, 3, 7),
+                date(2026, 3, 31),
+                {"op": "and", "conditions": []},
+            ),
+        ),
         (
             "customer_edits.update_customer",
             "edit_customer",
