@@ -59,7 +59,8 @@ def test_an_approved_sms_list_has_consenting_reachable_treated_members_only(fres
     # sms reachable 1, 2, 5, 7 (3 bad mobile, 4 withdrew, 6 no mobile, 12 merged); 7 is control
     assert frame["customer_id"].astype(int).tolist() == [1, 2, 5]
     assert set(SMS_REACHABLE) - CONTROL == {1, 2, 5}
-    assert list(frame.columns) == ["customer_id", "full_name", "mobile"]
+    # the channel's contact and, to personalise the message, the next category to offer
+    assert list(frame.columns) == ["customer_id", "full_name", "mobile", "next_category"]
     assert frame["mobile"].tolist() == ["+8613800000001", "+8613800000002", "+8613800000005"]  # in clear
     assert file.rows == 3
 
@@ -67,7 +68,7 @@ def test_an_approved_sms_list_has_consenting_reachable_treated_members_only(fres
 def test_an_email_list_carries_the_email_and_nothing_else(fresh_wh):
     cid = launched("email")
     frame = csv_rows(contact_exports.download(MARKETING, approved(cid)).data)
-    assert list(frame.columns) == ["customer_id", "full_name", "email"]
+    assert list(frame.columns) == ["customer_id", "full_name", "email", "next_category"]
     assert frame["customer_id"].astype(int).tolist() == sorted(set(EMAIL_REACHABLE) - CONTROL) == [1, 3, 4, 6]
 
 
@@ -189,6 +190,20 @@ def test_a_request_needs_a_purpose_and_a_launched_campaign(fresh_wh):
         contact_exports.request(MARKETING, draft, "Summer offer by SMS gateway")
     with pytest.raises(contact_exports.ContactExportError, match="what the list is for"):
         contact_exports.request(MARKETING, launched(), "sms")
+
+
+def test_the_list_offers_each_customer_the_next_category_of_their_preferences(fresh_wh):
+    from lib.marketing import preferences
+
+    cid = launched()
+    preferences.refresh()
+    frame = csv_rows(contact_exports.download(MARKETING, approved(cid)).data)
+    ids = frame["customer_id"].astype(int).tolist()
+    offers = preferences.next_category(ids)
+    assert offers  # the fixture's buyers have recommendations
+    assert dict(zip(ids, frame["next_category"].fillna("").astype(str), strict=True)) == {
+        i: offers.get(i, "") for i in ids
+    }
 
 
 def test_extra_columns_can_be_added_but_never_contacts(fresh_wh, monkeypatch):
