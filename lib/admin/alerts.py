@@ -444,7 +444,7 @@ def _json(value: Any) -> dict:
 
 
 @hooks.after_job
-def after_job(run: JobRun) -> None:
+def after_job(run: hooks.JobRun) -> None:
     """The scheduler's hook (lib/core/hooks.JOB_SUBSCRIBERS): the failed-job rule for this run,
     then the overdue rule for every job, so an hourly job keeps checking the nightly ones."""
     on_job_finished(run)

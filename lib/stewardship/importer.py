@@ -43,7 +43,12 @@ from lib.stewardship import contact_imports, dedup, entry_rules, registration
 
 log = logging.getLogger(__name__)
 
-KINDS = ("customers", "orders", "events", "feedback") + contact_imports.KINDS  # consents, interactions: contact_imports.py
+KINDS = (
+    "customers",
+    "orders",
+    "events",
+    "feedback",
+) + contact_imports.KINDS  # consents, interactions: contact_imports.py
 
 # Target fields per kind, each with header names (English, Chinese, common exports) that
 # suggest it. Lists are matched after lower-casing and dropping spaces, '_', '-' and '.'.
