@@ -86,15 +86,22 @@ clock: Callable[[], datetime] = datetime.now
 
 
 class JobRun(Protocol):
-    """What the scheduler reports when a job ends (lib/core/hooks `after_job`)."""
+    """What the scheduler reports when a job ends (lib/core/hooks.JobRun; read-only here)."""
 
-    name: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: str  # ok | failed | skipped
-    rows: int | None
-    error: str | None
-    run_id: Any
+    @property
+    def name(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+    @property
+    def outcome(self) -> str: ...  # ok | failed | skipped
+    @property
+    def rows(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def run_id(self) -> Any: ...
 
 
 @dataclass(frozen=True)
