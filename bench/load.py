@@ -539,13 +539,13 @@ def main(argv=None) -> int:
         if not args.no_age:
             age(args.warehouse)
 
+    customers = count_customers(args.warehouse)  # before the server holds the file
     server = None
     if args.warehouse:
         server, url = start_server(args.warehouse, Path(args.warehouse).with_suffix(".load-server.log"))
         pid = server.pid
     else:
         url, pid = args.url, args.server_pid
-    customers = count_customers(args.warehouse)
     child = None
     try:
         if args.browsers:

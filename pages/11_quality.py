@@ -9,6 +9,12 @@ from lib.core.i18n import t
 
 user = ui.guard("quality")
 
+
+@ui.cached
+def scorecard():
+    return quality.scorecard()
+
+
 st.title(t("nav.quality"))
 st.caption(t("stewards.q.intro"))
 
@@ -27,7 +33,7 @@ if st.button(t("stewards.q.run_now"), type="primary", key="quality_run"):
                 )
             )
 
-card = quality.scorecard()
+card = scorecard()
 if card is None:
     st.info(t("stewards.q.no_runs"))
     st.stop()

@@ -9,6 +9,12 @@ from lib.core.i18n import t
 
 user = ui.guard("duplicates")
 
+
+@ui.cached
+def accuracy() -> dict:
+    return dedup.evaluate()
+
+
 st.title(t("nav.duplicates"))
 st.caption(t("stewards.dd.intro"))
 
@@ -223,7 +229,7 @@ with tab_merges:
                     st.success(t("stewards.dd.undone", merge_id=merge_id))
 
 with st.expander(t("stewards.dd.accuracy")):
-    ev = dedup.evaluate()
+    ev = accuracy()
     if ev["true_pairs"]:
         ui.kpi_row(
             [

@@ -361,26 +361,29 @@ with tab_build:
                     on_click="ignore",
                 )  # audited when prepared
 
-        with st.expander(t("marketing.segments.by_rfm")):
-            st.caption(t("marketing.segments.by_rfm.note"))
-            by_rfm = cached_by_rfm(definition_json, as_of)
-            st.dataframe(
-                i18n.display_frame(by_rfm, {"rfm_segment": charts.rfm_label}),
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "rfm_segment": t("marketing.rfm.segment"),
-                    "customers": st.column_config.NumberColumn(t("marketing.rfm.customers"), format="localized"),
-                    "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%,.0f"),
-                    "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%,.0f"),
-                    "avg_p_alive": st.column_config.ProgressColumn(
-                        t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1
-                    ),
-                    "avg_churn_probability": st.column_config.ProgressColumn(
-                        t("marketing.segments.avg_churn_probability"), format="percent", min_value=0, max_value=1
-                    ),
-                },
-            )
+        # computed only when opened: a fourth pass over every customer for a table few open
+        by_rfm_box = st.expander(t("marketing.segments.by_rfm"), key="seg_by_rfm", on_change="rerun")
+        if by_rfm_box.open:
+            with by_rfm_box:
+                st.caption(t("marketing.segments.by_rfm.note"))
+                by_rfm = cached_by_rfm(definition_json, as_of)
+                st.dataframe(
+                    i18n.display_frame(by_rfm, {"rfm_segment": charts.rfm_label}),
+                    hide_index=True,
+                    width="stretch",
+                    column_config={
+                        "rfm_segment": t("marketing.rfm.segment"),
+                        "customers": st.column_config.NumberColumn(t("marketing.rfm.customers"), format="localized"),
+                        "avg_clv": st.column_config.NumberColumn(t("marketing.clv.avg"), format="¥%,.0f"),
+                        "total_clv": st.column_config.NumberColumn(t("marketing.clv.value"), format="¥%,.0f"),
+                        "avg_p_alive": st.column_config.ProgressColumn(
+                            t("marketing.clv.p_alive"), format="percent", min_value=0, max_value=1
+                        ),
+                        "avg_churn_probability": st.column_config.ProgressColumn(
+                            t("marketing.segments.avg_churn_probability"), format="percent", min_value=0, max_value=1
+                        ),
+                    },
+                )
 
         if may_write:
             st.subheader(t("marketing.segments.save_title"))
