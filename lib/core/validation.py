@@ -1137,16 +1137,22 @@ def _check_events(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
     long = (note.str.len() > 2000).fillna(False).astype(bool)
     c.add_mask("note", long, "text.too_long", required=False)
     out["note"] = note.where(~long)
+    out["source_record_id"] = _record_ids(frame, c)  # sources without event ids: a content hash
+    _require_others(c, out, _required(defaults, "events"), ALWAYS_REQUIRED["events"])
+    return _finish(out, c)
+
+
+def _record_ids(frame: pd.DataFrame, c: _Collector) -> pd.Series:
+    """Each row's source_record_id; a source without ids gets a hash of the row's content
+    (stable across re-imports, so loading a file twice writes nothing new); a repeat within the
+    file is refused."""
     srid = _col(frame, "source_record_id")
     if srid.isna().any():
-        # Sources without event ids: a hash of the row's content is stable across re-imports.
         content = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
         derived = content.map(lambda s: "h:" + hashlib.sha1(s.encode()).hexdigest()[:20])
         srid = srid.astype("string").fillna(derived.astype("string"))
     c.add_mask("source_record_id", srid.duplicated(keep="first"), "duplicate_in_file")
-    out["source_record_id"] = srid
-    _require_others(c, out, _required(defaults, "events"), ALWAYS_REQUIRED["events"])
-    return _finish(out, c)
+    return srid
 
 
 def _finish(out: pd.DataFrame, c: _Collector) -> Checked:
@@ -1228,13 +1234,7 @@ def _check_feedback(frame: pd.DataFrame, today: date, defaults: dict) -> Checked
     c.add_mask("comment", long, "text.too_long")
     out["comment"] = comment.where(~long)
     out["channel"] = _col(frame, "channel").str.lower()
-    srid = _col(frame, "source_record_id")
-    if srid.isna().any():
-        content = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
-        derived = content.map(lambda s: "h:" + hashlib.sha1(s.encode()).hexdigest()[:20])
-        srid = srid.astype("string").fillna(derived.astype("string"))
-    c.add_mask("source_record_id", srid.duplicated(keep="first"), "duplicate_in_file")
-    out["source_record_id"] = srid
+    out["source_record_id"] = _record_ids(frame, c)
     _require_others(c, out, _required(defaults, "feedback"), ALWAYS_REQUIRED["feedback"])
     return _finish(out, c)
 

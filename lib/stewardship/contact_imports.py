@@ -22,13 +22,12 @@ customer.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime
 
 import pandas as pd
 
 from lib.core import validation, warehouse
-from lib.core.validation import _apply_unique, _col, _Collector, _finish, timestamp_series
+from lib.core.validation import _apply_unique, _col, _Collector, _finish, _record_ids, timestamp_series
 
 KINDS = ("consents", "interactions")
 
@@ -210,14 +209,7 @@ def _check_interactions(frame: pd.DataFrame) -> validation.Checked:
     done, bad = _word(_col(frame, "follow_up_done"), _DONE_WORDS, "follow_up_done", "interaction.done")
     c.add("follow_up_done", bad, required=True)
     out["follow_up_done"] = done.astype("boolean").fillna(False)
-    srid = _col(frame, "source_record_id")
-    if srid.isna().any():
-        # Files without ids: a hash of the row's content is stable across re-imports.
-        content = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
-        derived = content.map(lambda s: "h:" + hashlib.sha1(s.encode()).hexdigest()[:20])
-        srid = srid.astype("string").fillna(derived.astype("string"))
-    c.add_mask("source_record_id", srid.duplicated(keep="first"), "duplicate_in_file")
-    out["source_record_id"] = srid
+    out["source_record_id"] = _record_ids(frame, c)  # files without ids: a content hash
     return _finish(out, c)
 
 

@@ -26,25 +26,7 @@ from lib.ui.errors import shown
 from lib.ui.widgets import fmt_times
 
 TEXT_FIELDS = [f for f in records.FIELDS if f not in ("gender", "customer_type", "id_number")]
-LAYOUT = [
-    "full_name",
-    "gender",
-    "birth_date",
-    "mobile",
-    "email",
-    "id_number",
-    "country",
-    "province",
-    "city",
-    "district",
-    "address",
-    "postcode",
-    "customer_type",
-    "company",
-    "industry",
-    "job_title",
-    "uscc",
-]
+LAYOUT = list(records.FIELDS)  # the form's order: validation.EDITABLE_FIELDS
 GENDERS = ["", "M", "F", "U"]
 TYPES = ["B2C", "B2B"]
 
