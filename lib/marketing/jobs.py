@@ -1,4 +1,5 @@
-"""Marketing's scheduled jobs: rescore churn risk and CLV with the models already trained.
+"""Marketing's scheduled jobs: rescore churn risk and CLV with the models already trained, and
+rebuild the customers' category preferences.
 
 Training stays a person's decision (Churn page, `churn train`, `clv score`): these jobs only
 apply the current model to today's data, and are skipped with a note while none exists.
@@ -10,7 +11,7 @@ import json
 from datetime import date
 
 from lib.core import hooks, settings, warehouse
-from lib.marketing import churn, clv
+from lib.marketing import churn, clv, preferences
 from lib.marketing.queries import cutoff
 from lib.security import auth
 
@@ -45,6 +46,14 @@ def rescore_clv(user: auth.User, as_of: date | None = None) -> dict | None:
     return clv._score(
         user, as_of, cutoff(as_of).date(), int(latest["horizon_days"]), bg, gg, None, int(latest["n_customers"])
     )
+
+
+@hooks.job("preferences_refresh", "15 3 * * *", order=45)
+def refresh_preferences(ctx: hooks.JobContext) -> hooks.JobResult:
+    """Category preferences and the next category to offer, as of the new day."""
+    ctx.progress(0.1, "preferences")
+    done = preferences.refresh()
+    return hooks.JobResult(rows=int(done["customers"]), note=f"{done['customers']:,} customers as of {done['as_of']}")
 
 
 @hooks.job("clv_rescore", "30 3 * * *", order=50)

@@ -294,3 +294,15 @@ def test_backtest_compares_the_forecast_made_a_year_earlier_with_what_happened(d
     assert bt["error"]["total"] == pytest.approx((bt["forecast"]["total"] - float(actual)) / float(actual))
     assert abs(bt["error"]["total"]) < 0.25  # measured -12.9 % on this demo
     assert o["total"] > 0 and o["start"] == date(2026, 11, 2)
+
+
+def test_preferences_follow_imports_and_merges_but_not_a_customer_typed_in_or_deleted(monkeypatch):
+    from lib.core import hooks
+
+    from lib.marketing import preferences
+
+    refreshed = []
+    monkeypatch.setattr(preferences, "refresh", lambda *a, **k: refreshed.append(1))
+    for kind in ("import", "merge", "unmerge", "create", "delete", "restore"):
+        preferences._refresh_after_load(hooks.Load(kind))
+    assert len(refreshed) == 3
