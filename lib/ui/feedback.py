@@ -33,7 +33,7 @@ def _monthly(f: Filters) -> pd.DataFrame:
 
 
 def fmt_nps(value) -> str:
-    return "–" if value is None else f"{value:+.0f}"
+    return "—" if value is None else f"{value:+.0f}"
 
 
 def overview_cards(f: Filters) -> None:
@@ -79,12 +79,12 @@ def customer_section(user: auth.User, customer_id: int) -> None:
         [
             {
                 "label": t("fb.c360.latest_nps"),
-                "value": "–" if nps["score"] is None else f"{nps['score']} · {t('fb.category.' + nps['category'])}",
+                "value": "—" if nps["score"] is None else f"{nps['score']} · {t('fb.category.' + nps['category'])}",
                 "help": t("fb.c360.latest_help", n=fmt_int(nps["responses"])),
             },
             {
                 "label": t("fb.c360.latest_csat"),
-                "value": "–" if csat["score"] is None else f"{csat['score']} / 5",
+                "value": "—" if csat["score"] is None else f"{csat['score']} / 5",
                 "help": t("fb.c360.latest_help", n=fmt_int(csat["responses"])),
             },
         ]

@@ -62,7 +62,7 @@ def test_the_overview_feedback_follows_the_sidebar_filters(small):
     assert not at.exception, at.exception
     cards = {m.label: m.value for m in at.metric}
     assert cards["NPS · 1 responses"] == "-100"
-    assert cards["CSAT · 0 responses"] == "–"
+    assert cards["CSAT · 0 responses"] == "—"  # no responses: the shared empty-value dash
 
 
 def test_the_overview_feedback_view_draws_the_monthly_trend(small):
@@ -84,7 +84,7 @@ def test_the_360_page_shows_the_latest_scores_and_comments(small):
     assert not at.exception, at.exception
     cards = {m.label: m.value for m in at.metric}
     assert cards["Latest NPS score"] == "4 · Detractor"
-    assert cards["Latest CSAT score"] == "–"
+    assert cards["Latest CSAT score"] == "—"  # no responses: the shared empty-value dash
     table = next(d.value for d in at.dataframe if "Comment" in d.value.columns)
     assert table[["Survey", "Scale", "Score", "Comment"]].values.tolist() == [
         ["Post-purchase NPS survey", "NPS (0-10)", 4, "太慢了"]
@@ -103,7 +103,7 @@ def _form_widgets(at):
 def test_a_steward_records_a_response_on_the_360_page(small):
     at = _open_360("steward", 3)
     assert not at.exception, at.exception
-    assert {m.label: m.value for m in at.metric}["Latest CSAT score"] == "–"
+    assert {m.label: m.value for m in at.metric}["Latest CSAT score"] == "—"  # no responses: the shared empty-value dash
     scale, score, comment, save = _form_widgets(at)
     scale.set_value("csat")
     score.set_value(2)

@@ -68,8 +68,9 @@ def test_a_steward_logs_a_call_with_a_follow_up_from_the_360_page(one):
     assert timeline["Recorded as"].tolist() == ["Logged", "Event"]
     assert timeline["Type"].tolist() == ["Call", "Consult"]
     assert timeline["Note"].tolist() == ["wants the new catalogue", "size question"]
-    assert timeline["Follow-up date"].tolist() == [(date.today() + timedelta(days=3)).isoformat(), ""]
-    assert timeline["Owner"].tolist()[1] == "" and timeline["When"].tolist()[1] == "2026-01-02 09:00"
+    # empty cells read "—" (i18n.display_frame)
+    assert timeline["Follow-up date"].tolist() == [(date.today() + timedelta(days=3)).isoformat(), "—"]
+    assert timeline["Owner"].tolist()[1] == "—" and timeline["When"].tolist()[1] == "2026-01-02 09:00"
 
 
 def test_an_invalid_interaction_shows_the_field_message_and_saves_nothing(one):

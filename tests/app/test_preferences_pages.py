@@ -76,7 +76,7 @@ def test_overview_outlook_is_not_computed_until_opened(prefs, monkeypatch):
     monkeypatch.setattr(outlook, "outlook", boom)
     at = open_page(as_user("manager"), "pages/01_overview.py")
     assert not at.exception, at.exception
-    assert len(at.metric) == 8  # only the KPI cards
+    assert len(at.metric) == 10  # only the KPI cards (eight, and NPS and CSAT)
 
 
 def test_overview_outlook_shows_forecast_and_backtest(prefs):
