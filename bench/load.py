@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import os
 import random
@@ -491,6 +492,17 @@ def markdown(report: dict) -> str:
             f"log in → landing {b['login_s']} s, errors {b['errors']}."
         )
     return "\n".join(lines)
+
+
+def run_sync(coroutine):
+    """asyncio.run, also from a thread whose event loop is already running (Playwright's sync
+    API keeps one in the test process): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def drive(args, url: str, pid: int | None, customers: int) -> tuple[list[View], list[dict], float]:

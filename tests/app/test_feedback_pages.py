@@ -103,7 +103,9 @@ def _form_widgets(at):
 def test_a_steward_records_a_response_on_the_360_page(small):
     at = _open_360("steward", 3)
     assert not at.exception, at.exception
-    assert {m.label: m.value for m in at.metric}["Latest CSAT score"] == "—"  # no responses: the shared empty-value dash
+    assert {m.label: m.value for m in at.metric}[
+        "Latest CSAT score"
+    ] == "—"  # no responses: the shared empty-value dash
     scale, score, comment, save = _form_widgets(at)
     scale.set_value("csat")
     score.set_value(2)

@@ -7,6 +7,7 @@ polled on /_stcore/health. Screenshots go to test-artifacts/ (git-ignored) for p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -41,12 +42,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """Base URL of the app serving a freshly built demo warehouse (2,000 customers)."""
+@contextlib.contextmanager
+def _demo_server(workdir: Path):
+    """Build a demo warehouse (2,000 customers) in `workdir` and serve it; yields the base URL."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
-    workdir = tmp_path_factory.mktemp("browser")
     env = dict(os.environ, C360_WAREHOUSE=str(workdir / "warehouse.duckdb"), C360_DEMO="1")
     subprocess.run(
         [sys.executable, "-m", "lib.cli", "demo", "--customers", str(DEMO_CUSTOMERS), "--seed", "7"],
@@ -87,12 +87,30 @@ def app_server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"app did not start: {(workdir / 'server.log').read_text()[-2000:]}")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """Base URL of the app serving a freshly built demo warehouse (2,000 customers), shared by
+    the browser tests (they change it: passwords reset, customers added, jobs run)."""
+    with _demo_server(tmp_path_factory.mktemp("browser")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def untouched_app_server(tmp_path_factory):
+    """A server of its own on a fresh demo warehouse, for a module that needs every demo login
+    as `make run` prints it (the walkthrough): other browser tests reset passwords."""
+    with _demo_server(tmp_path_factory.mktemp("browser-own")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

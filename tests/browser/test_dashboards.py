@@ -24,7 +24,7 @@ def test_manager_reads_kpis_searches_and_opens_a_customer_360(app_server, page):
     settle(page)
     no_exceptions(page)
     labels = [s.strip() for s in page.locator('[data-testid="stMetricLabel"]').all_inner_texts()]
-    assert labels == [
+    assert labels[:8] == [
         "Customers",
         "New customers",
         "Active customers",
@@ -34,6 +34,8 @@ def test_manager_reads_kpis_searches_and_opens_a_customer_360(app_server, page):
         "Churn rate",
         "Average historical LTV",
     ]
+    # NPS and CSAT with their response counts (the demo's survey answers)
+    assert [re.sub(r"[\d,]+", "N", label) for label in labels[8:]] == ["NPS · N responses", "CSAT · N responses"]
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     assert re.fullmatch(r"[\d,]+", values[0].strip()) and int(values[0].replace(",", "")) > 0
     assert "from=" in page.url and "to=" in page.url  # the view can be shared

@@ -4,14 +4,13 @@ the login form at Streamlit's protocol level, every page of each role, no error.
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from bench import load
 
 
 def test_protocol_sessions_sign_in_and_visit_every_page_of_their_roles_without_errors(app_server):
     args = argparse.Namespace(sessions=5, duration=25.0, think=(0.2, 0.6), ramp=2.0)
-    views, samples, wall = asyncio.run(load.drive(args, app_server, None, 2000))
+    views, samples, wall = load.run_sync(load.drive(args, app_server, None, 2000))
     report = load.summarise(views, samples, args, [], wall)
     assert report["errors"] == 0, report["error_examples"]
     assert report["logins"] == 5  # one per session, each through the form (bcrypt and all)
@@ -30,5 +29,5 @@ def test_a_wrong_password_is_reported_as_an_error_not_a_page_view(app_server):
         finally:
             await tab.close()
 
-    _, error = asyncio.run(attempt())
+    _, error = load.run_sync(attempt())
     assert error.startswith("not signed in")

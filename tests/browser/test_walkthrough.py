@@ -150,8 +150,8 @@ def _walk(browser, base: str, lang: str) -> tuple[list[str], int]:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_every_user_sees_every_page_as_a_product(app_server, browser, lang):
-    findings, visits = _walk(browser, app_server, lang)
+def test_every_user_sees_every_page_as_a_product(untouched_app_server, browser, lang):
+    findings, visits = _walk(browser, untouched_app_server, lang)
     expected = sum(1 + len(navigation.allowed(set(spec["roles"]))) for spec in auth.DEMO_USERS.values())
     assert visits == expected  # every page of every user was checked
     assert not findings, f"{len(findings)} findings:\n" + "\n".join(findings)
