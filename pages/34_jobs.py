@@ -22,11 +22,11 @@ def job_label(name: str) -> str:
 
 
 def counts(values) -> list[str]:
-    return ["–" if pd.isna(v) else ui.fmt_int(v) for v in values]
+    return [ui.EMPTY if pd.isna(v) else ui.fmt_int(v) for v in values]
 
 
 def seconds(values) -> list[str]:
-    return ["–" if pd.isna(v) else f"{v:,.1f}" for v in values]
+    return [ui.EMPTY if pd.isna(v) else f"{v:,.1f}" for v in values]
 
 
 overview = jobs.overview(user)

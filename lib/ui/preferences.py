@@ -18,7 +18,7 @@ from lib.dashboards.charts import _layout as layout
 from lib.marketing import outlook, preferences
 from lib.security import auth
 from lib.ui.cache import cached
-from lib.ui.widgets import fmt_int, fmt_money, fmt_money_short, kpi_row
+from lib.ui.widgets import EMPTY, fmt_int, fmt_money, fmt_money_short, kpi_row
 
 
 def category_label(code) -> str:
@@ -218,7 +218,7 @@ def outlook_section(user: auth.User) -> None:
                 {"label": t("prefs.outlook.bt_actual"), "value": fmt_money_short(bt["actual"]["total"])},
                 {
                     "label": t("prefs.outlook.bt_error"),
-                    "value": "–" if err is None else f"{100 * err:+.1f}%",
+                    "value": EMPTY if err is None else f"{100 * err:+.1f}%",
                     "help": t("prefs.outlook.bt_error_help"),
                 },
             ]
@@ -231,7 +231,7 @@ def outlook_section(user: auth.User) -> None:
                 "error": [bt["error"][k] for k in ("existing", "new", "total")],
             }
         )
-        parts["error"] = [("–" if e is None else f"{100 * e:+.1f}%") for e in parts["error"]]
+        parts["error"] = [(EMPTY if e is None else f"{100 * e:+.1f}%") for e in parts["error"]]
         st.dataframe(
             parts,
             hide_index=True,
@@ -266,26 +266,26 @@ def customer_section(customer_id: int) -> None:
         [
             {
                 "label": t("prefs.c360.favourite"),
-                "value": category_label(row["favourite_category"]) if row["favourite_category"] else "–",
+                "value": category_label(row["favourite_category"]) if row["favourite_category"] else EMPTY,
             },
             {
                 "label": t("prefs.c360.next"),
-                "value": category_label(row["next_category"]) if row["next_category"] else "–",
+                "value": category_label(row["next_category"]) if row["next_category"] else EMPTY,
                 "help": t("prefs.c360.next_help"),
             },
             {
                 "label": t("prefs.c360.price_level"),
-                "value": t(f"prefs.price_level.{row['price_level']}") if row["price_level"] else "–",
+                "value": t(f"prefs.price_level.{row['price_level']}") if row["price_level"] else EMPTY,
                 "help": t("prefs.c360.price_help"),
             },
             {
                 "label": t("prefs.c360.mean_order"),
-                "value": fmt_money(row["mean_order_value"]) if row["mean_order_value"] is not None else "–",
+                "value": fmt_money(row["mean_order_value"]) if row["mean_order_value"] is not None else EMPTY,
             },
         ]
     )
     st.markdown(
-        t("prefs.c360.bought", categories=names(row["categories_bought"]) or "–", orders=fmt_int(row["kept_orders"]))
+        t("prefs.c360.bought", categories=names(row["categories_bought"]) or EMPTY, orders=fmt_int(row["kept_orders"]))
     )
-    st.markdown(t("prefs.c360.browsed", days=row["window_days"], categories=names(row["browsed_not_bought"]) or "–"))
+    st.markdown(t("prefs.c360.browsed", days=row["window_days"], categories=names(row["browsed_not_bought"]) or EMPTY))
     st.caption(t("prefs.c360.as_of", as_of=row["as_of"]))
