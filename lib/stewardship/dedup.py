@@ -62,6 +62,8 @@ def _connection():
 
 
 MAX_SHARED = 20  # a phone/email/ID/address on more records than this is a placeholder, not a person's
+# The identifying keys a placeholder value is looked for in (the only names spliced into that SQL).
+SHARED_KEY_COLUMNS = ("mobile_key", "email_norm", "id_hash", "address_n")
 
 
 def _export_input(con, only_ids: list[int] | None = None) -> int:
@@ -84,13 +86,14 @@ def _export_input(con, only_ids: list[int] | None = None) -> int:
         con.unregister("stw_raw_ids")
     match_model.name_columns(con, "stw_input")
     # the placeholders per field by a hash aggregate (four window partitions over 1M rows took
-    # ~4 s of the export), then left out with an anti-join. Column names come from the fixed
-    # tuple below (no user input) in the private scratch database.
+    # ~4 s of the export), then left out with an anti-join. Column names come from
+    # SHARED_KEY_COLUMNS (no user input), in the private scratch database.
     shared = {}
-    for c in ("mobile_key", "email_norm", "id_hash", "address_n"):
+    for c in SHARED_KEY_COLUMNS:  # names from the whitelist only; the threshold is bound
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE stw_shared_{c} AS SELECT {c} AS v FROM stw_input "
-            f"WHERE {c} IS NOT NULL GROUP BY {c} HAVING count(*) > {MAX_SHARED}"
+            f"WHERE {c} IS NOT NULL GROUP BY {c} HAVING count(*) > ?",
+            [MAX_SHARED],
         )
         shared[c] = f"CASE WHEN i.{c} IN (SELECT v FROM stw_shared_{c}) THEN NULL ELSE i.{c} END"
     con.execute(
