@@ -6,6 +6,7 @@ from datetime import datetime
 from itertools import count
 
 from lib.core import warehouse
+from lib.security import search_index
 
 _ids = count(1)
 
@@ -37,6 +38,7 @@ def customer(tx: warehouse.Tx, customer_id: int, **fields) -> int:
     cols = ", ".join(row)
     binds = ", ".join(f":{c}" for c in row)
     tx.run(f"INSERT INTO customers ({cols}) VALUES ({binds})", **row)
+    search_index.refresh(tx, [customer_id])  # as every lib/ path that writes customers
     _keep_sequence_ahead(tx, "customer_id_seq", customer_id)
     return customer_id
 

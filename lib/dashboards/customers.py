@@ -17,8 +17,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from lib.security import audit, auth, privacy
-from lib.core import normalize, settings, validation, warehouse, errors
+from lib.security import audit, auth, privacy, search_index
+from lib.core import errors, normalize, settings, validation, warehouse
 
 PAGE_SIZE = 25
 TIMELINE_LIMIT = 2000  # newest events drawn on the timeline (heavy customers have thousands)
@@ -50,9 +50,8 @@ class SearchQuery:
         return not (self.text or self.latin or self.customer_id is not None or self.mobile or self.email)
 
     def params(self) -> dict:
+        """The exact readings, as parameters of c360_search."""
         return {
-            "text": self.text,
-            "latin": self.latin,
             "cid": self.customer_id,
             "mobile": self.mobile,
             "email": self.email,
@@ -113,7 +112,13 @@ def search(user: auth.User, raw: str | None, page: int = 1, page_size: int = PAG
     page = max(1, int(page))
 
     def fetch(number: int) -> pd.DataFrame:
-        return warehouse.read("c360_search", **query.params(), limit=page_size, offset=(number - 1) * page_size)
+        offset = (number - 1) * page_size
+        needle = query.text or query.latin
+        if needle:  # a name, pinyin or company: through the search index
+            needle = needle.lower().replace(chr(1), "")
+            grams = search_index.grams(needle) or [""]
+            return warehouse.read("search_match_page", needle=needle, grams=grams, limit=page_size, offset=offset)
+        return warehouse.read("c360_search", **query.params(), limit=page_size, offset=offset)
 
     rows = fetch(page)
     if rows.empty and page > 1:  # past the end (the matches changed): the last page

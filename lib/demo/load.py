@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from lib.security import privacy
 from lib.core import warehouse
+from lib.security import search_index
 from lib.core.config import ConfigError
 from lib.demo.spec import (
     BLOCK_CUSTOMERS,
@@ -206,6 +207,8 @@ def build(
         tx.unregister("demo_truth")
         tx.run("warehouse_mark_demo")  # `demo --if-missing` adds demo logins only here
         t = lap("load_consents_truth", t)
+        search_index.rebuild(tx)
+        t = lap("search_index", t)
     # past campaigns with a control group (own random stream; reads the tables above only)
     made = demo_campaigns.add(int(seed), as_of)
     counts["campaigns"] = len(made)

@@ -791,6 +791,12 @@ ERASURE_REGISTRY: tuple[PersonalData, ...] = (
         "feedback rows quarantined with one of the person's source keys as customer key",
         "erase_feedback_quarantine_raw",
     ),
+    PersonalData(
+        "search_grams",
+        ("gram", "text"),
+        "the person's entries in the customer search index (customer_id)",
+        "search_index_erase",
+    ),
 )
 
 # Text and JSON columns that hold no person's data, or keep it only masked, by design:

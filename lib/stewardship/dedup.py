@@ -28,7 +28,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from lib.security import audit, auth, privacy
+from lib.security import audit, auth, privacy, search_index
 from lib.core import errors, hooks, validation, warehouse
 from lib.stewardship import edits, match_model
 from lib.stewardship.edits import StaleRecordError
@@ -578,6 +578,7 @@ def merge(
             == 0
         ):
             raise StaleRecordError(merged_id)
+        search_index.refresh(tx, [survivor_id, merged_id])
         move = dict(from_id=merged_id, to_id=survivor_id)
         tx.run("stw_merge_move_orders", ids=moved["orders"], **move)
         tx.run("stw_merge_move_events", ids=moved["events"], **move)
@@ -639,6 +640,7 @@ def undo_merge(user: auth.User, merge_id: int) -> None:
         moved = json.loads(mg["moved"])
         back = dict(from_id=mg["survivor_id"], to_id=mg["merged_id"])
         tx.run("stw_merge_restore_customers", merge_id=int(merge_id))
+        search_index.refresh(tx, [mg["survivor_id"], mg["merged_id"]])
         tx.run("stw_merge_move_orders", ids=moved["orders"], **back)
         tx.run("stw_merge_move_events", ids=moved["events"], **back)
         tx.run("stw_merge_move_consents", ids=moved["consents"], **back)

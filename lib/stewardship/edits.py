@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from lib.security import audit, auth, privacy
-from lib.core import normalize, settings, validation, warehouse, errors
+from lib.security import audit, auth, privacy, search_index
+from lib.core import errors, normalize, settings, validation, warehouse
 from lib.stewardship import entry_rules, quality
 from lib.core.i18n import t
 
@@ -179,6 +179,7 @@ def update_customer(
         n = tx.scalar("stw_customer_update", customer_id=customer_id, expected_version=int(expected_version), **row)
         if n == 0:
             raise StaleRecordError(customer_id)
+        search_index.refresh(tx, [customer_id])
         after = tx.one("stw_customer_by_id", customer_id=customer_id)
         before_audit = {k: _jsonable(before.get(k)) for k in changed}
         after_audit = {k: _jsonable(v) for k, v in changed.items()}
@@ -243,6 +244,7 @@ def undo_edit(user: auth.User, audit_id: int) -> dict:
         n = tx.scalar("stw_customer_update", customer_id=customer_id, expected_version=current["version"], **row)
         if n == 0:
             raise StaleRecordError(customer_id)
+        search_index.refresh(tx, [customer_id])
         after = tx.one("stw_customer_by_id", customer_id=customer_id)
         undo_before = {**{k: _jsonable(current.get(k)) for k in restore}, "version": current["version"]}
         undo_after = {**restore, "version": after["version"]}

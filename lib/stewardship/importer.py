@@ -37,7 +37,7 @@ from typing import Any, Callable
 import pandas as pd
 import pyarrow as pa
 
-from lib.security import audit, auth, privacy
+from lib.security import audit, auth, privacy, search_index
 from lib.core import errors, hooks, i18n, normalize, parallel, settings, validation, warehouse
 from lib.stewardship import contact_imports, dedup, entry_rules, registration
 
@@ -1107,6 +1107,7 @@ def _write_customers(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int
     tx.register("stw_rows", pa.table(columns))
     try:
         tx.run("stw_insert_customers", source=plan.source)
+        search_index.refresh_range(tx, new_ids[0], new_ids[-1])
         flags = plan.checked.failures
         flags = flags[~flags["required"] & flags["row"].isin(new.index)]
         if not flags.empty:

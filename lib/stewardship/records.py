@@ -35,7 +35,7 @@ import pandas as pd
 
 from lib.core import errors, hooks, normalize, settings, validation, warehouse
 from lib.core.i18n import t
-from lib.security import audit, auth, privacy
+from lib.security import audit, auth, privacy, search_index
 from lib.stewardship import dedup, edits, entry_rules
 
 SOURCE = "manual"
@@ -193,6 +193,7 @@ def _insert(user: auth.User, stored: dict, flags: list[tuple[str, str]], channel
             channel=channel,
             **row,
         )
+        search_index.refresh(tx, [customer_id])
         for name, code in flags:
             tx.run(
                 "rec_insert_entry_flag",
@@ -327,6 +328,7 @@ def _set_deleted(user: auth.User, customer_id: int, expected_version: int, delet
         )
         if n == 0:
             raise edits.StaleRecordError(customer_id)
+        search_index.refresh(tx, [customer_id])
         after = tx.one("rec_customer_state", customer_id=customer_id) or {}
         audit.record(
             tx,

@@ -3,28 +3,18 @@
 -- customer_id: DuckDB skips every row group whose customer_id range misses the id.
 
 -- name: c360_search
--- One page of live customers matching a search entry, with the number of matches (one scan).
--- Exact: customer id, mobile (E.164), email. Partial: Chinese text in the name or company
--- (:text, as typed); latin text in name_pinyin ('zhang wei|zw|zhangwei' covers syllables,
--- initials and pinyin typed as one word; latin names are stored lower-case there) or company
--- (:latin, lower-cased). lib/customers.parse_query decides which readings apply.
+-- One page of live customers matching an exact search entry (customer id, mobile in E.164 or
+-- email), with the number of matches. Names, pinyin and companies are searched through the
+-- search index (search_match_page in search_index.sql); lib/dashboards/customers.parse_query
+-- decides which readings apply. The id itself first, then by id.
 SELECT customer_id, full_name, company, mobile, email, province, city, customer_type, channel,
        lifecycle_stage, registered_at, count(*) OVER () AS total
 FROM customers
 WHERE merged_into IS NULL AND deleted_at IS NULL
   AND ((CAST(:cid AS BIGINT) IS NOT NULL AND customer_id = CAST(:cid AS BIGINT))
        OR (CAST(:mobile AS VARCHAR) IS NOT NULL AND mobile = CAST(:mobile AS VARCHAR))
-       OR (CAST(:email AS VARCHAR) IS NOT NULL AND lower(email) = CAST(:email AS VARCHAR))
-       OR (CAST(:text AS VARCHAR) IS NOT NULL
-           AND (contains(full_name, CAST(:text AS VARCHAR)) OR contains(company, CAST(:text AS VARCHAR))))
-       OR (CAST(:latin AS VARCHAR) IS NOT NULL
-           AND (contains(name_pinyin, CAST(:latin AS VARCHAR)) OR contains(lower(company), CAST(:latin AS VARCHAR)))))
--- Exact matches first: the id, then a whole name as typed (张伟 before 张伟帆) or a whole
--- pinyin reading ('zhang wei', 'zhangwei', 'zw' before 'zhang wei fan'), then by id.
-ORDER BY (customer_id = CAST(:cid AS BIGINT)) DESC NULLS LAST,
-         (full_name = CAST(:text AS VARCHAR)
-          OR contains('|' || name_pinyin || '|', '|' || CAST(:latin AS VARCHAR) || '|')) DESC NULLS LAST,
-         customer_id
+       OR (CAST(:email AS VARCHAR) IS NOT NULL AND lower(email) = CAST(:email AS VARCHAR)))
+ORDER BY (customer_id = CAST(:cid AS BIGINT)) DESC NULLS LAST, customer_id
 LIMIT :limit OFFSET :offset
 
 -- name: c360_profile
