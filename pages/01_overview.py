@@ -16,9 +16,19 @@ def _overview(f):
     return metrics.overview(f)
 
 
+@ui.cached
+def _meta():
+    return metrics.aggregates_meta(), metrics.oldest_comparable_start()
+
+
+@ui.cached
+def _meta():
+    return metrics.aggregates_meta(), metrics.oldest_comparable_start()
+
+
 st.title(t("nav.overview"))
 filters = ui.sidebar_filters()
-meta = metrics.aggregates_meta()
+meta, oldest = _meta()
 if meta is None or not meta["customers"]:
     st.info(t("common.empty_warehouse"))
     st.stop()
@@ -35,7 +45,6 @@ st.caption(
         refreshed=built.strftime("%Y-%m-%d %H:%M"),
     )
 )
-oldest = metrics.oldest_comparable_start()
 if prev.start < oldest:
     st.caption(t("dash.overview.not_comparable", month=oldest))
 

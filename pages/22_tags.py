@@ -53,7 +53,8 @@ with one:
                     st.success(
                         t("marketing.tags.added" if added else "marketing.tags.already", tag=tags.clean_tag(new_tag))
                     )
-                    st.rerun() if added else None
+                    if added:
+                        st.rerun()
             if current:
                 r1, r2 = st.columns([2, 1], vertical_alignment="bottom")
                 gone = r1.selectbox(t("marketing.tags.remove_which"), current, key="tags_remove_which")

@@ -7,11 +7,19 @@ import functools
 import streamlit as st
 
 from lib.core.i18n import t
+from lib.ui.cache import cached
 
 # ---------------------------------------------------------------- dashboards: shared filters
 
 _FILTERS_STATE = "dash_filters"  # the Filters in force (survives page switches)
 _FILTERS_URL = "dash_filters_url"  # the URL params we last wrote (to spot a pasted link)
+
+
+@cached  # two reads of the aggregates on every run of every dashboard, the same until a write
+def _filter_options():
+    from lib.dashboards import metrics
+
+    return metrics.dimension_values(), metrics.data_range()
 
 
 def sidebar_filters():
@@ -32,8 +40,7 @@ def sidebar_filters():
         _forget_filter_widgets()
     current = current or default
 
-    options = metrics.dimension_values()
-    span = metrics.data_range()
+    options, span = _filter_options()
     low = min(span[0] if span else current.start, current.start)
     high = max(span[1] if span else as_of, as_of, current.end)
 

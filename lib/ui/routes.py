@@ -20,8 +20,11 @@ import secrets
 import threading
 import time
 
+from pathlib import Path
+
+import streamlit as st
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from lib.security import sessions
@@ -96,4 +99,39 @@ def routes() -> list[Route]:
     """The routes serve.py mounts (marks them mounted)."""
     global MOUNTED
     MOUNTED = True
-    return [Route(PATH_SET, _set_cookie, methods=["POST"])]
+    return [Route(PATH_SET, _set_cookie, methods=["POST"]), *_page_routes()]
+
+
+# ---------------------------------------------------------------- the app's HTML page
+#
+# A page opened from a link (or reloaded) loads Streamlit's front-end again, and its first chart
+# then loads Streamlit's plotly.js chunk (4.7 MB): the browser parses it for ~0.25 s on a
+# 2-core machine, and only after the page's elements have arrived. Streamlit's index.html with
+# one more <link rel="modulepreload"> for that chunk lets the browser fetch and parse it while
+# the app connects and the script runs (docs/benchmarks.md, "A page opened from a link").
+
+
+def _index_html() -> str | None:
+    from lib.ui.session import _plotly_chunk
+
+    chunk = _plotly_chunk()
+    index = Path(st.__file__).parent / "static" / "index.html"
+    if chunk is None or not index.exists():
+        return None  # another Streamlit build: its own index.html, unchanged
+    html = index.read_text(encoding="utf-8")
+    link = f'<link rel="modulepreload" crossorigin href="./static/js/{chunk}">'
+    return html.replace("</head>", f"    {link}\n  </head>", 1) if "</head>" in html else None
+
+
+def _page_routes() -> list[Route]:
+    from lib.security import navigation
+
+    html = _index_html()
+    if html is None or st.get_option("server.baseUrlPath").strip("/"):
+        return []
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+
+    paths = ["/", *(f"/{p.url_path}" for p in navigation.PAGES)]
+    return [Route(path, page, methods=["GET", "HEAD"]) for path in paths]

@@ -93,3 +93,34 @@ def test_every_page_url_without_a_session_shows_only_the_login_form(app_server, 
     # ... but the browser is already loading the chart library (lib/ui._load_chart_library)
     assert page.evaluate("""() => performance.getEntriesByType('resource')
         .some(entry => entry.name.includes('/static/js/PlotlyChart.'))""")
+
+
+def test_every_app_page_preloads_the_chart_library_while_the_app_connects(app_server, page):
+    """lib/ui/routes.py serves Streamlit's index.html with a modulepreload of its plotly chunk
+    on "/" and every page's path, so a page opened from a link parses plotly.js while the script
+    runs (docs/benchmarks.md); everything else in the page is Streamlit's own."""
+    import urllib.request
+
+    from lib.ui.session import _plotly_chunk
+
+    chunk = _plotly_chunk()
+    assert chunk
+    for path in ["/", *(f"/{p.url_path}" for p in navigation.PAGES)]:
+        html = urllib.request.urlopen(app_server + path, timeout=10).read().decode()
+        assert f'<link rel="modulepreload" crossorigin href="./static/js/{chunk}">' in html, path
+        assert '<div id="root"></div>' in html and "index." in html, path
+    page.goto(app_server + "/overview")
+    preloads = page.evaluate(
+        "() => [...document.querySelectorAll('link[rel=modulepreload]')].map(l => l.href.split('/').pop())"
+    )
+    assert chunk in preloads
+    settle(page)
+    # Fetched at the start of the page load, long before a chart could ask for it.
+    started = page.evaluate(
+        "(name) => performance.getEntriesByType('resource').filter(e => e.name.endsWith(name)).map(e => e.startTime)",
+        chunk,
+    )
+    websocket_at = page.evaluate(
+        "() => (performance.getEntriesByType('resource').find(e => e.name.includes('host-config')) || {}).startTime"
+    )
+    assert started and websocket_at and started[0] < websocket_at
