@@ -28,7 +28,7 @@ def sidebar_filters():
     The choice lives in st.session_state (so it survives switching pages) and is mirrored in
     st.query_params (so a view can be shared as a link); a link with other filters wins.
     """
-    from lib.dashboards import charts, filters as flt, metrics
+    from lib.dashboards import charts, filters as flt
     from lib.core import settings
 
     as_of = settings.as_of()
