@@ -66,20 +66,35 @@ def _calls(customer_id: int):
     return overview, c360, f
 
 
+def _search_needles(customer_id: int) -> dict:
+    """What a manager types to find this customer by name: part of the name, the whole name,
+    one pinyin syllable, the whole pinyin reading."""
+    from lib.core import warehouse
+
+    row = warehouse.one("SELECT full_name, name_pinyin FROM customers WHERE customer_id = :id", id=customer_id)
+    name, pinyin = row["full_name"] or "", (row["name_pinyin"] or "").split("|")[0]
+    return {
+        "search_name": name[-2:],
+        "search_full_name": name,
+        "search_pinyin": pinyin.split(" ")[0],
+        "search_full_pinyin": pinyin,
+    }
+
+
 def _search_calls(customer_id: int) -> dict:
-    """Customer search as a manager types it: part of a name, pinyin, a full mobile, an id."""
+    """Customer search as a manager types it: by name or pinyin, a full mobile, an id."""
     from lib.security import auth
     from lib.dashboards import customers
     from lib.core import warehouse
 
     manager = auth.User("manager", "Manager", frozenset({"manager"}))
-    row = warehouse.one("SELECT full_name, name_pinyin, mobile FROM customers WHERE customer_id = :id", id=customer_id)
-    name_part = (row["full_name"] or "")[-2:]
-    pinyin = (row["name_pinyin"] or "").split(" ")[0]
-    return {
-        "search_name": lambda: customers.search(manager, name_part),
-        "search_pinyin": lambda: customers.search(manager, pinyin),
-        "search_mobile": lambda: customers.search(manager, row["mobile"]),
+    mobile = warehouse.scalar("SELECT mobile FROM customers WHERE customer_id = :id", id=customer_id)
+    calls = {
+        name: (lambda needle=needle: customers.search(manager, needle))
+        for name, needle in _search_needles(customer_id).items()
+    }
+    return calls | {
+        "search_mobile": lambda: customers.search(manager, mobile),
         "search_id": lambda: customers.search(manager, str(customer_id)),
     }
 
@@ -518,9 +533,23 @@ def _filtered_and_search(customer_id: int) -> dict:
             out["overview"][(label, flabel)] = _warm(lambda: [c() for c in calls])
     out["home"] = _warm(metrics.home_kpis)
     out["c360_reads"] = _warm(lambda: _c360_reads(customer_id), runs=31)
+    scans = _search_scans(customer_id)
     for name, fn in _search_calls(customer_id).items():
-        out["search"][name] = (_warm(fn), fn().total)
+        out["search"][name] = (_warm(fn), fn().total, _raw(scans[name]) if name in scans else None)
     return out
+
+
+def _search_scans(customer_id: int) -> dict:
+    """The name and pinyin searches answered by scanning every customer (bench/raw_sql.py)."""
+    from bench import raw_sql
+    from lib.core import warehouse
+
+    con = warehouse.engine().raw_connection().driver_connection
+
+    def scan(needle: str):
+        return lambda: con.execute(raw_sql.SEARCH_SCAN, {"needle": needle.lower()}).fetchall()
+
+    return {name: scan(needle) for name, needle in _search_needles(customer_id).items()}
 
 
 def _machine() -> str:
@@ -581,13 +610,16 @@ def _report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, page
         f"Landing page KPIs (`metrics.home_kpis`: customers, new this month, active in the "
         f"last 90 days, revenue of the last 365 days): {extra['home']:.0f} ms warm.",
         "",
-        "Customer search (`customers.search`, count + first page of 25, warm):",
+        "Customer search (`customers.search`, count + first page of 25, warm; names and pinyin "
+        "through the search index, migration 0023; scan = the same answer by scanning every "
+        "customer's name, pinyin and company, bench/raw_sql.py `SEARCH_SCAN`, as the search did before):",
         "",
-        "| search for | warm ms | matches |",
-        "|---|---:|---:|",
+        "| search for | warm ms | matches | scan SQL ms | scan ÷ warm |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for name, (ms, total) in extra["search"].items():
-        lines.append(f"| {name.removeprefix('search_')} | {ms:.0f} | {total:,} |")
+    for name, (ms, total, scan) in extra["search"].items():
+        ratio = f"{scan:.0f} | {scan / ms:.1f}×" if scan else "– | –"
+        lines.append(f"| {name.removeprefix('search_')} | {ms:.1f} | {total:,} | {ratio} |")
     if pages:
         lines += [
             "",

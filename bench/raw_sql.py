@@ -108,6 +108,27 @@ CUSTOMER_360 = {
 }
 
 
+# Customer search without the index: every live customer's name, pinyin readings and company
+# scanned for the lower-cased entry, exact matches first, the first page of 25 and the count
+# (the search before migration 0023).
+SEARCH_SCAN = """
+WITH matches AS MATERIALIZED (
+    SELECT customer_id,
+           lower(full_name) = $needle OR lower(company) = $needle
+             OR contains('|' || name_pinyin || '|', '|' || $needle || '|') AS exact
+    FROM customers
+    WHERE merged_into IS NULL AND deleted_at IS NULL AND erased_at IS NULL
+      AND (contains(lower(full_name), $needle) OR contains(name_pinyin, $needle)
+           OR contains(lower(company), $needle)))
+SELECT c.customer_id, c.full_name, c.company, c.mobile, c.email, c.province, c.city,
+       c.customer_type, c.channel, c.lifecycle_stage, c.registered_at,
+       (SELECT count(*) FROM matches) AS total
+FROM customers AS c
+JOIN (SELECT * FROM matches ORDER BY exact DESC, customer_id LIMIT 25) AS page USING (customer_id)
+ORDER BY page.exact DESC, c.customer_id
+"""
+
+
 def params(start: date, end: date, churn_days: int, dims: dict | None = None) -> dict:
     n = (end - start).days + 1
     p_a, p_b = start - timedelta(days=n), start - timedelta(days=1)

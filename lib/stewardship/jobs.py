@@ -1,4 +1,5 @@
-"""Stewardship's scheduled jobs: the quality run and incremental duplicate matching.
+"""Stewardship's scheduled jobs: the quality run, incremental duplicate matching and the weekly
+rebuild of the customer search index.
 
 Both run as the system user (auth.SYSTEM) and are audited like the same action on the pages.
 """
@@ -6,7 +7,7 @@ Both run as the system user (auth.SYSTEM) and are audited like the same action o
 from __future__ import annotations
 
 from lib.core import hooks, warehouse
-from lib.security import auth
+from lib.security import auth, search_index
 from lib.stewardship import dedup, quality
 
 
@@ -54,4 +55,19 @@ def match_new_customers(ctx: hooks.JobContext) -> hooks.JobResult:
         rows=pairs,
         watermark=max(new_ids),
         note=f"{len(new_ids):,} new customer(s) matched; {pairs:,} new candidate pair(s) for review.",
+    )
+
+
+@hooks.job("search_index_rebuild", "45 4 * * 0", order=35)
+def rebuild_search_index(ctx: hooks.JobContext) -> hooks.JobResult:
+    """Derive the customer search index again (lib/security/search_index.py). Every write keeps
+    it in step; the rebuild sorts the week's small refreshes back into place (their rows sit at
+    the end of the table, read by every search) and recounts the grams."""
+    ctx.progress(0.1, "search index")
+    with warehouse.transaction() as tx:
+        search_index.rebuild(tx)
+    size = search_index.size()
+    ctx.progress(1.0, "search index")
+    return hooks.JobResult(
+        rows=int(size["customers"]), note=f"{size['entries']:,} entries for {size['customers']:,} customers"
     )
