@@ -310,8 +310,8 @@ LINK_PAGES = {
 # reported is that of the last change, read inside the browser, so polling from outside adds
 # nothing to it.
 WAIT_DRAWN = """(t0) => new Promise(resolve => {
-  let last = performance.now();
-  new MutationObserver(() => { last = performance.now(); })
+  let last = performance.now(), changed = false;
+  new MutationObserver(() => { last = performance.now(); changed = true; })
     .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
   const busy = () => {
     if (document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')) return true;
@@ -321,8 +321,9 @@ WAIT_DRAWN = """(t0) => new Promise(resolve => {
   };
   const tick = () => {
     const now = performance.now();
-    if (busy()) last = now;
-    if (now - last >= 300) return resolve(last - t0);
+    if (busy()) { last = now; changed = true; }
+    // after a click, nothing may happen for a moment (the server has not answered yet)
+    if (changed && now - last >= 300) return resolve(last - t0);
     setTimeout(tick, 5);
   };
   tick();

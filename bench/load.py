@@ -374,7 +374,8 @@ def browsers_child(url: str, count: int, until: float) -> list[dict]:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
             try:
                 page, landing = _logged_in_page(browser, url, settle)
-                results.append({"browser": index, "page": "login", "seconds": landing})
+                seconds = landing["in_page"] if landing else None  # timed inside the page
+                results.append({"browser": index, "page": "login", "seconds": seconds})
                 rng = random.Random(1000 + index)
                 while time.time() < until:
                     page.wait_for_timeout(rng.uniform(1000, 3000))

@@ -15,6 +15,8 @@ so that the segment builder can filter on them without recomputing.
 
 from __future__ import annotations
 
+import threading
+
 from datetime import date
 
 import pandas as pd
@@ -119,11 +121,25 @@ def _refresh(user: auth.User, as_of: date) -> int:
     return int(count)
 
 
+_snapshot_lock = threading.Lock()  # one rebuild at a time in this process
+
+
 def ensure_snapshot(user: auth.User, as_of: date | None = None) -> dict:
-    """Refresh the snapshot when it is missing or older than the data date and the user may."""
+    """Refresh the snapshot when it is missing or older than the data date and the user may.
+
+    Several people opening the Segments page at once rebuild it once: the others wait for that
+    rebuild and use it (a load test had three sessions rebuild it together, and all but one
+    failed on the table's primary key). A rebuild by another process in the same moment fails
+    this one's commit the same way: its snapshot is then used."""
     as_of = as_of or settings.as_of()
     info = snapshot_info()
-    if info.get("as_of") != as_of and auth.can(user, "manage_segments"):
-        refresh(user, as_of)
-        info = snapshot_info()
-    return info
+    if info.get("as_of") == as_of or not auth.can(user, "manage_segments"):
+        return info
+    with _snapshot_lock:
+        if snapshot_info().get("as_of") != as_of:
+            try:
+                refresh(user, as_of)
+            except Exception:
+                if snapshot_info().get("as_of") != as_of:
+                    raise  # not another rebuild of the same snapshot
+        return snapshot_info()

@@ -79,6 +79,40 @@ def test_refresh_materialises_the_snapshot_and_is_audited(fixture_wh, users):
     assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'rfm.refresh'") == 1
 
 
+def test_people_opening_segments_at_once_rebuild_a_stale_snapshot_once(fixture_wh, users):
+    """bench/load.py found three marketing sessions rebuilding the snapshot together, all but
+    one failing on customer_rfm's primary key: now the others wait and use that rebuild."""
+    import threading
+
+    results, errors = [], []
+    start = threading.Barrier(6)
+
+    def open_segments():
+        start.wait()
+        try:
+            results.append(rfm.ensure_snapshot(users["marketing"], mf.AS_OF))
+        except Exception as exc:  # noqa: BLE001 - the test reports every failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_segments) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results == [{"as_of": mf.AS_OF, "customers": 10}] * 6
+    assert warehouse.scalar("SELECT count(*) FROM audit_log WHERE action = 'rfm.refresh'") == 1
+
+
+def test_a_failed_rebuild_that_no_one_else_made_is_reported(fixture_wh, users, monkeypatch):
+    def broken(user, as_of):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(rfm, "_refresh", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        rfm.ensure_snapshot(users["marketing"], mf.AS_OF)
+
+
 @pytest.mark.parametrize(
     "username,allowed", [("marketing", True), ("admin", True), ("manager", False), ("steward", False)]
 )
