@@ -49,7 +49,7 @@ for i, row in enumerate(result.rows.itertuples()):
         f"{row.customer_id} · {name}", key=f"dash_open_{row.customer_id}", icon=":material/person:", type="tertiary"
     ):
         ui.open_customer_360(row.customer_id)
-searched_by = sorted(k for k, v in customers.parse_query(query).params().items() if v is not None)
+searched_by = customers.parse_query(query).readings()
 ui.download(
     user,
     result.rows,

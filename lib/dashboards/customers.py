@@ -49,6 +49,11 @@ class SearchQuery:
     def empty(self) -> bool:
         return not (self.text or self.latin or self.customer_id is not None or self.mobile or self.email)
 
+    def readings(self) -> list[str]:
+        """Which readings of the entry apply (recorded with a download of the results)."""
+        values = {"text": self.text, "latin": self.latin, **self.params()}
+        return sorted(k for k, v in values.items() if v is not None)
+
     def params(self) -> dict:
         """The exact readings, as parameters of c360_search."""
         return {

@@ -75,6 +75,7 @@ def test_lake_maintenance_runs_as_a_job_on_a_lake_and_snapshots_do_not_apply(lak
         "aggregates_refresh": True,
         "quality_run": True,
         "incremental_matching": True,
+        "search_index_rebuild": True,
         "churn_rescore": True,
         "preferences_refresh": True,
         "clv_rescore": True,
