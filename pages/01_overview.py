@@ -21,11 +21,6 @@ def _meta():
     return metrics.aggregates_meta(), metrics.oldest_comparable_start()
 
 
-@ui.cached
-def _meta():
-    return metrics.aggregates_meta(), metrics.oldest_comparable_start()
-
-
 st.title(t("nav.overview"))
 filters = ui.sidebar_filters()
 meta, oldest = _meta()

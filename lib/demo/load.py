@@ -13,9 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lib.security import privacy
+from lib.security import privacy, search_index
 from lib.core import warehouse
-from lib.security import search_index
 from lib.core.config import ConfigError
 from lib.demo.spec import (
     BLOCK_CUSTOMERS,

@@ -16,7 +16,6 @@ so that the segment builder can filter on them without recomputing.
 from __future__ import annotations
 
 import threading
-
 from datetime import date
 
 import pandas as pd

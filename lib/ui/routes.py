@@ -19,7 +19,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-
 from pathlib import Path
 
 import streamlit as st
