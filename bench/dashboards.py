@@ -306,12 +306,14 @@ LINK_PAGES = {
 
 # Run in the page: resolves with the milliseconds from t0 (performance.now(); 0 = the start of
 # the page's navigation) until the page is drawn and idle: Streamlit's script has finished,
-# nothing is loading, every chart is drawn, and the DOM has not changed for 300 ms. The time
-# reported is that of the last change, read inside the browser, so polling from outside adds
-# nothing to it.
+# nothing is loading, every chart is drawn, and the DOM has not changed for 300 ms (changes inside
+# a canvas are not drawn and do not count). The time reported is that of the last change, read
+# inside the browser, so polling from outside adds nothing to it.
 WAIT_DRAWN = """(t0) => new Promise(resolve => {
   let last = performance.now(), changed = false;
-  new MutationObserver(() => { last = performance.now(); changed = true; })
+  // a canvas's children are its fallback content (the table's copy for screen readers), never drawn
+  const drawn = (m) => { const el = m.target.nodeType === 1 ? m.target : m.target.parentElement; return !el || !el.closest('canvas'); };
+  new MutationObserver((ms) => { if (ms.some(drawn)) { last = performance.now(); changed = true; } })
     .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
   const busy = () => {
     if (document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')) return true;

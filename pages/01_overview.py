@@ -96,16 +96,7 @@ if trends.open:
 if breakdowns.open:
     with breakdowns:
         parts = figures["breakdowns"]
-        measure = (
-            st.segmented_control(
-                t("dash.breakdown.metric"),
-                ["customers", "new_customers", "revenue"],
-                default="customers",
-                key="dash_breakdown_metric",
-                format_func=lambda m: t(f"dash.metric.{m}"),
-            )
-            or "customers"
-        )
+        measure = ui.measure_picker(["customers", "new_customers", "revenue"], "dash_breakdown_metric", "dash.metric")
         cols = st.columns(2)
         for i, dim in enumerate(["channel", "province", "customer_type", "industry"]):
             with cols[i % 2]:

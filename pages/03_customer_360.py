@@ -160,42 +160,47 @@ if len(events) >= customers.TIMELINE_LIMIT:
     st.caption(t("dash.c360.timeline_cap", n=customers.TIMELINE_LIMIT))
 ui.download(user, events, f"customer_{cid}_events", key="timeline_csv", what="customer_360:events", record=cid)
 
-tab_orders, tab_notes, tab_history, *tab_contact = st.tabs(
-    [t("dash.c360.orders"), t("ixn.c360.timeline"), t("dash.c360.history")]
-    + [t("ixn.c360.log")] * user.can("log_interaction")
-    + [t("ixn.c360.consent")] * user.can("edit_consent")
-)
-with tab_orders:
-    st.dataframe(
-        i18n.display_frame(
-            orders,
-            {"status": "dash.order.status", "channel": "dash.channel", "category": "dash.category"},
-            headers="dash.order.col",
-        ),
-        hide_index=True,
-    )
-    ui.download(user, orders, f"customer_{cid}_orders", key="orders_csv", what="customer_360:orders", record=cid)
-with tab_notes:  # interactions, complaints and consults in one timeline
-    contact_forms.timeline(user, cid)
-with tab_history:
-    history = view.history
-    if len(history):
+# Only the open tab is built and drawn (its choice survives the forms' reruns): the forms and
+# tables of all five drawn at once made the page slow to open.
+tab_labels = {"orders": t("dash.c360.orders"), "notes": t("ixn.c360.timeline"), "history": t("dash.c360.history")}
+if user.can("edit_consent"):
+    tab_labels["consent"] = t("ixn.c360.consent")
+tabs = ui.tabs(tab_labels, key="c360_tab")
+if tabs["orders"].open:
+    with tabs["orders"]:
         st.dataframe(
-            i18n.display_frame(history, {"username": "dash.actor", "action": "dash.action"}, headers="admin.audit.col"),
+            i18n.display_frame(
+                orders,
+                {"status": "dash.order.status", "channel": "dash.channel", "category": "dash.category"},
+                headers="dash.order.col",
+            ),
             hide_index=True,
         )
-        ui.download(
-            user, history, f"customer_{cid}_history", key="history_csv", what="customer_360:history", record=cid
-        )
-    else:
-        st.caption(t("dash.c360.no_history"))
-for tab, form in zip(
-    tab_contact,
-    [contact_forms.log_interaction_form] * user.can("log_interaction")
-    + [contact_forms.consent_form] * user.can("edit_consent"),
-):
-    with tab:
-        form(user, cid)
+        ui.download(user, orders, f"customer_{cid}_orders", key="orders_csv", what="customer_360:orders", record=cid)
+if tabs["notes"].open:
+    with tabs["notes"]:  # interactions, complaints and consults in one timeline; a new one below it
+        contact_forms.timeline(user, cid)
+        if user.can("log_interaction"):
+            st.subheader(t("ixn.c360.log"))
+            contact_forms.log_interaction_form(user, cid)
+if tabs["history"].open:
+    with tabs["history"]:
+        history = view.history
+        if len(history):
+            st.dataframe(
+                i18n.display_frame(
+                    history, {"username": "dash.actor", "action": "dash.action"}, headers="admin.audit.col"
+                ),
+                hide_index=True,
+            )
+            ui.download(
+                user, history, f"customer_{cid}_history", key="history_csv", what="customer_360:history", record=cid
+            )
+        else:
+            st.caption(t("dash.c360.no_history"))
+if "consent" in tabs and tabs["consent"].open:
+    with tabs["consent"]:
+        contact_forms.consent_form(user, cid)
 
 st.subheader(t("fb.c360.title"))
 ui_feedback.customer_section(user, cid)  # latest NPS / CSAT, responses, entry form (stewards)

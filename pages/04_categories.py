@@ -26,25 +26,40 @@ if summary.empty:
     st.info(t("prefs.categories.empty"))
     st.stop()
 
-prefs_ui.summary_table(summary)
-left, right = st.columns(2)
-with left:
-    ui.chart(user, prefs_ui.revenue_by_category(summary), summary, "category_revenue", "cat_revenue", filters=params)
-with right:
-    ui.chart(user, prefs_ui.buyers_and_repeat(summary), summary, "category_buyers", "cat_buyers", filters=params)
-channel = figures["channel"]
-ui.chart(user, prefs_ui.revenue_by_channel(channel), channel, "category_by_channel", "cat_channel", filters=params)
-monthly = figures["monthly"]
-measure = (
-    st.segmented_control(
-        t("dash.breakdown.metric"),
-        ["revenue", "buyers"],
-        default="revenue",
-        key="cat_monthly_measure",
-        format_func=lambda m: t(f"prefs.col.{m}"),
-    )
-    or "revenue"
+# One view at a time (kept in the URL), as on the Overview: only the open tab's charts are
+# built and drawn, so the page opens with two charts instead of four.
+by_category, by_channel, by_month = st.tabs(
+    [t("prefs.categories.tab.category"), t("prefs.categories.tab.channel"), t("prefs.categories.tab.monthly")],
+    key="view",
+    bind="query-params",
 )
-ui.chart(
-    user, prefs_ui.monthly_by_category(monthly, measure), monthly, "category_monthly", "cat_monthly", filters=params
-)
+if by_category.open:
+    with by_category:
+        prefs_ui.summary_table(summary)
+        left, right = st.columns(2)
+        with left:
+            ui.chart(
+                user, prefs_ui.revenue_by_category(summary), summary, "category_revenue", "cat_revenue", filters=params
+            )
+        with right:
+            ui.chart(
+                user, prefs_ui.buyers_and_repeat(summary), summary, "category_buyers", "cat_buyers", filters=params
+            )
+if by_channel.open:
+    with by_channel:
+        channel = figures["channel"]
+        ui.chart(
+            user, prefs_ui.revenue_by_channel(channel), channel, "category_by_channel", "cat_channel", filters=params
+        )
+if by_month.open:
+    with by_month:
+        monthly = figures["monthly"]
+        measure = ui.measure_picker(["revenue", "buyers"], "cat_monthly_measure", "prefs.col")
+        ui.chart(
+            user,
+            prefs_ui.monthly_by_category(monthly, measure),
+            monthly,
+            "category_monthly",
+            "cat_monthly",
+            filters=params,
+        )

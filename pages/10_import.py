@@ -221,8 +221,12 @@ with tab_quarantine:
                 st.rerun()
 
 with tab_history:
-    st.dataframe(
-        i18n.display_frame(importer.recent_imports(50), {"kind": "stewards.imp.kind"}, headers="stewards.imp.col"),
-        hide_index=True,
-        width="stretch",
-    )
+    past = importer.recent_imports(50)
+    if past.empty:  # an empty table would be drawn as a grid with one blank row
+        st.info(t("stewards.imp.no_history"))
+    else:
+        st.dataframe(
+            i18n.display_frame(past, {"kind": "stewards.imp.kind"}, headers="stewards.imp.col"),
+            hide_index=True,
+            width="stretch",
+        )

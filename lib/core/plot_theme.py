@@ -66,22 +66,30 @@ def apply(fig: go.Figure, title: str | None = None, height: int | None = None) -
     legend = fig.layout.showlegend is not False and (
         len(entries) > 1 or any(getattr(tr, "showlegend", None) for tr in fig.data)
     )
-    fig.update_layout(
-        template=NAME,
-        font=LAYOUT["font"],
-        colorway=PALETTE,
-        legend=LEGEND,
-        plot_bgcolor=LAYOUT["plot_bgcolor"],
-        margin=MARGIN if legend else MARGIN_NO_LEGEND,
-    )
+    layout: dict[str, Any] = {
+        "template": NAME,
+        "font": LAYOUT["font"],
+        "colorway": PALETTE,
+        "legend": LEGEND,
+        "plot_bgcolor": LAYOUT["plot_bgcolor"],
+        "margin": MARGIN if legend else MARGIN_NO_LEGEND,
+    }
     if title is not None:
-        fig.update_layout(
-            title={"text": title, "x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top", "font": {"size": TITLE_SIZE}}
-        )
+        layout["title"] = {
+            "text": title,
+            "x": 0,
+            "xanchor": "left",
+            "y": 0.98,
+            "yanchor": "top",
+            "font": {"size": TITLE_SIZE},
+        }
     if height is not None:
-        fig.update_layout(height=height)
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
+        layout["height"] = height
+    # one update: each update_layout call re-walks and re-validates what it is given, and the
+    # separate calls cost ~14 ms a chart on every page run
+    axes = [k for k in fig.layout if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]
+    layout.update({k: {"automargin": True} for k in axes})
+    fig.update_layout(layout)
     _single_points(fig)
     return fig
 

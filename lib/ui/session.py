@@ -309,6 +309,14 @@ def page_title(page_key: str | None) -> str:
     return f"{t(f'nav.{page_key}')} · {t('app.title')}"
 
 
+@functools.cache
+def _page(path: str) -> st.Page:
+    """The page of a file, made once per process. Given a path, st.page_link looks the file up
+    on disk on every run (several filesystem calls per link, each giving up the GIL), and under
+    load every session's sidebar queued behind the others' (bench/load.py, py-spy)."""
+    return st.Page(path)
+
+
 def _sidebar(user: auth.User) -> None:
     sb = st.sidebar
     sb.markdown(f"### {t('app.title')}")
@@ -318,7 +326,7 @@ def _sidebar(user: auth.User) -> None:
         if p.section != section:
             section = p.section
             sb.caption(t(f"nav.section.{section}"))
-        sb.page_link(p.path, label=t(f"nav.{p.key}"), icon=p.icon)
+        sb.page_link(_page(p.path), label=t(f"nav.{p.key}"), icon=p.icon)
     sb.divider()
     _language_switch()
     roles = ", ".join(t(f"role.{r}") for r in sorted(user.roles))

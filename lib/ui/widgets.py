@@ -240,6 +240,15 @@ def chart(user: auth.User, figure, frame, name: str, key: str, filters: dict | N
     download(user, frame, name, key=f"{key}_csv", what=f"chart:{name}", filters=filters)
 
 
+def measure_picker(options: list[str], key: str, labels: str) -> str:
+    """The measure a chart shows, picked above it; `labels` is the key prefix of the options'
+    names. The first option when none is picked (a segmented control can be cleared)."""
+    picked = st.segmented_control(
+        t("dash.breakdown.metric"), options, default=options[0], key=key, format_func=lambda m: t(f"{labels}.{m}")
+    )
+    return picked or options[0]
+
+
 def open_customer_360(customer_id: int) -> None:
     """Switch to the Customer 360° page for this id (which then shows ?id= in its URL)."""
     st.session_state["dash_360_goto"] = str(int(customer_id))

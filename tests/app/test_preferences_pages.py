@@ -39,13 +39,17 @@ def test_categories_page_shows_revenue_buyers_and_repeat_rate(prefs, username):
     assert table.loc["Apparel", "buyers"] == 2 and table.loc["Apparel", "repeat_rate"] == 1.0
     assert table.loc["Beauty", "buyers"] == 2 and table.loc["Beauty", "repeat_rate"] == 0.0
     assert table.loc["Electronics", "revenue"] == 0 and table.loc["Electronics", "buyers"] == 0
-    assert [c.key for c in at.get("plotly_chart")] == [
-        "cat_revenue_chart",
-        "cat_buyers_chart",
-        "cat_channel_chart",
-        "cat_monthly_chart",
-    ]
-    assert "None" not in _texts(at) and "apparel" not in _texts(at)
+    # one view at a time: only the open tab's charts are built
+    assert [tab.label for tab in at.tabs] == ["By category", "By order channel", "Monthly trend"]
+    assert [c.key for c in at.get("plotly_chart")] == ["cat_revenue_chart", "cat_buyers_chart"]
+    texts = _texts(at)
+    for view, charts in (("By order channel", ["cat_channel_chart"]), ("Monthly trend", ["cat_monthly_chart"])):
+        at.query_params["view"] = view  # a link to the view, as shared
+        at.run()
+        assert not at.exception, at.exception
+        assert [c.key for c in at.get("plotly_chart")] == charts
+        texts += _texts(at)
+    assert "None" not in texts and "apparel" not in texts
 
 
 def test_categories_page_in_chinese(prefs):

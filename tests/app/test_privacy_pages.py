@@ -90,6 +90,11 @@ def test_customer_360_flags_history_and_its_download_are_masked(world, downloads
         open_page(at, "pages/03_customer_360.py")
         assert not at.exception, at.exception
         text = everything(at)
+        for tab in [tab.label for tab in at.tabs][1:]:  # only the open tab is built: open each
+            at.session_state["c360_tab"] = tab
+            at.run()
+            assert not at.exception, at.exception
+            text += everything(at)
         if key == "P4":
             assert "**************1230" in text  # the rejected ID, masked, is shown
         if key == "P1":

@@ -191,3 +191,11 @@ def test_import_history_shows_translated_headers_and_no_none(ran, tmp_path, user
         1,
         1,
     )
+
+
+def test_import_history_without_imports_says_so_instead_of_an_empty_table(ran):
+    assert warehouse.scalar("SELECT count(*) FROM imports") == 0
+    at = open_page(as_user("steward"), "pages/10_import.py")
+    assert not at.exception
+    assert "No files imported yet" in " ".join(i.value for i in at.info)
+    assert not any("Rows" in df.value.columns for df in at.dataframe)  # no empty grid with a blank row

@@ -35,7 +35,8 @@ def test_steward_logs_a_call_with_a_follow_up_and_sees_it_in_my_follow_ups(app_s
     settle(page, timeout=120)
     no_exceptions(page)
 
-    page.get_by_role("tab", name="Log interaction").click()
+    page.get_by_role("tab", name="Interactions").click()  # the timeline, and the form below it
+    settle(page)
     form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Save interaction"))
     form.get_by_test_id("stSelectbox").filter(has_text="Channel").click()
     page.get_by_role("option", name="Phone", exact=True).click()
@@ -47,11 +48,9 @@ def test_steward_logs_a_call_with_a_follow_up_and_sees_it_in_my_follow_ups(app_s
     settle(page, timeout=120)
     no_exceptions(page)
     page.get_by_text(re.compile(r"Interaction No\. \d+ saved\.")).wait_for(timeout=60_000)
+    # the timeline above the form lists the call
+    page.get_by_test_id("stDataFrame").filter(has_text="Recorded as").wait_for(timeout=60_000)
     screenshot(page, "interactions-logged")
-
-    # the timeline tab lists the call
-    page.get_by_role("tab", name="Interactions").click()
-    settle(page)
 
     _goto(page, "My follow-ups")
     no_exceptions(page)

@@ -112,6 +112,20 @@ def _log_in(page, base: str, username: str, lang: str) -> None:
     settle(page, quiet_ms=400)
 
 
+def _other_tabs(page, lang: str) -> list[str]:
+    """What is wrong in each tab but the first: pages build only the open tab (the Overview,
+    Categories, the 360° page), so a hidden tab's content is not on the page until opened."""
+    found = []
+    tabs = page.locator('[data-testid="stMain"] [role="tab"]')
+    for i in range(1, tabs.count()):
+        tab = tabs.nth(i)
+        name = tab.inner_text().strip()
+        tab.click()
+        settle(page, quiet_ms=400)
+        found += [f"tab {name!r}: {what}" for what in check_page(page, lang)]
+    return found
+
+
 def _walk(browser, base: str, lang: str) -> tuple[list[str], int]:
     findings: list[str] = []
     visits = 0
@@ -141,6 +155,7 @@ def _walk(browser, base: str, lang: str) -> tuple[list[str], int]:
                 visits += 1
                 for what in check_page(page, lang):
                     findings.append(f"[{lang}] {username} · {key}: {what}")
+                findings += [f"[{lang}] {username} · {key}: {what}" for what in _other_tabs(page, lang)]
                 if page.title() != title:
                     findings.append(f"[{lang}] {username} · {key}: browser title {page.title()!r}, not {title!r}")
                 page.screenshot(path=str(shots / f"{lang}-{username}-{key}.png"), full_page=True)

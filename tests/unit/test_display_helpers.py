@@ -41,6 +41,21 @@ def test_every_missing_value_is_shown_as_a_dash_and_complete_columns_keep_their_
     assert not any(str(v) in ("None", "nan", "NaN", "NaT", "<NA>") for v in shown.to_numpy().ravel())
 
 
+def test_gaps_in_mixed_text_columns_and_zoned_times_are_dashes_too():
+    frame = pd.DataFrame(
+        {
+            "detail": pd.Series([{"a": 1}, "", None, 7], dtype=object),  # not only text
+            "at": pd.to_datetime(["2026-01-02 10:30", None, "2026-03-04 08:00", None]).tz_localize("Asia/Shanghai"),
+            "tag": ["vip", "\t", "x", None],
+        }
+    )
+    shown = i18n.display_frame(frame)
+    assert shown["detail"].tolist() == [{"a": 1}, "—", "—", 7]
+    assert shown["at"].tolist() == ["2026-01-02 10:30", "—", "2026-03-04 08:00", "—"]
+    assert shown["tag"].tolist() == ["vip", "—", "x", "—"]
+    assert frame["tag"].tolist()[1] == "\t"  # the caller's frame is left as it was
+
+
 def test_money_codes_json_and_shared_headers():
     frame = pd.DataFrame(
         {
@@ -147,6 +162,18 @@ def test_every_chart_builder_uses_the_theme():
         assert fig.layout.legend.y == 1.02
     assert dash.monthly_customers(monthly).layout.xaxis.tickformat == "%Y-%m"
     assert dash.monthly_customers(monthly).layout.xaxis.dtick is None  # plotly spaces the labels
+
+
+def test_the_theme_lets_every_axis_of_subplots_grow_for_its_labels():
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2)
+    fig.add_bar(x=["a"], y=[1], row=1, col=1)
+    fig.add_bar(x=["b"], y=[2], row=1, col=2)
+    plot_theme.apply(fig, "Two", 300)
+    layout = fig.layout
+    assert [layout[a].automargin for a in ("xaxis", "xaxis2", "yaxis", "yaxis2")] == [True] * 4
+    assert layout.xaxis2.anchor == "y2" and layout.xaxis2.domain[0] > 0.5  # the subplot layout is kept
 
 
 def test_the_theme_accepts_traces_without_a_legend():
