@@ -424,7 +424,7 @@ def main(argv=None) -> int:
     refresh_s = []
     for _ in range(2):
         start = time.perf_counter()
-        aggregates.refresh()
+        aggregates.refresh(force=True)  # timed as a full rebuild, data unchanged or not
         refresh_s.append(time.perf_counter() - start)
     warehouse.checkpoint()
     heavy = warehouse.scalar("SELECT customer_id FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")

@@ -252,9 +252,9 @@ def _claim(spec: hooks.JobSpec, holder: str, due_at: datetime | None) -> bool:
     @warehouse.retrying(attempts=8)
     def attempt() -> bool:
         now = datetime.now()
-        with warehouse.transaction() as tx:
+        with warehouse.transaction(bookkeeping=True) as tx:
             tx.run("jobs_lease_ensure", job=spec.name)
-        with warehouse.transaction() as tx:
+        with warehouse.transaction(bookkeeping=True) as tx:
             expires = now + timedelta(minutes=spec.lease_minutes)
             if due_at is None:
                 tx.run("jobs_lease_claim_now", job=spec.name, holder=holder, expires_at=expires, now=now)
@@ -270,19 +270,19 @@ def _claim(spec: hooks.JobSpec, holder: str, due_at: datetime | None) -> bool:
 
 @warehouse.retrying
 def _release(spec: hooks.JobSpec, holder: str) -> None:
-    with warehouse.transaction() as tx:
+    with warehouse.transaction(bookkeeping=True) as tx:
         tx.run("jobs_lease_release", job=spec.name, holder=holder)
 
 
 @warehouse.retrying
 def _close_abandoned(spec: hooks.JobSpec, now: datetime) -> None:
-    with warehouse.transaction() as tx:
+    with warehouse.transaction(bookkeeping=True) as tx:
         tx.run("jobs_runs_abandoned", job=spec.name, now=now)
 
 
 @warehouse.retrying
 def _start_row(spec: hooks.JobSpec, trigger_kind: str, user: auth.User, started: datetime) -> int:
-    with warehouse.transaction() as tx:
+    with warehouse.transaction(bookkeeping=True) as tx:
         return int(
             tx.scalar(
                 "jobs_run_start",
@@ -297,7 +297,7 @@ def _start_row(spec: hooks.JobSpec, trigger_kind: str, user: auth.User, started:
 
 @warehouse.retrying
 def _finish_row(run: hooks.JobRun, watermark: int | None, user: auth.User) -> None:
-    with warehouse.transaction() as tx:
+    with warehouse.transaction(bookkeeping=True) as tx:
         tx.run(
             "jobs_run_finish",
             run_id=run.run_id,

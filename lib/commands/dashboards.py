@@ -11,6 +11,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("aggregates", help="dashboard pre-aggregates")
     sub = p.add_subparsers(dest="aggregates_command", required=True, metavar="ACTION")
     r = sub.add_parser("refresh", help="rebuild every dashboard aggregate (idempotent)")
+    r.add_argument("--force", action="store_true", help="rebuild even when nothing they count has changed")
     r.set_defaults(func=cmd_refresh)
     s = sub.add_parser("status", help="when the aggregates were last rebuilt")
     s.set_defaults(func=cmd_status)
@@ -18,7 +19,10 @@ def register(subparsers) -> None:
 
 def cmd_refresh(args) -> int:
     warehouse.migrate()
-    meta = aggregates.refresh()
+    meta = aggregates.refresh(force=args.force)
+    if not meta["rebuilt"]:
+        print(t("dash.agg.kept", at=meta["refreshed_at"]))
+        return 0
     print(
         t(
             "dash.agg.refreshed",

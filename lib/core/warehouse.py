@@ -521,9 +521,10 @@ def transaction(*, bookkeeping: bool = False) -> Iterator[Tx]:
     """One atomic unit of work: commits on success, rolls back on any exception.
 
     `bookkeeping=True` marks a transaction that writes only the record of who did what: audit
-    rows, login sessions and throttles, activity stamps. Those do not move data_version(), so
-    twenty people browsing (each view audited, each minute stamped) do not throw away the
-    cached figures of every page for everybody; no cached page read shows these tables."""
+    rows, login sessions and throttles, activity stamps, job leases and run records. Those do
+    not move data_version(), so twenty people browsing (each view audited, each minute
+    stamped) and a scheduled job with nothing to do do not throw away the cached figures of
+    every page for everybody; no cached page read shows these tables."""
     global _writes
     with connect() as conn:
         trans = conn.begin()

@@ -86,8 +86,20 @@ def test_the_admin_sees_every_job_with_its_schedule_and_next_run(customers):
     assert any(i.value == "No runs yet." for i in at.info)
 
 
+def test_run_now_with_nothing_changed_says_the_aggregates_were_kept(customers):
+    at = admin_page()  # the aggregates are built on first need, from the data as it is
+    next(b for b in at.button if b.label == "Run now").click()
+    at.run()
+    assert not at.exception, at.exception
+    message = [s.value for s in at.success][0]
+    assert message.startswith("Dashboard aggregates refresh: done, 0 rows in ")
+    assert "Unchanged since " in message and "kept (2 customers, 1 orders, 1 events)" in message
+
+
 def test_run_now_shows_the_outcome_and_the_run_in_the_history(customers):
     at = admin_page()
+    with warehouse.transaction() as tx:  # a change the aggregates count: the run rebuilds them
+        tx.run("UPDATE customers SET lifecycle_stage = 'churned' WHERE customer_id = 1")
     next(b for b in at.button if b.label == "Run now").click()
     at.run()
     assert not at.exception, at.exception

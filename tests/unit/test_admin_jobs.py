@@ -298,6 +298,21 @@ def test_a_lake_only_job_is_refused_on_a_file_warehouse(filled, users):
 # ---------------------------------------------------------------- the jobs
 
 
+def test_the_aggregates_job_keeps_them_when_nothing_they_count_changed(filled, users):
+    first = jobs.run_now(users["admin"], "aggregates_refresh")
+    assert first.outcome == "ok"
+    version = warehouse.data_version()
+    kept = jobs.run_now(users["admin"], "aggregates_refresh")
+    assert (kept.outcome, kept.rows) == ("ok", 0) and kept.note.startswith("Unchanged since ")
+    assert warehouse.data_version() == version  # the pages' caches are not emptied
+    with warehouse.transaction() as tx:
+        tx.run(
+            "UPDATE customers SET lifecycle_stage = 'churned' WHERE customer_id = (SELECT min(customer_id) FROM customers)"
+        )
+    rebuilt = jobs.run_now(users["admin"], "aggregates_refresh")
+    assert rebuilt.rows > 0 and " customers, " in rebuilt.note and not rebuilt.note.startswith("Unchanged")
+
+
 def test_the_snapshot_job_takes_a_scheduled_snapshot_and_applies_retention(filled, users):
     setting_changes.put(users["admin"], "backup_retention", 2)
     old = [backup.create(users["admin"], note=f"manual {i}")["id"] for i in range(2)]

@@ -157,6 +157,35 @@ def test_refresh_is_idempotent_and_safe_on_an_empty_warehouse(warehouse_path):
     assert metrics.kpi_details(W) == before
 
 
+def test_refresh_keeps_the_aggregates_and_every_cache_when_nothing_they_count_changed(small):
+    built = aggregates.refresh(force=True)
+    assert built["rebuilt"] is True
+    version = warehouse.data_version()
+    kept = aggregates.refresh()
+    assert kept["rebuilt"] is False and kept["refreshed_at"] == built["refreshed_at"]
+    assert warehouse.data_version() == version  # no write: the pages' caches stay
+    revenue = metrics.kpis(W)["revenue"]["value"]
+
+    # any change to a row they count is seen: here one order's refund, a column of one row
+    with warehouse.transaction() as tx:
+        order = tx.scalar("SELECT min(order_id) FROM orders WHERE status = 'paid' AND order_time >= :d", d=fixture.W[0])
+        amount = tx.scalar("SELECT amount FROM orders WHERE order_id = :o", o=order)
+        tx.run("UPDATE orders SET status = 'refunded', refund_amount = amount WHERE order_id = :o", o=order)
+    again = aggregates.refresh()
+    assert again["rebuilt"] is True
+    assert metrics.kpis(W)["revenue"]["value"] == pytest.approx(revenue - float(amount))
+    assert aggregates.refresh()["rebuilt"] is False
+    assert aggregates.refresh(force=True)["rebuilt"] is True
+
+
+def test_refresh_rebuilds_when_the_masks_base_month_moves(small, monkeypatch):
+    aggregates.refresh()
+    later = aggregates.add_months(settings.as_of(), 3)
+    monkeypatch.setattr(aggregates.settings, "as_of", lambda: later)
+    meta = aggregates.refresh()
+    assert meta["rebuilt"] is True and meta["base_month"] == aggregates.base_month_for(later)
+
+
 WINDOWS = [
     (date(2026, 4, 1), date(2026, 6, 30)),
     (date(2026, 4, 16), date(2026, 5, 19)),
