@@ -160,8 +160,8 @@ if len(events) >= customers.TIMELINE_LIMIT:
     st.caption(t("dash.c360.timeline_cap", n=customers.TIMELINE_LIMIT))
 ui.download(user, events, f"customer_{cid}_events", key="timeline_csv", what="customer_360:events", record=cid)
 
-# Only the open tab is built and drawn (its choice survives the forms' reruns): the forms and
-# tables of all five drawn at once made the page slow to open.
+# Only the open tab is built and drawn (its choice survives the forms' reruns): every tab's
+# tables and forms drawn at once made the page slow to open.
 tab_labels = {"orders": t("dash.c360.orders"), "notes": t("ixn.c360.timeline"), "history": t("dash.c360.history")}
 if user.can("edit_consent"):
     tab_labels["consent"] = t("ixn.c360.consent")
