@@ -11,10 +11,21 @@ that builds a figure with `template="c360"`.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+import functools
+import hashlib
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+
+from lib.core import i18n
 
 NAME = "c360"
 PALETTE = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#84cc16", "#ec4899", "#64748b", "#f97316"]
@@ -89,9 +100,84 @@ def apply(fig: go.Figure, title: str | None = None, height: int | None = None) -
     # separate calls cost ~14 ms a chart on every page run
     axes = [k for k in fig.layout if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]
     layout.update({k: {"automargin": True} for k in axes})
+    layout["margin"] = _margins(fig, layout["margin"])
     fig.update_layout(layout)
     _single_points(fig)
     return fig
+
+
+# Room for the axes' labels and titles, estimated. Plotly's automargin (kept, for whatever the
+# estimate misses) measures the labels after drawing and, when they need more room than the
+# margins give, draws the whole figure a second time: a third of the drawing time in a 2-core
+# browser. Margins that already hold the labels spare that second drawing; a few pixels too many
+# cost nothing.
+CHAR_PX = 7.5  # a digit or Latin letter at the 13 px font (a little wider than most)
+WIDE_CHAR_PX = 14.0  # a Chinese character
+NARROW_CHAR_PX = 6.8  # a lower-case letter, a space or punctuation
+NUMBER_CHARS = 6  # plotly's tick labels for numbers: "150k", "1.5M", "−20%"
+TICKS_BELOW = 36  # an x axis's tick labels and their gap
+ROTATED_AT_PX = 380  # x tick labels wider than this side by side are turned (a half-width chart)
+AXIS_TITLE = 30  # an axis title and its standoff
+EDGE = 16
+_CARTESIAN = {"scatter", "scattergl", "bar", "histogram", "box", "violin", "heatmap", "waterfall"}
+
+
+def _margins(fig: go.Figure, margin: dict[str, int]) -> dict[str, int]:
+    if not any(tr.type in _CARTESIAN for tr in fig.data):
+        return margin  # a funnel, treemap or a figure without axes: no axis labels to hold
+    out: dict[str, float] = dict(margin)
+    x, y = fig.layout.xaxis, fig.layout.yaxis
+    if x.visible is not False:
+        out["b"] = max(out["b"], _ticks_below_px(fig) + (AXIS_TITLE if x.title.text else 0))
+    if y.visible is not False:
+        out["l"] = max(out["l"], EDGE + _labels_px(fig, y, "y") + (AXIS_TITLE if y.title.text else 0))
+    right = fig.layout["yaxis2"] if "yaxis2" in fig.layout else None  # only a figure with two y axes has one
+    if right is not None and right.overlaying and right.side == "right" and right.visible is not False:
+        out["r"] = max(out["r"], EDGE + _labels_px(fig, right, "y2") + (AXIS_TITLE if right.title.text else 0))
+    return {side: round(px) for side, px in out.items()}
+
+
+def _labels_px(fig: go.Figure, axis: Any, name: str) -> float:
+    """The widest tick label of a vertical axis: its categories, or a number."""
+    categories = _categories(fig, name[0], name)
+    if categories:
+        return max(_text_px(c) for c in categories)
+    affixes = len(axis.tickprefix or "") + len(axis.ticksuffix or "")
+    return (NUMBER_CHARS + affixes) * CHAR_PX
+
+
+def _ticks_below_px(fig: go.Figure) -> float:
+    """The room an x axis's tick labels take: categories that do not fit side by side in a
+    half-width chart are turned 30 degrees by plotly, and then take half their width in height."""
+    categories = _categories(fig, "x", "x")
+    widest = max((_text_px(c) for c in categories), default=0.0)
+    if len(set(categories)) * (widest + 8) > ROTATED_AT_PX:
+        return max(TICKS_BELOW, widest / 2 + 26)
+    return TICKS_BELOW
+
+
+def _categories(fig: go.Figure, letter: str, ref: str) -> list[str]:
+    """The category labels the traces drawn on axis `ref` (x, y, y2) put on it."""
+    categories: list[str] = []
+    for trace in fig.data:
+        if (getattr(trace, f"{letter}axis", None) or letter) != ref:
+            continue
+        values = getattr(trace, letter, None)
+        if values is not None and len(values) and isinstance(values[0], str):
+            categories.extend(values[:500])
+    return categories
+
+
+def _text_px(text: str) -> float:
+    return sum(_char_px(ch) for ch in text)
+
+
+def _char_px(ch: str) -> float:
+    if unicodedata.east_asian_width(ch) in "WF":
+        return WIDE_CHAR_PX
+    if ch.islower() or ch in " .,:;'()-/":
+        return NARROW_CHAR_PX
+    return CHAR_PX
 
 
 def month_axis(fig: go.Figure, title: str | None = None) -> None:
@@ -113,3 +199,71 @@ def _single_points(fig: go.Figure) -> None:
     scatters = [tr for tr in fig.data if tr.type == "scatter" and tr.x is not None and len(tr.x) == 1]
     if scatters and all(len(tr.x) == 1 for tr in fig.data if tr.type == "scatter"):
         fig.update_xaxes(type="category")  # one run/month: a category axis, not a 0.5-wide numeric range
+
+
+# ---------------------------------------------------------------- figures built once
+#
+# plotly validates every property a figure is given: building one costs 10-15 ms of a page run,
+# more than the page's cached queries, and a page shows the same figures on every view until
+# its data change. A builder decorated with `reused` returns the figure it built before for
+# equal arguments (compared by content: frames by their values, index, columns and types) in
+# the same language. The figure is shared by every session of the process, so nobody may
+# change a figure a builder has returned (st.plotly_chart only reads it).
+
+B = TypeVar("B", bound=Callable[..., go.Figure])
+REUSED_MAX = 256  # figures kept per process; small (a chart's few hundred points)
+_reused: OrderedDict[tuple, go.Figure] = OrderedDict()
+_reused_lock = threading.Lock()
+
+
+def reused(build: B) -> B:
+    """Keep the figures `build` returns and return the same one for equal arguments."""
+
+    @functools.wraps(build)
+    def call(*args: Any, **kwargs: Any) -> go.Figure:
+        try:
+            key = (build.__module__, build.__qualname__, i18n.language(), _digest(args, kwargs))
+        except (TypeError, ValueError):  # an argument without a content fingerprint: built every time
+            return build(*args, **kwargs)
+        with _reused_lock:
+            figure = _reused.get(key)
+            if figure is not None:
+                _reused.move_to_end(key)
+                return figure
+        figure = build(*args, **kwargs)
+        with _reused_lock:
+            _reused[key] = figure
+            while len(_reused) > REUSED_MAX:
+                _reused.popitem(last=False)
+        return figure
+
+    return call  # type: ignore[return-value]
+
+
+def _digest(args: tuple, kwargs: dict) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    _feed(digest, args)
+    _feed(digest, dict(sorted(kwargs.items())))
+    return digest.digest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    """Feed `value`'s content to `digest` (pickle is no key: equal frames pickle differently)."""
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        columns = list(value.columns) if isinstance(value, pd.DataFrame) else [value.name]
+        dtypes = [str(d) for d in value.dtypes] if isinstance(value, pd.DataFrame) else [str(value.dtype)]
+        digest.update(repr((type(value).__name__, columns, dtypes, value.shape)).encode())
+        digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+    elif isinstance(value, dict):
+        digest.update(b"dict %d" % len(value))
+        for k, v in value.items():
+            _feed(digest, k)
+            _feed(digest, v)
+    elif isinstance(value, (list, tuple)):
+        digest.update(b"list %d" % len(value))
+        for v in value:
+            _feed(digest, v)
+    elif value is None or isinstance(value, (str, int, float, bool, dt.date, dt.datetime, np.generic)):
+        digest.update(repr((type(value).__name__, value)).encode())
+    else:
+        raise TypeError(f"no content fingerprint for {type(value).__name__}")

@@ -54,6 +54,7 @@ def dimension_label(dimension: str, value) -> str:
     return label(value)
 
 
+@plot_theme.reused
 def monthly_customers(frame: pd.DataFrame) -> go.Figure:
     """New customers (bars) and active customers (line) per month."""
     title = t("dash.chart.trend_title")
@@ -74,6 +75,7 @@ def monthly_customers(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title)
 
 
+@plot_theme.reused
 def monthly_revenue(frame: pd.DataFrame) -> go.Figure:
     title = t("dash.chart.revenue_title")
     if frame.empty:
@@ -92,6 +94,7 @@ def monthly_revenue(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title)
 
 
+@plot_theme.reused
 def breakdown(frame: pd.DataFrame, dimension: str, metric: str = "customers", top: int = 15) -> go.Figure:
     """Ranked horizontal bars of one breakdown dimension (rows of metrics.breakdowns)."""
     title = t(f"dash.chart.by.{dimension}")
@@ -119,6 +122,7 @@ def breakdown(frame: pd.DataFrame, dimension: str, metric: str = "customers", to
     return _layout(fig, title, height=max(240, 28 * len(part) + 90))
 
 
+@plot_theme.reused
 def lifecycle_funnel(frame: pd.DataFrame) -> go.Figure:
     """Customers who reached each stage, with conversion from the stage before."""
     title = t("dash.chart.funnel_title")
@@ -142,6 +146,7 @@ def lifecycle_funnel(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title)
 
 
+@plot_theme.reused
 def cohort_heatmap(frame: pd.DataFrame) -> go.Figure:
     """Retention share per first-purchase month (rows) and months since (columns)."""
     title = t("dash.chart.cohort_title")
@@ -185,6 +190,7 @@ EVENT_SYMBOLS = {
 }
 
 
+@plot_theme.reused
 def customer_timeline(events: pd.DataFrame, orders: pd.DataFrame) -> go.Figure:
     """One customer's events (one row per type) and orders (sized by amount) over time."""
     title = t("dash.chart.timeline_title")
@@ -225,6 +231,7 @@ def customer_timeline(events: pd.DataFrame, orders: pd.DataFrame) -> go.Figure:
 # ---------------------------------------------------------------- marketing (RFM, segments, churn, CLV)
 
 
+@plot_theme.reused
 def rfm_treemap(summary: pd.DataFrame) -> go.Figure:
     """RFM segments sized by customers, coloured by average value (lib.marketing.rfm.summary)."""
     title = t("marketing.chart.rfm_treemap")
@@ -271,6 +278,7 @@ def rfm_label(segment: str) -> str:
     return t("marketing.rfm.none") if segment.startswith("(") else t(f"marketing.rfm.seg.{rfm_slug(segment)}")
 
 
+@plot_theme.reused
 def rfm_heatmap(grid: pd.DataFrame) -> go.Figure:
     """Customers per recency (rows) and frequency (columns) score (lib.marketing.rfm.score_grid)."""
     title = t("marketing.chart.rfm_grid")
@@ -297,6 +305,7 @@ def rfm_heatmap(grid: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, height=420)
 
 
+@plot_theme.reused
 def lifecycle_stage_counts(as_of: dict, stored: dict) -> go.Figure:
     """Customers per lifecycle stage: computed as of the date vs stored on the customers."""
     title = t("marketing.chart.lifecycle")
@@ -320,6 +329,7 @@ def lifecycle_stage_counts(as_of: dict, stored: dict) -> go.Figure:
     return _layout(fig, title)
 
 
+@plot_theme.reused
 def audience_bars(frame: pd.DataFrame) -> go.Figure:
     """Members, with consent, with a valid contact and reachable, per channel (lib.marketing.audience)."""
     title = t("marketing.chart.audience")
@@ -339,6 +349,7 @@ def audience_bars(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, height=320)
 
 
+@plot_theme.reused
 def segment_overlap(o: dict, name_a: str, name_b: str) -> go.Figure:
     """Only A, both, only B as one stacked bar (lib.marketing.segments.overlap)."""
     title = t("marketing.chart.overlap")
@@ -363,6 +374,7 @@ def segment_overlap(o: dict, name_a: str, name_b: str) -> go.Figure:
     return _layout(fig, title, height=200)
 
 
+@plot_theme.reused
 def churn_calibration(calibration: dict) -> go.Figure:
     """Observed churn rate against predicted probability per holdout decile."""
     title = t("marketing.chart.calibration")
@@ -387,6 +399,7 @@ def churn_calibration(calibration: dict) -> go.Figure:
     return _layout(fig, title, height=360)
 
 
+@plot_theme.reused
 def feature_importance(importance: list[dict], top: int = 12) -> go.Figure:
     """Permutation importance (drop in holdout ROC AUC) of the strongest features."""
     title = t("marketing.chart.importance")
@@ -408,6 +421,7 @@ def feature_importance(importance: list[dict], top: int = 12) -> go.Figure:
     return _layout(fig, title, height=max(300, 26 * len(rows) + 90))
 
 
+@plot_theme.reused
 def clv_backtest(by_bucket: list[dict]) -> go.Figure:
     """Mean predicted vs actual purchases in the holdout, by repeat purchases before it."""
     title = t("marketing.chart.clv_backtest")
@@ -435,6 +449,7 @@ def clv_backtest(by_bucket: list[dict]) -> go.Figure:
     return _layout(fig, title, height=360)
 
 
+@plot_theme.reused
 def clv_by_segment(frame: pd.DataFrame) -> go.Figure:
     """Total expected value per RFM segment (lib.marketing.clv.by_segment)."""
     title = t("marketing.chart.clv_segments")
@@ -460,6 +475,7 @@ def clv_by_segment(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, height=max(280, 28 * len(part) + 90))
 
 
+@plot_theme.reused
 def tag_counts(frame: pd.DataFrame, top: int = 20) -> go.Figure:
     title = t("marketing.chart.tags")
     if frame.empty:
@@ -476,3 +492,39 @@ def tag_counts(frame: pd.DataFrame, top: int = 20) -> go.Figure:
     )
     fig.update_layout(hovermode="closest")
     return _layout(fig, title, height=max(240, 26 * len(part) + 90))
+
+
+@plot_theme.reused
+def feedback_trend(frame: pd.DataFrame) -> go.Figure:
+    """NPS (line, left axis, -100..100) and CSAT (line, right axis, %) per month, with the
+    response counts in the hover text; months without responses leave a gap."""
+    title = t("fb.chart.trend_title")
+    if frame.empty or not (frame["nps_responses"].sum() or frame["csat_responses"].sum()):
+        return empty(title)
+    months = pd.to_datetime(frame["month"])
+    fig = go.Figure()
+    fig.add_scatter(
+        x=months,
+        y=frame["nps"],
+        name=t("fb.chart.nps"),
+        mode="lines+markers",
+        line={"color": PALETTE[0], "width": 3},
+        customdata=frame["nps_responses"],
+        hovertemplate="%{y:+.1f} (n=%{customdata:,})<extra></extra>",
+    )
+    fig.add_scatter(
+        x=months,
+        y=100 * frame["csat"],
+        name=t("fb.chart.csat"),
+        mode="lines+markers",
+        yaxis="y2",
+        line={"color": PALETTE[2], "width": 3, "dash": "dot"},
+        customdata=frame["csat_responses"],
+        hovertemplate="%{y:.1f}% (n=%{customdata:,})<extra></extra>",
+    )
+    fig.update_xaxes(title=t("dash.chart.month"), dtick="M1", tickformat="%Y-%m")
+    fig.update_layout(
+        yaxis={"title": t("fb.chart.nps"), "range": [-100, 100]},
+        yaxis2={"title": t("fb.chart.csat_pct"), "range": [0, 100], "overlaying": "y", "side": "right"},
+    )
+    return _layout(fig, title)

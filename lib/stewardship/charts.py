@@ -17,6 +17,7 @@ def _layout(fig: go.Figure, height: int = 320) -> go.Figure:
     return plot_theme.apply(fig, title, height)
 
 
+@plot_theme.reused
 def score_trend(trend: pd.DataFrame, dimensions: tuple[str, ...]) -> go.Figure:
     """Overall and per-dimension score across runs."""
     fig = go.Figure()
@@ -42,6 +43,7 @@ def score_trend(trend: pd.DataFrame, dimensions: tuple[str, ...]) -> go.Figure:
     return _layout(fig)
 
 
+@plot_theme.reused
 def score_bars(frame: pd.DataFrame, key: str, title: str) -> go.Figure:
     """Horizontal bars of score per group (worst first), with failed/checked in the hover."""
     frame = frame.sort_values("score", ascending=False)
@@ -63,6 +65,7 @@ def score_bars(frame: pd.DataFrame, key: str, title: str) -> go.Figure:
     return _layout(fig, height=max(240, 40 + 28 * len(frame)))
 
 
+@plot_theme.reused
 def source_dimension_heatmap(frame: pd.DataFrame, dimensions: tuple[str, ...]) -> go.Figure:
     """Score per source (rows) and dimension (columns): which channel brings the bad data."""
     pivot = frame.pivot(index="source", columns="dimension", values="score")

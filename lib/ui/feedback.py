@@ -11,7 +11,7 @@ import streamlit as st
 
 from lib.core import i18n
 from lib.core.i18n import t
-from lib.dashboards import feedback as fb_metrics
+from lib.dashboards import charts, feedback as fb_metrics
 from lib.dashboards.filters import Filters
 from lib.security import auth
 from lib.stewardship import feedback
@@ -63,7 +63,7 @@ def overview_trend(user: auth.User, f: Filters, params: dict) -> None:
     """The monthly NPS / CSAT trend with its data download."""
     st.caption(t("fb.def.trend"))
     frame = _monthly(f)
-    chart(user, fb_metrics.trend_chart(frame), frame, "monthly_feedback", "trend_feedback", filters=params)
+    chart(user, charts.feedback_trend(frame), frame, "monthly_feedback", "trend_feedback", filters=params)
 
 
 # ---------------------------------------------------------------- Customer 360°

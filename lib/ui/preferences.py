@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib.core import i18n
+from lib.core import i18n, plot_theme
 from lib.core.i18n import t
 from lib.dashboards.charts import PALETTE, empty
 from lib.dashboards.charts import _layout as layout
@@ -39,6 +39,7 @@ def channel_label(code) -> str:
 # ---------------------------------------------------------------- category charts
 
 
+@plot_theme.reused
 def revenue_by_category(frame: pd.DataFrame) -> go.Figure:
     title = t("prefs.chart.revenue_by_category")
     if frame.empty:
@@ -60,6 +61,7 @@ def revenue_by_category(frame: pd.DataFrame) -> go.Figure:
     return layout(fig, title, height=max(240, 28 * len(part) + 90))
 
 
+@plot_theme.reused
 def buyers_and_repeat(frame: pd.DataFrame) -> go.Figure:
     title = t("prefs.chart.buyers_repeat")
     if frame.empty:
@@ -89,6 +91,7 @@ def buyers_and_repeat(frame: pd.DataFrame) -> go.Figure:
     return layout(fig, title)
 
 
+@plot_theme.reused
 def revenue_by_channel(frame: pd.DataFrame) -> go.Figure:
     title = t("prefs.chart.by_channel")
     if frame.empty:
@@ -107,6 +110,7 @@ def revenue_by_channel(frame: pd.DataFrame) -> go.Figure:
     return layout(fig, title)
 
 
+@plot_theme.reused
 def monthly_by_category(frame: pd.DataFrame, measure: str = "revenue") -> go.Figure:
     title = t(f"prefs.chart.monthly_{measure}")
     if frame.empty:

@@ -108,6 +108,16 @@ def routes() -> list[Route]:
 # 2-core machine, and only after the page's elements have arrived. Streamlit's index.html with
 # one more <link rel="modulepreload"> for that chunk lets the browser fetch and parse it while
 # the app connects and the script runs (docs/benchmarks.md, "A page opened from a link").
+#
+# Before it connects, Streamlit's front-end looks for the server under the page's own path first
+# (/overview/_stcore/health), and only after that fails, and a 100 ms retry delay, under its
+# parent (/_stcore/health): ~0.15 s of every page opened from a link. These pages are always one
+# level below the app's root, so the page tells the front-end where the server is
+# (window.__streamlit.BACKEND_BASE_URL: the URL's directory, which keeps a proxy's path prefix).
+BACKEND_BASE = (
+    "<script>window.__streamlit = Object.assign({}, window.__streamlit,"
+    ' {BACKEND_BASE_URL: new URL(".", window.location.href).href});</script>'
+)
 
 
 def _index_html() -> str | None:
@@ -119,7 +129,7 @@ def _index_html() -> str | None:
         return None  # another Streamlit build: its own index.html, unchanged
     html = index.read_text(encoding="utf-8")
     link = f'<link rel="modulepreload" crossorigin href="./static/js/{chunk}">'
-    return html.replace("</head>", f"    {link}\n  </head>", 1) if "</head>" in html else None
+    return html.replace("</head>", f"    {BACKEND_BASE}\n    {link}\n  </head>", 1) if "</head>" in html else None
 
 
 def _page_routes() -> list[Route]:

@@ -40,6 +40,13 @@ def test_manager_reads_kpis_searches_and_opens_a_customer_360(app_server, page):
     assert re.fullmatch(r"[\d,]+", values[0].strip()) and int(values[0].replace(",", "")) > 0
     assert "from=" in page.url and "to=" in page.url  # the view can be shared
     assert page.locator(".js-plotly-plot").count() == 2  # monthly trends: the open tab only
+    # The figures' margins already hold their axes' labels (lib/core/plot_theme.py), so plotly's
+    # automargin had nothing to add and drew each chart once, not twice.
+    drawn = page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].map(g => [g.layout.margin, g._fullLayout._size])"
+    )
+    for given, used in drawn:
+        assert all(abs(used[side] - given[side]) <= 1 for side in "lrtb"), (given, used)
     screenshot(page, "dashboards-overview")
     for view, charts in (("Breakdowns", 4), ("Lifecycle and cohorts", 2)):
         page.get_by_role("tab", name=view).click()

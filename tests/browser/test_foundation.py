@@ -98,7 +98,8 @@ def test_every_page_url_without_a_session_shows_only_the_login_form(app_server, 
 def test_every_app_page_preloads_the_chart_library_while_the_app_connects(app_server, page):
     """lib/ui/routes.py serves Streamlit's index.html with a modulepreload of its plotly chunk
     on "/" and every page's path, so a page opened from a link parses plotly.js while the script
-    runs (docs/benchmarks.md); everything else in the page is Streamlit's own."""
+    runs (docs/benchmarks.md), and with the server's base URL; everything else in the page is
+    Streamlit's own."""
     import urllib.request
 
     from lib.ui.session import _plotly_chunk
@@ -124,3 +125,10 @@ def test_every_app_page_preloads_the_chart_library_while_the_app_connects(app_se
         "() => (performance.getEntriesByType('resource').find(e => e.name.includes('host-config')) || {}).startTime"
     )
     assert started and websocket_at and started[0] < websocket_at
+    # The page names the server's base URL, so the front-end connects at once instead of first
+    # probing under the page's own path (/overview/_stcore/health) and retrying 0.1 s later.
+    probes = page.evaluate(
+        "() => performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)"
+        ".filter(p => p.endsWith('/_stcore/health') || p.endsWith('/_stcore/host-config'))"
+    )
+    assert probes and set(probes) <= {"/_stcore/health", "/_stcore/host-config"}, probes

@@ -69,3 +69,58 @@ def test_every_dashboard_string_exists_in_both_languages():
     keys = [k for k in i18n.catalog() if k.startswith("dash.")]
     assert len(keys) > 100
     assert [k for k in keys if not (i18n.catalog()[k].get("en") and i18n.catalog()[k].get("zh"))] == []
+
+
+def test_a_figure_is_built_once_for_the_same_data_and_language():
+    """plot_theme.reused: equal frames (a copy from the page cache is a new object) give the
+    same figure; other values, another column, another language or other arguments build anew."""
+    import pickle
+
+    from lib.core import plot_theme
+
+    i18n.set_language("en")
+    first = charts.monthly_customers(MONTHLY)
+    assert charts.monthly_customers(pickle.loads(pickle.dumps(MONTHLY))) is first
+    changed = MONTHLY.assign(active_customers=[1, 3])
+    other = charts.monthly_customers(changed)
+    assert other is not first and list(other.data[1].y) == [1, 3]
+    assert charts.monthly_customers(MONTHLY.rename(columns={"orders": "n_orders"})) is not first
+    i18n.set_language("zh")
+    chinese = charts.monthly_customers(MONTHLY)
+    assert chinese is not first and chinese.layout.title.text == "每月新增与活跃客户"
+    i18n.set_language("en")
+    assert charts.monthly_customers(MONTHLY) is first
+    breakdown = pd.DataFrame({"dimension": ["channel"] * 2, "value": ["web", "store"], "customers": [3, 5]})
+    assert charts.breakdown(breakdown, "channel") is charts.breakdown(breakdown.copy(), "channel")
+    assert charts.breakdown(breakdown, "channel", top=1) is not charts.breakdown(breakdown, "channel")
+    # an argument without a content fingerprint is not an error: the figure is built every time
+    built = []
+
+    @plot_theme.reused
+    def chart(values):
+        built.append(values)
+        return go.Figure()
+
+    chart(object())
+    chart(object())
+    chart((1, "a"))
+    chart((1, "a"))
+    assert len(built) == 3
+
+
+def test_margins_hold_the_axes_labels_so_plotly_draws_once():
+    """plot_theme estimates the room tick labels and axis titles take (plotly's automargin
+    would otherwise draw each figure twice): titled axes get room for their title, long
+    category names (Chinese ones wider) for their width, turned x labels for their height."""
+    i18n.set_language("en")
+    trend = charts.monthly_customers(MONTHLY).layout.margin
+    assert trend.l >= 80 and trend.b >= 60  # numbers and "Customers" on the left, months and "Month" below
+    revenue = charts.monthly_revenue(MONTHLY).layout.margin
+    assert revenue.l > trend.l  # "¥" before every figure
+    names = ["short", "a considerably longer segment name"]
+    bars = pd.DataFrame({"dimension": ["channel"] * 2, "value": names, "customers": [3, 5]})
+    wide = charts.breakdown(bars, "channel").layout.margin.l
+    chinese = charts.breakdown(bars.assign(value=["短", "一个相当长的细分名称"]), "channel").layout.margin.l
+    assert wide > 200 and 130 < chinese < wide
+    empty = charts.breakdown(pd.DataFrame(columns=["dimension", "value", "customers"]), "channel").layout.margin
+    assert empty.l < 30 and empty.b < 30  # no axes drawn, no room kept for them
