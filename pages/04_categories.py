@@ -11,17 +11,28 @@ from lib.ui import preferences as prefs_ui
 user = ui.guard("categories")
 
 
-@ui.cached  # per filter set and data version
-def _figures(f):
-    return {"summary": categories.summary(f), "channel": categories.by_channel(f), "monthly": categories.monthly(f)}
+# Each view's figures are read when its tab is opened (0.4-0.7 s each on 1M customers before
+# the page cache has them), cached per filter set and data version.
+@ui.cached
+def _summary(f):
+    return categories.summary(f)
+
+
+@ui.cached
+def _by_channel(f):
+    return categories.by_channel(f)
+
+
+@ui.cached
+def _monthly(f):
+    return categories.monthly(f)
 
 
 st.title(t("nav.categories"))
 filters = ui.sidebar_filters()
 st.caption(t("prefs.categories.caption", start=filters.start, end=filters.end))
-figures = _figures(filters)
 params = filters.to_params()
-summary = figures["summary"]
+summary = _summary(filters)
 if summary.empty:
     st.info(t("prefs.categories.empty"))
     st.stop()
@@ -47,13 +58,13 @@ if by_category.open:
             )
 if by_channel.open:
     with by_channel:
-        channel = figures["channel"]
+        channel = _by_channel(filters)
         ui.chart(
             user, prefs_ui.revenue_by_channel(channel), channel, "category_by_channel", "cat_channel", filters=params
         )
 if by_month.open:
     with by_month:
-        monthly = figures["monthly"]
+        monthly = _monthly(filters)
         measure = ui.measure_picker(["revenue", "buyers"], "cat_monthly_measure", "prefs.col")
         ui.chart(
             user,

@@ -140,3 +140,23 @@ def test_segment_builder_counts_customers_by_a_category_bought(prefs):
     values.select("beauty").run()
     assert not at.exception, at.exception
     assert at.metric[0].label == "Members" and at.metric[0].value == "2"  # customers 1 and 2
+
+
+def test_categories_reads_only_the_open_views_figures(prefs, monkeypatch):
+    """Each view's queries (0.4-0.7 s each at 1M) run when its tab is opened, not on every visit."""
+    from lib.dashboards import categories
+
+    read = []
+    for name in ("summary", "by_channel", "monthly"):
+        real = getattr(categories, name)
+        monkeypatch.setattr(categories, name, lambda f, _real=real, _name=name: read.append(_name) or _real(f))
+    at = as_user("manager")
+    at.query_params["from"] = "2026-02-01"
+    at.query_params["to"] = "2026-05-31"
+    open_page(at, "pages/04_categories.py")
+    assert not at.exception, at.exception
+    assert read == ["summary"]
+    at.query_params["view"] = "Monthly trend"
+    at.run()
+    assert not at.exception, at.exception
+    assert read == ["summary", "monthly"]  # the summary came from the page cache
