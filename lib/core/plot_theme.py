@@ -137,9 +137,9 @@ def _margins(fig: go.Figure, margin: dict[str, int]) -> dict[str, int]:
     return {side: round(px) for side, px in out.items()}
 
 
-def _labels_px(fig: go.Figure, axis: Any, name: str) -> float:
-    """The widest tick label of a vertical axis: its categories, or a number."""
-    categories = _categories(fig, name[0], name)
+def _labels_px(fig: go.Figure, axis: Any, ref: str) -> float:
+    """The widest tick label of vertical axis `ref` (y, y2): its categories, or a number."""
+    categories = _categories(fig, ref)
     if categories:
         return max(_text_px(c) for c in categories)
     affixes = len(axis.tickprefix or "") + len(axis.ticksuffix or "")
@@ -149,15 +149,16 @@ def _labels_px(fig: go.Figure, axis: Any, name: str) -> float:
 def _ticks_below_px(fig: go.Figure) -> float:
     """The room an x axis's tick labels take: categories that do not fit side by side in a
     half-width chart are turned 30 degrees by plotly, and then take half their width in height."""
-    categories = _categories(fig, "x", "x")
+    categories = _categories(fig, "x")
     widest = max((_text_px(c) for c in categories), default=0.0)
     if len(set(categories)) * (widest + 8) > ROTATED_AT_PX:
         return max(TICKS_BELOW, widest / 2 + 26)
     return TICKS_BELOW
 
 
-def _categories(fig: go.Figure, letter: str, ref: str) -> list[str]:
+def _categories(fig: go.Figure, ref: str) -> list[str]:
     """The category labels the traces drawn on axis `ref` (x, y, y2) put on it."""
+    letter = ref[0]
     categories: list[str] = []
     for trace in fig.data:
         if (getattr(trace, f"{letter}axis", None) or letter) != ref:
@@ -210,13 +211,13 @@ def _single_points(fig: go.Figure) -> None:
 # the same language. The figure is shared by every session of the process, so nobody may
 # change a figure a builder has returned (st.plotly_chart only reads it).
 
-B = TypeVar("B", bound=Callable[..., go.Figure])
+Builder = TypeVar("Builder", bound=Callable[..., go.Figure])
 REUSED_MAX = 256  # figures kept per process; small (a chart's few hundred points)
 _reused: OrderedDict[tuple, go.Figure] = OrderedDict()
 _reused_lock = threading.Lock()
 
 
-def reused(build: B) -> B:
+def reused(build: Builder) -> Builder:
     """Keep the figures `build` returns and return the same one for equal arguments."""
 
     @functools.wraps(build)
@@ -250,10 +251,9 @@ def _digest(args: tuple, kwargs: dict) -> bytes:
 def _feed(digest: Any, value: Any) -> None:
     """Feed `value`'s content to `digest` (pickle is no key: equal frames pickle differently)."""
     if isinstance(value, (pd.DataFrame, pd.Series)):
-        columns = list(value.columns) if isinstance(value, pd.DataFrame) else [value.name]
-        dtypes = [str(d) for d in value.dtypes] if isinstance(value, pd.DataFrame) else [str(value.dtype)]
-        digest.update(repr((type(value).__name__, columns, dtypes, value.shape)).encode())
-        digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+        kind, frame = type(value).__name__, value.to_frame() if isinstance(value, pd.Series) else value
+        digest.update(repr((kind, list(frame.columns), [str(d) for d in frame.dtypes], frame.shape)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     elif isinstance(value, dict):
         digest.update(b"dict %d" % len(value))
         for k, v in value.items():
