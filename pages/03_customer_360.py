@@ -92,7 +92,7 @@ with left:
     place = " ".join(str(p.get(k) or "") for k in ("country", "province", "city", "district")).strip()
     values = {k: p.get(k) for k in fields}
     values["address"] = " ".join(x for x in (place, p.get("address") or "") if x) or None
-    values["source"] = f"{p.get('source')} / {p.get('source_record_id')}"
+    values["source"] = f"{i18n.code_label('dash.source', p.get('source'))} / {p.get('source_record_id')}"
     values["registered_at"] = customers.registration_label(p, t)
     # translated as a one-row table (codes such as M or wechat), then shown as field/value pairs
     values = i18n.display_frame(
@@ -175,6 +175,7 @@ if tabs["orders"].open:
                 headers="dash.order.col",
             ),
             hide_index=True,
+            column_config={t(f"dash.order.col.{k}"): ui.money_column(cents=True) for k in ("amount", "refund_amount")},
         )
         ui.download(user, orders, f"customer_{cid}_orders", key="orders_csv", what="customer_360:orders", record=cid)
 if tabs["notes"].open:

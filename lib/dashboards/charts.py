@@ -207,7 +207,7 @@ def customer_timeline(events: pd.DataFrame, orders: pd.DataFrame) -> go.Figure:
             mode="markers",
             name=t(f"dash.event.{kind}"),
             marker={"symbol": EVENT_SYMBOLS[kind], "size": 9, "color": PALETTE[i]},
-            customdata=part["channel"].fillna("").astype(str),
+            customdata=[i18n.code_label("dash.channel", c) if isinstance(c, str) else "" for c in part["channel"]],
             hovertemplate="%{x|%Y-%m-%d %H:%M} · %{customdata}<extra>%{y}</extra>",
         )
     if not orders.empty:
@@ -219,10 +219,10 @@ def customer_timeline(events: pd.DataFrame, orders: pd.DataFrame) -> go.Figure:
             mode="markers",
             name=t("dash.event.order"),
             marker={"size": size, "color": PALETTE[9], "opacity": 0.7, "line": {"width": 1, "color": "#7c2d12"}},
-            customdata=list(zip(amounts, orders["status"].astype(str))),
+            customdata=list(zip(amounts, [i18n.code_label("dash.order.status", s) for s in orders["status"]])),
             hovertemplate="%{x|%Y-%m-%d} · ¥%{customdata[0]:,.2f} · %{customdata[1]}<extra></extra>",
         )
-    fig.update_xaxes(title=t("dash.chart.time"))
+    plot_theme.date_axis(fig, t("dash.chart.time"))
     fig.update_yaxes(title=None, type="category")
     fig.update_layout(hovermode="closest")
     return _layout(fig, title, height=360)
@@ -522,7 +522,7 @@ def feedback_trend(frame: pd.DataFrame) -> go.Figure:
         customdata=frame["csat_responses"],
         hovertemplate="%{y:.1f}% (n=%{customdata:,})<extra></extra>",
     )
-    fig.update_xaxes(title=t("dash.chart.month"), dtick="M1", tickformat="%Y-%m")
+    plot_theme.month_axis(fig, t("dash.chart.month"))
     fig.update_layout(
         yaxis={"title": t("fb.chart.nps"), "range": [-100, 100]},
         yaxis2={"title": t("fb.chart.csat_pct"), "range": [0, 100], "overlaying": "y", "side": "right"},

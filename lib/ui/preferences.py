@@ -124,7 +124,7 @@ def monthly_by_category(frame: pd.DataFrame, measure: str = "revenue") -> go.Fig
             mode="lines+markers",
             line={"color": PALETTE[i % len(PALETTE)]},
         )
-    fig.update_xaxes(title=t("dash.chart.month"), dtick="M1", tickformat="%Y-%m")
+    plot_theme.month_axis(fig, t("dash.chart.month"))
     fig.update_yaxes(
         title=t("dash.chart.revenue") if measure == "revenue" else t("prefs.col.buyers"),
         tickprefix="¥" if measure == "revenue" else "",

@@ -136,9 +136,10 @@ def role_names(roles: Any) -> str:
     return ", ".join(names) or EMPTY
 
 
-def money_column(label: str | None = None, **kwargs) -> Any:
-    """A st.dataframe column of yuan amounts: "¥192,719,946" (sorts as a number)."""
-    return st.column_config.NumberColumn(label, format="¥%,.0f", **kwargs)
+def money_column(label: str | None = None, cents: bool = False, **kwargs) -> Any:
+    """A st.dataframe column of yuan amounts: "¥192,719,946", with `cents` "¥5,408.07" (one
+    order's amount); sorts as a number."""
+    return st.column_config.NumberColumn(label, format="¥%,.2f" if cents else "¥%,.0f", **kwargs)
 
 
 def count_column(label: str | None = None, **kwargs) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests import dashboards_fixture as fixture
@@ -239,6 +241,7 @@ def test_customer_360_tables_show_chinese_headers_and_labels(small, users, in_ch
         fx.consent(tx, 4, "sms", "granted", fixture.dt(2024, 1, 2), source="signup_form")
         fx.consent(tx, 4, "sms", "withdrawn", fixture.dt(2025, 3, 1), source="sms_reply_td")
         fx.consent(tx, 4, "email", "granted", fixture.dt(2024, 1, 2), source="展会登记")  # free text
+        tx.run("UPDATE customers SET source = 'shop' WHERE customer_id = 4")
     edits.update_customer(users["steward"], 4, {"city": "杭州市"}, 1)
     at = in_chinese(as_user("manager"))
     at.query_params["id"] = "4"
@@ -248,6 +251,7 @@ def test_customer_360_tables_show_chinese_headers_and_labels(small, users, in_ch
     profile = at.dataframe[0].value
     fields = dict(zip(profile["field"], profile["value"]))
     assert (fields["性别"], fields["获客渠道"], fields["行业"], fields["类型"]) == ("男", "网站", "零售", "B2B")
+    assert fields["来源记录"].split(" / ")[0] == "网店"  # the source system by name, not its code
     assert any(m.label == "生命周期阶段" and m.value == "流失客户" for m in at.metric)
 
     consents = _table(at, "获取途径")
@@ -274,6 +278,12 @@ def test_customer_360_tables_show_chinese_headers_and_labels(small, users, in_ch
         ["部分退款", "网站", "服装"],
         ["已支付", "网站", "服装"],
     ]
+    # one order's amounts with yuan sign, separators and cents ("¥5,408.07"), sorted as numbers
+    grid = next(df for df in at.dataframe if "下单时间" in df.value.columns)
+    formats = {
+        name: c["type_config"]["format"] for name, c in json.loads(grid.proto.columns).items() if "type_config" in c
+    }
+    assert formats == {"金额（元）": "¥%,.2f", "退款金额（元）": "¥%,.2f"}
 
     csv = downloads["orders_csv"]().decode("utf-8-sig").splitlines()
     assert csv[0] == "order_id,order_time,status,amount,refund_amount,channel,category,item_count,source"

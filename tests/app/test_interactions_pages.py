@@ -111,10 +111,10 @@ def test_a_steward_records_one_consent_and_the_profile_shows_it_in_force(one):
     assert rows == [
         {"channel": "sms", "status": "granted", "source": "store", "recorded_by": "steward", "evidence": "form 881"}
     ]
-    assert [s.value for s in at.success] == ["Consent saved: SMS granted."]
+    assert [s.value for s in at.success] == ["Consent saved: SMS, Granted."]
     consents = next(df.value for df in at.dataframe if "Captured via" in df.value.columns)
     assert consents[["Channel", "Status", "Recorded by", "In force"]].values.tolist() == [
-        ["SMS", "granted", "steward", True]
+        ["SMS", "Granted", "steward", True]
     ]
 
 

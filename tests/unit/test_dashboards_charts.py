@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -93,6 +94,26 @@ def test_a_figure_is_built_once_for_the_same_data_and_language():
     breakdown = pd.DataFrame({"dimension": ["channel"] * 2, "value": ["web", "store"], "customers": [3, 5]})
     assert charts.breakdown(breakdown, "channel") is charts.breakdown(breakdown.copy(), "channel")
     assert charts.breakdown(breakdown, "channel", top=1) is not charts.breakdown(breakdown, "channel")
+    # text, Decimal and time values are compared by value, in their order and place
+    events = pd.DataFrame(
+        {
+            "event_time": [pd.Timestamp("2026-01-02 10:00"), pd.Timestamp("2026-02-03 11:00")],
+            "event_type": ["browse", "consult"],
+            "channel": ["web", None],
+        }
+    )
+    orders = pd.DataFrame(
+        {"order_time": [pd.Timestamp("2026-01-02")], "amount": [Decimal("5408.07")], "status": ["paid"]}
+    )
+    timeline = charts.customer_timeline(events, orders)
+    assert charts.customer_timeline(pickle.loads(pickle.dumps(events)), orders.copy()) is timeline
+    for other_events, other_orders in (
+        (events.assign(channel=["app", None]), orders),
+        (events.iloc[::-1], orders),
+        (events, orders.assign(amount=[Decimal("5408.08")])),
+        (events.assign(event_time=events["event_time"] + pd.Timedelta(seconds=1)), orders),
+    ):
+        assert charts.customer_timeline(other_events, other_orders) is not timeline
     # an argument without a content fingerprint is not an error: the figure is built every time
     built = []
 
@@ -124,3 +145,28 @@ def test_margins_hold_the_axes_labels_so_plotly_draws_once():
     assert wide > 200 and 130 < chinese < wide
     empty = charts.breakdown(pd.DataFrame(columns=["dimension", "value", "customers"]), "channel").layout.margin
     assert empty.l < 30 and empty.b < 30  # no axes drawn, no room kept for them
+
+
+def test_the_timeline_labels_dates_as_numbers_and_codes_by_name():
+    """The 360° timeline in Chinese: dates as "2026-03" (plotly's own labels are English month
+    names), and its hover texts name the channel and the order status, not their codes."""
+    i18n.set_language("zh")
+    try:
+        events = pd.DataFrame(
+            {
+                "event_time": pd.to_datetime(["2025-11-02 10:00", "2026-06-03 11:00"]),
+                "event_type": ["browse", "browse"],
+                "channel": ["wechat", None],
+            }
+        )
+        orders = pd.DataFrame(
+            {"order_time": pd.to_datetime(["2026-01-02"]), "amount": [Decimal("5408.07")], "status": ["paid"]}
+        )
+        fig = charts.customer_timeline(events, orders)
+        stops = {tuple(s.dtickrange): s.value for s in fig.layout.xaxis.tickformatstops}
+        assert stops[("M1", "M12")] == "%Y-%m" and all("%b" not in v and "%B" not in v for v in stops.values())
+        browse, order = fig.data
+        assert list(browse.customdata) == [i18n.t("dash.channel.wechat"), ""]
+        assert list(order.customdata[0]) == [5408.07, i18n.t("dash.order.status.paid")]
+    finally:
+        i18n.set_language("en")
