@@ -190,7 +190,10 @@ if tabs["history"].open:
         if len(history):
             st.dataframe(
                 i18n.display_frame(
-                    history, {"username": "dash.actor", "action": "dash.action"}, headers="admin.audit.col"
+                    history,
+                    {"username": "dash.actor", "action": "dash.action"},
+                    headers="admin.audit.col",
+                    json=ui.audit_json("before", "after", "detail"),
                 ),
                 hide_index=True,
             )

@@ -93,8 +93,8 @@ st.dataframe(
         "dimension": t("stewards.q.dimension"),
         "severity": t("stewards.q.severity"),
         "field": t("stewards.q.field"),
-        "checked": t("stewards.q.checked"),
-        "failed": t("stewards.q.failed"),
+        "checked": ui.count_column(t("stewards.q.checked")),
+        "failed": ui.count_column(t("stewards.q.failed")),
     },
 )
 

@@ -174,7 +174,7 @@ st.subheader(
 st.caption(
     t(
         "stewards.rq.fix_caption",
-        source=record["source"],
+        source=i18n.code_label("dash.source", record["source"]),
         record_key=record["source_record_id"],
         rule=t(f"stewards.rule.{flag['rule_id']}")
         if flag["kind"] == "rule"

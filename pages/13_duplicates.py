@@ -8,6 +8,14 @@ from lib.core import i18n
 from lib.core.i18n import t
 
 user = ui.guard("duplicates")
+# fields of the side-by-side comparison stored as codes, with their labels' key prefix
+CODED_FIELDS = {
+    "source": "dash.source",
+    "gender": "dash.gender",
+    "channel": "dash.channel",
+    "industry": "dash.industry",
+    "lifecycle_stage": "dash.stage",
+}
 
 
 @ui.cached
@@ -138,11 +146,10 @@ with tab_pairs:
         table = dedup.compare(user, s_rec["customer_id"], m_rec["customer_id"])
         why = {f: f"{match_model.level_text(v['label'])} ({v['weight']:+.1f})" for f, v in pr["agreement"].items()}
         table["why"] = table["field"].map(why).fillna("")
-        is_source = table["field"] == "source"
-        for side_col in ("a", "b"):
-            table.loc[is_source, side_col] = table.loc[is_source, side_col].map(
-                lambda v: i18n.code_label("dash.source", v)
-            )
+        for field, prefix in CODED_FIELDS.items():  # codes by name: "Online shop", "Female"
+            rows = table["field"] == field
+            for side_col in ("a", "b"):
+                table.loc[rows, side_col] = table.loc[rows, side_col].map(lambda v, p=prefix: i18n.code_label(p, v))
         table["field"] = [i18n.code_label(("stewards.field", "common.col"), f) for f in table["field"]]
         table = table.rename(
             columns={
@@ -242,8 +249,8 @@ with st.expander(t("stewards.dd.accuracy")):
             t(
                 "stewards.dd.accuracy_note",
                 threshold=ev["threshold"],
-                true=ev["true_pairs"],
-                predicted=ev["predicted_pairs"],
+                true=ui.fmt_int(ev["true_pairs"]),
+                predicted=ui.fmt_int(ev["predicted_pairs"]),
             )
         )
     else:

@@ -81,7 +81,10 @@ with tab_churn:
                 {
                     "label": t("marketing.churn.precision_at_k", k=f"{m['k_share']:.0%}"),
                     "value": ui.fmt_pct(m["precision_at_k"]),
-                    "delta": f"{100 * (m['precision_at_k'] - m['baseline_precision_at_k']):+.1f} pp "
+                    "delta": t(
+                        "dash.kpi.pp", value=f"{100 * (m['precision_at_k'] - m['baseline_precision_at_k']):+.1f}"
+                    )
+                    + " "
                     + t("marketing.churn.vs_baseline"),
                 },
                 {
@@ -153,7 +156,24 @@ with tab_churn:
                 },
             )
         with st.expander(t("marketing.churn.versions")):
-            st.dataframe(models.drop(columns=["metrics"]), hide_index=True, width="stretch")
+            model_col = lambda name: t(f"marketing.churn.model.col.{name}")  # noqa: E731
+            st.dataframe(
+                i18n.display_frame(models.drop(columns=["metrics"]), headers="marketing.churn.model.col"),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    model_col("model_id"): st.column_config.NumberColumn(format="%d"),
+                    **{model_col(k): ui.count_column() for k in ("horizon_days", "n_train", "n_holdout")},
+                    **{
+                        model_col(k): st.column_config.NumberColumn(format="percent")
+                        for k in ("base_rate", "precision_at_k", "baseline_precision_at_k", "k_share")
+                    },
+                    **{
+                        model_col(k): st.column_config.NumberColumn(format="%.3f")
+                        for k in ("auc", "baseline_auc", "brier")
+                    },
+                },
+            )
         with st.expander(t("marketing.churn.definition_title")):
             st.markdown(t("marketing.churn.definition"))
 

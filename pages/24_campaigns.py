@@ -67,6 +67,7 @@ else:
         ),
         hide_index=True,
         width="stretch",
+        column_config={t(f"campaigns.col.{k}"): ui.count_column() for k in ("treatment", "control")},
     )
     ids = listing["campaign_id"].astype(int).tolist()
     names = dict(zip(ids, listing["name"]))
@@ -120,7 +121,7 @@ else:
             return t("campaigns.ci", low=fmt(ci.low), high=fmt(ci.high))
 
         def pp(v: float) -> str:
-            return f"{100 * v:+.1f} pp"
+            return t("dash.kpi.pp", value=f"{100 * v:+.1f}")
 
         def money(v: float) -> str:
             return f"{'-' if v < 0 else '+'}¥{abs(v):,.2f}"

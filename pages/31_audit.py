@@ -39,7 +39,11 @@ pages = max(1, math.ceil(total / page_size))
 left, right = st.columns([3, 1])
 page = right.number_input(t("admin.audit.page"), min_value=1, max_value=pages, value=1, step=1)
 rows, _ = audit_trail.search(user, filters, page=int(page), page_size=page_size)
-left.markdown(ui.plural("admin.audit.matches", total) + " · " + t("admin.audit.page_of", page=int(page), pages=pages))
+left.markdown(
+    ui.plural("admin.audit.matches", total)
+    + " · "
+    + t("admin.audit.page_of", page=ui.fmt_int(page), pages=ui.fmt_int(pages))
+)
 
 if rows.empty:
     st.info(t("admin.audit.empty"))
@@ -54,7 +58,7 @@ else:
         rows.drop(columns=["audit_id"]),
         {"action": action_name, "entity": entity_name, "roles": lambda r: ui.role_names(r)},
         headers="admin.audit.col",
-        json={c: ("admin.audit.key", "stewards.field") for c in ("before", "after", "detail")},
+        json=ui.audit_json("before", "after", "detail"),
     )
     st.dataframe(shown, hide_index=True, width="stretch")
 

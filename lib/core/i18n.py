@@ -15,6 +15,7 @@ The current language is per session: lib/ui/session.py sets it at the start of e
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -179,6 +180,11 @@ def money_text(value: Any) -> str:
     return EMPTY if v != v else MONEY_FORMAT.format(v)
 
 
+# Stored values shown in words (common.value.unmasked -> "Unmasked"); ISO times to the minute.
+VALUE_PREFIXES = ["common.value"]
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
 def readable_json(value: Any, prefixes: Prefixes = ()) -> str:
     """JSON text (an audit entry's details, a quarantined row) as "Key: value; Key: value" in
     the current language: keys through the given key prefixes, nested objects in brackets,
@@ -208,10 +214,18 @@ def readable_json(value: Any, prefixes: Prefixes = ()) -> str:
             return "(" + pairs(v) + ")"
         if isinstance(v, list):
             return ", ".join(text(x) for x in v) or EMPTY
-        return str(v)
+        if isinstance(v, str) and _ISO_TIME.match(v):
+            return v[:16].replace("T", " ")  # "2026-12-03T08:09:59.123" -> "2026-12-03 08:09"
+        return str(_label(VALUE_PREFIXES, v))
 
     def pairs(d: dict) -> str:
-        return "; ".join(f"{_label(prefix_list, k)}: {text(v)}" for k, v in d.items())
+        return "; ".join(f"{key_text(k)}: {text(v)}" for k, v in d.items())
+
+    def key_text(k: Any) -> Any:
+        label = _label(prefix_list, k)
+        if label is not k or not isinstance(k, str):
+            return label
+        return code_text((), k)  # a key without a label made readable: "flags_opened" -> "Flags opened"
 
     if isinstance(data, dict):
         return pairs(data) or EMPTY

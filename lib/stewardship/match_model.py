@@ -654,6 +654,27 @@ def name_keys(full_name, family, given) -> tuple:
 
 
 _EXACT = re.compile(r"^exact match (?:on|of) (?P<col>[a-z_]+)$", re.I)
+# The levels this model labels itself (above), each with its key under stewards.dd.level.
+_LEVEL_KEYS = {
+    "same characters": "same_characters",
+    "same name (pinyin/Latin, either order)": "same_name_key",
+    "same name up to fuzzy pinyin (zh/z, ch/c, sh/s, ng/n)": "fuzzy_pinyin",
+    "one part equal, the other similar": "part_similar",
+    "one part equal, the other missing": "part_missing",
+    "both parts similar": "parts_similar",
+    "same given name, family name differs": "same_given_name",
+    "same birth date": "same_birth_date",
+    "day and month swapped": "day_month_swapped",
+    "one of year, month, day differs": "one_date_part",
+    "within a year": "within_a_year",
+    "one address starts the other (building/unit left out)": "address_prefix",
+    "address similar (JW ≥ 0.92)": "address_similar",
+    "address close (JW ≥ 0.8)": "address_close",
+    "one digit differs": "one_digit",
+    "one digit differs, names agree": "one_digit_names_agree",
+}
+# "same email", "same email, names agree", "same number, names differ" (_shared's levels)
+_SHARED = re.compile(r"^same (?P<what>address|postcode|number|email)(?:, names (?P<names>agree|differ))?$")
 _COLUMN = re.compile(r"\b(" + "|".join(sorted(FIELD_LABELS, key=len, reverse=True)) + r"|mobile_key|name_pinyin)\b")
 
 
@@ -669,11 +690,18 @@ def level_text(label: str) -> str:
         )
 
     text = (label or "").strip()
-    if text.lower() in ("missing", "null"):
+    if text.lower() in ("missing", "null") or text.lower().endswith(" is null"):
         return i18n.t("stewards.dd.level.missing")
     if text.lower().startswith("all other"):
         return i18n.t("stewards.dd.level.other")
     exact = _EXACT.match(text)
     if exact:
         return i18n.t("stewards.dd.level.exact", field=field(exact.group("col")))
+    if text in _LEVEL_KEYS:
+        return i18n.t(f"stewards.dd.level.{_LEVEL_KEYS[text]}")
+    shared = _SHARED.match(text)
+    if shared:
+        names = shared.group("names")
+        key = "stewards.dd.level.exact" if names is None else f"stewards.dd.level.same_names_{names}"
+        return i18n.t(key, field=field({"number": "mobile"}.get(shared.group("what"), shared.group("what"))))
     return _COLUMN.sub(lambda m: field(m.group(1)), text)

@@ -20,6 +20,7 @@ from lib.ui.session import _load_chart_library, _plotly_chunk  # noqa: F401 - te
 from lib.ui.widgets import (
     EMPTY,
     chart,
+    audit_json,
     count_column,
     fmt_compact,
     kpi_value,
@@ -47,6 +48,7 @@ from lib.ui.widgets import (
 __all__ = [
     "COOKIE_NAME",
     "EMPTY",
+    "audit_json",
     "count_column",
     "fmt_compact",
     "kpi_value",

@@ -23,7 +23,7 @@ from lib.core.i18n import t
 from lib.security import auth
 from lib.stewardship import edits, records
 from lib.ui.errors import shown
-from lib.ui.widgets import fmt_times
+from lib.ui.widgets import audit_json, fmt_times
 
 TEXT_FIELDS = [f for f in records.FIELDS if f not in ("gender", "customer_type", "id_number")]
 LAYOUT = list(records.FIELDS)  # the form's order: validation.EDITABLE_FIELDS
@@ -294,6 +294,7 @@ def _history(user: auth.User, cid: int) -> None:
             history.drop(columns=[c for c in ("detail",) if c in history.columns]),
             {"username": "dash.actor", "action": "dash.action"},
             headers="admin.audit.col",
+            json=audit_json("before", "after"),
         ),
         hide_index=True,
     )

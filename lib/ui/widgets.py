@@ -142,6 +142,12 @@ def money_column(label: str | None = None, cents: bool = False, **kwargs) -> Any
     return st.column_config.NumberColumn(label, format="¥%,.2f" if cents else "¥%,.0f", **kwargs)
 
 
+def audit_json(*columns: str) -> dict[str, tuple[str, ...]]:
+    """i18n.display_frame's `json` for an audit entry's JSON columns (before, after, detail):
+    shown as "City: 杭州; Client: local", keys named as the fields they are."""
+    return {column: ("stewards.field",) for column in columns}
+
+
 def count_column(label: str | None = None, **kwargs) -> Any:
     """A st.dataframe column of counts with thousands separators (sorts as a number)."""
     return st.column_config.NumberColumn(label, format="%,d", **kwargs)
@@ -305,7 +311,14 @@ def paginator(total: int, page_size: int, key: str) -> int:
         args=(1,),
         icon=":material/chevron_right:",
     )
-    mid.caption(t("dash.page.of.one" if total == 1 else "dash.page.of", page=page, pages=pages, total=f"{total:,}"))
+    mid.caption(
+        t(
+            "dash.page.of.one" if total == 1 else "dash.page.of",
+            page=f"{page:,}",
+            pages=f"{pages:,}",
+            total=f"{total:,}",
+        )
+    )
     return page
 
 

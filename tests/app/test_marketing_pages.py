@@ -122,7 +122,7 @@ def test_churn_page_shows_model_vs_baseline_scores_and_clv(wh):
     labels = [m.label for m in at.metric]
     assert labels[:2] == ["Holdout ROC AUC", "Recency baseline AUC"]
     assert "High risk" in labels
-    assert any(label.startswith("Backtest: predicted purchases") for label in labels)
+    assert any(label.startswith("Predicted (backtest)") for label in labels)
     assert len(at.get("plotly_chart")) == 4  # calibration, importance, backtest, CLV by segment
     model = churn.models().iloc[0]
     assert at.metric[0].value == f"{model['auc']:.3f}"

@@ -115,7 +115,7 @@ def test_merge_screen_merges_with_survivorship_and_undoes(ran):
     assert list(pairs.columns)[:3] == ["Pair", "Match probability", "Customer (left)"]
     assert pairs[["Customer (left)", "Customer (right)"]].values.tolist() == [[13, 14]]
     table = at.dataframe[1].value
-    assert "same number (+15.7)" in table.iloc[:, -1].tolist()
+    assert "Same Mobile (+15.7)" in table.iloc[:, -1].tolist()  # the level in words of the page language
     button(at, "Merge").click().run()
     assert not at.exception
     assert warehouse.scalar("SELECT merged_into FROM customers WHERE customer_id = 14") == 13

@@ -63,7 +63,11 @@ def test_money_codes_json_and_shared_headers():
             "source": ["wechat_mall", "legacy_erp"],
             "industry": ["professional_services", None],
             "amount": [192719946.4, None],
-            "detail": ['{"client": "local", "rows": 1408, "ok": true}', "plain text"],
+            "detail": [
+                '{"client": "local", "rows": 1408, "ok": true, "session_started": "2026-12-03T08:09:59.123",'
+                ' "contacts": "unmasked", "flags_opened": 3}',
+                "plain text",
+            ],
         }
     )
     shown = i18n.display_frame(frame, money=["amount"], json={"detail": ()}, headers="nothing.here")
@@ -71,7 +75,11 @@ def test_money_codes_json_and_shared_headers():
     assert shown["Source"].tolist() == ["WeChat mall", "legacy_erp"]  # an unknown source as stored
     assert shown["industry"].tolist() == ["Professional services", "—"]
     assert shown["amount"].tolist() == ["¥192,719,946", "—"]
-    assert shown["detail"].tolist() == ["Client: local; Rows: 1,408; ok: yes", "plain text"]
+    # keys by name (one without a label made readable), times to the minute, known values in words
+    assert shown["detail"].tolist() == [
+        "Client: local; Rows: 1,408; Ok: yes; Session started: 2026-12-03 08:09; Contacts: Unmasked; Flags opened: 3",
+        "plain text",
+    ]
 
 
 def test_codes_in_chinese(zh):

@@ -214,3 +214,36 @@ def test_a_shared_id_number_or_given_name_and_birth_date_is_not_a_household(stw_
     # the family and the twins at one address (different given names, no shared ID) stay apart
     for a, b in (("F1", "F2"), ("F1", "F3"), ("F2", "F3"), ("T1", "T2")):
         assert _prob(ids, a, b) < dedup.CANDIDATE_THRESHOLD, (a, b)
+
+
+@pytest.mark.parametrize("names", [True, False])
+def test_every_comparison_level_reads_in_the_page_language(names):
+    """The pair table's "why" column: each level the match model defines is shown in words of
+    the page's language (Chinese stewards read "邮箱相同，姓名一致", not "same email, names agree")."""
+    import re
+
+    from lib.core import i18n
+    from lib.stewardship import match_model
+
+    fields = {"name", "birth_date", "address_n", "postcode", "mobile_key", "email_norm", "id_hash"}
+    if not names:
+        fields.discard("name")
+    labels = [
+        level.as_dict().get("label_for_charts") or level.as_dict().get("sql_condition", "")
+        for comparison in match_model.comparisons(fields)
+        for level in comparison.get_comparison(warehouse_dialect()).comparison_levels
+    ]
+    english = re.compile(
+        r"\b(same|names?|agree|differs?|similar|close|within|swapped|characters|part|digit|null)\b", re.I
+    )
+    i18n.set_language("zh")
+    try:
+        shown = {label: match_model.level_text(label) for label in labels if label}
+    finally:
+        i18n.set_language("en")
+    assert len(shown) >= (10 if names else 5)
+    assert not {label: text for label, text in shown.items() if english.search(text)}
+
+
+def warehouse_dialect() -> str:
+    return "duckdb"
