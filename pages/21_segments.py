@@ -100,6 +100,53 @@ if STATE not in st.session_state:
     st.session_state[LOADED] = None
 
 
+def value_label(field_key: str):
+    """How a stored value of the field is shown: "Champions" -> "冠军客户", "wechat" -> "微信"."""
+    if field_key == "rfm_segment":
+        return lambda v: t(f"marketing.rfm.seg.{charts.rfm_slug(v)}")
+    if field_key in segments.CATEGORY_FIELDS or segments.FIELDS[field_key].kind == "list":
+        return prefs_ui.category_label
+    prefixes = {
+        "lifecycle_stage": "dash.stage",
+        "churn_risk": "marketing.tier",
+        "price_level": "prefs.price_level",
+        "nps_category": "fb.category",
+        "gender": "dash.gender",
+        "channel": "dash.channel",
+        "source": "dash.source",
+        "industry": "dash.industry",
+    }
+    prefix = prefixes.get(field_key)
+    return (lambda v: i18n.code_label(prefix, v)) if prefix else str
+
+
+def reads_as(definition: dict) -> str:
+    """The definition in words of the page's language: (RFM segment is Champions AND ...)."""
+
+    def group(node: dict) -> str:
+        parts = [group(c) if "op" in c else condition(c) for c in node["conditions"]]
+        joiner = f" {t('common.and') if node['op'] == 'and' else t('common.or')} "
+        if not parts:
+            return t("marketing.builder.everyone" if node["op"] == "and" else "marketing.builder.nobody")
+        return "(" + joiner.join(parts) + ")"
+
+    def condition(c: dict) -> str:
+        field, op, value = t("marketing.field." + c["field"]), t("marketing.op." + c["operator"]), c.get("value")
+        if value is None or c["operator"] in segments.NO_VALUE:
+            return f"{field} {op}"
+        if "…" in op:  # "within the last … days": the number in its place
+            return f"{field} {op.replace('…', f' {value} ')}".replace("  ", " ")
+        if c["operator"] == "between":
+            return f"{field} {op} {value[0]} – {value[1]}"
+        label = value_label(c["field"])
+        if isinstance(value, list):
+            joined = ("、" if i18n.language() == "zh" else ", ").join(str(label(v)) for v in value)
+            return f"{field} {op} {joined}"
+        return f"{field} {op} {label(value)}"
+
+    return group(segments.validate(definition))
+
+
 def value_widget(cond: dict) -> object:
     """The value input for one condition; returns the value (None for no-value operators)."""
     field, op, key = segments.FIELDS[cond["field"]], cond["operator"], f"seg_c{cond['id']}_v{cond['operator']}"
@@ -121,21 +168,7 @@ def value_widget(cond: dict) -> object:
         )
     if field.kind in ("enum", "text") and op not in ("contains", "starts_with"):
         options = cached_values(field.key, as_of)
-        fmt = (
-            (lambda v: t(f"marketing.rfm.seg.{charts.rfm_slug(v)}"))
-            if field.key == "rfm_segment"
-            else (lambda v: t(f"dash.stage.{v}"))
-            if field.key == "lifecycle_stage"
-            else (lambda v: t(f"marketing.tier.{v}"))
-            if field.key == "churn_risk"
-            else (lambda v: t(f"prefs.price_level.{v}"))
-            if field.key == "price_level"
-            else prefs_ui.category_label
-            if field.key in segments.CATEGORY_FIELDS
-            else (lambda v: t(f"fb.category.{v}"))
-            if field.key == "nps_category"
-            else str
-        )
+        fmt = value_label(field.key)
         if op in ("in", "not_in"):
             default = [v for v in (current or []) if v in options]
             return st.multiselect(
@@ -270,7 +303,7 @@ with tab_build:
     if problem:
         st.warning(t("marketing.builder.incomplete", message=problem))
     else:
-        st.caption(t("marketing.builder.reads_as", text=segments.describe(definition)))
+        st.caption(t("marketing.builder.reads_as", text=reads_as(definition)))
         definition_json = json.dumps(definition, sort_keys=True, ensure_ascii=False)
         stats = cached_stats(definition_json, as_of)
         ui.kpi_row(

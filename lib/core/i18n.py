@@ -66,6 +66,13 @@ def has(key: str) -> bool:
     return key in catalog()
 
 
+def codes(prefix: str) -> list[str]:
+    """The codes labelled under `prefix`, in the catalog's order: "dash.industry" ->
+    ["manufacturing", "retail", ...] (the choices a form offers for a coded field)."""
+    start = prefix + "."
+    return [key[len(start) :] for key in catalog() if key.startswith(start) and "." not in key[len(start) :]]
+
+
 Prefixes = str | Iterable[str]  # a key prefix, or several tried in order
 
 

@@ -101,6 +101,9 @@ def apply(fig: go.Figure, title: str | None = None, height: int | None = None) -
     axes = [k for k in fig.layout if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]
     layout.update({k: {"automargin": True} for k in axes})
     layout["margin"] = _margins(fig, layout["margin"])
+    if i18n.language() == "zh":
+        for name, ticks in _chinese_number_ticks(fig).items():
+            layout[name] = {**layout.get(name, {}), **ticks}
     fig.update_layout(layout)
     _single_points(fig)
     return fig
@@ -179,6 +182,70 @@ def _char_px(ch: str) -> float:
     if ch.islower() or ch in " .,:;'()-/":
         return NARROW_CHAR_PX
     return CHAR_PX
+
+
+# Chinese reads large numbers in 万 (10^4) and 亿 (10^8): "¥1.5亿", "40万", where plotly writes
+# "¥150M", "400k" whatever the language. In Chinese, a numeric value axis reaching 10,000 gets
+# its ticks placed and labelled here, from the values its traces draw.
+WAN, YI = 10_000, 100_000_000
+
+
+def _chinese_number_ticks(fig: go.Figure) -> dict[str, dict]:
+    """{axis name: tickvals and ticktext} for the numeric value axes of `fig` that reach 10,000."""
+    extents: dict[str, list[float]] = {}
+    stacks: dict[tuple[str, Any], float] = {}
+    stacked = fig.layout.barmode in ("stack", "relative")
+    for trace in fig.data:
+        if trace.type not in ("scatter", "scattergl", "bar"):
+            continue
+        across = trace.type == "bar" and trace.orientation == "h"
+        letter, other = ("x", "y") if across else ("y", "x")
+        ref = getattr(trace, f"{letter}axis", None) or letter
+        drawn = getattr(trace, letter, None)
+        values = pd.to_numeric(pd.Series([] if drawn is None else list(drawn), dtype=object), errors="coerce")
+        if values.isna().all():
+            continue
+        low, high = float(values.min()), float(values.max())
+        if trace.type == "bar":
+            low, high = min(low, 0.0), max(high, 0.0)
+            if stacked:  # a stack reaches the sum of its positive parts
+                categories = getattr(trace, other, None)
+                for category, value in zip(range(len(values)) if categories is None else categories, values):
+                    if value > 0:
+                        stacks[(ref, category)] = stacks.get((ref, category), 0.0) + float(value)
+        extent = extents.setdefault(ref, [low, high])
+        extent[0], extent[1] = min(extent[0], low), max(extent[1], high)
+    for (ref, _category), total in stacks.items():
+        extents[ref][1] = max(extents[ref][1], total)
+    out: dict[str, dict] = {}
+    for ref, (low, high) in extents.items():
+        name = f"{ref[0]}axis{ref[1:]}"
+        axis = fig.layout[name]
+        if axis.type in ("category", "date", "log") or axis.tickformat or axis.tickvals is not None:
+            continue
+        if axis.range is not None:
+            low, high = (float(v) for v in axis.range)
+        if max(abs(low), abs(high)) < WAN or high <= low:
+            continue
+        step = _nice_step((high - low) / 5)
+        ticks = np.arange(np.ceil(low / step) * step, high + step / 1000, step)
+        prefix, suffix = axis.tickprefix or "", axis.ticksuffix or ""
+        out[name] = {"tickvals": ticks.tolist(), "ticktext": [prefix + _wan(v) + suffix for v in ticks]}
+    return out
+
+
+def _nice_step(rough: float) -> float:
+    """1, 2 or 5 times a power of ten, at least `rough`."""
+    power = 10 ** np.floor(np.log10(rough))
+    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= rough))
+
+
+def _wan(value: float) -> str:
+    """A tick value in 万/亿: 150000000 -> "1.5亿", 400000 -> "40万", 5000 -> "5000"."""
+    for unit, name in ((YI, "亿"), (WAN, "万")):
+        if abs(value) >= unit:
+            return f"{value / unit:.4g}{name}"
+    return f"{value:.4g}"
 
 
 def month_axis(fig: go.Figure, title: str | None = None) -> None:

@@ -56,6 +56,20 @@ def _inputs(prefix: str, shown_values: dict) -> dict:
                 format_func=lambda g: t(f"dash.gender.{g}") if g else "–",
                 key=key,
             )
+        elif f == "industry":  # the known industries by name; another may be typed
+            known = i18n.codes("dash.industry")
+            options = ["", *known, *([current] if current and current not in known else [])]
+            values[f] = (
+                col.selectbox(
+                    label,
+                    options,
+                    index=options.index(current) if current in options else 0,
+                    format_func=lambda code: i18n.code_label("dash.industry", code) if code else "–",
+                    accept_new_options=True,
+                    key=key,
+                )
+                or ""
+            )
         elif f == "customer_type":
             values[f] = col.selectbox(label, TYPES, index=TYPES.index(current) if current in TYPES else 0, key=key)
         elif f == "id_number":

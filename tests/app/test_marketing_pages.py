@@ -82,6 +82,8 @@ def test_segments_page_counts_saves_and_exports_an_audited_audience(wh):
     assert len(at.get("plotly_chart")) == 1  # reachable audience
     value_box = next(s for s in at.selectbox if (s.key or "").endswith("_veq"))
     value_box.select("At Risk").run()
+    # the condition in words, not its codes ("rfm_segment eq \"At Risk\"")
+    assert "Reads as: (RFM segment is At Risk)" in [c.value for c in at.caption]
     members = int(at.metric[0].value.replace(",", ""))
     assert (
         members

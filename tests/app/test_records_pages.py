@@ -49,10 +49,21 @@ def customers() -> int:
 def test_a_steward_adds_a_valid_customer_and_gets_a_link_to_its_360_page(wh):
     at = open_page(as_user("steward"), NEW)
     fill_new(at, full_name="王小明", mobile="13800138000", email="wang@example.com", city="广州市")
+    industry = at.selectbox(key="nc_0_industry")  # industries offered by name, stored as codes
+    assert industry.format_func("professional_services") == "Professional services"
+    industry.set_value("retail")
     click(at, "Check and save")
     assert texts(at.success) == ["Customer 2 was saved."]
-    row = warehouse.one("SELECT full_name, mobile, source, source_record_id FROM customers WHERE customer_id = 2")
-    assert row == {"full_name": "王小明", "mobile": "+8613800138000", "source": "manual", "source_record_id": "M2"}
+    row = warehouse.one(
+        "SELECT full_name, mobile, source, source_record_id, industry FROM customers WHERE customer_id = 2"
+    )
+    assert row == {
+        "full_name": "王小明",
+        "mobile": "+8613800138000",
+        "source": "manual",
+        "source_record_id": "M2",
+        "industry": "retail",
+    }
     assert at.text_input(key="nc_1_full_name").value == ""  # a fresh form for the next customer
 
 

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 from lib.dashboards import charts
-from lib.core import i18n
+from lib.core import i18n, plot_theme
 
 
 @pytest.fixture(autouse=True)
@@ -170,3 +170,36 @@ def test_the_timeline_labels_dates_as_numbers_and_codes_by_name():
         assert list(order.customdata[0]) == [5408.07, i18n.t("dash.order.status.paid")]
     finally:
         i18n.set_language("en")
+
+
+def test_chinese_axes_count_in_wan_and_yi():
+    """In Chinese a value axis reaching 10,000 is labelled in 万/亿 ("¥1.5亿", "40万"), where
+    plotly would write "¥150M" and "400k"; stacked bars reach their stack's sum; English keeps
+    plotly's own labels, and small numbers are left alone."""
+    frame = pd.DataFrame(
+        {
+            "month": pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01"]),
+            "revenue": [1.2e8, 1.5e8, 0.9e8],
+            "new_customers": [40_000, 52_000, 61_000],
+            "active_customers": [400_000, 410_000, 390_000],
+            "orders": [1, 2, 3],
+        }
+    )
+    i18n.set_language("zh")
+    try:
+        revenue = charts.monthly_revenue(frame).layout.yaxis
+        assert list(revenue.ticktext) == ["¥0", "¥5000万", "¥1亿", "¥1.5亿"]
+        assert list(revenue.tickvals) == [0, 5e7, 1e8, 1.5e8]
+        customers = charts.monthly_customers(frame).layout.yaxis
+        assert customers.ticktext[-1] == "40万" and all("k" not in x and "M" not in x for x in customers.ticktext)
+        small = charts.monthly_customers(frame.assign(new_customers=[4, 5, 6], active_customers=[40, 41, 39]))
+        assert small.layout.yaxis.ticktext is None
+        stacked = plot_theme.apply(
+            go.Figure(
+                [go.Bar(x=["a", "b"], y=[30_000, 10_000]), go.Bar(x=["a", "b"], y=[30_000, 5_000])]
+            ).update_layout(barmode="stack")
+        )
+        assert stacked.layout.yaxis.ticktext[-1] == "6万"  # up to the 60,000 stack, not its 30,000 parts
+    finally:
+        i18n.set_language("en")
+    assert charts.monthly_revenue(frame).layout.yaxis.ticktext is None
