@@ -38,5 +38,5 @@ def test_steward_adds_a_customer_and_sees_its_360_page(app_server, page):
     settle(page, timeout=120)
     no_exceptions(page)
     screenshot(page, "records-new-customer-360")
-    assert page.get_by_text("manual / M" + customer_id).count() >= 1  # source / record key in the profile
+    assert page.get_by_text("Entered by hand / M" + customer_id).count() >= 1  # source / record key in the profile
     assert page.get_by_text("Edit profile").count() == 1
