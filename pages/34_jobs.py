@@ -5,6 +5,7 @@ import streamlit as st
 
 from lib import ui
 from lib.admin import jobs, scheduler
+from lib.core import i18n
 from lib.core.i18n import display_frame, t
 
 user = ui.guard("jobs")
@@ -45,7 +46,10 @@ table = overview.assign(
     next_run=ui.fmt_times(overview["next_run"], "%Y-%m-%d %H:%M"),
     duration=seconds(overview["duration_s"]),
     rows=counts(overview["rows"]),
-    detail=[e if o == "failed" else n for o, e, n in zip(overview["outcome"], overview["error"], overview["note"])],
+    detail=[
+        e if o == "failed" else i18n.note_text(n)
+        for o, e, n in zip(overview["outcome"], overview["error"], overview["note"])
+    ],
 )[["job", "schedule", "last_run", "duration", "outcome", "rows", "next_run", "detail"]]
 st.dataframe(
     display_frame(table, {"outcome": "jobs.outcome"}, headers="jobs.col"),
@@ -70,10 +74,12 @@ if right.button(t("jobs.run.button"), type="primary", key="jobs_run_now"):
                 message = t("jobs.run.failed", job=label, error=run.error)
                 status.update(label=message, state="error")
             elif run.outcome == "skipped":
-                message = t("jobs.run.skipped", job=label, note=run.note)
+                message = t("jobs.run.skipped", job=label, note=i18n.note_text(run.note))
                 status.update(label=message, state="complete")
             else:
-                message = t("jobs.run.ok", job=label, rows=ui.fmt_int(run.rows), seconds=took, note=run.note)
+                message = t(
+                    "jobs.run.ok", job=label, rows=ui.fmt_int(run.rows), seconds=took, note=i18n.note_text(run.note)
+                )
                 status.update(label=message, state="complete")
             st.session_state["jobs_flash" if run.outcome != "failed" else "jobs_error"] = message
             done = True
@@ -115,7 +121,9 @@ else:
         duration=seconds(past["duration_s"]),
         rows=counts(past["rows_touched"]),
         user=past["started_by"],
-        detail=[e if o == "failed" else n for o, e, n in zip(past["outcome"], past["error"], past["note"])],
+        detail=[
+            e if o == "failed" else i18n.note_text(n) for o, e, n in zip(past["outcome"], past["error"], past["note"])
+        ],
     )[["run_id", "job", "trigger", "user", "started_at", "finished_at", "duration", "outcome", "rows", "detail"]]
     st.dataframe(
         display_frame(past, {"outcome": "jobs.outcome", "trigger": "jobs.trigger"}, headers="jobs.col"),

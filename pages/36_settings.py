@@ -70,7 +70,7 @@ for group in settings.GROUPS:
 st.subheader(t("settings.change.title"))
 keys = list(overview["key"])
 key = st.selectbox(
-    t("settings.change.setting"), keys, format_func=lambda k: f"{t(f'settings.name.{k}')} ({k})", key="settings_key"
+    t("settings.change.setting"), keys, format_func=lambda k: t(f"settings.name.{k}"), key="settings_key"
 )
 current = overview.set_index("key").loc[key]
 st.caption(t(f"settings.meaning.{key}"))

@@ -415,7 +415,7 @@ def take_snapshot(ctx: hooks.JobContext) -> hooks.JobResult:
     rows = sum(t["rows"] for t in manifest["tables"].values())
     return hooks.JobResult(
         rows=rows,
-        note=f"snapshot {manifest['id']}: {len(manifest['tables'])} tables; {len(removed)} older snapshot(s) removed by retention",
+        note=hooks.note("jobs.note.backup", id=manifest["id"], tables=len(manifest["tables"]), removed=len(removed)),
     )
 
 
@@ -424,7 +424,7 @@ def restore_drill(ctx: hooks.JobContext) -> hooks.JobResult:
     """Restore the newest snapshot into a temporary copy and compare it with its manifest
     (backup.drill); the live warehouse is not touched. A failed check fails the job."""
     if not backup.snapshots():
-        return hooks.JobResult(skipped=True, note="There is no snapshot to drill yet.")
+        return hooks.JobResult(skipped=True, note=hooks.note("jobs.note.no_snapshot"))
     ctx.progress(0.1, "drill")
     result = backup.drill(auth.SYSTEM)
     ctx.progress(1.0, "drill")
@@ -432,7 +432,9 @@ def restore_drill(ctx: hooks.JobContext) -> hooks.JobResult:
     if not result.passed:
         failed = [r.table for r in result.tables if not r.ok] + [k for k, ok in result.checks.items() if not ok]
         raise JobFailed(f"restore drill of snapshot {result.snapshot_id} failed: {', '.join(failed)}")
-    return hooks.JobResult(rows=rows, note=f"snapshot {result.snapshot_id}: {len(result.tables)} tables verified")
+    return hooks.JobResult(
+        rows=rows, note=hooks.note("jobs.note.drill", id=result.snapshot_id, tables=len(result.tables))
+    )
 
 
 @hooks.job("lake_maintenance", "30 4 * * *", modes=("lake",), order=80)
@@ -449,5 +451,5 @@ def lake_maintenance(ctx: hooks.JobContext) -> hooks.JobResult:
     ctx.progress(1.0, "compact")
     return hooks.JobResult(
         rows=int(result["rewritten_files"]) + int(result["merged_files"]),
-        note=", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.items()),
+        note=hooks.note("jobs.note.compact", **{k: f"{int(v):,}" for k, v in result.items()}),
     )

@@ -28,6 +28,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from lib.admin import jobs
+from lib.core import i18n
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def fire(name: str) -> None:
     """A job's scheduled time has come: run it unless another process already did."""
     try:
         for run in jobs.run_due(names=[name]):
-            log.info("job %s: %s (%s rows) %s", run.name, run.outcome, run.rows, run.error or run.note)
+            log.info("job %s: %s (%s rows) %s", run.name, run.outcome, run.rows, run.error or i18n.note_text(run.note))
     except Exception:  # noqa: BLE001 - keep the scheduler alive; the run (if any) recorded its error
         log.exception("scheduled job %s could not run", name)
 

@@ -17,7 +17,7 @@ import sys
 import pandas as pd
 
 from lib.admin import jobs
-from lib.core import warehouse
+from lib.core import i18n, warehouse
 from lib.security import auth
 
 
@@ -74,7 +74,9 @@ def cmd_run(args) -> int:
     if run.outcome == "failed":
         print(f"job {run.name} (run {run.run_id}) failed after {seconds:.0f} s: {run.error}")
         return 1
-    print(f"job {run.name} (run {run.run_id}): {run.outcome}, {run.rows:,} rows, {seconds:.0f} s. {run.note}")
+    print(
+        f"job {run.name} (run {run.run_id}): {run.outcome}, {run.rows:,} rows, {seconds:.0f} s. {i18n.note_text(run.note)}"
+    )
     return 0
 
 
@@ -84,7 +86,7 @@ def cmd_history(args) -> int:
     if frame.empty:
         print("no runs yet")
     for r in frame.to_dict("records"):
-        detail = r["error"] if r["outcome"] == "failed" else r["note"]
+        detail = r["error"] if r["outcome"] == "failed" else i18n.note_text(r["note"])
         print(
             f"{r['run_id']:>6} {r['name']:<22} {_when(r['started_at']):<16} {r['trigger']:<8} "
             f"{r['outcome']:<8} {_count(r['rows_touched']):>10} {_seconds(r['duration_s']):>8}  {detail or ''}"

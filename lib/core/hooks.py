@@ -18,8 +18,10 @@ the areas' jobs and the alerts hear of them without either importing the other.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -112,6 +114,12 @@ class JobResult:
     note: str = ""
     skipped: bool = False
     watermark: int | None = None
+
+
+def note(key: str, **values: Any) -> str:
+    """A job's note stored as its text key and values, so that every reader sees it in their
+    own language (i18n.note_text); numbers come formatted, "1,408"."""
+    return json.dumps({"note": key, "values": {k: str(v) for k, v in values.items()}}, ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ The current language is per session: lib/ui/session.py sets it at the start of e
 from __future__ import annotations
 
 import contextvars
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
@@ -64,6 +65,18 @@ def t(key: str, lang: str | None = None, **params) -> str:
 
 def has(key: str) -> bool:
     return key in catalog()
+
+
+def note_text(value: Any) -> Any:
+    """A note stored by hooks.note in the current language; any other value as it is (notes
+    of runs recorded before notes had keys)."""
+    if not (isinstance(value, str) and value.startswith('{"note"')):
+        return value
+    try:
+        stored = json.loads(value)
+        return t(stored["note"], **stored.get("values", {}))
+    except (ValueError, KeyError, TypeError):
+        return value
 
 
 def codes(prefix: str) -> list[str]:

@@ -16,14 +16,15 @@ def refresh_aggregates(ctx: hooks.JobContext) -> hooks.JobResult:
     ctx.progress(0.1, "aggregates")
     meta = aggregates.refresh()
     ctx.progress(1.0, "aggregates")
-    counts = (
-        f"{int(meta.get('customers') or 0):,} customers, {int(meta.get('orders') or 0):,} orders, "
-        f"{int(meta.get('events') or 0):,} events"
-    )
+    counts = {k: f"{int(meta.get(k) or 0):,}" for k in ("customers", "orders", "events")}
     if not meta.get("rebuilt"):  # nothing they count changed: kept, and every page's cache too
         built = meta.get("refreshed_at")
-        since = f"{built:%Y-%m-%d %H:%M}" if built else "the last build"
-        return hooks.JobResult(rows=0, note=f"Unchanged since {since}: kept ({counts})")
+        if built is None:
+            return hooks.JobResult(rows=0, note=hooks.note("jobs.note.aggregates_kept_first", **counts))
+        return hooks.JobResult(
+            rows=0, note=hooks.note("jobs.note.aggregates_kept", since=f"{built:%Y-%m-%d %H:%M}", **counts)
+        )
     return hooks.JobResult(
-        rows=int(meta.get("customers") or 0), note=f"{counts} in {float(meta.get('seconds') or 0):.1f} s"
+        rows=int(meta.get("customers") or 0),
+        note=hooks.note("jobs.note.aggregates", seconds=f"{float(meta.get('seconds') or 0):.1f}", **counts),
     )

@@ -19,16 +19,16 @@ from lib.security import auth
 @hooks.job("churn_rescore", "0 3 * * *", order=40)
 def rescore_churn(ctx: hooks.JobContext) -> hooks.JobResult:
     if warehouse.scalar("churn_latest_model_id", horizon_days=None) is None:
-        return hooks.JobResult(
-            skipped=True, note="No churn model has been trained yet: train one on the Churn page; nothing was scored."
-        )
+        return hooks.JobResult(skipped=True, note=hooks.note("jobs.note.no_churn_model"))
     detail = churn.score(auth.SYSTEM, progress=ctx.progress)
     tiers = detail["tiers"]
     return hooks.JobResult(
         rows=int(detail["scored"]),
-        note=(
-            f"model {detail['model_id']}: {detail['scored']:,} scored (high {tiers['high']:,}, "
-            f"medium {tiers['medium']:,}, low {tiers['low']:,})"
+        note=hooks.note(
+            "jobs.note.churn",
+            model=detail["model_id"],
+            scored=f"{detail['scored']:,}",
+            **{tier: f"{tiers[tier]:,}" for tier in ("high", "medium", "low")},
         ),
     )
 
@@ -53,7 +53,10 @@ def refresh_preferences(ctx: hooks.JobContext) -> hooks.JobResult:
     """Category preferences and the next category to offer, as of the new day."""
     ctx.progress(0.1, "preferences")
     done = preferences.refresh()
-    return hooks.JobResult(rows=int(done["customers"]), note=f"{done['customers']:,} customers as of {done['as_of']}")
+    return hooks.JobResult(
+        rows=int(done["customers"]),
+        note=hooks.note("jobs.note.preferences", customers=f"{done['customers']:,}", as_of=done["as_of"]),
+    )
 
 
 @hooks.job("clv_rescore", "30 3 * * *", order=50)
@@ -61,11 +64,14 @@ def rescore_clv_job(ctx: hooks.JobContext) -> hooks.JobResult:
     ctx.progress(0.1, "clv")
     detail = rescore_clv(auth.SYSTEM)
     if detail is None:
-        return hooks.JobResult(
-            skipped=True, note="No CLV model has been fitted yet: run `clv score` once; nothing was scored."
-        )
+        return hooks.JobResult(skipped=True, note=hooks.note("jobs.note.no_clv_model"))
     ctx.progress(1.0, "clv")
     return hooks.JobResult(
         rows=int(detail["scored"]),
-        note=f"model {detail['clv_model_id']}: {detail['scored']:,} purchasers scored over {detail['horizon_days']} days",
+        note=hooks.note(
+            "jobs.note.clv",
+            model=detail["clv_model_id"],
+            scored=f"{detail['scored']:,}",
+            days=detail["horizon_days"],
+        ),
     )

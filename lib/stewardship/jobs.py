@@ -19,9 +19,12 @@ def run_quality(ctx: hooks.JobContext) -> hooks.JobResult:
     score = "–" if result.overall_score is None else f"{100 * result.overall_score:.1f}%"
     return hooks.JobResult(
         rows=result.customers,
-        note=(
-            f"run {result.run_id}: score {score}, {result.flags_opened:,} flags opened, "
-            f"{result.flags_resolved:,} resolved"
+        note=hooks.note(
+            "jobs.note.quality",
+            run=result.run_id,
+            score=score,
+            opened=f"{result.flags_opened:,}",
+            resolved=f"{result.flags_resolved:,}",
         ),
     )
 
@@ -37,24 +40,24 @@ def match_new_customers(ctx: hooks.JobContext) -> hooks.JobResult:
     if warehouse.one("stw_dedup_latest_model") is None:
         return hooks.JobResult(
             skipped=True,
-            note="No duplicate model yet: run the full matching once (Duplicates page or `dedup run`).",
+            note=hooks.note("jobs.note.no_match_model"),
         )
     newest = int(warehouse.scalar("jobs_newest_customer_id") or 0)
     if ctx.watermark is None:
         return hooks.JobResult(
             watermark=newest,
-            note=f"Starting point set at customer id {newest:,}; customers added after it are matched from now on.",
+            note=hooks.note("jobs.note.match_start", id=f"{newest:,}"),
         )
     new_ids = [int(i) for i in warehouse.read("jobs_live_customer_ids_after", after=ctx.watermark)["customer_id"]]
     if not new_ids:
-        return hooks.JobResult(watermark=max(newest, ctx.watermark), note="No new customers since the last run.")
+        return hooks.JobResult(watermark=max(newest, ctx.watermark), note=hooks.note("jobs.note.match_none"))
     ctx.progress(0.2, "matching")
     pairs = dedup.match_new(auth.SYSTEM, new_ids)
     ctx.progress(1.0, "matching")
     return hooks.JobResult(
         rows=pairs,
         watermark=max(new_ids),
-        note=f"{len(new_ids):,} new customer(s) matched; {pairs:,} new candidate pair(s) for review.",
+        note=hooks.note("jobs.note.matched", customers=f"{len(new_ids):,}", pairs=f"{pairs:,}"),
     )
 
 
@@ -69,5 +72,6 @@ def rebuild_search_index(ctx: hooks.JobContext) -> hooks.JobResult:
     size = search_index.size()
     ctx.progress(1.0, "search index")
     return hooks.JobResult(
-        rows=int(size["customers"]), note=f"{size['entries']:,} entries for {size['customers']:,} customers"
+        rows=int(size["customers"]),
+        note=hooks.note("jobs.note.search_index", entries=f"{size['entries']:,}", customers=f"{size['customers']:,}"),
     )

@@ -15,7 +15,7 @@ import pytest
 
 from lib import cli
 from lib.admin import backup, jobs, scheduler, setting_changes
-from lib.core import errors, hooks, warehouse
+from lib.core import errors, hooks, i18n, warehouse
 from lib.security import auth
 from lib.stewardship import quality
 from tests import factories as f
@@ -303,14 +303,18 @@ def test_the_aggregates_job_keeps_them_when_nothing_they_count_changed(filled, u
     assert first.outcome == "ok"
     version = warehouse.data_version()
     kept = jobs.run_now(users["admin"], "aggregates_refresh")
-    assert (kept.outcome, kept.rows) == ("ok", 0) and kept.note.startswith("Unchanged since ")
+    assert (kept.outcome, kept.rows) == ("ok", 0) and i18n.note_text(kept.note).startswith("Unchanged since ")
     assert warehouse.data_version() == version  # the pages' caches are not emptied
     with warehouse.transaction() as tx:
         tx.run(
             "UPDATE customers SET lifecycle_stage = 'churned' WHERE customer_id = (SELECT min(customer_id) FROM customers)"
         )
     rebuilt = jobs.run_now(users["admin"], "aggregates_refresh")
-    assert rebuilt.rows > 0 and " customers, " in rebuilt.note and not rebuilt.note.startswith("Unchanged")
+    assert (
+        rebuilt.rows > 0
+        and " customers, " in i18n.note_text(rebuilt.note)
+        and not i18n.note_text(rebuilt.note).startswith("Unchanged")
+    )
 
 
 def test_the_snapshot_job_takes_a_scheduled_snapshot_and_applies_retention(filled, users):
@@ -322,7 +326,7 @@ def test_the_snapshot_job_takes_a_scheduled_snapshot_and_applies_retention(fille
     assert [m["kind"] for m in kept] == ["scheduled", "manual"]
     assert kept[1]["id"] == old[1]
     assert (
-        run.note
+        i18n.note_text(run.note)
         == f"snapshot {kept[0]['id']}: {len(kept[0]['tables'])} tables; 1 older snapshot(s) removed by retention"
     )
     assert run.rows == sum(t["rows"] for t in kept[0]["tables"].values())
@@ -330,12 +334,12 @@ def test_the_snapshot_job_takes_a_scheduled_snapshot_and_applies_retention(fille
 
 def test_the_restore_drill_job_verifies_the_newest_snapshot_without_touching_the_warehouse(filled, users):
     skipped = jobs.run_now(users["admin"], "restore_drill")
-    assert (skipped.outcome, skipped.note) == ("skipped", "There is no snapshot to drill yet.")
+    assert (skipped.outcome, i18n.note_text(skipped.note)) == ("skipped", "There is no snapshot to drill yet.")
     snap = backup.create(users["admin"])
     live = {k: v for k, v in backup.live_checksums().items() if k not in ("audit_log", "job_runs", "job_leases")}
     run = jobs.run_now(users["admin"], "restore_drill")
     assert run.outcome == "ok", run.error
-    assert run.note == f"snapshot {snap['id']}: {len(snap['tables'])} tables verified"
+    assert i18n.note_text(run.note) == f"snapshot {snap['id']}: {len(snap['tables'])} tables verified"
     after = {k: v for k, v in backup.live_checksums().items() if k not in ("audit_log", "job_runs", "job_leases")}
     assert after == live
     assert ("system", "backup.drill", snap["id"]) in audit_actions("backup.")
@@ -354,9 +358,9 @@ def test_rescoring_without_a_trained_model_is_skipped_with_a_note(filled, users)
     clv_run = jobs.run_now(users["admin"], "clv_rescore")
     matching = jobs.run_now(users["admin"], "incremental_matching")
     assert [(r.outcome, r.rows) for r in (churn_run, clv_run, matching)] == [("skipped", 0)] * 3
-    assert churn_run.note.startswith("No churn model has been trained yet")
-    assert clv_run.note.startswith("No CLV model has been fitted yet")
-    assert matching.note.startswith("No duplicate model yet")
+    assert i18n.note_text(churn_run.note).startswith("No churn model has been trained yet")
+    assert i18n.note_text(clv_run.note).startswith("No CLV model has been fitted yet")
+    assert i18n.note_text(matching.note).startswith("No duplicate model yet")
     assert warehouse.scalar("SELECT count(*) FROM churn_scores") == 0
 
 
@@ -438,7 +442,8 @@ def test_incremental_matching_sets_a_starting_point_then_matches_only_new_custom
     first = jobs.run_now(users["admin"], "incremental_matching")
     assert (first.outcome, first.rows) == ("ok", 0)
     assert (
-        first.note == f"Starting point set at customer id {newest:,}; customers added after it are matched from now on."
+        i18n.note_text(first.note)
+        == f"Starting point set at customer id {newest:,}; customers added after it are matched from now on."
     )
     # a copy of customer 1 arrives by other means than an import (no matching at load)
     warehouse.read(
@@ -457,9 +462,11 @@ def test_incremental_matching_sets_a_starting_point_then_matches_only_new_custom
         and second.rows == warehouse.scalar("SELECT count(*) FROM dedup_candidates") - pairs_before
     )
     assert (1, newest + 1) in set(zip(pairs["customer_id_l"], pairs["customer_id_r"]))
-    assert second.note == f"1 new customer(s) matched; {second.rows:,} new candidate pair(s) for review."
+    assert (
+        i18n.note_text(second.note) == f"1 new customer(s) matched; {second.rows:,} new candidate pair(s) for review."
+    )
     third = jobs.run_now(users["admin"], "incremental_matching")
-    assert (third.outcome, third.rows, third.note) == ("ok", 0, "No new customers since the last run.")
+    assert (third.outcome, third.rows, i18n.note_text(third.note)) == ("ok", 0, "No new customers since the last run.")
 
 
 def test_a_job_that_has_not_succeeded_for_longer_than_its_interval_is_reported_overdue(filled, users):
@@ -470,3 +477,18 @@ def test_a_job_that_has_not_succeeded_for_longer_than_its_interval_is_reported_o
     [raised] = alerts.jobs_overdue(done.finished_at + timedelta(days=3))
     assert raised.new
     assert warehouse.records("SELECT rule, subject FROM alerts") == [{"rule": "job_overdue", "subject": "quality_run"}]
+
+
+def test_a_jobs_note_reads_in_the_readers_language():
+    """Notes are stored as a text key and values: an admin reading in Chinese sees them in
+    Chinese, the same run in English in English, and notes stored as plain text (runs recorded
+    before) stay as they were."""
+    stored = hooks.note("jobs.note.matched", customers="1,408", pairs=12)
+    assert i18n.note_text(stored) == "1,408 new customer(s) matched; 12 new candidate pair(s) for review."
+    i18n.set_language("zh")
+    try:
+        assert i18n.note_text(stored) == "已匹配 1,408 位新客户；新增 12 个待审核候选对。"
+    finally:
+        i18n.set_language("en")
+    assert i18n.note_text("snapshot 3: 12 tables verified") == "snapshot 3: 12 tables verified"
+    assert i18n.note_text(None) is None
