@@ -248,6 +248,7 @@ def rfm_treemap(summary: pd.DataFrame) -> go.Figure:
             tiling={"pad": 2},
             marker={
                 "colors": summary["avg_value"],
+                "pad": {"t": 0, "l": 0, "r": 0, "b": 0},  # no dark frame of the (unlabelled) root around the tiles
                 "colorscale": "Blues",
                 "colorbar": {"title": t("marketing.rfm.avg_value")},
             },
@@ -263,7 +264,9 @@ def rfm_treemap(summary: pd.DataFrame) -> go.Figure:
             ),
         )
     )
-    fig.update_layout(hovermode="closest")
+    # a small segment's tile would shrink its label to an unreadable few pixels: hidden instead
+    # (its figures are in the hover and the table beside the chart)
+    fig.update_layout(hovermode="closest", uniformtext={"minsize": 11, "mode": "hide"})
     return _layout(fig, title, height=420)
 
 
