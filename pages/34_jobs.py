@@ -56,6 +56,12 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     key="jobs_table",
+    # whole times ("2026-12-03 08:45") and room for the detail (the table scrolls sideways
+    # rather than cutting either)
+    column_config={
+        **{t(f"jobs.col.{c}"): st.column_config.TextColumn(width=140) for c in ("last_run", "next_run")},
+        t("jobs.col.detail"): st.column_config.TextColumn(width=420),
+    },
 )
 
 runnable = [r["name"] for r in overview.to_dict("records") if r["applies"]]
