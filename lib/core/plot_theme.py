@@ -102,8 +102,17 @@ def apply(fig: go.Figure, title: str | None = None, height: int | None = None) -
     layout.update({k: {"automargin": True} for k in axes})
     layout["margin"] = _margins(fig, layout["margin"])
     if i18n.language() == "zh":
-        for name, ticks in _chinese_number_ticks(fig).items():
-            layout[name] = {**layout.get(name, {}), **ticks}
+        # plotly's "k"/"M"/"B" are English: 万/亿 ticks where the drawn values are known, full
+        # numbers with separators elsewhere (histogram counts, colour bars)
+        whole = {"exponentformat": "none", "separatethousands": True}
+        ticks = _chinese_number_ticks(fig)
+        for name in axes:
+            layout[name] = {**layout[name], **ticks.get(name, whole)}
+        for trace in fig.data:
+            if "colorbar" in trace:
+                trace.colorbar.update(whole)
+            if "marker" in trace and "colorbar" in trace.marker:
+                trace.marker.colorbar.update(whole)
     fig.update_layout(layout)
     _single_points(fig)
     return fig

@@ -6,7 +6,8 @@ file). On each page one script reads the DOM and reports, all at once:
 
 * a cell, a text or a chart label reading "None", "nan", "NaN" or "NaT", or a missing value in
   a table (its accessible cell is empty; the canvas draws a grey "None"), or in 简体中文 a chart
-  label that is a lower-case code ("wechat");
+  label that is a lower-case code ("wechat") or plotly's English units and months ("400k",
+  "¥1.5B", "Nov 2025");
 * a table header (the ARIA grid of st.dataframe) in snake_case, or a cell holding raw JSON;
 * a raw i18n key ("nav.overview", "stewards.imp.col.x" ...: any key prefix of the catalog);
 * "Something went wrong", a Python traceback or a Streamlit exception box;
@@ -61,6 +62,8 @@ CHECK = r"""([prefixes, lang]) => {
     if (key) found.push(`${where} shows a raw i18n key "${key[0].replace(/^[^a-z]/, '')}": "${short(text)}"`);
     if (where === 'chart' && SNAKE.test(text)) found.push(`chart shows a code "${text}"`);
     else if (where === 'chart' && lang === 'zh' && /^[a-z]{2,}$/.test(text)) found.push(`chart shows an untranslated code "${text}"`);
+    // plotly's own English: "400k", "¥1.5B", "Nov 2025" (Chinese axes read 万/亿 and 2025-11)
+    else if (where === 'chart' && lang === 'zh' && /^[¥−-]?\d[\d.,]*[kMGB]$|^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b/.test(text)) found.push(`chart shows English units or months "${text}"`);
     if (/Something went wrong/i.test(text)) found.push(`message: "${short(text)}"`);
     if (/Traceback \(most recent call last\)/.test(text)) found.push('a Python traceback is shown');
   }
@@ -204,7 +207,10 @@ def test_the_checker_reports_every_kind_of_finding_at_once(browser):
         found = check_page(page)
         page.set_content(CLEAN_PAGE)
         clean = check_page(page)
-        page.set_content('<div data-testid="stMain"><svg><text>wechat</text><text>2026-03</text></svg></div>')
+        page.set_content(
+            '<div data-testid="stMain"><svg><text>wechat</text><text>2026-03</text><text>¥1.5B</text>'
+            "<text>400k</text><text>Nov 2025</text><text>40万</text></svg></div>"
+        )
         untranslated = check_page(page, "zh"), check_page(page, "en")
     finally:
         page.close()
@@ -220,4 +226,12 @@ def test_the_checker_reports_every_kind_of_finding_at_once(browser):
         'metric "Revenue" is cut off: "¥287,875,123"',
     ]
     assert clean == []
-    assert untranslated == (['chart shows an untranslated code "wechat"'], [])
+    assert untranslated == (
+        [
+            'chart shows an untranslated code "wechat"',
+            'chart shows English units or months "¥1.5B"',
+            'chart shows English units or months "400k"',
+            'chart shows English units or months "Nov 2025"',
+        ],
+        [],
+    )
