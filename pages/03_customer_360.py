@@ -30,7 +30,7 @@ except customers.NotFound:
     st.stop()
 
 p = view.profile
-name = p.get("full_name") or t("dash.unknown")
+name = ui.person_name(p.get("full_name")) or t("dash.unknown")
 st.title(f"{name} · #{cid}")
 if p.get("merged_into"):
     st.warning(t("dash.c360.merged", id=p["merged_into"]))

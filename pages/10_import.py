@@ -226,7 +226,9 @@ with tab_history:
         st.info(t("stewards.imp.no_history"))
     else:
         st.dataframe(
-            i18n.display_frame(past, {"kind": "stewards.imp.kind"}, headers="stewards.imp.col"),
+            i18n.display_frame(
+                past, {"kind": "stewards.imp.kind", "status": "stewards.imp.status"}, headers="stewards.imp.col"
+            ),
             hide_index=True,
             width="stretch",
         )

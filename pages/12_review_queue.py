@@ -1,5 +1,7 @@
 """Review queue: everything that needs a steward, most severe first; fix, verify or ignore."""
 
+import json
+
 import streamlit as st
 
 from lib.stewardship import edits, quality, review
@@ -67,18 +69,34 @@ if items.empty:
     st.stop()
 
 
+def _problem(rule_id: str, category: str, field: str) -> str:
+    """What an item is about: its rule, or the field an import rejected ("Mobile rejected at import")."""
+    if category == "import":
+        if field == "contact":
+            return t("stewards.rq.not_contactable")
+        return t("stewards.rq.import_value", field=t(f"stewards.field.{field}"))
+    return t(f"stewards.rule.{rule_id}")
+
+
+def _import_detail(detail) -> str:
+    """An import rejection's detail ({"code": "mobile.invalid", "raw": "12345"}) in words."""
+    try:
+        data = json.loads(detail) if isinstance(detail, str) else dict(detail or {})
+    except (TypeError, ValueError):
+        return str(detail or "")
+    code, raw = data.get("code"), data.get("raw")
+    words = [t("stewards.rq.received", value=raw)] if raw not in (None, "") else []
+    if code and i18n.has(f"stewards.v.{code}"):
+        words.insert(0, t(f"stewards.v.{code}", field=t(f"stewards.field.{str(code).split('.')[0]}")))
+    return " ".join(words)
+
+
 def _item_label(row) -> str:
     what = (
-        t(f"stewards.rule.{row.rule_id}")
+        _problem(row.rule_id, row.category, row.field)
         if row.category != "duplicate"
         else t("stewards.rq.duplicate_of", other=int(row.other_customer_id), p=f"{row.probability:.3f}")
     )
-    if row.category == "import":
-        what = (
-            t("stewards.rq.not_contactable")
-            if row.field == "contact"
-            else t("stewards.rq.import_value", field=t(f"stewards.field.{row.field}"))
-        )
     name = row.full_name if isinstance(row.full_name, str) else "—"
     return f"{t('stewards.sev.' + row.severity)} · #{row.customer_id} {name} · {what}"
 
@@ -87,8 +105,8 @@ shown = items.assign(
     category=[t(f"stewards.rq.cat.{c}") for c in items["category"]],
     severity=[t(f"stewards.sev.{s}") for s in items["severity"]],
     rule=[
-        t(f"stewards.rule.{r}") if k != "duplicate" else t("stewards.rq.cat.duplicate")
-        for r, k in zip(items["rule_id"], items["category"])
+        _problem(r, k, f) if k != "duplicate" else t("stewards.rq.cat.duplicate")
+        for r, k, f in zip(items["rule_id"], items["category"], items["field"])
     ],
     field=[t(f"stewards.field.{f}") for f in items["field"]],
 )
@@ -176,16 +194,12 @@ st.caption(
         "stewards.rq.fix_caption",
         source=i18n.code_label("dash.source", record["source"]),
         record_key=record["source_record_id"],
-        rule=t(f"stewards.rule.{flag['rule_id']}")
-        if flag["kind"] == "rule"
-        else t("stewards.rq.not_contactable")
-        if flag["field"] == "contact"
-        else t("stewards.rq.import_value", field=t(f"stewards.field.{flag['field']}")),
-        help=t(f"stewards.rule.{flag['rule_id']}.help") if flag["kind"] == "rule" else (flag["detail"] or ""),
+        rule=_problem(flag["rule_id"], "rule" if flag["kind"] == "rule" else "import", flag["field"]),
+        help=t(f"stewards.rule.{flag['rule_id']}.help") if flag["kind"] == "rule" else _import_detail(flag["detail"]),
     )
 )
 if record.get("raw_values"):
-    st.info(t("stewards.rq.raw_values", values=record["raw_values"]))
+    st.info(t("stewards.rq.raw_values", values=i18n.readable_json(record["raw_values"], "stewards.field")))
 
 visible = record  # masked for the user by customer_edits.get
 FIELDS = [
@@ -275,7 +289,12 @@ with st.expander(t("stewards.rq.history")):
         st.caption(t("stewards.rq.no_history"))
     else:
         st.dataframe(
-            i18n.display_frame(history, {"username": "dash.actor", "action": "dash.action"}, headers="admin.audit.col"),
+            i18n.display_frame(
+                history,
+                {"username": "dash.actor", "action": "dash.action"},
+                headers="admin.audit.col",
+                json=ui.audit_json("before", "after", "detail"),
+            ),
             hide_index=True,
             width="stretch",
         )

@@ -446,7 +446,7 @@ with tab_saved:
     if saved.empty:
         st.info(t("marketing.segments.none_saved"))
     else:
-        view = saved.assign(definition=[segments.describe(d) for d in saved["definition"]])
+        view = saved.assign(definition=[reads_as(d) for d in saved["definition"]])
         st.dataframe(
             view,
             hide_index=True,

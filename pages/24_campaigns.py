@@ -197,12 +197,16 @@ else:
                         on_click="ignore",
                         icon=":material/download:",
                     )  # generated and audited (rows, SHA-256) on the click
-            with st.form("contact_request", clear_on_submit=True):
-                purpose = st.text_input(t("campaigns.purpose"), max_chars=500, help=t("campaigns.purpose_help"))
+            # the purpose stays in its field when it is refused, and is cleared once requested
+            with st.form("contact_request"):
+                purpose = st.text_input(
+                    t("campaigns.purpose"), max_chars=500, help=t("campaigns.purpose_help"), key="campaign_purpose"
+                )
                 asked = st.form_submit_button(t("campaigns.request"))
             if asked:
                 with ui.shown():
                     contact_exports.request(user, chosen, purpose)
+                    st.session_state.pop("campaign_purpose", None)
                     st.rerun()
 
 # ---------------------------------------------------------------- a new campaign

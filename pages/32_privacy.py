@@ -3,6 +3,7 @@ everything-held export, erasure with confirmation."""
 
 import json
 
+import pandas as pd
 import streamlit as st
 
 from lib.security import auth, privacy
@@ -31,7 +32,15 @@ cid = summary["customer_id"]
 if flash := st.session_state.pop("privacy_flash", None):
     st.success(flash)
 cols = ["full_name", "mobile", "email", "id_number", "city", "orders"]
-st.dataframe([{t(f"admin.privacy.col.{c}"): summary.get(c) for c in cols}], hide_index=True, width="stretch")
+st.dataframe(
+    i18n.display_frame(
+        pd.DataFrame([{c: summary.get(c) for c in cols}]),
+        {"full_name": ui.person_name},
+        headers="admin.privacy.col",
+    ),
+    hide_index=True,
+    width="stretch",
+)
 if summary["erased_at"] is not None:
     st.info(t("admin.privacy.erased_on", date=str(summary["erased_at"])[:16]))
 if summary["merged_into"] is not None:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from lib.security import auth
 from lib.admin import backup
-from lib.core import settings
+from lib.core import i18n, settings
 from lib import ui
 from lib.core.i18n import t
 from lib.admin import setting_changes
@@ -64,8 +64,10 @@ if not snaps:
 
 table = pd.DataFrame(snaps)
 table["bytes"] = (table["bytes"] / 1e6).round(1)
-table.columns = [t(f"admin.backups.col.{c}") for c in table.columns]
-st.dataframe(table, hide_index=True, width="stretch")
+table = i18n.display_frame(table, {"kind": "admin.backups.kind"}, headers="admin.backups.col")
+# counts with separators ("3,781,987"), sorted as numbers
+counts = {t(f"admin.backups.col.{c}"): ui.count_column() for c in ("tables", "rows", "users")}
+st.dataframe(table, hide_index=True, width="stretch", column_config=counts)
 
 ids = [s["id"] for s in snaps]
 
@@ -88,7 +90,12 @@ def show_check(result: backup.CheckResult) -> None:
         st.caption(note)
     rows = pd.DataFrame(result.rows())[["table", "rows_expected", "rows_found", "ok"]]
     rows.columns = [t(f"admin.backups.col.{c}") for c in rows.columns]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={t(f"admin.backups.col.{c}"): ui.count_column() for c in ("rows_expected", "rows_found")},
+    )
 
 
 st.subheader(t("admin.backups.drill"))

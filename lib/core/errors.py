@@ -17,9 +17,16 @@ warehouse.py both depend on this module instead of on each other.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class UserError(Exception):
-    """A problem with a message meant for people."""
+    """A problem with a message meant for people: the English text, and optionally the text
+    key and values that show it in the reader's language (lib/ui/errors.render)."""
+
+    def __init__(self, *args: object, key: str | None = None, **values: Any) -> None:
+        super().__init__(*args)
+        self.key, self.values = key, values
 
 
 class ValidationError(UserError, ValueError):

@@ -99,7 +99,8 @@ def apply(fig: go.Figure, title: str | None = None, height: int | None = None) -
     # one update: each update_layout call re-walks and re-validates what it is given, and the
     # separate calls cost ~14 ms a chart on every page run
     axes = [k for k in fig.layout if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]
-    layout.update({k: {"automargin": True} for k in axes})
+    # "8,000" rather than "8000" (plotly separates thousands only when told)
+    layout.update({k: {"automargin": True, "separatethousands": True} for k in axes})
     layout["margin"] = _margins(fig, layout["margin"])
     if i18n.language() == "zh":
         # plotly's "k"/"M"/"B" are English: 万/亿 ticks where the drawn values are known, full
@@ -108,11 +109,12 @@ def apply(fig: go.Figure, title: str | None = None, height: int | None = None) -
         ticks = _chinese_number_ticks(fig)
         for name in axes:
             layout[name] = {**layout[name], **ticks.get(name, whole)}
-        for trace in fig.data:
-            if "colorbar" in trace:
+        for trace in fig.data:  # only traces that draw a colour bar (setting one draws it)
+            if trace.type in ("heatmap", "histogram2d", "contour") and trace.showscale is not False:
                 trace.colorbar.update(whole)
-            if "marker" in trace and "colorbar" in trace.marker:
-                trace.marker.colorbar.update(whole)
+            marker = getattr(trace, "marker", None)
+            if marker is not None and getattr(marker, "colorscale", None) is not None and marker.showscale is not False:
+                marker.colorbar.update(whole)
     fig.update_layout(layout)
     _single_points(fig)
     return fig

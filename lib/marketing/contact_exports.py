@@ -105,7 +105,11 @@ def request(user: auth.User, campaign_id: int, purpose: str) -> int:
     auth.require(user, "export_contacts")
     purpose = " ".join(str(purpose or "").split())
     if len(purpose) < MIN_PURPOSE:
-        raise ContactExportError(f"Say what the list is for (at least {MIN_PURPOSE} characters).")
+        raise ContactExportError(
+            f"Say what the list is for (at least {MIN_PURPOSE} characters).",
+            key="campaigns.export.purpose_short",
+            n=MIN_PURPOSE,
+        )
     purpose = purpose[:500]
     row = campaigns.get(int(campaign_id))
     if row is None:

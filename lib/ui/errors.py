@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from lib.core import errors, validation
+from lib.core import errors, i18n, validation
 from lib.core.i18n import t
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ def render(exc: BaseException) -> str | None:
             st.error(e.message())
         return None
     if isinstance(exc, errors.UserError):
-        st.error(str(exc))
+        key = getattr(exc, "key", None)
+        st.error(t(key, **exc.values) if key and i18n.has(key) else str(exc))
         return None
     ref = uuid.uuid4().hex[:8]
     log.error("unexpected error ref=%s", ref, exc_info=exc)

@@ -142,6 +142,13 @@ def money_column(label: str | None = None, cents: bool = False, **kwargs) -> Any
     return st.column_config.NumberColumn(label, format="¥%,.2f" if cents else "¥%,.0f", **kwargs)
 
 
+def person_name(name: Any) -> Any:
+    """A customer's name as shown: an erased customer's placeholder in the page's language."""
+    from lib.security import privacy
+
+    return t("common.erased_name") if name == privacy.ERASED_NAME else name
+
+
 def audit_json(*columns: str) -> dict[str, tuple[str, ...]]:
     """i18n.display_frame's `json` for an audit entry's JSON columns (before, after, detail):
     shown as "City: 杭州; Client: local", keys named as the fields they are."""

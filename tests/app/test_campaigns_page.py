@@ -132,6 +132,30 @@ def test_a_contact_list_is_approved_by_a_manager_then_downloadable(wh):
     assert labels == [f"Download contact list (request {int(contact_exports.of_campaign(cid).iloc[0]['export_id'])})"]
 
 
+def test_a_too_short_purpose_is_refused_in_the_readers_language_and_kept(wh):
+    from lib.core import i18n
+
+    cid = campaigns.create(
+        auth.User("marketing", "Li Na", frozenset({"marketing"})), "Short purpose", "sms",
+        settings.as_of(), settings.as_of(), settings.as_of(), "Churned customers",
+    )  # fmt: skip
+    campaigns.launch(auth.SYSTEM, cid)
+    at = as_user("marketing")
+    at.session_state["lang"] = "zh"  # the language chosen before the page opens
+    i18n.set_language("zh")  # and in this thread, where AppTest formats the widgets' values
+    try:
+        open_page(at, PAGE)
+        at.selectbox(key="campaign_pick").set_value(cid).run()
+        at.text_input(key="campaign_purpose").input("短信提醒第一批")
+        next(b for b in at.button if b.label == i18n.t("campaigns.request", "zh")).click().run()
+        assert not at.exception
+        assert [e.value for e in at.error] == ["请说明名单的用途（至少 10 个字）。"]
+        assert at.text_input(key="campaign_purpose").value == "短信提醒第一批"  # not typed again
+        assert contact_exports.of_campaign(cid).empty
+    finally:
+        i18n.set_language("en")
+
+
 def test_the_churn_page_starts_a_winback_draft(wh):
     at = open_page(as_user("marketing"), "pages/23_churn.py")
     next(b for b in at.button if b.label.startswith("Create a win-back campaign")).click().run()

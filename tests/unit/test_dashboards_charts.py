@@ -200,6 +200,8 @@ def test_chinese_axes_count_in_wan_and_yi():
             ).update_layout(barmode="stack")
         )
         assert stacked.layout.yaxis.ticktext[-1] == "6万"  # up to the 60,000 stack, not its 30,000 parts
+        # a bar chart gets no colour bar (setting one's number format would draw it)
+        assert all("colorbar" not in (trace.get("marker") or {}) for trace in stacked.to_plotly_json()["data"])
     finally:
         i18n.set_language("en")
     assert charts.monthly_revenue(frame).layout.yaxis.ticktext is None
