@@ -107,58 +107,65 @@ else:
                 st.button(t("campaigns.refresh"), key="campaign_refresh")
     else:
         result = campaigns.results(chosen, as_of)
-        st.markdown(
-            t("campaigns.results_final" if result.complete else "campaigns.results_interim")
-            + " "
-            + t("campaigns.window", start=result.window_start, end=result.window_end)
-        )
-        tr, co = result.treatment, result.control
-        rate, rev = result.purchase_rate, result.revenue_per_customer
+        if result.window_end < result.window_start:  # sending starts later: nothing to measure yet
+            st.info(t("campaigns.not_started", start=result.window_start))
+        else:
+            st.markdown(
+                t("campaigns.results_final" if result.complete else "campaigns.results_interim")
+                + " "
+                + t("campaigns.window", start=result.window_start, end=result.window_end)
+            )
+            tr, co = result.treatment, result.control
+            rate, rev = result.purchase_rate, result.revenue_per_customer
 
-        def interval(ci, fmt) -> str:
-            if ci.verdict == "too_few":
-                return t("campaigns.too_few")
-            return t("campaigns.ci", low=fmt(ci.low), high=fmt(ci.high))
+            def interval(ci, fmt) -> str:
+                if ci.verdict == "too_few":
+                    return t("campaigns.too_few")
+                return t("campaigns.ci", low=fmt(ci.low), high=fmt(ci.high))
 
-        def pp(v: float) -> str:
-            return t("dash.kpi.pp", value=f"{100 * v:+.1f}")
+            def pp(v: float) -> str:
+                return t("dash.kpi.pp", value=f"{round(100 * v, 1) or 0.0:+.1f}")  # never "-0.0"
 
-        def money(v: float) -> str:
-            return f"{'-' if v < 0 else '+'}¥{abs(v):,.2f}"
+            def money(v: float) -> str:
+                return f"{'-' if v < 0 else '+'}¥{abs(v):,.2f}"
 
-        ui.kpi_row(
-            [
-                {
-                    "label": t("campaigns.treatment_rate"),
-                    "value": ui.fmt_pct(tr.purchase_rate),
-                    "help": t("campaigns.group_help", n=ui.fmt_int(tr.customers), buyers=ui.fmt_int(tr.buyers)),
-                },
-                {
-                    "label": t("campaigns.control_rate"),
-                    "value": ui.fmt_pct(co.purchase_rate),
-                    "help": t("campaigns.group_help", n=ui.fmt_int(co.customers), buyers=ui.fmt_int(co.buyers)),
-                },
-                {"label": t("campaigns.rate_uplift"), "value": pp(rate.difference), "help": interval(rate, pp)},
-            ]
-        )
-        ui.kpi_row(
-            [
-                {"label": t("campaigns.treatment_revenue"), "value": f"¥{tr.revenue_per_customer:,.2f}"},
-                {"label": t("campaigns.control_revenue"), "value": f"¥{co.revenue_per_customer:,.2f}"},
-                {"label": t("campaigns.revenue_uplift"), "value": money(rev.difference), "help": interval(rev, money)},
-            ]
-        )
-        st.markdown(
-            t("campaigns.rate_line", diff=pp(rate.difference), ci=interval(rate, pp))
-            + "  \n"
-            + t("campaigns.revenue_line", diff=money(rev.difference), ci=interval(rev, money))
-        )
-        verdict = t(f"campaigns.verdict.{result.verdict}")
-        {"raised": st.success, "lowered": st.error}.get(result.verdict, st.info)(
-            verdict + " — " + t(f"campaigns.verdict_help.{result.verdict}")
-        )
-        with st.expander(t("campaigns.method_title")):
-            st.markdown(t("campaigns.method"))
+            ui.kpi_row(
+                [
+                    {
+                        "label": t("campaigns.treatment_rate"),
+                        "value": ui.fmt_pct(tr.purchase_rate),
+                        "help": t("campaigns.group_help", n=ui.fmt_int(tr.customers), buyers=ui.fmt_int(tr.buyers)),
+                    },
+                    {
+                        "label": t("campaigns.control_rate"),
+                        "value": ui.fmt_pct(co.purchase_rate),
+                        "help": t("campaigns.group_help", n=ui.fmt_int(co.customers), buyers=ui.fmt_int(co.buyers)),
+                    },
+                    {"label": t("campaigns.rate_uplift"), "value": pp(rate.difference), "help": interval(rate, pp)},
+                ]
+            )
+            ui.kpi_row(
+                [
+                    {"label": t("campaigns.treatment_revenue"), "value": f"¥{tr.revenue_per_customer:,.2f}"},
+                    {"label": t("campaigns.control_revenue"), "value": f"¥{co.revenue_per_customer:,.2f}"},
+                    {
+                        "label": t("campaigns.revenue_uplift"),
+                        "value": money(rev.difference),
+                        "help": interval(rev, money),
+                    },
+                ]
+            )
+            st.markdown(
+                t("campaigns.rate_line", diff=pp(rate.difference), ci=interval(rate, pp))
+                + "  \n"
+                + t("campaigns.revenue_line", diff=money(rev.difference), ci=interval(rev, money))
+            )
+            verdict = t(f"campaigns.verdict.{result.verdict}")
+            {"raised": st.success, "lowered": st.error}.get(result.verdict, st.info)(
+                verdict + " — " + t(f"campaigns.verdict_help.{result.verdict}")
+            )
+            with st.expander(t("campaigns.method_title")):
+                st.markdown(t("campaigns.method"))
 
         # ------------------------------------------------------- contact exports of this campaign
         st.subheader(t("campaigns.contacts"))

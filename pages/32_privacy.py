@@ -46,14 +46,10 @@ if summary["erased_at"] is not None:
 if summary["merged_into"] is not None:
     st.info(t("admin.privacy.merged_into", id=summary["merged_into"]))
 
-tab_reveal, tab_consent, tab_export, tab_erase = st.tabs(
-    [
-        t("admin.privacy.tab.reveal"),
-        t("admin.privacy.tab.consent"),
-        t("admin.privacy.tab.export"),
-        t("admin.privacy.tab.erase"),
-    ]
-)
+# the open tab stays open after an action inside it (a consent change, an export), so its
+# result shows where the user acted
+tabs = ui.tabs({k: t(f"admin.privacy.tab.{k}") for k in ("reveal", "consent", "export", "erase")}, key="privacy_tab")
+tab_reveal, tab_consent, tab_export, tab_erase = tabs["reveal"], tabs["consent"], tabs["export"], tabs["erase"]
 
 with tab_reveal:
     with st.form("reveal", clear_on_submit=True):

@@ -48,8 +48,6 @@ with left.form("create_backup", clear_on_submit=True):
                 tables=len(m["tables"]),
                 rows=f"{sum(v['rows'] for v in m['tables'].values()):,}",
             )
-            # the drill/verify choice starts on the new snapshot, not on the one chosen before
-            st.session_state.pop("drill_snapshot", None)
             st.session_state.pop("drill_result", None)
             st.rerun()
 with right.form("retention"):
@@ -100,7 +98,9 @@ def show_check(result: backup.CheckResult) -> None:
 
 st.subheader(t("admin.backups.drill"))
 st.caption(t("admin.backups.drill.caption"))
-chosen = st.selectbox(t("admin.backups.snapshot"), ids, key="drill_snapshot")
+# keyed by the newest snapshot: after a new one is created the choice starts on it, not on the
+# one chosen before (clearing the old key's state did not reset the widget)
+chosen = st.selectbox(t("admin.backups.snapshot"), ids, key=f"drill_snapshot_{ids[0]}")
 c1, c2, _ = st.columns([1, 1, 3])
 if c1.button(t("admin.backups.drill.run"), type="primary"):
     with ui.shown():
@@ -114,7 +114,7 @@ if result := st.session_state.get("drill_result"):
 st.subheader(t("admin.backups.restore"))
 st.caption(t("admin.backups.restore.caption"))
 with st.form("restore", clear_on_submit=True):
-    target = st.selectbox(t("admin.backups.snapshot"), ids, key="restore_snapshot")
+    target = st.selectbox(t("admin.backups.snapshot"), ids, key=f"restore_snapshot_{ids[0]}")
     typed = st.text_input(t("admin.backups.restore.type_id"), max_chars=40)
     submitted = st.form_submit_button(t("admin.backups.restore.button"))
 if submitted:

@@ -190,6 +190,8 @@ def test_a_reveal_without_a_reason_shows_an_error_and_reveals_nothing(customers)
 
 def test_privacy_page_records_a_withdrawal(customers):
     at = privacy_page()
+    at.session_state["privacy_tab"] = "Consent"  # the user opens the Consent tab
+    at.run()
     consent_status = next(s for s in at.selectbox if s.label == "Status")
     consent_status.select("withdrawn")
     text_input(at, "Source (where it was captured)").input("call centre")
@@ -197,6 +199,7 @@ def test_privacy_page_records_a_withdrawal(customers):
     at.run()
     assert not at.exception
     assert privacy.contactable([1], "sms") == set()
+    assert at.session_state["privacy_tab__open"] == "consent"  # still open after the change, its result in view
 
 
 def test_erasure_needs_the_id_typed_again(customers):

@@ -156,6 +156,22 @@ def test_a_too_short_purpose_is_refused_in_the_readers_language_and_kept(wh):
         i18n.set_language("en")
 
 
+def test_a_campaign_that_starts_tomorrow_shows_no_results_yet(wh):
+    from datetime import timedelta
+
+    day = settings.as_of() + timedelta(days=1)
+    cid = campaigns.create(
+        auth.User("marketing", "Li Na", frozenset({"marketing"})), "Starts tomorrow", "sms",
+        day, day + timedelta(days=6), day + timedelta(days=29), "Churned customers",
+    )  # fmt: skip
+    campaigns.launch(auth.SYSTEM, cid)
+    at = open_page(as_user("marketing"), PAGE)
+    at.selectbox(key="campaign_pick").set_value(cid).run()
+    assert not at.exception
+    assert f"Sending starts on {day}: results appear from then on." in [i.value for i in at.info]
+    assert not [m for m in at.markdown if "Purchases from" in m.value]  # no window ending before it starts
+
+
 def test_the_churn_page_starts_a_winback_draft(wh):
     at = open_page(as_user("marketing"), "pages/23_churn.py")
     next(b for b in at.button if b.label.startswith("Create a win-back campaign")).click().run()
