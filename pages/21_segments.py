@@ -131,7 +131,7 @@ def reads_as(definition: dict) -> str:
         return "(" + joiner.join(parts) + ")"
 
     def condition(c: dict) -> str:
-        field, op, value = t("marketing.field." + c["field"]), t("marketing.op." + c["operator"]), c.get("value")
+        field, op, value = t(f"marketing.field.{c['field']}"), t(f"marketing.op.{c['operator']}"), c.get("value")
         if value is None or c["operator"] in segments.NO_VALUE:
             return f"{field} {op}"
         if "…" in op:  # "within the last … days": the number in its place

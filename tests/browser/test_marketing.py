@@ -41,7 +41,7 @@ def test_marketer_builds_a_segment_and_downloads_its_export(app_server, page):
     page.get_by_role("option", name=re.compile("SMS consent")).click()
     settle(page, timeout=60)
     no_exceptions(page)
-    expect_text = main(page).get_by_text(re.compile(r"consent_sms is_true"))
+    expect_text = main(page).get_by_text(re.compile(r"Reads as: .*SMS consent yes"))  # the condition in words
     expect_text.first.wait_for(timeout=30_000)
 
     members = int(main(page).locator('[data-testid="stMetricValue"]').first.inner_text().replace(",", ""))
