@@ -210,13 +210,11 @@ def readable_json(value: Any, prefixes: Prefixes = ()) -> str:
     the current language: keys through the given key prefixes, nested objects in brackets,
     lists comma-separated, missing values as EMPTY. Text that is not a JSON object is returned
     as it is."""
-    import json as _json
-
     if isinstance(value, (dict, list)):
         data = value
     else:
         try:
-            data = _json.loads(value)
+            data = json.loads(value)
         except (TypeError, ValueError):
             return value
     prefix_list = _prefix_list(prefixes) + [SHARED_HEADERS]

@@ -109,12 +109,19 @@ def test_marketing_creates_and_launches_a_campaign(wh):
     )
 
 
-def test_a_contact_list_is_approved_by_a_manager_then_downloadable(wh):
+def launched(name: str, start=None, end=None, eval_end=None) -> int:
+    """A launched SMS campaign to the demo's churned customers (dates default to the as-of day)."""
+    day = settings.as_of()
     cid = campaigns.create(
-        auth.User("marketing", "Li Na", frozenset({"marketing"})), "To export", "sms",
-        settings.as_of(), settings.as_of(), settings.as_of(), "Churned customers",
+        auth.User("marketing", "Li Na", frozenset({"marketing"})), name, "sms",
+        start or day, end or day, eval_end or day, "Churned customers",
     )  # fmt: skip
     campaigns.launch(auth.SYSTEM, cid)
+    return cid
+
+
+def test_a_contact_list_is_approved_by_a_manager_then_downloadable(wh):
+    cid = launched("To export")
     at = open_page(as_user("marketing"), PAGE)
     at.selectbox(key="campaign_pick").set_value(cid).run()
     next(t for t in at.text_input if t.label == "Purpose of the list").input("Win-back SMS via our gateway")
@@ -135,11 +142,7 @@ def test_a_contact_list_is_approved_by_a_manager_then_downloadable(wh):
 def test_a_too_short_purpose_is_refused_in_the_readers_language_and_kept(wh):
     from lib.core import i18n
 
-    cid = campaigns.create(
-        auth.User("marketing", "Li Na", frozenset({"marketing"})), "Short purpose", "sms",
-        settings.as_of(), settings.as_of(), settings.as_of(), "Churned customers",
-    )  # fmt: skip
-    campaigns.launch(auth.SYSTEM, cid)
+    cid = launched("Short purpose")
     at = as_user("marketing")
     at.session_state["lang"] = "zh"  # the language chosen before the page opens
     i18n.set_language("zh")  # and in this thread, where AppTest formats the widgets' values
@@ -160,11 +163,7 @@ def test_a_campaign_that_starts_tomorrow_shows_no_results_yet(wh):
     from datetime import timedelta
 
     day = settings.as_of() + timedelta(days=1)
-    cid = campaigns.create(
-        auth.User("marketing", "Li Na", frozenset({"marketing"})), "Starts tomorrow", "sms",
-        day, day + timedelta(days=6), day + timedelta(days=29), "Churned customers",
-    )  # fmt: skip
-    campaigns.launch(auth.SYSTEM, cid)
+    cid = launched("Starts tomorrow", day, day + timedelta(days=6), day + timedelta(days=29))
     at = open_page(as_user("marketing"), PAGE)
     at.selectbox(key="campaign_pick").set_value(cid).run()
     assert not at.exception
