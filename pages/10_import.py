@@ -29,10 +29,11 @@ with tab_import:
     source = c2.text_input(t("stewards.imp.source"), key="imp_source", help=t("stewards.imp.source_help"))
     rules = importer.rules_for(source or None, kind)
     country = (
-        c3.text_input(
+        ui.country_select(
+            c3,
             t("stewards.er.country"),
+            rules.country or "CN",
             key=f"imp_country_{source}_{kind}",
-            value=rules.country or "",
             help=t("stewards.er.country_help"),
         )
         if kind == "customers"

@@ -8,13 +8,14 @@ from lib.core import i18n
 from lib.core.i18n import t
 
 user = ui.guard("duplicates")
-# fields of the side-by-side comparison stored as codes, with their labels' key prefix
+# fields of the side-by-side comparison stored as codes, with their labels' key prefix (or namer)
 CODED_FIELDS = {
     "source": "dash.source",
     "gender": "dash.gender",
     "channel": "dash.channel",
     "industry": "dash.industry",
     "lifecycle_stage": "dash.stage",
+    "country": i18n.country_name,
 }
 
 
@@ -146,10 +147,11 @@ with tab_pairs:
         table = dedup.compare(user, s_rec["customer_id"], m_rec["customer_id"])
         why = {f: f"{match_model.level_text(v['label'])} ({v['weight']:+.1f})" for f, v in pr["agreement"].items()}
         table["why"] = table["field"].map(why).fillna("")
-        for field, prefix in CODED_FIELDS.items():  # codes by name: "Online shop", "Female"
+        for field, how in CODED_FIELDS.items():  # codes by name: "Online shop", "Female", "China"
             rows = table["field"] == field
+            name = how if callable(how) else (lambda v, p=how: i18n.code_label(p, v))
             for side_col in ("a", "b"):
-                table.loc[rows, side_col] = table.loc[rows, side_col].map(lambda v, p=prefix: i18n.code_label(p, v))
+                table.loc[rows, side_col] = table.loc[rows, side_col].map(name)
         table["field"] = [i18n.code_label(("stewards.field", "common.col"), f) for f in table["field"]]
         table = table.rename(
             columns={

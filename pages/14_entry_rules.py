@@ -55,9 +55,10 @@ with st.form(f"{prefix}_form"):
         if action != "none":
             required[field] = action
     country = (
-        st.text_input(
+        ui.country_select(
+            st,
             t("stewards.er.country"),
-            value=rules.country or "",
+            rules.country or "CN",
             help=t("stewards.er.country_help"),
             key=f"{prefix}_default_country",
         )
@@ -86,7 +87,9 @@ else:
     )
     st.dataframe(
         i18n.display_frame(
-            past.drop(columns=["source", "kind"]), codes={"saved_by": lambda v: v}, headers=("stewards.er.col",)
+            past.drop(columns=["source", "kind"]),
+            codes={"saved_by": lambda v: v, "default_country": i18n.country_name},
+            headers=("stewards.er.col",),
         ),
         hide_index=True,
         width="stretch",

@@ -255,6 +255,10 @@ def _claim(spec: hooks.JobSpec, holder: str, due_at: datetime | None) -> bool:
         with warehouse.transaction(bookkeeping=True) as tx:
             tx.run("jobs_lease_ensure", job=spec.name)
         with warehouse.transaction(bookkeeping=True) as tx:
+            rows = tx.one("jobs_lease_rows", job=spec.name) or {}
+            if rows.get("n", 0) > 1:  # two processes ensured it at once (see admin_jobs.sql)
+                tx.run("jobs_lease_delete", job=spec.name)
+                tx.run("jobs_lease_insert", job=spec.name, **{k: rows[k] for k in ("holder", "due_at", "expires_at")})
             expires = now + timedelta(minutes=spec.lease_minutes)
             if due_at is None:
                 tx.run("jobs_lease_claim_now", job=spec.name, holder=holder, expires_at=expires, now=now)

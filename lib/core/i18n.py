@@ -89,10 +89,31 @@ def codes(prefix: str) -> list[str]:
 Prefixes = str | Iterable[str]  # a key prefix, or several tried in order
 
 
+# Babel's locale for each of our languages (country names come from CLDR)
+_CLDR_LOCALES = {"en": "en", "zh": "zh_Hans"}
+
+
+def country_name(code: Any, lang: str | None = None) -> Any:
+    """A country's name from its ISO 3166-1 code, in the current language: "CN" -> "China" /
+    "中国", "HK" -> "Hong Kong SAR China" / "中国香港特别行政区". Anything else stays as stored."""
+    if not isinstance(code, str):
+        return code
+    return _territories(lang or language()).get(code.strip().upper(), code)
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _territories(lang: str) -> dict[str, str]:
+    from babel import Locale
+
+    names = Locale.parse(_CLDR_LOCALES.get(lang, "en")).territories
+    return {code: name for code, name in names.items() if len(code) == 2 and code.isalpha()}
+
+
 EMPTY = "—"  # how every missing value is shown (st.dataframe would print the English "None")
 # Codes every table shows the same way unless the caller maps the column itself: a stored
 # code is looked up under these prefixes; unknown codes (free text, a source added later) stay.
-DEFAULT_CODES: dict[str, tuple[str, ...]] = {
+DEFAULT_CODES: dict[str, tuple[str, ...] | Callable[[Any], Any]] = {
+    "country": country_name,
     "source": ("dash.source", "dash.channel"),
     "channel": ("dash.channel", "dash.source"),
     "industry": ("dash.industry",),

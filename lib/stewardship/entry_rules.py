@@ -126,13 +126,14 @@ class Rules:
 
     def describe(self, lang: str | None = None) -> list[str]:
         """One line per required field: 'Name: quarantine', for the CLI and the page."""
-        from lib.core.i18n import t
+        from lib.core.i18n import country_name, t
 
         lines = [
             f"{validation.field_label(f, lang)} ({f}): {t(f'stewards.er.action.{a}', lang)}"
             for f, a in self.required.items()
         ]
-        lines.append(f"{t('stewards.er.country', lang)}: {self.country or 'CN'}")
+        code = self.country or "CN"
+        lines.append(f"{t('stewards.er.country', lang)}: {country_name(code, lang)} ({code})")
         return lines
 
 

@@ -23,7 +23,7 @@ from lib.core.i18n import t
 from lib.security import auth
 from lib.stewardship import edits, records
 from lib.ui.errors import shown
-from lib.ui.widgets import audit_json, fmt_times
+from lib.ui.widgets import audit_json, country_select, fmt_times
 
 TEXT_FIELDS = [f for f in records.FIELDS if f not in ("gender", "customer_type", "id_number")]
 LAYOUT = list(records.FIELDS)  # the form's order: validation.EDITABLE_FIELDS
@@ -76,8 +76,8 @@ def _inputs(prefix: str, shown_values: dict) -> dict:
             values[f] = col.text_input(
                 label, value="", placeholder=current, help=t("records.id_help"), key=key, max_chars=30
             )
-        elif f == "country":
-            values[f] = col.text_input(label, value=current, placeholder=records.default_country(), key=key)
+        elif f == "country":  # a new record starts at the default country
+            values[f] = country_select(col, label, current, key=key)
         elif f == "birth_date":
             values[f] = col.text_input(label, value=current, placeholder="1990-01-31", key=key)
         else:
@@ -111,7 +111,7 @@ def new_customer_form(user: auth.User) -> None:
     st.caption(t("records.new.caption"))
     gen = st.session_state.setdefault("nc_gen", 0)
     with st.form(f"nc_form_{gen}"):
-        values = _inputs(f"nc_{gen}", {"country": "", "customer_type": "B2C"})
+        values = _inputs(f"nc_{gen}", {"country": records.default_country(), "customer_type": "B2C"})
         channel = st.selectbox(
             t("records.channel"),
             records.CHANNELS,

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Literal
 import streamlit as st
 
 from lib.security import auth, exports
-from lib.core import i18n
+from lib.core import i18n, validation
 from lib.core.i18n import t
 
 
@@ -338,3 +338,20 @@ def parse_id(text: str | None) -> int | None:
     number; 18 digits stay inside BIGINT)."""
     value = (text or "").strip()
     return int(value) if _ID.fullmatch(value) else None
+
+
+def country_select(container: Any, label: str, current: str | None, *, key: str, help: str | None = None) -> str:
+    """A country picked by name in the page's language, stored as its ISO code. The current
+    value comes first ("" shows as none); the rest go by name (by pinyin in Chinese), and typing
+    filters them. A stored value that is no known code stays an option."""
+    from pypinyin import lazy_pinyin
+
+    first = current or ""
+    if i18n.language() == "zh":
+        by_name = lambda code: lazy_pinyin(i18n.country_name(code))  # noqa: E731
+    else:
+        by_name = i18n.country_name
+    options = [first, *sorted((c for c in validation.country_codes() if c != first), key=by_name)]
+    return container.selectbox(
+        label, options, index=0, format_func=lambda code: i18n.country_name(code) or EMPTY, key=key, help=help
+    )

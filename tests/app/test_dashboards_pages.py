@@ -241,7 +241,7 @@ def test_customer_360_tables_show_chinese_headers_and_labels(small, users, in_ch
         fx.consent(tx, 4, "sms", "granted", fixture.dt(2024, 1, 2), source="signup_form")
         fx.consent(tx, 4, "sms", "withdrawn", fixture.dt(2025, 3, 1), source="sms_reply_td")
         fx.consent(tx, 4, "email", "granted", fixture.dt(2024, 1, 2), source="展会登记")  # free text
-        tx.run("UPDATE customers SET source = 'shop' WHERE customer_id = 4")
+        tx.run("UPDATE customers SET source = 'shop', country = 'CN', province = '浙江省' WHERE customer_id = 4")
     edits.update_customer(users["steward"], 4, {"city": "杭州市"}, 1)
     at = in_chinese(as_user("manager"))
     at.query_params["id"] = "4"
@@ -252,6 +252,7 @@ def test_customer_360_tables_show_chinese_headers_and_labels(small, users, in_ch
     fields = dict(zip(profile["field"], profile["value"]))
     assert (fields["性别"], fields["获客渠道"], fields["行业"], fields["类型"]) == ("男", "网站", "零售", "B2B")
     assert fields["来源记录"].split(" / ")[0] == "网店"  # the source system by name, not its code
+    assert fields["地址"].startswith("中国 浙江省 杭州市")  # the country by name, not "CN"
     assert any(m.label == "生命周期阶段" and m.value == "流失客户" for m in at.metric)
 
     consents = _table(at, "获取途径")

@@ -67,6 +67,19 @@ def test_a_steward_adds_a_valid_customer_and_gets_a_link_to_its_360_page(wh):
     assert at.text_input(key="nc_1_full_name").value == ""  # a fresh form for the next customer
 
 
+def test_a_country_is_picked_by_name_and_its_phones_are_read_in_it(wh):
+    at = open_page(as_user("steward"), NEW)
+    country = at.selectbox(key="nc_0_country")
+    assert country.value == "CN" and country.options[0] == "China"  # the default country first
+    assert "Australia" in country.options and "AU" not in country.options
+    fill_new(at, full_name="Anna Smith", mobile="0412 345 678")
+    country.set_value("AU")
+    click(at, "Check and save")
+    assert not at.error, texts(at.error)
+    row = warehouse.one("SELECT country, mobile FROM customers WHERE full_name = 'Anna Smith'")
+    assert row == {"country": "AU", "mobile": "+61412345678"}
+
+
 def test_an_invalid_field_is_named_and_nothing_is_saved(wh):
     at = open_page(as_user("steward"), NEW)
     fill_new(at, full_name="王小明", mobile="12345")

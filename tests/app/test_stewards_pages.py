@@ -7,7 +7,7 @@ import pytest
 from lib.security import auth
 from lib.stewardship import edits as ce, importer, quality, review
 from lib import ui
-from lib.core import warehouse
+from lib.core import i18n, warehouse
 from tests.app.helpers import as_user, open_page
 from tests.stewards_fixtures import _stw_root, stw_wh  # noqa: F401 - fixtures
 
@@ -116,6 +116,11 @@ def test_merge_screen_merges_with_survivorship_and_undoes(ran):
     assert pairs[["Customer (left)", "Customer (right)"]].values.tolist() == [[13, 14]]
     table = at.dataframe[1].value
     assert "Same Mobile (+15.7)" in table.iloc[:, -1].tolist()  # the level in words of the page language
+    country = table[table["Field"] == "Country"].iloc[0, 1:3].tolist()
+    assert country == [
+        i18n.country_name(warehouse.scalar(f"SELECT country FROM customers WHERE customer_id = {c}")) for c in (13, 14)
+    ]
+    assert all(len(c) > 2 for c in country)  # by name ("China"), not the code
     button(at, "Merge").click().run()
     assert not at.exception
     assert warehouse.scalar("SELECT merged_into FROM customers WHERE customer_id = 14") == 13

@@ -279,6 +279,18 @@ def test_a_job_running_elsewhere_is_not_started_twice(filled, users):
     assert jobs.run_now(users["admin"], "aggregates_refresh").outcome == "ok"
 
 
+def test_a_lease_row_ensured_twice_at_once_is_folded_into_one_by_the_next_claim(filled, users):
+    """On a lake two processes ensuring the lease in the same instant each insert its row."""
+    spec = jobs.specs()["aggregates_refresh"]
+    with warehouse.transaction() as tx:
+        for _ in range(2):
+            tx.run("jobs_lease_insert", job=spec.name, holder="", due_at=None, expires_at=datetime(1970, 1, 1))
+    assert jobs._claim(spec, "other-host:1", datetime(2026, 12, 2, 10, 15))
+    lease = warehouse.records("SELECT holder, due_at FROM job_leases WHERE name = 'aggregates_refresh'")
+    assert lease == [{"holder": "other-host:1", "due_at": datetime(2026, 12, 2, 10, 15)}]
+    assert not jobs._claim(spec, "this-host:2", datetime(2026, 12, 2, 10, 15))  # the slot is taken
+
+
 def test_a_run_left_running_by_a_stopped_process_is_closed_as_failed_by_the_next_run(filled, users):
     spec = jobs.specs()["aggregates_refresh"]
     jobs._start_row(spec, "schedule", auth.SYSTEM, datetime(2026, 12, 2, 10, 15))  # then the process died

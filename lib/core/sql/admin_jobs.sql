@@ -71,6 +71,21 @@ INSERT INTO job_leases (name, holder, due_at, expires_at)
 SELECT :job, '', NULL, TIMESTAMP '1970-01-01 00:00:00'
 WHERE NOT EXISTS (SELECT 1 FROM job_leases WHERE name = :job)
 
+-- A lake enforces no unique key and two concurrent inserts do not conflict, so two processes
+-- ensuring the row in the same instant can each add one. Every claim updates all of a job's rows
+-- alike, so they agree; the next claim folds them back into one (deleting the same rows
+-- conflicts, so only one process folds).
+
+-- name: jobs_lease_rows
+SELECT count(*) AS n, max(holder) AS holder, max(due_at) AS due_at, max(expires_at) AS expires_at
+FROM job_leases WHERE name = :job
+
+-- name: jobs_lease_delete
+DELETE FROM job_leases WHERE name = :job
+
+-- name: jobs_lease_insert
+INSERT INTO job_leases (name, holder, due_at, expires_at) VALUES (:job, :holder, :due_at, :expires_at)
+
 -- name: jobs_lease_claim_slot
 UPDATE job_leases SET holder = :holder, due_at = :due_at, expires_at = :expires_at
 WHERE name = :job AND expires_at <= :now AND (due_at IS NULL OR due_at < :due_at)
