@@ -4,11 +4,11 @@ import json
 
 import streamlit as st
 
-from lib.stewardship import edits, quality, review
+from lib.stewardship import edits, quality, records, review
 from lib.core import i18n, settings, validation
 from lib import ui
 from lib.core.i18n import t
-from lib.ui import review_bulk
+from lib.ui import records as records_ui, review_bulk
 
 user = ui.guard("review_queue")
 
@@ -202,52 +202,12 @@ if record.get("raw_values"):
     st.info(t("stewards.rq.raw_values", values=i18n.readable_json(record["raw_values"], "stewards.field")))
 
 visible = record  # masked for the user by customer_edits.get
-FIELDS = [
-    "full_name",
-    "gender",
-    "birth_date",
-    "mobile",
-    "email",
-    "country",
-    "province",
-    "city",
-    "district",
-    "address",
-    "postcode",
-    "customer_type",
-    "company",
-    "industry",
-    "job_title",
-    "uscc",
-]
-
-
-def _text(v) -> str:
-    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
-
-
 with st.form(f"fix_form_{flag_id}"):
-    values = {}
-    cols = st.columns(3)
-    for i, f in enumerate(FIELDS):
-        values[f] = cols[i % 3].text_input(
-            t(f"stewards.field.{f}"), value=_text(visible.get(f)), key=f"fix_{flag_id}_{f}"
-        )
-    values["id_number"] = cols[len(FIELDS) % 3].text_input(
-        t("stewards.field.id_number"),
-        value="",
-        placeholder=visible.get("id_number") or "",
-        help=t("stewards.rq.id_help"),
-        key=f"fix_{flag_id}_id_number",
-    )
+    values = records_ui.customer_inputs(f"fix_{flag_id}", visible, id_help="stewards.rq.id_help")
     saved = st.form_submit_button(t("stewards.rq.save"), type="primary")
 
 if saved:
-    changes = {
-        f: (v.strip() or None) for f, v in values.items() if f != "id_number" and v.strip() != _text(visible.get(f))
-    }
-    if values["id_number"].strip():
-        changes["id_number"] = values["id_number"].strip()
+    changes = records.changed_fields(visible, values)
     if not changes:
         st.warning(t("stewards.rq.no_changes"))
     else:

@@ -25,7 +25,6 @@ from lib.stewardship import edits, records
 from lib.ui.errors import shown
 from lib.ui.widgets import audit_json, country_select, fmt_times
 
-TEXT_FIELDS = [f for f in records.FIELDS if f not in ("gender", "customer_type", "id_number")]
 LAYOUT = list(records.FIELDS)  # the form's order: validation.EDITABLE_FIELDS
 GENDERS = ["", "M", "F", "U"]
 TYPES = ["B2C", "B2B"]
@@ -41,41 +40,26 @@ def _text(value) -> str:
     return str(value)
 
 
-def _inputs(prefix: str, shown_values: dict) -> dict:
-    """One widget per editable field, three columns; returns {field: text}."""
+def customer_inputs(prefix: str, shown_values: dict, *, id_help: str = "records.id_help") -> dict:
+    """One widget per editable field, three columns; returns {field: text} for
+    `records.changed_fields`. Coded fields are picked by name (gender, type, industry, country);
+    a stored value outside their list stays an option, so saving never changes it unasked."""
     values: dict[str, str] = {}
     cols = st.columns(3)
     for i, f in enumerate(LAYOUT):
         col, key, label = cols[i % 3], f"{prefix}_{f}", t(f"stewards.field.{f}")
         current = _text(shown_values.get(f))
         if f == "gender":
-            values[f] = col.selectbox(
-                label,
-                GENDERS,
-                index=GENDERS.index(current) if current in GENDERS else 0,
-                format_func=lambda g: t(f"dash.gender.{g}") if g else "–",
-                key=key,
-            )
+            values[f] = _choice(col, label, GENDERS, current, lambda g: i18n.code_label("dash.gender", g), key)
         elif f == "industry":  # the known industries by name; another may be typed
-            known = i18n.codes("dash.industry")
-            options = ["", *known, *([current] if current and current not in known else [])]
-            values[f] = (
-                col.selectbox(
-                    label,
-                    options,
-                    index=options.index(current) if current in options else 0,
-                    format_func=lambda code: i18n.code_label("dash.industry", code) if code else "–",
-                    accept_new_options=True,
-                    key=key,
-                )
-                or ""
+            known = ["", *i18n.codes("dash.industry")]
+            values[f] = _choice(
+                col, label, known, current, lambda c: i18n.code_label("dash.industry", c), key, accept_new_options=True
             )
         elif f == "customer_type":
-            values[f] = col.selectbox(label, TYPES, index=TYPES.index(current) if current in TYPES else 0, key=key)
+            values[f] = _choice(col, label, TYPES, current, str, key)
         elif f == "id_number":
-            values[f] = col.text_input(
-                label, value="", placeholder=current, help=t("records.id_help"), key=key, max_chars=30
-            )
+            values[f] = col.text_input(label, value="", placeholder=current, help=t(id_help), key=key, max_chars=30)
         elif f == "country":  # a new record starts at the default country
             values[f] = country_select(col, label, current, key=key)
         elif f == "birth_date":
@@ -83,6 +67,20 @@ def _inputs(prefix: str, shown_values: dict) -> dict:
         else:
             values[f] = col.text_input(label, value=current, key=key)
     return values
+
+
+def _choice(col, label: str, options: list[str], current: str, name, key: str, **kwargs) -> str:
+    """A selectbox of codes shown by name; the stored value is kept as an option when unknown."""
+    options = options + ([current] if current not in options else [])
+    chosen = col.selectbox(
+        label,
+        options,
+        index=options.index(current),
+        format_func=lambda code: name(code) if code else i18n.EMPTY,
+        key=key,
+        **kwargs,
+    )
+    return chosen or ""
 
 
 def _duplicates_table(matches: pd.DataFrame) -> None:
@@ -111,7 +109,7 @@ def new_customer_form(user: auth.User) -> None:
     st.caption(t("records.new.caption"))
     gen = st.session_state.setdefault("nc_gen", 0)
     with st.form(f"nc_form_{gen}"):
-        values = _inputs(f"nc_{gen}", {"country": records.default_country(), "customer_type": "B2C"})
+        values = customer_inputs(f"nc_{gen}", {"country": records.default_country(), "customer_type": "B2C"})
         channel = st.selectbox(
             t("records.channel"),
             records.CHANNELS,
@@ -235,7 +233,7 @@ def _edit_form(user: auth.User, cid: int) -> None:
     gen = st.session_state.get(f"rec_gen_{cid}", 0)
     st.caption(t("records.edit.caption", version=loaded.get("version")))
     with st.form(f"rec_edit_{cid}_{gen}"):
-        values = _inputs(f"rec_{cid}_{gen}", loaded)
+        values = customer_inputs(f"rec_{cid}_{gen}", loaded)
         saved = st.form_submit_button(t("records.edit.save"), type="primary")
     allow = st.session_state.pop(f"rec_allow_dup_{cid}", False)
     if saved:

@@ -61,11 +61,17 @@ def test_queue_fix_form_saves_a_valid_value_and_resolves_the_flag(ran):
     at = open_page(as_user("steward"), "pages/12_review_queue.py")
     assert not at.exception
     assert at.dataframe[0].value["severity"].iloc[0] == "High"
+    with warehouse.transaction() as tx:  # a stored value outside the form's list stays as it is
+        tx.run("UPDATE customers SET gender = 'F', industry = 'fishing' WHERE customer_id = 7")
     flag_id = _open_item(at, 7, "mobile_valid")
+    gender, industry = at.selectbox(key=f"fix_{flag_id}_gender"), at.selectbox(key=f"fix_{flag_id}_industry")
+    assert (gender.value, industry.value) == ("F", "fishing")
+    assert "Female" in gender.options and "Retail" in industry.options  # codes by name
     at.text_input(key=f"fix_{flag_id}_mobile").input("139 1234 0007")
     button(at, "Validate and save").click().run()
     assert not at.exception and not at.error
-    assert ce._get(7)["mobile"] == "+8613912340007"
+    saved = ce._get(7)
+    assert (saved["mobile"], saved["gender"], saved["industry"]) == ("+8613912340007", "F", "fishing")
     assert review.flag(auth.SYSTEM, flag_id)["status"] == "resolved"
 
 
