@@ -150,14 +150,16 @@ with tab_import:
                     st.success(
                         t(
                             "stewards.imp.done",
-                            loaded=result.rows_loaded,
-                            unchanged=result.rows_unchanged,
-                            quarantined=result.rows_quarantined,
-                            flagged=result.rows_flagged,
+                            loaded=ui.fmt_int(result.rows_loaded),
+                            unchanged=ui.fmt_int(result.rows_unchanged),
+                            quarantined=ui.fmt_int(result.rows_quarantined),
+                            flagged=ui.fmt_int(result.rows_flagged),
                             seconds=f"{result.seconds:.1f}",
-                            pairs=result.duplicate_candidates,
+                            pairs=ui.fmt_int(result.duplicate_candidates),
                         )
                     )
+                    if result.consents_recorded:
+                        st.caption(t("stewards.imp.consents", n=ui.fmt_int(result.consents_recorded)))
                     for note in result.notes:
                         st.caption(note)
 

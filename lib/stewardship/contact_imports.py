@@ -141,6 +141,11 @@ def _word(values: pd.Series, words: dict, field: str, code: str) -> tuple[pd.Ser
     return _apply_unique(values, one)
 
 
+def status_words(values: pd.Series, field: str) -> tuple[pd.Series, pd.Series]:
+    """yes/no words (English and Chinese) as granted/withdrawn, and the failure code of others."""
+    return _word(values, _STATUS_WORDS, field, "consent.status")
+
+
 def _times(c: _Collector, frame: pd.DataFrame, field: str) -> pd.Series:
     ts, code = timestamp_series(_col(frame, field), field)
     c.add(field, code, required=True)

@@ -95,7 +95,7 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "email": ("email", "e-mail", "mail", "email_address", "邮箱", "电子邮箱", "电子邮件"),
         "id_number": ("id_number", "resident_id", "id_card", "idcard", "身份证", "身份证号", "身份证号码", "证件号码"),
         "country": ("country", "country_code", "国家", "国家地区"),
-        "province": ("province", "state", "region", "省", "省份"),
+        "province": ("province", "state", "region", "province_code", "state_code", "region_code", "省", "省份"),
         "city": ("city", "town", "suburb", "城市", "市"),
         "district": ("district", "county", "区", "区县"),
         "address": (
@@ -134,6 +134,37 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
             "注册时间",
             "注册日期",
         ),
+        # yes/no per channel, as shops and CRMs export them (CONSENT_FIELDS)
+        "email_consent": (
+            "email_consent",
+            "accepts_email_marketing",
+            "accepts_marketing",
+            "email_opt_in",
+            "email_optin",
+            "email_subscribed",
+            "email_subscription",
+            "email_marketing",
+            "email_marketing_consent",
+            "newsletter",
+            "邮件订阅",
+            "订阅邮件",
+            "接收邮件",
+            "邮件营销",
+        ),
+        "sms_consent": (
+            "sms_consent",
+            "accepts_sms_marketing",
+            "sms_opt_in",
+            "sms_optin",
+            "sms_subscribed",
+            "sms_marketing",
+            "sms_marketing_consent",
+            "text_opt_in",
+            "短信订阅",
+            "接收短信",
+            "短信营销",
+        ),
+        "phone_consent": ("phone_consent", "phone_opt_in", "call_opt_in", "accepts_calls", "电话营销", "接受电话"),
     },
     "orders": {
         "source_record_id": ("source_record_id", "order_id", "orderid", "order_no", "订单号", "订单编号"),
@@ -196,6 +227,11 @@ def readable_raw(kind: str, raw: Any) -> str:
     ]
     return "; ".join(parts) or i18n.EMPTY
 
+
+# A customer file's consent columns: field -> channel. A yes records a grant and a no a
+# withdrawal, each only when it changes the customer's consent in force (so a re-import writes
+# nothing); a value that is neither records nothing and is listed in the import's notes.
+CONSENT_FIELDS = {"email_consent": "email", "sms_consent": "sms", "phone_consent": "phone"}
 
 REQUIRED_FIELDS = {
     "customers": ("source_record_id",),
@@ -640,6 +676,7 @@ def _clean_frame(
     unnamed = [n for n in names if re.fullmatch(r"column \d+", n)]
     if unnamed:
         notes.append("Columns without a header are shown as: " + ", ".join(unnamed) + ".")
+    frame = _without_text_markers(frame, names, notes)
     touched, cells = [], 0
     if not controls:
         return frame.reset_index(drop=True).astype(pd.StringDtype("pyarrow")), notes
@@ -664,6 +701,35 @@ def _clean_frame(
     return frame.reset_index(drop=True).astype(pd.StringDtype("pyarrow")), notes
 
 
+# A number written '7104356401234 or '+16135550135: Excel's mark for "keep this as text",
+# which exports (Shopify's, for one) put before IDs and phones so a spreadsheet keeps them whole.
+_TEXT_MARKER = r"^'([+0-9][0-9+\-\s().]*)$"
+
+
+def _without_text_markers(frame: pd.DataFrame, names: list[str], notes: list[str]) -> pd.DataFrame:
+    """Numbers behind a leading apostrophe lose it (the key '123 is the key 123 in the orders
+    file that refers to it); other text starting with one ('t Hooft) keeps it."""
+    import pyarrow.compute as pc
+
+    touched, cells = [], 0
+    for n in names:
+        arr = pa.array(frame[n].array)
+        if not (pc.sum(pc.starts_with(arr, "'")).as_py() or 0):
+            continue
+        hits = pc.sum(pc.match_substring_regex(arr, _TEXT_MARKER)).as_py() or 0
+        if hits:
+            stripped = pc.replace_substring_regex(arr, _TEXT_MARKER, r"\1")
+            frame[n] = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([stripped])), index=frame.index)
+            touched.append(n)
+            cells += hits
+    if cells:
+        notes.append(
+            f"The apostrophe that marks a number as text ('0412 …) was removed from {cells:,} cells in: "
+            f"{', '.join(touched)}."
+        )
+    return frame
+
+
 # ---------------------------------------------------------------- mapping
 
 
@@ -671,9 +737,47 @@ def _key(header: str) -> str:
     return re.sub(r"[\s_\-.:：()（）]+", "", str(header).lower())
 
 
+# Words before a field's name in exports' headers that do not change the field: "Default Address
+# Address1" (Shopify), "Billing Address City", "Contact Email", "收货人手机", "默认地址".
+_QUALIFIERS = tuple(
+    _key(q)
+    for q in (
+        "default",
+        "primary",
+        "main",
+        "billing",
+        "shipping",
+        "mailing",
+        "postal",
+        "home",
+        "bill to",
+        "ship to",
+        "contact",
+        "customer",
+        "address",
+        "默认",
+        "收货人",
+        "收件人",
+        "收货",
+        "客户",
+    )
+)
+
+
+def _unqualified(key: str, lookup: dict) -> str:
+    """`key` without leading qualifier words, stopping at the first form that names a field."""
+    while key not in lookup:
+        qualifier = next((q for q in _QUALIFIERS if key.startswith(q) and len(key) > len(q)), None)
+        if qualifier is None:
+            return key
+        key = key[len(qualifier) :]
+    return key
+
+
 def suggest_mapping(kind: str, columns) -> dict[str, list[str]]:
-    """Target field -> source columns, from header names (exact synonyms first, then close
-    spellings). Several address-like columns all feed `address`, in file order."""
+    """Target field -> source columns, from header names (exact synonyms first, then synonyms
+    behind a qualifier such as "Default Address", then close spellings). Several address-like
+    columns all feed `address`, in file order."""
     fields = FIELDS[kind]
     lookup = {}
     for target, names in fields.items():
@@ -686,6 +790,12 @@ def suggest_mapping(kind: str, columns) -> dict[str, list[str]]:
         if target is None:
             continue
         if target in mapping and target != "address":
+            continue
+        mapping.setdefault(target, []).append(col)
+        used.add(col)
+    for col in columns:  # "Default Address City", "Billing Zip", "收货人手机": the qualifier dropped
+        target = None if col in used else lookup.get(_unqualified(_key(col), lookup))
+        if target is None or (target in mapping and target != "address"):
             continue
         mapping.setdefault(target, []).append(col)
         used.add(col)
@@ -796,6 +906,7 @@ class Plan:
     rules: "entry_rules.Rules | None" = None  # the entry rules in force for this import
     country: str = "CN"  # default country of rows without one
     notes: list[str] = field(default_factory=list)  # what reading the file repaired
+    consents: pd.DataFrame | None = None  # customers: row -> granted/withdrawn per channel
 
     @property
     def rows(self) -> int:
@@ -898,11 +1009,17 @@ def prepare(
     _tick(progress, 0.15, "validate")
     # "now": None keeps a missing registration date unknown (NaT): lib/stewardship/registration.py infers
     # it from the first order or event after the load, instead of today's date (issue #14).
+    notes = list(frame.attrs.get("notes", []))
+    consents, fields = None, mapped
+    if kind == "customers" and set(CONSENT_FIELDS) & set(mapped.columns):
+        # checked apart from the profile; kept in `mapped`, so a quarantined row keeps its answer
+        consents, consent_notes = _consent_columns(mapped)
+        fields, notes = mapped.drop(columns=[c for c in CONSENT_FIELDS if c in mapped.columns]), notes + consent_notes
     if kind in contact_imports.KINDS:
-        checked = contact_imports.check(kind, mapped, source=source)
+        checked = contact_imports.check(kind, fields, source=source)
     else:
         checked = validation.check_frame(
-            kind, mapped, today=settings.as_of(), defaults={"channel": source.lower(), **defaults, "now": None}
+            kind, fields, today=settings.as_of(), defaults={"channel": source.lower(), **defaults, "now": None}
         )
     _tick(progress, 0.45, "validated")
     sha = hashlib.sha256(file_bytes).hexdigest() if file_bytes is not None else None
@@ -918,8 +1035,28 @@ def prepare(
         time.perf_counter() - started,
         rules=rules,
         country=defaults["country"],
-        notes=list(frame.attrs.get("notes", [])),
+        notes=notes,
+        consents=consents,
     )
+
+
+def _consent_columns(mapped: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The consent columns read as granted/withdrawn per channel (empty: nothing said), and a
+    note per column with values that are neither yes nor no."""
+    out, notes = pd.DataFrame(index=mapped.index), []
+    for f, channel in CONSENT_FIELDS.items():
+        if f not in mapped.columns:
+            continue
+        status, bad = contact_imports.status_words(mapped[f], f)
+        out[channel] = status.astype("string")
+        unclear = bad.notna()
+        if unclear.any():
+            lines = ", ".join(str(int(r) + 2) for r in mapped.index[unclear][:MAX_LISTED])
+            notes.append(
+                f"{validation.field_label(f, 'en')}: {int(unclear.sum()):,} values are neither yes nor no "
+                f"(lines {lines}{' …' if unclear.sum() > MAX_LISTED else ''}): no consent was recorded for them."
+            )
+    return out, notes
 
 
 def _tick(progress, fraction: float, stage: str) -> None:
@@ -944,6 +1081,7 @@ class ImportResult:
     new_customer_ids: list[int] = field(default_factory=list)
     duplicate_candidates: int = 0
     notes: list[str] = field(default_factory=list)
+    consents_recorded: int = 0  # customers: consent changes from the file's consent columns
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "new_customer_ids"}
@@ -1017,8 +1155,10 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
         _tick(progress, 0.5, "write")
         ok = ~checked.quarantined
         quarantine_extra: dict[int, list[dict]] = {}
+        consents = 0
         if kind == "customers":
             loaded, unchanged, new_ids = _write_customers(tx, plan, ok, import_id)
+            consents = _write_file_consents(tx, user, plan, ok, import_id)
         elif kind in contact_imports.KINDS:
             new_ids = []
             loaded, unchanged, quarantine_extra = _write_contacts(tx, user, plan, ok, import_id)
@@ -1035,17 +1175,45 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
         )
         registration.infer(tx, user)  # unknown registration dates from first activity
         tx.run("stw_import_finish", import_id=import_id, **counts)
-        audit.record(
-            tx,
-            user,
-            "import.run",
-            "import",
-            import_id,
-            detail={"kind": kind, "source": plan.source, "file": plan.file_name, "rows_total": plan.rows, **counts},
-        )
-    return ImportResult(
+        detail = {"kind": kind, "source": plan.source, "file": plan.file_name, "rows_total": plan.rows, **counts}
+        if consents:
+            detail["consents_recorded"] = consents
+        audit.record(tx, user, "import.run", "import", import_id, detail=detail)
+    result = ImportResult(
         import_id, kind, plan.source, plan.rows, loaded, unchanged, quarantined, counts["rows_flagged"], 0.0, new_ids
     )
+    result.consents_recorded = consents
+    return result
+
+
+def _write_file_consents(tx: warehouse.Tx, user: auth.User, plan: Plan, ok: pd.Series, import_id: int) -> int:
+    """Consent changes from a customer file's yes/no columns, for its loaded and already known
+    rows alike: recorded at the import's time, from `import <source>`, only where they change the
+    consent in force (a grant is never recorded for an erased customer)."""
+    if plan.consents is None:
+        return 0
+    said = plan.consents[ok].reset_index(names="row_no").melt("row_no", var_name="channel", value_name="status")
+    said = said[said["status"].notna()]
+    if said.empty:
+        return 0
+    keys = plan.checked.clean["source_record_id"]
+    said["customer_key"] = keys.reindex(said["row_no"]).astype("string").to_numpy()
+    tx.register("stw_rows", said.astype({"row_no": "int64", "channel": "string", "status": "string"}))
+    try:
+        changes = tx.df("stw_file_consent_changes", source=plan.source)
+    finally:
+        tx.unregister("stw_rows")
+    if changes.empty:
+        return 0
+    changes = changes.assign(
+        recorded_at=datetime.now(), consent_source=f"import {plan.source}", evidence=f"import {import_id}"
+    )
+    tx.register("stw_rows", changes)
+    try:
+        tx.run("cns_insert_rows", username=user.username)
+    finally:
+        tx.unregister("stw_rows")
+    return len(changes)
 
 
 def _existing_keys(tx: warehouse.Tx, query: str, keys: pd.Series, **params) -> set[str]:
@@ -1339,6 +1507,7 @@ def release(user: auth.User, quarantine_id: int, values: dict) -> int | None:
         ok = pd.Series([True])
         if row["kind"] == "customers":
             loaded, unchanged, new_ids = _write_customers(tx, plan, ok, row["import_id"])
+            _write_file_consents(tx, user, plan, ok, row["import_id"])
             extra = {}
         elif row["kind"] in contact_imports.KINDS:
             new_ids = []

@@ -56,6 +56,124 @@ def test_suggested_mapping_reads_chinese_headers_and_joins_street_then_number():
     }
 
 
+# A shop's customer export as it comes (Shopify's columns): IDs and phones behind Excel's text
+# apostrophe, the address under "Default Address ...", consent as yes/no per channel.
+SHOP_EXPORT = """Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,\
+Default Address Address1,Default Address Address2,Default Address City,Default Address Province Code,\
+Default Address Country Code,Default Address Zip,Default Address Phone,Phone,Accepts SMS Marketing,Total Spent
+'7104356401234,Russell,Winfield,russel.winfield@example.com,no,Acme Ltd,105 Victoria St,Unit 2,Toronto,ON,CA,\
+M5C1N7,'+16135550135,'+16135550135,yes,0.00
+'7104356401235,Anna,Müller,anna.mueller@example.de,yes,,Hauptstraße 5,,Berlin,,DE,10115,,'030 123456,no,129.90
+'7104356401236,Ayumi,Hirano,ayumi.hirano@example.jp,maybe,,1-2-3 Shibuya,,Tokyo,13,JP,150-0002,,,,45.00
+"""
+
+
+def test_a_shop_export_maps_its_qualified_headers_and_reads_each_row_in_its_country(stw_empty, tmp_path, users):
+    frame = importer.read_table(write(tmp_path, SHOP_EXPORT, "customers_export.csv"))
+    assert importer.suggest_mapping("customers", list(frame.columns)) == {
+        "source_record_id": ["Customer ID"],
+        "given_name": ["First Name"],
+        "family_name": ["Last Name"],
+        "email": ["Email"],
+        "email_consent": ["Accepts Email Marketing"],
+        "company": ["Default Address Company"],
+        "address": ["Default Address Address1", "Default Address Address2"],
+        "city": ["Default Address City"],
+        "province": ["Default Address Province Code"],
+        "country": ["Default Address Country Code"],
+        "postcode": ["Default Address Zip"],
+        "mobile": ["Phone"],  # the exact name wins over "Default Address Phone"
+        "sms_consent": ["Accepts SMS Marketing"],
+    }
+    r = importer.import_file(
+        users["steward"], "customers", tmp_path / "customers_export.csv", "shopify", match_duplicates=False
+    )
+    assert (r.rows_loaded, r.rows_quarantined) == (3, 0)
+    rows = warehouse.records(
+        "SELECT source_record_id, country, mobile, address, postcode FROM customers ORDER BY customer_id"
+    )
+    assert rows == [
+        {
+            "source_record_id": "7104356401234",  # without the apostrophe: orders refer to 7104356401234
+            "country": "CA",
+            "mobile": "+16135550135",
+            "address": "105 Victoria St Unit 2",
+            "postcode": "M5C1N7",
+        },
+        {
+            "source_record_id": "7104356401235",
+            "country": "DE",
+            "mobile": "+4930123456",  # a German number, read in the row's country
+            "address": "Hauptstraße 5",
+            "postcode": "10115",
+        },
+        {
+            "source_record_id": "7104356401236",
+            "country": "JP",
+            "mobile": None,
+            "address": "1-2-3 Shibuya",
+            "postcode": "150-0002",
+        },
+    ]
+    assert any("apostrophe" in n and "Customer ID" in n for n in r.notes)
+
+
+def test_a_customer_files_consent_columns_record_changes_to_the_consent_in_force(stw_empty, tmp_path, users):
+    path = write(tmp_path, SHOP_EXPORT, "customers_export.csv")
+    r = importer.import_file(users["steward"], "customers", path, "shopify", match_duplicates=False)
+    consents = "SELECT c.source_record_id, k.channel, k.status, k.source, k.recorded_by, k.evidence FROM consents k JOIN customers c USING (customer_id) ORDER BY k.consent_id"
+    assert warehouse.records(consents) == [
+        {
+            "source_record_id": "7104356401234",
+            "channel": "sms",
+            "status": "granted",
+            "source": "import shopify",
+            "recorded_by": "steward",
+            "evidence": f"import {r.import_id}",
+        },
+        {
+            "source_record_id": "7104356401235",
+            "channel": "email",
+            "status": "granted",
+            "source": "import shopify",
+            "recorded_by": "steward",
+            "evidence": f"import {r.import_id}",
+        },
+    ]  # a "no" with nothing in force records nothing; "maybe" records nothing and is named
+    assert r.consents_recorded == 2
+    assert any("Email consent (yes/no): 1 values are neither yes nor no (lines 4)" in n for n in r.notes)
+    audit = json.loads(warehouse.scalar("SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE action = 'import.run'"))
+    assert audit["consents_recorded"] == 2
+
+    again = importer.import_file(users["steward"], "customers", path, "shopify", match_duplicates=False)
+    assert (again.rows_unchanged, again.consents_recorded) == (3, 0)  # nothing changed, nothing written
+
+    # the customer unsubscribes in the shop: the next export says no, and the grant is withdrawn
+    write(
+        tmp_path,
+        SHOP_EXPORT.replace("anna.mueller@example.de,yes", "anna.mueller@example.de,no"),
+        "customers_export.csv",
+    )
+    later = importer.import_file(users["steward"], "customers", path, "shopify", match_duplicates=False)
+    assert later.consents_recorded == 1
+    in_force = warehouse.records(
+        "SELECT k.channel, k.status FROM consent_current k JOIN customers USING (customer_id) "
+        "WHERE source_record_id = '7104356401235'"
+    )
+    assert in_force == [{"channel": "email", "status": "withdrawn"}]
+
+
+def test_a_quarantined_row_keeps_its_consent_answer_until_it_is_released(stw_empty, tmp_path, users):
+    path = write(tmp_path, "Customer ID,First Name,Email,Accepts Email Marketing\n'42,,,yes\n", "c.csv")
+    r = importer.import_file(users["steward"], "customers", path, "shopify", match_duplicates=False)
+    assert (r.rows_quarantined, r.consents_recorded) == (1, 0)  # no name: quarantined, nothing granted
+    qid = int(importer.quarantine(auth.SYSTEM).iloc[0]["quarantine_id"])
+    new_id = importer.release(users["steward"], qid, {"full_name": "Li Lei", "email": "li.lei@example.com"})
+    assert warehouse.records("SELECT customer_id, channel, status FROM consent_current") == [
+        {"customer_id": new_id, "channel": "email", "status": "granted"}
+    ]
+
+
 def test_round_trip_with_exact_quarantine_and_flag_counts(stw_empty, tmp_path, users):
     require_contact(users["steward"], "partner_x")
     r = importer.import_file(users["steward"], "customers", write(tmp_path, MESSY), "partner_x", match_duplicates=False)

@@ -39,6 +39,27 @@ FROM stw_keys k
 JOIN customers c ON c.source = :source AND c.source_record_id = k.k
 WHERE c.deleted_at IS NULL
 
+-- name: stw_file_consent_changes
+-- A customer file's yes/no consent columns, as changes to the consent in force: a yes where it
+-- is not granted, a no where it is (merged records lead to the survivor; a grant is never
+-- recorded for an erased customer). The last of a customer's rows in the file counts.
+WITH said AS (
+    SELECT r.row_no, c.customer_id, c.erased_at, r.channel, r.status
+    FROM stw_rows r
+    JOIN customers k ON k.source = :source AND k.source_record_id = r.customer_key
+    JOIN customers c ON c.customer_id = coalesce(k.merged_into, k.customer_id)
+    WHERE k.deleted_at IS NULL
+), in_force AS (
+    SELECT customer_id, channel, status FROM consents
+    WHERE customer_id IN (SELECT customer_id FROM said)
+    QUALIFY row_number() OVER (PARTITION BY customer_id, channel ORDER BY recorded_at DESC, consent_id DESC) = 1
+)
+SELECT s.row_no, s.customer_id, s.channel, s.status
+FROM said s LEFT JOIN in_force f USING (customer_id, channel)
+WHERE (s.status = 'granted' AND s.erased_at IS NULL AND f.status IS DISTINCT FROM 'granted')
+   OR (s.status = 'withdrawn' AND f.status = 'granted')
+QUALIFY row_number() OVER (PARTITION BY s.customer_id, s.channel ORDER BY s.row_no DESC) = 1
+
 -- name: stw_reserve_customer_ids
 -- Ids come from the sequence (never max()+n): two imports at once, or two lake processes,
 -- must not hand out the same ids.
