@@ -177,8 +177,11 @@ _DATE_YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?:
 _DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 
+_FRACTION = re.compile(r"(:\d{2})\.\d+$")  # 10:32:11.123: the fraction goes before "." means "-"
+
+
 def _date_parts(v: str):
-    s = _DATE_SEP.sub("-", v.replace("日", "")).strip()
+    s = _DATE_SEP.sub("-", _FRACTION.sub(r"\1", v.replace("日", ""))).strip()
     m = _DATE_YMD.fullmatch(s) or _DATE_COMPACT.fullmatch(s)
     if not m:
         return None
@@ -904,11 +907,106 @@ class _ResidentIds:
 _ISO_TS = r"^\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?$"
 
 
-def timestamp_series(values: pd.Series, field: str) -> tuple[pd.Series, pd.Series]:
-    """Vectorised `timestamp`: ISO shapes parsed by pandas, the rest once per distinct value."""
+# Countries that write a date month first (3/14/2024): a column of dates that could be read
+# either way is read month first when the file's country is one of them, day first otherwise.
+MONTH_FIRST_COUNTRIES = frozenset({"US", "PH", "PR", "GU", "VI", "AS", "MP", "UM", "FM", "MH", "PW"})
+# 14/03/2024, 3/14/2024 7:45 PM, 14.03.24 09:06: day and month in either order, a 2- or 4-digit year
+_DAY_MONTH_YEAR = (
+    r"^(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<y>\d{4}|\d{2})"
+    r"(?:[ T]+(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?)?$"
+)
+# a time's UTC offset or zone letter (2026-01-15 10:32:11 +0100, 2026-01-15T10:32:11Z)
+_TIME_OFFSET = r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
+
+
+def date_strings(values: pd.Series, month_first: bool = False) -> pd.Series:
+    """Dates as exports from other countries write them, rewritten year first for the parsers
+    (`_day_month_year`); other values are returned as given."""
+    values, stamps, matched = _day_month_year(values, month_first)
+    if not matched.any():
+        return values
+    out = values.astype("string").copy()
+    found = stamps[matched]
+    timed = (found != found.dt.normalize()).to_numpy()
+    text = found.dt.strftime("%Y-%m-%d").where(~timed, found.dt.strftime("%Y-%m-%d %H:%M:%S"))
+    out[matched] = text.where(found.notna(), values[matched]).to_numpy()
+    return out
+
+
+def _day_month_year(values: pd.Series, month_first: bool) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """(`values` without UTC offsets, their day-month-year dates as timestamps, which matched).
+
+    Day and month in either order (14/03/2024, 3/14/2024 7:45 PM, 14.03.24) are read in the
+    order the whole column shows: a first number above 12 means day first, a second one month
+    first; a column with both is not read (its values fail as invalid dates, in the quarantine);
+    a column that could be either is read month first only when `month_first` (the file's
+    country writes so, MONTH_FIRST_COUNTRIES). A time's UTC offset or zone letter is dropped:
+    times are kept as the clock on the export showed them. An impossible date (31/02) is NaT.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    none = np.zeros(len(values), dtype=bool)
+    if values.empty:
+        return values, pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]"), none
+    arr = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+    if pc.any(pc.match_substring_regex(arr, _TIME_OFFSET)).as_py():
+        arr = pc.replace_substring_regex(arr, _TIME_OFFSET, r"\1")
+        values = pd.Series(arr.to_pandas(), index=values.index, dtype="string")
+    stamps = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+    if not pc.any(pc.match_substring_regex(arr, r"^\d{1,2}[/.\-]\d{1,2}[/.\-]")).as_py():
+        return values, stamps, none
+    found = pc.extract_regex(arr, _DAY_MONTH_YEAR)
+    matched = found.is_valid().to_numpy(zero_copy_only=False)
+    if not matched.any():
+        return values, stamps, none
+    found = found.filter(pa.array(matched))
+    index = values.index[matched]
+
+    def number(name: str) -> pd.Series:  # an unmatched optional group is "" (cast by Arrow: fast)
+        col = found.field(name)
+        col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+        return pd.Series(pc.cast(col, pa.int32()).to_numpy(zero_copy_only=False), index=index, dtype="float64")
+
+    parts = {k: number(k) for k in "abyhms"}
+    a, b = parts["a"], parts["b"]
+    day_first, month_first_seen = bool((a > 12).any()), bool((b > 12).any())
+    if day_first and month_first_seen:
+        return values, stamps, none  # both orders in one column: nothing is guessed
+    day, month = (a, b) if day_first or not (month_first_seen or month_first) else (b, a)
+    year = parts["y"]
+    short = pd.Series(pc.utf8_length(found.field("y")).to_numpy(zero_copy_only=False), index=index) < 4
+    pivot = date.today().year % 100 + 1  # 2-digit years: up to next year in this century
+    year = year.where(~short, year + 2000 - 100 * (year > pivot))
+    hour = parts["h"].fillna(0)
+    ampm = pd.Series(pc.utf8_lower(pc.utf8_slice_codeunits(found.field("ampm"), 0, 1)).to_pandas(), index=index)
+    hour = hour.where(~((ampm == "p") & (hour < 12)), hour + 12).where(~((ampm == "a") & (hour == 12)), 0)
+    when = pd.to_datetime(
+        pd.DataFrame(
+            {
+                "year": year,
+                "month": month,
+                "day": day,
+                "hour": hour,
+                "minute": parts["m"].fillna(0),
+                "second": parts["s"].fillna(0),
+            }
+        ),
+        errors="coerce",
+    )
+    stamps[matched] = when.to_numpy()
+    return values, stamps, matched
+
+
+def timestamp_series(values: pd.Series, field: str, month_first: bool = False) -> tuple[pd.Series, pd.Series]:
+    """Vectorised `timestamp`: ISO shapes parsed by pandas, the rest once per distinct value
+    (day-month-year columns read by `_day_month_year`, UTC offsets dropped)."""
+    values, dmy, matched = _day_month_year(values, month_first)
     iso = values.str.fullmatch(_ISO_TS).fillna(False).astype(bool)
     parsed = pd.to_datetime(values.where(iso), format="ISO8601", errors="coerce")
     fast = iso & parsed.notna()
+    parsed = parsed.astype("datetime64[us]").where(~matched, dmy)
+    fast |= matched & dmy.notna()
     rest_clean, rest_code = _apply_unique(values.where(~fast & values.notna()), lambda v: timestamp(v, field))
     rest = pd.to_datetime(rest_clean, errors="coerce")
     return parsed.where(fast).fillna(rest).astype("datetime64[us]"), rest_code
@@ -943,6 +1041,11 @@ DEFAULT_REQUIRED = {
 }
 
 
+def _month_first(defaults: dict) -> bool:
+    """Whether the file's country writes dates month first (see `date_strings`)."""
+    return (defaults.get("country") or "CN") in MONTH_FIRST_COUNTRIES
+
+
 def _required(defaults: dict, kind: str) -> dict[str, str]:
     """field -> 'quarantine' | 'flag' for the fields the entry rules require."""
     return dict(defaults.get("required") or DEFAULT_REQUIRED[kind])
@@ -960,7 +1063,9 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
     # Failures are still collected in the order below (the quarantine reasons keep their order).
     mobile_job = _mobile_start(_col(frame, "mobile"), countries)
     email_job = _email_start(_col(frame, "email"))
-    bd, bd_code = _apply_unique(_col(frame, "birth_date"), lambda v: birth_date(v, today))
+    bd, bd_code = _apply_unique(
+        date_strings(_col(frame, "birth_date"), _month_first(defaults)), lambda v: birth_date(v, today)
+    )
     births = _datetimes(bd)
     id_job = _ResidentIds(_col(frame, "id_number"), births)
 
@@ -1065,7 +1170,7 @@ def _check_customers(frame: pd.DataFrame, today: date, defaults: dict) -> Checke
 
     channel = _col(frame, "channel").str.lower()
     out["channel"] = channel.fillna(defaults.get("channel", "import"))
-    reg, reg_code = timestamp_series(_col(frame, "registered_at"), "registered_at")
+    reg, reg_code = timestamp_series(_col(frame, "registered_at"), "registered_at", _month_first(defaults))
     c.add("registered_at", reg_code)
     out["registered_at"] = reg.fillna(pd.Timestamp(defaults.get("now", datetime.now())))
     _require_others(c, out, required, ("source_record_id", "full_name", "contact"))
@@ -1091,7 +1196,7 @@ def _check_orders(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
     key = _col(frame, "customer_key")
     c.add_mask("customer_key", key.isna(), "required.missing")
     out["customer_key"] = key
-    ts, ts_code = timestamp_series(_col(frame, "order_time"), "order_time")
+    ts, ts_code = timestamp_series(_col(frame, "order_time"), "order_time", _month_first(defaults))
     c.add("order_time", ts_code, required=True)
     c.add_mask("order_time", ts.isna() & ts_code.isna(), "required.missing")
     out["order_time"] = ts
@@ -1135,7 +1240,7 @@ def _check_events(frame: pd.DataFrame, today: date, defaults: dict) -> Checked:
     c.add("event_type", et_code, required=True)
     c.add_mask("event_type", et.isna() & et_code.isna(), "required.missing")
     out["event_type"] = et.astype("string")
-    ts, ts_code = timestamp_series(_col(frame, "event_time"), "event_time")
+    ts, ts_code = timestamp_series(_col(frame, "event_time"), "event_time", _month_first(defaults))
     c.add("event_time", ts_code, required=True)
     c.add_mask("event_time", ts.isna() & ts_code.isna(), "required.missing")
     out["event_time"] = ts
@@ -1233,7 +1338,7 @@ def _check_feedback(frame: pd.DataFrame, today: date, defaults: dict) -> Checked
     c.add("score", score_code, required=True)
     c.add_mask("score", raw_score.isna(), "required.missing")
     out["score"] = pd.to_numeric(score, errors="coerce").astype("Int64")
-    ts, ts_code = timestamp_series(_col(frame, "responded_at"), "responded_at")
+    ts, ts_code = timestamp_series(_col(frame, "responded_at"), "responded_at", _month_first(defaults))
     c.add("responded_at", ts_code, required=True)
     c.add_mask("responded_at", ts.isna() & ts_code.isna(), "required.missing")
     out["responded_at"] = ts

@@ -244,3 +244,61 @@ def test_vectorised_columns_agree_with_scalar_validators(values):
         except v.FieldError:
             expected = None
         assert (None if pd.isna(c) else c.to_pydatetime()) == expected
+
+
+# ---------------------------------------------------------------- dates as other countries write them
+
+
+def _stamps(values, month_first=False):
+    ts, codes = v.timestamp_series(pd.Series(values, dtype="string"), "order_time", month_first)
+    return [None if pd.isna(x) else x.to_pydatetime() for x in ts], [None if pd.isna(c) else c for c in codes]
+
+
+def test_a_day_month_year_column_is_read_in_the_order_its_values_show():
+    # a second number above 12: month first (an American export), times with AM/PM
+    assert _stamps(["12/1/2009 7:45", "12/13/2009 7:45 PM", "1/2/2010 12:05 am"])[0] == [
+        datetime(2009, 12, 1, 7, 45),
+        datetime(2009, 12, 13, 19, 45),
+        datetime(2010, 1, 2, 0, 5),
+    ]
+    # a first number above 12: day first (British, Australian, German dots, 2-digit years)
+    assert _stamps(["13/1/2009", "1/2/2010 09:06", "14.03.24"])[0] == [
+        datetime(2009, 1, 13),
+        datetime(2010, 2, 1, 9, 6),
+        datetime(2024, 3, 14),
+    ]
+
+
+def test_an_undecided_column_follows_the_files_country_and_a_mixed_one_is_not_guessed():
+    assert _stamps(["1/2/2010"])[0] == [datetime(2010, 2, 1)]  # day first by default
+    assert _stamps(["1/2/2010"], month_first=True)[0] == [datetime(2010, 1, 2)]  # a US file
+    assert _stamps(["13/1/2009", "1/13/2009"]) == ([None, None], ["date.invalid", "date.invalid"])
+
+
+def test_utc_offsets_and_fractions_keep_the_clock_the_export_showed():
+    assert (
+        _stamps(["2026-01-15 10:32:11 +0100", "2026-01-15T10:32:11Z", "2026-01-15T10:32:11.123+08:00"])[0]
+        == [datetime(2026, 1, 15, 10, 32, 11)] * 3
+    )
+    assert _stamps(["15-01-2026", "2024/1/5", "20240105", "2024年1月5日"])[0] == [
+        datetime(2026, 1, 15),
+        datetime(2024, 1, 5),
+        datetime(2024, 1, 5),
+        datetime(2024, 1, 5),
+    ]
+
+
+def test_birth_dates_of_a_us_file_are_read_month_first():
+    checked = v.check_frame(
+        "customers",
+        pd.DataFrame(
+            {
+                "source_record_id": ["1", "2"],
+                "full_name": ["Ann Lee", "Bo Chan"],
+                "birth_date": ["3/4/1990", "12/25/1985"],
+            }
+        ).astype("string"),
+        today=date(2026, 12, 1),
+        defaults={"country": "US"},
+    )
+    assert [d.date() for d in checked.clean["birth_date"]] == [date(1990, 3, 4), date(1985, 12, 25)]
