@@ -502,6 +502,17 @@ ORDER_STATUSES = {
     "cancelled": "cancelled",
     "canceled": "cancelled",
     "已取消": "cancelled",
+    # as shop systems export them (pending and authorized are not paid yet: refused)
+    "completed": "paid",
+    "complete": "paid",
+    "已完成": "paid",
+    "已付款": "paid",
+    "交易成功": "paid",
+    "退款成功": "refunded",
+    "voided": "cancelled",
+    "void": "cancelled",
+    "expired": "cancelled",
+    "交易关闭": "cancelled",
 }
 EVENT_TYPES = {
     "browse": "browse",

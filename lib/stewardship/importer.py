@@ -167,15 +167,67 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "phone_consent": ("phone_consent", "phone_opt_in", "call_opt_in", "accepts_calls", "电话营销", "接受电话"),
     },
     "orders": {
-        "source_record_id": ("source_record_id", "order_id", "orderid", "order_no", "订单号", "订单编号"),
-        "customer_key": ("customer_key", "customer_id", "customerid", "member_id", "客户编号", "会员编号", "客户id"),
-        "order_time": ("order_time", "order_date", "created_at", "time", "date", "下单时间", "订单时间"),
-        "status": ("status", "order_status", "状态", "订单状态"),
-        "amount": ("amount", "total", "order_amount", "paid", "金额", "实付金额", "订单金额"),
-        "refund_amount": ("refund_amount", "refund", "退款", "退款金额"),
+        "source_record_id": (
+            "source_record_id",
+            "order_id",
+            "orderid",
+            "order_no",
+            "order_number",
+            "id",
+            "invoice",
+            "invoice_no",
+            "invoice_id",
+            "订单号",
+            "订单编号",
+            "单号",
+        ),
+        "customer_key": (
+            "customer_key",
+            "customer_id",
+            "customerid",
+            "member_id",
+            "客户编号",
+            "会员编号",
+            "客户id",
+            # shop exports name the customer by email (resolved by the customer's email)
+            "email",
+            "customer_email",
+            "buyer_email",
+            "邮箱",
+            "客户邮箱",
+        ),
+        "order_time": (
+            "order_time",
+            "order_date",
+            "created_at",
+            "time",
+            "date",
+            "invoice_date",
+            "purchase_date",
+            "order_purchase_timestamp",
+            "下单时间",
+            "订单时间",
+            "创建时间",
+        ),
+        "status": ("status", "order_status", "financial_status", "payment_status", "状态", "订单状态", "交易状态"),
+        "amount": (
+            "amount",
+            "total",
+            "order_amount",
+            "order_total",
+            "total_price",
+            "grand_total",
+            "paid",
+            "金额",
+            "实付金额",
+            "订单金额",
+        ),
+        # a line's price: with no amount column, each line's amount is price x quantity
+        "unit_price": ("unit_price", "price", "lineitem_price", "item_price", "单价"),
+        "refund_amount": ("refund_amount", "refund", "refunded_amount", "退款", "退款金额"),
         "channel": ("channel", "渠道"),
-        "category": ("category", "品类", "类目"),
-        "item_count": ("item_count", "items", "quantity", "qty", "件数", "数量"),
+        "category": ("category", "product_category", "品类", "类目"),
+        "item_count": ("item_count", "items", "quantity", "qty", "lineitem_quantity", "件数", "数量"),
     },
     "events": {
         "source_record_id": ("source_record_id", "event_id", "eventid", "事件编号"),
@@ -777,22 +829,25 @@ def _unqualified(key: str, lookup: dict) -> str:
 def suggest_mapping(kind: str, columns) -> dict[str, list[str]]:
     """Target field -> source columns, from header names (exact synonyms first, then synonyms
     behind a qualifier such as "Default Address", then close spellings). Several address-like
-    columns all feed `address`, in file order."""
+    columns all feed `address`, in file order; for any other field the column whose name comes
+    first in the field's synonyms wins (an orders file's "Customer ID" before its "Email")."""
     fields = FIELDS[kind]
-    lookup = {}
+    lookup, rank = {}, {}
     for target, names in fields.items():
-        for n in names:
-            lookup.setdefault(_key(n), target)
+        for i, n in enumerate(names):
+            if _key(n) not in lookup:
+                lookup[_key(n)], rank[_key(n)] = target, i
     mapping: dict[str, list[str]] = {}
     used: set[str] = set()
-    for col in columns:
-        target = lookup.get(_key(col))
-        if target is None:
-            continue
+    exact = sorted((c for c in columns if _key(c) in lookup), key=lambda c: rank[_key(c)])
+    for col in exact:
+        target = lookup[_key(col)]
         if target in mapping and target != "address":
             continue
         mapping.setdefault(target, []).append(col)
         used.add(col)
+    if len(mapping.get("address", [])) > 1:
+        mapping["address"].sort(key=list(columns).index)
     for col in columns:  # "Default Address City", "Billing Zip", "收货人手机": the qualifier dropped
         target = None if col in used else lookup.get(_unqualified(_key(col), lookup))
         if target is None or (target in mapping and target != "address"):
@@ -996,6 +1051,8 @@ def prepare(
         mapped_fields.add("full_name")
     if {"mobile", "email"} & mapped_fields:
         mapped_fields.add("contact")
+    if kind == "orders" and "unit_price" in mapped_fields:
+        mapped_fields.add("amount")  # price x quantity per line (order_lines)
     needed = list(REQUIRED_FIELDS[kind]) + [
         f for f, a in rules.required.items() if a == "quarantine" and f not in REQUIRED_FIELDS[kind]
     ]
@@ -1015,12 +1072,18 @@ def prepare(
         # checked apart from the profile; kept in `mapped`, so a quarantined row keeps its answer
         consents, consent_notes = _consent_columns(mapped)
         fields, notes = mapped.drop(columns=[c for c in CONSENT_FIELDS if c in mapped.columns]), notes + consent_notes
+    disagree = pd.Index([])
+    if kind == "orders":
+        mapped, line_notes, disagree = order_lines(mapped)
+        fields, notes = mapped, notes + line_notes
     if kind in contact_imports.KINDS:
         checked = contact_imports.check(kind, fields, source=source)
     else:
         checked = validation.check_frame(
             kind, fields, today=settings.as_of(), defaults={"channel": source.lower(), **defaults, "now": None}
         )
+    if len(disagree):
+        checked = _refused(checked, disagree, "source_record_id", "order.lines_disagree", mapped)
     _tick(progress, 0.45, "validated")
     sha = hashlib.sha256(file_bytes).hexdigest() if file_bytes is not None else None
     return Plan(
@@ -1038,6 +1101,96 @@ def prepare(
         notes=notes,
         consents=consents,
     )
+
+
+def _refused(checked: validation.Checked, rows: pd.Index, field: str, code: str, raw: pd.DataFrame):
+    """`checked` with `rows` also quarantined for `code` (a problem seen across rows)."""
+    extra = pd.DataFrame(
+        {"row": rows, "field": field, "code": code, "raw": raw.loc[rows, field].astype("object"), "required": True}
+    )
+    failures = pd.concat([checked.failures, extra], ignore_index=True)
+    quarantined = checked.quarantined | checked.quarantined.index.isin(rows)
+    return validation.Checked(checked.clean, failures, quarantined, checked.flagged & ~quarantined, checked.raw_values)
+
+
+# Fields of an order that its lines must agree on (blank on all but the first line is fine).
+_ORDER_FIELDS = ("customer_key", "order_time", "amount", "refund_amount")
+
+
+def _number(values: pd.Series) -> pd.Series:
+    """Amounts and quantities as written in exports ("¥1,299.00", "12") as floats, NaN if not
+    (in Arrow: a million lines take a fraction of a second)."""
+    import pyarrow.compute as pc
+
+    text = pc.replace_substring_regex(_text_column(values), r"[¥￥$€£,\s元]", "")
+    valid = pc.match_substring_regex(text, r"^[+-]?(\d+\.?\d*|\.\d+)$")
+    numbers = pc.cast(pc.if_else(valid, text, pa.scalar(None, pa.string())), pa.float64())
+    return pd.Series(numbers.to_numpy(zero_copy_only=False), index=values.index, dtype="float64")
+
+
+def order_lines(mapped: pd.DataFrame) -> tuple[pd.DataFrame, list[str], pd.Index]:
+    """Orders exported one row per line item (Shopify, Online Retail, most shop systems), as one
+    row per order, and each line's amount from its price when the file gives no amount.
+
+    Rows with the same order id are one order when they agree on its customer, time, total and
+    refund (a value on the first line only, blank on the others, agrees): quantities add up and,
+    without an amount column, price x quantity adds up to the amount; the other fields come from
+    the first line that has them (a category: the first line's). The order takes its first
+    line's place in the file. The rows of an order that disagree stay apart; their row numbers are
+    returned, and every one of them goes to the quarantine (no part of such an order loads). A
+    price that is not a number is passed on as the amount, to be refused as such."""
+    notes: list[str] = []
+    priced = "unit_price" in mapped.columns and "amount" not in mapped.columns
+    lines = mapped.copy()
+    if priced:
+        quantity = _number(lines["item_count"]).fillna(1) if "item_count" in lines.columns else 1.0
+        price = _number(lines["unit_price"])
+        amount = (price * quantity).round(2)
+        lines["amount"] = amount.map("{:.2f}".format).where(price.notna(), lines["unit_price"]).astype("string")
+    lines = lines.drop(columns=["unit_price"], errors="ignore")
+    if "source_record_id" not in lines.columns:
+        return lines, notes, pd.Index([])
+    key = normalize.text_series(lines["source_record_id"])
+    repeated = key.notna() & key.duplicated(keep=False)
+    if not repeated.any():
+        return lines, notes, pd.Index([])
+    work = lines[repeated].apply(normalize.text_series)
+    groups = work.groupby(key[repeated], sort=False)
+    agree = pd.Series(True, index=groups.size().index)
+    for f in (f for f in _ORDER_FIELDS if f in work.columns and not (priced and f == "amount")):
+        agree &= groups[f].nunique(dropna=True) <= 1
+    if priced:  # every line's amount a number, or the order is left as lines
+        line_amounts = amount[repeated]
+        agree &= line_amounts.notna().groupby(key[repeated], sort=False).all()
+    folded = groups.first()[agree]
+    if priced:
+        folded["amount"] = line_amounts.groupby(key[repeated], sort=False).sum()[agree].map("{:.2f}".format)
+    if "item_count" in work.columns:
+        counts = _number(work["item_count"]).fillna(1).groupby(key[repeated], sort=False).sum()[agree]
+        folded["item_count"] = counts.map(lambda n: f"{n:g}")
+    first_rows = pd.Series(work.index, index=work.index).groupby(key[repeated], sort=False).first()[agree]
+    folded.index = first_rows.to_numpy()
+    folded_keys = set(agree.index[agree])
+    kept = lines[~(repeated & key.isin(folded_keys))]
+    out = pd.concat([kept, folded.astype("string")[list(lines.columns)]]).sort_index()
+    n_lines = int((repeated & key.isin(folded_keys)).sum())
+    if folded_keys:
+        notes.append(
+            f"{n_lines:,} rows were the lines of {len(folded_keys):,} "
+            + ("order" if len(folded_keys) == 1 else "orders")
+            + " (rows with the same order id): each order was loaded once, its quantities"
+            + (" and line amounts" if priced else "")
+            + " added up."
+        )
+    disagree = out.index.isin(lines.index[repeated & key.isin(set(agree.index[~agree]))])
+    out = out.reset_index(drop=True)  # rows are counted from 0, as every check expects
+    disagree = out.index[disagree]
+    if len(disagree):
+        notes.append(
+            f"{int((~agree).sum()):,} orders have rows that disagree on the customer, time, amount or refund: "
+            "all their rows are quarantined."
+        )
+    return out, notes, disagree
 
 
 def _consent_columns(mapped: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -1366,18 +1519,21 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int | N
     )
     try:
         resolved = tx.df("stw_resolve_customer_keys", source=plan.customer_source)
+        by_email = tx.df("stw_resolve_customer_emails", source=plan.customer_source)
     finally:
         tx.unregister("stw_keys")
     cid = pd.Series(resolved["customer_id"].to_numpy(), index=resolved["row_no"].to_numpy())
     rows["customer_id"] = cid.reindex(rows.index)
+    # a key that is no customer's key but an email: the customer with that email
+    by_email = by_email[~by_email["row_no"].isin(resolved["row_no"])].set_index("row_no")
+    single = by_email.index[by_email["n"] == 1]
+    rows.loc[single, "customer_id"] = by_email.loc[single, "customer_id"].to_numpy()
+    ambiguous = set(by_email.index[by_email["n"] > 1].tolist())
     unknown = rows["customer_id"].isna()
     for r in rows.index[unknown]:
+        code = "customer_key.ambiguous" if r in ambiguous else "customer_key.unknown"
         extra[int(r)] = [
-            {
-                "field": "customer_key",
-                "code": "customer_key.unknown",
-                "message": validation.message("customer_key", "customer_key.unknown", "en"),
-            }
+            {"field": "customer_key", "code": code, "message": validation.message("customer_key", code, "en")}
         ]
     rows = rows[~unknown]
     query, insert = _FACT_QUERIES[plan.kind]

@@ -4,6 +4,7 @@ quarantine release, one transaction (never a partial write)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import openpyxl
 import pytest
@@ -161,6 +162,105 @@ def test_a_customer_files_consent_columns_record_changes_to_the_consent_in_force
         "WHERE source_record_id = '7104356401235'"
     )
     assert in_force == [{"channel": "email", "status": "withdrawn"}]
+
+
+# A shop's orders as exported: one row per line item, the order's total on its first line only,
+# the customer named by email, times with their UTC offset.
+SHOP_ORDERS = """Name,Email,Financial Status,Created at,Total,Lineitem quantity,Lineitem name,Lineitem price,Refunded Amount,Id
+#1001,anna.mueller@example.de,paid,2026-01-15 10:32:11 +0100,129.90,2,Blue Mug,30.00,0.00,5551234001
+#1001,anna.mueller@example.de,,2026-01-15 10:32:11 +0100,,1,Teapot,40.00,,5551234001
+#1002,AYUMI.HIRANO@example.jp,partially_refunded,2026-02-01 11:59:00 +0900,45.00,1,Green Tea,45.00,10.00,5551234002
+#1003,nobody@example.com,paid,2026-03-01 07:58:00 -0500,20.00,1,Spoon,20.00,0.00,5551234003
+#1004,anna.mueller@example.de,voided,2026-03-02 07:58:00 -0500,20.00,1,Spoon,20.00,0.00,5551234004
+#1004,anna.mueller@example.de,voided,2026-03-02 07:58:00 -0500,25.00,1,Fork,25.00,0.00,5551234004
+"""
+
+# A retailer's invoice lines (the UCI Online Retail layout): no total, price x quantity per line,
+# American dates (13/12 cannot be a month, so the column is month first).
+INVOICE_LINES = """Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country
+489434,85048,GLASS BALL 20 LIGHTS,12,12/1/2009 7:45,6.95,13085,United Kingdom
+489434,79323P,PINK CHERRY LIGHTS,12,12/1/2009 7:45,6.75,13085,United Kingdom
+489435,22350,CAT BOWL,12,12/13/2009 17:46,2.55,13085,United Kingdom
+C489449,22087,PAPER BUNTING,-12,12/14/2009 10:33,2.95,13085,United Kingdom
+"""
+
+
+def test_a_shops_order_lines_load_as_orders_of_the_customers_named_by_email(stw_empty, tmp_path, users):
+    importer.import_file(
+        users["steward"], "customers", write(tmp_path, SHOP_EXPORT, "c.csv"), "shopify", match_duplicates=False
+    )
+    r = importer.import_file(users["steward"], "orders", write(tmp_path, SHOP_ORDERS, "o.csv"), "shopify")
+    orders = warehouse.records(
+        "SELECT o.source_record_id, c.source_record_id AS customer, o.order_time, o.status, "
+        "CAST(o.amount AS VARCHAR) AS amount, CAST(o.refund_amount AS VARCHAR) AS refund, o.item_count "
+        "FROM orders o JOIN customers c USING (customer_id) ORDER BY o.order_time"
+    )
+    assert orders == [
+        {
+            "source_record_id": "5551234001",
+            "customer": "7104356401235",  # anna.mueller@example.de
+            "order_time": datetime(2026, 1, 15, 10, 32, 11),  # the clock the export showed
+            "status": "paid",
+            "amount": "129.90",  # the order's total, given on its first line
+            "refund": "0.00",
+            "item_count": 3,  # 2 mugs and a teapot
+        },
+        {
+            "source_record_id": "5551234002",
+            "customer": "7104356401236",  # the email matched whatever its case
+            "order_time": datetime(2026, 2, 1, 11, 59),
+            "status": "partially_refunded",
+            "amount": "45.00",
+            "refund": "10.00",
+            "item_count": 1,
+        },
+    ]
+    reasons = [
+        (q["source_record_id"], [x["code"] for x in json.loads(q["reasons"])])
+        for q in warehouse.records(
+            "SELECT source_record_id, CAST(reasons AS VARCHAR) AS reasons FROM quarantine ORDER BY row_no"
+        )
+    ]
+    # an unknown email; an order whose two lines give different totals: no part of it loads
+    assert reasons == [
+        ("5551234003", ["customer_key.unknown"]),
+        ("5551234004", ["order.lines_disagree"]),
+        ("5551234004", ["duplicate_in_file", "order.lines_disagree"]),
+    ]
+    assert (r.rows_total, r.rows_loaded, r.rows_quarantined) == (5, 2, 3)
+    assert any("2 rows were the lines of 1 order" in n for n in r.notes)
+    assert any("1 orders have rows that disagree" in n for n in r.notes)
+
+
+def test_invoice_lines_without_a_total_add_up_price_times_quantity(stw_empty, tmp_path, users):
+    importer.import_file(
+        users["steward"],
+        "customers",
+        write(tmp_path, "Customer ID,Name\n13085,C 13085\n", "c.csv"),
+        "retail",
+        match_duplicates=False,
+    )
+    r = importer.import_file(users["steward"], "orders", write(tmp_path, INVOICE_LINES, "o.csv"), "retail")
+    assert warehouse.records(
+        "SELECT source_record_id, order_time, CAST(amount AS VARCHAR) AS amount, item_count FROM orders ORDER BY 1"
+    ) == [
+        {
+            "source_record_id": "489434",
+            "order_time": datetime(2009, 12, 1, 7, 45),
+            "amount": "164.40",
+            "item_count": 24,
+        },
+        {
+            "source_record_id": "489435",
+            "order_time": datetime(2009, 12, 13, 17, 46),
+            "amount": "30.60",
+            "item_count": 12,
+        },
+    ]
+    # a cancellation invoice (negative quantity) is refused with its reason, not loaded as a sale
+    assert warehouse.scalar("SELECT source_record_id FROM quarantine") == "C489449"
+    assert "number.negative" in warehouse.scalar("SELECT CAST(reasons AS VARCHAR) FROM quarantine")
+    assert (r.rows_loaded, r.rows_quarantined) == (2, 1)
 
 
 def test_a_quarantined_row_keeps_its_consent_answer_until_it_is_released(stw_empty, tmp_path, users):

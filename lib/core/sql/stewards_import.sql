@@ -60,6 +60,16 @@ WHERE (s.status = 'granted' AND s.erased_at IS NULL AND f.status IS DISTINCT FRO
    OR (s.status = 'withdrawn' AND f.status = 'granted')
 QUALIFY row_number() OVER (PARTITION BY s.customer_id, s.channel ORDER BY s.row_no DESC) = 1
 
+-- name: stw_resolve_customer_emails
+-- Rows whose key is no customer key but an email (shop exports name the customer by email):
+-- the live customers of the source with that address; `n` > 1 when it belongs to several.
+SELECT k.row_no, min(coalesce(c.merged_into, c.customer_id)) AS customer_id,
+       count(DISTINCT coalesce(c.merged_into, c.customer_id)) AS n
+FROM stw_keys k
+JOIN customers c ON c.source = :source AND lower(c.email) = lower(k.k)
+WHERE c.deleted_at IS NULL AND k.k LIKE '%@%'
+GROUP BY k.row_no
+
 -- name: stw_reserve_customer_ids
 -- Ids come from the sequence (never max()+n): two imports at once, or two lake processes,
 -- must not hand out the same ids.
