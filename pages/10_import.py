@@ -110,10 +110,20 @@ with tab_import:
             on_click="ignore",
         )
 
+        create = kind in ("orders", "events") and st.checkbox(
+            t("stewards.imp.create_customers"), help=t("stewards.imp.create_customers_help"), key="imp_create"
+        )
         if st.button(t("stewards.imp.preview"), key="imp_preview"):
             try:
                 st.session_state["imp_plan"] = importer.prepare(
-                    kind, frame, mapping, source, file_name=upload.name, file_bytes=data, country=country or None
+                    kind,
+                    frame,
+                    mapping,
+                    source,
+                    file_name=upload.name,
+                    file_bytes=data,
+                    country=country or None,
+                    create_customers=create,
                 )
             except importer.ImportProblem as exc:
                 st.session_state.pop("imp_plan", None)
@@ -158,6 +168,8 @@ with tab_import:
                             pairs=ui.fmt_int(result.duplicate_candidates),
                         )
                     )
+                    if result.customers_created:
+                        st.caption(t("stewards.imp.customers_created", n=ui.fmt_int(result.customers_created)))
                     if result.consents_recorded:
                         st.caption(t("stewards.imp.consents", n=ui.fmt_int(result.consents_recorded)))
                     for note in result.notes:

@@ -38,6 +38,12 @@ def register(subparsers) -> None:
         "and postcodes are read in it; default: the source's entry rules, else CN",
     )
     p.add_argument("--no-dedup", action="store_true", help="skip incremental duplicate matching")
+    p.add_argument(
+        "--create-customers",
+        action="store_true",
+        help="orders/events: create the customers the file names that the customer source does not have "
+        "(from the key, and the file's customer name and country columns; checked by that source's entry rules)",
+    )
     p.set_defaults(func=cmd_import)
 
     r = subparsers.add_parser("entry-rules", help="entry rules: required fields per source and kind")
@@ -126,6 +132,7 @@ def cmd_import(args) -> int:
         progress=_progress,
         country=country,
         match_duplicates=not args.no_dedup,
+        create_customers=args.create_customers,
     )
     print(file=sys.stderr)
     print(json.dumps(result.as_dict(), ensure_ascii=False, default=str))

@@ -228,6 +228,9 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "channel": ("channel", "渠道"),
         "category": ("category", "product_category", "品类", "类目"),
         "item_count": ("item_count", "items", "quantity", "qty", "lineitem_quantity", "件数", "数量"),
+        # who the customer is, for customers the import creates (NEW_CUSTOMER_FIELDS)
+        "customer_name": ("customer_name", "billing_name", "buyer_name", "客户姓名", "买家姓名", "收货人"),
+        "customer_country": ("customer_country", "country", "billing_country", "国家", "国家地区"),
     },
     "events": {
         "source_record_id": ("source_record_id", "event_id", "eventid", "事件编号"),
@@ -284,6 +287,10 @@ def readable_raw(kind: str, raw: Any) -> str:
 # withdrawal, each only when it changes the customer's consent in force (so a re-import writes
 # nothing); a value that is neither records nothing and is listed in the import's notes.
 CONSENT_FIELDS = {"email_consent": "email", "sms_consent": "sms", "phone_consent": "phone"}
+
+# An orders file's columns about its customers: used only to create the customers it names but
+# the warehouse does not know (`create_customers`), as these customer fields.
+NEW_CUSTOMER_FIELDS = {"customer_name": "full_name", "customer_country": "country"}
 
 REQUIRED_FIELDS = {
     "customers": ("source_record_id",),
@@ -962,6 +969,7 @@ class Plan:
     country: str = "CN"  # default country of rows without one
     notes: list[str] = field(default_factory=list)  # what reading the file repaired
     consents: pd.DataFrame | None = None  # customers: row -> granted/withdrawn per channel
+    create_customers: bool = False  # orders/events: create the customers the file names, unknown so far
 
     @property
     def rows(self) -> int:
@@ -1022,8 +1030,14 @@ def prepare(
     customer_source: str | None = None,
     country: str | None = None,
     progress: Callable[[float, str], None] | None = None,
+    create_customers: bool = False,
 ) -> Plan:
     """Map, normalise and validate a file's rows: everything the preview shows, nothing written.
+
+    `create_customers` (orders and events): a row whose customer key no customer of the customer
+    source has creates that customer at the import, from the key (an email key is also its
+    email) and the file's customer name and country columns, checked by the customer source's
+    entry rules; without it such rows are quarantined (`customer_key.unknown`).
 
     The source's entry rules (lib.stewardship.entry_rules) decide which missing fields quarantine a row
     and which only flag it, and its default country; `country` (the CLI's --country, the
@@ -1063,6 +1077,8 @@ def prepare(
         )
     _tick(progress, 0.05, "map")
     mapped = apply_mapping(frame.reset_index(drop=True), mapping)
+    if create_customers and kind in ("orders", "events"):
+        _check_creatable(mapped, normalize.text(customer_source) or source)
     _tick(progress, 0.15, "validate")
     # "now": None keeps a missing registration date unknown (NaT): lib/stewardship/registration.py infers
     # it from the first order or event after the load, instead of today's date (issue #14).
@@ -1075,7 +1091,8 @@ def prepare(
     disagree = pd.Index([])
     if kind == "orders":
         mapped, line_notes, disagree = order_lines(mapped)
-        fields, notes = mapped, notes + line_notes
+        notes += line_notes
+        fields = mapped.drop(columns=[c for c in NEW_CUSTOMER_FIELDS if c in mapped.columns])
     if kind in contact_imports.KINDS:
         checked = contact_imports.check(kind, fields, source=source)
     else:
@@ -1100,6 +1117,7 @@ def prepare(
         country=defaults["country"],
         notes=notes,
         consents=consents,
+        create_customers=create_customers and kind in ("orders", "events"),
     )
 
 
@@ -1235,6 +1253,7 @@ class ImportResult:
     duplicate_candidates: int = 0
     notes: list[str] = field(default_factory=list)
     consents_recorded: int = 0  # customers: consent changes from the file's consent columns
+    customers_created: int = 0  # orders/events with create_customers: customers created
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "new_customer_ids"}
@@ -1273,6 +1292,7 @@ def import_file(
     progress=None,
     country: str | None = None,
     match_duplicates: bool = True,
+    create_customers: bool = False,
 ) -> ImportResult:
     """Read, prepare and import a file in one call (the CLI's path)."""
     auth.require(user, "import_data")
@@ -1288,6 +1308,7 @@ def import_file(
         customer_source=customer_source,
         country=country,
         progress=progress,
+        create_customers=create_customers,
     )
     return run_import(user, plan, progress=progress, match_duplicates=match_duplicates)
 
@@ -1317,6 +1338,8 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
             loaded, unchanged, quarantine_extra = _write_contacts(tx, user, plan, ok, import_id)
         else:
             loaded, unchanged, new_ids, quarantine_extra = _write_facts(tx, plan, ok, import_id, user.username)
+            if new_ids:
+                search_index.refresh_range(tx, min(new_ids), max(new_ids))
         _tick(progress, 0.75, "quarantine")
         quarantined = _write_quarantine(tx, plan, import_id, quarantine_extra)
         flagged = int((checked.flagged & ok).sum()) if kind == "customers" else 0
@@ -1331,11 +1354,15 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
         detail = {"kind": kind, "source": plan.source, "file": plan.file_name, "rows_total": plan.rows, **counts}
         if consents:
             detail["consents_recorded"] = consents
+        created = len(new_ids) if kind in ("orders", "events") else 0
+        if created:
+            detail["customers_created"] = created
         audit.record(tx, user, "import.run", "import", import_id, detail=detail)
     result = ImportResult(
         import_id, kind, plan.source, plan.rows, loaded, unchanged, quarantined, counts["rows_flagged"], 0.0, new_ids
     )
     result.consents_recorded = consents
+    result.customers_created = created
     return result
 
 
@@ -1529,6 +1556,12 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int | N
     single = by_email.index[by_email["n"] == 1]
     rows.loc[single, "customer_id"] = by_email.loc[single, "customer_id"].to_numpy()
     ambiguous = set(by_email.index[by_email["n"] > 1].tolist())
+    created: list[int] = []
+    if plan.create_customers:
+        unknown = rows["customer_id"].isna() & ~rows.index.isin(list(ambiguous))
+        if unknown.any():
+            created, found = _create_customers(tx, plan, rows[unknown], import_id)
+            rows.loc[found.index, "customer_id"] = found.to_numpy()
     unknown = rows["customer_id"].isna()
     for r in rows.index[unknown]:
         code = "customer_key.ambiguous" if r in ambiguous else "customer_key.unknown"
@@ -1541,7 +1574,7 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int | N
     new = rows[~rows["source_record_id"].isin(existing)].copy()
     unchanged = len(rows) - len(new)
     if new.empty:
-        return 0, unchanged, [], extra
+        return 0, unchanged, created, extra
     new["customer_id"] = new["customer_id"].astype("int64")
     new["row_no"] = new.index.astype("int64")
     for col in ("amount", "refund_amount"):
@@ -1555,7 +1588,61 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int | N
             tx.run(insert, source=plan.source)
     finally:
         tx.unregister("stw_rows")
-    return len(new), unchanged, [], extra
+    return len(new), unchanged, created, extra
+
+
+def _check_creatable(mapped: pd.DataFrame, customer_source: str) -> None:
+    """Refuse, before anything is read further, to create customers that the customer source's
+    entry rules would all quarantine (a field they require that the file cannot give)."""
+    given = {"source_record_id"} | {f for c, f in NEW_CUSTOMER_FIELDS.items() if c in mapped.columns}
+    keys = normalize.text_series(mapped["customer_key"]) if "customer_key" in mapped.columns else None
+    if keys is not None and keys.notna().any() and keys.dropna().str.contains("@", regex=False).all():
+        given |= {"email", "contact"}  # email keys are the customers' emails
+    rules = entry_rules.in_force(customer_source, "customers")
+    missing = [f for f, action in rules.required.items() if action == "quarantine" and f not in given]
+    if missing:
+        labels = ", ".join(validation.field_label(f) for f in missing)
+        flags = " ".join(f"--require {f}=flag" for f in missing)
+        raise ImportProblem(
+            f"Customers created from this file would have no {labels}, which the entry rules of "
+            f"{customer_source!r} require: map a column to it, or let that source's customers load "
+            f"without it (Entry rules page, or `entry-rules set --source {customer_source} {flags}` "
+            "with the fields it keeps). Nothing was imported."
+        )
+
+
+def _create_customers(tx: warehouse.Tx, plan: Plan, rows: pd.DataFrame, import_id: int | None):
+    """The customers that `rows` name and the customer source does not know, created from their
+    key, the file's customer name and country (the first row that gives them) and, for an email
+    key, that email; checked by the customer source's entry rules, and quarantined as customers
+    when those refuse them. Returns (new customer ids, customer id per row found)."""
+    keys = rows["customer_key"].astype("string")
+    info = pd.DataFrame({"source_record_id": keys})
+    for column, field in NEW_CUSTOMER_FIELDS.items():
+        if column in plan.mapped.columns:
+            info[field] = normalize.text_series(plan.mapped[column].reindex(rows.index))
+    info["email"] = keys.where(keys.str.contains("@", regex=False))
+    people = info.groupby("source_record_id", sort=False).first().reset_index()
+    mapping = {c: [c] for c in people.columns}
+    customers = prepare("customers", people.astype("string"), mapping, plan.customer_source)
+    ids = _write_customers(tx, customers, ~customers.checked.quarantined, int(import_id or 0))[2]
+    refused = int(customers.checked.quarantined.sum())
+    if refused:
+        _write_quarantine(tx, customers, int(import_id or 0), {})
+        plan.notes.append(
+            f"{refused:,} customers this file names could not be created: the entry rules of "
+            f"{plan.customer_source!r} refuse them (see the quarantine; e.g. a name required: "
+            f"`entry-rules set --source {plan.customer_source} --require full_name=flag`). "
+            "Their rows are quarantined as unknown customers."
+        )
+    if ids:
+        plan.notes.append(f"{len(ids):,} customers were created from the keys this file names.")
+    tx.register("stw_keys", pd.DataFrame({"row_no": rows.index.astype("int64"), "k": keys.to_numpy()}))
+    try:
+        found = tx.df("stw_resolve_customer_keys", source=plan.customer_source)
+    finally:
+        tx.unregister("stw_keys")
+    return ids, pd.Series(found["customer_id"].to_numpy(), index=found["row_no"].to_numpy())
 
 
 def _write_contacts(tx: warehouse.Tx, user: auth.User, plan: Plan, ok: pd.Series, import_id: int | None):

@@ -166,13 +166,13 @@ def test_a_customer_files_consent_columns_record_changes_to_the_consent_in_force
 
 # A shop's orders as exported: one row per line item, the order's total on its first line only,
 # the customer named by email, times with their UTC offset.
-SHOP_ORDERS = """Name,Email,Financial Status,Created at,Total,Lineitem quantity,Lineitem name,Lineitem price,Refunded Amount,Id
-#1001,anna.mueller@example.de,paid,2026-01-15 10:32:11 +0100,129.90,2,Blue Mug,30.00,0.00,5551234001
-#1001,anna.mueller@example.de,,2026-01-15 10:32:11 +0100,,1,Teapot,40.00,,5551234001
-#1002,AYUMI.HIRANO@example.jp,partially_refunded,2026-02-01 11:59:00 +0900,45.00,1,Green Tea,45.00,10.00,5551234002
-#1003,nobody@example.com,paid,2026-03-01 07:58:00 -0500,20.00,1,Spoon,20.00,0.00,5551234003
-#1004,anna.mueller@example.de,voided,2026-03-02 07:58:00 -0500,20.00,1,Spoon,20.00,0.00,5551234004
-#1004,anna.mueller@example.de,voided,2026-03-02 07:58:00 -0500,25.00,1,Fork,25.00,0.00,5551234004
+SHOP_ORDERS = """Name,Email,Financial Status,Created at,Total,Lineitem quantity,Lineitem name,Lineitem price,Refunded Amount,Billing Name,Id
+#1001,anna.mueller@example.de,paid,2026-01-15 10:32:11 +0100,129.90,2,Blue Mug,30.00,0.00,Anna Müller,5551234001
+#1001,anna.mueller@example.de,,2026-01-15 10:32:11 +0100,,1,Teapot,40.00,,,5551234001
+#1002,AYUMI.HIRANO@example.jp,partially_refunded,2026-02-01 11:59:00 +0900,45.00,1,Green Tea,45.00,10.00,Ayumi Hirano,5551234002
+#1003,nobody@example.com,paid,2026-03-01 07:58:00 -0500,20.00,1,Spoon,20.00,0.00,No Body,5551234003
+#1004,anna.mueller@example.de,voided,2026-03-02 07:58:00 -0500,20.00,1,Spoon,20.00,0.00,Anna Müller,5551234004
+#1004,anna.mueller@example.de,voided,2026-03-02 07:58:00 -0500,25.00,1,Fork,25.00,0.00,,5551234004
 """
 
 # A retailer's invoice lines (the UCI Online Retail layout): no total, price x quantity per line,
@@ -261,6 +261,51 @@ def test_invoice_lines_without_a_total_add_up_price_times_quantity(stw_empty, tm
     assert warehouse.scalar("SELECT source_record_id FROM quarantine") == "C489449"
     assert "number.negative" in warehouse.scalar("SELECT CAST(reasons AS VARCHAR) FROM quarantine")
     assert (r.rows_loaded, r.rows_quarantined) == (2, 1)
+
+
+def test_an_orders_only_file_creates_its_customers_when_asked(stw_empty, tmp_path, users):
+    path = write(tmp_path, INVOICE_LINES, "o.csv")
+    # the built-in rules require a name, which invoice lines do not have: refused before anything
+    with pytest.raises(importer.ImportProblem, match="would have no Name.*--require full_name=flag"):
+        importer.import_file(users["steward"], "orders", path, "retail", create_customers=True)
+    assert count("SELECT count(*) FROM customers") + count("SELECT count(*) FROM orders") == 0
+    entry_rules.save(users["steward"], "retail", "customers", {"full_name": "flag", "contact": "flag"})
+    r = importer.import_file(users["steward"], "orders", path, "retail", create_customers=True)
+    assert (r.customers_created, r.rows_loaded, r.rows_quarantined) == (1, 2, 1)
+    customer = warehouse.one(
+        "SELECT customer_id, source, source_record_id, full_name, country, registered_at, registered_inferred "
+        "FROM customers"
+    )
+    assert customer == {
+        "customer_id": customer["customer_id"],
+        "source": "retail",
+        "source_record_id": "13085",
+        "full_name": None,
+        "country": "GB",  # the file's "United Kingdom"
+        "registered_at": datetime(2009, 12, 1, 7, 45),  # its first order
+        "registered_inferred": True,
+    }
+    assert count("SELECT count(*) FROM orders WHERE customer_id = :c", c=customer["customer_id"]) == 2
+    detail = json.loads(warehouse.scalar("SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE action = 'import.run'"))
+    assert detail["customers_created"] == 1
+    again = importer.import_file(users["steward"], "orders", path, "retail", create_customers=True)
+    assert (again.customers_created, again.rows_unchanged) == (0, 2)
+
+
+def test_a_shops_orders_create_customers_with_the_name_and_email_they_give(stw_empty, tmp_path, users):
+    r = importer.import_file(
+        users["steward"], "orders", write(tmp_path, SHOP_ORDERS, "o.csv"), "shopify", create_customers=True
+    )
+    assert (r.customers_created, r.rows_loaded) == (3, 3)  # the voided order's lines disagree: none loads
+    assert warehouse.records("SELECT source_record_id, full_name, email FROM customers ORDER BY customer_id") == [
+        {"source_record_id": "anna.mueller@example.de", "full_name": "Anna Müller", "email": "anna.mueller@example.de"},
+        {
+            "source_record_id": "AYUMI.HIRANO@example.jp",
+            "full_name": "Ayumi Hirano",
+            "email": "AYUMI.HIRANO@example.jp",
+        },
+        {"source_record_id": "nobody@example.com", "full_name": "No Body", "email": "nobody@example.com"},
+    ]
 
 
 def test_a_quarantined_row_keeps_its_consent_answer_until_it_is_released(stw_empty, tmp_path, users):
