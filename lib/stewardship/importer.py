@@ -1618,9 +1618,9 @@ def _create_customers(tx: warehouse.Tx, plan: Plan, rows: pd.DataFrame, import_i
     when those refuse them. Returns (new customer ids, customer id per row found)."""
     keys = rows["customer_key"].astype("string")
     info = pd.DataFrame({"source_record_id": keys})
-    for column, field in NEW_CUSTOMER_FIELDS.items():
+    for column, target in NEW_CUSTOMER_FIELDS.items():
         if column in plan.mapped.columns:
-            info[field] = normalize.text_series(plan.mapped[column].reindex(rows.index))
+            info[target] = normalize.text_series(plan.mapped[column].reindex(rows.index))
     info["email"] = keys.where(keys.str.contains("@", regex=False))
     people = info.groupby("source_record_id", sort=False).first().reset_index()
     mapping = {c: [c] for c in people.columns}
