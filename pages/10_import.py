@@ -59,7 +59,7 @@ with tab_import:
             st.stop()
         st.caption(t("stewards.imp.file_info", rows=ui.fmt_int(len(frame)), cols=len(frame.columns)))
         for note in frame.attrs.get("notes", []):
-            st.warning(note)
+            st.warning(i18n.note_text(note))
         st.dataframe(frame.head(5), hide_index=True, width="stretch")
 
         st.subheader(t("stewards.imp.mapping"))
@@ -139,6 +139,8 @@ with tab_import:
                     {"label": t("stewards.imp.will_flag"), "value": ui.fmt_int(plan.flagged_count)},
                 ]
             )
+            for note in plan.notes[len(frame.attrs.get("notes", [])) :]:  # what the mapping did (order lines ...)
+                st.info(i18n.note_text(note))
             rejects = plan.rejects()
             if not rejects.empty:
                 st.markdown(f"**{t('stewards.imp.rejects')}**")
@@ -173,7 +175,7 @@ with tab_import:
                     if result.consents_recorded:
                         st.caption(t("stewards.imp.consents", n=ui.fmt_int(result.consents_recorded)))
                     for note in result.notes:
-                        st.caption(note)
+                        st.caption(i18n.note_text(note))
 
 with tab_quarantine:
     if flash := st.session_state.pop("imp_q_flash", None):

@@ -18,7 +18,7 @@ import time
 
 from lib.security import auth
 from lib.stewardship import dedup, importer, quality, registration
-from lib.core import warehouse
+from lib.core import i18n, warehouse
 
 
 def register(subparsers) -> None:
@@ -103,7 +103,7 @@ def _rules_text(rules, country: str | None = None) -> str:
     head = f"{rules.kind} ({rules.origin}" + (f", version {rules.version}" if rules.version else "") + ")"
     lines = rules.describe("en")
     if country:
-        lines[-1] = f"Country: {country}"
+        lines[-1] = f"Country: {i18n.country_name(country, 'en')} ({country})"
     return "\n".join([head] + [f"  {line}" for line in lines])
 
 

@@ -67,9 +67,38 @@ def has(key: str) -> bool:
     return key in catalog()
 
 
+class Note(str):
+    """A message that is its English text wherever a string is read (logs, the CLI's JSON,
+    tests) and that a page shows in the reader's language (`note_text`): t(key, **values).
+    Values are shown as given (numbers come formatted, "1,408"); a value that is itself a Note,
+    such as a field's label, is shown in the reader's language too."""
+
+    key: str
+    values: dict[str, Any]
+
+    def __new__(cls, key: str, **values: Any) -> "Note":
+        values = {k: v if isinstance(v, Note) else str(v) for k, v in values.items()}
+        note = super().__new__(cls, t(key, DEFAULT_LANGUAGE, **{k: str(v) for k, v in values.items()}))
+        note.key, note.values = key, values
+        return note
+
+    def __reduce__(self):  # copies (pandas' attrs, session state) keep the key
+        return (_note, (self.key, self.values))
+
+    def text(self) -> str:
+        """In the current language."""
+        return t(self.key, **{k: v.text() if isinstance(v, Note) else v for k, v in self.values.items()})
+
+
+def _note(key: str, values: dict[str, Any]) -> Note:
+    return Note(key, **values)
+
+
 def note_text(value: Any) -> Any:
-    """A note stored by hooks.note in the current language; any other value as it is (notes
-    of runs recorded before notes had keys)."""
+    """A `Note`, or a note stored by hooks.note, in the current language; any other value as it
+    is (notes of runs recorded before notes had keys)."""
+    if isinstance(value, Note):
+        return value.text()
     if not (isinstance(value, str) and value.startswith('{"note"')):
         return value
     try:

@@ -559,10 +559,7 @@ def _read_csv(data: bytes, sep: str) -> tuple[list[str], pd.DataFrame, list[str]
     notes: list[str] = []
     body, cut = _without_cut_character(body)
     if cut:
-        notes.append(
-            "The file ends in the middle of a character (it was cut off when saved or sent): "
-            "the incomplete last character was dropped."
-        )
+        notes.append(i18n.Note("stewards.imp.note.cut_character"))
     if not _is_utf8(body[: 1 << 20], len(body) <= 1 << 20):
         body, encoding = _transcode(body)
     try:
@@ -572,7 +569,7 @@ def _read_csv(data: bytes, sep: str) -> tuple[list[str], pd.DataFrame, list[str]
         notes = notes[:1] if cut else []
         header, frame = _parse_csv(body, sep, notes)
     if encoding:
-        notes.insert(0, f"The file was read as {_ENCODING_NAMES.get(encoding, encoding)} text.")
+        notes.insert(0, i18n.Note("stewards.imp.note.encoding", encoding=_ENCODING_NAMES.get(encoding, encoding)))
     return header, frame, notes, _has_controls(body)
 
 
@@ -639,14 +636,9 @@ def _read_ragged(text: str, sep: str, width: int, notes: list[str]) -> pd.DataFr
             "value after it would land in the wrong column. Fix the export; nothing was imported."
         )
     if trimmed:
-        notes.append(
-            f"{trimmed:,} rows ended with empty cells beyond the header's {width} columns: those cells were dropped."
-        )
+        notes.append(i18n.Note("stewards.imp.note.trimmed", n=f"{trimmed:,}", width=width))
     if padded:
-        notes.append(
-            f"{padded:,} rows had fewer cells than the header's {width}: the missing cells "
-            "at their end were read as empty."
-        )
+        notes.append(i18n.Note("stewards.imp.note.padded", n=f"{padded:,}", width=width))
     columns = list(zip(*rows)) if rows else [()] * width
     return pd.DataFrame(
         {f"c{i}": pd.array(list(col), dtype=pd.StringDtype("pyarrow")) for i, col in enumerate(columns)}
@@ -734,7 +726,7 @@ def _clean_frame(
     frame.columns = names
     unnamed = [n for n in names if re.fullmatch(r"column \d+", n)]
     if unnamed:
-        notes.append("Columns without a header are shown as: " + ", ".join(unnamed) + ".")
+        notes.append(i18n.Note("stewards.imp.note.unnamed", columns=", ".join(unnamed)))
     frame = _without_text_markers(frame, names, notes)
     touched, cells = [], 0
     if not controls:
@@ -753,10 +745,7 @@ def _clean_frame(
             touched.append(n)
             cells += hits
     if cells:
-        notes.append(
-            f"Control characters (NUL, bidirectional overrides such as U+202E ...) were removed "
-            f"from {cells:,} cells in: {', '.join(touched)}."
-        )
+        notes.append(i18n.Note("stewards.imp.note.controls", n=f"{cells:,}", columns=", ".join(touched)))
     return frame.reset_index(drop=True).astype(pd.StringDtype("pyarrow")), notes
 
 
@@ -782,10 +771,7 @@ def _without_text_markers(frame: pd.DataFrame, names: list[str], notes: list[str
             touched.append(n)
             cells += hits
     if cells:
-        notes.append(
-            f"The apostrophe that marks a number as text ('0412 …) was removed from {cells:,} cells in: "
-            f"{', '.join(touched)}."
-        )
+        notes.append(i18n.Note("stewards.imp.note.text_marker", n=f"{cells:,}", columns=", ".join(touched)))
     return frame
 
 
@@ -1193,21 +1179,14 @@ def order_lines(mapped: pd.DataFrame) -> tuple[pd.DataFrame, list[str], pd.Index
     out = pd.concat([kept, folded.astype("string")[list(lines.columns)]]).sort_index()
     n_lines = int((repeated & key.isin(folded_keys)).sum())
     if folded_keys:
-        notes.append(
-            f"{n_lines:,} rows were the lines of {len(folded_keys):,} "
-            + ("order" if len(folded_keys) == 1 else "orders")
-            + " (rows with the same order id): each order was loaded once, its quantities"
-            + (" and line amounts" if priced else "")
-            + " added up."
-        )
+        note = "stewards.imp.note.order_lines" + (".priced" if priced else "")
+        note += ".one" if len(folded_keys) == 1 else ""
+        notes.append(i18n.Note(note, n=f"{n_lines:,}", orders=f"{len(folded_keys):,}"))
     disagree = out.index.isin(lines.index[repeated & key.isin(set(agree.index[~agree]))])
     out = out.reset_index(drop=True)  # rows are counted from 0, as every check expects
     disagree = out.index[disagree]
     if len(disagree):
-        notes.append(
-            f"{int((~agree).sum()):,} orders have rows that disagree on the customer, time, amount or refund: "
-            "all their rows are quarantined."
-        )
+        notes.append(i18n.Note("stewards.imp.note.lines_disagree", n=f"{int((~agree).sum()):,}"))
     return out, notes, disagree
 
 
@@ -1224,8 +1203,12 @@ def _consent_columns(mapped: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         if unclear.any():
             lines = ", ".join(str(int(r) + 2) for r in mapped.index[unclear][:MAX_LISTED])
             notes.append(
-                f"{validation.field_label(f, 'en')}: {int(unclear.sum()):,} values are neither yes nor no "
-                f"(lines {lines}{' …' if unclear.sum() > MAX_LISTED else ''}): no consent was recorded for them."
+                i18n.Note(
+                    "stewards.imp.note.consent_unclear",
+                    field=i18n.Note(f"stewards.field.{f}"),
+                    n=f"{int(unclear.sum()):,}",
+                    lines=lines + (" …" if unclear.sum() > MAX_LISTED else ""),
+                )
             )
     return out, notes
 
@@ -1630,13 +1613,10 @@ def _create_customers(tx: warehouse.Tx, plan: Plan, rows: pd.DataFrame, import_i
     if refused:
         _write_quarantine(tx, customers, int(import_id or 0), {})
         plan.notes.append(
-            f"{refused:,} customers this file names could not be created: the entry rules of "
-            f"{plan.customer_source!r} refuse them (see the quarantine; e.g. a name required: "
-            f"`entry-rules set --source {plan.customer_source} --require full_name=flag`). "
-            "Their rows are quarantined as unknown customers."
+            i18n.Note("stewards.imp.note.customers_refused", n=f"{refused:,}", source=plan.customer_source)
         )
     if ids:
-        plan.notes.append(f"{len(ids):,} customers were created from the keys this file names.")
+        plan.notes.append(i18n.Note("stewards.imp.note.customers_created", n=f"{len(ids):,}"))
     tx.register("stw_keys", pd.DataFrame({"row_no": rows.index.astype("int64"), "k": keys.to_numpy()}))
     try:
         found = tx.df("stw_resolve_customer_keys", source=plan.customer_source)
@@ -1699,7 +1679,7 @@ def _after_import(result: ImportResult, match_duplicates: bool) -> None:
         try:
             result.duplicate_candidates = dedup.match_new(auth.SYSTEM, result.new_customer_ids)
         except dedup.NoModel:
-            result.notes.append("no trained duplicate model yet: run `dedup run` once")
+            result.notes.append(i18n.Note("stewards.imp.note.no_model"))
 
 
 # ---------------------------------------------------------------- quarantine

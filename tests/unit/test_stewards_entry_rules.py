@@ -212,7 +212,7 @@ def test_the_cli_sets_and_shows_rules_and_refuses_bad_ones_in_one_line(stw_empty
         "  Name (full_name): quarantine",
         "  Contact (contact): flag",
         "  Birth date (birth_date): flag",
-        "  Country: AU",
+        "  Country: Australia (AU)",
     ]
     assert warehouse.scalar("SELECT username FROM audit_log WHERE action = 'entry_rules.save'") == "system"
     assert cli.main(["entry-rules", "set", "--source", "febrl", "--require", "contact=maybe"]) == 2

@@ -3,6 +3,7 @@ quarantine release, one transaction (never a partial write)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from lib.security import auth, privacy
 from lib import cli
 from lib.stewardship import entry_rules, importer
-from lib.core import validation, warehouse
+from lib.core import i18n, validation, warehouse
 from tests.stewards_fixtures import _stw_root, stw_empty  # noqa: F401 - fixtures
 
 MESSY = """客户编号,姓名,手机,邮箱,出生日期,身份证号,邮编,街道,门牌号,城市
@@ -142,7 +143,15 @@ def test_a_customer_files_consent_columns_record_changes_to_the_consent_in_force
         },
     ]  # a "no" with nothing in force records nothing; "maybe" records nothing and is named
     assert r.consents_recorded == 2
-    assert any("Email consent (yes/no): 1 values are neither yes nor no (lines 4)" in n for n in r.notes)
+    [unclear] = [n for n in r.notes if "Email consent (yes/no): 1 values are neither yes nor no (lines 4)" in n]
+    try:  # the page shows the note in the reader's language, the field's name included
+        i18n.set_language("zh")
+        assert (
+            i18n.note_text(copy.deepcopy(unclear))
+            == "邮件营销同意（是/否）：1 个值既不是“是”也不是“否”（第 4 行）：未为其记录授权。"
+        )
+    finally:
+        i18n.set_language("en")
     audit = json.loads(warehouse.scalar("SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE action = 'import.run'"))
     assert audit["consents_recorded"] == 2
 

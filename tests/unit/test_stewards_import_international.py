@@ -225,7 +225,7 @@ def test_the_cli_takes_a_country_and_prints_the_rules_in_force(stw_empty, tmp_pa
     result = json.loads(out.out.strip().splitlines()[-1])
     assert (result["rows_loaded"], result["rows_quarantined"], result["rows_flagged"]) == (3, 0, 3)
     assert "Contact (contact): flag" in out.err
-    assert "Country: AU" in out.err
+    assert "Country: Australia (AU)" in out.err
     assert cli.main(["entry-rules", "show", "--source", "febrl"]) == 0
     shown = capsys.readouterr().out
     assert "customers (built-in)" in shown and "Name (full_name): quarantine" in shown
