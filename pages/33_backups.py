@@ -85,7 +85,7 @@ def show_check(result: backup.CheckResult) -> None:
             + t(f"admin.backups.check.{name}")
         )
     for note in result.notes:
-        st.caption(note)
+        st.caption(i18n.note_text(note))
     rows = pd.DataFrame(result.rows())[["table", "rows_expected", "rows_found", "ok"]]
     rows.columns = [t(f"admin.backups.col.{c}") for c in rows.columns]
     st.dataframe(

@@ -52,7 +52,7 @@ import duckdb
 
 from lib.security import audit, auth, privacy
 from lib.admin import backup_crypto
-from lib.core import config, settings, warehouse
+from lib.core import config, i18n, settings, warehouse
 
 SNAPSHOT_FILE = "warehouse.duckdb"
 ENCRYPTED_FILE = "warehouse.duckdb.enc"
@@ -161,10 +161,6 @@ def _legacy(manifest: dict) -> bool:
     return int(manifest.get("format", 1)) < FORMAT
 
 
-_LEGACY_NOTE = (
-    "snapshot taken before snapshots were encrypted and signed: its manifest "
-    "cannot be trusted and it is not restored (docs/operations.md, Backups)"
-)
 
 
 def _snapshot_dir(snapshot_id: str) -> Path:
@@ -376,8 +372,7 @@ def _compare(snapshot_id: str, manifest: dict, found: dict[str, dict]) -> CheckR
         )
     if manifest.get("duckdb_version") != duckdb.__version__:
         result.notes.append(
-            f"snapshot written by DuckDB {manifest.get('duckdb_version')}, "
-            f"checked with {duckdb.__version__}: checksums may differ across versions"
+            i18n.Note("admin.backups.note.version", written=manifest.get("duckdb_version"), checked=duckdb.__version__)
         )
     return result
 
@@ -431,7 +426,7 @@ def _check(snapshot_id: str, manifest: dict, path: Path, drill_checks: bool) -> 
     result = _compare(snapshot_id, manifest, found)
     result.checks.update(checks)
     if _legacy(manifest):
-        result.notes.append(_LEGACY_NOTE)
+        result.notes.append(i18n.Note("admin.backups.note.legacy"))
     return result
 
 
