@@ -161,8 +161,6 @@ def _legacy(manifest: dict) -> bool:
     return int(manifest.get("format", 1)) < FORMAT
 
 
-
-
 def _snapshot_dir(snapshot_id: str) -> Path:
     if not snapshot_id or "/" in snapshot_id or snapshot_id.startswith(".") or snapshot_id.endswith(".partial"):
         raise BackupError(f"{snapshot_id!r} is not a snapshot id.")
