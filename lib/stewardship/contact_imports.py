@@ -27,6 +27,7 @@ from datetime import date, datetime
 import pandas as pd
 
 from lib.core import validation, warehouse
+from lib.stewardship import customer_keys
 from lib.core.validation import _apply_unique, _col, _Collector, _finish, _record_ids, timestamp_series
 
 KINDS = ("consents", "interactions")
@@ -41,7 +42,18 @@ MAX_EVIDENCE = 500
 
 FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "consents": {
-        "customer_key": ("customer_key", "customer_id", "customerid", "member_id", "客户编号", "会员编号", "客户id"),
+        "customer_key": (
+            "customer_key",
+            "customer_id",
+            "customerid",
+            "member_id",
+            "客户编号",
+            "会员编号",
+            "客户id",
+            "email",  # marketing tools name people by email (lib/stewardship/customer_keys.py)
+            "email_address",
+            "邮箱",
+        ),
         "channel": ("channel", "consent_channel", "渠道", "授权渠道"),
         "status": ("status", "consent", "consent_status", "granted", "opt_in", "状态", "授权状态", "同意"),
         "recorded_at": ("recorded_at", "time", "timestamp", "date", "consent_time", "时间", "授权时间", "记录时间"),
@@ -50,7 +62,18 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "interactions": {
         "source_record_id": ("source_record_id", "interaction_id", "call_id", "ticket_id", "记录编号", "工单号"),
-        "customer_key": ("customer_key", "customer_id", "customerid", "member_id", "客户编号", "会员编号", "客户id"),
+        "customer_key": (
+            "customer_key",
+            "customer_id",
+            "customerid",
+            "member_id",
+            "客户编号",
+            "会员编号",
+            "客户id",
+            "email",  # marketing tools name people by email (lib/stewardship/customer_keys.py)
+            "email_address",
+            "邮箱",
+        ),
         "interaction_type": ("interaction_type", "type", "kind", "类型", "互动类型"),
         "occurred_at": ("occurred_at", "time", "timestamp", "date", "call_time", "时间", "发生时间", "联系时间"),
         "channel": ("channel", "渠道"),
@@ -85,7 +108,21 @@ _CHANNEL_WORDS = {
 _STATUS_WORDS = {
     **{
         w: "granted"
-        for w in ("granted", "grant", "yes", "y", "true", "1", "opt-in", "opt_in", "optin", "同意", "是", "订阅")
+        for w in (
+            "granted",
+            "grant",
+            "yes",
+            "y",
+            "true",
+            "1",
+            "opt-in",
+            "opt_in",
+            "optin",
+            "subscribed",
+            "同意",
+            "是",
+            "订阅",
+        )
     },
     **{
         w: "withdrawn"
@@ -99,6 +136,7 @@ _STATUS_WORDS = {
             "opt-out",
             "opt_out",
             "optout",
+            "unsubscribed",
             "撤回",
             "拒绝",
             "否",
@@ -244,18 +282,12 @@ def write(
 
 
 def _write_consents(tx, rows: pd.DataFrame, source, customer_source, username, import_id):
-    extra: dict[int, list[dict]] = {}
-    tx.register("stw_rows", rows[["row_no", "customer_key", "channel", "status", "recorded_at"]])
+    rows, extra = _with_customers(tx, rows, customer_source)
+    tx.register("stw_rows", rows[["row_no", "customer_id", "channel", "status", "recorded_at"]])
     try:
-        found = tx.df("cns_resolve_rows", customer_source=customer_source)
+        found = tx.df("cns_row_state").set_index("row_no")
     finally:
         tx.unregister("stw_rows")
-    found = found.drop_duplicates("row_no").set_index("row_no")
-    unknown = ~rows["row_no"].isin(found.index)
-    for r in rows.index[unknown]:
-        extra[int(r)] = [_reason("customer_key", "customer_key.unknown")]
-    rows = rows[~unknown].copy()
-    rows["customer_id"] = found["customer_id"].reindex(rows["row_no"]).to_numpy().astype("int64")
     erased = found["erased_at"].reindex(rows["row_no"]).notna().to_numpy() & (rows["status"] == "granted").to_numpy()
     for r in rows.index[erased]:
         extra[int(r)] = [_reason("customer_key", "consent.erased")]
@@ -274,19 +306,21 @@ def _write_consents(tx, rows: pd.DataFrame, source, customer_source, username, i
     return len(new), int(present.sum()), extra
 
 
+def _with_customers(tx, rows: pd.DataFrame, customer_source) -> tuple[pd.DataFrame, dict[int, list[dict]]]:
+    """The rows whose customer is found (by key or email: customer_keys), with its id, and the
+    reasons of the others."""
+    ids, codes = customer_keys.resolve(tx, rows["row_no"], rows["customer_key"], customer_source)
+    found = ids.notna().to_numpy()
+    extra = {
+        int(r): [_reason("customer_key", codes[int(n)])] for r, n in zip(rows.index[~found], rows["row_no"][~found])
+    }
+    rows = rows[found].copy()
+    rows["customer_id"] = ids.dropna().to_numpy().astype("int64")
+    return rows, extra
+
+
 def _write_interactions(tx, rows: pd.DataFrame, source, customer_source, username, import_id):
-    extra: dict[int, list[dict]] = {}
-    tx.register("stw_keys", pd.DataFrame({"row_no": rows["row_no"], "k": rows["customer_key"].astype("string")}))
-    try:
-        resolved = tx.df("stw_resolve_customer_keys", source=customer_source)
-    finally:
-        tx.unregister("stw_keys")
-    cid = pd.Series(resolved["customer_id"].to_numpy(), index=resolved["row_no"].to_numpy())
-    rows["customer_id"] = cid.reindex(rows["row_no"]).to_numpy()
-    unknown = rows["customer_id"].isna()
-    for r in rows.index[unknown]:
-        extra[int(r)] = [_reason("customer_key", "customer_key.unknown")]
-    rows = rows[~unknown].copy()
+    rows, extra = _with_customers(tx, rows, customer_source)
     users = set(tx.scalar("ixn_known_users") or ())
     # An empty owner is the importing user; a scripted import (user `system`, no account)
     # needs an owner column.

@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from lib.security import audit, auth, privacy, search_index
 from lib.core import errors, hooks, i18n, normalize, parallel, settings, validation, warehouse
-from lib.stewardship import contact_imports, dedup, entry_rules, registration
+from lib.stewardship import contact_imports, customer_keys, dedup, entry_rules, registration
 
 log = logging.getLogger(__name__)
 
@@ -1523,31 +1523,17 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int | N
     clean = plan.checked.clean
     rows = clean[ok].copy()
     extra: dict[int, list[dict]] = {}
-    tx.register(
-        "stw_keys",
-        pd.DataFrame({"row_no": rows.index.astype("int64"), "k": rows["customer_key"].astype("string").to_numpy()}),
-    )
-    try:
-        resolved = tx.df("stw_resolve_customer_keys", source=plan.customer_source)
-        by_email = tx.df("stw_resolve_customer_emails", source=plan.customer_source)
-    finally:
-        tx.unregister("stw_keys")
-    cid = pd.Series(resolved["customer_id"].to_numpy(), index=resolved["row_no"].to_numpy())
-    rows["customer_id"] = cid.reindex(rows.index)
-    # a key that is no customer's key but an email: the customer with that email
-    by_email = by_email[~by_email["row_no"].isin(resolved["row_no"])].set_index("row_no")
-    single = by_email.index[by_email["n"] == 1]
-    rows.loc[single, "customer_id"] = by_email.loc[single, "customer_id"].to_numpy()
-    ambiguous = set(by_email.index[by_email["n"] > 1].tolist())
+    ids, codes = customer_keys.resolve(tx, rows.index, rows["customer_key"], plan.customer_source)
+    rows["customer_id"] = ids.to_numpy()
     created: list[int] = []
     if plan.create_customers:
-        unknown = rows["customer_id"].isna() & ~rows.index.isin(list(ambiguous))
+        unknown = rows.index.isin([r for r, c in codes.items() if c == customer_keys.UNKNOWN])
         if unknown.any():
             created, found = _create_customers(tx, plan, rows[unknown], import_id)
             rows.loc[found.index, "customer_id"] = found.to_numpy()
     unknown = rows["customer_id"].isna()
     for r in rows.index[unknown]:
-        code = "customer_key.ambiguous" if r in ambiguous else "customer_key.unknown"
+        code = codes.get(int(r), customer_keys.UNKNOWN)
         extra[int(r)] = [
             {"field": "customer_key", "code": code, "message": validation.message("customer_key", code, "en")}
         ]
@@ -1617,12 +1603,8 @@ def _create_customers(tx: warehouse.Tx, plan: Plan, rows: pd.DataFrame, import_i
         )
     if ids:
         plan.notes.append(i18n.Note("stewards.imp.note.customers_created", n=f"{len(ids):,}"))
-    tx.register("stw_keys", pd.DataFrame({"row_no": rows.index.astype("int64"), "k": keys.to_numpy()}))
-    try:
-        found = tx.df("stw_resolve_customer_keys", source=plan.customer_source)
-    finally:
-        tx.unregister("stw_keys")
-    return ids, pd.Series(found["customer_id"].to_numpy(), index=found["row_no"].to_numpy())
+    found, _ = customer_keys.resolve(tx, rows.index, keys, plan.customer_source)
+    return ids, found.dropna()
 
 
 def _write_contacts(tx: warehouse.Tx, user: auth.User, plan: Plan, ok: pd.Series, import_id: int | None):

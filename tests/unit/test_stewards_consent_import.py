@@ -188,3 +188,28 @@ def test_a_single_consent_keeps_its_evidence_and_history(crm, users):
     assert rows == [{"status": "granted", "evidence": "form 12"}, {"status": "withdrawn", "evidence": None}]
     with pytest.raises(privacy.PrivacyError, match="500"):
         privacy.record_consent(users["steward"], 2, "sms", "granted", "store", evidence="x" * 501)
+
+
+def test_a_marketing_tools_file_names_people_by_email(crm, users):
+    with warehouse.transaction() as tx:  # two customers of crm share one address
+        factories.customer(tx, 5, source="crm", source_record_id="C5", email="shared@example.com")
+        factories.customer(tx, 6, source="crm", source_record_id="C6", email="shared@example.com")
+    data = (
+        "Email Address,channel,status,time\n"
+        "C2@Example.com,email,unsubscribed,2026-03-01\n"  # any letter case
+        "shared@example.com,email,withdrawn,2026-03-01\n"
+        "nobody@example.com,email,withdrawn,2026-03-01\n"
+    )
+    result, plan = _load(users["steward"], data)
+    assert plan.mapping["customer_key"] == ["Email Address"]
+    assert result.rows_loaded == 1
+    assert warehouse.records("SELECT customer_id, channel, status FROM consents") == [
+        {"customer_id": 2, "channel": "email", "status": "withdrawn"}
+    ]
+    reasons = warehouse.records(
+        "SELECT source_record_id, CAST(reasons AS VARCHAR) AS r FROM quarantine ORDER BY row_no"
+    )
+    assert [(q["source_record_id"], "ambiguous" in q["r"], "unknown" in q["r"]) for q in reasons] == [
+        ("shared@example.com", True, False),
+        ("nobody@example.com", False, True),
+    ]

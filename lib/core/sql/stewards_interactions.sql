@@ -81,17 +81,16 @@ WHERE list_contains(CAST(:ids AS BIGINT[]), customer_id) AND note IS NOT NULL
 INSERT INTO consents (customer_id, channel, status, source, recorded_at, recorded_by, evidence)
 VALUES (:customer_id, :channel, :status, :source, CAST(:recorded_at AS TIMESTAMP), :recorded_by, :evidence)
 
--- name: cns_resolve_rows
--- Import rows with their customer (merged records lead to the survivor) and whether the same
--- change (customer, channel, status, time) is already recorded: a re-import adds nothing.
-SELECT r.row_no, c.customer_id, c.erased_at,
+-- name: cns_row_state
+-- Import rows (their customer found by lib/stewardship/customer_keys.py) with the customer's
+-- erasure and whether the same change (customer, channel, status, time) is already recorded:
+-- a re-import adds nothing.
+SELECT r.row_no, c.erased_at,
        EXISTS (SELECT 1 FROM consents x
-               WHERE x.customer_id = c.customer_id AND x.channel = r.channel
+               WHERE x.customer_id = r.customer_id AND x.channel = r.channel
                  AND x.status = r.status AND x.recorded_at = r.recorded_at) AS present
 FROM stw_rows r
-JOIN customers k ON k.source = :customer_source AND k.source_record_id = r.customer_key
-JOIN customers c ON c.customer_id = coalesce(k.merged_into, k.customer_id)
-WHERE k.deleted_at IS NULL
+JOIN customers c ON c.customer_id = r.customer_id
 
 -- name: cns_insert_rows
 INSERT INTO consents (customer_id, channel, status, source, recorded_at, recorded_by, evidence)
