@@ -961,6 +961,12 @@ class Plan:
     def rows(self) -> int:
         return len(self.mapped)
 
+    def lines(self, rows) -> list[int]:
+        """The file's line numbers (the header is line 1) of rows of `mapped`: an order folded
+        from its lines (order_lines) is on its first line's."""
+        first = self.mapped.attrs.get("first_rows")
+        return [int(first[r] if first is not None else r) + 2 for r in rows]
+
     @property
     def quarantine_count(self) -> int:
         return int(self.checked.quarantined.sum())
@@ -973,24 +979,25 @@ class Plan:
         """Rows that will go to the quarantine, with their reasons, for the preview."""
         f = self.checked.failures
         rows = f[f["row"].isin(self.checked.quarantined[self.checked.quarantined].index)]
-        return _explain(rows, self.mapped, limit)
+        return _explain(rows, self, limit)
 
     def flagged(self, limit: int = 200) -> pd.DataFrame:
         """Rows that will load with an emptied field, and why."""
         f = self.checked.failures
         keep = self.checked.flagged & ~self.checked.quarantined
         rows = f[f["row"].isin(keep[keep].index) & ~f["required"]]
-        return _explain(rows, self.mapped, limit)
+        return _explain(rows, self, limit)
 
 
-def _explain(failures: pd.DataFrame, mapped: pd.DataFrame, limit: int) -> pd.DataFrame:
+def _explain(failures: pd.DataFrame, plan: "Plan", limit: int) -> pd.DataFrame:
     if failures.empty:
         return pd.DataFrame(columns=["row", "source_record_id", "field", "value", "reason"])
     failures = failures.sort_values(["row"]).head(limit)
+    mapped = plan.mapped
     srid = mapped["source_record_id"] if "source_record_id" in mapped else pd.Series("", index=mapped.index)
     return pd.DataFrame(
         {
-            "row": failures["row"].to_numpy() + 2,  # 1-based, after the header line
+            "row": plan.lines(failures["row"].tolist()),  # the file's line, after the header line
             "source_record_id": srid.reindex(failures["row"]).to_numpy(),
             "field": [validation.field_label(f) for f in failures["field"]],
             # ID numbers are shown masked even here (nobody but an audited reveal sees one).
@@ -1140,7 +1147,7 @@ def order_lines(mapped: pd.DataFrame) -> tuple[pd.DataFrame, list[str], pd.Index
     refund (a value on the first line only, blank on the others, agrees): quantities add up and,
     without an amount column, price x quantity adds up to the amount; the other fields come from
     the first line that has them (a category: the first line's). The order takes its first
-    line's place in the file. The rows of an order that disagree stay apart; their row numbers are
+    line's place and line number (`attrs["first_rows"]`). The rows of an order that disagree stay apart; their row numbers are
     returned, and every one of them goes to the quarantine (no part of such an order loads). A
     price that is not a number is passed on as the amount, to be refused as such."""
     notes: list[str] = []
@@ -1183,7 +1190,9 @@ def order_lines(mapped: pd.DataFrame) -> tuple[pd.DataFrame, list[str], pd.Index
         note += ".one" if len(folded_keys) == 1 else ""
         notes.append(i18n.Note(note, n=f"{n_lines:,}", orders=f"{len(folded_keys):,}"))
     disagree = out.index.isin(lines.index[repeated & key.isin(set(agree.index[~agree]))])
+    file_rows = out.index.to_numpy()
     out = out.reset_index(drop=True)  # rows are counted from 0, as every check expects
+    out.attrs["first_rows"] = file_rows  # ... and keep their file lines (Plan.lines)
     disagree = out.index[disagree]
     if len(disagree):
         notes.append(i18n.Note("stewards.imp.note.lines_disagree", n=f"{int((~agree).sum()):,}"))
@@ -1640,7 +1649,7 @@ def _write_quarantine(tx: warehouse.Tx, plan: Plan, import_id: int, extra: dict[
     srid = plan.checked.clean["source_record_id"].reindex(rows)
     frame = pd.DataFrame(
         {
-            "row_no": [int(r) + 2 for r in rows],
+            "row_no": plan.lines(rows),
             "source_record_id": srid.astype("string").to_numpy(),
             "raw": [json.dumps(dict(zip(names, values)), ensure_ascii=False, sort_keys=True) for values in zip(*cells)],
             "reasons": [json.dumps(extra[r], ensure_ascii=False) if r in extra else reasons.get(r, "[]") for r in rows],

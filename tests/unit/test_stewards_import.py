@@ -230,6 +230,8 @@ def test_a_shops_order_lines_load_as_orders_of_the_customers_named_by_email(stw_
             "SELECT source_record_id, CAST(reasons AS VARCHAR) AS reasons FROM quarantine ORDER BY row_no"
         )
     ]
+    # the lines of the file they are on (the header is line 1; #1001 takes lines 2 and 3)
+    assert [q["row_no"] for q in warehouse.records("SELECT row_no FROM quarantine ORDER BY row_no")] == [5, 6, 7]
     # an unknown email; an order whose two lines give different totals: no part of it loads
     assert reasons == [
         ("5551234003", ["customer_key.unknown"]),
