@@ -1330,8 +1330,6 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
             loaded, unchanged, quarantine_extra = _write_contacts(tx, user, plan, ok, import_id)
         else:
             loaded, unchanged, new_ids, quarantine_extra = _write_facts(tx, plan, ok, import_id, user.username)
-            if new_ids:
-                search_index.refresh_range(tx, min(new_ids), max(new_ids))
         _tick(progress, 0.75, "quarantine")
         quarantined = _write_quarantine(tx, plan, import_id, quarantine_extra)
         flagged = int((checked.flagged & ok).sum()) if kind == "customers" else 0
