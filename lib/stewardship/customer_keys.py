@@ -12,11 +12,13 @@ from __future__ import annotations
 import pandas as pd
 
 from lib.core import warehouse
+from lib.security import auth
 
 UNKNOWN = "customer_key.unknown"
 AMBIGUOUS = "customer_key.ambiguous"
 
 
+@auth.pii_internal("matches keys and emails inside an import's transaction; returns customer ids only")
 def resolve(tx: warehouse.Tx, row_nos, keys: pd.Series, source: str) -> tuple[pd.Series, dict[int, str]]:
     """(customer id per row number, NaN where none; {row number: failure code} of those)."""
     row_nos = pd.Index(row_nos, dtype="int64")
