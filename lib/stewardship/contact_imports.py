@@ -42,18 +42,7 @@ MAX_EVIDENCE = 500
 
 FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "consents": {
-        "customer_key": (
-            "customer_key",
-            "customer_id",
-            "customerid",
-            "member_id",
-            "客户编号",
-            "会员编号",
-            "客户id",
-            "email",  # marketing tools name people by email (lib/stewardship/customer_keys.py)
-            "email_address",
-            "邮箱",
-        ),
+        "customer_key": customer_keys.HEADER_NAMES,
         "channel": ("channel", "consent_channel", "渠道", "授权渠道"),
         "status": ("status", "consent", "consent_status", "granted", "opt_in", "状态", "授权状态", "同意"),
         "recorded_at": ("recorded_at", "time", "timestamp", "date", "consent_time", "时间", "授权时间", "记录时间"),
@@ -62,18 +51,7 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "interactions": {
         "source_record_id": ("source_record_id", "interaction_id", "call_id", "ticket_id", "记录编号", "工单号"),
-        "customer_key": (
-            "customer_key",
-            "customer_id",
-            "customerid",
-            "member_id",
-            "客户编号",
-            "会员编号",
-            "客户id",
-            "email",  # marketing tools name people by email (lib/stewardship/customer_keys.py)
-            "email_address",
-            "邮箱",
-        ),
+        "customer_key": customer_keys.HEADER_NAMES,
         "interaction_type": ("interaction_type", "type", "kind", "类型", "互动类型"),
         "occurred_at": ("occurred_at", "time", "timestamp", "date", "call_time", "时间", "发生时间", "联系时间"),
         "channel": ("channel", "渠道"),

@@ -14,6 +14,24 @@ import pandas as pd
 from lib.core import warehouse
 from lib.security import auth
 
+# Header names of the column that names the customer, in every kind that has one: its key in
+# the customer source first, then the email (a mapping prefers the earlier name).
+HEADER_NAMES = (
+    "customer_key",
+    "customer_id",
+    "customerid",
+    "member_id",
+    "客户编号",
+    "会员编号",
+    "客户id",
+    "email",
+    "email_address",
+    "customer_email",
+    "buyer_email",
+    "邮箱",
+    "客户邮箱",
+)
+
 UNKNOWN = "customer_key.unknown"
 AMBIGUOUS = "customer_key.ambiguous"
 

@@ -181,21 +181,7 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
             "订单编号",
             "单号",
         ),
-        "customer_key": (
-            "customer_key",
-            "customer_id",
-            "customerid",
-            "member_id",
-            "客户编号",
-            "会员编号",
-            "客户id",
-            # shop exports name the customer by email (resolved by the customer's email)
-            "email",
-            "customer_email",
-            "buyer_email",
-            "邮箱",
-            "客户邮箱",
-        ),
+        "customer_key": customer_keys.HEADER_NAMES,
         "order_time": (
             "order_time",
             "order_date",
@@ -234,7 +220,7 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "events": {
         "source_record_id": ("source_record_id", "event_id", "eventid", "事件编号"),
-        "customer_key": ("customer_key", "customer_id", "customerid", "member_id", "客户编号", "会员编号", "客户id"),
+        "customer_key": customer_keys.HEADER_NAMES,
         "event_type": ("event_type", "type", "event", "action", "行为", "行为类型"),
         "event_time": ("event_time", "time", "timestamp", "date", "行为时间", "时间"),
         "channel": ("channel", "渠道"),
@@ -246,7 +232,7 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     # Survey responses (lib/stewardship/feedback.py; NPS 0-10, CSAT 1-5: docs/metrics.md).
     "feedback": {
         "source_record_id": ("source_record_id", "response_id", "responseid", "answer_id", "答卷编号", "问卷编号"),
-        "customer_key": ("customer_key", "customer_id", "customerid", "member_id", "客户编号", "会员编号", "客户id"),
+        "customer_key": customer_keys.HEADER_NAMES,
         "survey": ("survey", "survey_name", "questionnaire", "问卷", "问卷名称", "调查"),
         "scale": ("scale", "score_type", "metric", "量表", "评分类型"),
         "score": ("score", "rating", "nps_score", "csat_score", "评分", "分数", "得分", "满意度评分"),
