@@ -89,8 +89,9 @@ with left:
         "churn_reason",
         "version",
     ]
-    place = " ".join(str(p.get(k) or "") for k in ("province", "city", "district")).strip()
-    place = " ".join(x for x in (i18n.country_name(p.get("country")) or "", place) if x)
+    place = " ".join(
+        str(x) for x in (i18n.country_name(p.get("country")), *map(p.get, ("province", "city", "district"))) if x
+    )
     values = {k: p.get(k) for k in fields}
     values["address"] = " ".join(x for x in (place, p.get("address") or "") if x) or None
     values["source"] = f"{i18n.code_label('dash.source', p.get('source'))} / {p.get('source_record_id')}"

@@ -317,11 +317,15 @@ def code_text(prefixes: Prefixes, code: Any) -> Any:
     return words[:1].upper() + words[1:]
 
 
+def plural_key(key: str, n: int) -> str:
+    """`key.one` for exactly 1 (when the catalog has it), else `key`."""
+    return f"{key}.one" if n == 1 and has(f"{key}.one") else key
+
+
 def plural(key: str, n: int, lang: str | None = None, **params) -> str:
-    """A counted phrase: `key.one` for exactly 1 (when the catalog has it), else `key`.
-    `{n}` is filled with the count, separators included ("1 result", "1,234 results")."""
-    chosen = f"{key}.one" if n == 1 and has(f"{key}.one") else key
-    return t(chosen, lang, n=f"{n:,}", **params)
+    """A counted phrase (`plural_key`). `{n}` is filled with the count, separators included
+    ("1 result", "1,234 results")."""
+    return t(plural_key(key, n), lang, n=f"{n:,}", **params)
 
 
 def sentences(messages: Iterable[str], lang: str | None = None) -> str:

@@ -967,17 +967,16 @@ def _day_month_year(values: pd.Series, month_first: bool) -> tuple[pd.Series, pd
     stamps = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     if not pc.any(pc.match_substring_regex(arr, r"^\d{1,2}[/.\-]\d{1,2}[/.\-]")).as_py():
         return values, stamps, none
-    found = pc.extract_regex(arr, _DAY_MONTH_YEAR)
-    matched = found.is_valid().to_numpy(zero_copy_only=False)
+    found = _extract(values, _DAY_MONTH_YEAR)
+    matched = found["a"].notna().to_numpy()
     if not matched.any():
         return values, stamps, none
-    found = found.filter(pa.array(matched))
-    index = values.index[matched]
+    found = found[matched]
 
     def number(name: str) -> pd.Series:  # an unmatched optional group is "" (cast by Arrow: fast)
-        col = found.field(name)
+        col = pa.array(found[name].array)
         col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
-        return pd.Series(pc.cast(col, pa.int32()).to_numpy(zero_copy_only=False), index=index, dtype="float64")
+        return pd.Series(pc.cast(col, pa.int32()).to_numpy(zero_copy_only=False), index=found.index, dtype="float64")
 
     parts = {k: number(k) for k in "abyhms"}
     a, b = parts["a"], parts["b"]
@@ -986,11 +985,11 @@ def _day_month_year(values: pd.Series, month_first: bool) -> tuple[pd.Series, pd
         return values, stamps, none  # both orders in one column: nothing is guessed
     day, month = (a, b) if day_first or not (month_first_seen or month_first) else (b, a)
     year = parts["y"]
-    short = pd.Series(pc.utf8_length(found.field("y")).to_numpy(zero_copy_only=False), index=index) < 4
+    short = found["y"].str.len() < 4
     pivot = date.today().year % 100 + 1  # 2-digit years: up to next year in this century
     year = year.where(~short, year + 2000 - 100 * (year > pivot))
     hour = parts["h"].fillna(0)
-    ampm = pd.Series(pc.utf8_lower(pc.utf8_slice_codeunits(found.field("ampm"), 0, 1)).to_pandas(), index=index)
+    ampm = found["ampm"].str[:1].str.lower()
     hour = hour.where(~((ampm == "p") & (hour < 12)), hour + 12).where(~((ampm == "a") & (hour == 12)), 0)
     when = pd.to_datetime(
         pd.DataFrame(

@@ -1133,14 +1133,16 @@ def order_lines(mapped: pd.DataFrame) -> tuple[pd.DataFrame, list[str], pd.Index
     refund (a value on the first line only, blank on the others, agrees): quantities add up and,
     without an amount column, price x quantity adds up to the amount; the other fields come from
     the first line that has them (a category: the first line's). The order takes its first
-    line's place and line number (`attrs["first_rows"]`). The rows of an order that disagree stay apart; their row numbers are
-    returned, and every one of them goes to the quarantine (no part of such an order loads). A
-    price that is not a number is passed on as the amount, to be refused as such."""
+    line's place and line number (`attrs["first_rows"]`). The rows of an order that disagree
+    stay apart; their row numbers are returned, and every one of them goes to the quarantine (no
+    part of such an order loads). A price that is not a number is passed on as the amount, to
+    be refused as such."""
     notes: list[str] = []
     priced = "unit_price" in mapped.columns and "amount" not in mapped.columns
     lines = mapped.copy()
+    counted = "item_count" in lines.columns
+    quantity = _number(lines["item_count"]).fillna(1) if counted else pd.Series(1.0, index=lines.index)
     if priced:
-        quantity = _number(lines["item_count"]).fillna(1) if "item_count" in lines.columns else 1.0
         price = _number(lines["unit_price"])
         amount = (price * quantity).round(2)
         lines["amount"] = amount.map("{:.2f}".format).where(price.notna(), lines["unit_price"]).astype("string")
@@ -1162,19 +1164,17 @@ def order_lines(mapped: pd.DataFrame) -> tuple[pd.DataFrame, list[str], pd.Index
     folded = groups.first()[agree]
     if priced:
         folded["amount"] = line_amounts.groupby(key[repeated], sort=False).sum()[agree].map("{:.2f}".format)
-    if "item_count" in work.columns:
-        counts = _number(work["item_count"]).fillna(1).groupby(key[repeated], sort=False).sum()[agree]
+    if counted:
+        counts = quantity[repeated].groupby(key[repeated], sort=False).sum()[agree]
         folded["item_count"] = counts.map(lambda n: f"{n:g}")
     first_rows = pd.Series(work.index, index=work.index).groupby(key[repeated], sort=False).first()[agree]
     folded.index = first_rows.to_numpy()
     folded_keys = set(agree.index[agree])
-    kept = lines[~(repeated & key.isin(folded_keys))]
-    out = pd.concat([kept, folded.astype("string")[list(lines.columns)]]).sort_index()
-    n_lines = int((repeated & key.isin(folded_keys)).sum())
+    folded_lines = repeated & key.isin(folded_keys)
+    out = pd.concat([lines[~folded_lines], folded.astype("string")[list(lines.columns)]]).sort_index()
     if folded_keys:
-        note = "stewards.imp.note.order_lines" + (".priced" if priced else "")
-        note += ".one" if len(folded_keys) == 1 else ""
-        notes.append(i18n.Note(note, n=f"{n_lines:,}", orders=f"{len(folded_keys):,}"))
+        note = i18n.plural_key("stewards.imp.note.order_lines" + (".priced" if priced else ""), len(folded_keys))
+        notes.append(i18n.Note(note, n=f"{int(folded_lines.sum()):,}", orders=f"{len(folded_keys):,}"))
     disagree = out.index.isin(lines.index[repeated & key.isin(set(agree.index[~agree]))])
     file_rows = out.index.to_numpy()
     out = out.reset_index(drop=True)  # rows are counted from 0, as every check expects
@@ -1250,7 +1250,7 @@ def run_import(
     finally:
         parallel.shutdown()  # worker processes of a large import (if any) are not kept idle
     result.seconds = time.perf_counter() - started + plan.seconds
-    result.notes.extend(plan.notes)
+    result.notes[:0] = plan.notes  # what reading and mapping did, then what the write did
     _tick(progress, 0.9, "after")
     if result.rows_loaded:
         _after_import(result, match_duplicates)
@@ -1307,7 +1307,7 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
         _tick(progress, 0.5, "write")
         ok = ~checked.quarantined
         quarantine_extra: dict[int, list[dict]] = {}
-        consents = 0
+        consents, notes = 0, []
         if kind == "customers":
             loaded, unchanged, new_ids = _write_customers(tx, plan, ok, import_id)
             consents = _write_file_consents(tx, user, plan, ok, import_id)
@@ -1315,7 +1315,7 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
             new_ids = []
             loaded, unchanged, quarantine_extra = _write_contacts(tx, user, plan, ok, import_id)
         else:
-            loaded, unchanged, new_ids, quarantine_extra = _write_facts(tx, plan, ok, import_id, user.username)
+            loaded, unchanged, new_ids, quarantine_extra = _write_facts(tx, plan, ok, import_id, user.username, notes)
         _tick(progress, 0.75, "quarantine")
         quarantined = _write_quarantine(tx, plan, import_id, quarantine_extra)
         flagged = int((checked.flagged & ok).sum()) if kind == "customers" else 0
@@ -1334,12 +1334,21 @@ def _write(user: auth.User, plan: Plan, progress) -> ImportResult:
         if created:
             detail["customers_created"] = created
         audit.record(tx, user, "import.run", "import", import_id, detail=detail)
-    result = ImportResult(
-        import_id, kind, plan.source, plan.rows, loaded, unchanged, quarantined, counts["rows_flagged"], 0.0, new_ids
+    return ImportResult(
+        import_id,
+        kind,
+        plan.source,
+        plan.rows,
+        loaded,
+        unchanged,
+        quarantined,
+        counts["rows_flagged"],
+        0.0,
+        new_ids,
+        notes=notes,
+        consents_recorded=consents,
+        customers_created=created,
     )
-    result.consents_recorded = consents
-    result.customers_created = created
-    return result
 
 
 def _write_file_consents(tx: warehouse.Tx, user: auth.User, plan: Plan, ok: pd.Series, import_id: int) -> int:
@@ -1510,7 +1519,14 @@ _FACT_QUERIES = {
 }
 
 
-def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int | None = None, username: str = ""):
+def _write_facts(
+    tx: warehouse.Tx,
+    plan: Plan,
+    ok: pd.Series,
+    import_id: int | None = None,
+    username: str = "",
+    notes: list | None = None,
+):
     """Orders, events or feedback: resolve the customer key, skip rows already loaded, insert
     the rest."""
     clean = plan.checked.clean
@@ -1522,7 +1538,7 @@ def _write_facts(tx: warehouse.Tx, plan: Plan, ok: pd.Series, import_id: int | N
     if plan.create_customers:
         unknown = rows.index.isin([r for r, c in codes.items() if c == customer_keys.UNKNOWN])
         if unknown.any():
-            created, found = _create_customers(tx, plan, rows[unknown], import_id)
+            created, found = _create_customers(tx, plan, rows[unknown], import_id, notes if notes is not None else [])
             rows.loc[found.index, "customer_id"] = found.to_numpy()
     unknown = rows["customer_id"].isna()
     for r in rows.index[unknown]:
@@ -1573,11 +1589,13 @@ def _check_creatable(mapped: pd.DataFrame, customer_source: str) -> None:
         )
 
 
-def _create_customers(tx: warehouse.Tx, plan: Plan, rows: pd.DataFrame, import_id: int | None):
+def _create_customers(tx: warehouse.Tx, plan: Plan, rows: pd.DataFrame, import_id: int | None, notes: list):
     """The customers that `rows` name and the customer source does not know, created from their
     key, the file's customer name and country (the first row that gives them) and, for an email
     key, that email; checked by the customer source's entry rules, and quarantined as customers
-    when those refuse them. Returns (new customer ids, customer id per row found)."""
+    when those refuse them; what happened goes to `notes` (the result's, not the plan's: a
+    rolled-back import leaves the plan as it was). Returns (new customer ids, customer id per row
+    found)."""
     keys = rows["customer_key"].astype("string")
     info = pd.DataFrame({"source_record_id": keys})
     for column, target in NEW_CUSTOMER_FIELDS.items():
@@ -1591,11 +1609,9 @@ def _create_customers(tx: warehouse.Tx, plan: Plan, rows: pd.DataFrame, import_i
     refused = int(customers.checked.quarantined.sum())
     if refused:
         _write_quarantine(tx, customers, int(import_id or 0), {})
-        plan.notes.append(
-            i18n.Note("stewards.imp.note.customers_refused", n=f"{refused:,}", source=plan.customer_source)
-        )
+        notes.append(i18n.Note("stewards.imp.note.customers_refused", n=f"{refused:,}", source=plan.customer_source))
     if ids:
-        plan.notes.append(i18n.Note("stewards.imp.note.customers_created", n=f"{len(ids):,}"))
+        notes.append(i18n.Note("stewards.imp.note.customers_created", n=f"{len(ids):,}"))
     found, _ = customer_keys.resolve(tx, rows.index, keys, plan.customer_source)
     return ids, found.dropna()
 

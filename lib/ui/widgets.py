@@ -4,6 +4,7 @@ charts with their data, URL-mirrored inputs and paging."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 import re
 from typing import Any, Iterable, Literal
 
@@ -344,14 +345,21 @@ def country_select(container: Any, label: str, current: str | None, *, key: str,
     """A country picked by name in the page's language, stored as its ISO code. The current
     value comes first ("" shows as none); the rest go by name (by pinyin in Chinese), and typing
     filters them. A stored value that is no known code stays an option."""
-    from pypinyin import lazy_pinyin
-
     first = current or ""
-    if i18n.language() == "zh":
-        by_name = lambda code: lazy_pinyin(i18n.country_name(code))  # noqa: E731
-    else:
-        by_name = i18n.country_name
-    options = [first, *sorted((c for c in validation.country_codes() if c != first), key=by_name)]
+    options = [first, *(c for c in _countries_by_name(i18n.language()) if c != first)]
     return container.selectbox(
         label, options, index=0, format_func=lambda code: i18n.country_name(code) or EMPTY, key=key, help=help
     )
+
+
+@lru_cache(maxsize=len(i18n.LANGUAGES))
+def _countries_by_name(lang: str) -> tuple[str, ...]:
+    """Every country code, by name in `lang` (by pinyin in Chinese): sorted once per process,
+    not on every rerun of a form (~11 ms)."""
+    from pypinyin import lazy_pinyin
+
+    def by_name(code: str):
+        name = i18n.country_name(code, lang)
+        return lazy_pinyin(name) if lang == "zh" else name
+
+    return tuple(sorted(validation.country_codes(), key=by_name))
