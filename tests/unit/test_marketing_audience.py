@@ -96,7 +96,7 @@ def test_export_of_a_saved_segment_is_audited_with_definition_and_row_count(aud_
     definition = {"op": "and", "conditions": [{"field": "province", "operator": "contains", "value": "广东"}]}
     segments.save(users["marketing"], "Guangdong", definition)
     result = audience.export(users["marketing"], "Guangdong", "sms", "xlsx", mf.AS_OF)
-    frame = pd.read_excel(io.BytesIO(result.data))
+    frame = pd.read_excel(io.BytesIO(result.data), engine="calamine")
     assert sorted(frame["customer_id"]) == [1, 2]
     assert result.file_name == "Guangdong-sms-2026-06-30.xlsx"
     (entry,) = audit_rows("audience.export")
