@@ -423,6 +423,7 @@ def summarise(views: list[View], samples: list[dict], args, browser_views: list[
         }
     page_views = [v for v in views if v.page not in ("login", "connection")]
     times = [v.seconds for v in page_views if not v.error]
+    start = min((v.started for v in views), default=0.0)
     out = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "sessions": args.sessions,
@@ -439,6 +440,17 @@ def summarise(views: list[View], samples: list[dict], args, browser_views: list[
         "p50_s": round(percentile(times, 0.5), 3),
         "p95_s": round(percentile(times, 0.95), 3),
         "per_page": per_page,
+        # when the slowest views happened (seconds into the run) and which of their session's
+        # views they were: an outlier in the ramp is a first visit, later it is contention
+        "slowest": [
+            {
+                "page": v.page,
+                "seconds": round(v.seconds, 3),
+                "at_s": round(v.started - start, 1),
+                "nth_view_of_session": 1 + sum(w.session == v.session and w.started < v.started for w in page_views),
+            }
+            for v in sorted((v for v in page_views if not v.error), key=lambda v: -v.seconds)[:5]
+        ],
     }
     if samples:
         first, last = samples[0], samples[-1]
@@ -486,6 +498,15 @@ def markdown(report: dict) -> str:
         f"view; RSS start / peak / end {report.get('rss_mb_start_peak_end')} MB; one core serves about "
         f"{report.get('sessions_per_core')} sessions at this think time.",
     ]
+    if report.get("slowest"):
+        lines.append(
+            "Slowest views: "
+            + "; ".join(
+                f"{v['page']} {v['seconds']} s at {v['at_s']} s into the run (its session's view {v['nth_view_of_session']})"
+                for v in report["slowest"]
+            )
+            + "."
+        )
     if "browser" in report:
         b = report["browser"]
         lines.append(

@@ -2,6 +2,7 @@
 
 * ``compose``: named queries may embed other named queries as ``{name}`` (a CTE reused by
   several reports); only names of queries from lib/core/sql are spliced, never user input.
+  ``{segment_base}`` comes without the parts (joins and their columns) the query never uses.
 * ``fast_frame``: large result sets (features of a million customers) come back through
   DuckDB's columnar fetch instead of SQLAlchemy's row tuples, about 15x faster.
 """
@@ -17,6 +18,10 @@ import pandas as pd
 from lib.core import warehouse
 
 _SPLICE_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+# segment_base's optional parts: /*part NAME: the columns it adds*/ ... /*end*/ in the select
+# list, /*part NAME*/ ... /*end*/ around its join (lib/core/sql/marketing_segments.sql)
+_PART_RE = re.compile(r"/\*part (\w+)(?:: ([\w ]+))?\*/(.*?)/\*end\*/", re.S)
+_EVERY_COLUMN_RE = re.compile(r"SELECT\s+\*|\w\.\*", re.I)
 
 
 def compose(name: str, extra: dict[str, str] | None = None) -> str:
@@ -24,6 +29,7 @@ def compose(name: str, extra: dict[str, str] | None = None) -> str:
 
     ``extra`` supplies fragments built by code from whitelists (the segment filter)."""
     extra = extra or {}
+    text = warehouse.query(name)
 
     def splice(match: re.Match) -> str:
         key = match.group(1)
@@ -31,7 +37,34 @@ def compose(name: str, extra: dict[str, str] | None = None) -> str:
             return extra[key]
         return compose(key, extra)
 
-    return warehouse.raw_sql(_SPLICE_RE.sub(splice, warehouse.query(name)))
+    if "{segment_base}" in text and "segment_base" not in extra:
+        rest = _SPLICE_RE.sub(lambda m: "" if m.group(1) == "segment_base" else splice(m), text)
+        extra = {**extra, "segment_base": used_parts_only(compose("segment_base", extra), rest)}
+    return warehouse.raw_sql(_SPLICE_RE.sub(splice, text))
+
+
+def used_parts_only(base: str, rest: str) -> str:
+    """segment_base without the parts none of whose columns the rest of the query names (a
+    left join on the customer's key adds no rows, so leaving an unused one out changes nothing
+    but the time). A query that selects every column keeps every part."""
+    if _EVERY_COLUMN_RE.search(rest):
+        return base
+    named = set(re.findall(r"\w+", rest))
+    return without_parts(base, {name for name, cols in base_parts(base).items() if not cols & named})
+
+
+def base_parts(base: str) -> dict[str, set[str]]:
+    """segment_base's optional parts and the columns each adds."""
+    columns: dict[str, set[str]] = {}
+    for part in _PART_RE.finditer(base):
+        if part.group(2):
+            columns.setdefault(part.group(1), set()).update(part.group(2).split())
+    return columns
+
+
+def without_parts(base: str, parts: set[str]) -> str:
+    """segment_base with `parts` (their joins and columns) left out."""
+    return _PART_RE.sub(lambda part: "" if part.group(1) in parts else part.group(3), base)
 
 
 def fast_frame(tx: warehouse.Tx, sql: str, **params: Any) -> pd.DataFrame:

@@ -18,6 +18,12 @@ def test_protocol_sessions_sign_in_and_visit_every_page_of_their_roles_without_e
     # each session does every action of its role's mix once first: all of them are covered
     assert visited == {action for mix in load.MIX.values() for action, _ in mix}
     assert report["p95_s"] < 10
+    slowest = report["slowest"]  # the outliers, with when they happened
+    assert len(slowest) == 5 and [v["seconds"] for v in slowest] == sorted(
+        (v["seconds"] for v in slowest), reverse=True
+    )
+    assert all(0 <= v["at_s"] <= wall and v["nth_view_of_session"] >= 1 for v in slowest)
+    assert f"{slowest[0]['page']} {slowest[0]['seconds']} s at" in load.markdown(report)
 
 
 def test_a_wrong_password_is_reported_as_an_error_not_a_page_view(app_server):

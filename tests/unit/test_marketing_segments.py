@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+import pandas as pd
 import pytest
 
 from lib.security import auth
-from lib.marketing import lifecycle, rfm, segments
+from lib.marketing import lifecycle, queries, rfm, segments
 from lib.core import warehouse
 from lib.marketing.segments import StaleSegmentError as ConflictError, SegmentError
 from tests import marketing_fixture as mf
@@ -387,3 +390,61 @@ def test_resolve_accepts_a_saved_name_or_a_definition(seg_wh, users):
     assert segments.resolve(one("age", "gt", 1))[0] is None
     with pytest.raises(SegmentError, match="No saved segment"):
         segments.resolve("nope")
+
+
+# ---------------------------------------------------------------- segment_base's optional parts
+
+QUERIES_OVER_THE_BASE = ("segment_stats", "segment_sample", "segment_member_ids", "segment_rfm_clv", "audience_counts")
+DEFINITIONS = {
+    "everyone": {"op": "and", "conditions": []},
+    "churn": one("churn_risk", "in", ["high"]),
+    "clv": one("clv", "gt", 100),
+    "consent": one("consent_sms", "is_true"),
+    "spend and feedback": {
+        "op": "or",
+        "conditions": [one("total_spend", "gt", 100), one("nps_category", "eq", "no_response")],
+    },
+}
+
+
+def _columns(sql: str) -> set[str]:
+    return set(warehouse.read(warehouse.raw_sql(f"SELECT * FROM ({sql}) LIMIT 0"), as_of=mf.AS_OF).columns)
+
+
+def test_each_part_of_segment_base_names_exactly_the_columns_it_adds(read_wh):
+    full = queries.compose("segment_base")
+    parts = queries.base_parts(full)
+    assert set(parts) == {"rfm", "churn", "clv", "consent", "preferences", "feedback"}
+    every = _columns(full)
+    for part, columns in parts.items():
+        assert every - _columns(queries.without_parts(full, {part})) == columns, part
+
+
+def _reads(sql: str, table: str) -> bool:
+    return re.search(rf"\b(FROM|JOIN)\s+{table}\b", sql) is not None
+
+
+def test_a_count_of_everyone_reads_only_customers_and_rfm():
+    sql = queries.compose("segment_stats", {"segment_filter": "TRUE"})
+    assert _reads(sql, "customers") and _reads(sql, "customer_rfm")
+    for table in ("consents", "churn_scores", "clv_scores", "customer_preferences", "feedback"):
+        assert not _reads(sql, table), table
+    with_churn = queries.compose("segment_stats", {"segment_filter": segments.compile(DEFINITIONS["churn"]).sql})
+    assert _reads(with_churn, "churn_scores") and not _reads(with_churn, "consents")
+    # a query that returns every column of the base keeps every part
+    assert _reads(queries.used_parts_only(queries.compose("segment_base"), "SELECT * FROM base"), "consents")
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS.values(), ids=DEFINITIONS.keys())
+def test_leaving_out_unused_parts_changes_no_answer(read_wh, definition):
+    compiled = segments.compile(definition)
+    full = queries.compose("segment_base")
+    for name in QUERIES_OVER_THE_BASE:
+        pruned = queries.compose(name, {"segment_filter": compiled.sql})
+        everything = queries.compose(name, {"segment_filter": compiled.sql, "segment_base": full})
+        params = {"as_of": mf.AS_OF, "limit": 50, **compiled.params}
+        got, want = (warehouse.read(warehouse.raw_sql(sql), **params) for sql in (pruned, everything))
+        assert len(pruned) < len(everything) or name == "audience_counts", name
+        # rows tied in a query's order may come in either order
+        got, want = (f.sort_values(list(f.columns), ignore_index=True) for f in (got, want))
+        pd.testing.assert_frame_equal(got, want, obj=name)

@@ -5,36 +5,33 @@
 -- lib/segments.FIELDS (or an output column such as mobile/email for exports).
 
 -- name: segment_base
-WITH latest_consent AS (
-    -- Only the latest consent row per customer and channel counts: a later withdrawal wins.
-    -- Consent is always the current state, never "as of" a past date (the law applies today).
-    SELECT customer_id, channel, status
-    FROM consents
-    QUALIFY row_number() OVER (PARTITION BY customer_id, channel
-                               ORDER BY recorded_at DESC, consent_id DESC) = 1
-),
-consent_flags AS (
-    SELECT customer_id,
-           bool_or(channel = 'sms' AND status = 'granted') AS consent_sms,
-           bool_or(channel = 'email' AND status = 'granted') AS consent_email,
-           bool_or(channel = 'phone' AND status = 'granted') AS consent_phone
-    FROM latest_consent GROUP BY customer_id
-)
+-- Each optional part (a join and the columns it adds) is wrapped in a "part NAME" and an "end"
+-- comment; the one in the select list also names the columns it adds. lib/marketing/queries.compose leaves out the parts
+-- a query never mentions: a count over every customer then reads customers and RFM only, not
+-- the consents, churn and CLV scores, preferences and feedback (about 9x faster at 1M).
 SELECT c.customer_id, c.source, c.source_record_id, c.full_name, c.mobile, c.email,
        c.gender,
        CAST(date_sub('year', c.birth_date, CAST(:as_of AS DATE)) AS INTEGER) AS age,
        c.province, c.city, c.channel, c.customer_type, c.industry, c.lifecycle_stage,
        CAST(c.registered_at AS DATE) AS registered_at,
+       /*part rfm: rfm_segment r_score f_score m_score total_spend order_count last_purchase days_since_purchase*/
        r.rfm_segment, r.r_score, r.f_score, r.m_score,
        CAST(coalesce(r.monetary, 0) AS DOUBLE) AS total_spend,
        coalesce(r.frequency, 0) AS order_count,
        CAST(r.last_purchase AS DATE) AS last_purchase,
        r.recency_days AS days_since_purchase,
-       s.risk_tier AS churn_risk, s.probability AS churn_probability,
-       v.expected_value AS clv, v.p_alive,
+       /*end*/
+       /*part churn: churn_risk churn_probability*/ s.risk_tier AS churn_risk, s.probability AS churn_probability, /*end*/
+       /*part clv: clv p_alive*/ v.expected_value AS clv, v.p_alive, /*end*/
+       /*part consent: consent_sms consent_email consent_phone*/
        coalesce(k.consent_sms, false) AS consent_sms,
        coalesce(k.consent_email, false) AS consent_email,
        coalesce(k.consent_phone, false) AS consent_phone,
+       /*end*/
+       /*part preferences: favourite_category categories_bought browsed_not_bought price_level next_category birth_month days_to_birthday*/
+       {{preference_segment_columns}},
+       /*end*/
+       /*part feedback: nps_category last_csat*/ coalesce(fb.nps_category, 'no_response') AS nps_category, fb.last_csat, /*end*/
        -- Contact validation, set-based: E.164 (+ then 8-15 digits, no leading 0); a +86 number
        -- must be a mainland mobile (1[3-9] and 9 more digits). Email: dot-atoms, a domain of
        -- labels without leading/trailing hyphens and a 2-63 letter top-level domain.
@@ -43,17 +40,31 @@ SELECT c.customer_id, c.source, c.source_record_id, c.full_name, c.mobile, c.ema
                 false) AS has_valid_mobile,
        coalesce(length(c.email) <= 254
                 AND regexp_full_match(c.email, '[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}'),
-                false) AS has_valid_email,
-       {{preference_segment_columns}},
-       coalesce(fb.nps_category, 'no_response') AS nps_category, fb.last_csat
+                false) AS has_valid_email
 FROM customers c
-LEFT JOIN customer_rfm r USING (customer_id)
-LEFT JOIN churn_scores s USING (customer_id)
-LEFT JOIN clv_scores v USING (customer_id)
-LEFT JOIN consent_flags k USING (customer_id)
-{{preference_segment_join}}
+/*part rfm*/ LEFT JOIN customer_rfm r USING (customer_id) /*end*/
+/*part churn*/ LEFT JOIN churn_scores s USING (customer_id) /*end*/
+/*part clv*/ LEFT JOIN clv_scores v USING (customer_id) /*end*/
+/*part consent*/
+-- Only the latest consent row per customer and channel counts: a later withdrawal wins.
+-- Consent is always the current state, never "as of" a past date (the law applies today).
+LEFT JOIN (
+    SELECT customer_id,
+           bool_or(channel = 'sms' AND status = 'granted') AS consent_sms,
+           bool_or(channel = 'email' AND status = 'granted') AS consent_email,
+           bool_or(channel = 'phone' AND status = 'granted') AS consent_phone
+    FROM (SELECT customer_id, channel, status
+          FROM consents
+          QUALIFY row_number() OVER (PARTITION BY customer_id, channel
+                                     ORDER BY recorded_at DESC, consent_id DESC) = 1)
+    GROUP BY customer_id
+) k USING (customer_id)
+/*end*/
+/*part preferences*/ {{preference_segment_join}} /*end*/
+/*part feedback*/
 LEFT JOIN ({{fb_segment_fields}}
 ) fb USING (customer_id)
+/*end*/
 WHERE c.merged_into IS NULL AND c.deleted_at IS NULL AND c.erased_at IS NULL
 
 -- name: segment_stats
@@ -108,8 +119,7 @@ FROM base WHERE {segment_filter}
 GROUP BY 1 ORDER BY total_clv DESC NULLS LAST
 
 -- name: audience_counts
-WITH base AS ({segment_base}),
-m AS (SELECT * FROM base WHERE {segment_filter})
+WITH base AS ({segment_base})
 SELECT count(*) AS members,
        count(*) FILTER (WHERE consent_sms) AS sms_consent,
        count(*) FILTER (WHERE has_valid_mobile) AS sms_valid,
@@ -120,7 +130,7 @@ SELECT count(*) AS members,
        count(*) FILTER (WHERE consent_phone) AS phone_consent,
        count(*) FILTER (WHERE has_valid_mobile) AS phone_valid,
        count(*) FILTER (WHERE consent_phone AND has_valid_mobile) AS phone_reachable
-FROM m
+FROM base WHERE {segment_filter}
 
 -- name: audience_rows
 -- Reachable members for one channel; the channel filter and contact column come from the
