@@ -11,7 +11,7 @@ from lib.core import warehouse
 from lib.admin import setting_changes
 from lib import demo
 from lib.dashboards import aggregates
-from lib.marketing import churn, clv, preferences
+from lib.marketing import churn, clv, preferences, rfm
 from lib.stewardship import dedup, quality
 
 
@@ -84,12 +84,13 @@ def cmd_demo(args) -> int:
 
 def _first_jobs() -> None:
     """The scheduled jobs a real deployment runs after a load, run once so that every page of
-    the demo shows real results on first login (scorecard, duplicates, churn risk, CLV,
+    the demo shows real results on first login (scorecard, duplicates, RFM, churn risk, CLV,
     category preferences)."""
     jobs = [
         ("pre-aggregates", aggregates.refresh),
         ("quality rules", lambda: quality.run(auth.SYSTEM)),
         ("duplicate detection (splink)", lambda: dedup.run(auth.SYSTEM)),
+        ("RFM snapshot", lambda: rfm.refresh(auth.SYSTEM)),
         ("churn model", lambda: churn.train(auth.SYSTEM)),
         ("churn scores", lambda: churn.score(auth.SYSTEM)),
         ("CLV (BG/NBD + Gamma-Gamma)", lambda: clv.fit_and_score(auth.SYSTEM)),

@@ -61,6 +61,7 @@ def test_the_admin_sees_every_job_with_its_schedule_and_next_run(customers):
         "Data quality run",
         "Incremental duplicate matching",
         "Customer search index rebuild",
+        "RFM snapshot refresh",
         "Churn risk rescoring",
         "Category preferences refresh",
         "CLV rescoring",
@@ -68,20 +69,21 @@ def test_the_admin_sees_every_job_with_its_schedule_and_next_run(customers):
         "Restore drill",
         "Lake maintenance (compaction)",
     ]
-    assert jobs_table["Schedule"].tolist()[:9] == [
+    assert jobs_table["Schedule"].tolist()[:10] == [
         "15 * * * *",
         "30 1 * * *",
         "45 * * * *",
         "45 4 * * 0",
+        "45 2 * * *",
         "0 3 * * *",
         "15 3 * * *",
         "30 3 * * *",
         "0 2 * * *",
         "0 4 * * 0",
     ]
-    assert jobs_table["Schedule"].iloc[9] == "Not for this deployment"
-    assert jobs_table["Last run"].tolist() == ["—"] * 10  # empty cells: i18n.display_frame
-    assert jobs_table["Next run"].iloc[7] == f"{jobs.next_run('0 2 * * *'):%Y-%m-%d %H:%M}"
+    assert jobs_table["Schedule"].iloc[10] == "Not for this deployment"
+    assert jobs_table["Last run"].tolist() == ["—"] * 11  # empty cells: i18n.display_frame
+    assert jobs_table["Next run"].iloc[8] == f"{jobs.next_run('0 2 * * *'):%Y-%m-%d %H:%M}"
     assert tables(at)[0].astype(str).apply(lambda c: c.isin(["None", "nan", "NaT"])).sum().sum() == 0
     assert any(i.value == "No runs yet." for i in at.info)
 
@@ -140,7 +142,7 @@ def test_the_admin_changes_a_schedule(customers):
     at.run()
     assert not at.exception, at.exception
     assert "Schedule of Snapshot (backup) with retention saved: 30 1 * * *." in [s.value for s in at.success]
-    assert tables(at)[0]["Schedule"].iloc[7] == "30 1 * * *"
+    assert tables(at)[0]["Schedule"].iloc[8] == "30 1 * * *"
     assert jobs.schedules()["snapshot"] == ("30 1 * * *", True)
 
 

@@ -77,6 +77,7 @@ def test_lake_maintenance_runs_as_a_job_on_a_lake_and_snapshots_do_not_apply(lak
         "quality_run": True,
         "incremental_matching": True,
         "search_index_rebuild": True,
+        "rfm_refresh": True,
         "churn_rescore": True,
         "preferences_refresh": True,
         "clv_rescore": True,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import bcrypt
 import pandas as pd
@@ -16,6 +16,7 @@ import pytest
 from lib import cli
 from lib.admin import backup, jobs, scheduler, setting_changes
 from lib.core import errors, hooks, i18n, warehouse
+from lib.marketing import rfm
 from lib.security import auth
 from lib.stewardship import quality
 from tests import factories as f
@@ -26,6 +27,7 @@ JOB_NAMES = [
     "quality_run",
     "incremental_matching",
     "search_index_rebuild",
+    "rfm_refresh",
     "churn_rescore",
     "preferences_refresh",
     "clv_rescore",
@@ -79,6 +81,7 @@ def test_every_job_is_declared_with_its_default_schedule():
         "quality_run": "30 1 * * *",
         "incremental_matching": "45 * * * *",
         "search_index_rebuild": "45 4 * * 0",
+        "rfm_refresh": "45 2 * * *",
         "churn_rescore": "0 3 * * *",
         "preferences_refresh": "15 3 * * *",
         "clv_rescore": "30 3 * * *",
@@ -374,6 +377,16 @@ def test_rescoring_without_a_trained_model_is_skipped_with_a_note(filled, users)
     assert i18n.note_text(clv_run.note).startswith("No CLV model has been fitted yet")
     assert i18n.note_text(matching.note).startswith("No duplicate model yet")
     assert warehouse.scalar("SELECT count(*) FROM churn_scores") == 0
+
+
+def test_the_rfm_job_builds_the_snapshot_as_of_the_data_date(filled, users):
+    setting_changes.put_system("data_as_of", "2024-06-30")
+    assert rfm.snapshot_info()["as_of"] is None
+    run = jobs.run_now(users["admin"], "rfm_refresh")
+    assert (run.outcome, run.rows) == ("ok", 2)  # the two customers with a purchase
+    assert rfm.snapshot_info() == {"as_of": date(2024, 6, 30), "customers": 2}
+    assert i18n.note_text(run.note) == "2 customers with a purchase, as of 2024-06-30"
+    assert ("system", "rfm.refresh", "2024-06-30") in audit_actions("rfm.")
 
 
 # ---------------------------------------------------------------- CLI
