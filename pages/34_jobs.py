@@ -55,11 +55,13 @@ st.dataframe(
     display_frame(table, {"outcome": "jobs.outcome"}, headers="jobs.col"),
     hide_index=True,
     width="stretch",
+    height="content",  # every job in view (eleven of them): no scrolling inside the table
     key="jobs_table",
     # whole times ("2026-12-03 08:45") and room for the detail (the table scrolls sideways
     # rather than cutting either)
     column_config={
         **{t(f"jobs.col.{c}"): st.column_config.TextColumn(width=140) for c in ("last_run", "next_run")},
+        t("jobs.col.schedule"): st.column_config.TextColumn(width=170),  # "Not for this deployment"
         t("jobs.col.detail"): st.column_config.TextColumn(width=420),
     },
 )
