@@ -22,9 +22,9 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date
 import urllib.parse
 import urllib.request
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -570,8 +570,8 @@ def _report(rows, refresh_s, sizes, f, typical, heavy, cold_over, cold_360, page
     lines = [
         "## Dashboards",
         "",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {_machine()} (load average {load:.1f} at the end "
-        f"of the run), DuckDB {duckdb.__version__}, on a copy of "
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {_machine()} "
+        f"(load average {load:.1f} at the end of the run), DuckDB {duckdb.__version__}, on a copy of "
         f"the 1M warehouse ({sizes['customers']:,} customers, {sizes['orders']:,} orders, "
         f"{sizes['events']:,} events), aged to a year of use by bench/aging.py ({sizes['audit_rows']:,} "
         f"audit rows, {sizes['open_flags']:,} open quality flags, {sizes['tags']:,} tags). "

@@ -2,7 +2,8 @@
 
 * ``compose``: named queries may embed other named queries as ``{name}`` (a CTE reused by
   several reports); only names of queries from lib/core/sql are spliced, never user input.
-  ``{segment_base}`` comes without the parts (joins and their columns) the query never uses.
+  A spliced query with optional parts (``{segment_base}``) comes without the parts (joins and
+  their columns) the query never uses.
 * ``fast_frame``: large result sets (features of a million customers) come back through
   DuckDB's columnar fetch instead of SQLAlchemy's row tuples, about 15x faster.
 """
@@ -18,8 +19,8 @@ import pandas as pd
 from lib.core import warehouse
 
 _SPLICE_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
-# segment_base's optional parts: /*part NAME: the columns it adds*/ ... /*end*/ in the select
-# list, /*part NAME*/ ... /*end*/ around its join (lib/core/sql/marketing_segments.sql)
+# A query's optional parts (segment_base, lib/core/sql/marketing_segments.sql): /*part NAME: the
+# columns it adds*/ ... /*end*/ in the select list, /*part NAME*/ ... /*end*/ around its join
 _PART_RE = re.compile(r"/\*part (\w+)(?:: ([\w ]+))?\*/(.*?)/\*end\*/", re.S)
 _EVERY_COLUMN_RE = re.compile(r"SELECT\s+\*|\w\.\*", re.I)
 
@@ -27,25 +28,23 @@ _EVERY_COLUMN_RE = re.compile(r"SELECT\s+\*|\w\.\*", re.I)
 def compose(name: str, extra: dict[str, str] | None = None) -> str:
     """The SQL of a named query with ``{other_query}`` markers replaced by that query's SQL.
 
-    ``extra`` supplies fragments built by code from whitelists (the segment filter)."""
+    ``extra`` supplies fragments built by code from whitelists (the segment filter). A spliced
+    query with optional parts (segment_base) comes without those the rest of this query never
+    names."""
     extra = extra or {}
     text = warehouse.query(name)
-
-    def splice(match: re.Match) -> str:
-        key = match.group(1)
-        if key in extra:
-            return extra[key]
-        return compose(key, extra)
-
-    if "{segment_base}" in text and "segment_base" not in extra:
-        rest = _SPLICE_RE.sub(lambda m: "" if m.group(1) == "segment_base" else splice(m), text)
-        extra = {**extra, "segment_base": used_parts_only(compose("segment_base", extra), rest)}
-    return warehouse.raw_sql(_SPLICE_RE.sub(splice, text))
+    keys = set(_SPLICE_RE.findall(text))
+    pieces = {key: extra[key] if key in extra else compose(key, extra) for key in keys}
+    optional = {key for key in keys if key not in extra and _PART_RE.search(pieces[key])}
+    if optional:
+        rest = _SPLICE_RE.sub(lambda m: "" if m.group(1) in optional else pieces[m.group(1)], text)
+        pieces.update({key: used_parts_only(pieces[key], rest) for key in optional})
+    return warehouse.raw_sql(_SPLICE_RE.sub(lambda m: pieces[m.group(1)], text))
 
 
 def used_parts_only(base: str, rest: str) -> str:
-    """segment_base without the parts none of whose columns the rest of the query names (a
-    left join on the customer's key adds no rows, so leaving an unused one out changes nothing
+    """`base` without the parts none of whose columns the rest of the query names (a part's
+    join matches at most one row per customer, so leaving an unused one out changes nothing
     but the time). A query that selects every column keeps every part."""
     if _EVERY_COLUMN_RE.search(rest):
         return base
@@ -54,7 +53,7 @@ def used_parts_only(base: str, rest: str) -> str:
 
 
 def base_parts(base: str) -> dict[str, set[str]]:
-    """segment_base's optional parts and the columns each adds."""
+    """A query's optional parts and the columns each adds."""
     columns: dict[str, set[str]] = {}
     for part in _PART_RE.finditer(base):
         if part.group(2):
@@ -63,7 +62,7 @@ def base_parts(base: str) -> dict[str, set[str]]:
 
 
 def without_parts(base: str, parts: set[str]) -> str:
-    """segment_base with `parts` (their joins and columns) left out."""
+    """`base` with `parts` (their joins and columns) left out."""
     return _PART_RE.sub(lambda part: "" if part.group(1) in parts else part.group(3), base)
 
 

@@ -8,9 +8,9 @@
 -- Each optional part (a join and the columns it adds) is wrapped in a "part NAME" and an "end"
 -- comment; the one in the select list also names the columns it adds. A part's join must match
 -- at most one row per customer (a primary key, or grouped by customer), so leaving it out
--- changes no count. lib/marketing/queries.compose leaves out the parts
--- a query never mentions: a count over every customer then reads customers and RFM only, not
--- the consents, churn and CLV scores, preferences and feedback (about 9x faster at 1M).
+-- changes no count. lib/marketing/queries.compose leaves out the parts a query never mentions:
+-- a count over every customer then reads customers and RFM only, not the consents, churn and
+-- CLV scores, preferences and feedback (about 9x faster at 1M).
 SELECT c.customer_id, c.source, c.source_record_id, c.full_name, c.mobile, c.email,
        c.gender,
        CAST(date_sub('year', c.birth_date, CAST(:as_of AS DATE)) AS INTEGER) AS age,
